@@ -1,0 +1,21 @@
+"""CNN Lab: the entry point. `streamlit run app.py`."""
+
+import streamlit as st
+
+from ui.sidebar import render_sidebar
+
+st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/data_explorer.py", title="Data explorer", icon="🖼️"),
+    st.Page("pages/architecture_builder.py", title="Architecture builder", icon="🧱"),
+    st.Page("pages/training_runner.py", title="Training runner", icon="🏋️"),
+    st.Page("pages/resolution_lab.py", title="Resolution lab", icon="🔍"),
+    st.Page("pages/transfer_learning.py", title="Transfer learning", icon="🔁"),
+    st.Page("pages/gradcam_viewer.py", title="Grad-CAM viewer", icon="🔥"),
+]
+
+page = st.navigation(PAGES)
+render_sidebar()
+page.run()

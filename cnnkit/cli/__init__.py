@@ -1,0 +1,42 @@
+"""`python -m cnnkit ...`: everything the pages do, headless.
+
+Each topic registers its subcommands from its own module, so adding a command never
+touches another topic's file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Modules that define `register(subparsers)`; each adds its own subcommands.
+COMMAND_MODULES = [
+    "cnnkit.cli.data_cmd",
+    "cnnkit.cli.model_cmd",
+    "cnnkit.cli.train_cmd",
+    "cnnkit.cli.explain_cmd",
+    "cnnkit.cli.lab_cmd",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cnnkit", description="CNN Lab from the command line.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        # Bad input gets one clear line, not a traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
