@@ -1,4 +1,206 @@
+"""Grad-CAM viewer: predictions and attribution heatmaps for any image, on trained or pretrained models."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
 import streamlit as st
 
+from cnnkit.explain import METHODS, ModelCache, heatmap_image, load_image, overlay, randomization_check, to_display
+from cnnkit.explain.examples import list_examples
+from cnnkit.explain.viewer import (
+    attribute,
+    choice_cache_key,
+    image_digest,
+    load_choice,
+    model_choices,
+    prepare,
+    test_set_samples,
+)
+
+DISPLAY = 448  # px: the side the original and the overlays are shown at
+
+
+@st.cache_resource
+def model_cache() -> ModelCache:
+    # One process-wide cache: every user shares loaded models, each used under its own lock.
+    return ModelCache(max_items=4)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_choices():
+    return model_choices()
+
+
 st.title("Grad-CAM viewer")
-st.info("Upload an image and see the top predictions of a trained or pretrained network.\n\nGrad-CAM heatmaps for any class and any conv layer, with other attribution methods beside them.\n\n*Coming soon.*")
+st.caption("What does the network predict for an image, and where does it look? Pick a model and an image; "
+           "the heatmap shows which regions raised the score of the chosen class.")
+
+choices = cached_choices()
+labels = {c.key: c.label for c in choices}
+keys = [c.key for c in choices]
+with st.sidebar:
+    st.subheader("Grad-CAM viewer")
+    model_key = st.selectbox("Model", keys, format_func=labels.get, key="gc_model")
+choice = next(c for c in choices if c.key == model_key)
+unavailable = [c for c in choices if not c.available]
+if unavailable:
+    with st.sidebar.expander(f"{len(unavailable)} pretrained model(s) not available"):
+        for c in unavailable:
+            st.caption(f"**{c.label.split(' (')[0]}**: {c.reason}")
+if not choice.available:
+    st.warning(choice.reason)
+    st.stop()
+if choice.reason:
+    st.info(choice.reason)
+
+# ---- the image ---------------------------------------------------------------------------
+sources = ["Upload", "Camera", "Example"] + (["Test set"] if choice.kind == "run" else [])
+source = st.radio("Image from", sources, horizontal=True, key="gc_source")
+image = None  # a PIL image, or a uint8 C×H×W tensor from the test set
+image_id = None
+try:
+    if source == "Upload":
+        uploaded = st.file_uploader("Upload an image (any format PIL reads: JPEG, PNG, GIF, BMP, TIFF, WebP, ...)",
+                                    key="gc_upload")
+        if uploaded is not None:
+            data = uploaded.getvalue()
+            image, image_id = load_image(data, name=uploaded.name), "upload:" + image_digest(data)
+    elif source == "Camera":
+        shot = st.camera_input("Take a picture", key="gc_camera")
+        if shot is not None:
+            data = shot.getvalue()
+            image, image_id = load_image(data, name="camera picture"), "camera:" + image_digest(data)
+    elif source == "Example":
+        examples = list_examples()
+        names = {e.name: e for e in examples}
+        picked = st.selectbox("Example", list(names), format_func=lambda n: names[n].description, key="gc_example")
+        image, image_id = names[picked].load(), "example:" + picked
+except ValueError as exc:
+    st.error(str(exc))
+    st.stop()
+
+cache = model_cache()
+with st.spinner(f"Loading {choice.label}…"):
+    try:
+        key = choice_cache_key(choice)
+        cache.get(key, lambda: load_choice(choice))
+    except (RuntimeError, ValueError, FileNotFoundError) as exc:
+        st.error(f"Could not load the model: {exc}")
+        st.stop()
+
+if source == "Test set":
+    seed = st.session_state.setdefault("gc_test_seed", 0)
+    if st.button("5 random", key="gc_random"):
+        st.session_state["gc_test_seed"] = seed = seed + 1
+        st.session_state.pop("gc_test_pick", None)
+    try:
+        with cache.use(key, lambda: load_choice(choice)) as em:
+            samples = test_set_samples(em, n=5, seed=seed)
+    except (RuntimeError, ValueError) as exc:
+        st.error(str(exc))
+        st.stop()
+    columns = st.columns(len(samples))
+    for column, sample in zip(columns, samples):
+        with column:
+            mark = "✅" if sample.predicted == sample.true_label else "❌"
+            st.image(to_display(sample.image.permute(1, 2, 0).numpy(), 128),
+                     caption=f"{mark} true: {sample.true_class} · predicted: {sample.predicted_class} ({sample.probability:.0%})")
+    pick = st.radio("Explain", range(len(samples)), horizontal=True, key="gc_test_pick",
+                    format_func=lambda i: f"#{samples[i].index}")
+    image, image_id = samples[pick].image, f"test:{choice.key}:{samples[pick].index}"
+
+if image is None:
+    st.info("Choose an image to see the predictions and the heatmap.")
+    st.stop()
+
+# ---- predictions and controls ---------------------------------------------------------------
+with cache.use(key, lambda: load_choice(choice)) as em:
+    prepared = prepare(em, image, k=5)
+    class_names = em.classes
+
+top = pd.DataFrame(prepared.predictions)
+st.subheader("Top-5 predictions")
+bars = alt.Chart(top).mark_bar().encode(
+    x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="probability"),
+    y=alt.Y("class:N", sort="-x", title=None),
+    tooltip=["class", "index", alt.Tooltip("probability:Q", format=".2%")],
+)
+st.altair_chart(bars, width="stretch")
+
+controls = st.columns(4)
+ranking = prepared.probabilities  # every class, most probable first: the default is the prediction
+probability = {r["index"]: r["probability"] for r in ranking}
+with controls[0]:
+    target = st.selectbox("Class to explain", [r["index"] for r in ranking], key=f"gc_target:{choice.key}",
+                          format_func=lambda i: f"{class_names[i]} ({probability[i]:.1%})"
+                          + (" — predicted" if i == ranking[0]["index"] else ""))
+with controls[1]:
+    method = st.selectbox("Method", list(METHODS), format_func=METHODS.get, key="gc_method")
+with controls[2]:
+    layer_names = [layer.name for layer in prepared.layers]
+    default_name = prepared.default_layer.name if prepared.default_layer else None
+    sizes = {layer.name: layer.size_label for layer in prepared.layers}
+    layer = st.selectbox("Layer", layer_names, index=layer_names.index(default_name) if default_name in layer_names else 0,
+                         key=f"gc_layer:{choice.key}:{tuple(prepared.x.shape)}",
+                         format_func=lambda n: f"{n} ({sizes[n]})" + (" — default" if n == default_name else ""),
+                         disabled=method not in ("gradcam", "guided_gradcam"))
+with controls[3]:
+    opacity = st.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="gc_opacity")
+if prepared.default_layer:
+    st.caption(f"Default layer: {prepared.default_layer.reason}.")
+
+
+def cached_attribution(method_name: str):
+    """Maps are remembered per (model, image, method, layer, class) so moving the opacity slider is instant."""
+    memo = st.session_state.setdefault("gc_memo", {})
+    memo_key = (str(key), image_id, method_name, layer if method_name in ("gradcam", "guided_gradcam") else None, target)
+    if memo_key not in memo:
+        with cache.use(key, lambda: load_choice(choice)) as em:
+            memo[memo_key] = attribute(em, prepared, method=method_name, layer=layer, target=target)
+        while len(memo) > 16:
+            memo.pop(next(iter(memo)))
+    return memo[memo_key]
+
+
+try:
+    with st.spinner(f"Computing {METHODS[method]}…"):
+        result = cached_attribution(method)
+except (ValueError, RuntimeError) as exc:
+    st.error(str(exc))
+    st.stop()
+
+left, right = st.columns(2)
+with left:
+    st.image(to_display(prepared.display, DISPLAY), caption=f"What the model sees ({prepared.display.shape[1]}×{prepared.display.shape[0]})")
+with right:
+    where = f" at {result.layer} ({sizes.get(result.layer, '?')})" if result.layer else ""
+    st.image(overlay(prepared.display, result.map, opacity=opacity, display_size=DISPLAY),
+             caption=f"{METHODS[method]} for “{class_names[result.target]}”{where} · {result.seconds * 1000:.0f} ms")
+
+# ---- comparisons and the sanity check ----------------------------------------------------------
+if st.checkbox("Compare methods", key="gc_compare"):
+    chosen = st.multiselect("Methods", list(METHODS), default=["gradcam", "guided_gradcam", "saliency"],
+                            format_func=METHODS.get, key="gc_compare_methods")
+    if chosen:
+        columns = st.columns(len(chosen))
+        for column, name in zip(columns, chosen):
+            with column, st.spinner(METHODS[name]):
+                other = cached_attribution(name)
+                st.image(overlay(prepared.display, other.map, opacity=opacity, display_size=256),
+                         caption=f"{METHODS[name]} · {other.seconds * 1000:.0f} ms")
+
+with st.expander("Sanity check: does the map depend on what the network learned?"):
+    st.markdown("Adebayo et al. (2018): compute the same map on a copy of the model whose weights are "
+                "**re-initialised at random**. A map that barely changes shows edges of the image, not the "
+                "network's reasoning. The Spearman rank correlation compares the two maps: near 1 is a warning.")
+    if st.checkbox("Run the sanity check", key="gc_sanity"):
+        with st.spinner("Randomising the weights and recomputing…"), cache.use(key, lambda: load_choice(choice)) as em:
+            check = randomization_check(em.model, prepared.x, layer=result.layer, target=result.target, method=method)
+        a, b = st.columns(2)
+        a.image(heatmap_image(check.map_original, display_size=256), caption="Trained weights")
+        b.image(heatmap_image(check.map_random, display_size=256), caption="Random weights")
+        st.metric("Rank correlation (Spearman ρ)", f"{check.spearman_rho:.2f}")
+        verdict = ("The map changes a lot: it depends on the learned weights."
+                   if abs(check.spearman_rho) < 0.5 else "The maps are similar: treat this map with caution.")
+        st.caption(verdict)

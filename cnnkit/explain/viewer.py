@@ -1,0 +1,197 @@
+"""What the Grad-CAM viewer page needs, as plain functions: model choices, one analysis, test-set samples.
+
+The page stays thin: it turns widgets into these calls and renders their results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Hashable
+
+import numpy as np
+import torch
+from PIL import Image
+
+from cnnkit.explain.cache import cache_key
+from cnnkit.explain.core import Attribution, explain, top_k
+from cnnkit.explain.explainable import ExplainableModel, from_pretrained, from_run
+from cnnkit.explain.layers import LayerChoice, LayerInfo, choose_default_layer, conv_layers
+
+
+@dataclass
+class ModelChoice:
+    """One entry of the model picker."""
+
+    key: str  # "pretrained:efficientnet_lite0" or "run:<run dir>"
+    label: str
+    kind: str  # "pretrained" | "run"
+    available: bool
+    reason: str | None = None  # why not available / what will happen (download)
+    source: str = ""  # pretrained name or run folder
+    dataset: str | None = None
+    classes: list[str] = field(default_factory=list)
+
+
+def _run_attr(record, *names, default=None):
+    for name in names:
+        value = getattr(record, name, None)
+        if value is None and isinstance(record, dict):
+            value = record.get(name)
+        if value is not None:
+            return value
+    return default
+
+
+def list_run_choices() -> list[ModelChoice]:
+    """Saved runs (cnnkit.store.list_runs) that have a checkpoint; [] when the store is not installed."""
+    try:
+        from cnnkit.store import list_runs
+    except ImportError:
+        return []
+    choices = []
+    try:
+        records = list_runs()
+    except (OSError, ValueError):
+        return []
+    for record in records:
+        run_dir = _run_attr(record, "run_dir", "path", "directory")
+        if run_dir is None:
+            continue
+        run_dir = Path(run_dir)
+        if not ((run_dir / "best.pt").is_file() or (run_dir / "last.pt").is_file()):
+            continue  # still starting, or failed before the first checkpoint
+        dataset = _run_attr(record, "dataset")
+        classes = list(_run_attr(record, "classes", default=[]) or [])
+        status = _run_attr(record, "status", default="")
+        accuracy = _run_attr(record, "test_accuracy", "best_accuracy", "accuracy")
+        model_name = _run_attr(record, "model_name", "model", "spec_name")
+        if model_name is not None and not isinstance(model_name, str):
+            model_name = getattr(model_name, "name", None)
+        parts = [run_dir.name]
+        if model_name:
+            parts.append(str(model_name))
+        if dataset:
+            parts.append(f"on {dataset}")
+        if isinstance(accuracy, (int, float)):
+            parts.append(f"acc {accuracy:.1%}")
+        if status and status not in ("done", "finished", "completed"):
+            parts.append(f"[{status}]")
+        choices.append(ModelChoice(key=f"run:{run_dir}", label="Run: " + " ".join(parts), kind="run",
+                                   available=True, source=str(run_dir), dataset=dataset, classes=classes))
+    return choices
+
+
+def model_choices(check_network: bool = True) -> list[ModelChoice]:
+    """Pretrained models (EfficientNet-Lite0 first; the others with their availability), then saved runs."""
+    from cnnkit.transfer.pretrained import list_pretrained
+
+    choices = []
+    for info in list_pretrained(check_network=check_network):
+        label = f"{info.title} (ImageNet{', offline' if info.source == 'bundled' else ''})"
+        if not info.available:
+            label += " — not available"
+        choices.append(ModelChoice(key=f"pretrained:{info.name}", label=label, kind="pretrained",
+                                   available=info.available, reason=info.reason, source=info.name,
+                                   dataset="imagenet"))
+    return choices + list_run_choices()
+
+
+def choice_cache_key(choice: ModelChoice, which: str = "best") -> Hashable:
+    """ModelCache key: pretrained models by name; runs by folder and modification time."""
+    if choice.kind == "pretrained":
+        return (choice.key, 0, "")
+    return cache_key(choice.source, which)
+
+
+def load_choice(choice: ModelChoice, which: str = "best",
+                progress: Callable[[float, str], None] | None = None) -> ExplainableModel:
+    if not choice.available:
+        raise RuntimeError(choice.reason or f"{choice.label} is not available")
+    if choice.kind == "pretrained":
+        return from_pretrained(choice.source, progress=progress)
+    return from_run(choice.source, which=which)
+
+
+def image_digest(data: bytes | np.ndarray | torch.Tensor) -> str:
+    """A short content hash, to remember results per image."""
+    if isinstance(data, torch.Tensor):
+        data = data.detach().cpu().numpy()
+    raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    return hashlib.sha1(raw).hexdigest()[:16]
+
+
+@dataclass
+class Prepared:
+    """One image ready for the model: the input tensor and what the model sees."""
+
+    x: torch.Tensor  # (1, C, H, W) normalised
+    display: np.ndarray  # uint8 H×W×3 at the input size
+    predictions: list[dict]  # top-k
+    probabilities: list[dict]  # every class, most probable first (for the target picker)
+    layers: list[LayerInfo]
+    default_layer: LayerChoice | None
+
+
+def prepare(model: ExplainableModel, image: Image.Image | torch.Tensor, k: int = 5) -> Prepared:
+    """Preprocess an image (PIL, or a uint8 C×H×W test-set tensor), predict, and list its conv layers."""
+    if isinstance(image, torch.Tensor):
+        x = model.preprocess_array(image)
+        display = model.array_display(image)
+    else:
+        x = model.preprocess(image)
+        display = model.display_image(image)
+    ranking = top_k(model.model, x, model.classes, k=len(model.classes) or 1000)
+    layers = conv_layers(model.model, x)
+    return Prepared(x=x, display=display, predictions=ranking[:k], probabilities=ranking, layers=layers,
+                    default_layer=choose_default_layer(layers) if layers else None)
+
+
+def attribute(model: ExplainableModel, prepared: Prepared, method: str = "gradcam", layer: str | None = None,
+              target: int | None = None) -> Attribution:
+    """The map for the chosen method/layer/class; the reason of the default layer is kept when it is used."""
+    layer = layer or (prepared.default_layer.name if prepared.default_layer else None)
+    result = explain(model.model, prepared.x, method=method, layer_name=layer, target=target, classes=model.classes)
+    if prepared.default_layer and result.layer == prepared.default_layer.name and not result.reason:
+        result.reason = prepared.default_layer.reason
+    return result
+
+
+@dataclass
+class TestSample:
+    index: int
+    image: torch.Tensor  # uint8 (C, H, W)
+    true_label: int
+    true_class: str
+    predicted: int
+    predicted_class: str
+    probability: float
+
+
+def test_set_samples(model: ExplainableModel, n: int = 5, seed: int = 0) -> list[TestSample]:
+    """n random images from the test split of the run's dataset, with true and predicted class."""
+    if not model.dataset:
+        raise ValueError("this model has no dataset of its own; test-set images are for saved runs")
+    try:
+        from cnnkit.data import load_dataset
+    except ImportError:
+        raise RuntimeError("test-set images need cnnkit.data, which is not installed") from None
+    data = load_dataset(model.dataset)
+    generator = torch.Generator().manual_seed(seed)
+    count = int(data.test_x.shape[0])
+    if count == 0:
+        raise ValueError(f"the test split of {model.dataset} is empty")
+    indices = torch.randperm(count, generator=generator)[:n].tolist()
+    samples = []
+    for index in indices:
+        image = data.test_x[index]
+        if tuple(image.shape) != tuple(model.input_shape):
+            raise ValueError(f"{model.dataset} images are {tuple(image.shape)} but the model expects {model.input_shape}")
+        row = top_k(model.model, model.preprocess_array(image), model.classes, k=1)[0]
+        true_label = int(data.test_y[index])
+        classes = list(data.classes) or model.classes
+        samples.append(TestSample(index=index, image=image, true_label=true_label,
+                                  true_class=classes[true_label] if true_label < len(classes) else str(true_label),
+                                  predicted=row["index"], predicted_class=row["class"], probability=row["probability"]))
+    return samples

@@ -1,0 +1,85 @@
+"""AppTest of the Grad-CAM viewer: upload an image, see predictions and a heatmap; bad files get a message."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import ROOT, make_app_test
+
+pytestmark = pytest.mark.slow  # EfficientNet-Lite0 on CPU: a few seconds per run
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.open(ROOT / "assets" / "examples" / "flower.jpg").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    # Never wait on the network in tests: the torchvision models show their "not available" notice.
+    monkeypatch.setenv("CNNKIT_OFFLINE", "1")
+
+
+def test_page_opens_with_efficientnet_and_asks_for_an_image():
+    at = make_app_test("gradcam_viewer", timeout=120)
+    assert not at.exception
+    assert at.title[0].value == "Grad-CAM viewer"
+    assert at.selectbox(key="gc_model").value == "pretrained:efficientnet_lite0"
+    assert at.radio(key="gc_source").value == "Upload"
+    assert any("Choose an image" in i.value for i in at.info)
+    # torchvision models without cached weights are listed with why they cannot be used.
+    notices = " ".join(c.value for c in at.sidebar.caption)
+    assert "ResNet-18" in notices or "resnet18" in notices.lower()
+
+
+def test_upload_shows_predictions_and_heatmap():
+    at = make_app_test("gradcam_viewer", timeout=120)
+    at.file_uploader(key="gc_upload").set_value(("flower.png", png_bytes(), "image/png"))
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.subheader[0].value == "Top-5 predictions"
+    assert len(at.get("vega_lite_chart")) >= 1  # the bar chart
+    assert len(at.image) >= 2  # original and overlay
+    captions = " ".join(c for img in at.image for c in img.captions)
+    assert "Grad-CAM" in captions and "daisy" in captions and "_conv_head" in captions
+    target = at.selectbox(key="gc_target:pretrained:efficientnet_lite0")
+    assert target.value == 985  # the predicted class (daisy) is the default target
+    assert any("last conv layer" in c.value for c in at.caption)
+    # Another class and another method re-render without error.
+    target.set_value(309)  # bee
+    at.selectbox(key="gc_method").set_value("saliency")
+    at.run()
+    assert not at.exception
+    captions = " ".join(c for img in at.image for c in img.captions)
+    assert "Saliency" in captions and "bee" in captions
+
+
+def test_not_an_image_gets_a_clear_message():
+    at = make_app_test("gradcam_viewer", timeout=120)
+    at.file_uploader(key="gc_upload").set_value(("notes.txt", b"definitely not a picture", "text/plain"))
+    at.run()
+    assert not at.exception
+    assert any("notes.txt is not an image PIL can read" in e.value for e in at.error)
+
+
+def test_example_compare_and_sanity_check():
+    at = make_app_test("gradcam_viewer", timeout=180)
+    at.radio(key="gc_source").set_value("Example")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="gc_example").value == "china"
+    at.checkbox(key="gc_compare").check()
+    at.checkbox(key="gc_sanity").check()
+    at.run()
+    assert not at.exception, at.exception
+    captions = " ".join(c for img in at.image for c in img.captions)
+    for name in ("Guided Grad-CAM", "Saliency", "Trained weights", "Random weights"):
+        assert name in captions
+    rho = float(at.metric[0].value)
+    assert -1.0 <= rho <= 1.0
