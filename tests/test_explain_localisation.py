@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from cnnkit.explain import explain
-from tests.explain_helpers import TinyCNN
+from tests.test_explain_helpers import TinyCNN
 
 SIZE = 32
 SIDE = 8

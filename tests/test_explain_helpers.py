@@ -33,3 +33,11 @@ def tiny_model(seed: int = 0, channels: int = 3, classes: int = 4) -> TinyCNN:
 def random_input(seed: int = 0, channels: int = 3, size: int = 32) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(1, channels, size, size, generator=generator)
+
+
+def test_tiny_cnn_shapes():
+    # The helpers themselves: 32×32 in, one logit per class out, deterministic per seed.
+    model = tiny_model(seed=0, classes=5)
+    out = model(random_input(seed=0))
+    assert out.shape == (1, 5)
+    torch.testing.assert_close(tiny_model(seed=0, classes=5)(random_input(seed=0)), out)
