@@ -40,7 +40,7 @@ choices = cached_choices()
 labels = {c.key: c.label for c in choices}
 keys = [c.key for c in choices]
 with st.sidebar:
-    st.subheader("Grad-CAM viewer")
+    st.subheader("Grad-CAM viewer model")
     model_key = st.selectbox("Model", keys, format_func=labels.get, key="gc_model")
 choice = next(c for c in choices if c.key == model_key)
 unavailable = [c for c in choices if not c.available]

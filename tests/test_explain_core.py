@@ -133,7 +133,7 @@ def test_saliency_matches_the_input_gradient():
     x = random_input(seed=8)
     x_grad = x.clone().requires_grad_(True)
     model(x_grad)[0, 2].backward()
-    expected = normalise_map(x_grad.grad[0].abs().max(dim=0).values)
+    expected = normalise_map(x_grad.grad[0].abs().max(dim=0).values, clip_percentile=99.5)
     np.testing.assert_allclose(explain(model, x, method="saliency", target=2).map, expected, atol=1e-6)
 
 
@@ -208,3 +208,27 @@ def test_resolve_target_and_bad_input_messages():
 def test_normalise_map_constant_is_zero():
     assert normalise_map(np.full((3, 3), 7.0)).max() == 0.0
     np.testing.assert_allclose(normalise_map(np.array([[1.0, 3.0]])), [[0.0, 1.0]])
+
+
+def test_normalise_map_clips_sparse_peaks():
+    values = np.arange(1000, dtype=np.float32)
+    values[-1] = 1e6  # one huge gradient
+    plain, clipped = normalise_map(values), normalise_map(values, clip_percentile=99.0)
+    assert plain[500] < 0.001  # min-max: everything but the peak is invisible
+    assert clipped[500] == pytest.approx(500 / np.percentile(values, 99.0), rel=1e-4)
+    assert clipped.max() == 1.0 and (clipped >= 0).all()
+    zeros = np.zeros(1000, dtype=np.float32)
+    zeros[0] = 1.0  # nearly all zero: the percentile is 0, so the peak keeps the full range
+    assert normalise_map(zeros, clip_percentile=99.0)[0] == 1.0
+
+
+def test_no_hooks_are_left_behind():
+    model = tiny_model(seed=13)
+    x = random_input(seed=14)
+    for method in METHODS:
+        explain(model, x, method=method, target=0)
+    for module in model.modules():
+        assert not module._forward_hooks and not module._forward_pre_hooks
+        assert not module._backward_hooks and not getattr(module, "_backward_pre_hooks", {})
+    # And the model still computes what it computed before.
+    torch.testing.assert_close(model(x), tiny_model(seed=13)(x))

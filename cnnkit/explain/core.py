@@ -70,11 +70,24 @@ def prepare_model(model: nn.Module) -> nn.Module:
     return model
 
 
-def normalise_map(values: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Min-max scale to [0, 1] as float32; a constant map (no signal) becomes all zeros."""
+# Gradient maps are sparse: a few pixels hold most of the mass and min-max scaling leaves the
+# rest invisible. As is usual for them, values above this percentile are clipped to 1.
+CLIP_PERCENTILE = {"guided_gradcam": 99.5, "integrated_gradients": 99.5, "saliency": 99.5}
+
+
+def normalise_map(values: torch.Tensor | np.ndarray, clip_percentile: float | None = None) -> np.ndarray:
+    """Min-max scale to [0, 1] as float32; a constant map (no signal) becomes all zeros.
+
+    clip_percentile: values above this percentile count as the maximum (for sparse maps).
+    """
     array = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
     array = np.nan_to_num(array.astype(np.float32))
     low, high = float(array.min()), float(array.max())
+    if clip_percentile is not None and high > low:
+        clipped_high = float(np.percentile(array, clip_percentile))
+        if clipped_high > low:  # keep the full range when nearly everything is zero
+            array = np.minimum(array, clipped_high)
+            high = clipped_high
     if high - low <= 1e-12:
         return np.zeros_like(array, dtype=np.float32)
     return ((array - low) / (high - low)).astype(np.float32)
@@ -164,7 +177,7 @@ def explain(model: nn.Module, x: torch.Tensor, method: str = "gradcam", layer_na
         # captum notes that it switched on requires_grad for the input: expected here.
         warnings.filterwarnings("ignore", message=".*did not already require gradients.*")
         raw = _run_method(model, x, method, layer if method in LAYER_METHODS else None, target_index, options)
-    heatmap = normalise_map(raw)
+    heatmap = normalise_map(raw, CLIP_PERCENTILE.get(method))
     seconds = time.perf_counter() - start
     return Attribution(map=heatmap, method=method, target=target_index, layer=layer_name, seconds=seconds,
                        reason=reason, layer_size=layer_size,
