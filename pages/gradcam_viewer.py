@@ -15,7 +15,7 @@ from cnnkit.explain.viewer import (
     load_choice,
     model_choices,
     prepare,
-    test_set_samples,
+    sample_test_images,
 )
 
 DISPLAY = 448  # px: the side the original and the overlays are shown at
@@ -96,7 +96,7 @@ if source == "Test set":
         st.session_state.pop("gc_test_pick", None)
     try:
         with cache.use(key, lambda: load_choice(choice)) as em:
-            samples = test_set_samples(em, n=5, seed=seed)
+            samples = sample_test_images(em, n=5, seed=seed)
     except (RuntimeError, ValueError) as exc:
         st.error(str(exc))
         st.stop()

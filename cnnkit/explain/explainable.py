@@ -50,7 +50,7 @@ class ExplainableModel:
             array = np.asarray(resized.convert("L"), dtype=np.uint8)[None]
         else:
             array = np.asarray(resized.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1)
-        return torch.from_numpy(np.ascontiguousarray(array))
+        return torch.from_numpy(np.array(array, dtype=np.uint8, copy=True))
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """A PIL image as the (1, C, H, W) float input of the network."""

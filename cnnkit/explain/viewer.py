@@ -159,7 +159,7 @@ def attribute(model: ExplainableModel, prepared: Prepared, method: str = "gradca
 
 
 @dataclass
-class TestSample:
+class LabelledSample:
     index: int
     image: torch.Tensor  # uint8 (C, H, W)
     true_label: int
@@ -169,7 +169,7 @@ class TestSample:
     probability: float
 
 
-def test_set_samples(model: ExplainableModel, n: int = 5, seed: int = 0) -> list[TestSample]:
+def sample_test_images(model: ExplainableModel, n: int = 5, seed: int = 0) -> list[LabelledSample]:
     """n random images from the test split of the run's dataset, with true and predicted class."""
     if not model.dataset:
         raise ValueError("this model has no dataset of its own; test-set images are for saved runs")
@@ -191,7 +191,7 @@ def test_set_samples(model: ExplainableModel, n: int = 5, seed: int = 0) -> list
         row = top_k(model.model, model.preprocess_array(image), model.classes, k=1)[0]
         true_label = int(data.test_y[index])
         classes = list(data.classes) or model.classes
-        samples.append(TestSample(index=index, image=image, true_label=true_label,
+        samples.append(LabelledSample(index=index, image=image, true_label=true_label,
                                   true_class=classes[true_label] if true_label < len(classes) else str(true_label),
                                   predicted=row["index"], predicted_class=row["class"], probability=row["probability"]))
     return samples
