@@ -12,8 +12,9 @@ from cnnkit.explain.viewer import (
     attribute,
     choice_cache_key,
     image_digest,
+    list_run_choices,
     load_choice,
-    model_choices,
+    pretrained_choices,
     prepare,
     sample_test_images,
 )
@@ -28,15 +29,16 @@ def model_cache() -> ModelCache:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def cached_choices():
-    return model_choices()
+def cached_pretrained_choices():
+    # Checking for torchvision weights may probe the network (≤ 2 s): once a minute is enough.
+    return pretrained_choices()
 
 
 st.title("Grad-CAM viewer")
 st.caption("What does the network predict for an image, and where does it look? Pick a model and an image; "
            "the heatmap shows which regions raised the score of the chosen class.")
 
-choices = cached_choices()
+choices = cached_pretrained_choices() + list_run_choices()  # runs: always fresh
 labels = {c.key: c.label for c in choices}
 keys = [c.key for c in choices]
 with st.sidebar:
@@ -141,7 +143,7 @@ with controls[2]:
     layer_names = [layer.name for layer in prepared.layers]
     default_name = prepared.default_layer.name if prepared.default_layer else None
     sizes = {layer.name: layer.size_label for layer in prepared.layers}
-    layer = st.selectbox("Layer", layer_names, index=layer_names.index(default_name) if default_name in layer_names else 0,
+    layer = st.selectbox("Layer", layer_names, index=layer_names.index(default_name) if default_name in layer_names else None,
                          key=f"gc_layer:{choice.key}:{tuple(prepared.x.shape)}",
                          format_func=lambda n: f"{n} ({sizes[n]})" + (" — default" if n == default_name else ""),
                          disabled=method not in ("gradcam", "guided_gradcam"))
@@ -149,6 +151,9 @@ with controls[3]:
     opacity = st.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="gc_opacity")
 if prepared.default_layer:
     st.caption(f"Default layer: {prepared.default_layer.reason}.")
+else:
+    st.caption("This model has no conv layer with a spatial output: Grad-CAM needs one; Saliency, "
+               "Integrated Gradients and Occlusion still work.")
 
 
 def cached_attribution(method_name: str):

@@ -232,3 +232,12 @@ def test_no_hooks_are_left_behind():
         assert not module._backward_hooks and not getattr(module, "_backward_pre_hooks", {})
     # And the model still computes what it computed before.
     torch.testing.assert_close(model(x), tiny_model(seed=13)(x))
+
+
+def test_model_without_conv_layers():
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 5))
+    x = random_input(size=8)
+    assert conv_layers(mlp, x) == []
+    with pytest.raises(ValueError, match="no convolutional layer"):
+        explain(mlp, x, method="gradcam")
+    assert explain(mlp, x, method="saliency").map.shape == (8, 8)

@@ -83,3 +83,17 @@ def test_example_compare_and_sanity_check():
         assert name in captions
     rho = float(at.metric[0].value)
     assert -1.0 <= rho <= 1.0
+
+
+def test_unavailable_pretrained_model_shows_its_notice(monkeypatch, tmp_path):
+    import torch
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "empty-hub"))
+    at = make_app_test("gradcam_viewer", timeout=120)
+    model = at.selectbox(key="gc_model")
+    assert "pretrained:resnet18" in model.options or any("ResNet-18" in o for o in model.options)
+    model.set_value("pretrained:resnet18")
+    at.run()
+    assert not at.exception
+    assert any("ResNet-18 weights are not in the torch cache and there is no network" in w.value for w in at.warning)
+    assert not at.file_uploader  # nothing else is offered for a model that cannot load

@@ -85,6 +85,11 @@ def list_run_choices() -> list[ModelChoice]:
 
 def model_choices(check_network: bool = True) -> list[ModelChoice]:
     """Pretrained models (EfficientNet-Lite0 first; the others with their availability), then saved runs."""
+    return pretrained_choices(check_network) + list_run_choices()
+
+
+def pretrained_choices(check_network: bool = True) -> list[ModelChoice]:
+    """The registered ImageNet models, each available or with the reason it is not."""
     from cnnkit.transfer.pretrained import list_pretrained
 
     choices = []
@@ -95,7 +100,7 @@ def model_choices(check_network: bool = True) -> list[ModelChoice]:
         choices.append(ModelChoice(key=f"pretrained:{info.name}", label=label, kind="pretrained",
                                    available=info.available, reason=info.reason, source=info.name,
                                    dataset="imagenet"))
-    return choices + list_run_choices()
+    return choices
 
 
 def choice_cache_key(choice: ModelChoice, which: str = "best") -> Hashable:
