@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 import torch
 from torch import nn
 
@@ -73,7 +72,6 @@ def hit_rate(model: nn.Module, n: int = 100, seed: int = 3) -> float:
     return hits / n
 
 
-@pytest.mark.slow
 def test_grad_cam_maximum_falls_inside_the_object():
     model, accuracy = train_tiny()
     assert accuracy >= 0.9, f"the tiny CNN did not learn the task (accuracy {accuracy:.2f})"
@@ -82,7 +80,6 @@ def test_grad_cam_maximum_falls_inside_the_object():
     assert rate >= 0.7, f"Grad-CAM maximum inside the square for only {rate:.0%} of test images"
 
 
-@pytest.mark.slow
 def test_an_untrained_model_does_not_localise_as_well():
     # The same measurement on random weights: a control that shows the hit rate means something.
     torch.manual_seed(5)
