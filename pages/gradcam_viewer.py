@@ -96,12 +96,17 @@ if source == "Test set":
     if st.button("5 random", key="gc_random"):
         st.session_state["gc_test_seed"] = seed = seed + 1
         st.session_state.pop("gc_test_pick", None)
-    try:
-        with cache.use(key, lambda: load_choice(choice)) as em:
-            samples = sample_test_images(em, n=5, seed=seed)
-    except (RuntimeError, ValueError) as exc:
-        st.error(str(exc))
-        st.stop()
+    samples_key = (str(key), seed)
+    if st.session_state.get("gc_samples_key") != samples_key:
+        # Loading a dataset can take seconds: keep the 5 samples until the model or the seed changes.
+        try:
+            with st.spinner("Loading the test set…"), cache.use(key, lambda: load_choice(choice)) as em:
+                st.session_state["gc_samples"] = sample_test_images(em, n=5, seed=seed)
+            st.session_state["gc_samples_key"] = samples_key
+        except (RuntimeError, ValueError, FileNotFoundError) as exc:
+            st.error(str(exc))
+            st.stop()
+    samples = st.session_state["gc_samples"]
     columns = st.columns(len(samples))
     for column, sample in zip(columns, samples):
         with column:
