@@ -97,3 +97,15 @@ def test_unavailable_pretrained_model_shows_its_notice(monkeypatch, tmp_path):
     assert not at.exception
     assert any("ResNet-18 weights are not in the torch cache and there is no network" in w.value for w in at.warning)
     assert not at.file_uploader  # nothing else is offered for a model that cannot load
+
+
+def test_camera_picture_is_explained():
+    at = make_app_test("gradcam_viewer", timeout=120)
+    at.radio(key="gc_source").set_value("Camera")
+    at.run()
+    photo = (ROOT / "assets" / "examples" / "china.jpg").read_bytes()
+    at.camera_input(key="gc_camera").set_value(("photo.jpg", photo, "image/jpeg"))
+    at.run()
+    assert not at.exception, at.exception
+    captions = " ".join(c for img in at.image for c in img.captions)
+    assert "Grad-CAM for" in captions and "palace" in captions
