@@ -123,3 +123,12 @@ def test_resize_helpers():
     wide.paste((255, 0, 0), (100, 0, 200, 100))
     assert tuple(np.asarray(center_square_resize(wide, 8, 8))[4, 4]) == (255, 0, 0)
     assert np.asarray(center_square_resize(wide, 8, 8))[..., 2].max() < 10
+
+
+def test_decompression_bomb_is_refused_with_a_message(monkeypatch):
+    data = encode(Image.new("L", (400, 400)), "PNG")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50_000)  # 160 000 px > 2 × limit: PIL's hard error
+    with pytest.raises(ValueError, match="bomb.png is too large to open safely"):
+        load_image(data, name="bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)  # over the warning limit only: shrunk, not refused
+    assert load_image(data, max_side=100).size == (100, 100)

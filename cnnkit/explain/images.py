@@ -115,17 +115,19 @@ def load_image(source: bytes | bytearray | str | os.PathLike | BinaryIO, max_sid
         raise ValueError(f"{label} is empty; upload an image file ({readable_formats()})")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Big photos are fine (they are shrunk right away); only PIL's hard limit
+            # (DecompressionBombError, ~180 megapixels) is refused.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             orientation = image.getexif().get(EXIF_ORIENTATION, 1)
             if image.format == "JPEG" and max(image.size) > max_side:
                 # Decode directly at 1/2, 1/4 or 1/8 size: a 50-megapixel photo never fully lands in memory.
                 image.draft(image.mode, (max_side, max_side))
             image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         if isinstance(exc, UnidentifiedImageError):
             raise ValueError(f"{label} is not an image PIL can read (formats: {readable_formats()})") from None
-        raise ValueError(f"{label} is too large to open safely ({exc}); resize it below 100 megapixels") from None
+        raise ValueError(f"{label} is too large to open safely ({exc}); resize it below {Image.MAX_IMAGE_PIXELS * 2 // 1_000_000} megapixels") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ValueError(f"{label} could not be decoded ({exc}); it may be truncated or corrupt, try saving it again as PNG or JPEG") from None
     if getattr(image, "n_frames", 1) > 1:
