@@ -23,6 +23,28 @@ def checkpoint_dir() -> Path:
     return Path(os.environ.get(CHECKPOINT_DIR_ENV, "checkpoints")).expanduser().resolve()
 
 
+CACHE_DIR_ENV = "CNNKIT_CACHE_DIR"
+
+
 def cache_dir() -> Path:
-    """Decoded-tensor caches live inside the data directory so one setting moves everything."""
-    return data_dir() / ".cache"
+    """Decoded-tensor caches live inside the data directory so one setting moves everything.
+
+    CNNKIT_CACHE_DIR overrides it; a read-only data directory (a shared dataset folder)
+    falls back to ~/.cache/cnnkit so decoding still happens only once.
+    """
+    override = os.environ.get(CACHE_DIR_ENV)
+    if override:
+        return Path(override).expanduser().resolve()
+    root = data_dir()
+    inside = root / ".cache"
+    if inside.is_dir():
+        if _writable(inside):
+            return inside
+    elif not root.exists() or _writable(root):
+        return inside
+    return Path("~/.cache/cnnkit").expanduser().resolve()
+
+
+def _writable(folder: Path) -> bool:
+    # os.access alone says yes to root even on a folder marked read-only (r-x): honour the marking too.
+    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)

@@ -1,0 +1,16 @@
+"""cnnkit.data: dataset registry, loading and caching, splits, resolution, augmentation, statistics."""
+
+from cnnkit.data.augment import AugmentConfig, augment_batch, augment_image
+from cnnkit.data.registry import dataset_info, list_datasets, load_dataset
+from cnnkit.data.resolution import RESIZE_MODES, resize_batch
+from cnnkit.data.shapes import SHAPE_CLASSES, generate_shapes
+from cnnkit.data.splits import kfold_indices, split_indices
+from cnnkit.data.stats import channel_stats
+from cnnkit.data.types import DatasetInfo, LoadedDataset
+from cnnkit.data.zip_import import import_zip
+
+__all__ = [
+    "AugmentConfig", "DatasetInfo", "LoadedDataset", "RESIZE_MODES", "SHAPE_CLASSES",
+    "augment_batch", "augment_image", "channel_stats", "dataset_info", "generate_shapes",
+    "import_zip", "kfold_indices", "list_datasets", "load_dataset", "resize_batch", "split_indices",
+]

@@ -1,0 +1,111 @@
+"""The dataset registry: every dataset CNN Lab knows, whether it can be loaded now, and loading it.
+
+Listing is cheap (no decoding): built-ins are constants, torchvision sets check their files,
+folders read a sample of image headers.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from cnnkit.data.cache import cached, fingerprint
+from cnnkit.data.digits import DIGITS_CLASSES, digits_counts, digits_split
+from cnnkit.data.folders import folder_info, load_folder
+from cnnkit.data.shapes import SHAPE_CLASSES, SHAPES_VERSION, generate_shapes
+from cnnkit.data.torchvision_sets import TORCHVISION_SETS, load_torchvision, torchvision_info
+from cnnkit.data.types import DatasetInfo, LoadedDataset, ProgressFn, report
+from cnnkit.paths import data_dir
+
+SHAPES_TRAIN, SHAPES_TEST = 10_000, 2_000
+SHAPES_TRAIN_SEED, SHAPES_TEST_SEED = 0, 1  # different seeds: no test image repeats a train image
+SHAPES_SIZE = 32
+BUILTIN_NAMES = ("shapes", "digits")
+# Folders torchvision manages; never listed as folder datasets.
+_TORCHVISION_FOLDERS = {"MNIST", "FashionMNIST", "cifar-10-batches-py", "cifar-100-python"}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def reserved_names() -> set[str]:
+    return set(BUILTIN_NAMES) | set(TORCHVISION_SETS)
+
+
+def _shapes_info() -> DatasetInfo:
+    return DatasetInfo("shapes", list(SHAPE_CLASSES), 3, SHAPES_SIZE, SHAPES_SIZE, SHAPES_TRAIN, SHAPES_TEST,
+                       "builtin", True, None, "generated offline: one shape per image")
+
+
+def _digits_info() -> DatasetInfo:
+    n_train, n_test = digits_counts()
+    return DatasetInfo("digits", list(DIGITS_CLASSES), 1, 8, 8, n_train, n_test, "builtin", True, None,
+                       "scikit-learn handwritten digits, 8x8")
+
+
+def _folder_candidates() -> list[Path]:
+    root = data_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and p.name not in _TORCHVISION_FOLDERS
+                  and p.name not in reserved_names())
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """Built-ins, then torchvision sets, then every folder dataset in the data directory."""
+    infos = [_shapes_info(), _digits_info()]
+    infos += [torchvision_info(name) for name in TORCHVISION_SETS]
+    for folder in _folder_candidates():
+        info = folder_info(folder)
+        if info is not None:
+            infos.append(info)
+    return infos
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """One registry entry; ValueError naming the known datasets when `name` is not one."""
+    if name == "shapes":
+        return _shapes_info()
+    if name == "digits":
+        return _digits_info()
+    if name in TORCHVISION_SETS:
+        return torchvision_info(name)
+    folder = data_dir() / name
+    if _NAME_RE.match(name) and folder.is_dir() and name not in _TORCHVISION_FOLDERS:
+        info = folder_info(folder)
+        if info is not None:
+            return info
+    known = ", ".join(i.name for i in list_datasets())
+    raise ValueError(f"unknown dataset {name!r}; known datasets: {known}")
+
+
+def load_shapes(progress: ProgressFn | None = None) -> LoadedDataset:
+    """The default Shapes dataset, generated once and then read from the cache."""
+    def build() -> dict:
+        report(progress, 0.0, "generating Shapes train images")
+        train_x, train_y = generate_shapes(SHAPES_TRAIN, SHAPES_TRAIN_SEED, SHAPES_SIZE)
+        report(progress, 0.8, "generating Shapes test images")
+        test_x, test_y = generate_shapes(SHAPES_TEST, SHAPES_TEST_SEED, SHAPES_SIZE)
+        return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
+
+    fp = fingerprint(["shapes", SHAPES_VERSION, SHAPES_TRAIN, SHAPES_TEST, SHAPES_TRAIN_SEED, SHAPES_TEST_SEED, SHAPES_SIZE,
+                      SHAPE_CLASSES])
+    data = cached("shapes", fp, build)
+    report(progress, 1.0, "Shapes ready")
+    return LoadedDataset("shapes", list(SHAPE_CLASSES), data["train_x"], data["train_y"],
+                         data["test_x"], data["test_y"])
+
+
+def load_dataset(name: str, progress: ProgressFn | None = None) -> LoadedDataset:
+    """Whole train and test splits as uint8 tensors; ValueError with the reason when unavailable."""
+    if name == "shapes":
+        return load_shapes(progress)
+    if name == "digits":
+        train_x, train_y, test_x, test_y = digits_split()
+        return LoadedDataset("digits", list(DIGITS_CLASSES), train_x, train_y, test_x, test_y,
+                             ["fixed stratified split: 20 % test, seed 0"])
+    info = dataset_info(name)
+    if not info.available:
+        raise ValueError(f"{name} cannot be loaded: {info.reason}")
+    if info.source == "torchvision":
+        return load_torchvision(name, progress)
+    return load_folder(data_dir() / name, progress, name=name)
