@@ -50,14 +50,15 @@ def image_to_array(image: Image.Image) -> tuple[np.ndarray, bool]:
     return rgb, colour
 
 
-def read_image(path: str | Path) -> tuple[np.ndarray, bool]:
+def read_image(path) -> tuple[np.ndarray, bool]:
     """Decode one file; ValueError naming the file when PIL cannot read it."""
     try:
         with Image.open(path) as image:
             image.load()
             return image_to_array(image)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"{Path(path).name} is not an image PIL can read ({exc})") from None
+        label = Path(path).name if isinstance(path, (str, Path)) else "this file"
+        raise ValueError(f"{label} is not an image PIL can read ({exc})") from None
 
 
 def to_mode(rgb: np.ndarray, channels: int) -> np.ndarray:

@@ -17,7 +17,7 @@ SHAPE_CLASSES: list[str] = [
 ]
 
 # Bump whenever the drawing changes: it is part of the cache key, so old caches are not reused.
-SHAPES_VERSION = 2
+SHAPES_VERSION = 3
 _SUPERSAMPLE = 2  # render at 2x and average 2x2 blocks: smooth edges without PIL
 _CHUNK = 512
 
@@ -29,7 +29,7 @@ def _draw_params(n: int, seed: int) -> dict[str, np.ndarray]:
     for i in range(n):
         rng = np.random.default_rng([seed, i])
         out["label"].append(rng.integers(len(SHAPE_CLASSES)))
-        radius = rng.uniform(0.22, 0.42)  # in units of the image side
+        radius = rng.uniform(0.25, 0.42)  # in units of the image side
         out["radius"].append(radius)
         # Keep the object mostly inside the frame.
         margin = radius * 0.8
@@ -47,7 +47,7 @@ def _draw_params(n: int, seed: int) -> dict[str, np.ndarray]:
         out["bg0"].append(bgs[0])
         out["bg1"].append(bgs[1])
         out["bg_dir"].append(rng.uniform(0, 2 * np.pi))
-        out["noise"].append(rng.uniform(2, 14))
+        out["noise"].append(rng.uniform(2, 10))
     return {k: np.asarray(v) for k, v in out.items()}
 
 

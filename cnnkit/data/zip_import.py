@@ -39,7 +39,7 @@ def _safe_parts(entry: str) -> tuple[str, ...]:
     normalised = entry.replace("\\", "/")
     path = PurePosixPath(normalised)
     if normalised.startswith("/") or (len(normalised) > 1 and normalised[1] == ":") or ".." in path.parts:
-        raise ValueError(f"the zip entry {entry!r} would be written outside the dataset folder; "
+        raise ValueError(f"the zip entry '{entry}' would be written outside the dataset folder; "
                          f"rebuild the zip with relative paths")
     return tuple(p for p in path.parts if p not in ("", "."))
 
