@@ -1,0 +1,28 @@
+"""In a real browser: open the Data explorer, pick Shapes, see the sample grid image decoded."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_shapes_sample_grid_in_the_browser(page, app_server):
+    page.goto(app_server + "/data_explorer")
+    page.get_by_role("heading", name="Data explorer", level=1).wait_for()
+    # Shapes is the default dataset; pick it explicitly anyway through the selectbox.
+    select = page.locator("[data-testid='stSelectbox']").first
+    select.click()
+    page.get_by_role("option", name="shapes (builtin").click()
+    page.get_by_text("Samples per class", exact=False).first.wait_for(timeout=120_000)
+    grid = page.locator("[data-testid='stImage'] img").first
+    grid.wait_for(timeout=120_000)
+    page.wait_for_function(
+        "() => { const i = document.querySelector(\"[data-testid='stImage'] img\");"
+        " return i && i.complete && i.naturalWidth > 0; }", timeout=60_000)
+    width, height = page.evaluate(
+        "() => { const i = document.querySelector(\"[data-testid='stImage'] img\"); return [i.naturalWidth, i.naturalHeight]; }")
+    # 10 classes x 8 samples of 32 px, upscaled 2x with 1 px padding: wider than tall, hundreds of pixels.
+    assert width > 400 and height > 400, (width, height)
+    assert page.locator("[data-testid='stVegaLiteChart'], .vega-embed").count() >= 1
+    assert page.get_by_text("Traceback").count() == 0
