@@ -6,8 +6,6 @@ import pytest
 
 from tests.conftest import make_app_test
 
-pytestmark = pytest.mark.slow  # generating Shapes the first time takes a few seconds
-
 
 def charts(at):
     # Streamlit 1.67 reports st.altair_chart elements as type "vega_lite_chart".
@@ -19,6 +17,7 @@ def offline(monkeypatch):
     monkeypatch.setenv("CNNKIT_OFFLINE", "1")
 
 
+@pytest.mark.slow  # the first test generates Shapes (a few seconds); later ones read the cache
 def test_shapes_shows_chart_grid_and_stats():
     at = make_app_test("data_explorer", timeout=180)
     assert not at.exception
@@ -60,3 +59,33 @@ def test_unavailable_dataset_shows_its_reason():
     at.selectbox(key="de_dataset").select("mnist").run()
     assert not at.exception
     assert any("not downloaded and no network" in w.value for w in at.warning)
+
+
+def _zip_bytes() -> bytes:
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for cls, colour in (("red", (255, 0, 0)), ("green", (0, 255, 0))):
+            for i in range(5):
+                image = io.BytesIO()
+                Image.new("RGB", (8, 8), colour).save(image, format="PNG")
+                archive.writestr(f"{cls}/{i}.png", image.getvalue())
+    return buffer.getvalue()
+
+
+def test_zip_import_box_adds_and_selects_the_dataset_and_refuses_a_duplicate():
+    at = make_app_test("data_explorer", timeout=180)
+    at.file_uploader(key="de_zip").set_value(("colours.zip", _zip_bytes(), "application/zip")).run()
+    at.text_input(key="de_zip_name").input("page_colours").run()
+    at.button(key="de_zip_import").click().run()
+    assert not at.exception
+    assert at.selectbox(key="de_dataset").value == "page_colours"
+    assert any("8 training and 2 test images" in c.value for c in at.caption)
+    assert len(at.get("vega_lite_chart")) >= 1
+    # The same name again: a message, nothing replaced.
+    at.button(key="de_zip_import").click().run()
+    assert any("a dataset named page_colours exists" in e.value for e in at.error)
