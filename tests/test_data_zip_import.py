@@ -151,5 +151,6 @@ def test_never_overwrites_silently_but_can_when_asked():
 def test_rejects_bad_and_reserved_names():
     with pytest.raises(ValueError, match="dataset name"):
         import_zip(make_zip(good_entries()), "../up")
-    with pytest.raises(ValueError, match="built-in"):
-        import_zip(make_zip(good_entries()), "shapes")
+    for reserved in ("shapes", "mnist", "MNIST", "cifar-10-batches-py"):
+        with pytest.raises(ValueError, match="built-in"):
+            import_zip(make_zip(good_entries()), reserved)

@@ -99,7 +99,7 @@ def folder_info(path: Path) -> DatasetInfo | None:
         return DatasetInfo(path.name, classes, 0, 0, 0, n_train, n_test, "folder", False,
                            f"no readable images in {path}")
     (height, width), _ = sizes.most_common(1)[0]
-    notes = "" if "all" in layout else "train/ and test/ folders"
+    notes = "train/ and test/ folders"
     if "all" in layout:
         notes = f"one folder, split {int(FOLDER_TEST_FRACTION * 100)} % test (stratified, seed {FOLDER_SPLIT_SEED})"
     if len(classes) < 2:

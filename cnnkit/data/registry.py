@@ -27,7 +27,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def reserved_names() -> set[str]:
-    return set(BUILTIN_NAMES) | set(TORCHVISION_SETS)
+    """Names an imported dataset may not take: built-ins, torchvision sets and torchvision's folders."""
+    return set(BUILTIN_NAMES) | set(TORCHVISION_SETS) | _TORCHVISION_FOLDERS
 
 
 def _shapes_info() -> DatasetInfo:
@@ -46,8 +47,7 @@ def _folder_candidates() -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and p.name not in _TORCHVISION_FOLDERS
-                  and p.name not in reserved_names())
+                  if p.is_dir() and not p.name.startswith(".") and p.name not in reserved_names())
 
 
 def list_datasets() -> list[DatasetInfo]:
