@@ -1,0 +1,162 @@
+"""The course's networks and a few classics as specs. Names are part of the CLI; keep them."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from cnnkit.models.spec import LayerSpec, ModelSpec
+
+
+def L(type_: str, **params) -> LayerSpec:
+    return LayerSpec(type_, params)
+
+
+def _conv_stack(channels: list[int], padding: int, bn: bool = False) -> list[LayerSpec]:
+    layers: list[LayerSpec] = []
+    for c in channels:
+        layers.append(L("conv2d", out_channels=c, kernel_size=3, padding=padding))
+        if bn:
+            layers.append(L("batchnorm2d"))
+        layers += [L("relu"), L("maxpool2d", kernel_size=2)]
+    return layers
+
+
+def lenet5() -> ModelSpec:
+    return ModelSpec("lenet5", (1, 32, 32), 10, [
+        L("conv2d", out_channels=6, kernel_size=5), L("tanh"), L("avgpool2d", kernel_size=2),
+        L("conv2d", out_channels=16, kernel_size=5), L("tanh"), L("avgpool2d", kernel_size=2),
+        L("conv2d", out_channels=120, kernel_size=5), L("tanh"), L("flatten"),
+        L("linear", out_features=84), L("tanh"), L("linear", out_features=10),
+    ], "LeNet-5 (LeCun 1998): three 5×5 convs with tanh and average pooling, on 32×32 grey images")
+
+
+def mlp() -> ModelSpec:
+    return ModelSpec("mlp", (3, 32, 32), 10, [
+        L("flatten"), L("linear", out_features=256), L("relu"), L("linear", out_features=128), L("relu"),
+        L("linear", out_features=10),
+    ], "No convolutions: Flatten and three Linear layers, the baseline CNNs are compared against")
+
+
+def _cnn_k(k: int) -> ModelSpec:
+    channels = [32, 64, 128, 256, 256][:k]
+    extra = " (the course's baseline)" if k == 3 else ""
+    return ModelSpec(f"cnn{k}", (3, 32, 32), 10, _conv_stack(channels, padding=1) + [
+        L("flatten"), L("linear", out_features=256), L("relu"), L("linear", out_features=10),
+    ], f"Depth study: {k} × [Conv 3×3 pad 1 → ReLU → MaxPool 2] ({', '.join(map(str, channels))} channels), "
+       f"then Linear 256 → 10{extra}")
+
+
+def cnn3_bn() -> ModelSpec:
+    return ModelSpec("cnn3_bn", (3, 32, 32), 10, _conv_stack([32, 64, 128], padding=1, bn=True) + [
+        L("flatten"), L("linear", out_features=256), L("relu"), L("linear", out_features=10),
+    ], "cnn3 with BatchNorm2d after every conv")
+
+
+def _gap(name: str, channels: list[int], hidden: int, bn: bool, dropout: bool, description: str) -> ModelSpec:
+    head = [L("global_avg_pool"), L("linear", out_features=hidden), L("relu")]
+    if dropout:
+        head.append(L("dropout", p=0.5))
+    head.append(L("linear", out_features=10))
+    return ModelSpec(name, (3, 64, 64), 10, _conv_stack(channels, padding=0, bn=bn) + head, description)
+
+
+def cnn4_gap() -> ModelSpec:
+    return _gap("cnn4_gap", [32, 64, 128, 256], 512, False, False,
+                "4 × [Conv 3×3 no padding → ReLU → MaxPool 2], global average pooling, Linear 512 → 10; "
+                "for 64×64 input (at 32×32 the fourth conv gets a 2×2 map)")
+
+
+def cnn4_gap_half() -> ModelSpec:
+    return _gap("cnn4_gap_half", [16, 32, 64, 128], 256, False, False,
+                "cnn4_gap with half the channels (16-128) and Linear 256 → 10; 64×64 input")
+
+
+def cnn4_gap_bn() -> ModelSpec:
+    return _gap("cnn4_gap_bn", [32, 64, 128, 256], 512, True, True,
+                "cnn4_gap with BatchNorm2d after each conv and Dropout 0.5 after the first Linear; 64×64 input")
+
+
+def vgg6() -> ModelSpec:
+    def block(c: int) -> list[LayerSpec]:
+        return [x for _ in range(3) for x in (L("conv2d", out_channels=c, kernel_size=3), L("relu"))]
+
+    return ModelSpec("vgg6", (3, 32, 32), 10, block(32) + [L("maxpool2d", kernel_size=2), L("dropout", p=0.25)]
+                     + block(64) + [L("maxpool2d", kernel_size=2), L("dropout", p=0.25),
+                                    L("flatten"), L("linear", out_features=512), L("relu"), L("dropout", p=0.5),
+                                    L("linear", out_features=10)],
+                     "VGG-style: 3 × Conv 3×3 (32), pool, dropout, 3 × Conv 3×3 (64), pool, dropout, Linear 512 → 10")
+
+
+def _fashion(name: str, third: bool) -> ModelSpec:
+    layers = [L("conv2d", out_channels=64, kernel_size=2), L("relu"), L("maxpool2d", kernel_size=2),
+              L("dropout", p=0.25), L("conv2d", out_channels=64, kernel_size=2), L("relu")]
+    if third:
+        layers += [L("conv2d", out_channels=64, kernel_size=2), L("relu"), L("maxpool2d", kernel_size=2)]
+    layers += [L("dropout", p=0.25), L("flatten"), L("linear", out_features=64), L("relu"),
+               L("linear", out_features=10)]
+    n = 3 if third else 2
+    inputs = "1,600" if third else "9,216"
+    return ModelSpec(name, (1, 28, 28), 10, layers,
+                     f"Fashion-MNIST: {n} convs 2×2 (64 filters) with pooling and dropout 0.25, "
+                     f"Linear {inputs} → 64 → 10")
+
+
+def resnet_small() -> ModelSpec:
+    layers = [L("conv2d", out_channels=16, kernel_size=3, padding=1, bias=False), L("batchnorm2d"), L("relu")]
+    for c, stride in [(16, 1), (16, 1), (32, 2), (32, 1), (64, 2), (64, 1)]:
+        layers.append(L("residual", out_channels=c, stride=stride))
+    layers += [L("global_avg_pool"), L("linear", out_features=10)]
+    return ModelSpec("resnet_small", (3, 32, 32), 10, layers,
+                     "CIFAR-style ResNet-14: 3×3 stem, no initial max-pool, three stages of 2 residual blocks "
+                     "(16, 32, 64 channels), global average pooling")
+
+
+def vgg11_bn() -> ModelSpec:
+    layers: list[LayerSpec] = []
+    for v in [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]:
+        if v == "M":
+            layers.append(L("maxpool2d", kernel_size=2))
+        else:
+            layers += [L("conv2d", out_channels=v, kernel_size=3, padding=1), L("batchnorm2d"), L("relu")]
+    layers += [L("flatten"), L("linear", out_features=10)]
+    return ModelSpec("vgg11_bn", (3, 32, 32), 10, layers,
+                     "VGG-11 with batch norm for 32×32: 8 convs 3×3 (64-512) and 5 max-pools to 1×1, Linear 512 → 10")
+
+
+PRESETS: dict[str, Callable[[], ModelSpec]] = {
+    "lenet5": lenet5,
+    "mlp": mlp,
+    "cnn2": lambda: _cnn_k(2),
+    "cnn3": lambda: _cnn_k(3),
+    "cnn4": lambda: _cnn_k(4),
+    "cnn5": lambda: _cnn_k(5),
+    "cnn3_bn": cnn3_bn,
+    "cnn4_gap": cnn4_gap,
+    "cnn4_gap_half": cnn4_gap_half,
+    "cnn4_gap_bn": cnn4_gap_bn,
+    "vgg6": vgg6,
+    "fashion_arc2": lambda: _fashion("fashion_arc2", False),
+    "fashion_arc3": lambda: _fashion("fashion_arc3", True),
+    "resnet_small": resnet_small,
+    "vgg11_bn": vgg11_bn,
+}
+
+
+def get_preset(name: str) -> ModelSpec:
+    """A fresh copy of the named preset (edit it freely)."""
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}") from None
+
+
+def list_presets() -> list[dict]:
+    """{name, description, input_shape, num_classes, params} for every preset."""
+    from cnnkit.models.summary import summarize
+
+    out = []
+    for name in PRESETS:
+        spec = get_preset(name)
+        out.append({"name": name, "description": spec.description, "input_shape": list(spec.input_shape),
+                    "num_classes": spec.num_classes, "params": summarize(spec).total_params})
+    return out
