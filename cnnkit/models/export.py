@@ -79,10 +79,14 @@ def export_code(spec: ModelSpec) -> str:
     if "residual" in used:
         helpers.append(inspect.getsource(custom_layers.ResidualBlock))
     c, h, w = spec.input_shape
+    # Free text goes into a docstring: keep it from ending the string or starting an escape.
+    def docstring_safe(text: str) -> str:
+        return text.replace("\\", "/").replace('"""', "'''").replace("\n", " ")
+
     lines = [
-        f'"""{spec.name}: exported from CNN Lab.',
+        f'"""{docstring_safe(spec.name)}: exported from CNN Lab.',
         "",
-        f"{spec.description}" if spec.description else "A network built in the CNN Lab architecture builder.",
+        docstring_safe(spec.description or "A network built in the CNN Lab architecture builder."),
         f"Input: {c}×{h}×{w} images; output: {spec.num_classes} class scores (logits).",
         '"""',
         "",

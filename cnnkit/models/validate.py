@@ -70,7 +70,7 @@ def resolve_params(index: int, layer: LayerSpec) -> dict[str, Any]:
         elif p.kind == "optional_int" and value is None:
             pass
         else:  # int, padding as int, optional_int as int
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
                 raise SpecError(f"{where}: {p.name} must be a whole number (got {value!r})", index)
             value = int(value)
             if p.name in ("out_channels", "out_features") and value < 1:
