@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "cnnkit.cli.train_cmd",
     "cnnkit.cli.explain_cmd",
     "cnnkit.cli.lab_cmd",
+    "cnnkit.cli.transfer_cmd",
 ]
 
 

@@ -1,9 +1,207 @@
-"""CLI subcommands (filled in by the issue that owns this topic)."""
+"""`train`, `resume`, `evaluate` and `runs`: the training runner from the shell."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any, Optional, get_args
+
+from cnnkit.cli.common import print_json, progress
+
+_AUGMENT_FIELDS = ("hflip", "crop_padding", "rotation", "brightness", "contrast", "saturation", "scale", "cutout")
+_RENAMED = {"lr": "--lr", "l1": "--l1"}
+
+
+def _flag(name: str) -> str:
+    return _RENAMED.get(name, "--" + name.replace("_", "-"))
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _optional_int(text: str) -> Optional[int]:
+    return None if text.lower() in ("none", "native", "") else int(text)
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field (defaults left as None so --config values are not overridden)."""
+    from cnnkit.train import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, TrainConfig
+
+    parser.add_argument("--config", type=Path, help="a JSON file of TrainConfig fields; flags override it")
+    parser.add_argument("--preset", help="model preset name (see `python -m cnnkit presets`)")
+    parser.add_argument("--spec", type=Path, help="a model spec JSON file (from the Architecture builder)")
+    choices = {"optimizer": OPTIMIZERS, "scheduler": SCHEDULERS, "loss": LOSSES, "precision": PRECISIONS,
+               "split_strategy": ("stratified", "random"), "resize_mode": ("area", "bilinear", "nearest")}
+    for field in dataclasses.fields(TrainConfig):
+        if field.name in ("model", "augment"):
+            continue
+        default = field.default
+        kwargs: dict[str, Any] = {"default": None, "help": f"default: {default}"}
+        if field.name in choices:
+            kwargs["choices"] = choices[field.name]
+        if isinstance(default, bool):
+            kwargs["type"] = _bool
+        elif field.name in ("image_size", "train_resolution", "test_resolution"):
+            kwargs["type"] = _optional_int
+        elif field.name == "dropout":
+            kwargs["type"] = float
+        elif isinstance(default, int):
+            kwargs["type"] = int
+        elif isinstance(default, float):
+            kwargs["type"] = float
+        parser.add_argument(_flag(field.name), dest=field.name, **kwargs)
+    group = parser.add_argument_group("augmentation")
+    group.add_argument("--hflip", dest="aug_hflip", action="store_true", default=None, help="random horizontal flips")
+    for name in _AUGMENT_FIELDS[1:]:
+        kind = int if name in ("crop_padding", "cutout") else float
+        group.add_argument("--" + name.replace("_", "-"), dest="aug_" + name, type=kind, default=None)
+
+
+def config_from_args(args: argparse.Namespace):
+    from cnnkit.train import TrainConfig
+
+    data: dict[str, Any] = {}
+    if args.config:
+        try:
+            data = json.loads(Path(args.config).read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{args.config} is not valid JSON: {error}") from None
+    for field in dataclasses.fields(TrainConfig):
+        value = getattr(args, field.name, None)
+        if value is not None:
+            data[field.name] = value
+    if args.preset and args.spec:
+        raise ValueError("give either --preset or --spec, not both")
+    if args.preset:
+        data["model"] = args.preset
+    if args.spec:
+        data["model"] = json.loads(Path(args.spec).read_text())
+    augment = dict(data.get("augment", {}))
+    for name in _AUGMENT_FIELDS:
+        value = getattr(args, "aug_" + name, None)
+        if value is not None:
+            augment[name] = value
+    data["augment"] = augment
+    return TrainConfig.from_dict(data)
+
+
+def _stderr_progress(json_mode: bool):
+    last = [0.0]
+
+    def report(event: dict) -> None:
+        kind = event["kind"]
+        if kind == "status":
+            progress(f"[{event.get('phase', '')}] {event.get('message', '')}")
+        elif kind == "step" and time.monotonic() - last[0] > 2:
+            last[0] = time.monotonic()
+            progress(f"epoch {event['epoch']}/{event['epochs']} step {event['epoch_step']}/{event['steps_per_epoch']} "
+                     f"loss {event['loss']:.4f} lr {event['lr']:.2e} {event['images_per_s']:.0f} img/s "
+                     f"ETA {event['eta_s']:.0f} s")
+        elif kind == "epoch":
+            row = event["row"]
+            val = f" val loss {row['val_loss']:.4f} val acc {row['val_acc']:.2%}" if row["val_acc"] is not None else ""
+            progress(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.2%}{val} "
+                     f"({row['seconds']:.1f} s, {row['images_per_s']:.0f} img/s)")
+        elif kind == "run_dir":
+            progress(f"run folder: {event['run_dir']}")
+            for note in event.get("notes", []):
+                progress(f"note: {note}")
+
+    return report
+
+
+def _print_result(result, json_mode: bool) -> None:
+    summary = result.summary()
+    if not json_mode:
+        progress(f"test accuracy {summary['test_acc']:.2%}, macro F1 {summary['macro_f1']:.3f}"
+                 if summary["test_acc"] is not None else summary.get("message", ""))
+    print_json(summary)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from cnnkit.train import train
+
+    config = config_from_args(args)
+    result = train(config, on_progress=_stderr_progress(args.json))
+    _print_result(result, args.json)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from cnnkit.train import resume
+
+    result = resume(args.run, on_progress=_stderr_progress(args.json))
+    _print_result(result, args.json)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from cnnkit.evaluate import evaluate_run
+    from cnnkit.store import load_run, resolve_run_dir
+
+    run_dir = resolve_run_dir(args.run)
+    record = load_run(run_dir)
+    started = time.perf_counter()
+    result, _ = evaluate_run(run_dir, dataset=args.dataset, resolution=args.resolution, mode=args.resize_mode,
+                             restore=not args.native_size, which=args.which, device=args.device)
+    print_json({"test_acc": result.accuracy, "macro_f1": result.macro_f1, "macro_precision": result.macro_precision,
+                "macro_recall": result.macro_recall, "per_class": result.per_class, "top_k": result.top_k,
+                "confusion": result.confusion, "epochs": record.epochs_done, "seconds": time.perf_counter() - started,
+                "train_img_per_s": _meta(run_dir).get("train_img_per_s"),
+                "device": args.device, "run_dir": str(run_dir), "dataset": args.dataset or record.dataset,
+                "resolution": args.resolution})
+    return 0
+
+
+def _meta(run_dir: Path) -> dict:
+    from cnnkit.store import read_json
+
+    return read_json(run_dir / "run.json", {}) or {}
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from cnnkit.store import list_runs
+
+    runs = list_runs()
+    if args.json:
+        print_json([r.to_dict() for r in runs])
+    else:
+        for r in runs:
+            acc = f"{r.test_accuracy:.2%}" if r.test_accuracy is not None else "-"
+            print(f"{r.run_id}\t{r.status}\t{r.model_name}\t{r.dataset}\t{r.epochs_done}/{r.epochs} epochs\t{acc}")
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this topic's subcommands; none yet."""
+    train = subparsers.add_parser("train", help="train a model (progress on stderr, one JSON line on stdout)")
+    add_config_flags(train)
+    train.add_argument("--json", action="store_true", help="only the JSON result on stdout (it is always the last line)")
+    train.set_defaults(func=cmd_train)
+
+    resume = subparsers.add_parser("resume", help="go on with an interrupted or stopped run from its last epoch")
+    resume.add_argument("run", help="run folder or run id")
+    resume.add_argument("--json", action="store_true")
+    resume.set_defaults(func=cmd_resume)
+
+    evaluate = subparsers.add_parser("evaluate", help="evaluate a saved run on a test split")
+    evaluate.add_argument("run", help="run folder or run id")
+    evaluate.add_argument("--dataset", help="another dataset with the same classes (default: the run's)")
+    evaluate.add_argument("--resolution", type=int, help="test on images downsampled to this size")
+    evaluate.add_argument("--resize-mode", default="area", choices=("area", "bilinear", "nearest"))
+    evaluate.add_argument("--native-size", action="store_true", help="feed low resolutions without resampling back up")
+    evaluate.add_argument("--which", default="best", choices=("best", "last"))
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    runs = subparsers.add_parser("runs", help="list saved runs")
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(func=cmd_runs)

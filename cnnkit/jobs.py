@@ -1,0 +1,252 @@
+"""Background jobs: a queue that runs trainings one at a time per device (configurable).
+
+Worker threads never touch Streamlit; pages poll `snapshot()` (a copy) about once a second.
+A job that raises ends as "failed" with its message and the manager keeps going.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+JobFunction = Callable[["JobContext"], Any]
+FINISHED = ("done", "failed", "cancelled")
+
+
+@dataclass
+class JobSnapshot:
+    """A copy of one job's state; safe to keep and read while the job runs on."""
+
+    job_id: str
+    label: str
+    device: str
+    group: str                      # e.g. a sweep id; "" for single runs
+    status: str                     # queued | running | done | failed | cancelled
+    queue_position: Optional[int]   # 1 = next to start, None when not queued
+    created: float
+    started: Optional[float]
+    ended: Optional[float]
+    phase: str = ""
+    message: str = ""
+    fraction: Optional[float] = None
+    epoch: int = 0
+    epochs: int = 0
+    epoch_step: int = 0
+    steps_per_epoch: int = 0
+    eta_s: Optional[float] = None
+    images_per_s: Optional[float] = None
+    run_dir: Optional[str] = None
+    history: list[dict] = field(default_factory=list)     # per-epoch rows
+    steps: list[dict] = field(default_factory=list)       # training-loss points
+    result: Any = None
+    error: Optional[str] = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+class JobContext:
+    """What a job function gets: progress reporting and the cancel flag."""
+
+    def __init__(self, manager: "JobManager", job_id: str, cancel_event: threading.Event):
+        self._manager = manager
+        self.job_id = job_id
+        self.cancel_event = cancel_event
+
+    def progress(self, event: dict) -> None:
+        """Take a cnnkit.train progress event (or any dict of snapshot fields)."""
+        self._manager._apply_event(self.job_id, event)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+
+class _Job:
+    def __init__(self, job_id: str, label: str, device: str, group: str, fn: JobFunction, meta: dict):
+        self.snapshot = JobSnapshot(job_id=job_id, label=label, device=device, group=group, status="queued",
+                                    queue_position=None, created=time.time(), started=None, ended=None, meta=meta)
+        self.fn = fn
+        self.cancel_event = threading.Event()
+        self.thread: Optional[threading.Thread] = None
+
+
+class JobManager:
+    def __init__(self, max_concurrent_per_device: int = 1, max_history_points: int = 20000):
+        if max_concurrent_per_device < 1:
+            raise ValueError("max_concurrent_per_device must be at least 1")
+        self.max_concurrent_per_device = max_concurrent_per_device
+        self.max_history_points = max_history_points
+        self._jobs: dict[str, _Job] = {}
+        self._order: list[str] = []
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+
+    # --- public API -------------------------------------------------------------------------
+    def submit(self, fn: JobFunction, label: str = "job", device: str = "cpu", group: str = "",
+               meta: Optional[dict] = None) -> str:
+        """Queue fn(context); it starts when its device has a free slot. Returns the job id."""
+        with self._lock:
+            job_id = f"job-{next(self._ids)}"
+            self._jobs[job_id] = _Job(job_id, label, _device_key(device), group, fn, dict(meta or {}))
+            self._order.append(job_id)
+            self._dispatch()
+            return job_id
+
+    def submit_training(self, config, label: str = "", group: str = "", resume_from: Optional[str] = None) -> str:
+        """Queue cnnkit.train.train(config) (or a resume of a saved run)."""
+        from cnnkit.device import resolve_device
+        from cnnkit.train import train
+
+        device = str(resolve_device(config.device))
+
+        def run(context: JobContext):
+            return train(config, on_progress=context.progress, cancel_event=context.cancel_event,
+                         resume_from=resume_from)
+
+        meta = {"config": config.to_dict()}
+        return self.submit(run, label or config.name or f"{config.model_label()} on {config.dataset}", device,
+                           group, meta)
+
+    def snapshot(self, job_id: str) -> JobSnapshot:
+        with self._lock:
+            if job_id not in self._jobs:
+                raise KeyError(f"no job {job_id!r}")
+            return self._copy(job_id)
+
+    def list(self, group: Optional[str] = None) -> list[JobSnapshot]:
+        with self._lock:
+            return [self._copy(j) for j in self._order if group is None or self._jobs[j].snapshot.group == group]
+
+    def cancel(self, job_id: str) -> None:
+        """A queued job never starts; a running one stops at its next batch."""
+        with self._lock:
+            job = self._jobs[job_id]
+            job.cancel_event.set()
+            if job.snapshot.status == "queued":
+                job.snapshot.status = "cancelled"
+                job.snapshot.ended = time.time()
+                job.snapshot.message = "cancelled before it started"
+                self._dispatch()
+
+    def wait(self, job_id: str, timeout: Optional[float] = None) -> JobSnapshot:
+        """Block until the job has finished (for the CLI and tests)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            snap = self.snapshot(job_id)
+            if snap.finished:
+                return snap
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"{job_id} still {snap.status} after {timeout} s")
+            time.sleep(0.05)
+
+    def active(self) -> list[JobSnapshot]:
+        return [s for s in self.list() if not s.finished]
+
+    # --- internals --------------------------------------------------------------------------
+    def _copy(self, job_id: str) -> JobSnapshot:
+        snap = copy.copy(self._jobs[job_id].snapshot)
+        snap.history = copy.deepcopy(snap.history)
+        snap.steps = list(snap.steps)
+        snap.meta = copy.deepcopy(snap.meta)
+        if snap.status == "queued":
+            queued = [j for j in self._order if self._jobs[j].snapshot.status == "queued"
+                      and self._jobs[j].snapshot.device == snap.device]
+            snap.queue_position = queued.index(job_id) + 1
+        return snap
+
+    def _dispatch(self) -> None:
+        running: dict[str, int] = {}
+        for job_id in self._order:
+            snap = self._jobs[job_id].snapshot
+            if snap.status == "running":
+                running[snap.device] = running.get(snap.device, 0) + 1
+        for job_id in self._order:
+            job = self._jobs[job_id]
+            if job.snapshot.status != "queued":
+                continue
+            if running.get(job.snapshot.device, 0) >= self.max_concurrent_per_device:
+                continue
+            running[job.snapshot.device] = running.get(job.snapshot.device, 0) + 1
+            job.snapshot.status = "running"
+            job.snapshot.started = time.time()
+            job.thread = threading.Thread(target=self._run, args=(job_id,), name=f"cnnkit-{job_id}", daemon=True)
+            job.thread.start()
+
+    def _run(self, job_id: str) -> None:
+        job = self._jobs[job_id]
+        context = JobContext(self, job_id, job.cancel_event)
+        try:
+            result = job.fn(context)
+            status = getattr(result, "status", "done")
+            error = None
+        except Exception as exc:  # a failing job must never take the app down
+            result, status = None, "failed"
+            error = str(exc) or type(exc).__name__
+            if not isinstance(exc, (ValueError, RuntimeError, FileNotFoundError)):
+                error = f"{type(exc).__name__}: {error}\n{traceback.format_exc(limit=3)}"
+        with self._lock:
+            snap = job.snapshot
+            snap.result = result
+            snap.error = error
+            snap.status = "cancelled" if status == "cancelled" else ("failed" if status == "failed" else "done")
+            if status == "early_stopped":
+                snap.message = getattr(result, "message", "") or snap.message
+            if error:
+                snap.message = error
+            snap.ended = time.time()
+            self._dispatch()
+
+    def _apply_event(self, job_id: str, event: dict) -> None:
+        with self._lock:
+            snap = self._jobs[job_id].snapshot
+            kind = event.get("kind")
+            if kind == "step":
+                for key in ("epoch", "epochs", "epoch_step", "steps_per_epoch", "eta_s", "images_per_s"):
+                    setattr(snap, key, event.get(key))
+                snap.phase = "training"
+                snap.steps.append({"step": event["step"], "epoch": event["epoch"] - 1 + event["epoch_step"] / max(1, event["steps_per_epoch"]),
+                                   "loss": event["loss"], "lr": event.get("lr")})
+                if len(snap.steps) > self.max_history_points:
+                    snap.steps = snap.steps[::2]  # keep the whole curve, at half the density
+            elif kind == "epoch":
+                snap.history.append(dict(event["row"]))
+            elif kind == "run_dir":
+                snap.run_dir = event["run_dir"]
+                snap.meta.update({k: v for k, v in event.items() if k not in ("kind", "run_dir")})
+            elif kind == "status":
+                snap.phase = event.get("phase", snap.phase)
+                snap.message = event.get("message", snap.message)
+                snap.fraction = event.get("fraction")
+            else:
+                for key, value in event.items():
+                    if key != "kind" and hasattr(snap, key):
+                        setattr(snap, key, value)
+                    elif key != "kind":
+                        snap.meta[key] = value
+
+
+def _device_key(device: str) -> str:
+    return "cuda" if str(device).startswith("cuda") else str(device)
+
+
+_MANAGER: Optional[JobManager] = None
+_MANAGER_LOCK = threading.Lock()
+
+
+def get_job_manager() -> JobManager:
+    """The process-wide manager every page and user shares (so the queue is real)."""
+    global _MANAGER
+    with _MANAGER_LOCK:
+        if _MANAGER is None:
+            import os
+
+            _MANAGER = JobManager(max_concurrent_per_device=int(os.environ.get("CNNKIT_JOBS_PER_DEVICE", "1")))
+        return _MANAGER

@@ -1,0 +1,109 @@
+"""The in-memory tensor pipeline (airbench style): whole splits as uint8 tensors on the training
+device, batches indexed, augmented and normalised there. No DataLoader, no per-image PIL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+
+from cnnkit.data import AugmentConfig, LoadedDataset, augment_batch, channel_stats, resize_batch, split_indices
+from cnnkit.train.config import TrainConfig
+
+
+@dataclass
+class PreparedData:
+    classes: list[str]
+    train_x: torch.Tensor   # uint8 (N, C, H, W) on the device, at the network's input size
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    mean: list[float]
+    std: list[float]
+    input_shape: tuple[int, int, int]
+    notes: list[str] = field(default_factory=list)
+
+
+def transform_resolution(x: torch.Tensor, image_size: int, resolution: Optional[int], mode: str,
+                         restore: bool, chunk: int = 4096) -> torch.Tensor:
+    """uint8 images at the network's input size, optionally degraded to `resolution` first.
+
+    restore=True resamples the small image back up to image_size (what TOTV/TVTV compare);
+    restore=False feeds it at its small size (for networks that end in global pooling)."""
+    native = x.shape[-1]
+    if resolution is None or resolution == image_size:
+        if native == image_size and x.shape[-2] == image_size:
+            return x
+        return _chunked(x, chunk, lambda part: resize_batch(part, image_size, mode="bilinear"))
+    return _chunked(x, chunk, lambda part: resize_batch(part, resolution, mode=mode,
+                                                        restore_size=image_size if restore else None))
+
+
+def _chunked(x: torch.Tensor, chunk: int, fn) -> torch.Tensor:
+    if len(x) == 0:
+        return fn(x[:1])[:0]
+    return torch.cat([fn(x[i:i + chunk]) for i in range(0, len(x), chunk)])
+
+
+def prepare_data(config: TrainConfig, dataset: LoadedDataset, device: torch.device, image_size: int,
+                 normalisation: Optional[tuple[list[float], list[float]]] = None) -> PreparedData:
+    notes: list[str] = []
+    train_idx, val_idx = split_indices(dataset.train_y, config.val_fraction, config.split_strategy, config.seed)
+    if config.train_subset and config.train_subset < len(train_idx):
+        generator = torch.Generator().manual_seed(config.seed)
+        keep = torch.randperm(len(train_idx), generator=generator)[: config.train_subset]
+        train_idx = train_idx[keep.sort().values]
+        notes.append(f"training on a subset of {len(train_idx)} images")
+    if len(train_idx) == 0:
+        raise ValueError("no training images left after the validation split; lower the validation share")
+    train_res = config.train_resolution
+    test_res = config.test_resolution if config.test_resolution is not None else train_res
+
+    def prep(x: torch.Tensor, resolution: Optional[int]) -> torch.Tensor:
+        return transform_resolution(x, image_size, resolution, config.resize_mode, config.restore_size)
+
+    train_x = prep(dataset.train_x[train_idx], train_res)
+    val_x = prep(dataset.train_x[val_idx], train_res)
+    test_x = prep(dataset.test_x, test_res)
+    if normalisation is None:
+        mean, std = channel_stats(train_x)
+        std = [max(s, 1e-3) for s in std]  # a constant channel must not divide by zero
+    else:
+        mean, std = list(normalisation[0]), list(normalisation[1])
+    channels = int(train_x.shape[1])
+    return PreparedData(
+        classes=list(dataset.classes),
+        train_x=train_x.to(device), train_y=dataset.train_y[train_idx].to(device),
+        val_x=val_x.to(device), val_y=dataset.train_y[val_idx].to(device),
+        test_x=test_x.to(device), test_y=dataset.test_y.to(device),
+        mean=mean, std=std, input_shape=(channels, int(train_x.shape[2]), int(train_x.shape[3])), notes=notes)
+
+
+class Normaliser:
+    """uint8 batch -> float (x/255 - mean)/std in one fused multiply-add, channels_last on CUDA."""
+
+    def __init__(self, mean: list[float], std: list[float], device: torch.device):
+        std_t = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        self.scale = 1.0 / (255.0 * std_t)
+        self.shift = -mean_t / std_t
+        self.channels_last = device.type == "cuda"
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.addcmul(self.shift, x.float(), self.scale)
+        return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
+
+
+def batches(n: int, batch_size: int, generator: Optional[torch.Generator], device: torch.device,
+            shuffle: bool = True) -> list[torch.Tensor]:
+    """Index batches for one epoch (a seeded permutation drawn on the CPU, then moved)."""
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    order = order.to(device)
+    return list(order.split(batch_size))
+
+
+def augment(x: torch.Tensor, config: AugmentConfig, generator: Optional[torch.Generator]) -> torch.Tensor:
+    return x if config.is_identity() else augment_batch(x, config, generator)
