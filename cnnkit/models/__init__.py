@@ -6,13 +6,14 @@ from cnnkit.models.diagram import CATEGORY_COLOURS, diagram_blocks
 from cnnkit.models.export import export_class_name, export_code
 from cnnkit.models.layers import GlobalAvgPool, ResidualBlock
 from cnnkit.models.presets import PRESETS, get_preset, list_presets
-from cnnkit.models.spec import LAYER_TYPES, LayerSpec, LayerType, ModelSpec, ParamInfo, SpecError
+from cnnkit.models.spec import (LAYER_TYPES, LayerSpec, LayerType, ModelSpec, ParamInfo, SpecError, describe_layer,
+                                 new_layer)
 from cnnkit.models.summary import ModelSummary, SummaryRow, format_summary, summarize, summary_table
 from cnnkit.models.validate import analyze, check, validate
 
 __all__ = [
     "CATEGORY_COLOURS", "GlobalAvgPool", "LAYER_TYPES", "LayerSpec", "LayerType", "ModelSpec", "ModelSummary",
     "PRESETS", "ParamInfo", "ResidualBlock", "SpecError", "SpecNet", "SummaryRow", "adapt_spec", "analyze",
-    "build_model", "check", "conv_layer_names", "diagram_blocks", "export_class_name", "export_code",
-    "format_summary", "get_preset", "list_presets", "set_dropout", "summarize", "summary_table", "validate",
+    "build_model", "check", "conv_layer_names", "describe_layer", "diagram_blocks", "export_class_name", "export_code",
+    "format_summary", "get_preset", "list_presets", "new_layer", "set_dropout", "summarize", "summary_table", "validate",
 ]

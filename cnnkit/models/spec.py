@@ -175,3 +175,47 @@ class ModelSpec:
         except json.JSONDecodeError as exc:
             raise SpecError(f"the spec file is not valid JSON: {exc}") from None
         return cls.from_dict(data)
+
+
+# What a new layer added in the builder starts with (beyond the type's defaults).
+_NEW_LAYER_PARAMS: dict[str, dict[str, Any]] = {
+    "conv2d": {"out_channels": 32, "kernel_size": 3, "padding": 1},
+    "maxpool2d": {"kernel_size": 2},
+    "avgpool2d": {"kernel_size": 2},
+    "dropout": {"p": 0.5},
+    "dropout2d": {"p": 0.25},
+    "linear": {"out_features": 128},
+    "residual": {"out_channels": 64, "stride": 1},
+}
+
+
+def new_layer(layer_type: str) -> LayerSpec:
+    """A layer of this type with sensible starting values (a conv keeps the map size)."""
+    layer_type = str(layer_type).lower()
+    if layer_type not in LAYER_TYPES:
+        raise SpecError(f"unknown layer type {layer_type!r}; known types: {', '.join(LAYER_TYPES)}")
+    return LayerSpec(layer_type, copy.deepcopy(_NEW_LAYER_PARAMS.get(layer_type, {})))
+
+
+def describe_layer(layer: LayerSpec) -> str:
+    """A short label from the spec alone (no shapes needed), e.g. "Conv2d 3×3 → 32, pad 1"."""
+    info = LAYER_TYPES.get(layer.type)
+    if info is None:
+        return f"{layer.type} (unknown)"
+    p = {q.name: layer.params.get(q.name, q.default) for q in info.params}
+    t = layer.type
+    if t == "conv2d":
+        text = f"Conv2d {p['kernel_size']}×{p['kernel_size']} → {p['out_channels']}"
+        extras = [f"stride {p['stride']}" if p["stride"] != 1 else "", f"pad {p['padding']}" if p["padding"] else ""]
+        text += "".join(f", {e}" for e in extras if e)
+    elif t in ("maxpool2d", "avgpool2d"):
+        text = f"{info.label} {p['kernel_size']}×{p['kernel_size']}"
+    elif t in ("dropout", "dropout2d"):
+        text = f"{info.label} {p['p']}"
+    elif t == "linear":
+        text = f"Linear → {p['out_features']}"
+    elif t == "residual":
+        text = f"Residual {p['out_channels']}" + (f", stride {p['stride']}" if p["stride"] != 1 else "")
+    else:
+        text = info.label
+    return text + (" (frozen)" if p.get("frozen") else "")
