@@ -1,0 +1,167 @@
+"""Evaluation metrics against scikit-learn, the job queue, and the train/evaluate/runs CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score, top_k_accuracy_score
+
+from cnnkit.evaluate import metrics_from_probs
+from cnnkit.jobs import JobManager
+from cnnkit.train import TrainConfig
+from tests.train_helpers import patch_dataset, tiny_dataset, tiny_spec
+
+
+def test_metrics_equal_scikit_learn():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 300)
+    logits = rng.normal(size=(300, 5)) + 2.0 * np.eye(5)[y]
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    pred = probs.argmax(axis=1)
+    result = metrics_from_probs(probs, y, [f"k{i}" for i in range(5)], max_mistakes=7)
+    assert result.accuracy == pytest.approx((pred == y).mean())
+    assert result.macro_f1 == pytest.approx(f1_score(y, pred, average="macro"))
+    assert result.macro_precision == pytest.approx(precision_score(y, pred, average="macro"))
+    assert result.macro_recall == pytest.approx(recall_score(y, pred, average="macro"))
+    assert [row["f1"] for row in result.per_class] == pytest.approx(list(f1_score(y, pred, average=None)))
+    assert result.top_k["top3"] == pytest.approx(top_k_accuracy_score(y, probs, k=3))
+    assert "top5" not in result.top_k  # k must be below the class count to mean anything
+    for k, curve in enumerate(result.roc):
+        assert curve["auc"] == pytest.approx(roc_auc_score(y == k, probs[:, k]))
+        assert curve["fpr"][0] == 0 and curve["tpr"][-1] == 1 and len(curve["fpr"]) <= 101
+    confusion = np.array(result.confusion)
+    assert confusion.sum() == 300 and confusion[2, 3] == int(((y == 2) & (pred == 3)).sum())
+    # mistakes: wrong ones only, most confident first
+    assert len(result.mistakes) == 7
+    confidences = [m["confidence"] for m in result.mistakes]
+    assert confidences == sorted(confidences, reverse=True)
+    assert all(pred[m["index"]] != y[m["index"]] for m in result.mistakes)
+    assert json.loads(json.dumps(result.to_dict()))["accuracy"] == result.accuracy
+
+
+def test_metrics_of_an_empty_test_split_say_so():
+    with pytest.raises(ValueError, match="test split is empty"):
+        metrics_from_probs(np.zeros((0, 3)), np.zeros(0), ["a", "b", "c"])
+
+
+def test_job_manager_runs_jobs_in_order_and_survives_one_that_raises():
+    manager = JobManager(max_concurrent_per_device=1)
+    order: list[str] = []
+    release = threading.Event()
+
+    def first(context):
+        order.append("first-start")
+        release.wait(5)
+        order.append("first-end")
+        return "one"
+
+    def broken(context):
+        order.append("broken")
+        raise ValueError("this job was given nothing to do")
+
+    def third(context):
+        order.append("third")
+        return "three"
+
+    a = manager.submit(first, "a")
+    b = manager.submit(broken, "b")
+    c = manager.submit(third, "c")
+    time.sleep(0.1)
+    assert manager.snapshot(a).status == "running"
+    assert manager.snapshot(b).queue_position == 1 and manager.snapshot(c).queue_position == 2
+    release.set()
+    assert manager.wait(c, timeout=5).result == "three"
+    assert order == ["first-start", "first-end", "broken", "third"]
+    failed = manager.snapshot(b)
+    assert failed.status == "failed" and failed.error == "this job was given nothing to do"
+    assert [s.status for s in manager.list()] == ["done", "failed", "done"]
+
+
+def test_job_snapshots_are_copies_and_queued_jobs_cancel():
+    manager = JobManager()
+    gate = threading.Event()
+
+    def job(context):
+        context.progress({"kind": "epoch", "row": {"epoch": 1, "train_loss": 1.0}})
+        gate.wait(5)
+        return None
+
+    running = manager.submit(job, "runs")
+    waiting = manager.submit(job, "waits")
+    time.sleep(0.1)
+    snap = manager.snapshot(running)
+    snap.history.append({"epoch": 99})
+    snap.history[0]["train_loss"] = -1
+    assert manager.snapshot(running).history == [{"epoch": 1, "train_loss": 1.0}]
+    manager.cancel(waiting)
+    assert manager.snapshot(waiting).status == "cancelled"
+    gate.set()
+    manager.wait(running, timeout=5)
+    assert manager.snapshot(waiting).started is None  # never ran
+
+
+def test_two_devices_run_side_by_side():
+    manager = JobManager()
+    gate = threading.Event()
+    cpu = manager.submit(lambda ctx: gate.wait(5), "cpu job", device="cpu")
+    gpu = manager.submit(lambda ctx: gate.wait(5), "gpu job", device="cuda:0")
+    time.sleep(0.1)
+    assert manager.snapshot(cpu).status == manager.snapshot(gpu).status == "running"
+    gate.set()
+
+
+def test_training_job_cancel_takes_effect(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(tmp_path))
+    patch_dataset(monkeypatch, tiny_dataset(n_train=400))
+    manager = JobManager()
+    job = manager.submit_training(TrainConfig(dataset="tiny", model=tiny_spec(), epochs=50, batch_size=8,
+                                              device="cpu", log_every=1))
+    deadline = time.monotonic() + 20
+    while manager.snapshot(job).epoch_step < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    manager.cancel(job)
+    snap = manager.wait(job, timeout=10)
+    assert snap.status == "cancelled" and snap.run_dir
+    assert snap.result.epochs < 50
+
+
+@pytest.mark.slow
+def test_cli_train_evaluate_runs(tmp_path):
+    env = {"CNNKIT_CHECKPOINT_DIR": str(tmp_path / "runs"), "PYTHONPATH": ".", "PATH": "/usr/bin:/bin"}
+    import os
+
+    env = {**os.environ, **env}
+    command = [sys.executable, "-m", "cnnkit", "train", "--dataset", "shapes", "--preset", "cnn2", "--epochs", "1",
+               "--train-subset", "300", "--batch-size", "32", "--optimizer", "sgd", "--lr", "0.05",
+               "--scheduler", "step", "--seed", "1", "--device", "cpu", "--hflip", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for key in ("test_acc", "macro_f1", "per_class", "epochs", "seconds", "train_img_per_s", "device", "run_dir"):
+        assert key in result
+    assert result["epochs"] == 1 and len(result["per_class"]) == 10 and result["device"] == "cpu"
+    assert "epoch 1" in done.stderr  # progress goes to stderr
+    config = json.loads((tmp_path / "runs" / result["run_dir"].split("/")[-1] / "config.json").read_text())
+    assert config["optimizer"] == "sgd" and config["augment"] == {"hflip": True} and config["train_subset"] == 300
+
+    evaluated = subprocess.run([sys.executable, "-m", "cnnkit", "evaluate", result["run_dir"], "--resolution", "16",
+                                "--json"], capture_output=True, text=True, env=env, timeout=300)
+    assert evaluated.returncode == 0, evaluated.stderr
+    at_16 = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert at_16["resolution"] == 16 and 0 <= at_16["test_acc"] <= 1 and len(at_16["per_class"]) == 10
+
+    runs = subprocess.run([sys.executable, "-m", "cnnkit", "runs", "--json"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    listed = json.loads(runs.stdout.strip().splitlines()[-1])
+    assert [r["run_id"] for r in listed] == [result["run_id"]] and listed[0]["status"] == "done"
+
+    bad = subprocess.run([sys.executable, "-m", "cnnkit", "train", "--lr", "-1"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert bad.returncode == 1 and "learning rate must be above 0" in bad.stderr
