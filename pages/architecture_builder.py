@@ -10,8 +10,8 @@ import streamlit as st
 from cnnkit.data import DatasetInfo, list_datasets
 from cnnkit.models import (CATEGORY_COLOURS, LAYER_TYPES, PRESETS, ModelSpec, SpecError, diagram_blocks, export_code,
                            get_preset, summarize, summary_table)
-from ui.builder import (LAYERS, SELECTED, add_layer, current_spec, layer_editor, layer_labels, load_spec_into_state,
-                        sync_params_from_widgets)
+from ui.builder import (LAYERS, SELECTED, add_layer, current_spec, keep_header_state, layer_editor, layer_labels,
+                        load_spec_into_state, sync_params_from_widgets)
 
 EMPTY = "(empty)"
 DEFAULT_PRESET = "cnn3"
@@ -63,6 +63,7 @@ st.title("Architecture builder")
 st.caption("Build a CNN layer by layer and see what every layer does to the shape and what it costs. "
            "The first Linear's input size is computed for you; the last Linear always outputs one score per class.")
 
+keep_header_state()
 if LAYERS not in st.session_state:
     st.session_state.setdefault("ab_preset", DEFAULT_PRESET)
     open_preset()
@@ -97,7 +98,7 @@ with left:
     else:
         st.info("No layers yet: add one below (e.g. Conv2d, ReLU, MaxPool2d, …, Flatten, Linear).")
     with st.form("ab_add_form", border=True):
-        add_cols = st.columns([3, 2])
+        add_cols = st.columns(2)
         add_cols[0].selectbox("Layer type", list(LAYER_TYPES), format_func=lambda t: LAYER_TYPES[t].label,
                               key="ab_add_type")
         add_cols[1].selectbox("Where", ["after selected", "at the end"], key="ab_add_where")
@@ -122,14 +123,25 @@ if summary is not None:
     metrics[3].metric("Activations", f"{summary.activation_bytes / 2 ** 20:,.2f} MiB",
                       help="float32 values produced for one image (kept for backprop).")
     metrics[4].metric("Output", "×".join(map(str, summary.output_shape)))
-    st.dataframe(pd.DataFrame(summary_table(summary)), hide_index=True, width="stretch")
+    rows = pd.DataFrame(summary_table(summary))
+    numbers = {col: st.column_config.NumberColumn(format="localized") for col in ("params", "frozen", "mult-adds")}
+    # Tall enough for every layer (no inner scrolling) up to about 40 rows.
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=numbers,
+                 height=min(35 * (len(rows) + 1) + 3, 1450))
 
     blocks = pd.DataFrame(diagram_blocks(spec))
-    colour = alt.Color("category:N", title="kind", scale=alt.Scale(domain=list(CATEGORY_COLOURS),
-                                                                      range=list(CATEGORY_COLOURS.values())))
-    chart = alt.Chart(blocks).mark_rect(stroke="white").encode(
+    colour = alt.Color("category:N", title="kind", legend=alt.Legend(orient="bottom", columns=9),
+                       scale=alt.Scale(domain=list(CATEGORY_COLOURS), range=list(CATEGORY_COLOURS.values())))
+    base = alt.Chart(blocks)
+    rects = base.mark_rect(stroke="white").encode(
         x=alt.X("x:Q", axis=None), x2="x2:Q", y=alt.Y("y:Q", axis=None), y2="y2:Q", color=colour,
-        tooltip=["label:N", "shape:N"]).properties(height=220, title="Layer stack: height = map size, width = channels")
+        tooltip=[alt.Tooltip("label:N", title="layer"), alt.Tooltip("shape:N", title="output")])
+    # Layer numbers under the blocks, matching the table's "#".
+    numbers_below = base.transform_filter("datum.index >= 0").transform_calculate(
+        mid="(datum.x + datum.x2) / 2", bottom="datum.y - 0.6").mark_text(fontSize=10, baseline="top").encode(
+        x="mid:Q", y="bottom:Q", text="index:N")
+    chart = (rects + numbers_below).properties(
+        height=240, title="Layer stack: height follows the map size, width the channels (log scale)")
     st.altair_chart(chart, width="stretch")
 
 st.divider()
@@ -142,7 +154,7 @@ if actions[0].button("Train this", type="primary", disabled=summary is None, wid
     except Exception:  # e.g. the page is not registered in this app; the spec is handed over anyway
         st.success("The model is ready in the Training runner page.")
 file_stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in spec.name) or "model"
-actions[1].download_button("Download PyTorch code", export_code(spec) if summary is not None else "",
+actions[1].download_button("Export code (.py)", export_code(spec) if summary is not None else "",
                            file_name=f"{file_stem}.py", mime="text/x-python", disabled=summary is None,
                            on_click="ignore", width="stretch")
 actions[2].download_button("Save spec (JSON)", spec.to_json(), file_name=f"{file_stem}.json",

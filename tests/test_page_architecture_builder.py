@@ -114,3 +114,19 @@ def test_preset_round_trip_through_page_state_keeps_spec():
     next(b for b in at.button if b.label == "Train this").click().run()
     handed = at.session_state["train_spec"]
     assert json.loads(json.dumps(handed)) == get_preset("resnet_small").to_dict()
+
+
+def test_edits_survive_a_visit_to_another_page():
+    at = make_app_test("architecture_builder")
+    at.selectbox(key="ab_preset").select("lenet5").run()
+    next(s for s in at.slider if s.key.endswith("_kernel_size")).set_value(3).run()
+    at.number_input(key="ab_classes").set_value(7).run()
+    at.text_input(key="ab_name").set_value("mine").run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/architecture_builder.py").run()
+    assert not at.exception
+    assert at.selectbox(key="ab_preset").value == "lenet5"
+    assert at.text_input(key="ab_name").value == "mine"
+    assert at.number_input(key="ab_classes").value == 7
+    assert table(at)["output"].tolist()[0] == "6×30×30"
+    assert table(at)["output"].tolist()[-1] == "7"

@@ -40,6 +40,21 @@ def load_spec_into_state(spec: ModelSpec) -> None:
     st.session_state[SELECTED] = 0
 
 
+# Widget keys whose values must survive a visit to another page: Streamlit drops the state of
+# widgets that a run does not draw, so a copy is kept under a non-widget key.
+HEADER_KEYS = ["ab_preset", "ab_name", "ab_c", "ab_h", "ab_w", "ab_classes"]
+
+
+def keep_header_state() -> None:
+    """Call at the top of every run, before the header widgets."""
+    ss = st.session_state
+    for key in HEADER_KEYS:
+        if key in ss:
+            ss[f"_keep_{key}"] = ss[key]
+        elif f"_keep_{key}" in ss:
+            ss[key] = ss[f"_keep_{key}"]
+
+
 def current_spec() -> ModelSpec:
     """The spec as edited now (may be invalid; cnnkit.models says why)."""
     ss = st.session_state
