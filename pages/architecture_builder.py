@@ -87,12 +87,17 @@ spec = current_spec()
 layers = st.session_state[LAYERS]
 last_linear = max((i for i, e in enumerate(layers) if e["type"] == "linear"), default=None)
 
+try:
+    summary, spec_error = summarize(spec), None
+except SpecError as exc:
+    summary, spec_error = None, exc
+
 left, right = st.columns([2, 3])
 with left:
     st.subheader("Layers")
     if layers:
         st.session_state[SELECTED] = min(st.session_state.get(SELECTED, 0), len(layers) - 1)
-        labels = layer_labels()
+        labels = layer_labels(spec_error.layer_index if spec_error else None)
         st.radio("Layer to edit", list(range(len(layers))), format_func=lambda i: labels[i], key=SELECTED,
                  label_visibility="collapsed")
     else:
@@ -109,11 +114,8 @@ with right:
 
 st.divider()
 st.subheader("Summary")
-try:
-    summary = summarize(spec)
-except SpecError as exc:
-    summary = None
-    st.error(str(exc))
+if spec_error is not None:
+    st.error(str(spec_error))
 if summary is not None:
     metrics = st.columns(5)
     metrics[0].metric("Parameters", f"{summary.total_params:,}")

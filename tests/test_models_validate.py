@@ -89,8 +89,10 @@ def test_groups_must_divide_channels():
 
 
 def test_other_mistakes():
-    expect_error(spec_of(("conv2d", {"out_channels": 8}), ("relu", {})), 2, "no Linear output layer",
+    expect_error(spec_of(("conv2d", {"out_channels": 8}), ("relu", {})), None, "no Linear output layer",
                  "end it with Flatten")
+    # A shape problem comes first, even when the Linear is missing too.
+    expect_error(spec_of(("conv2d", {"kernel_size": 7}), shape=(1, 5, 5)), 0, "7×7 kernel")
     expect_error(spec_of(), None, "no Linear output layer")
     expect_error(spec_of(("convolution", {}), *HEAD), 0, "unknown type 'convolution'", "conv2d")
     expect_error(spec_of(("conv2d", {"kernal_size": 3}), *HEAD), 0, "no parameter 'kernal_size'", "kernel_size")

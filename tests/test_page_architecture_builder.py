@@ -130,3 +130,14 @@ def test_edits_survive_a_visit_to_another_page():
     assert at.number_input(key="ab_classes").value == 7
     assert table(at)["output"].tolist()[0] == "6×30×30"
     assert table(at)["output"].tolist()[-1] == "7"
+
+
+def test_the_layer_an_error_names_is_marked_in_the_list():
+    at = make_app_test("architecture_builder")
+    at.selectbox(key="ab_preset").select("cnn4_gap").run()
+    at.number_input(key="ab_h").set_value(32).run()
+    at.number_input(key="ab_w").set_value(32).run()
+    assert "layer 9 (Conv2d) has a 3×3 kernel but receives a 2×2 map" in at.error[0].value
+    radio = at.radio(key="ab_selected")
+    marked = [o for o in radio.options if o.startswith("⚠️")]
+    assert marked == ["⚠️ 9 · Conv2d 3×3 → 256"]

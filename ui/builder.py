@@ -89,8 +89,10 @@ def sync_params_from_widgets() -> None:
                 entry["params"][param.name] = value
 
 
-def layer_labels() -> list[str]:
-    return [f"{i} · {describe_layer(LayerSpec(e['type'], e['params']))}" for i, e in enumerate(st.session_state[LAYERS])]
+def layer_labels(error_index: int | None = None) -> list[str]:
+    """"3 · Conv2d 3×3 → 64, pad 1" per layer; the layer an error names gets a warning sign."""
+    return [f"{'⚠️ ' if i == error_index else ''}{i} · {describe_layer(LayerSpec(e['type'], e['params']))}"
+            for i, e in enumerate(st.session_state[LAYERS])]
 
 
 def _select(index: int) -> None:

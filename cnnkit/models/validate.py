@@ -113,9 +113,6 @@ def analyze(spec: ModelSpec) -> list[LayerAnalysis]:
     """Every layer's resolved params, shapes and costs; raises SpecError for the first layer that cannot run."""
     _check_input(spec)
     last_linear = _last_linear_index(spec)
-    if last_linear is None:
-        raise SpecError("the model has no Linear output layer; end it with Flatten (or GlobalAvgPool) "
-                        "and a Linear layer", len(spec.layers) if spec.layers else None)
     shape: Shape = tuple(spec.input_shape)
     rf: int | None = 1
     jump: int | None = 1
@@ -225,6 +222,10 @@ def analyze(spec: ModelSpec) -> list[LayerAnalysis]:
             index=i, type=t, label=LAYER_TYPES[t].label, params=p, input_shape=in_shape, output_shape=shape,
             num_params=num_params, frozen=bool(p.get("frozen", False)), mult_adds=mult_adds,
             activation_elements=numel + extra_activations, receptive_field=rf, jump=jump, in_features=in_features))
+    # Checked after the walk so that a shape problem in the layers so far is reported first.
+    if last_linear is None:
+        raise SpecError("the model has no Linear output layer; end it with Flatten (or GlobalAvgPool) "
+                        "and a Linear layer")
     return rows
 
 
