@@ -1,0 +1,240 @@
+"""Streamlit views of training runs: live/finished curves and the full evaluation of a finished run.
+
+Data shaping lives in cnnkit.train.report; this module only builds Altair charts and widgets.
+Every widget key starts with the caller's `key`, so several views can share one page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from cnnkit import store
+from cnnkit.train import report
+
+SPLIT_COLOURS = alt.Scale(domain=["train", "validation"], range=["#1f77b4", "#ff7f0e"])
+
+
+# --- charts (pure: data in, Altair chart out) --------------------------------------------------
+def epoch_chart(history: Sequence[dict], metric: str, title: str) -> Optional[alt.Chart]:
+    rows = [r for r in report.epoch_curves(history) if r["metric"] == metric]
+    if not rows:
+        return None
+    return alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
+        color=alt.Color("split:N", scale=SPLIT_COLOURS, title=None),
+        tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
+    ).properties(title=title, height=240)
+
+
+def step_loss_chart(steps: Sequence[dict]) -> Optional[alt.Chart]:
+    rows = report.step_points(steps)
+    if not rows:
+        return None
+    return alt.Chart(pd.DataFrame(rows)).mark_line(opacity=0.8, color="#7f7f7f").encode(
+        x=alt.X("epoch:Q", title="epoch"), y=alt.Y("loss:Q", title="training loss", scale=alt.Scale(zero=False)),
+        tooltip=["step:Q", alt.Tooltip("loss:Q", format=".4f")],
+    ).properties(title="Training loss every few steps", height=240)
+
+
+def lr_chart(history: Sequence[dict], steps: Sequence[dict]) -> Optional[alt.Chart]:
+    rows = report.lr_curve(history, steps)
+    if not rows:
+        return None
+    return alt.Chart(pd.DataFrame(rows)).mark_line(color="#2ca02c").encode(
+        x=alt.X("epoch:Q", title="epoch"), y=alt.Y("lr:Q", title="learning rate"),
+        tooltip=[alt.Tooltip("epoch:Q", format=".2f"), alt.Tooltip("lr:Q", format=".2e")],
+    ).properties(title="Learning rate", height=240)
+
+
+def grad_chart(history: Sequence[dict]) -> Optional[alt.Chart]:
+    rows = report.grad_rows(history)
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    order = frame.drop_duplicates("layer").sort_values("order")["layer"].tolist()
+    return alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("grad:Q", title="mean |gradient| of weights", scale=alt.Scale(type="log")),
+        color=alt.Color("layer:N", sort=order, title="layer (input first)"),
+        tooltip=["layer:N", "epoch:Q", alt.Tooltip("grad:Q", format=".2e")],
+    ).properties(title="Gradient magnitude per layer (log scale): vanishing gradients show as a gap", height=280)
+
+
+def confusion_chart(confusion: Sequence[Sequence[int]], classes: Sequence[str]) -> alt.Chart:
+    frame = pd.DataFrame(report.confusion_rows(confusion, classes))
+    base = alt.Chart(frame).encode(
+        x=alt.X("predicted:N", sort=list(classes), title="predicted"),
+        y=alt.Y("true:N", sort=list(classes), title="true"))
+    cells = base.mark_rect().encode(
+        color=alt.Color("share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title="share of true class"),
+        tooltip=["true:N", "predicted:N", "count:Q", alt.Tooltip("share:Q", format=".1%")])
+    text = base.mark_text(fontSize=11).encode(
+        text="count:Q", color=alt.condition("datum.share > 0.5", alt.value("white"), alt.value("black")))
+    size = max(260, 34 * len(classes))
+    return (cells + text).properties(title="Confusion matrix (rows: true class)", width=size, height=size)
+
+
+def roc_chart(roc: Sequence[dict]) -> Optional[alt.Chart]:
+    rows = report.roc_rows(roc)
+    if not rows:
+        return None
+    curves = alt.Chart(pd.DataFrame(rows)).mark_line().encode(
+        x=alt.X("fpr:Q", title="false positive rate"), y=alt.Y("tpr:Q", title="true positive rate"),
+        color=alt.Color("label:N", title="class (AUC)"), tooltip=["label:N", "fpr:Q", "tpr:Q"])
+    diagonal = alt.Chart(pd.DataFrame({"fpr": [0, 1], "tpr": [0, 1]})).mark_line(
+        strokeDash=[4, 4], color="#999").encode(x="fpr:Q", y="tpr:Q")
+    return (diagonal + curves).properties(title="ROC curves, one class against the rest", height=360)
+
+
+def overlay_chart(rows: Sequence[dict], metric: str) -> Optional[alt.Chart]:
+    rows = [r for r in rows if r["metric"] == metric]
+    if not rows:
+        return None
+    return alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
+        color=alt.Color("run:N", title="run"), strokeDash=alt.StrokeDash("split:N", title=None),
+        tooltip=["run:N", "split:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
+    ).properties(title=f"{metric.capitalize()}: solid train, dashed validation", height=300)
+
+
+def _show(chart: Optional[alt.Chart], empty: str = "") -> None:
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
+    elif empty:
+        st.caption(empty)
+
+
+def render_curves(history: Sequence[dict], steps: Sequence[dict]) -> None:
+    """Loss and accuracy (train vs validation), learning rate and the step-loss points, two per row."""
+    top = st.columns(2)
+    with top[0]:
+        _show(epoch_chart(history, "loss", "Loss per epoch"), "Loss per epoch: after the first epoch.")
+    with top[1]:
+        _show(epoch_chart(history, "accuracy", "Accuracy per epoch"), "Accuracy per epoch: after the first epoch.")
+    bottom = st.columns(2)
+    with bottom[0]:
+        _show(step_loss_chart(steps), "Training-loss points appear every few steps.")
+    with bottom[1]:
+        _show(lr_chart(history, steps))
+
+
+# --- test images -------------------------------------------------------------------------------
+@st.cache_resource(max_entries=2, show_spinner="Loading the test images…")
+def _test_images(dataset: str):
+    from cnnkit.data import load_dataset
+
+    return load_dataset(dataset).test_x
+
+
+def test_images(dataset: str):
+    """The dataset's test images (uint8 NCHW), or None with a caption when they cannot be loaded."""
+    try:
+        return _test_images(dataset)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        st.caption(f"The test images of {dataset} cannot be shown: {exc}")
+        return None
+
+
+def _gallery(images: list, captions: list[str], columns: int = 8) -> None:
+    if not images:
+        return
+    cols = st.columns(columns)
+    for i, (image, caption) in enumerate(zip(images, captions)):
+        # PNG keeps the nearest-neighbour upscaling crisp.
+        cols[i % columns].image(image, caption=caption, output_format="PNG")
+
+
+# --- the full evaluation -----------------------------------------------------------------------
+def render_run_results(run_dir: str | Path, key: str) -> None:
+    """Metric cards, per-class table, confusion matrix with drill-down, ROC, mistakes, gradients and
+    curves of one saved run."""
+    try:
+        record = store.load_run(Path(run_dir))
+    except (FileNotFoundError, ValueError) as exc:
+        st.error(str(exc))
+        return
+    meta = store.read_json(Path(run_dir) / "run.json", {}) or {}
+    history_data = store.load_history(run_dir)
+    history, steps = history_data.get("epochs", []), history_data.get("steps", [])
+    results = store.load_results(run_dir)
+
+    cards = report.metric_cards(results, meta, history)
+    for col, (label, value, help_text) in zip(st.columns(len(cards)), cards):
+        col.metric(label, value, help=help_text)
+    if record.message:
+        st.caption(record.message)
+    for note in meta.get("notes") or []:
+        st.caption(f"Note: {note}")
+
+    tabs = st.tabs(["Curves", "Per class", "Confusion matrix", "ROC", "Mistakes", "Gradients"])
+    with tabs[0]:
+        render_curves(history, steps)
+    with tabs[5]:
+        _show(grad_chart(history), "No gradient figures recorded.")
+    if results is None:
+        for tab in tabs[1:5]:
+            with tab:
+                st.info("This run has no test evaluation (it was stopped before it finished); "
+                        "resume it from the Runs list to evaluate it.")
+        return
+    classes = results["classes"]
+    with tabs[1]:
+        table = pd.DataFrame(report.per_class_rows(results))
+        st.dataframe(table, hide_index=True, width="stretch", column_config={
+            c: st.column_config.NumberColumn(c, format="%.3f") for c in ("precision", "recall", "f1", "auc")})
+        st.caption(f"Macro precision {results['macro_precision']:.3f} · macro recall {results['macro_recall']:.3f} · "
+                   f"macro F1 {results['macro_f1']:.3f} on {results['num_test']:,} test images.")
+    with tabs[2]:
+        _confusion_section(record, results, classes, key)
+    with tabs[3]:
+        _show(roc_chart(results.get("roc", [])), "No ROC curves (a class is missing from the test split).")
+    with tabs[4]:
+        mistakes = results.get("mistakes", [])
+        if not mistakes:
+            st.success("No mistakes on the test split.")
+        else:
+            test_x = test_images(record.dataset)
+            if test_x is not None:
+                try:
+                    images, captions = report.mistake_images(test_x, mistakes, limit=24)
+                except ValueError as exc:
+                    st.error(str(exc))
+                else:
+                    st.caption("The most confident mistakes: true → predicted (confidence).")
+                    _gallery(images, captions)
+
+
+def _confusion_section(record, results: dict, classes: list[str], key: str) -> None:
+    st.altair_chart(confusion_chart(results["confusion"], classes), width="content")
+    predictions = store.load_predictions(record.run_dir)
+    if predictions is None:
+        st.caption("No per-image predictions saved for this run.")
+        return
+    true_default, pred_default = report.worst_confusion(results["confusion"])
+    st.markdown("**Images in one cell** (default: the most common mistake)")
+    cols = st.columns(2)
+    true_index = cols[0].selectbox("True class", range(len(classes)), index=true_default,
+                                   format_func=lambda i: classes[i], key=f"{key}_cm_true")
+    pred_index = cols[1].selectbox("Predicted as", range(len(classes)), index=pred_default,
+                                   format_func=lambda i: classes[i], key=f"{key}_cm_pred")
+    test_x = test_images(record.dataset)
+    if test_x is None:
+        return
+    try:
+        images, captions, total = report.cell_images(test_x, predictions, int(true_index), int(pred_index), limit=24)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    if total == 0:
+        st.caption(f"No test image of {classes[true_index]} was predicted as {classes[pred_index]}.")
+        return
+    shown = f" (the {len(images)} most confident shown)" if total > len(images) else ""
+    st.caption(f"{total} test images of {classes[true_index]} predicted as {classes[pred_index]}{shown}.")
+    _gallery(images, captions)
