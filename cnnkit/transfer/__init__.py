@@ -1,4 +1,4 @@
-"""Pretrained ImageNet backbones (and, later, transfer-learning strategies)."""
+"""Pretrained ImageNet backbones and transfer-learning strategies (freezing, builder, cost estimate)."""
 
 from cnnkit.transfer.pretrained import (
     IMAGENET_CLASSES,
@@ -11,8 +11,24 @@ from cnnkit.transfer.pretrained import (
     load_pretrained,
     pretrained_info,
 )
+from cnnkit.transfer.builder import (
+    STRATEGIES,
+    TransferSettings,
+    build_transfer_bundle,
+    parameter_table,
+    rebuild_transfer_model,
+    source_network,
+    strategy_counts,
+)
 
 __all__ = [
+    "STRATEGIES",
+    "TransferSettings",
+    "build_transfer_bundle",
+    "parameter_table",
+    "rebuild_transfer_model",
+    "source_network",
+    "strategy_counts",
     "IMAGENET_CLASSES",
     "PRETRAINED",
     "PretrainedInfo",
