@@ -141,3 +141,20 @@ def test_the_layer_an_error_names_is_marked_in_the_list():
     radio = at.radio(key="ab_selected")
     marked = [o for o in radio.options if o.startswith("⚠️")]
     assert marked == ["⚠️ 9 · Conv2d 3×3 → 256"]
+
+
+def test_a_hand_edited_spec_with_odd_values_opens_and_explains():
+    from cnnkit.models import LayerSpec, ModelSpec
+
+    spec = ModelSpec("odd", (3, 16, 16), 10, [
+        LayerSpec("conv2d", {"out_channels": 0, "kernel_size": 13, "padding": 7}),
+        LayerSpec("maxpool2d", {"stride": 12}), LayerSpec("dropout", {"p": 0.99}),
+        LayerSpec("conv2d", {"out_channels": "many"}), LayerSpec("flatten"), LayerSpec("linear")])
+    at = make_app_test("architecture_builder")
+    at.file_uploader(key="ab_upload").set_value(("odd.json", spec.to_json().encode(), "application/json")).run()
+    assert not at.exception
+    assert at.error[0].value.startswith("layer 0 (Conv2d) has 0 output channels")
+    for index in range(4):
+        select_layer(at, index)
+        assert not at.exception, index
+    assert any("'many' cannot be edited here" in c.value for c in at.caption)

@@ -127,35 +127,53 @@ def duplicate_layer(index: int) -> None:
     _select(index + 1)
 
 
-def _param_widget(entry: dict, param: ParamInfo, disabled: bool = False) -> None:
+def _fits(param: ParamInfo, value: Any) -> bool:
+    """Whether a widget can show this value (a hand-edited JSON spec may hold anything)."""
+    if param.kind == "bool":
+        return isinstance(value, bool)
+    if param.kind == "padding" and value == "same":
+        return True
+    if param.kind == "optional_int" and value == "= kernel":
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return param.kind == "float" or float(value).is_integer()
+
+
+def _param_widget(entry: dict, param: ParamInfo) -> None:
     key = _param_key(entry["uid"], param.name)
     value = entry["params"].get(param.name, param.default)
     if param.kind == "optional_int":
         value = "= kernel" if value is None else value
-    if key not in st.session_state:
-        st.session_state[key] = value
     label = param.name.replace("_", " ")
+    if key not in st.session_state:
+        if not _fits(param, value):
+            st.caption(f"{label}: {value!r} cannot be edited here; fix it in the JSON or remove the layer.")
+            return
+        st.session_state[key] = value if param.kind in ("bool", "padding", "optional_int", "float") else int(value)
+    current = st.session_state[key]
     if param.kind == "bool":
-        st.checkbox(label, key=key, help=param.help, disabled=disabled)
+        st.checkbox(label, key=key, help=param.help)
     elif param.kind == "padding":
-        options = PADDING_OPTIONS + ([st.session_state[key]] if st.session_state[key] not in PADDING_OPTIONS else [])
-        st.select_slider(label, options=options, key=key, help=param.help, disabled=disabled)
+        options = PADDING_OPTIONS + ([current] if current not in PADDING_OPTIONS else [])
+        st.select_slider(label, options=options, key=key, help=param.help)
     elif param.kind == "optional_int":
-        options = ["= kernel"] + list(range(1, int(param.maximum or 8) + 1))
-        st.selectbox(label, options, key=key, help=param.help, disabled=disabled)
+        options: list[Any] = ["= kernel"] + list(range(1, int(param.maximum or 8) + 1))
+        if current not in options:
+            options.append(current)
+        st.selectbox(label, options, key=key, help=param.help)
     elif param.kind == "float":
+        low, high = min(float(param.minimum or 0.0), current), max(float(param.maximum or 10.0), current)
         if param.name == "p":
-            st.slider(label, 0.0, float(param.maximum or 0.95), step=0.05, key=key, help=param.help,
-                      disabled=disabled)
+            st.slider(label, low, high, step=0.05, key=key, help=param.help)
         else:
-            st.number_input(label, min_value=float(param.minimum or 0.0), max_value=float(param.maximum or 10.0),
-                            step=0.01, key=key, help=param.help, disabled=disabled)
+            st.number_input(label, min_value=low, max_value=high, step=0.01, key=key, help=param.help)
     elif param.name in ("kernel_size", "stride", "dilation"):
-        st.slider(label, int(param.minimum or 1), max(int(param.maximum or 8), int(st.session_state[key])), key=key,
-                  help=param.help, disabled=disabled)
-    else:  # channel and feature counts, groups
-        st.number_input(label, min_value=1, max_value=max(int(param.maximum or 4096), int(st.session_state[key])),
-                        step=1, key=key, help=param.help, disabled=disabled)
+        low, high = min(int(param.minimum or 1), current), max(int(param.maximum or 8), current)
+        st.slider(label, low, high, key=key, help=param.help)
+    else:  # channel and feature counts, groups; 0 is shown so that the error message can explain it
+        low, high = min(1, current), max(int(param.maximum or 4096), current)
+        st.number_input(label, min_value=low, max_value=high, step=1, key=key, help=param.help)
 
 
 def layer_editor(index: int, is_last_linear: bool, num_classes: int) -> None:
