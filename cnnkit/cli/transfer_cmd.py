@@ -1,9 +1,129 @@
-"""CLI subcommands (filled in by the transfer-learning issue)."""
+"""`transfer`: fine-tune a pretrained network (or a saved run of ours) on a dataset, headless.
+
+    python -m cnnkit transfer --source efficientnet_lite0 --dataset cifar10-jpeg --strategy head \
+        --epochs 3 --image-size 96 --json
+
+The last stdout line is the trainer's JSON result (TrainResult.summary(): test_acc, macro_f1,
+per_class, seconds, trainable_params, frozen_params, ...) plus strategy, source and, with
+--estimate, the measured cost per epoch instead of a run.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import Optional
+
+from cnnkit.cli.common import print_json, progress
+
+
+def _optional_size(text: str) -> Optional[int]:
+    if text.lower() in ("native", "none", ""):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"input size must be a whole number of pixels or 'native', got {text!r}") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this topic's subcommands; none yet."""
+    parser = subparsers.add_parser(
+        "transfer", help="fine-tune a pretrained network or a saved run on a dataset",
+        description="Transfer learning: a new head on a pretrained backbone (efficientnet_lite0 works offline) "
+                    "or on one of your saved runs, trained with a freezing strategy.")
+    parser.add_argument("--source", required=True,
+                        help="pretrained model name (efficientnet_lite0, resnet18, ...) or a saved run's folder or id")
+    parser.add_argument("--dataset", required=True, help="dataset name (see `python -m cnnkit datasets`)")
+    parser.add_argument("--strategy", default="head",
+                        help="head (feature extraction), last:N (unfreeze the last N blocks), full, or two-stage")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--image-size", type=_optional_size, default=None,
+                        help="network input size in px, or native (default: the dataset's; a saved run's own size)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="head learning rate (default 1e-3)")
+    parser.add_argument("--backbone-lr-factor", type=float, default=1.0,
+                        help="backbone learning rate = lr × this (default 1)")
+    parser.add_argument("--head-epochs", type=int, default=1, help="two-stage: epochs training only the head")
+    parser.add_argument("--unfreeze", default="full", help="two-stage: what trains after the head epochs (full or last:N)")
+    parser.add_argument("--unfreeze-lr-factor", type=float, default=10.0,
+                        help="two-stage: divide every learning rate by this when unfreezing (default 10)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--optimizer", default="adam", choices=("sgd", "adam", "adamw", "rmsprop"))
+    parser.add_argument("--scheduler", default="constant",
+                        choices=("constant", "step", "cosine", "onecycle", "exponential", "plateau"))
+    parser.add_argument("--train-subset", type=int, default=0, help="train on this many images (0 = all)")
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--name", default="", help="a label for the run list")
+    parser.add_argument("--estimate", action="store_true",
+                        help="measure the cost per epoch and the parameter counts instead of training")
+    parser.add_argument("--json", action="store_true", help="only the JSON line on stdout (progress on stderr)")
+    parser.set_defaults(func=cmd_transfer)
+
+
+def model_dict_from_args(args: argparse.Namespace) -> dict:
+    from cnnkit.transfer.builder import TransferSettings
+
+    settings = TransferSettings.from_dict({
+        "source": args.source, "strategy": args.strategy, "head_epochs": args.head_epochs,
+        "unfreeze": args.unfreeze, "unfreeze_lr_factor": args.unfreeze_lr_factor,
+        "backbone_lr_factor": args.backbone_lr_factor, "image_size": args.image_size})
+    return settings.to_dict()
+
+
+def config_from_args(args: argparse.Namespace):
+    from cnnkit.train import TrainConfig
+
+    config = TrainConfig(dataset=args.dataset, model=model_dict_from_args(args), epochs=args.epochs,
+                         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, scheduler=args.scheduler,
+                         train_subset=args.train_subset, val_fraction=args.val_fraction, seed=args.seed,
+                         device=args.device, name=args.name)
+    config.validate()
+    return config
+
+
+def _estimate(config, args: argparse.Namespace) -> dict:
+    from cnnkit.data import dataset_info
+    from cnnkit.transfer.builder import build_transfer_bundle
+    from cnnkit.transfer.estimate import estimate_epoch_cost
+
+    info = dataset_info(config.dataset)
+    if not info.available:
+        raise ValueError(f"dataset {config.dataset} is not available: {info.reason}")
+    bundle = build_transfer_bundle(config.model, (info.channels, info.height, info.width), len(info.classes), config)
+    n_train = info.num_train
+    n_val = int(round(n_train * config.val_fraction))
+    n_train -= n_val
+    if config.train_subset:
+        n_train = min(n_train, config.train_subset)
+    cost = estimate_epoch_cost(bundle.model, bundle.input_shape, n_train, n_val, config.batch_size, config.device)
+    trainable = sum(p.numel() for p in bundle.model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in bundle.model.parameters() if not p.requires_grad)
+    return {"estimate": cost.to_dict(), "seconds_per_epoch": cost.seconds_per_epoch, "trainable_params": trainable,
+            "frozen_params": frozen, "strategy": bundle.extra["strategy"], "source": bundle.extra["source"],
+            "input_shape": list(bundle.input_shape), "blocks": bundle.extra["block_names"]}
+
+
+def cmd_transfer(args: argparse.Namespace) -> int:
+    from cnnkit.cli.train_cmd import _stderr_progress
+    from cnnkit.train import train
+
+    config = config_from_args(args)
+    if args.estimate:
+        data = _estimate(config, args)
+        if not args.json:
+            progress(f"{data['trainable_params']:,} trainable, {data['frozen_params']:,} frozen parameters; "
+                     f"about {data['seconds_per_epoch']:.1f} s per epoch")
+        print_json(data)
+        return 0
+    result = train(config, on_progress=_stderr_progress(args.json))
+    summary = result.summary()
+    summary["strategy"] = config.model["strategy"]
+    summary["source"] = config.model["source"]
+    summary["seconds_per_epoch"] = (sum(row["seconds"] for row in result.history) / len(result.history)
+                                    if result.history else None)
+    if not args.json:
+        progress(f"test accuracy {summary['test_acc']:.2%}, {summary['trainable_params']:,} trainable / "
+                 f"{summary['frozen_params']:,} frozen parameters" if summary["test_acc"] is not None
+                 else summary.get("message", ""))
+    print_json(summary)
+    return 0
