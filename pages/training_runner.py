@@ -1,4 +1,311 @@
+"""Training runner: settings → Train (a background job) → live curves → full evaluation; saved runs
+compared, resumed and deleted; sweeps of one setting or a grid of two."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
 import streamlit as st
 
+from cnnkit import store
+from cnnkit.jobs import JobSnapshot, get_job_manager
+from cnnkit.train import TrainConfig
+from cnnkit.train import report, sweeps
+from ui.run_views import overlay_chart, render_curves, render_run_results
+from ui.train_settings import training_settings
+
+JOBS = "tr_jobs"          # this session's single-run job ids, oldest first
+CURRENT = "tr_current"    # the job the live panel follows
+SEEN = "tr_seen_finished"  # finished jobs the page has already rerun for
+SWEEPS = "tr_sweeps"      # this session's sweep group ids, oldest first
+
+manager = get_job_manager()
+for name, empty in ((JOBS, []), (SEEN, []), (SWEEPS, [])):
+    st.session_state.setdefault(name, list(empty))
+
 st.title("Training runner")
-st.info("Train a model in the background with live loss and accuracy curves, then see the test metrics, confusion matrix, ROC curves and mistakes.\n\nSaved runs can be overlaid and compared (optimizers, schedules, depth, regularization).\n\n*Coming soon.*")
+st.caption("Set the hyperparameters, press **Train** and watch the curves; the page stays usable while a run "
+           "trains in the background. Runs are saved and can be compared, resumed or swept.")
+
+
+def follow(job_id: str) -> None:
+    st.session_state[JOBS].append(job_id)
+    st.session_state[CURRENT] = job_id
+
+
+def current_snapshot() -> JobSnapshot | None:
+    job_id = st.session_state.get(CURRENT)
+    if not job_id:
+        return None
+    try:
+        return manager.snapshot(job_id)
+    except KeyError:  # the app restarted: the manager no longer knows this job
+        st.session_state.pop(CURRENT, None)
+        return None
+
+
+def progress_text(snap: JobSnapshot) -> str:
+    if snap.status == "queued":
+        return f"Queued: position {snap.queue_position} on {snap.device}; it starts when the runs ahead finish."
+    if snap.phase == "training" and snap.epochs:
+        parts = [f"Epoch {snap.epoch}/{snap.epochs}", f"step {snap.epoch_step}/{snap.steps_per_epoch}"]
+        if snap.images_per_s:
+            parts.append(f"{snap.images_per_s:,.0f} img/s")
+        if snap.eta_s is not None:
+            parts.append(f"ETA {report.format_seconds(snap.eta_s)}")
+        return " · ".join(parts)
+    return snap.message or snap.phase or snap.status
+
+
+def progress_fraction(snap: JobSnapshot) -> float:
+    if snap.phase == "training" and snap.epochs and snap.steps_per_epoch:
+        done = (snap.epoch - 1) + snap.epoch_step / snap.steps_per_epoch
+        return min(1.0, max(0.0, done / snap.epochs))
+    return 1.0 if snap.finished or snap.phase == "evaluating" else 0.0
+
+
+@st.fragment(run_every=1.0)
+def live_panel() -> None:
+    """Polls the followed job once a second; reruns the whole page once when it finishes."""
+    snap = current_snapshot()
+    if snap is None:
+        st.caption("No run started in this session yet.")
+        return
+    if snap.finished:
+        if snap.job_id not in st.session_state[SEEN]:
+            st.session_state[SEEN].append(snap.job_id)
+            st.rerun()  # the results below are drawn by the full page
+        return
+    st.markdown(f"**{snap.label}** · {snap.status}")
+    st.progress(progress_fraction(snap), text=progress_text(snap))
+    if st.button("Stop", key="tr_stop", help="Ends the run within a batch; what was trained is kept."):
+        manager.cancel(snap.job_id)
+        st.toast("Stopping…")
+    if snap.history or snap.steps:
+        render_curves(snap.history, snap.steps)
+
+
+def finished_panel() -> None:
+    snap = current_snapshot()
+    if snap is None or not snap.finished:
+        return
+    if snap.status == "failed":
+        st.error(f"The run failed: {snap.error or snap.message}")
+        return
+    if snap.status == "cancelled" and not snap.run_dir:
+        st.info(snap.message or "The run was cancelled before it started.")
+        return
+    if snap.status == "cancelled":
+        st.warning(f"{snap.message or 'Stopped.'} What was trained is saved; resume it from the Runs tab.")
+    else:
+        st.success(f"{snap.label}: finished" + (f" ({snap.message})" if snap.message else "."))
+    if snap.run_dir and (Path(snap.run_dir) / "run.json").is_file():
+        render_run_results(snap.run_dir, key="tr_result")
+
+
+def train_tab(config: TrainConfig, start: bool) -> None:
+    if start:
+        try:
+            config.validate()
+            job_id = manager.submit_training(config)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            follow(job_id)
+    mine = [s for s in manager.list() if s.job_id in st.session_state[JOBS] and not s.finished]
+    others = [s for s in mine if s.job_id != st.session_state.get(CURRENT)]
+    if others:
+        st.caption("Also in the queue from this session: " + "; ".join(f"{s.label} ({s.status})" for s in others))
+    live_panel()
+    finished_panel()
+
+
+# --- Runs ----------------------------------------------------------------------------------------
+def runs_tab() -> None:
+    runs = store.list_runs()
+    known = {r.run_id for r in runs}
+    if "tr_compare" in st.session_state:  # drop deleted runs before the widget is drawn
+        st.session_state["tr_compare"] = [r for r in st.session_state["tr_compare"] if r in known]
+    if not runs:
+        st.info("No saved runs yet: train one in the Train tab.")
+        return
+    table = pd.DataFrame(report.runs_table(runs))
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "test acc": st.column_config.NumberColumn(format="%.3f"),
+        "macro F1": st.column_config.NumberColumn(format="%.3f"),
+        "best val acc": st.column_config.NumberColumn(format="%.3f")})
+    by_id = {r.run_id: r for r in runs}
+    labels = {r.run_id: f"{report.run_label(r)} · {r.status}" for r in runs}
+
+    st.subheader("Compare runs")
+    chosen = st.multiselect("Runs to overlay", list(by_id), format_func=labels.get, key="tr_compare",
+                            placeholder="Pick two or more runs")
+    if chosen:
+        records = [by_id[r] for r in chosen]
+        histories = [(report.run_label(r), store.load_history(r.run_dir).get("epochs", [])) for r in records]
+        rows = report.overlay_curves(histories)
+        cols = st.columns(2)
+        for col, metric in zip(cols, ("loss", "accuracy")):
+            with col:
+                chart = overlay_chart(rows, metric)
+                if chart is not None:
+                    st.altair_chart(chart, width="stretch")
+        compare = pd.DataFrame(report.compare_table(records, [store.load_results(r.run_dir) for r in records]))
+        st.dataframe(compare, hide_index=True, width="stretch")
+
+    st.subheader("One run")
+    run_id = st.selectbox("Run", list(by_id), format_func=labels.get, key="tr_run_pick")
+    record = by_id[run_id]
+    cols = st.columns(3)
+    resumable = record.status in ("interrupted", "cancelled", "failed") and record.epochs_done < record.epochs
+    if cols[0].button("Resume", key="tr_resume", disabled=not resumable,
+                      help="Go on from the last saved epoch (interrupted or stopped runs)."):
+        try:
+            config = TrainConfig.from_dict(record.config)
+            config.validate()
+            follow(manager.submit_training(config, label=f"resume {record.run_id}", resume_from=str(record.run_dir)))
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            st.success("Resumed: follow it in the Train tab.")
+    confirm = cols[2].checkbox("Yes, delete it", key="tr_delete_confirm")
+    running = record.status in ("running", "starting", "queued")
+    if cols[1].button("Delete", key="tr_delete", disabled=not confirm or running,
+                      help="Removes the run folder (weights, history, results)."):
+        try:
+            store.delete_run(record.run_dir)
+        except (ValueError, OSError) as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+    if st.toggle("Show its full evaluation", key="tr_run_details"):
+        render_run_results(record.run_dir, key="tr_runs_detail")
+
+
+# --- Sweeps --------------------------------------------------------------------------------------
+def sweep_form(config: TrainConfig) -> None:
+    st.caption("A sweep starts from the settings of the Train tab and changes one setting (or two, as a grid). "
+               "The runs are queued as one batch and compared when done. Lower the epochs or the training "
+               "images there to keep it quick.")
+    fields = list(sweeps.SWEEP_FIELDS)
+    cols = st.columns(2)
+    first = cols[0].selectbox("Setting", fields, index=fields.index("lr"), key="tr_sw_field1")
+    first_text = cols[1].text_input("Values", value=sweeps.DEFAULT_VALUES[first], key=f"tr_sw_values1_{first}",
+                                    help="Comma-separated; a..b = powers of ten (a..b/n: n log-spaced points); "
+                                         "whole numbers a..b = every value.")
+    cols = st.columns(2)
+    second = cols[0].selectbox("Second setting (grid)", ["(none)"] + fields, key="tr_sw_field2")
+    second_text = ""
+    if second != "(none)":
+        second_text = cols[1].text_input("Values", value=sweeps.DEFAULT_VALUES[second],
+                                         key=f"tr_sw_values2_{second}")
+    try:
+        axes = [(first, sweeps.parse_values(first, first_text))]
+        if second != "(none)":
+            axes.append((second, sweeps.parse_values(second, second_text)))
+        planned = sweeps.expand_sweep(config, axes)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    st.caption(f"{len(planned)} runs of {config.epochs} epoch(s): " + "; ".join(label for label, _ in planned))
+    if st.button("Queue sweep", type="primary", key="tr_sw_queue"):
+        group = sweeps.new_group_id()
+        for label, run_config in sweeps.expand_sweep(config, axes, group=group):
+            manager.submit_training(run_config, label=label, group=group)
+        st.session_state[SWEEPS].append(group)
+        st.session_state["tr_sw_pick"] = group
+
+
+def sweep_groups() -> list[str]:
+    """Every sweep the job manager knows (all sessions share its queue), newest first."""
+    groups = list(dict.fromkeys(s.group for s in manager.list() if s.group.startswith(sweeps.GROUP_PREFIX)))
+    return groups[::-1]
+
+
+@st.fragment(run_every=2.0)
+def sweep_progress(group: str) -> None:
+    snaps = manager.list(group=group)
+    done = sum(s.finished for s in snaps)
+    if done < len(snaps):
+        running = [s for s in snaps if s.status == "running"]
+        text = f"{done}/{len(snaps)} runs finished" + (f" · now: {running[0].label}, {progress_text(running[0])}"
+                                                        if running else "")
+        st.progress(done / max(1, len(snaps)), text=text)
+        if st.button("Stop the sweep", key="tr_sw_stop"):
+            for s in snaps:
+                if not s.finished:
+                    manager.cancel(s.job_id)
+    elif f"{group}:done" not in st.session_state[SEEN]:
+        st.session_state[SEEN].append(f"{group}:done")
+        st.rerun()  # draw the comparison with the full page
+    rows = sweeps.sweep_rows(snaps)
+    st.dataframe(pd.DataFrame(rows).drop(columns=["run_dir"]), hide_index=True, width="stretch")
+
+
+def sweep_comparison(group: str) -> None:
+    snaps = manager.list(group=group)
+    if not snaps or not all(s.finished for s in snaps):
+        return
+    fields = sweeps.varying_fields(s.meta.get("config", {}) for s in snaps)
+    rows = sweeps.sweep_rows(snaps, fields)
+    best = sweeps.best_row(rows)
+    if best is not None:
+        st.success("Best test accuracy: " + ", ".join(f"{f}={sweeps.format_value(best[f])}" for f in fields)
+                   + f" → {best['test acc']:.1%}")
+    scored = pd.DataFrame([r for r in rows if r["test acc"] is not None])
+    if not scored.empty and fields:
+        for f in fields:
+            scored[f] = scored[f].map(sweeps.format_value)
+        if len(fields) >= 2:
+            chart = alt.Chart(scored).mark_rect().encode(
+                x=alt.X(f"{fields[0]}:N", sort=None), y=alt.Y(f"{fields[1]}:N", sort=None),
+                color=alt.Color("test acc:Q", scale=alt.Scale(scheme="viridis")),
+                tooltip=[f"{fields[0]}:N", f"{fields[1]}:N", alt.Tooltip("test acc:Q", format=".3f")])
+            text = alt.Chart(scored).mark_text(color="white").encode(
+                x=alt.X(f"{fields[0]}:N", sort=None), y=alt.Y(f"{fields[1]}:N", sort=None),
+                text=alt.Text("test acc:Q", format=".2f"))
+            st.altair_chart((chart + text).properties(title="Test accuracy over the grid", height=300),
+                            width="stretch")
+        else:
+            chart = alt.Chart(scored).mark_bar().encode(
+                x=alt.X(f"{fields[0]}:N", sort=None), y=alt.Y("test acc:Q", scale=alt.Scale(domain=[0, 1])),
+                tooltip=[f"{fields[0]}:N", alt.Tooltip("test acc:Q", format=".3f")])
+            st.altair_chart(chart.properties(title=f"Test accuracy by {fields[0]}", height=300), width="stretch")
+    histories = [(s.label, s.history) for s in snaps if s.history]
+    overlay = report.overlay_curves(histories)
+    cols = st.columns(2)
+    for col, metric in zip(cols, ("loss", "accuracy")):
+        with col:
+            chart = overlay_chart(overlay, metric)
+            if chart is not None:
+                st.altair_chart(chart, width="stretch")
+
+
+def sweeps_tab(config: TrainConfig) -> None:
+    sweep_form(config)
+    groups = sweep_groups()
+    if not groups:
+        return
+    st.subheader("Sweeps")
+    if st.session_state.get("tr_sw_pick") not in groups:
+        st.session_state.pop("tr_sw_pick", None)
+    group = st.selectbox("Sweep", groups, key="tr_sw_pick",
+                         format_func=lambda g: f"{g} ({len(manager.list(group=g))} runs)")
+    sweep_progress(group)
+    sweep_comparison(group)
+
+
+tabs = st.tabs(["Train", "Runs", "Sweeps"])
+with tabs[0]:
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        settings = training_settings("tr")
+        start = st.button("Train", type="primary", key="tr_train", width="stretch")
+    with right:
+        train_tab(settings, start)
+with tabs[1]:
+    runs_tab()
+with tabs[2]:
+    sweeps_tab(settings)
