@@ -12,6 +12,9 @@ from cnnkit.models import (CATEGORY_COLOURS, LAYER_TYPES, PRESETS, ModelSpec, Sp
                            get_preset, summarize, summary_table)
 from ui.builder import (LAYERS, SELECTED, add_layer, current_spec, keep_header_state, layer_editor, layer_labels,
                         load_spec_into_state, sync_params_from_widgets)
+from ui.shell import ensure_app_shell
+
+ensure_app_shell()
 
 EMPTY = "(empty)"
 DEFAULT_PRESET = "cnn3"

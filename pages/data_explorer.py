@@ -13,6 +13,9 @@ from cnnkit.data.preview import (augment_preview, class_counts, kfold_table, res
                                  sample_grid, split_balance, stats_table)
 from cnnkit.data.resolution import RESIZE_MODES
 from ui.images import progress_reporter, show_pixels
+from ui.shell import ensure_app_shell
+
+ensure_app_shell()
 
 DEFAULT_DATASET = "shapes"
 _KEEP_LOADED = 3  # datasets kept in memory at once

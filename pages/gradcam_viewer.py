@@ -18,6 +18,9 @@ from cnnkit.explain.viewer import (
     prepare,
     sample_test_images,
 )
+from ui.shell import ensure_app_shell
+
+ensure_app_shell()
 
 DISPLAY = 448  # px: the side the original and the overlays are shown at
 

@@ -2,6 +2,9 @@ import streamlit as st
 
 from cnnkit.paths import checkpoint_dir, data_dir
 from ui.sidebar import device_info
+from ui.shell import ensure_app_shell
+
+ensure_app_shell()
 
 st.title("CNN Lab")
 st.markdown(

@@ -1,0 +1,21 @@
+"""Keeps every page inside app.py's navigation shell."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+
+def ensure_app_shell() -> None:
+    """Call first in every page.
+
+    Streamlit decides once per process whether the app is an old-style `pages/` folder app; it
+    settles that only when app.py calls st.navigation. When the very first visitor after a server
+    start opens a deep link (/data_explorer), Streamlit runs the page file alone, skipping app.py
+    (no sidebar, wrong page list), and stays in that mode for everyone. Switching the flag off and
+    rerunning puts the request through app.py, which then shows the same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
