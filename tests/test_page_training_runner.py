@@ -1,0 +1,194 @@
+"""AppTest of the Training runner: train one epoch on Shapes and see the evaluation; stop a run; the
+builder hand-over; compare, resume and delete saved runs; a sweep queued and compared."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from cnnkit import store
+from cnnkit.jobs import get_job_manager
+from cnnkit.train import TrainConfig, train
+from tests.conftest import make_app_test
+from tests.train_helpers import patch_dataset, tiny_dataset, tiny_spec
+
+pytestmark = pytest.mark.slow  # every test trains something (seconds to ~20 s on 2 cores)
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("CNNKIT_OFFLINE", "1")
+
+
+def poll(at, job_id: str, until=lambda snap: snap.finished, timeout: float = 150, seen: list | None = None):
+    """at.run() about once a second (as the page's fragment would) until `until(snapshot)`."""
+    manager = get_job_manager()
+    deadline = time.monotonic() + timeout
+    while True:
+        snap = manager.snapshot(job_id)
+        if until(snap):
+            at.run()
+            return snap
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{job_id} still {snap.status} ({snap.phase}) after {timeout} s")
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+        if seen is not None:
+            seen.extend(p.proto.text for p in at.get("progress"))
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def train_from_page(at, epochs: int = 1, subset: int | None = None) -> str:
+    at.slider(key="tr_epochs").set_value(epochs)
+    if subset is not None:
+        at.select_slider(key="tr_train_subset").set_value(subset)
+    at.button(key="tr_train").click().run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    return at.session_state["tr_current"]
+
+
+def test_one_epoch_on_shapes_shows_progress_then_results():
+    at = make_app_test("training_runner", timeout=150)
+    assert not at.exception
+    assert at.title[0].value == "Training runner"
+    assert at.selectbox(key="tr_dataset").value == "shapes"
+    assert at.selectbox(key="tr_preset").value == "cnn3_bn"
+    job_id = train_from_page(at, epochs=1, subset=256)
+    # Straight after Train the live panel follows the job: a progress bar and a Stop button.
+    assert at.get("progress") and at.button(key="tr_stop")
+    seen: list[str] = []
+    snap = poll(at, job_id, seen=seen)
+    assert snap.status == "done", snap.error
+    assert any("Epoch 1/1" in text or "loading" in text or "Queued" in text or "evaluating" in text for text in seen), seen
+    assert not at.exception
+    cards = metrics(at)
+    assert cards["Epochs"] == "1"
+    assert cards["Test accuracy"] == f"{snap.result.test_acc:.1%}"
+    assert [t.label for t in at.tabs][1:7] == ["Curves", "Per class", "Confusion matrix", "ROC", "Mistakes", "Gradients"]
+    per_class = next(df.value for df in at.dataframe if "precision" in df.value.columns)
+    assert len(per_class) == 10 and per_class["support"].sum() == snap.result.results["num_test"]
+    # The confusion-cell drill-down opens on the most common mistake and shows its images.
+    confusion = snap.result.results["confusion"]
+    true_index, pred_index = at.selectbox(key="tr_result_cm_true").value, at.selectbox(key="tr_result_cm_pred").value
+    count = confusion[true_index][pred_index]
+    assert count == max(confusion[i][j] for i in range(10) for j in range(10) if i != j)
+    assert any(f"{count} test images of" in c.value for c in at.caption)
+    assert len(at.image) >= min(count, 24)
+    assert len(at.get("vega_lite_chart")) >= 5  # curves, confusion, ROC, gradients
+    # The run is in the Runs tab's table.
+    runs = next(df.value for df in at.dataframe if "run" in df.value.columns and "status" in df.value.columns)
+    assert Path(snap.run_dir).name in runs["run"].tolist()
+
+
+def test_stop_keeps_what_was_trained(monkeypatch):
+    # Many tiny batches: an epoch lasts long enough to press Stop in the middle of it.
+    patch_dataset(monkeypatch, tiny_dataset(n_train=4000, n_test=40))
+    at = make_app_test("training_runner", timeout=150)
+    at.select_slider(key="tr_batch_size").set_value(8)
+    job_id = train_from_page(at, epochs=2)
+    poll(at, job_id, until=lambda s: s.phase == "training" or s.finished)
+    assert at.button(key="tr_stop")
+    started = time.monotonic()
+    at.button(key="tr_stop").click().run()
+    snap = poll(at, job_id, timeout=30)
+    assert snap.status == "cancelled" and time.monotonic() - started < 15
+    assert any("resume it from the Runs tab" in w.value for w in at.warning)
+    record = store.load_run(Path(snap.run_dir))
+    assert record.status == "cancelled" and (Path(snap.run_dir) / "last.pt").is_file()
+
+
+def test_model_from_the_architecture_builder(monkeypatch):
+    patch_dataset(monkeypatch, tiny_dataset())
+    at = make_app_test("training_runner", timeout=150)
+    at.session_state["train_spec"] = tiny_spec()
+    at.run()
+    assert at.radio(key="tr_model_source").value.startswith("From the Architecture builder")
+    job_id = train_from_page(at, epochs=1)
+    snap = poll(at, job_id)
+    assert snap.status == "done", snap.error
+    assert store.load_run(Path(snap.run_dir)).config["model"]["name"] == "tiny"
+    # Back to a preset: the config names it.
+    at.radio(key="tr_model_source").set_value("Preset").run()
+    assert at.selectbox(key="tr_preset").value == "cnn3_bn"
+
+
+def _saved_runs(tmp_cancel_after_epoch: int = 1) -> tuple[Path, Path]:
+    """Two tiny runs: one done (lr 0.01), one stopped after its first of two epochs (lr 0.001)."""
+    done = train(TrainConfig(dataset="tiny", model=tiny_spec(), epochs=1, lr=0.01, name="done run"))
+    cancel = threading.Event()
+
+    def on_progress(event):
+        if event["kind"] == "epoch" and event["row"]["epoch"] == tmp_cancel_after_epoch:
+            cancel.set()
+
+    stopped = train(TrainConfig(dataset="tiny", model=tiny_spec(), epochs=2, lr=0.001, name="stopped run"),
+                    on_progress=on_progress, cancel_event=cancel)
+    assert stopped.status == "cancelled" and stopped.epochs == 1
+    return Path(done.run_dir), Path(stopped.run_dir)
+
+
+def test_runs_compare_resume_and_delete(monkeypatch):
+    patch_dataset(monkeypatch, tiny_dataset())
+    done_dir, stopped_dir = _saved_runs()
+    at = make_app_test("training_runner", timeout=150)
+    assert not at.exception
+    table = next(df.value for df in at.dataframe if "run" in df.value.columns and "status" in df.value.columns)
+    assert {done_dir.name, stopped_dir.name} <= set(table["run"])
+
+    at.multiselect(key="tr_compare").set_value([done_dir.name, stopped_dir.name]).run()
+    assert not at.exception
+    compare = next(df.value for df in at.dataframe if "macro recall" in df.value.columns)
+    assert len(compare) == 2 and compare["lr"].tolist() == [0.01, 0.001]  # the setting that differs
+    assert compare["epochs"].tolist() == [1, 1]
+
+    # The stopped run resumes from its saved epoch and finishes the second.
+    at.selectbox(key="tr_run_pick").set_value(stopped_dir.name).run()
+    assert not at.button(key="tr_resume").disabled
+    at.button(key="tr_resume").click().run()
+    assert any("Resumed" in s.value for s in at.success)
+    snap = poll(at, at.session_state["tr_current"])
+    assert snap.status == "done", snap.error
+    record = store.load_run(stopped_dir)
+    assert record.status == "done" and record.epochs_done == 2
+    assert [row["epoch"] for row in store.load_history(stopped_dir)["epochs"]] == [1, 2]
+
+    # Delete needs the confirmation box first.
+    at.selectbox(key="tr_run_pick").set_value(done_dir.name).run()
+    assert at.button(key="tr_delete").disabled
+    at.checkbox(key="tr_delete_confirm").check().run()
+    at.button(key="tr_delete").click().run()
+    assert not at.exception
+    assert not done_dir.exists()
+    assert done_dir.name not in at.selectbox(key="tr_run_pick").options
+    assert at.multiselect(key="tr_compare").value == [stopped_dir.name]
+
+
+def test_sweep_queued_and_compared(monkeypatch):
+    patch_dataset(monkeypatch, tiny_dataset())
+    at = make_app_test("training_runner", timeout=150)
+    at.slider(key="tr_epochs").set_value(1).run()
+    at.text_input(key="tr_sw_values1_lr").input("0.01, nope").run()
+    assert any("not a number" in e.value for e in at.error)
+    at.text_input(key="tr_sw_values1_lr").input("1e-2..1e-3").run()
+    assert any("2 runs of 1 epoch(s): lr=0.01; lr=0.001" in c.value for c in at.caption)
+    at.button(key="tr_sw_queue").click().run()
+    assert not at.exception
+    group = at.session_state["tr_sw_pick"]
+    jobs = get_job_manager().list(group=group)
+    assert len(jobs) == 2
+    for job in jobs:
+        poll(at, job.job_id)
+    at.run()
+    assert not at.exception
+    assert all(s.status == "done" for s in get_job_manager().list(group=group))
+    best = [s.value for s in at.success if "Best test accuracy" in s.value]
+    assert best and "lr=" in best[0]
+    rows = next(df.value for df in at.dataframe if "lr" in df.value.columns and "message" in df.value.columns)
+    assert rows["lr"].tolist() == [0.01, 0.001] and rows["status"].tolist() == ["done", "done"]
