@@ -13,9 +13,14 @@ def ensure_app_shell() -> None:
     start opens a deep link (/data_explorer), Streamlit runs the page file alone, skipping app.py
     (no sidebar, wrong page list), and stays in that mode for everyone. Switching the flag off and
     rerunning puts the request through app.py, which then shows the same page.
+
+    Only a session's first run is rerun: a rerun drops the widget events of the run it replaces
+    (AppTest resets the flag before every run, so later runs there simply go on).
     """
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if not st.session_state.get("_cnnlab_shell_checked"):
+            st.session_state["_cnnlab_shell_checked"] = True
+            st.rerun()
