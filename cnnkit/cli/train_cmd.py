@@ -95,11 +95,16 @@ def config_from_args(args: argparse.Namespace):
 
 def _stderr_progress(json_mode: bool):
     last = [0.0]
+    last_status = [0.0, ""]
 
     def report(event: dict) -> None:
         kind = event["kind"]
         if kind == "status":
-            progress(f"[{event.get('phase', '')}] {event.get('message', '')}")
+            # a decode reports every few hundred images: print phase changes, then every 2 s
+            phase = event.get("phase", "")
+            if phase != last_status[1] or time.monotonic() - last_status[0] > 2 or event.get("fraction") == 1.0:
+                last_status[:] = [time.monotonic(), phase]
+                progress(f"[{phase}] {event.get('message', '')}")
         elif kind == "step" and time.monotonic() - last[0] > 2:
             last[0] = time.monotonic()
             progress(f"epoch {event['epoch']}/{event['epochs']} step {event['epoch_step']}/{event['steps_per_epoch']} "
