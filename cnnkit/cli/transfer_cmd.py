@@ -61,8 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def model_dict_from_args(args: argparse.Namespace) -> dict:
-    from cnnkit.transfer.builder import TransferSettings
+    from cnnkit.transfer.builder import TransferSettings, check_source
 
+    check_source(args.source)  # fail before the dataset loads
     settings = TransferSettings.from_dict({
         "source": args.source, "strategy": args.strategy, "head_epochs": args.head_epochs,
         "unfreeze": args.unfreeze, "unfreeze_lr_factor": args.unfreeze_lr_factor,

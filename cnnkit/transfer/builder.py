@@ -117,6 +117,14 @@ def is_pretrained_source(source: str) -> bool:
     return source in PRETRAINED
 
 
+def check_source(source: str) -> str:
+    """ "pretrained" or "run"; ValueError naming the choices for anything else (before any data loads)."""
+    if is_pretrained_source(source):
+        return "pretrained"
+    _source_run(source)
+    return "run"
+
+
 def _source_run(source: str):
     from cnnkit import store
 
