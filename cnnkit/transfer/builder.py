@@ -198,7 +198,7 @@ def _rebuild_source(record: dict) -> nn.Module:
 
 # ---------------------------------------------------------------------------------------- building
 
-def _check_runs(model: nn.Module, channels: int, size: int, what: str) -> None:
+def _check_runs(model: nn.Module, channels: int, size: int, what: str, hint: str) -> None:
     """One tiny forward pass so a size the network cannot take fails here, with a clear message."""
     was_training = model.training
     model.eval()
@@ -206,8 +206,7 @@ def _check_runs(model: nn.Module, channels: int, size: int, what: str) -> None:
         with torch.no_grad():
             model(torch.zeros(1, channels, size, size))
     except RuntimeError as error:
-        raise ValueError(f"{what} cannot run at {size}×{size} px ({str(error).splitlines()[0]}); "
-                         "choose another input size (native for a saved run)") from None
+        raise ValueError(f"{what} cannot run at {size}×{size} px ({str(error).splitlines()[0]}); {hint}") from None
     finally:
         model.train(was_training)
 
@@ -269,7 +268,9 @@ def build_transfer_bundle(model_dict: dict, input_shape: tuple[int, int, int], n
     else:
         size = settings.image_size or int(input_shape[1])
     model = TransferModel(net, in_channels)
-    _check_runs(model, data_channels, size, loaded.label)
+    hint = ("choose a larger input size, e.g. 96 px" if loaded.native_size is None
+            else f"use its own input size, {loaded.native_size} px (native)")
+    _check_runs(model, data_channels, size, loaded.label, hint)
     layout = describe_backbone(model)
     first = "head" if settings.strategy == "two-stage" else settings.strategy
     counts = apply_strategy(model, layout, first)
@@ -356,6 +357,77 @@ def parameter_table(source: str, num_classes: int, strategies: list[str]) -> lis
     return [row.to_dict() for row in strategy_counts(model, layout, strategies)]
 
 
-__all__ = ["STRATEGIES", "StrategyCounts", "TransferModel", "TransferSettings", "build_transfer_bundle",
+# ---------------------------------------------------------------------------------- comparisons
+
+GROUP_PREFIX = "transfer-"
+
+
+def new_group_id() -> str:
+    """A job-group id for one batch of transfer runs (a strategy comparison or a single run)."""
+    import secrets
+    import time
+
+    return f"{GROUP_PREFIX}{time.strftime('%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def trained_blocks(block_names: list[str], strategy: str) -> list[str]:
+    """The backbone blocks `strategy` trains (two-stage: those of its first stage, none)."""
+    if strategy == "two-stage":
+        return []
+    n = parse_strategy(strategy, len(block_names))
+    return block_names[len(block_names) - n:] if n else []
+
+
+def strategy_label(model_dict: dict) -> str:
+    """Short text for a run: "head", "last:3", "full", "two-stage (2 head epochs, then full at lr ÷10)"."""
+    strategy = model_dict.get("strategy", "head")
+    label = strategy
+    if strategy == "two-stage":
+        label += (f" ({model_dict.get('head_epochs', DEFAULT_HEAD_EPOCHS)} head epochs, then "
+                  f"{model_dict.get('unfreeze', 'full')} at lr ÷{float(model_dict.get('unfreeze_lr_factor', DEFAULT_UNFREEZE_LR_FACTOR)):g})")
+    factor = float(model_dict.get("backbone_lr_factor", DEFAULT_BACKBONE_LR_FACTOR))
+    if factor != 1 and strategy != "head":
+        label += f", backbone lr ×{factor:g}"
+    return label
+
+
+def transfer_configs(base, settings: TransferSettings, strategies: list[str]) -> list[tuple[str, Any]]:
+    """(label, TrainConfig) per strategy: the base config with the transfer model dict for each."""
+    from dataclasses import replace
+
+    planned = []
+    for strategy in strategies:
+        model_dict = replace(settings, strategy=strategy).to_dict()
+        TransferSettings.from_dict(model_dict)  # validates
+        label = strategy_label(model_dict)
+        planned.append((label, replace(base, model=model_dict, name=base.name or f"transfer {label}")))
+    return planned
+
+
+def comparison_rows(snapshots) -> list[dict]:
+    """One row per job of a comparison: strategy, status, test accuracy, time per epoch, parameters."""
+    rows = []
+    for snap in snapshots:
+        result = snap.result
+        history = snap.history or []
+        seconds = [row["seconds"] for row in history if row.get("seconds") is not None]
+        model = (snap.meta.get("config") or {}).get("model") or {}
+        rows.append({
+            "strategy": snap.label or strategy_label(model),
+            "status": snap.status,
+            "epochs": len(history),
+            "test acc": getattr(result, "test_acc", None),
+            "best val acc": getattr(result, "best_val_acc", None),
+            "s/epoch": sum(seconds) / len(seconds) if seconds else None,
+            "trainable": getattr(result, "trainable_params", None),
+            "frozen": getattr(result, "frozen_params", None),
+            "run_dir": snap.run_dir,
+            "error": snap.error,
+        })
+    return rows
+
+
+__all__ = ["GROUP_PREFIX", "comparison_rows", "new_group_id", "strategy_label", "trained_blocks", "transfer_configs",
+           "STRATEGIES", "StrategyCounts", "TransferModel", "TransferSettings", "build_transfer_bundle",
            "count_params", "is_pretrained_source", "make_two_stage_hook", "parameter_table",
            "rebuild_transfer_model", "source_network", "strategy_counts"]
