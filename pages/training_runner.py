@@ -100,7 +100,8 @@ def finished_panel() -> None:
     if snap.status == "cancelled":
         st.warning(f"{snap.message or 'Stopped.'} What was trained is saved; resume it from the Runs tab.")
     else:
-        st.success(f"{snap.label}: finished" + (f" ({snap.message})" if snap.message else "."))
+        note = getattr(snap.result, "message", "") or ""
+        st.success(f"{snap.label}: finished" + (f"; {note}" if note else "."))
     if snap.run_dir and (Path(snap.run_dir) / "run.json").is_file():
         render_run_results(snap.run_dir, key="tr_result")
 
@@ -299,11 +300,13 @@ def sweeps_tab(config: TrainConfig) -> None:
 
 tabs = st.tabs(["Train", "Runs", "Sweeps"])
 with tabs[0]:
-    left, right = st.columns([2, 3], gap="large")
+    left, right = st.columns([5, 7], gap="large")
     with left:
         settings = training_settings("tr")
-        start = st.button("Train", type="primary", key="tr_train", width="stretch")
     with right:
+        # The button sits above the live panel so the run is in view the moment it starts.
+        start = st.button("Train", type="primary", key="tr_train", width="stretch",
+                          help="Queue a run with the settings on the left.")
         train_tab(settings, start)
 with tabs[1]:
     runs_tab()

@@ -36,7 +36,7 @@ def step_loss_chart(steps: Sequence[dict]) -> Optional[alt.Chart]:
     rows = report.step_points(steps)
     if not rows:
         return None
-    return alt.Chart(pd.DataFrame(rows)).mark_line(opacity=0.8, color="#7f7f7f").encode(
+    return alt.Chart(pd.DataFrame(rows)).mark_line(opacity=0.8, color="#7f7f7f", point=len(rows) < 3).encode(
         x=alt.X("epoch:Q", title="epoch"), y=alt.Y("loss:Q", title="training loss", scale=alt.Scale(zero=False)),
         tooltip=["step:Q", alt.Tooltip("loss:Q", format=".4f")],
     ).properties(title="Training loss every few steps", height=240)
@@ -46,7 +46,7 @@ def lr_chart(history: Sequence[dict], steps: Sequence[dict]) -> Optional[alt.Cha
     rows = report.lr_curve(history, steps)
     if not rows:
         return None
-    return alt.Chart(pd.DataFrame(rows)).mark_line(color="#2ca02c").encode(
+    return alt.Chart(pd.DataFrame(rows)).mark_line(color="#2ca02c", point=len(rows) < 3).encode(
         x=alt.X("epoch:Q", title="epoch"), y=alt.Y("lr:Q", title="learning rate"),
         tooltip=[alt.Tooltip("epoch:Q", format=".2f"), alt.Tooltip("lr:Q", format=".2e")],
     ).properties(title="Learning rate", height=240)
@@ -76,8 +76,7 @@ def confusion_chart(confusion: Sequence[Sequence[int]], classes: Sequence[str]) 
         tooltip=["true:N", "predicted:N", "count:Q", alt.Tooltip("share:Q", format=".1%")])
     text = base.mark_text(fontSize=11).encode(
         text="count:Q", color=alt.condition("datum.share > 0.5", alt.value("white"), alt.value("black")))
-    size = max(260, 34 * len(classes))
-    return (cells + text).properties(title="Confusion matrix (rows: true class)", width=size, height=size)
+    return (cells + text).properties(title="Confusion matrix (rows: true class)", height=max(260, 36 * len(classes)))
 
 
 def roc_chart(roc: Sequence[dict]) -> Optional[alt.Chart]:
@@ -142,7 +141,7 @@ def test_images(dataset: str):
         return None
 
 
-def _gallery(images: list, captions: list[str], columns: int = 8) -> None:
+def _gallery(images: list, captions: list[str], columns: int = 6) -> None:
     if not images:
         return
     cols = st.columns(columns)
@@ -166,8 +165,10 @@ def render_run_results(run_dir: str | Path, key: str) -> None:
     results = store.load_results(run_dir)
 
     cards = report.metric_cards(results, meta, history)
-    for col, (label, value, help_text) in zip(st.columns(len(cards)), cards):
-        col.metric(label, value, help=help_text)
+    # Two rows of three: the cards stay readable in a half-width column.
+    columns = st.columns(3) + st.columns(3)
+    for col, (label, value, help_text) in zip(columns, cards):
+        col.metric(label, value, help=help_text, border=True)
     if record.message:
         st.caption(record.message)
     for note in meta.get("notes") or []:
@@ -212,7 +213,7 @@ def render_run_results(run_dir: str | Path, key: str) -> None:
 
 
 def _confusion_section(record, results: dict, classes: list[str], key: str) -> None:
-    st.altair_chart(confusion_chart(results["confusion"], classes), width="content")
+    st.altair_chart(confusion_chart(results["confusion"], classes), width="stretch")
     predictions = store.load_predictions(record.run_dir)
     if predictions is None:
         st.caption("No per-image predictions saved for this run.")

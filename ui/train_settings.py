@@ -176,18 +176,19 @@ def training_settings(key: str, defaults: TrainConfig | None = None, show_model:
 
     a = d.augment or {}
     with st.expander("Augmentation"):
-        cols = st.columns(4)
+        cols = st.columns(2)
         hflip = cols[0].checkbox("Horizontal flip", value=bool(a.get("hflip", False)), key=f"{key}_aug_hflip")
-        crop = cols[1].slider("Crop padding (px)", 0, 8, int(a.get("crop_padding", 0)), key=f"{key}_aug_crop_padding")
-        rotation = cols[2].slider("Rotation (°)", 0, 45, int(a.get("rotation", 0)), key=f"{key}_aug_rotation")
-        cutout = cols[3].slider("Cutout (px)", 0, 16, int(a.get("cutout", 0)), key=f"{key}_aug_cutout")
-        cols = st.columns(4)
+        crop = cols[1].slider("Crop padding (px)", 0, 8, int(a.get("crop_padding", 0)), key=f"{key}_aug_crop_padding",
+                              help="Pad with zeros, then crop back at a random offset (random shifts).")
+        rotation = cols[0].slider("Rotation (°)", 0, 45, int(a.get("rotation", 0)), key=f"{key}_aug_rotation")
+        cutout = cols[1].slider("Cutout (px)", 0, 16, int(a.get("cutout", 0)), key=f"{key}_aug_cutout",
+                                help="Blank one random square of this side.")
         brightness = cols[0].slider("Brightness", 0.0, 0.9, float(a.get("brightness", 0.0)), 0.05,
                                     key=f"{key}_aug_brightness")
         contrast = cols[1].slider("Contrast", 0.0, 0.9, float(a.get("contrast", 0.0)), 0.05, key=f"{key}_aug_contrast")
-        saturation = cols[2].slider("Saturation", 0.0, 0.9, float(a.get("saturation", 0.0)), 0.05,
+        saturation = cols[0].slider("Saturation", 0.0, 0.9, float(a.get("saturation", 0.0)), 0.05,
                                     key=f"{key}_aug_saturation")
-        scale = cols[3].slider("Zoom", 0.0, 0.5, float(a.get("scale", 0.0)), 0.05, key=f"{key}_aug_scale")
+        scale = cols[1].slider("Zoom", 0.0, 0.5, float(a.get("scale", 0.0)), 0.05, key=f"{key}_aug_scale")
     augment = {"hflip": hflip, "crop_padding": crop, "rotation": float(rotation), "brightness": brightness,
                "contrast": contrast, "saturation": saturation, "scale": scale, "cutout": cutout}
     # Only the switched-on augmentations go in the config: short run tables and JSON.
@@ -212,14 +213,14 @@ def training_settings(key: str, defaults: TrainConfig | None = None, show_model:
                                    help="Off: the network sees the small images directly (global-pooling networks).")
 
     with st.expander("Device, precision & run"):
-        cols = st.columns(4)
+        cols = st.columns(2)
         device = cols[0].selectbox("Device", _with(DEVICES, d.device), index=_with(DEVICES, d.device).index(d.device),
                                    key=f"{key}_device", help="auto = CUDA when there is a GPU.")
         precision = cols[1].selectbox("Precision", PRECISIONS, index=PRECISIONS.index(d.precision),
                                       key=f"{key}_precision", help="auto = bf16/fp16 autocast on CUDA, fp32 on CPU.")
-        seed = cols[2].number_input("Seed", min_value=0, max_value=2 ** 31 - 1, value=int(d.seed), step=1,
+        seed = cols[0].number_input("Seed", min_value=0, max_value=2 ** 31 - 1, value=int(d.seed), step=1,
                                     key=f"{key}_seed")
-        log_every = cols[3].number_input("Loss point every (steps)", min_value=1, max_value=1000,
+        log_every = cols[1].number_input("Loss point every (steps)", min_value=1, max_value=1000,
                                          value=int(d.log_every), step=1, key=f"{key}_log_every")
         name = st.text_input("Run name (optional)", value=d.name, key=f"{key}_name", max_chars=80)
 
