@@ -190,7 +190,11 @@ class JobManager:
         except Exception as exc:  # a failing job must never take the app down
             result, status = None, "failed"
             error = str(exc) or type(exc).__name__
-            if not isinstance(exc, (ValueError, RuntimeError, FileNotFoundError)):
+            if job.cancel_event.is_set() and type(exc).__name__ == "TrainingCancelled":
+                # stopped before its first step (e.g. while the data loaded): a cancel, not a failure
+                status, error = "cancelled", None
+                job.snapshot.message = "stopped before training started"
+            elif not isinstance(exc, (ValueError, RuntimeError, FileNotFoundError)):
                 error = f"{type(exc).__name__}: {error}\n{traceback.format_exc(limit=3)}"
         with self._lock:
             snap = job.snapshot
