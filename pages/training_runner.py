@@ -97,10 +97,10 @@ def finished_panel() -> None:
     if snap.status == "cancelled" and not snap.run_dir:
         st.info(snap.message or "The run was cancelled before it started.")
         return
+    note = getattr(snap.result, "message", "") or ""  # e.g. "stopped early after epoch 5: ..."
     if snap.status == "cancelled":
-        st.warning(f"{snap.message or 'Stopped.'} What was trained is saved; resume it from the Runs tab.")
+        st.warning(f"{note or 'Stopped.'} What was trained is saved; resume it from the Runs tab.")
     else:
-        note = getattr(snap.result, "message", "") or ""
         st.success(f"{snap.label}: finished" + (f"; {note}" if note else "."))
     if snap.run_dir and (Path(snap.run_dir) / "run.json").is_file():
         render_run_results(snap.run_dir, key="tr_result")

@@ -192,3 +192,25 @@ def test_sweep_queued_and_compared(monkeypatch):
     assert best and "lr=" in best[0]
     rows = next(df.value for df in at.dataframe if "lr" in df.value.columns and "message" in df.value.columns)
     assert rows["lr"].tolist() == [0.01, 0.001] and rows["status"].tolist() == ["done", "done"]
+
+
+def test_stop_while_the_data_loads_is_a_cancel_not_a_failure(monkeypatch):
+    """Stop pressed before the first step (the data still loading) ends the job as cancelled."""
+    import cnnkit.train.loop
+    from cnnkit.jobs import JobManager
+
+    loading = threading.Event()
+
+    def slow_load(name, progress=None):
+        loading.set()
+        time.sleep(0.5)
+        return tiny_dataset()
+
+    monkeypatch.setattr(cnnkit.train.loop, "load_dataset", slow_load)
+    manager = JobManager()
+    job_id = manager.submit_training(TrainConfig(dataset="tiny", model=tiny_spec(), epochs=1))
+    assert loading.wait(10)
+    manager.cancel(job_id)
+    snap = manager.wait(job_id, timeout=30)
+    assert snap.status == "cancelled" and snap.error is None
+    assert snap.message == "stopped before training started" and snap.run_dir is None
