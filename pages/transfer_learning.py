@@ -327,7 +327,12 @@ strategy = choose_strategy(block_names)
 
 st.subheader("4 · Input size")
 is_pretrained = builder.is_pretrained_source(source)
+native_size = config.image_size or info.height
 size_names = list(SIZES) if is_pretrained else ["native"]
+if is_pretrained and native_size < 32:
+    # ImageNet networks downsample 32×: below 32 px their last layers run out of pixels.
+    size_names.remove("native")
+    st.caption(f"The native {native_size} px is too small for an ImageNet network; the images are upsampled.")
 size_name = st.radio("Network input size", size_names, horizontal=True, key=f"{K}_size",
                      help="Pretrained networks saw 224 px images; upsampling small images helps them but costs "
                           "roughly (size/native)² more compute." if is_pretrained
@@ -345,7 +350,7 @@ n_train = min(info.num_train, config.train_subset or info.num_train) - n_val
 first_stage = "head" if settings.strategy == "two-stage" else settings.strategy
 try:
     cost = per_image_cost(source, first_stage, len(info.classes), info.channels, image_size,
-                          config.image_size or info.height, config.batch_size)
+                          native_size, config.batch_size)
 except (ValueError, RuntimeError) as exc:
     st.error(str(exc))
     st.stop()

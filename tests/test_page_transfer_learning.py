@@ -121,3 +121,24 @@ def test_a_dataset_made_on_the_page_is_saved_and_selected():
     assert len(list((data_dir() / "made-here" / "round").glob("*.png"))) == 3
     assert by_key(at.selectbox, "tl_dataset").value == "made-here"
     assert any("made-here: 2 classes" in c.value for c in at.caption)
+
+
+def test_a_saved_run_as_the_source():
+    from cnnkit.train import TrainConfig, train
+    from tests.test_transfer_builder import small_spec
+
+    source_data = write_shapes_folder("page-src", (0, 1, 2, 3), 10, 2, seed=13)
+    run = train(TrainConfig(dataset=source_data, model=small_spec(4), epochs=1, batch_size=16, device="cpu",
+                            val_fraction=0.0, name="page source"))
+    target = write_shapes_folder("page-target", (4, 5), 6, 2, seed=14)
+    at = open_page(target)
+    by_key(at.radio, "tl_source_kind").set_value("One of my saved runs").run()
+    no_errors(at)
+    picker = by_key(at.selectbox, "tl_run")
+    assert any(o.startswith("page source") and "page-src" in o for o in picker.options)
+    picker.set_value(run.run_dir).run()
+    no_errors(at)
+    assert by_key(at.radio, "tl_size").options == ["native"]
+    rows = {r["strategy"]: r for r in at.dataframe[0].value.to_dict("records")}
+    assert rows["head"]["trainable params"] == 64 * 2 + 2  # the new 2-class head of the small net
+    assert {m.label: m.value for m in at.metric}["Input"] == "16×16 px"
