@@ -242,7 +242,9 @@ def sweep_progress(group: str) -> None:
         st.session_state[SEEN].append(f"{group}:done")
         st.rerun()  # draw the comparison with the full page
     rows = sweeps.sweep_rows(snaps)
-    st.dataframe(pd.DataFrame(rows).drop(columns=["run_dir"]), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(rows).drop(columns=["run_dir"]), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in ("test acc", "macro F1", "best val acc")})
 
 
 def sweep_comparison(group: str) -> None:

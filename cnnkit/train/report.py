@@ -4,7 +4,6 @@ images behind a confusion-matrix cell. Plain Python/numpy/pandas; no Streamlit (
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
@@ -223,13 +222,16 @@ def _model_label(model: Any) -> str:
 def run_row(record) -> dict:
     """One saved run (cnnkit.store.RunRecord) as a row of the runs table: key settings and results."""
     c = record.config or {}
+    # Results first after the identity columns: they are what a student scans the list for.
     return {
-        "run": record.run_id,
         "name": record.name or c.get("name", ""),
-        "status": record.status,
-        "dataset": record.dataset,
         "model": record.model_name or _model_label(c.get("model")),
+        "dataset": record.dataset,
+        "status": record.status,
         "epochs": f"{record.epochs_done}/{record.epochs}",
+        "test acc": record.test_accuracy,
+        "macro F1": record.macro_f1,
+        "best val acc": record.best_val_accuracy,
         "optimizer": c.get("optimizer"),
         "lr": c.get("lr"),
         "schedule": c.get("scheduler"),
@@ -237,11 +239,9 @@ def run_row(record) -> dict:
         "weight decay": c.get("weight_decay"),
         "dropout": c.get("dropout"),
         "augment": _augment_label(c.get("augment", {})),
-        "test acc": record.test_accuracy,
-        "macro F1": record.macro_f1,
-        "best val acc": record.best_val_accuracy,
         "seconds": None if record.seconds is None else round(float(record.seconds), 1),
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created)) if record.created else "",
+        "run": record.run_id,
     }
 
 
@@ -300,7 +300,3 @@ def overlay_curves(runs: Sequence[tuple[str, Sequence[dict]]]) -> list[dict]:
     for label, history in runs:
         rows.extend({**row, "run": label} for row in epoch_curves(history))
     return rows
-
-
-def run_dirs_exist(paths: Iterable[str | Path]) -> list[Path]:
-    return [Path(p) for p in paths if (Path(p) / "run.json").is_file()]
