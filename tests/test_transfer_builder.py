@@ -69,8 +69,8 @@ def new3() -> str:
 @pytest.fixture(scope="module")
 def quick_source(new3) -> str:
     """A saved run of ours (4 classes, one short epoch): enough to transfer from in the fast tests."""
-    name = write_shapes_folder("src4", (0, 1, 2, 3), 300, 40, seed=21)
-    result = train(quick_config(name, small_spec(4), train_subset=64))
+    name = write_shapes_folder("src4-small", (0, 1, 2, 3), 16, 2, seed=21)
+    result = train(quick_config(name, small_spec(4)))
     return result.run_dir
 
 
@@ -230,6 +230,9 @@ def test_two_stage_through_the_trainer(quick_source):
     events = []
     result = train(quick_config("new3", model_dict, epochs=2, lr=0.01), on_progress=events.append)
     assert [row["lr"] for row in result.history] == pytest.approx([0.01, 0.001])
+    meta = store.read_json(Path(result.run_dir) / "run.json")
+    assert meta["trainable_params"] == 64 * 3 + 3  # counted at the start: the head
+    assert meta["stage_two_trainable_params"] == meta["trainable_params"] + meta["frozen_params"]
     assert any("unfreezes full" in e.get("message", "") for e in events if e["kind"] == "status")
     after = store.load_tensors(Path(result.run_dir) / "last.pt")
     assert not torch.equal(after["net.layers.0.weight"], source_weights["layers.0.weight"])  # unfrozen in stage 2
@@ -246,7 +249,8 @@ def test_two_stage_through_the_trainer(quick_source):
 def test_transfer_from_a_saved_run_beats_training_from_scratch(new3):
     """Source: our small CNN trained on 1,200 Shapes images of 4 classes. Target: 3 of those
     classes, but new images and only 30 per class. Same net, seed, epochs and learning rate."""
-    source = train(quick_config("src4", small_spec(4), epochs=5, batch_size=32))
+    source_data = write_shapes_folder("src4", (0, 1, 2, 3), 300, 40, seed=21)
+    source = train(quick_config(source_data, small_spec(4), epochs=5, batch_size=32))
     target = dict(epochs=8, batch_size=16, lr=2e-3, seed=0)
     scratch = train(quick_config(new3, small_spec(3), **target))
     transferred = train(quick_config(new3, {"kind": "transfer", "source": source.run_dir, "strategy": "full"}, **target))

@@ -299,6 +299,9 @@ def build_transfer_bundle(model_dict: dict, input_shape: tuple[int, int, int], n
     if two_stage:
         extra["head_epochs"] = settings.head_epochs
         extra["unfreeze"] = settings.unfreeze
+        stage_two = apply_strategy(model, layout, settings.unfreeze)  # counted, then frozen again for stage one
+        extra["stage_two_trainable_params"] = stage_two.trainable
+        apply_strategy(model, layout, "head")
     name = f"{loaded.label if loaded.native_size is None else 'run'}-{settings.strategy.replace(':', '')}"
     return ModelBundle(model=model, record=record, input_shape=(data_channels, size, size), name=name,
                        param_groups=groups, on_epoch_start=make_two_stage_hook(model, layout, settings) if two_stage else None,
