@@ -119,6 +119,10 @@ def train_tab(config: TrainConfig, start: bool) -> None:
     others = [s for s in mine if s.job_id != st.session_state.get(CURRENT)]
     if others:
         st.caption("Also in the queue from this session: " + "; ".join(f"{s.label} ({s.status})" for s in others))
+    snap = current_snapshot()
+    if snap is not None and snap.finished and snap.job_id not in st.session_state[SEEN]:
+        # Finished before this full run: nothing for the fragment to rerun for.
+        st.session_state[SEEN].append(snap.job_id)
     live_panel()
     finished_panel()
 
@@ -296,6 +300,8 @@ def sweeps_tab(config: TrainConfig) -> None:
         st.session_state.pop("tr_sw_pick", None)
     group = st.selectbox("Sweep", groups, key="tr_sw_pick",
                          format_func=lambda g: f"{g} ({len(manager.list(group=g))} runs)")
+    if all(s.finished for s in manager.list(group=group)) and f"{group}:done" not in st.session_state[SEEN]:
+        st.session_state[SEEN].append(f"{group}:done")  # already done: the fragment need not rerun the page
     sweep_progress(group)
     sweep_comparison(group)
 

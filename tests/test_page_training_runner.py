@@ -76,12 +76,20 @@ def test_one_epoch_on_shapes_shows_progress_then_results():
     assert len(per_class) == 10 and per_class["support"].sum() == snap.result.results["num_test"]
     # The confusion-cell drill-down opens on the most common mistake and shows its images.
     confusion = snap.result.results["confusion"]
-    true_index, pred_index = at.selectbox(key="tr_result_cm_true").value, at.selectbox(key="tr_result_cm_pred").value
+    cm_key = f"tr_result_{Path(snap.run_dir).name}_cm"
+    true_index, pred_index = at.selectbox(key=f"{cm_key}_true").value, at.selectbox(key=f"{cm_key}_pred").value
     count = confusion[true_index][pred_index]
     assert count == max(confusion[i][j] for i in range(10) for j in range(10) if i != j)
     assert any(f"{count} test images of" in c.value for c in at.caption)
     assert len(at.image) >= min(count, 24)
     assert len(at.get("vega_lite_chart")) >= 5  # curves, confusion, ROC, gradients
+    # Another cell: the caption counts that cell's images (a diagonal cell: the correct ones).
+    at.selectbox(key=f"{cm_key}_pred").set_value(true_index).run()
+    correct = confusion[true_index][true_index]
+    classes = snap.result.results["classes"]
+    expected = (f"{correct} test images of {classes[true_index]} predicted as {classes[true_index]}" if correct
+                else f"No test image of {classes[true_index]} was predicted as {classes[true_index]}")
+    assert any(expected in c.value for c in at.caption), [c.value for c in at.caption]
     # The run is in the Runs tab's table.
     runs = next(df.value for df in at.dataframe if "run" in df.value.columns and "status" in df.value.columns)
     assert Path(snap.run_dir).name in runs["run"].tolist()

@@ -66,14 +66,21 @@ def grad_chart(history: Sequence[dict]) -> Optional[alt.Chart]:
     ).properties(title="Gradient magnitude per layer (log scale): vanishing gradients show as a gap", height=280)
 
 
+CELL_SELECTION = "cell"
+
+
 def confusion_chart(confusion: Sequence[Sequence[int]], classes: Sequence[str]) -> alt.Chart:
+    """Heatmap with counts; clicking a cell selects it (selection "cell" with fields true, predicted)."""
     frame = pd.DataFrame(report.confusion_rows(confusion, classes))
     base = alt.Chart(frame).encode(
         x=alt.X("predicted:N", sort=list(classes), title="predicted"),
         y=alt.Y("true:N", sort=list(classes), title="true"))
-    cells = base.mark_rect().encode(
+    pick = alt.selection_point(name=CELL_SELECTION, fields=["true", "predicted"], on="click", clear=False,
+                              empty=False)
+    cells = base.mark_rect(stroke="#333").encode(
         color=alt.Color("share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title="share of true class"),
-        tooltip=["true:N", "predicted:N", "count:Q", alt.Tooltip("share:Q", format=".1%")])
+        strokeWidth=alt.condition(pick, alt.value(2), alt.value(0)),
+        tooltip=["true:N", "predicted:N", "count:Q", alt.Tooltip("share:Q", format=".1%")]).add_params(pick)
     text = base.mark_text(fontSize=11).encode(
         text="count:Q", color=alt.condition("datum.share > 0.5", alt.value("white"), alt.value("black")))
     return (cells + text).properties(title="Confusion matrix (rows: true class)", height=max(260, 36 * len(classes)))
@@ -212,19 +219,44 @@ def render_run_results(run_dir: str | Path, key: str) -> None:
                     _gallery(images, captions)
 
 
+def _picked_cell(event, classes: list[str]) -> tuple[int, int] | None:
+    """(true, predicted) indices of the heatmap cell clicked in the browser, if any."""
+    try:
+        points = event.selection[CELL_SELECTION]
+    except (AttributeError, KeyError, TypeError):
+        return None
+    if not points:
+        return None
+    point = points[0]
+    if point.get("true") in classes and point.get("predicted") in classes:
+        return classes.index(point["true"]), classes.index(point["predicted"])
+    return None
+
+
 def _confusion_section(record, results: dict, classes: list[str], key: str) -> None:
-    st.altair_chart(confusion_chart(results["confusion"], classes), width="stretch")
+    # Keys carry the run id: another run opens on its own most common mistake.
+    base = f"{key}_{record.run_id}"
+    true_key, pred_key, chart_key = f"{base}_cm_true", f"{base}_cm_pred", f"{base}_cm_chart"
+    event = st.altair_chart(confusion_chart(results["confusion"], classes), width="stretch", key=chart_key,
+                            on_select="rerun", selection_mode=CELL_SELECTION)
     predictions = store.load_predictions(record.run_dir)
     if predictions is None:
         st.caption("No per-image predictions saved for this run.")
         return
-    true_default, pred_default = report.worst_confusion(results["confusion"])
-    st.markdown("**Images in one cell** (default: the most common mistake)")
+    if true_key not in st.session_state:
+        st.session_state[true_key], st.session_state[pred_key] = report.worst_confusion(results["confusion"])
+    picked = _picked_cell(event, classes)
+    if picked is not None and picked != st.session_state.get(f"{base}_cm_last_pick"):
+        # A new click on the heatmap moves the two selectors (they stay usable on their own).
+        st.session_state[f"{base}_cm_last_pick"] = picked
+        st.session_state[true_key], st.session_state[pred_key] = picked
+    st.markdown("**Images in one cell**: click a cell of the matrix, or choose the classes "
+                "(it opens on the most common mistake)")
     cols = st.columns(2)
-    true_index = cols[0].selectbox("True class", range(len(classes)), index=true_default,
-                                   format_func=lambda i: classes[i], key=f"{key}_cm_true")
-    pred_index = cols[1].selectbox("Predicted as", range(len(classes)), index=pred_default,
-                                   format_func=lambda i: classes[i], key=f"{key}_cm_pred")
+    true_index = cols[0].selectbox("True class", range(len(classes)), format_func=lambda i: classes[i],
+                                   key=true_key)
+    pred_index = cols[1].selectbox("Predicted as", range(len(classes)), format_func=lambda i: classes[i],
+                                   key=pred_key)
     test_x = test_images(record.dataset)
     if test_x is None:
         return

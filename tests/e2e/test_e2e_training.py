@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -37,6 +38,10 @@ def test_train_one_epoch_and_see_the_confusion_matrix(page, app_server):
     panel = page.locator(f"[id='{tab.get_attribute('aria-controls')}']")
     panel.locator("[data-testid='stVegaLiteChart'], .vega-embed").first.wait_for(timeout=60_000)
     page.get_by_text("Images in one cell").wait_for()
+    # Clicking a heatmap cell (true circle, predicted square) opens that cell's images.
+    cell = panel.locator("path[aria-label^='predicted: square; true: circle;']")
+    cell.click(force=True)
+    page.get_by_text(re.compile(r"test images? of circle (was )?predicted as square")).first.wait_for(timeout=30_000)
     if os.environ.get("CNNKIT_SCREENSHOT"):
         page.screenshot(path=os.environ["CNNKIT_SCREENSHOT"], full_page=True)
     assert page.get_by_text("Traceback").count() == 0
