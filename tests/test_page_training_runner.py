@@ -222,3 +222,39 @@ def test_stop_while_the_data_loads_is_a_cancel_not_a_failure(monkeypatch):
     snap = manager.wait(job_id, timeout=30)
     assert snap.status == "cancelled" and snap.error is None
     assert snap.message == "stopped before training started" and snap.run_dir is None
+
+
+def _two_forms_app():
+    import streamlit as st
+
+    from cnnkit.train import TrainConfig
+    from ui.train_settings import training_settings
+
+    given = TrainConfig(dataset="digits", model="cnn2", epochs=7, batch_size=32, optimizer="sgd", lr=0.05,
+                        momentum=0.8, nesterov=True, weight_decay=5e-4, l1=1e-5, dropout=0.3, label_smoothing=0.1,
+                        loss="mse", scheduler="step", step_size=3, gamma=0.25, plateau_patience=4, warmup_epochs=1,
+                        augment={"hflip": True, "crop_padding": 4, "rotation": 10.0, "cutout": 6},
+                        val_fraction=0.2, split_strategy="random", image_size=48, train_resolution=16,
+                        test_resolution=8, resize_mode="bilinear", restore_size=False, train_subset=1000,
+                        early_stopping=3, seed=7, device="cpu", precision="fp32", log_every=5, name="given")
+    st.session_state["given"] = given.to_dict()
+    st.session_state["a"] = training_settings("a", defaults=given).to_dict()
+    transfer_model = {"kind": "transfer", "source": "efficientnet_lite0"}
+    st.session_state["b"] = training_settings("b", defaults=TrainConfig(model=transfer_model), show_model=False,
+                                              show_dataset=False).to_dict()
+
+
+def test_settings_form_round_trips_its_defaults_and_forms_do_not_clash():
+    """What other pages rely on: untouched widgets give back `defaults` exactly; two forms on one page."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_two_forms_app, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["a"] == at.session_state["given"]
+    assert at.session_state["b"]["model"] == {"kind": "transfer", "source": "efficientnet_lite0"}
+    assert at.selectbox(key="b_optimizer").value == "adam" and not [w for w in at.selectbox if w.key == "b_preset"]
+    at.select_slider(key="a_lr").set_value(0.1).run()
+    assert at.session_state["a"]["lr"] == 0.1 and at.session_state["b"]["lr"] == 1e-3
+    at.checkbox(key="a_dropout_on").uncheck().run()
+    assert at.session_state["a"]["dropout"] is None
