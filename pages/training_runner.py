@@ -80,6 +80,12 @@ def live_panel() -> None:
         return
     st.markdown(f"**{snap.label}** · {snap.status}")
     st.progress(progress_fraction(snap), text=progress_text(snap))
+    facts = []
+    if snap.meta.get("trainable_params"):
+        facts.append(f"{snap.meta['trainable_params']:,} trainable parameters")
+    facts.extend(snap.meta.get("notes") or [])
+    if facts:
+        st.caption(" · ".join(facts))
     if st.button("Stop", key="tr_stop", help="Ends the run within a batch; what was trained is kept."):
         manager.cancel(snap.job_id)
         st.toast("Stopping…")
@@ -106,6 +112,10 @@ def finished_panel() -> None:
         render_run_results(snap.run_dir, key="tr_result")
 
 
+def _follow_choice() -> None:
+    st.session_state[CURRENT] = st.session_state["tr_follow"]
+
+
 def train_tab(config: TrainConfig, start: bool) -> None:
     if start:
         try:
@@ -115,10 +125,13 @@ def train_tab(config: TrainConfig, start: bool) -> None:
             st.error(str(exc))
         else:
             follow(job_id)
-    mine = [s for s in manager.list() if s.job_id in st.session_state[JOBS] and not s.finished]
-    others = [s for s in mine if s.job_id != st.session_state.get(CURRENT)]
-    if others:
-        st.caption("Also in the queue from this session: " + "; ".join(f"{s.label} ({s.status})" for s in others))
+    known = {s.job_id: s for s in manager.list()}
+    mine = [j for j in reversed(st.session_state[JOBS]) if j in known]  # newest first
+    if len(mine) > 1:
+        # Several runs from this session: choose which one the panel follows.
+        st.session_state["tr_follow"] = st.session_state.get(CURRENT) if st.session_state.get(CURRENT) in mine else mine[0]
+        st.selectbox("Following", mine, key="tr_follow",
+                     format_func=lambda j: f"{known[j].label} · {known[j].status}", on_change=_follow_choice)
     snap = current_snapshot()
     if snap is not None and snap.finished and snap.job_id not in st.session_state[SEEN]:
         # Finished before this full run: nothing for the fragment to rerun for.
@@ -159,6 +172,12 @@ def runs_tab() -> None:
                     st.altair_chart(chart, width="stretch")
         compare = pd.DataFrame(report.compare_table(records, [store.load_results(r.run_dir) for r in records]))
         st.dataframe(compare, hide_index=True, width="stretch")
+        scored = compare.dropna(subset=["test acc"])
+        if not scored.empty:
+            bars = alt.Chart(scored).mark_bar().encode(
+                y=alt.Y("run:N", sort=None, title=None), x=alt.X("test acc:Q", scale=alt.Scale(domain=[0, 1])),
+                tooltip=["run:N", alt.Tooltip("test acc:Q", format=".3f"), alt.Tooltip("macro F1:Q", format=".3f")])
+            st.altair_chart(bars.properties(title="Test accuracy", height=30 * len(scored) + 40), width="stretch")
 
     st.subheader("One run")
     run_id = st.selectbox("Run", list(by_id), format_func=labels.get, key="tr_run_pick")

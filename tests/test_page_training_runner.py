@@ -122,9 +122,17 @@ def test_model_from_the_architecture_builder(monkeypatch):
     snap = poll(at, job_id)
     assert snap.status == "done", snap.error
     assert store.load_run(Path(snap.run_dir)).config["model"]["name"] == "tiny"
-    # Back to a preset: the config names it.
+    # Back to a preset: a second run; the panel follows the newest and can follow the first again.
     at.radio(key="tr_model_source").set_value("Preset").run()
     assert at.selectbox(key="tr_preset").value == "cnn3_bn"
+    second = train_from_page(at, epochs=1)
+    snap2 = poll(at, second)
+    assert store.load_run(Path(snap2.run_dir)).config["model"] == "cnn3_bn"
+    follow = at.selectbox(key="tr_follow")
+    assert follow.options[:2] == [f"{snap2.label} · done", f"{snap.label} · done"] and follow.value == second
+    follow.set_value(job_id).run()
+    assert at.session_state["tr_current"] == job_id
+    assert any(f"{Path(snap.run_dir).name}_cm_true" in (w.key or "") for w in at.selectbox)
 
 
 def _saved_runs(tmp_cancel_after_epoch: int = 1) -> tuple[Path, Path]:
