@@ -4,6 +4,7 @@ strategy on any dataset or on one made here; strategies compared side by side.""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import altair as alt
@@ -11,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit import store
-from cnnkit.data import dataset_info
+from cnnkit.data import dataset_info, list_datasets
 from cnnkit.jobs import get_job_manager
 from cnnkit.train import TrainConfig
 from cnnkit.train import report
@@ -51,6 +52,11 @@ def pretrained_options() -> list[dict]:
 
 
 @st.cache_data(ttl=10, show_spinner=False)
+def dataset_names() -> list[str]:
+    return [d.name for d in list_datasets() if d.available]
+
+
+@st.cache_data(ttl=10, show_spinner=False)
 def saved_runs() -> list[dict]:
     return [{"run_dir": str(r.run_dir), "label": f"{report.run_label(r)} · {r.dataset} · "
              + (f"test acc {r.test_accuracy:.1%}" if r.test_accuracy is not None else r.status)}
@@ -70,7 +76,8 @@ def per_image_cost(source: str, strategy: str, num_classes: int, channels: int, 
                    native: int, batch_size: int) -> dict:
     model_dict = {"kind": "transfer", "source": source, "strategy": strategy, "image_size": size}
     bundle = builder.build_transfer_bundle(model_dict, (channels, native, native), num_classes, None)
-    cost = estimate_epoch_cost(bundle.model, bundle.input_shape, 1, 1, batch_size)
+    # a small probe (4 images, one timed step after a warm-up) keeps the page responsive even at 224 px
+    cost = estimate_epoch_cost(bundle.model, bundle.input_shape, 1, 1, batch_size, repeats=1, probe_batch=4)
     return {"train": cost.train_seconds_per_image, "eval": cost.eval_seconds_per_image,
             "size": bundle.input_shape[1]}
 
@@ -149,6 +156,7 @@ def make_dataset_form() -> None:
         else:
             st.session_state[f"{K}_made_dataset"] = path.name
             st.session_state.pop(f"{K}_dataset", None)  # the dataset picker below starts on the new one
+            dataset_names.clear()
             st.success(f"Saved {sum(len(v) for v in images.values())} images as dataset **{path.name}**; "
                        "it is selected below.")
 
@@ -300,17 +308,20 @@ st.subheader("2 · Target data")
 with st.expander("Make a small dataset here (upload or camera)"):
     make_dataset_form()
 made = st.session_state.get(f"{K}_made_dataset")
-defaults = TrainConfig(dataset=made or "shapes", epochs=3, batch_size=32, lr=1e-3, scheduler="constant",
-                       train_subset=0 if made else 512)
-config = training_settings(K, defaults, show_model=False, show_dataset=True)
+names = dataset_names()
+if made and made not in names:
+    names.append(made)
+default_name = made if made in names else ("shapes" if "shapes" in names else names[0])
+dataset = st.selectbox("Dataset", names, index=names.index(default_name), key=f"{K}_dataset",
+                       help="Any dataset of the registry (built-in, torchvision, imported folders) or one made above.")
 try:
-    info = dataset_info(config.dataset)
+    info = dataset_info(dataset)
     if not info.available:
-        raise ValueError(f"dataset {config.dataset} is not available: {info.reason}")
+        raise ValueError(f"dataset {dataset} is not available: {info.reason}")
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
-st.caption(f"{config.dataset}: {len(info.classes)} classes ({', '.join(info.classes[:12])}"
+st.caption(f"{dataset}: {len(info.classes)} classes ({', '.join(info.classes[:12])}"
            f"{', …' if len(info.classes) > 12 else ''}), {info.channels} channel(s), {info.height}×{info.width} px, "
            f"{info.num_train:,} training images")
 
@@ -327,7 +338,7 @@ strategy = choose_strategy(block_names)
 
 st.subheader("4 · Input size")
 is_pretrained = builder.is_pretrained_source(source)
-native_size = config.image_size or info.height
+native_size = info.height
 size_names = list(SIZES) if is_pretrained else ["native"]
 if is_pretrained and native_size < 32:
     # ImageNet networks downsample 32×: below 32 px their last layers run out of pixels.
@@ -344,23 +355,7 @@ try:
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
-
-n_val = round(min(info.num_train, config.train_subset or info.num_train) * config.val_fraction)
-n_train = min(info.num_train, config.train_subset or info.num_train) - n_val
-first_stage = "head" if settings.strategy == "two-stage" else settings.strategy
-try:
-    cost = per_image_cost(source, first_stage, len(info.classes), info.channels, image_size,
-                          native_size, config.batch_size)
-except (ValueError, RuntimeError) as exc:
-    st.error(str(exc))
-    st.stop()
-epoch_seconds = cost["train"] * n_train + cost["eval"] * n_val
-cols = st.columns(3)
-cols[0].metric("Input", f"{cost['size']}×{cost['size']} px")
-cols[1].metric("Estimated time per epoch", format_seconds(epoch_seconds),
-               help=f"Measured from a few {first_stage} training steps on this machine: {n_train:,} training and "
-                    f"{n_val:,} validation images. Other jobs running at the same time slow it down.")
-cols[2].metric("Estimated run", format_seconds(epoch_seconds * config.epochs), help=f"{config.epochs} epochs")
+estimate_box = st.container()  # filled once the training settings below are known
 
 st.subheader("5 · Trainable vs frozen parameters")
 compare_choices = ["head", f"last:{min(2, len(block_names))}", "full", "two-stage"]
@@ -370,6 +365,12 @@ _, rows = parameter_rows(source, len(info.classes), tuple(compare_choices))
 parameter_table(rows)
 
 st.subheader("6 · Train")
+defaults = TrainConfig(dataset=dataset, epochs=3, batch_size=32, lr=1e-3, scheduler="constant",
+                       train_subset=512 if dataset == "shapes" else 0)
+with st.expander("Training settings (epochs, learning rate = the head's rate, batch size, …)"):
+    config = training_settings(K, defaults, show_model=False, show_dataset=False)
+# the input size is the strategy's choice above, not the form's
+config = replace(config, dataset=dataset, image_size=None)
 compared = st.multiselect("Strategies to compare", compare_choices, default=["head", "full", "two-stage"],
                           key=f"{K}_compare")
 cols = st.columns(2)
@@ -377,6 +378,26 @@ train_one = cols[0].button(f"Train ({builder.strategy_label(settings.to_dict())}
                            key=f"{K}_train")
 train_many = cols[1].button("Compare strategies", key=f"{K}_train_compare", disabled=len(compared) < 2,
                             help="Queues one run per strategy (same data, seed and settings) and shows them side by side.")
+
+with estimate_box:
+    used = min(info.num_train, config.train_subset or info.num_train)
+    n_val = round(used * config.val_fraction)
+    n_train = used - n_val
+    first_stage = "head" if settings.strategy == "two-stage" else settings.strategy
+    try:
+        cost = per_image_cost(source, first_stage, len(info.classes), info.channels, image_size,
+                              native_size, config.batch_size)
+    except (ValueError, RuntimeError) as exc:
+        st.error(str(exc))
+        st.stop()
+    epoch_seconds = cost["train"] * n_train + cost["eval"] * n_val
+    cols = st.columns(3)
+    cols[0].metric("Input", f"{cost['size']}×{cost['size']} px")
+    cols[1].metric("Estimated time per epoch", format_seconds(epoch_seconds),
+                   help=f"Measured from a few {first_stage} training steps on this machine: {n_train:,} training and "
+                        f"{n_val:,} validation images. Other jobs running at the same time slow it down.")
+    cols[2].metric("Estimated run", format_seconds(epoch_seconds * config.epochs), help=f"{config.epochs} epochs")
+
 if train_one or train_many:
     try:
         config.validate()
