@@ -380,9 +380,11 @@ train_many = cols[1].button("Compare strategies", key=f"{K}_train_compare", disa
                             help="Queues one run per strategy (same data, seed and settings) and shows them side by side.")
 
 with estimate_box:
-    used = min(info.num_train, config.train_subset or info.num_train)
-    n_val = round(used * config.val_fraction)
-    n_train = used - n_val
+    # as the trainer splits: validation from the whole training split, then the subset of the rest
+    n_val = round(info.num_train * config.val_fraction)
+    n_train = info.num_train - n_val
+    if config.train_subset:
+        n_train = min(n_train, config.train_subset)
     first_stage = "head" if settings.strategy == "two-stage" else settings.strategy
     try:
         cost = per_image_cost(source, first_stage, len(info.classes), info.channels, image_size,
