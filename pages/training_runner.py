@@ -270,10 +270,8 @@ def sweep_progress(group: str) -> None:
                                 for c in ("test acc", "macro F1", "best val acc")})
 
 
-def sweep_comparison(group: str) -> None:
-    snaps = manager.list(group=group)
-    if not snaps or not all(s.finished for s in snaps):
-        return
+def sweep_comparison(snaps: list) -> None:
+    """Best run, test accuracy by value (bars) or over the grid (heatmap), overlaid curves."""
     fields = sweeps.varying_fields(s.meta.get("config", {}) for s in snaps)
     rows = sweeps.sweep_rows(snaps, fields)
     best = sweeps.best_row(rows)
@@ -311,18 +309,35 @@ def sweep_comparison(group: str) -> None:
 
 def sweeps_tab(config: TrainConfig) -> None:
     sweep_form(config)
-    groups = sweep_groups()
+    live = sweep_groups()
+    saved = sweeps.saved_sweeps(store.list_runs())  # sweeps of earlier app sessions, from their run names
+    groups = live + [g for g in saved if g not in live]
     if not groups:
         return
     st.subheader("Sweeps")
     if st.session_state.get("tr_sw_pick") not in groups:
         st.session_state.pop("tr_sw_pick", None)
-    group = st.selectbox("Sweep", groups, key="tr_sw_pick",
-                         format_func=lambda g: f"{g} ({len(manager.list(group=g))} runs)")
-    if all(s.finished for s in manager.list(group=group)) and f"{group}:done" not in st.session_state[SEEN]:
-        st.session_state[SEEN].append(f"{group}:done")  # already done: the fragment need not rerun the page
-    sweep_progress(group)
-    sweep_comparison(group)
+
+    def describe(g: str) -> str:
+        if g in live:
+            return f"{g} ({len(manager.list(group=g))} runs)"
+        return f"{g} ({len(saved[g])} saved runs)"
+
+    group = st.selectbox("Sweep", groups, key="tr_sw_pick", format_func=describe)
+    if group in live:
+        snaps = manager.list(group=group)
+        if all(s.finished for s in snaps) and f"{group}:done" not in st.session_state[SEEN]:
+            st.session_state[SEEN].append(f"{group}:done")  # already done: the fragment need not rerun the page
+        sweep_progress(group)
+        if all(s.finished for s in snaps):
+            sweep_comparison(snaps)
+        return
+    records = saved[group]
+    items = sweeps.saved_run_items(records, [store.load_history(r.run_dir).get("epochs", []) for r in records])
+    st.dataframe(pd.DataFrame(sweeps.sweep_rows(items)).drop(columns=["run_dir"]), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in ("test acc", "macro F1", "best val acc")})
+    sweep_comparison(items)
 
 
 tabs = st.tabs(["Train", "Runs", "Sweeps"])

@@ -266,3 +266,21 @@ def test_settings_form_round_trips_its_defaults_and_forms_do_not_clash():
     assert at.session_state["a"]["lr"] == 0.1 and at.session_state["b"]["lr"] == 1e-3
     at.checkbox(key="a_dropout_on").uncheck().run()
     assert at.session_state["a"]["dropout"] is None
+
+
+def test_a_saved_sweep_is_compared_after_a_restart(monkeypatch):
+    """Sweep runs on disk (the job manager has forgotten them) are listed and compared."""
+    from cnnkit.train import sweeps
+
+    patch_dataset(monkeypatch, tiny_dataset())
+    group = "sweep-000000-test"
+    base = TrainConfig(dataset="tiny", model=tiny_spec(), epochs=1, batch_size=32)
+    for _, config in sweeps.expand_sweep(base, [("lr", [0.05, 0.005])], group=group):
+        train(config)
+    at = make_app_test("training_runner", timeout=150)
+    at.selectbox(key="tr_sw_pick").set_value(group).run()
+    assert not at.exception
+    assert at.selectbox(key="tr_sw_pick").value == group
+    rows = next(df.value for df in at.dataframe if "lr" in df.value.columns and "message" in df.value.columns)
+    assert rows["lr"].tolist() == [0.05, 0.005] and rows["status"].tolist() == ["done", "done"]
+    assert any("Best test accuracy: lr=" in s.value for s in at.success)

@@ -105,3 +105,29 @@ def test_a_sweep_runs_as_one_group(monkeypatch):
     assert [r["lr"] for r in rows] == [0.05, 0.005]
     assert all(r["status"] == "done" and 0 <= r["test acc"] <= 1 for r in rows)
     assert all(r["run_dir"] and r["epochs"] == 1 for r in rows)
+
+
+def test_saved_sweeps_are_found_by_their_run_names():
+    from cnnkit.store import RunRecord
+
+    planned = sweeps.expand_sweep(TrainConfig(name="study"), [("lr", [0.1, 0.01])], group="sweep-1200-ab12")
+
+    def record(i: int, config: TrainConfig, created: float, acc=None, status="done") -> RunRecord:
+        return RunRecord(run_id=f"run-{i}", run_dir=f"/runs/run-{i}", status=status, dataset="shapes", classes=[],
+                         model_name="cnn3_bn", name=config.name, created=created, epochs_done=1, epochs=1,
+                         test_accuracy=acc, macro_f1=None, best_val_accuracy=None, seconds=2.0,
+                         config=config.to_dict())
+
+    records = [record(1, planned[1][1], 20.0, 0.7), record(2, TrainConfig(name="plain"), 30.0, 0.9),
+               record(3, planned[0][1], 10.0, None, status="cancelled")]
+    assert sweeps.group_of(planned[0][1].name) == "sweep-1200-ab12"
+    assert sweeps.group_of("plain") is None and sweeps.group_of("[sweep-x] in the middle") is None
+    found = sweeps.saved_sweeps(records)
+    assert list(found) == ["sweep-1200-ab12"]
+    assert [r.run_id for r in found["sweep-1200-ab12"]] == ["run-3", "run-1"]  # oldest first
+    items = sweeps.saved_run_items(found["sweep-1200-ab12"], [[], [{"epoch": 1}]])
+    assert [i.label for i in items] == ["lr=0.1", "lr=0.01"]
+    rows = sweeps.sweep_rows(items)
+    assert [r["status"] for r in rows] == ["cancelled", "done"] and rows[1]["test acc"] == 0.7
+    assert rows[0]["test acc"] is None and sweeps.best_row(rows)["lr"] == 0.01
+    assert items[1].history == [{"epoch": 1}] and all(i.finished for i in items)

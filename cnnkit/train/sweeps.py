@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import secrets
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Optional, Sequence
 
 from cnnkit.train.config import LOSSES, OPTIMIZERS, SCHEDULERS, TrainConfig
@@ -34,6 +35,7 @@ DEFAULT_VALUES: dict[str, str] = {
 }
 MAX_SWEEP_RUNS = 24
 GROUP_PREFIX = "sweep-"
+_GROUP_TAG = re.compile(r"\[(sweep-[0-9A-Za-z_-]+)\]\s*$")
 
 
 def _number(field: str, text: str, kind: type) -> float | int:
@@ -190,3 +192,57 @@ def best_row(rows: Sequence[dict], metric: str = "test acc") -> Optional[dict]:
     """The finished row with the highest metric (None when no run has it)."""
     scored = [r for r in rows if r.get(metric) is not None]
     return max(scored, key=lambda r: r[metric]) if scored else None
+
+
+# --- sweeps read back from saved runs (after a restart the job manager has forgotten them) -----------
+@dataclass
+class SavedSweepRun:
+    """A saved run of a sweep, shaped like the JobSnapshot fields sweep_rows and the page read."""
+
+    label: str
+    status: str
+    meta: dict
+    result: Optional[dict]
+    run_dir: str
+    epoch: int
+    history: list = field(default_factory=list)
+    error: Optional[str] = None
+    message: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in ("running", "queued", "starting")
+
+
+def group_of(name: str) -> Optional[str]:
+    """The sweep id in a run name written by expand_sweep ("lr=0.1 [sweep-…]"), else None."""
+    match = _GROUP_TAG.search(name or "")
+    return match.group(1) if match else None
+
+
+def saved_sweeps(records: Iterable[Any]) -> dict[str, list[Any]]:
+    """{group: its saved runs (cnnkit.store.RunRecord), oldest first}, newest sweep first."""
+    groups: dict[str, list[Any]] = {}
+    for record in sorted(records, key=lambda r: (r.created, r.run_id)):
+        group = group_of(record.name or (record.config or {}).get("name", ""))
+        if group:
+            groups.setdefault(group, []).append(record)
+    return dict(sorted(groups.items(), key=lambda item: -max(r.created for r in item[1])))
+
+
+def saved_run_items(records: Sequence[Any], histories: Sequence[list]) -> list[SavedSweepRun]:
+    """Saved runs of one sweep as sweep_rows input, labelled by their swept values."""
+    fields = varying_fields((r.config or {}) for r in records)
+    items = []
+    for record, history in zip(records, histories):
+        config = record.config or {}
+        result = None
+        if record.test_accuracy is not None or record.status in ("done", "early_stopped"):
+            result = {"test_acc": record.test_accuracy, "macro_f1": record.macro_f1,
+                      "best_val_acc": record.best_val_accuracy, "epochs": record.epochs_done,
+                      "seconds": record.seconds, "run_dir": str(record.run_dir)}
+        label = assignment_label([(f, config.get(f)) for f in fields]) or record.run_id
+        items.append(SavedSweepRun(label=label, status=record.status, meta={"config": config}, result=result,
+                                   run_dir=str(record.run_dir), epoch=record.epochs_done, history=list(history),
+                                   message=record.message if record.status in ("failed", "cancelled") else ""))
+    return items
