@@ -14,7 +14,10 @@ from cnnkit.jobs import JobSnapshot, get_job_manager
 from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
 from ui.run_views import overlay_chart, render_curves, render_run_results
+from ui.shell import ensure_app_shell
 from ui.train_settings import training_settings
+
+ensure_app_shell()
 
 JOBS = "tr_jobs"          # this session's single-run job ids, oldest first
 CURRENT = "tr_current"    # the job the live panel follows
