@@ -100,7 +100,7 @@ def test_stop_keeps_what_was_trained(monkeypatch):
     patch_dataset(monkeypatch, tiny_dataset(n_train=4000, n_test=40))
     at = make_app_test("training_runner", timeout=150)
     at.select_slider(key="tr_batch_size").set_value(8)
-    job_id = train_from_page(at, epochs=2)
+    job_id = train_from_page(at, epochs=6)  # 3,000 steps: far longer than the few seconds Stop may take
     poll(at, job_id, until=lambda s: s.phase == "training" or s.finished)
     assert at.button(key="tr_stop")
     started = time.monotonic()
@@ -109,7 +109,7 @@ def test_stop_keeps_what_was_trained(monkeypatch):
     assert snap.status == "cancelled" and time.monotonic() - started < 15
     assert any("resume it from the Runs tab" in w.value for w in at.warning)
     record = store.load_run(Path(snap.run_dir))
-    assert record.status == "cancelled" and (Path(snap.run_dir) / "last.pt").is_file()
+    assert record.status == "cancelled" and record.epochs_done < 6 and (Path(snap.run_dir) / "last.pt").is_file()
 
 
 def test_model_from_the_architecture_builder(monkeypatch):
