@@ -22,11 +22,10 @@ ensure_app_shell()
 JOBS = "tr_jobs"          # this session's single-run job ids, oldest first
 CURRENT = "tr_current"    # the job the live panel follows
 SEEN = "tr_seen_finished"  # finished jobs the page has already rerun for
-SWEEPS = "tr_sweeps"      # this session's sweep group ids, oldest first
 
 manager = get_job_manager()
-for name, empty in ((JOBS, []), (SEEN, []), (SWEEPS, [])):
-    st.session_state.setdefault(name, list(empty))
+for name in (JOBS, SEEN):
+    st.session_state.setdefault(name, [])
 
 st.title("Training runner")
 st.caption("Set the hyperparameters, press **Train** and watch the curves; the page stays usable while a run "
@@ -101,7 +100,9 @@ def finished_panel() -> None:
     if snap is None or not snap.finished:
         return
     if snap.status == "failed":
-        st.error(f"The run failed: {snap.error or snap.message}")
+        # First line only: an unexpected error's traceback is for the server, not the student.
+        reason = (snap.error or snap.message or "unknown error").strip().splitlines()[0]
+        st.error(f"The run failed: {reason}")
         return
     if snap.status == "cancelled" and not snap.run_dir:
         st.info(snap.message or "The run was cancelled before it started.")
@@ -241,7 +242,6 @@ def sweep_form(config: TrainConfig) -> None:
         group = sweeps.new_group_id()
         for label, run_config in sweeps.expand_sweep(config, axes, group=group):
             manager.submit_training(run_config, label=label, group=group)
-        st.session_state[SWEEPS].append(group)
         st.session_state["tr_sw_pick"] = group
 
 

@@ -284,3 +284,18 @@ def test_a_saved_sweep_is_compared_after_a_restart(monkeypatch):
     rows = next(df.value for df in at.dataframe if "lr" in df.value.columns and "message" in df.value.columns)
     assert rows["lr"].tolist() == [0.05, 0.005] and rows["status"].tolist() == ["done", "done"]
     assert any("Best test accuracy: lr=" in s.value for s in at.success)
+
+
+def test_a_failing_run_shows_its_reason_without_a_traceback(monkeypatch):
+    import cnnkit.train.loop
+
+    def broken_load(name, progress=None):
+        raise KeyError("boom")  # an unexpected error: the job manager keeps its traceback
+
+    monkeypatch.setattr(cnnkit.train.loop, "load_dataset", broken_load)
+    at = make_app_test("training_runner", timeout=150)
+    job_id = train_from_page(at, epochs=1)
+    snap = poll(at, job_id, timeout=30)
+    assert snap.status == "failed" and "Traceback" in snap.error
+    errors = [e.value for e in at.error]
+    assert errors == ["The run failed: KeyError: 'boom'"], errors
