@@ -153,8 +153,8 @@ def _gallery(images: list, captions: list[str], columns: int = 6) -> None:
         return
     cols = st.columns(columns)
     for i, (image, caption) in enumerate(zip(images, captions)):
-        # PNG keeps the nearest-neighbour upscaling crisp.
-        cols[i % columns].image(image, caption=caption, output_format="PNG")
+        # PNG at its own pixel size keeps the nearest-neighbour upscaling crisp and every tile equal.
+        cols[i % columns].image(image, caption=caption, output_format="PNG", width=int(image.shape[1]))
 
 
 # --- the full evaluation -----------------------------------------------------------------------
@@ -211,7 +211,7 @@ def render_run_results(run_dir: str | Path, key: str) -> None:
             test_x = test_images(record.dataset)
             if test_x is not None:
                 try:
-                    images, captions = report.mistake_images(test_x, mistakes, limit=24)
+                    images, captions = report.mistake_images(test_x, mistakes, limit=24, target=96)
                 except ValueError as exc:
                     st.error(str(exc))
                 else:
@@ -261,7 +261,8 @@ def _confusion_section(record, results: dict, classes: list[str], key: str) -> N
     if test_x is None:
         return
     try:
-        images, captions, total = report.cell_images(test_x, predictions, int(true_index), int(pred_index), limit=24)
+        images, captions, total = report.cell_images(test_x, predictions, int(true_index), int(pred_index), limit=24,
+                                                      target=96)
     except ValueError as exc:
         st.error(str(exc))
         return
