@@ -294,8 +294,8 @@ def test_a_failing_run_shows_its_reason_without_a_traceback(monkeypatch):
 
     monkeypatch.setattr(cnnkit.train.loop, "load_dataset", broken_load)
     at = make_app_test("training_runner", timeout=150)
-    job_id = train_from_page(at, epochs=1)
-    snap = poll(at, job_id, timeout=30)
+    at.button(key="tr_train").click().run()  # it may fail before this run ends: no train_from_page checks
+    snap = poll(at, at.session_state["tr_current"], timeout=30)
     assert snap.status == "failed" and "Traceback" in snap.error
     errors = [e.value for e in at.error]
     assert errors == ["The run failed: KeyError: 'boom'"], errors
