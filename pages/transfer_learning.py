@@ -22,6 +22,9 @@ from cnnkit.transfer.estimate import estimate_epoch_cost, format_seconds
 from cnnkit.transfer.pretrained import list_pretrained
 from ui.run_views import overlay_chart, render_run_results
 from ui.train_settings import training_settings
+from ui.shell import ensure_app_shell
+
+ensure_app_shell()
 
 K = "tl"                     # widget key prefix
 GROUPS = "tl_groups"         # this session's job groups, oldest first
