@@ -15,7 +15,6 @@ from cnnkit.train import TrainConfig, train
 from tests.conftest import make_app_test
 from tests.train_helpers import patch_dataset, tiny_dataset, tiny_spec
 
-pytestmark = pytest.mark.slow  # every test trains something (seconds to ~20 s on 2 cores)
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +53,7 @@ def train_from_page(at, epochs: int = 1, subset: int | None = None) -> str:
     return at.session_state["tr_current"]
 
 
+@pytest.mark.slow  # real Shapes (generated on first use) and a full test-split evaluation: ~20 s
 def test_one_epoch_on_shapes_shows_progress_then_results():
     at = make_app_test("training_runner", timeout=150)
     assert not at.exception
@@ -95,6 +95,7 @@ def test_one_epoch_on_shapes_shows_progress_then_results():
     assert Path(snap.run_dir).name in runs["run"].tolist()
 
 
+@pytest.mark.slow  # waits for a real run to reach its training loop
 def test_stop_keeps_what_was_trained(monkeypatch):
     # Many tiny batches: an epoch lasts long enough to press Stop in the middle of it.
     patch_dataset(monkeypatch, tiny_dataset(n_train=4000, n_test=40))
