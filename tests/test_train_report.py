@@ -61,6 +61,15 @@ def test_grad_rows_names_layers_and_drops_non_positive():
     assert [r["grad"] for r in first] == [0.01, 0.005] and all(r["order"] == 0 for r in first)
 
 
+def test_grad_rows_of_a_deep_network_keep_first_last_and_spaced_layers():
+    history = [{"epoch": e, "grad": {f"backbone.{i}.weight": 0.1 / (i + 1) for i in range(80)}} for e in (1, 2)]
+    rows = report.grad_rows(history, max_layers=5)
+    layers = sorted({(r["order"], r["layer"]) for r in rows})
+    assert len(layers) == 5 and layers[0] == (0, "backbone.0") and layers[-1] == (79, "backbone.79")
+    assert len(rows) == 10
+    assert next(r["grad"] for r in rows if r["layer"] == "backbone.79") == pytest.approx(0.1 / 80)
+
+
 def test_confusion_rows_shares_and_worst_cell():
     confusion = [[5, 3, 0], [0, 4, 0], [1, 0, 7]]
     rows = report.confusion_rows(confusion, ["a", "b", "c"])

@@ -58,15 +58,24 @@ def _layer_name(param_name: str) -> str:
     return param_name[:-len(".weight")] if param_name.endswith(".weight") else param_name
 
 
-def grad_rows(history: Iterable[dict]) -> list[dict]:
+def grad_rows(history: Iterable[dict], max_layers: int = 12) -> list[dict]:
     """{epoch, layer, order, grad}: mean |gradient| of each layer's weights per epoch. Zero values are
-    left out (the chart is on a log scale); `order` is the layer's position, first layer = 0."""
+    left out (the chart is on a log scale); `order` is the layer's position, first layer = 0. Deep
+    networks (a pretrained backbone has ~80 weight tensors) keep max_layers evenly spaced layers,
+    always the first and the last, so the legend stays readable."""
+    history = list(history)
+    names: list[str] = []
+    for row in history:
+        for name in (row.get("grad") or {}):
+            if name not in names:
+                names.append(name)
+    kept = set(decimate(names, max(2, max_layers)))
     rows = []
     for row in history:
-        for order, (name, value) in enumerate((row.get("grad") or {}).items()):
-            if value is None or not np.isfinite(value) or value <= 0:
+        for name, value in (row.get("grad") or {}).items():
+            if name not in kept or value is None or not np.isfinite(value) or value <= 0:
                 continue
-            rows.append({"epoch": int(row["epoch"]), "layer": _layer_name(name), "order": order,
+            rows.append({"epoch": int(row["epoch"]), "layer": _layer_name(name), "order": names.index(name),
                          "grad": float(value)})
     return rows
 
