@@ -300,3 +300,17 @@ def test_a_failing_run_shows_its_reason_without_a_traceback(monkeypatch):
     assert snap.status == "failed" and "Traceback" in snap.error
     errors = [e.value for e in at.error]
     assert errors == ["The run failed: KeyError: 'boom'"], errors
+
+
+def test_bad_settings_are_refused_with_a_message_before_queueing():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU, so device 'cuda' is a valid choice")
+    at = make_app_test("training_runner", timeout=150)
+    before = len(get_job_manager().list())
+    at.selectbox(key="tr_device").select("cuda")
+    at.button(key="tr_train").click().run()
+    assert not at.exception
+    assert any("no CUDA GPU is available; choose 'cpu' or 'auto'" in e.value for e in at.error)
+    assert len(get_job_manager().list()) == before and "tr_current" not in at.session_state
