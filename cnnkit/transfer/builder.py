@@ -278,8 +278,9 @@ def build_transfer_bundle(model_dict: dict, input_shape: tuple[int, int, int], n
     if data_channels != in_channels:
         notes.append(f"{data_channels}-channel images are {'repeated' if data_channels == 1 else 'averaged'} "
                      f"to the {in_channels} channels {loaded.label} takes")
-    if loaded.native_size is None and size != int(input_shape[1]):
-        notes.append(f"images are resized to {size}×{size} px for {loaded.label}")
+    if size != int(input_shape[1]):
+        notes.append(f"images are resized from {input_shape[1]}×{input_shape[2]} to {size}×{size} px "
+                     f"for {loaded.label}")
     two_stage = settings.strategy == "two-stage"
     if two_stage and config is not None and getattr(config, "epochs", 0) <= settings.head_epochs:
         notes.append(f"two-stage: the run has {config.epochs} epochs, so the backbone is never unfrozen "
