@@ -1,9 +1,142 @@
-"""CLI subcommands (filled in by the issue that owns this topic)."""
+"""`resolution-lab` and `labs`: the resolution lab (TOTV vs TVTV) from the shell."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
+
+from cnnkit.cli.common import print_json, progress
+
+
+def _resolutions(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"resolutions are whole numbers separated by commas, e.g. 32,16,8 "
+                                         f"(got {text!r})") from None
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one resolution, e.g. 32,16,8")
+    return values
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this topic's subcommands; none yet."""
+    lab = subparsers.add_parser(
+        "resolution-lab", help="TOTV vs TVTV: train at the native size and test at each resolution, against "
+                               "training and testing at each resolution",
+        description="Trains one model at the dataset's native size (TOTV, tested at every resolution) and one "
+                    "per lower resolution (TVTV). Progress goes to stderr; the last stdout line is one JSON "
+                    "object with `totv` and `tvtv` rows.")
+    lab.add_argument("--dataset", default="shapes", help="dataset name (default: shapes)")
+    lab.add_argument("--preset", default="cnn3_bn", help="model preset (default: cnn3_bn)")
+    lab.add_argument("--spec", type=Path, help="a model spec JSON file instead of a preset")
+    lab.add_argument("--resolutions", type=_resolutions, default=[32, 16, 8], help="e.g. 32,16,8 (default)")
+    lab.add_argument("--epochs", type=int, default=2, help="epochs per model (default: 2)")
+    lab.add_argument("--train-subset", type=int, default=0, help="train on this many images (0 = all)")
+    lab.add_argument("--batch-size", type=int, default=None)
+    lab.add_argument("--lr", type=float, default=None)
+    lab.add_argument("--optimizer", default=None)
+    lab.add_argument("--mode", choices=("area", "bilinear", "nearest"), default="area",
+                     help="downsampling filter (default: area)")
+    lab.add_argument("--native-size", action="store_true",
+                     help="feed the small images directly (global-pooling networks) instead of resampling back up")
+    lab.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    lab.add_argument("--seed", type=int, default=0)
+    lab.add_argument("--name", default="", help="a label for the lab and its runs")
+    lab.add_argument("--config", type=Path, help="a JSON file of TrainConfig fields shared by every model")
+    lab.add_argument("--json", action="store_true", help="only the JSON line on stdout (no table)")
+    lab.set_defaults(func=run_lab_command)
+
+    labs = subparsers.add_parser("labs", help="saved resolution labs (newest first), or one with --show ID")
+    labs.add_argument("--show", metavar="LAB_ID", help="print one saved lab's JSON")
+    labs.add_argument("--json", action="store_true")
+    labs.set_defaults(func=labs_command)
+
+
+def build_lab_config(args: argparse.Namespace):
+    from cnnkit.labs import ResolutionLabConfig
+    from cnnkit.train import TrainConfig
+
+    base: dict = {}
+    if args.config:
+        try:
+            base = json.loads(Path(args.config).read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{args.config} is not valid JSON: {error}") from None
+    base.update(dataset=args.dataset, epochs=args.epochs, train_subset=args.train_subset, seed=args.seed,
+                device=args.device)
+    if args.spec:
+        try:
+            base["model"] = json.loads(Path(args.spec).read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{args.spec} is not valid JSON: {error}") from None
+    elif args.preset:
+        base["model"] = args.preset
+    for name in ("batch_size", "lr", "optimizer"):
+        if getattr(args, name) is not None:
+            base[name] = getattr(args, name)
+    config = ResolutionLabConfig(base=TrainConfig.from_dict(base).to_dict(), resolutions=list(args.resolutions),
+                                 mode=args.mode, native_size=bool(args.native_size), name=args.name)
+    config.validate()
+    return config
+
+
+class _Reporter:
+    """Training events as short stderr lines: one per model start, epoch and evaluation."""
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("kind")
+        if kind == "lab" and "lab_model" in event:
+            progress(f"[{event['lab_stage']}/{event['lab_stages']}] training {event['lab_model']}")
+        elif kind == "lab" and "lab_dir" in event:
+            progress(f"lab {event['lab_id']} in {event['lab_dir']}")
+        elif kind == "epoch":
+            row = event["row"]
+            val = row.get("val_acc")
+            progress(f"  {row.get('model', '')} epoch {row['epoch']}: train loss {row['train_loss']:.4f}, "
+                     f"train acc {row['train_acc']:.3f}" + (f", val acc {val:.3f}" if val is not None else ""))
+        elif kind == "status" and event.get("phase") == "evaluating":
+            progress(f"  {event.get('message', '')}")
+
+
+def _table(result) -> str:
+    lines = ["resolution  TOTV acc  TVTV acc  TOTV F1  TVTV F1"]
+    totv = {r.resolution: r for r in result.totv}
+    tvtv = {r.resolution: r for r in result.tvtv}
+    for res in result.resolutions:
+        a, b = totv.get(res), tvtv.get(res)
+        cell = lambda row, key: f"{getattr(row, key):8.3f}" if row else "       -"  # noqa: E731
+        lines.append(f"{res:>7} px  {cell(a, 'accuracy')}  {cell(b, 'accuracy')}  {cell(a, 'f1')} {cell(b, 'f1')}")
+    return "\n".join(lines)
+
+
+def run_lab_command(args: argparse.Namespace) -> int:
+    from cnnkit.labs import run_resolution_lab
+
+    config = build_lab_config(args)
+    result = run_resolution_lab(config, on_progress=_Reporter())
+    if not args.json:
+        progress(_table(result))
+    progress(f"{result.status} in {result.seconds:.1f} s; saved as lab {result.lab_id}")
+    print_json(result.summary())
+    return 0 if result.status == "done" else 1
+
+
+def labs_command(args: argparse.Namespace) -> int:
+    from cnnkit.labs import list_labs, load_lab
+
+    if args.show:
+        print_json(load_lab(args.show).summary())
+        return 0
+    labs = list_labs()
+    if args.json:
+        print_json([{"lab_id": lab.lab_id, "status": lab.status, "dataset": lab.dataset, "model": lab.model,
+                     "resolutions": lab.resolutions, "created": lab.created} for lab in labs])
+        return 0
+    if not labs:
+        progress("no saved resolution labs yet")
+    for lab in labs:
+        totv = " ".join(f"{r.resolution}:{r.accuracy:.2f}" for r in lab.totv)
+        tvtv = " ".join(f"{r.resolution}:{r.accuracy:.2f}" for r in lab.tvtv)
+        print(f"{lab.lab_id}  {lab.status:9}  {lab.dataset}/{lab.model}  TOTV {totv}  TVTV {tvtv}")
+    return 0

@@ -1,0 +1,16 @@
+"""cnnkit.labs: multi-run experiments of the course (the resolution lab: TOTV vs TVTV)."""
+
+from cnnkit.labs.resolution import (
+    ResolutionLabConfig,
+    ResolutionLabResult,
+    ResolutionRow,
+    delete_lab,
+    labs_dir,
+    list_labs,
+    load_lab,
+    network_views,
+    run_resolution_lab,
+)
+
+__all__ = ["ResolutionLabConfig", "ResolutionLabResult", "ResolutionRow", "delete_lab", "labs_dir", "list_labs",
+           "load_lab", "network_views", "run_resolution_lab"]

@@ -1,0 +1,375 @@
+"""The resolution lab: TOTV (train on the original resolution, test on various) against TVTV (train and
+test on each resolution).
+
+One lab = one TOTV model trained at the dataset's native size and evaluated at every resolution, plus
+one TVTV model per lower resolution (the native row of TVTV is the TOTV model itself: both train and
+test at the native size). Every model is an ordinary saved run (cnnkit.store); the lab itself is
+checkpoint_dir()/labs/<lab_id>/lab.json, rewritten after every step so a finished lab reopens
+without retraining and an interrupted one keeps what it had.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+
+from cnnkit import store
+from cnnkit.paths import checkpoint_dir
+from cnnkit.train import TrainConfig
+
+ProgressCallback = Callable[[dict], None]
+RESIZE_MODES = ("area", "bilinear", "nearest")
+DEFAULT_RESOLUTIONS = (32, 16, 8)
+LAB_FILE = "lab.json"
+
+
+@dataclass
+class ResolutionLabConfig:
+    """base: TrainConfig fields shared by every model (its resolution fields are set by the lab).
+    native_size: feed the small images directly instead of resampling them back up (global-pooling nets)."""
+
+    base: dict = field(default_factory=lambda: TrainConfig(epochs=2).to_dict())
+    resolutions: list[int] = field(default_factory=lambda: list(DEFAULT_RESOLUTIONS))
+    mode: str = "area"
+    native_size: bool = False
+    name: str = ""
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig.from_dict(dict(self.base))
+
+    def sorted_resolutions(self) -> list[int]:
+        return sorted({int(r) for r in self.resolutions}, reverse=True)
+
+    def validate(self) -> None:
+        """Raise ValueError saying what to change (the dataset-dependent checks run in run_resolution_lab)."""
+        if not self.resolutions:
+            raise ValueError("give at least one resolution, e.g. 32,16,8")
+        for r in self.resolutions:
+            if not isinstance(r, int) or isinstance(r, bool) or r < 1:
+                raise ValueError(f"resolutions must be whole numbers of pixels, at least 1 (got {r!r})")
+        if len(set(self.resolutions)) != len(self.resolutions):
+            raise ValueError(f"resolutions must differ from each other (got {self.resolutions})")
+        if self.mode not in RESIZE_MODES:
+            raise ValueError(f"unknown downsampling filter {self.mode!r}; choose one of {', '.join(RESIZE_MODES)}")
+        self.train_config().validate()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ResolutionLabConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown resolution-lab setting(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
+@dataclass
+class ResolutionRow:
+    """One method at one resolution: test metrics of one model on the test split at that resolution."""
+
+    resolution: int
+    accuracy: float
+    precision: float                 # macro
+    recall: float                    # macro
+    f1: float                        # macro
+    per_class: list[dict]            # {class, accuracy, precision, recall, f1, support}
+    run_dir: str                     # the model that was tested
+    num_test: int = 0
+
+
+@dataclass
+class ResolutionLabResult:
+    lab_id: str
+    lab_dir: str
+    status: str                      # running | done | cancelled | failed
+    dataset: str
+    model: str
+    classes: list[str]
+    native: int                      # the dataset's own image size
+    resolutions: list[int]           # highest first
+    mode: str
+    native_size: bool
+    config: dict                     # the ResolutionLabConfig
+    totv: list[ResolutionRow] = field(default_factory=list)
+    tvtv: list[ResolutionRow] = field(default_factory=list)
+    # every model of the lab: {method: "TOTV"|"TVTV", resolution (trained at), run_dir, label}
+    runs: list[dict] = field(default_factory=list)
+    created: float = 0.0
+    seconds: float = 0.0
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ResolutionLabResult":
+        data = dict(data)
+        data["totv"] = [ResolutionRow(**r) for r in data.get("totv", [])]
+        data["tvtv"] = [ResolutionRow(**r) for r in data.get("tvtv", [])]
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def summary(self) -> dict:
+        """The CLI's JSON: both tables, the run folders, no bulky configs."""
+        data = self.to_dict()
+        data.pop("config")
+        return data
+
+    def metric_rows(self) -> list[dict]:
+        """Long table for charts: {method, resolution, metric, value} over accuracy, precision, F1."""
+        rows = []
+        for method, table in (("TOTV", self.totv), ("TVTV", self.tvtv)):
+            for row in table:
+                for metric in ("accuracy", "precision", "f1"):
+                    rows.append({"method": method, "resolution": row.resolution, "metric": metric,
+                                 "value": getattr(row, metric)})
+        return rows
+
+    def per_class_rows(self) -> list[dict]:
+        """Long table for the heatmap: {method, resolution, class, accuracy}."""
+        rows = []
+        for method, table in (("TOTV", self.totv), ("TVTV", self.tvtv)):
+            for row in table:
+                for entry in row.per_class:
+                    rows.append({"method": method, "resolution": row.resolution, "class": entry["class"],
+                                 "accuracy": entry["accuracy"]})
+        return rows
+
+
+class LabCancelled(Exception):
+    pass
+
+
+# --- saved labs ------------------------------------------------------------------------------------
+def labs_dir(root: Optional[Path] = None) -> Path:
+    return Path(root) if root else checkpoint_dir() / "labs"
+
+
+def _new_lab_id(dataset: str, model: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{model}-{dataset}")[:40]
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-res-{safe}-{secrets.token_hex(2)}"
+
+
+def _save(result: ResolutionLabResult) -> None:
+    store.write_json(Path(result.lab_dir) / LAB_FILE, result.to_dict())
+
+
+def load_lab(lab: str | Path, root: Optional[Path] = None) -> ResolutionLabResult:
+    """A saved lab by id (under labs_dir()) or by folder path."""
+    for candidate in (labs_dir(root) / str(lab), Path(lab)):
+        data = store.read_json(candidate / LAB_FILE)
+        if isinstance(data, dict):
+            result = ResolutionLabResult.from_dict(data)
+            result.lab_dir = str(candidate)  # the folder may have moved with the checkpoint dir
+            return result
+    raise FileNotFoundError(f"no saved resolution lab {str(lab)!r} (looked for {LAB_FILE} in {labs_dir(root)})")
+
+
+def list_labs(root: Optional[Path] = None) -> list[ResolutionLabResult]:
+    """Every saved lab, newest first; unreadable folders are skipped."""
+    folder = labs_dir(root)
+    if not folder.is_dir():
+        return []
+    labs = []
+    for child in folder.iterdir():
+        if (child / LAB_FILE).is_file():
+            try:
+                labs.append(load_lab(child))
+            except (OSError, ValueError, TypeError):
+                continue
+    return sorted(labs, key=lambda lab: (lab.created, lab.lab_id), reverse=True)
+
+
+def delete_lab(lab: str | Path, root: Optional[Path] = None, runs: bool = False) -> None:
+    """Remove a saved lab (and, with runs=True, the runs it trained)."""
+    result = load_lab(lab, root)
+    if runs:
+        for run in result.runs:
+            try:
+                store.delete_run(Path(run["run_dir"]))
+            except (ValueError, OSError):
+                pass
+    shutil.rmtree(result.lab_dir)
+
+
+# --- the lab ---------------------------------------------------------------------------------------
+def _row(resolution: int, results: dict, run_dir: str) -> ResolutionRow:
+    per_class = [{"class": c["class"], "accuracy": float(c["accuracy"]), "precision": float(c["precision"]),
+                  "recall": float(c["recall"]), "f1": float(c["f1"]), "support": int(c["support"])}
+                 for c in results["per_class"]]
+    return ResolutionRow(resolution=int(resolution), accuracy=float(results["accuracy"]),
+                         precision=float(results["macro_precision"]), recall=float(results["macro_recall"]),
+                         f1=float(results["macro_f1"]), per_class=per_class, run_dir=str(run_dir),
+                         num_test=int(results.get("num_test", 0)))
+
+
+def _check_native_size(config: TrainConfig, channels: int, size: int, num_classes: int,
+                       resolutions: list[int]) -> None:
+    """Feeding small images directly only works for networks whose weights do not depend on the input
+    size (global pooling before the classifier): try the network at every resolution before training."""
+    from cnnkit.train import build_bundle
+
+    bundle = build_bundle(config.model, (channels, size, size), num_classes, config,
+                          image_size_given=config.image_size is not None)
+    model = bundle.model.eval()
+    for r in resolutions:
+        try:
+            with torch.no_grad():
+                model(torch.zeros(2, channels, r, r))
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(
+                f"{bundle.name} cannot take {r}×{r} images directly ({first[:160]}); native size needs a network "
+                "that ends in global pooling and keeps at least 1 pixel (try resnet_small), or turn native size "
+                "off so small images are resampled back up") from None
+
+
+def _relay(on_progress: Optional[ProgressCallback], stage: int, stages: int, label: str) -> Optional[ProgressCallback]:
+    """Forward one model's training events, tagged with the model and with the lab's overall fraction."""
+    if on_progress is None:
+        return None
+
+    def relay(event: dict) -> None:
+        kind = event.get("kind")
+        if kind == "epoch":
+            on_progress({"kind": "epoch", "row": {**event["row"], "model": label}})
+        elif kind == "status":
+            on_progress({**event, "message": f"{label}: {event.get('message', '')}"})
+        elif kind == "step":
+            on_progress(event)
+            within = ((event["epoch"] - 1) + event["epoch_step"] / max(1, event["steps_per_epoch"])) / max(1, event["epochs"])
+            on_progress({"kind": "lab", "lab_fraction": (stage + min(1.0, within)) / stages})
+        else:
+            on_progress(event)
+
+    return relay
+
+
+def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[ProgressCallback] = None,
+                       cancel_event: Optional[threading.Event] = None,
+                       root: Optional[Path] = None) -> ResolutionLabResult:
+    """Train and evaluate the whole lab; returns its result (status done or cancelled) and saves it.
+
+    Raises ValueError (bad settings, a resolution above the native size, a network that cannot take
+    small images directly) before anything is trained."""
+    from cnnkit.data import dataset_info
+    from cnnkit.device import resolve_device
+    from cnnkit.evaluate import evaluate_run
+    from cnnkit.train import train
+    from cnnkit.train.loop import TrainingCancelled
+
+    config.validate()
+    base = config.train_config()
+    info = dataset_info(base.dataset)
+    if not info.available:
+        raise ValueError(f"{base.dataset} cannot be loaded: {info.reason}")
+    native = int(info.height)
+    resolutions = config.sorted_resolutions()
+    too_big = [r for r in resolutions if r > native]
+    if too_big:
+        raise ValueError(f"{base.dataset} images are {native}×{native} px; resolutions above that "
+                         f"({', '.join(map(str, too_big))}) cannot be made by downsampling: choose {native} or less")
+    if config.native_size:
+        _check_native_size(base, int(info.channels), int(base.image_size or native), len(info.classes),
+                           [r for r in resolutions if r != native])
+    device = str(resolve_device(base.device))
+    emit = on_progress or (lambda event: None)
+
+    lab_id = _new_lab_id(base.dataset, base.model_label())
+    lab_dir = labs_dir(root) / lab_id
+    lab_dir.mkdir(parents=True, exist_ok=False)
+    result = ResolutionLabResult(
+        lab_id=lab_id, lab_dir=str(lab_dir), status="running", dataset=base.dataset, model=base.model_label(),
+        classes=list(info.classes), native=native, resolutions=resolutions, mode=config.mode,
+        native_size=config.native_size, config=config.to_dict(), created=time.time())
+    _save(result)
+    emit({"kind": "lab", "lab_id": lab_id, "lab_dir": str(lab_dir), "lab_fraction": 0.0})
+    started = time.monotonic()
+    lower = [r for r in resolutions if r != native]
+    stages = 1 + len(lower)
+    prefix = (config.name or base.name or f"reslab {lab_id[-4:]}").strip()
+
+    def common(train_resolution: Optional[int], label: str) -> TrainConfig:
+        return TrainConfig.from_dict({**base.to_dict(), "train_resolution": train_resolution, "test_resolution": None,
+                                      "resize_mode": config.mode, "restore_size": not config.native_size,
+                                      "name": f"{prefix} · {label}"})
+
+    def fit(train_config: TrainConfig, stage: int, label: str) -> Any:
+        emit({"kind": "lab", "lab_stage": stage + 1, "lab_stages": stages, "lab_model": label,
+              "lab_fraction": stage / stages})
+        try:
+            trained = train(train_config, on_progress=_relay(on_progress, stage, stages, label),
+                            cancel_event=cancel_event)
+        except TrainingCancelled:
+            raise LabCancelled() from None
+        if trained.status == "cancelled":
+            result.runs.append({"method": label.split()[0], "resolution": train_config.train_resolution or native,
+                                "run_dir": trained.run_dir, "label": label})
+            raise LabCancelled()
+        return trained
+
+    try:
+        # TOTV: one model at the native size, tested at every resolution.
+        totv_label = f"TOTV {native} px"
+        totv = fit(common(None, totv_label), 0, totv_label)
+        result.runs.append({"method": "TOTV", "resolution": native, "run_dir": totv.run_dir, "label": totv_label})
+        for r in resolutions:
+            if cancel_event is not None and cancel_event.is_set():
+                raise LabCancelled()
+            if r == native:
+                evaluation = totv.results
+            else:
+                emit({"kind": "status", "phase": "evaluating", "message": f"testing the TOTV model at {r} px",
+                      "fraction": None})
+                evaluation = evaluate_run(totv.run_dir, resolution=r, mode=config.mode,
+                                          restore=not config.native_size, device=device)[0].to_dict()
+            result.totv.append(_row(r, evaluation, totv.run_dir))
+            if r == native:  # train and test at the native size: TVTV's native row is the same model
+                result.tvtv.append(_row(r, evaluation, totv.run_dir))
+        _save(result)
+        # TVTV: one model per lower resolution, tested at its own resolution.
+        for stage, r in enumerate(lower, start=1):
+            label = f"TVTV {r} px"
+            trained = fit(common(r, label), stage, label)
+            result.runs.append({"method": "TVTV", "resolution": r, "run_dir": trained.run_dir, "label": label})
+            result.tvtv.append(_row(r, trained.results, trained.run_dir))
+            result.tvtv.sort(key=lambda row: -row.resolution)
+            result.seconds = round(time.monotonic() - started, 2)
+            _save(result)
+        result.status = "done"
+        result.message = f"{len(result.runs)} model(s) trained"
+    except LabCancelled:
+        result.status = "cancelled"
+        result.message = "stopped; the rows finished before the stop are kept"
+    except BaseException as error:
+        result.status = "failed"
+        result.message = str(error) or type(error).__name__
+        result.seconds = round(time.monotonic() - started, 2)
+        _save(result)
+        raise
+    result.seconds = round(time.monotonic() - started, 2)
+    _save(result)
+    emit({"kind": "lab", "lab_fraction": 1.0 if result.status == "done" else None})
+    return result
+
+
+# --- pictures --------------------------------------------------------------------------------------
+def network_views(x_uint8: torch.Tensor, resolutions: list[int], mode: str = "area", native_size: bool = False,
+                  image_size: Optional[int] = None) -> list[tuple[int, torch.Tensor]]:
+    """[(resolution, uint8 batch)]: the images as the network gets them at each resolution (downsampled with
+    `mode`, then resampled back up to image_size unless native_size), the same transform as training."""
+    from cnnkit.train.pipeline import transform_resolution
+
+    size = int(image_size or x_uint8.shape[-1])
+    return [(int(r), transform_resolution(x_uint8, size, None if r == x_uint8.shape[-1] else int(r), mode,
+                                          not native_size))
+            for r in sorted(set(resolutions), reverse=True)]

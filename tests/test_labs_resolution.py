@@ -1,0 +1,182 @@
+"""The resolution lab (TOTV vs TVTV): tables, saved labs, native-size checks and the CLI."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import torch
+from PIL import Image
+
+from cnnkit.cli import main as cli_main
+from cnnkit.data import SHAPE_CLASSES, generate_shapes
+from cnnkit.evaluate import evaluate_run
+from cnnkit.labs import (ResolutionLabConfig, ResolutionLabResult, delete_lab, list_labs, load_lab, network_views,
+                         run_resolution_lab)
+from cnnkit.paths import data_dir
+from cnnkit.store import load_results
+from cnnkit.train import TrainConfig
+
+
+def tiny_folder(name: str = "reslab_tiny", per_class_train: int = 12, per_class_test: int = 6) -> str:
+    """A 3-class 32×32 ImageFolder dataset (Shapes classes 0-2): trains and tests in a second."""
+    root = data_dir() / name
+    if root.is_dir():
+        return name
+    for split, per_class, seed in (("train", per_class_train, 1), ("test", per_class_test, 2)):
+        x, y = generate_shapes(40 * per_class + 100, seed=seed)
+        for c in range(3):
+            folder = root / split / SHAPE_CLASSES[c]
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, image in enumerate(x[y == c][:per_class]):
+                Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{i:03d}.png")
+    return name
+
+
+def lab_config(dataset: str, resolutions=(32, 16), **overrides) -> ResolutionLabConfig:
+    base = TrainConfig(dataset=dataset, epochs=1, batch_size=32, device="cpu", val_fraction=0.1,
+                       scheduler="constant", **overrides)
+    return ResolutionLabConfig(base=base.to_dict(), resolutions=list(resolutions))
+
+
+@pytest.fixture(scope="module")
+def shapes_lab() -> tuple[ResolutionLabResult, list[dict]]:
+    events: list[dict] = []
+    result = run_resolution_lab(lab_config("shapes", (16, 32), train_subset=200), on_progress=events.append)
+    return result, events
+
+
+@pytest.mark.slow
+def test_shapes_lab_tables_have_one_row_per_method_and_resolution(shapes_lab):
+    result, events = shapes_lab
+    assert result.status == "done"
+    assert result.native == 32 and result.resolutions == [32, 16]  # highest first
+    assert [r.resolution for r in result.totv] == [32, 16]
+    assert [r.resolution for r in result.tvtv] == [32, 16]
+    for row in result.totv + result.tvtv:
+        for value in (row.accuracy, row.precision, row.recall, row.f1):
+            assert 0.0 <= value <= 1.0
+        assert [c["class"] for c in row.per_class] == SHAPE_CLASSES
+        assert all(0.0 <= c["accuracy"] <= 1.0 for c in row.per_class)
+        assert sum(c["support"] for c in row.per_class) == row.num_test == 2000
+        # accuracy is the support-weighted mean of per-class accuracy (recall)
+        weighted = sum(c["accuracy"] * c["support"] for c in row.per_class) / row.num_test
+        assert weighted == pytest.approx(row.accuracy, abs=1e-9)
+    # two models: TOTV (32 px, also TVTV's native row) and TVTV 16 px
+    assert [(r["method"], r["resolution"]) for r in result.runs] == [("TOTV", 32), ("TVTV", 16)]
+    totv_dir, tvtv16_dir = result.runs[0]["run_dir"], result.runs[1]["run_dir"]
+    assert result.totv[0].run_dir == result.totv[1].run_dir == result.tvtv[0].run_dir == totv_dir
+    assert result.tvtv[1].run_dir == tvtv16_dir
+    # native row = the TOTV run's own test result; TVTV 16 = that run's test result (tested at 16)
+    assert result.totv[0].accuracy == load_results(totv_dir)["accuracy"] == result.tvtv[0].accuracy
+    assert result.tvtv[1].accuracy == load_results(tvtv16_dir)["accuracy"]
+    # TOTV at 16 px = the native model evaluated on 16 px test images
+    again, _ = evaluate_run(totv_dir, resolution=16, mode="area", restore=True)
+    assert result.totv[1].accuracy == pytest.approx(again.accuracy)
+    # the TVTV model really trained at 16 px
+    config = json.loads((__import__("pathlib").Path(tvtv16_dir) / "config.json").read_text())
+    assert config["train_resolution"] == 16 and config["restore_size"] is True
+    # progress: both models announced, epoch rows tagged with their model, fraction reaches 1
+    models = [e["lab_model"] for e in events if e.get("kind") == "lab" and "lab_model" in e]
+    assert models == ["TOTV 32 px", "TVTV 16 px"]
+    assert {e["row"]["model"] for e in events if e["kind"] == "epoch"} == {"TOTV 32 px", "TVTV 16 px"}
+    assert [e["lab_fraction"] for e in events if e.get("kind") == "lab" and "lab_fraction" in e][-1] == 1.0
+
+
+@pytest.mark.slow
+def test_finished_lab_reopens_from_disk_equal(shapes_lab):
+    result, _ = shapes_lab
+    reopened = load_lab(result.lab_id)
+    assert reopened == result
+    assert reopened.to_dict() == json.loads(json.dumps(result.to_dict()))  # JSON round trip is exact
+    assert load_lab(result.lab_dir) == result
+    assert result.lab_id in [lab.lab_id for lab in list_labs()]
+    rows = result.metric_rows()
+    assert len(rows) == 2 * 2 * 3  # methods × resolutions × (accuracy, precision, F1)
+    assert len(result.per_class_rows()) == 2 * 2 * 10
+
+
+def test_bad_settings_fail_before_training():
+    with pytest.raises(ValueError, match="at least one resolution"):
+        lab_config("shapes", ()).validate()
+    with pytest.raises(ValueError, match="differ"):
+        lab_config("shapes", (16, 16)).validate()
+    with pytest.raises(ValueError, match="filter"):
+        ResolutionLabConfig(mode="bicubic").validate()
+    with pytest.raises(ValueError, match="epochs"):
+        ResolutionLabConfig(base=TrainConfig(epochs=0).to_dict()).validate()
+    with pytest.raises(ValueError, match="unknown resolution-lab setting"):
+        ResolutionLabConfig.from_dict({"resolution": [8]})
+    before = len(list_labs())
+    with pytest.raises(ValueError, match="above that"):
+        run_resolution_lab(lab_config("shapes", (64, 16)))
+    # cnn3_bn flattens into a Linear sized for 32 px: it cannot take 16 px images directly
+    config = lab_config("shapes", (32, 16))
+    config.native_size = True
+    with pytest.raises(ValueError, match="cannot take 16×16 images directly"):
+        run_resolution_lab(config)
+    assert len(list_labs()) == before  # nothing saved, nothing trained
+
+
+def test_tiny_lab_native_size_and_cancel():
+    dataset = tiny_folder()
+    # resnet_small ends in global pooling: the 16 px and 8 px images go in as they are
+    config = lab_config(dataset, (32, 16, 8), model="resnet_small")
+    config.native_size = True
+    result = run_resolution_lab(config)
+    assert result.status == "done" and [r.resolution for r in result.tvtv] == [32, 16, 8]
+    assert all(r.num_test == 18 for r in result.totv + result.tvtv)
+    saved = json.loads((__import__("pathlib").Path(result.runs[-1]["run_dir"]) / "config.json").read_text())
+    assert saved["train_resolution"] == 8 and saved["restore_size"] is False
+    # a cancel before the first step: the lab ends as cancelled with nothing trained, and is saved so
+    stop = threading.Event()
+    stop.set()
+    cancelled = run_resolution_lab(lab_config(dataset), cancel_event=stop)
+    assert cancelled.status == "cancelled" and cancelled.totv == [] and cancelled.tvtv == []
+    assert load_lab(cancelled.lab_id).status == "cancelled"
+    delete_lab(cancelled.lab_id)
+    with pytest.raises(FileNotFoundError, match="no saved resolution lab"):
+        load_lab(cancelled.lab_id)
+
+
+def test_network_views_match_the_training_transform():
+    x, _ = generate_shapes(4, seed=3)
+    views = network_views(x, [8, 32, 16], mode="nearest")
+    assert [r for r, _ in views] == [32, 16, 8]
+    assert torch.equal(views[0][1], x)                        # native: unchanged
+    assert views[2][1].shape == (4, 3, 32, 32)                # resampled back up
+    # nearest down then nearest up: every 4×4 block is one colour
+    block = views[2][1][0, 0, :4, :4]
+    assert (block == block[0, 0]).all()
+    small = network_views(x, [8], native_size=True)
+    assert small[0][1].shape == (4, 3, 8, 8)
+
+
+def test_cli_prints_both_tables_as_the_last_json_line(capsys):
+    dataset = tiny_folder()
+    code = cli_main(["resolution-lab", "--dataset", dataset, "--preset", "cnn3_bn", "--resolutions", "32,16,8",
+                     "--epochs", "1", "--mode", "bilinear", "--device", "cpu", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    data = json.loads(out.strip().splitlines()[-1])
+    for method in ("totv", "tvtv"):
+        assert [r["resolution"] for r in data[method]] == [32, 16, 8]
+        for row in data[method]:
+            assert set(row) >= {"resolution", "accuracy", "precision", "f1", "per_class", "run_dir"}
+            assert 0 <= row["accuracy"] <= 1 and len(row["per_class"]) == 3
+    assert data["mode"] == "bilinear" and len(data["runs"]) == 3
+    assert "training TVTV 8 px" in err
+    assert load_lab(data["lab_id"]).to_dict()["totv"] == data["totv"]
+    # the saved lab is listed
+    assert cli_main(["labs", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert data["lab_id"] in [lab["lab_id"] for lab in listed]
+
+
+def test_cli_bad_resolutions_say_what_to_change(capsys):
+    assert cli_main(["resolution-lab", "--dataset", "shapes", "--resolutions", "64,32"]) == 1
+    assert "choose 32 or less" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli_main(["resolution-lab", "--resolutions", "32,x"])
+    assert "whole numbers" in capsys.readouterr().err
