@@ -1,0 +1,77 @@
+"""AppTest of the resolution-lab page: a tiny lab through the job queue to its tables, reopening a saved
+lab, and bad settings shown as an error."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnkit.jobs import get_job_manager
+from cnnkit.labs import list_labs, load_lab
+from tests.conftest import make_app_test
+from tests.test_labs_resolution import tiny_folder
+
+
+def no_errors(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def frame_with(at, column: str):
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_page_opens_with_lab_defaults():
+    at = make_app_test("resolution_lab", timeout=120)
+    no_errors(at)
+    assert at.multiselect(key="rl_resolutions").value == [32, 16, 8]
+    assert at.selectbox(key="rl_dataset").value == "shapes"
+    assert at.selectbox(key="rl_preset").value == "cnn3_bn"
+    assert at.slider(key="rl_epochs").value == 2
+    # bad settings: a message, nothing queued
+    jobs_before = len(get_job_manager().list(group="resolution-lab"))
+    at.multiselect(key="rl_resolutions").set_value([]).run()
+    at.button(key="rl_run").click().run()
+    assert any("at least one resolution" in e.value for e in at.error)
+    assert not at.exception
+    assert len(get_job_manager().list(group="resolution-lab")) == jobs_before
+
+
+@pytest.mark.slow
+def test_tiny_lab_runs_to_its_tables_and_reopens():
+    dataset = tiny_folder()
+    at = make_app_test("resolution_lab", timeout=120)
+    no_errors(at)
+    at.selectbox(key="rl_dataset").set_value(dataset).run()
+    at.slider(key="rl_epochs").set_value(1).run()
+    at.multiselect(key="rl_resolutions").set_value([32, 16]).run()
+    at.selectbox(key="rl_mode").set_value("nearest").run()
+    at.button(key="rl_run").click().run()
+    no_errors(at)
+    job_id = at.session_state["rl_jobs"][-1]
+    snap = get_job_manager().wait(job_id, timeout=120)
+    assert snap.status == "done", snap.error
+    at.run()  # the live panel sees the finished job and shows its lab below
+    no_errors(at)
+    lab = load_lab(snap.result.lab_id)
+    assert at.selectbox(key="rl_pick").value == lab.lab_id
+    metrics = frame_with(at, "f1")
+    assert list(metrics["method"]) == ["TOTV", "TOTV", "TVTV", "TVTV"]
+    assert list(metrics["resolution"]) == [32, 16, 32, 16]
+    assert list(metrics["accuracy"]) == [r.accuracy for r in lab.totv + lab.tvtv]
+    per_class = frame_with(at, "TVTV 16 px")
+    assert list(per_class.columns) == ["TOTV 32 px", "TOTV 16 px", "TVTV 32 px", "TVTV 16 px"]
+    assert list(per_class.index) == lab.classes and len(lab.classes) == 3
+    assert per_class.to_numpy().min() >= 0 and per_class.to_numpy().max() <= 1
+    assert len(at.tabs) == 2  # training curves of both models
+    assert lab.mode == "nearest"
+
+    # a new session lists the saved lab and shows it without training anything
+    jobs_before = len(get_job_manager().list())
+    again = make_app_test("resolution_lab", timeout=120)
+    no_errors(again)
+    assert len(again.selectbox(key="rl_pick").options) == len(list_labs())
+    again.selectbox(key="rl_pick").set_value(lab.lab_id).run()
+    no_errors(again)
+    assert list(frame_with(again, "f1")["accuracy"]) == [r.accuracy for r in lab.totv + lab.tvtv]
+    assert len(get_job_manager().list()) == jobs_before
+    assert lab.lab_id in [saved.lab_id for saved in list_labs()]
