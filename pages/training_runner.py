@@ -15,17 +15,27 @@ from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
 from ui.run_views import overlay_chart, render_curves, render_run_results
 from ui.shell import ensure_app_shell
-from ui.train_settings import training_settings
+from ui.train_settings import clear_training_settings, training_settings
 
 ensure_app_shell()
 
 JOBS = "tr_jobs"          # this session's single-run job ids, oldest first
 CURRENT = "tr_current"    # the job the live panel follows
+LOAD = "tr_load_settings"  # {"config", "source"} to put in the form on the next run; None = the defaults
+LOADED = "tr_form_defaults"  # {"config", "source"} the form shows as its defaults
 SEEN = "tr_seen_finished"  # finished jobs the page has already rerun for
 
 manager = get_job_manager()
 for name in (JOBS, SEEN):
     st.session_state.setdefault(name, [])
+if LOAD in st.session_state:
+    # Before the form is drawn: forget its widget values so it shows the loaded settings.
+    clear_training_settings("tr")
+    loaded = st.session_state.pop(LOAD)
+    if loaded is None:
+        st.session_state.pop(LOADED, None)
+    else:
+        st.session_state[LOADED] = loaded
 
 st.title("Training runner")
 st.caption("Set the hyperparameters, press **Train** and watch the curves; the page stays usable while a run "
@@ -186,7 +196,7 @@ def runs_tab() -> None:
     st.subheader("One run")
     run_id = st.selectbox("Run", list(by_id), format_func=labels.get, key="tr_run_pick")
     record = by_id[run_id]
-    cols = st.columns(3)
+    cols = st.columns(4)
     resumable = record.status in ("interrupted", "cancelled", "failed") and record.epochs_done < record.epochs
     if cols[0].button("Resume", key="tr_resume", disabled=not resumable,
                       help="Go on from the last saved epoch (interrupted or stopped runs)."):
@@ -198,9 +208,14 @@ def runs_tab() -> None:
             st.error(str(exc))
         else:
             st.success("Resumed: follow it in the Train tab.")
-    confirm = cols[2].checkbox("Yes, delete it", key="tr_delete_confirm")
+    if cols[1].button("Use these settings", key="tr_use_settings",
+                      help="Put this run's settings in the Train tab's form, to train a variation of it."):
+        # A new name: the variation is a new run.
+        st.session_state[LOAD] = {"config": {**record.config, "name": ""}, "source": report.run_label(record)}
+        st.rerun()
+    confirm = cols[3].checkbox("Yes, delete it", key="tr_delete_confirm")
     running = record.status in ("running", "starting", "queued")
-    if cols[1].button("Delete", key="tr_delete", disabled=not confirm or running,
+    if cols[2].button("Delete", key="tr_delete", disabled=not confirm or running,
                       help="Removes the run folder (weights, history, results)."):
         try:
             store.delete_run(record.run_dir)
@@ -347,7 +362,19 @@ tabs = st.tabs(["Train", "Runs", "Sweeps"])
 with tabs[0]:
     left, right = st.columns([5, 7], gap="large")
     with left:
-        settings = training_settings("tr")
+        form_defaults = None
+        if LOADED in st.session_state:
+            try:
+                form_defaults = TrainConfig.from_dict(st.session_state[LOADED]["config"])
+            except (TypeError, ValueError) as exc:  # e.g. settings saved by an older version of the app
+                st.error(f"Those settings cannot be loaded: {exc}")
+                st.session_state.pop(LOADED, None)
+            else:
+                st.caption(f"Settings of {st.session_state[LOADED]['source']}; change one and train a variation.")
+        settings = training_settings("tr", defaults=form_defaults)
+        if st.button("Reset to the defaults", key="tr_reset", disabled=form_defaults is None):
+            st.session_state[LOAD] = None
+            st.rerun()
     with right:
         # The button sits above the live panel so the run is in view the moment it starts.
         start = st.button("Train", type="primary", key="tr_train", width="stretch",

@@ -176,6 +176,17 @@ def test_runs_compare_resume_and_delete(monkeypatch):
     assert record.status == "done" and record.epochs_done == 2
     assert [row["epoch"] for row in store.load_history(stopped_dir)["epochs"]] == [1, 2]
 
+    # Its settings go back into the form (model spec included), and Reset brings the defaults back.
+    at.button(key="tr_use_settings").click().run()
+    assert not at.exception
+    assert at.slider(key="tr_epochs").value == 2 and at.select_slider(key="tr_lr").value == 0.001
+    assert at.radio(key="tr_model_source").value == "As given"
+    assert at.text_input(key="tr_name").value == ""
+    assert any("Settings of stopped run" in c.value for c in at.caption)
+    at.button(key="tr_reset").click().run()
+    assert at.slider(key="tr_epochs").value == 4 and at.select_slider(key="tr_lr").value == 0.001
+    assert at.selectbox(key="tr_preset").value == "cnn3_bn" and at.button(key="tr_reset").disabled
+
     # Delete needs the confirmation box first.
     at.selectbox(key="tr_run_pick").set_value(done_dir.name).run()
     assert at.button(key="tr_delete").disabled
@@ -248,6 +259,7 @@ def _two_forms_app():
                         early_stopping=3, seed=7, device="cpu", precision="fp32", log_every=5, name="given")
     st.session_state["given"] = given.to_dict()
     st.session_state["a"] = training_settings("a", defaults=given).to_dict()
+    st.session_state["a_keys"] = [k[2:] for k in st.session_state if k.startswith("a_") and k != "a_keys"]
     transfer_model = {"kind": "transfer", "source": "efficientnet_lite0"}
     st.session_state["b"] = training_settings("b", defaults=TrainConfig(model=transfer_model), show_model=False,
                                               show_dataset=False).to_dict()
@@ -262,6 +274,12 @@ def test_settings_form_round_trips_its_defaults_and_forms_do_not_clash():
     assert not at.exception, at.exception
     assert at.session_state["a"] == at.session_state["given"]
     assert at.session_state["b"]["model"] == {"kind": "transfer", "source": "efficientnet_lite0"}
+    # WIDGET_NAMES lists every widget the form draws (clear_training_settings relies on it).
+    from ui.train_settings import WIDGET_NAMES
+
+    drawn = set(at.session_state["a_keys"])
+    assert drawn and drawn <= set(WIDGET_NAMES), drawn - set(WIDGET_NAMES)
+    assert len(drawn) >= len(WIDGET_NAMES) - 2  # all but the builder source radio (no builder spec here)
     assert at.selectbox(key="b_optimizer").value == "adam" and not [w for w in at.selectbox if w.key == "b_preset"]
     at.select_slider(key="a_lr").set_value(0.1).run()
     assert at.session_state["a"]["lr"] == 0.1 and at.session_state["b"]["lr"] == 1e-3

@@ -34,6 +34,24 @@ PRESET_CHOICE = "Preset"
 GIVEN_CHOICE = "As given"
 
 
+# Every widget name the form uses (keys are f"{key}_{name}"), so a page can reset the form.
+WIDGET_NAMES = (
+    "dataset", "train_subset", "val_fraction", "split_strategy", "model_source", "preset", "dropout_on", "dropout",
+    "epochs", "batch_size", "lr", "optimizer", "momentum", "nesterov", "loss", "scheduler", "warmup_epochs",
+    "early_stopping", "step_size", "gamma", "plateau_patience", "weight_decay", "l1", "label_smoothing",
+    "aug_hflip", "aug_crop_padding", "aug_rotation", "aug_cutout", "aug_brightness", "aug_contrast",
+    "aug_saturation", "aug_scale", "image_size", "train_resolution", "test_resolution", "resize_mode",
+    "restore_size", "device", "precision", "seed", "log_every", "name",
+)
+
+
+def clear_training_settings(key: str) -> None:
+    """Forget the form's widget values, so the next training_settings(key, defaults) shows `defaults`.
+    Call before the form is drawn in this run (e.g. on the run after a "use these settings" click)."""
+    for name in WIDGET_NAMES:
+        st.session_state.pop(f"{key}_{name}", None)
+
+
 @st.cache_data(ttl=30, show_spinner=False)
 def _dataset_names() -> list[str]:
     # Listing reads folder headers; 30 s is fresh enough and keeps every widget change snappy.
