@@ -25,6 +25,7 @@ JOBS = "rl_jobs"                # this session's lab jobs, oldest first
 SEEN = "rl_seen_finished"       # jobs the page has rerun for once finished
 OPEN = "rl_open_lab"            # the lab id shown in the results section
 RESOLUTION_CHOICES = (64, 48, 32, 28, 24, 16, 14, 12, 8, 7, 4)
+METRIC_NAMES = ("accuracy", "precision", "recall", "f1")
 METHOD_COLOURS = alt.Scale(domain=["TOTV", "TVTV"], range=["#d62728", "#1f77b4"])
 DEFAULTS = TrainConfig(dataset="shapes", model="cnn3_bn", epochs=2, train_subset=2000)
 
@@ -77,13 +78,16 @@ def metric_chart(result: ResolutionLabResult, metric: str) -> alt.Chart:
     frame = pd.DataFrame([r for r in result.metric_rows() if r["metric"] == metric])
     order = [f"{r} px" for r in result.resolutions]
     frame["size"] = frame["resolution"].map(lambda r: f"{r} px")
-    return alt.Chart(frame).mark_bar().encode(
-        x=alt.X("size:N", sort=order, title="resolution"),
+    base = alt.Chart(frame).encode(
+        x=alt.X("size:N", sort=order, title="resolution", axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("method:N", sort=["TOTV", "TVTV"]),
-        y=alt.Y("value:Q", title=metric, scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("method:N", scale=METHOD_COLOURS, title=None),
-        tooltip=["method:N", "size:N", alt.Tooltip("value:Q", format=".1%")],
-    ).properties(title=metric.capitalize() if metric != "f1" else "Macro F1", height=260)
+        y=alt.Y("value:Q", title=None, scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")))
+    bars = base.mark_bar().encode(
+        color=alt.Color("method:N", scale=METHOD_COLOURS, title=None, legend=alt.Legend(orient="top")),
+        tooltip=["method:N", "size:N", alt.Tooltip("value:Q", format=".1%")])
+    labels = base.mark_text(dy=-6, fontSize=10).encode(text=alt.Text("value:Q", format=".0%"))
+    title = {"accuracy": "Accuracy", "precision": "Macro precision", "f1": "Macro F1"}[metric]
+    return (bars + labels).properties(title=title, height=260)
 
 
 def per_class_frame(result: ResolutionLabResult) -> pd.DataFrame:
@@ -109,6 +113,16 @@ def per_class_heatmap(result: ResolutionLabResult) -> alt.Chart:
         tooltip=["class:N", "method:N", "resolution:Q", alt.Tooltip("accuracy:Q", format=".1%")])
     text = base.mark_text(fontSize=11).encode(text=alt.Text("accuracy:Q", format=".0%"))
     return (cells + text).properties(title="Per-class accuracy", height=max(220, 30 * len(result.classes)))
+
+
+def show_percent(frame: pd.DataFrame, hide_index: bool) -> None:
+    """Fractions shown as percentages with one decimal (the frame itself keeps fractions)."""
+    columns = [c for c in frame.columns if c not in ("method", "resolution")]
+    shown = frame.copy()
+    shown[columns] = shown[columns] * 100
+    st.dataframe(shown, hide_index=hide_index, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(f"{c} (%)" if c in METRIC_NAMES else c,
+                                                                 format="%.1f") for c in columns})
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -142,18 +156,14 @@ def render_lab(result: ResolutionLabResult) -> None:
         st.info("No results yet.")
         return
     st.subheader("Accuracy, precision and F1")
-    st.dataframe(metrics_frame(result), hide_index=True, width="stretch",
-                 column_config={m: st.column_config.NumberColumn(m, format="percent")
-                                for m in ("accuracy", "precision", "recall", "f1")})
+    show_percent(metrics_frame(result), hide_index=True)
     cols = st.columns(3)
     for col, metric in zip(cols, ("accuracy", "precision", "f1")):
         with col:
             st.altair_chart(metric_chart(result, metric), width="stretch")
 
     st.subheader("Per class")
-    st.dataframe(per_class_frame(result), width="stretch",
-                 column_config={c: st.column_config.NumberColumn(c, format="percent")
-                                for c in per_class_frame(result).columns})
+    show_percent(per_class_frame(result), hide_index=False)
     st.altair_chart(per_class_heatmap(result), width="stretch")
 
     st.subheader("The images at each resolution")
@@ -230,7 +240,7 @@ def live_panel() -> None:
                 partial = None
             if partial is not None and (partial.totv or partial.tvtv):
                 st.caption("Rows finished so far:")
-                st.dataframe(metrics_frame(partial), hide_index=True, width="stretch")
+                show_percent(metrics_frame(partial), hide_index=True)
     elif snap.status == "failed":
         st.error(f"The lab failed: {(snap.error or 'unknown error').strip().splitlines()[0]}")
     elif snap.status == "cancelled":

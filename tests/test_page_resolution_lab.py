@@ -54,14 +54,16 @@ def test_tiny_lab_runs_to_its_tables_and_reopens():
     no_errors(at)
     lab = load_lab(snap.result.lab_id)
     assert at.selectbox(key="rl_pick").value == lab.lab_id
-    metrics = frame_with(at, "f1")
+    metrics = frame_with(at, "f1")  # shown in percent
     assert list(metrics["method"]) == ["TOTV", "TOTV", "TVTV", "TVTV"]
     assert list(metrics["resolution"]) == [32, 16, 32, 16]
-    assert list(metrics["accuracy"]) == [r.accuracy for r in lab.totv + lab.tvtv]
+    assert list(metrics["accuracy"]) == pytest.approx([100 * r.accuracy for r in lab.totv + lab.tvtv])
     per_class = frame_with(at, "TVTV 16 px")
     assert list(per_class.columns) == ["TOTV 32 px", "TOTV 16 px", "TVTV 32 px", "TVTV 16 px"]
     assert list(per_class.index) == lab.classes and len(lab.classes) == 3
-    assert per_class.to_numpy().min() >= 0 and per_class.to_numpy().max() <= 1
+    assert per_class.to_numpy().min() >= 0 and per_class.to_numpy().max() <= 100
+    tvtv16 = {c["class"]: 100 * c["accuracy"] for c in lab.tvtv[1].per_class}
+    assert list(per_class["TVTV 16 px"]) == pytest.approx([tvtv16[c] for c in lab.classes])
     assert len(at.tabs) == 2  # training curves of both models
     assert lab.mode == "nearest"
 
@@ -72,6 +74,6 @@ def test_tiny_lab_runs_to_its_tables_and_reopens():
     assert len(again.selectbox(key="rl_pick").options) == len(list_labs())
     again.selectbox(key="rl_pick").set_value(lab.lab_id).run()
     no_errors(again)
-    assert list(frame_with(again, "f1")["accuracy"]) == [r.accuracy for r in lab.totv + lab.tvtv]
+    assert list(frame_with(again, "f1")["accuracy"]) == pytest.approx([100 * r.accuracy for r in lab.totv + lab.tvtv])
     assert len(get_job_manager().list()) == jobs_before
     assert lab.lab_id in [saved.lab_id for saved in list_labs()]
