@@ -15,7 +15,7 @@ from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
 from ui.run_views import overlay_chart, render_curves, render_run_results
 from ui.shell import ensure_app_shell
-from ui.train_settings import clear_training_settings, training_settings
+from ui.train_settings import load_training_settings, training_settings
 
 ensure_app_shell()
 
@@ -29,13 +29,17 @@ manager = get_job_manager()
 for name in (JOBS, SEEN):
     st.session_state.setdefault(name, [])
 if LOAD in st.session_state:
-    # Before the form is drawn: forget its widget values so it shows the loaded settings.
-    clear_training_settings("tr")
+    # Before the form is drawn: write the loaded settings into its widgets.
     loaded = st.session_state.pop(LOAD)
-    if loaded is None:
-        st.session_state.pop(LOADED, None)
+    try:
+        load_training_settings("tr", TrainConfig.from_dict(loaded["config"]) if loaded else TrainConfig())
+    except (TypeError, ValueError) as exc:  # e.g. settings saved by an older version of the app
+        st.session_state["tr_load_error"] = f"Those settings cannot be loaded: {exc}"
     else:
-        st.session_state[LOADED] = loaded
+        if loaded is None:
+            st.session_state.pop(LOADED, None)
+        else:
+            st.session_state[LOADED] = loaded
 
 st.title("Training runner")
 st.caption("Set the hyperparameters, press **Train** and watch the curves; the page stays usable while a run "
@@ -362,15 +366,12 @@ tabs = st.tabs(["Train", "Runs", "Sweeps"])
 with tabs[0]:
     left, right = st.columns([5, 7], gap="large")
     with left:
+        if "tr_load_error" in st.session_state:
+            st.error(st.session_state.pop("tr_load_error"))
         form_defaults = None
-        if LOADED in st.session_state:
-            try:
-                form_defaults = TrainConfig.from_dict(st.session_state[LOADED]["config"])
-            except (TypeError, ValueError) as exc:  # e.g. settings saved by an older version of the app
-                st.error(f"Those settings cannot be loaded: {exc}")
-                st.session_state.pop(LOADED, None)
-            else:
-                st.caption(f"Settings of {st.session_state[LOADED]['source']}; change one and train a variation.")
+        if LOADED in st.session_state:  # defaults too, so its values are among the widgets' options
+            form_defaults = TrainConfig.from_dict(st.session_state[LOADED]["config"])
+            st.caption(f"Settings of {st.session_state[LOADED]['source']}; change one and train a variation.")
         settings = training_settings("tr", defaults=form_defaults)
         if st.button("Reset to the defaults", key="tr_reset", disabled=form_defaults is None):
             st.session_state[LOAD] = None

@@ -258,6 +258,11 @@ def _two_forms_app():
                         test_resolution=8, resize_mode="bilinear", restore_size=False, train_subset=1000,
                         early_stopping=3, seed=7, device="cpu", precision="fp32", log_every=5, name="given")
     st.session_state["given"] = given.to_dict()
+    if "other" in st.session_state:  # a page loading a saved run's settings into the drawn form
+        from ui.train_settings import load_training_settings
+
+        given = TrainConfig.from_dict(st.session_state["other"])
+        load_training_settings("a", given)
     st.session_state["a"] = training_settings("a", defaults=given).to_dict()
     st.session_state["a_keys"] = [k[2:] for k in st.session_state if k.startswith("a_") and k != "a_keys"]
     transfer_model = {"kind": "transfer", "source": "efficientnet_lite0"}
@@ -274,7 +279,7 @@ def test_settings_form_round_trips_its_defaults_and_forms_do_not_clash():
     assert not at.exception, at.exception
     assert at.session_state["a"] == at.session_state["given"]
     assert at.session_state["b"]["model"] == {"kind": "transfer", "source": "efficientnet_lite0"}
-    # WIDGET_NAMES lists every widget the form draws (clear_training_settings relies on it).
+    # WIDGET_NAMES lists every widget the form draws (load_training_settings writes them all).
     from ui.train_settings import WIDGET_NAMES
 
     drawn = set(at.session_state["a_keys"])
@@ -285,6 +290,14 @@ def test_settings_form_round_trips_its_defaults_and_forms_do_not_clash():
     assert at.session_state["a"]["lr"] == 0.1 and at.session_state["b"]["lr"] == 1e-3
     at.checkbox(key="a_dropout_on").uncheck().run()
     assert at.session_state["a"]["dropout"] is None
+    # Loading other settings into the drawn form overrides what was set in it.
+    other = TrainConfig(model=tiny_spec(), epochs=3, lr=3e-4, dropout=0.2, augment={"cutout": 8, "scale": 0.1},
+                        train_subset=256, scheduler="onecycle", warmup_epochs=2, image_size=None, name="")
+    at.session_state["other"] = other.to_dict()
+    at.run()
+    assert not at.exception
+    assert at.session_state["a"] == other.to_dict()
+    assert at.radio(key="a_model_source").value == "As given"
 
 
 def test_a_saved_sweep_is_compared_after_a_restart(monkeypatch):

@@ -45,11 +45,41 @@ WIDGET_NAMES = (
 )
 
 
-def clear_training_settings(key: str) -> None:
-    """Forget the form's widget values, so the next training_settings(key, defaults) shows `defaults`.
-    Call before the form is drawn in this run (e.g. on the run after a "use these settings" click)."""
-    for name in WIDGET_NAMES:
-        st.session_state.pop(f"{key}_{name}", None)
+def load_training_settings(key: str, config: TrainConfig) -> None:
+    """Put `config` into the form's widgets. Call before training_settings(key, defaults=config) is
+    drawn in this run. Values are written through st.session_state: a browser keeps its own widget
+    values, and only state written this way overrides them (a changed `value=` default does not)."""
+    state = st.session_state
+    values: dict[str, Any] = {
+        "dataset": config.dataset, "train_subset": int(config.train_subset), "val_fraction": float(config.val_fraction),
+        "split_strategy": config.split_strategy, "dropout_on": config.dropout is not None,
+        "dropout": float(config.dropout if config.dropout is not None else 0.5), "epochs": int(config.epochs),
+        "batch_size": int(config.batch_size), "lr": float(config.lr), "optimizer": config.optimizer,
+        "momentum": float(config.momentum), "nesterov": bool(config.nesterov), "loss": config.loss,
+        "scheduler": config.scheduler, "warmup_epochs": int(config.warmup_epochs),
+        "early_stopping": int(config.early_stopping), "step_size": int(config.step_size), "gamma": float(config.gamma),
+        "plateau_patience": int(config.plateau_patience), "weight_decay": float(config.weight_decay),
+        "l1": float(config.l1), "label_smoothing": float(config.label_smoothing),
+        "image_size": int(config.image_size or 0), "train_resolution": int(config.train_resolution or 0),
+        "test_resolution": int(config.test_resolution or 0), "resize_mode": config.resize_mode,
+        "restore_size": bool(config.restore_size), "device": config.device, "precision": config.precision,
+        "seed": int(config.seed), "log_every": int(config.log_every), "name": config.name,
+    }
+    augment = config.augment or {}
+    for name, kind in (("hflip", bool), ("crop_padding", int), ("rotation", int), ("cutout", int),
+                       ("brightness", float), ("contrast", float), ("saturation", float), ("scale", float)):
+        values[f"aug_{name}"] = kind(augment.get(name, 0))
+    if isinstance(config.model, str):
+        values["preset"] = config.model
+        if isinstance(state.get("train_spec"), dict):
+            values["model_source"] = PRESET_CHOICE
+        else:
+            state.pop(f"{key}_model_source", None)
+    else:
+        values["model_source"] = GIVEN_CHOICE
+        state.pop(f"{key}_preset", None)
+    for name, value in values.items():
+        state[f"{key}_{name}"] = value
 
 
 @st.cache_data(ttl=30, show_spinner=False)
