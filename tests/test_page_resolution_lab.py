@@ -77,3 +77,31 @@ def test_tiny_lab_runs_to_its_tables_and_reopens():
     assert list(frame_with(again, "f1")["accuracy"]) == pytest.approx([100 * r.accuracy for r in lab.totv + lab.tvtv])
     assert len(get_job_manager().list()) == jobs_before
     assert lab.lab_id in [saved.lab_id for saved in list_labs()]
+
+
+def test_live_progress_and_stop_keep_a_cancelled_lab():
+    dataset = tiny_folder()
+    at = make_app_test("resolution_lab", timeout=120)
+    at.selectbox(key="rl_dataset").set_value(dataset).run()
+    at.slider(key="rl_epochs").set_value(50).run()  # long enough that Stop lands mid-run
+    at.multiselect(key="rl_resolutions").set_value([32, 8]).run()
+    at.button(key="rl_run").click().run()
+    no_errors(at)
+    job_id = at.session_state["rl_jobs"][-1]
+    manager = get_job_manager()
+    deadline = __import__("time").monotonic() + 60
+    while manager.snapshot(job_id).status != "running" or not manager.snapshot(job_id).meta.get("lab_model"):
+        assert __import__("time").monotonic() < deadline, "the lab did not start"
+        __import__("time").sleep(0.2)
+    at.run()
+    no_errors(at)
+    assert at.get("progress"), "a running lab shows a progress bar"
+    assert at.button(key="rl_run").disabled  # one lab at a time per session
+    at.button(key="rl_stop").click().run()
+    snap = manager.wait(job_id, timeout=60)
+    assert snap.status == "cancelled"
+    at.run()
+    no_errors(at)
+    assert any("stopped" in w.value for w in at.warning)
+    assert load_lab(snap.result.lab_id).status == "cancelled"
+    assert not at.button(key="rl_run").disabled
