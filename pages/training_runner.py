@@ -159,6 +159,10 @@ def train_tab(config: TrainConfig, start: bool) -> None:
 
 
 # --- Runs ----------------------------------------------------------------------------------------
+def resume_label(run_id: str) -> str:
+    return f"resume {run_id}"
+
+
 def runs_tab() -> None:
     runs = store.list_runs()
     known = {r.run_id for r in runs}
@@ -201,24 +205,30 @@ def runs_tab() -> None:
     run_id = st.selectbox("Run", list(by_id), format_func=labels.get, key="tr_run_pick")
     record = by_id[run_id]
     cols = st.columns(4)
-    resumable = record.status in ("interrupted", "cancelled", "failed") and record.epochs_done < record.epochs
+    # A resume waiting in the queue has not touched run.json yet: ask the manager too, so one click is one job.
+    busy = any(s.label == resume_label(record.run_id) or s.run_dir == str(record.run_dir) for s in manager.active())
+    resumable = (record.status in ("interrupted", "cancelled", "failed") and record.epochs_done < record.epochs
+                 and not busy)
     if cols[0].button("Resume", key="tr_resume", disabled=not resumable,
                       help="Go on from the last saved epoch (interrupted or stopped runs)."):
         try:
             config = TrainConfig.from_dict(record.config)
             config.validate()
-            follow(manager.submit_training(config, label=f"resume {record.run_id}", resume_from=str(record.run_dir)))
+            follow(manager.submit_training(config, label=resume_label(record.run_id), resume_from=str(record.run_dir)))
         except ValueError as exc:
             st.error(str(exc))
         else:
-            st.success("Resumed: follow it in the Train tab.")
+            st.session_state["tr_runs_note"] = "Resumed: follow it in the Train tab."
+            st.rerun()  # redraw the buttons: this run is busy now
+    if "tr_runs_note" in st.session_state:
+        st.success(st.session_state.pop("tr_runs_note"))
     if cols[1].button("Use these settings", key="tr_use_settings",
                       help="Put this run's settings in the Train tab's form, to train a variation of it."):
         # A new name: the variation is a new run.
         st.session_state[LOAD] = {"config": {**record.config, "name": ""}, "source": report.run_label(record)}
         st.rerun()
     confirm = cols[3].checkbox("Yes, delete it", key="tr_delete_confirm")
-    running = record.status in ("running", "starting", "queued")
+    running = busy or record.status in ("running", "starting", "queued")
     if cols[2].button("Delete", key="tr_delete", disabled=not confirm or running,
                       help="Removes the run folder (weights, history, results)."):
         try:

@@ -165,11 +165,23 @@ def test_runs_compare_resume_and_delete(monkeypatch):
     assert len(compare) == 2 and compare["lr"].tolist() == [0.01, 0.001]  # the setting that differs
     assert compare["epochs"].tolist() == [1, 1]
 
-    # The stopped run resumes from its saved epoch and finishes the second.
+    # The stopped run resumes from its saved epoch and finishes the second. A job holding the device
+    # keeps the resume queued for a moment: the button is off meanwhile (one click, one job).
     at.selectbox(key="tr_run_pick").set_value(stopped_dir.name).run()
     assert not at.button(key="tr_resume").disabled
-    at.button(key="tr_resume").click().run()
-    assert any("Resumed" in s.value for s in at.success)
+    release = threading.Event()
+    from cnnkit.device import resolve_device
+
+    blocker = get_job_manager().submit(lambda context: release.wait(30), label="holds the device",
+                                       device=str(resolve_device("auto")))
+    try:
+        at.button(key="tr_resume").click().run()
+        assert any("Resumed" in s.value for s in at.success)
+        assert get_job_manager().snapshot(at.session_state["tr_current"]).status == "queued"
+        assert at.button(key="tr_resume").disabled
+    finally:
+        release.set()
+    get_job_manager().wait(blocker, timeout=30)
     snap = poll(at, at.session_state["tr_current"])
     assert snap.status == "done", snap.error
     record = store.load_run(stopped_dir)
