@@ -190,13 +190,30 @@ def lab_settings() -> tuple[ResolutionLabConfig, str]:
     native_size = cols[2].checkbox("Native size", value=False, key=f"{K}_native_size",
                                    help="Feed the small images directly instead of resampling them back up; only "
                                         "for networks that end in global pooling (e.g. resnet_small).")
-    with st.expander("Training settings (shared by every model)", expanded=False):
-        st.caption("The lab sets each model's train and test resolution, filter and resampling itself; the "
-                   "Resolution section's fields other than the network input size are not used.")
-        base = training_settings(K, DEFAULTS)
+    st.markdown("**Training settings**, shared by every model of the lab")
+    st.caption("The lab sets each model's train and test resolution, filter and resampling itself; of the "
+               "Resolution section below only the network input size is used.")
+    base = training_settings(K, DEFAULTS)
     config = ResolutionLabConfig(base=base.to_dict(), resolutions=[int(r) for r in resolutions], mode=mode,
                                  native_size=bool(native_size), name=base.name)
     return config, base.device
+
+
+def plan_text(config: ResolutionLabConfig) -> str:
+    """What the lab will train, in one line (or why it cannot run)."""
+    from cnnkit.data import dataset_info
+
+    base = config.train_config()
+    try:
+        native = int(dataset_info(base.dataset).height)
+    except ValueError as exc:
+        return str(exc)
+    lower = [r for r in config.sorted_resolutions() if r < native]
+    models = 1 + len(lower)
+    text = f"Trains {models} model(s) of {base.epochs} epoch(s): TOTV at {native} px"
+    if lower:
+        text += ", TVTV at " + ", ".join(f"{r} px" for r in lower)
+    return text + "."
 
 
 def submit_lab(config: ResolutionLabConfig, device: str) -> None:
@@ -259,6 +276,7 @@ def live_panel() -> None:
 st.subheader("Run a lab")
 config, device = lab_settings()
 running = any(not manager.snapshot(j).finished for j in st.session_state[JOBS])
+st.caption(plan_text(config))
 if st.button("Run the lab", type="primary", key=f"{K}_run", disabled=running,
              help="Trains the TOTV model, then one TVTV model per lower resolution, in the background."):
     try:
