@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit import store
+from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager
 from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
@@ -269,9 +270,14 @@ def sweep_form(config: TrainConfig) -> None:
     st.caption(f"{len(planned)} runs of {config.epochs} epoch(s): " + "; ".join(label for label, _ in planned))
     if st.button("Queue sweep", type="primary", key="tr_sw_queue"):
         group = sweeps.new_group_id()
-        for label, run_config in sweeps.expand_sweep(config, axes, group=group):
-            manager.submit_training(run_config, label=label, group=group)
-        st.session_state["tr_sw_pick"] = group
+        try:
+            resolve_device(config.device)  # every run of the sweep shares it: refuse all or queue all
+            for label, run_config in sweeps.expand_sweep(config, axes, group=group):
+                manager.submit_training(run_config, label=label, group=group)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["tr_sw_pick"] = group
 
 
 def sweep_groups() -> list[str]:

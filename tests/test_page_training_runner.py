@@ -357,3 +357,7 @@ def test_bad_settings_are_refused_with_a_message_before_queueing():
     assert not at.exception
     assert any("no CUDA GPU is available; choose 'cpu' or 'auto'" in e.value for e in at.error)
     assert len(get_job_manager().list()) == before and "tr_current" not in at.session_state
+    at.button(key="tr_sw_queue").click().run()  # a sweep with those settings: refused as a whole
+    assert not at.exception
+    assert any("no CUDA GPU is available" in e.value for e in at.error)
+    assert len(get_job_manager().list()) == before
