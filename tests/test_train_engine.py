@@ -197,3 +197,33 @@ def test_early_stopping(tiny):
     result = train(config(epochs=8, lr=1e-7, early_stopping=1))
     assert result.status == "early_stopped" and result.epochs < 8
     assert "validation accuracy did not improve" in result.message
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@needs_cuda
+@pytest.mark.parametrize("precision", ["auto", "fp16", "fp32"])
+def test_cuda_run_learns_with_data_on_the_gpu(tiny, precision):
+    from cnnkit.train.loop import autocast_dtype_for
+    from cnnkit.train.pipeline import prepare_data
+
+    cfg = config(epochs=5, lr=0.01, device="cuda", precision=precision)
+    prepared = prepare_data(cfg, tiny, torch.device("cuda"), 16)
+    # the whole split lives on the GPU: no host-to-device copy per batch
+    assert prepared.train_x.device.type == "cuda" and prepared.train_x.dtype == torch.uint8
+    expected = {"auto": torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16,
+                "fp16": torch.float16, "fp32": None}[precision]
+    assert autocast_dtype_for(precision, torch.device("cuda")) == expected
+    result = train(cfg)
+    losses = [row["train_loss"] for row in result.history]
+    assert result.status == "done" and all(math.isfinite(loss) for loss in losses)
+    assert losses[-1] < 0.5 * losses[0]
+    assert json.loads((store.resolve_run_dir(result.run_dir) / "run.json").read_text())["device"].startswith("cuda")
+
+
+@needs_cuda
+def test_cuda_weights_reload_on_cpu(tiny):
+    result = train(config(epochs=1, device="cuda"))
+    loaded = store.load_run_model(result.run_dir, device="cpu")
+    assert next(loaded.model.parameters()).device.type == "cpu"
