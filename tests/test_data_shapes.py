@@ -58,3 +58,17 @@ def test_generation_is_fast():
     start = time.perf_counter()
     generate_shapes(1000, seed=0)
     assert time.perf_counter() - start < 5  # 12,000 take a few seconds on two cores
+
+
+def test_shapes_masks_mark_the_object_pixels():
+    from cnnkit.data.shapes import shapes_masks
+
+    x, _ = generate_shapes(6, seed=4, size=32)
+    masks = shapes_masks(6, seed=4, size=32)
+    assert masks.shape == (6, 32, 32) and masks.dtype == torch.bool
+    for image, mask in zip(x.float(), masks):
+        # every image has one object covering a real part of it, and its pixels differ from the background
+        assert 0.05 < mask.float().mean() < 0.7
+        inside = image[:, mask].mean(dim=1)
+        outside = image[:, ~mask].mean(dim=1)
+        assert (inside - outside).abs().sum() > 40

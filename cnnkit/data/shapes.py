@@ -142,3 +142,25 @@ def generate_shapes(n: int, seed: int = 0, size: int = 32) -> tuple[torch.Tensor
         stop = min(n, start + _CHUNK)
         images[start:stop] = _render(params, start, stop, size, seed)
     return torch.from_numpy(images), torch.from_numpy(params["label"].astype(np.int64))
+
+
+def shapes_masks(n: int, seed: int = 0, size: int = 32) -> torch.Tensor:
+    """Where the object is in each of `generate_shapes(n, seed, size)`'s images: bool (n, size, size),
+    True where the shape covers at least half a pixel. For checking where Grad-CAM looks."""
+    params = _draw_params(n, seed)
+    masks = np.empty((n, size, size), dtype=bool)
+    s = size * _SUPERSAMPLE
+    coords = ((np.arange(s) + 0.5) / s).astype(np.float32)
+    yy, xx = np.meshgrid(coords, coords, indexing="ij")
+    for start in range(0, n, _CHUNK):
+        stop = min(n, start + _CHUNK)
+        sl = slice(start, stop)
+        cx, cy = params["cx"][sl, None, None], params["cy"][sl, None, None]
+        radius, angle = params["radius"][sl, None, None], params["angle"][sl, None, None]
+        dx, dy = xx[None] - cx, yy[None] - cy
+        u = (dx * np.cos(angle) + dy * np.sin(angle)) / radius
+        v = (-dx * np.sin(angle) + dy * np.cos(angle)) / radius
+        inside = _masks(params["label"][sl], u, v).astype(np.float32)
+        cover = inside.reshape(stop - start, size, _SUPERSAMPLE, size, _SUPERSAMPLE).mean(axis=(2, 4))
+        masks[sl] = cover >= 0.5
+    return torch.from_numpy(masks)
