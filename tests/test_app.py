@@ -18,3 +18,12 @@ def test_every_page_opens_without_error():
         at = make_app_test(page)
         assert not at.exception, (page, at.exception)
         assert len(at.title) >= 1, page
+
+
+def test_every_page_calls_the_shell_guard():
+    from pathlib import Path
+
+    pages = sorted((Path(__file__).resolve().parents[1] / "pages").glob("*.py"))
+    assert len(pages) == 7
+    missing = [p.name for p in pages if "ensure_app_shell()" not in p.read_text()]
+    assert not missing, f"pages without ensure_app_shell(): {missing}"
