@@ -72,22 +72,47 @@ def test_default_target_is_the_predicted_class():
     assert result.method == "gradcam"
 
 
-def test_conv_layers_lists_convs_in_forward_order_with_sizes():
+def test_conv_layers_lists_convs_and_their_block_ends_in_forward_order_with_sizes():
     model = tiny_model()
     layers = conv_layers(model, random_input())
-    assert [(l.name, l.output_shape) for l in layers] == [
-        ("layers.0", (8, 32, 32)), ("layers.3", (16, 16, 16)), ("layers.6", (16, 8, 8))]
+    assert [(l.name, l.output_shape, l.block_of) for l in layers] == [
+        ("layers.0", (8, 32, 32), None), ("layers.1", (8, 32, 32), "layers.0"),
+        ("layers.3", (16, 16, 16), None), ("layers.4", (16, 16, 16), "layers.3"),
+        ("layers.6", (16, 8, 8), None), ("layers.7", (16, 8, 8), "layers.6")]
+    assert [l.kind for l in layers if l.block_of] == ["ReLU"] * 3
 
 
-def test_default_layer_is_last_conv_at_least_4x4_and_says_why():
+def test_default_layer_is_last_conv_at_least_4x4_read_at_its_block_end_and_says_why():
     model = tiny_model()
     choice = default_layer(model, random_input(size=32))
-    assert choice.name == "layers.6"
-    assert "last conv layer" in choice.reason and "8×8" in choice.reason
+    # conv layers.6 is chosen; Grad-CAM reads the ReLU after it (layers.7), the end of its block
+    assert choice.name == "layers.7"
+    assert "layers.6 is the last conv layer" in choice.reason and "8×8" in choice.reason
+    assert "after its ReLU (layers.7)" in choice.reason
     # At 12×12 the last conv's output is 3×3: too coarse, so the middle one (6×6) wins.
     choice = default_layer(model, random_input(size=12))
-    assert choice.name == "layers.3"
+    assert choice.name == "layers.4"
     assert "6×6" in choice.reason and "too coarse" in choice.reason and "3×3" in choice.reason
+
+
+def test_block_output_skips_batch_norm_and_activation_but_not_pooling():
+    from cnnkit.explain.layers import block_output
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(4, 4, 3), nn.MaxPool2d(2), nn.Flatten())
+    assert block_output(model, "0") == "2"      # conv → BN → ReLU: the ReLU's output
+    assert block_output(model, "4") is None     # conv → pool: the conv itself stays
+    wrapped = nn.Sequential()
+    wrapped.add_module("features", model)
+    assert block_output(wrapped, "features.0") == "features.2"
+    assert default_layer(wrapped, torch.randn(1, 3, 20, 20)).name == "features.4"  # 7×7 conv with no block end
+
+
+def test_an_explicit_conv_layer_is_read_exactly_there():
+    model = tiny_model()
+    x = random_input()
+    assert explain(model, x, layer_name="layers.6").layer == "layers.6"
+    assert explain(model, x).layer == "layers.7"
 
 
 def test_default_layer_when_nothing_is_4x4_takes_the_largest():

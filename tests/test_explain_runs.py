@@ -53,6 +53,10 @@ class FakeRunRecord:
 
 @pytest.fixture
 def fake_run(tmp_path, monkeypatch):
+    # The CLI imports the trainer, which needs the real cnnkit.data: import it before faking it.
+    import cnnkit.cli  # noqa: F401
+    import cnnkit.train  # noqa: F401
+
     run_dir = tmp_path / "run-0001"
     run_dir.mkdir()
     torch.manual_seed(0)
@@ -93,7 +97,7 @@ def test_run_folder_becomes_an_explainable_model(fake_run):
     torch.testing.assert_close(x, torch.full_like(x, 2.0))  # (1 - 0.5) / 0.25
     assert em.display_image(photo).shape == (32, 32, 3)
     result = explain(em.model, x, method="gradcam", target="square", classes=em.classes)
-    assert result.target == 1 and result.map.shape == (32, 32) and result.layer == "layers.6"
+    assert result.target == 1 and result.map.shape == (32, 32) and result.layer == "layers.7"
 
 
 def test_run_choices_list_only_runs_with_checkpoints(fake_run):
@@ -113,7 +117,7 @@ def test_test_set_samples_have_true_and_predicted(fake_run):
         assert sample.true_class == CLASSES[sample.index % 4]
         assert sample.image.shape == (1, 32, 32) and 0 <= sample.probability <= 1
     prepared = prepare(em, samples[0].image)
-    assert prepared.display.shape == (32, 32, 3) and prepared.default_layer.name == "layers.6"
+    assert prepared.display.shape == (32, 32, 3) and prepared.default_layer.name == "layers.7"
 
 
 def test_cli_on_a_run_folder(fake_run, tmp_path, capsys):
@@ -125,7 +129,7 @@ def test_cli_on_a_run_folder(fake_run, tmp_path, capsys):
     Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(photo)
     assert main(["gradcam", str(fake_run), str(photo), "--json", "--target", "2", "--save-map", str(tmp_path / "m.npy")]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["target"] == 2 and result["layer"] == "layers.6"
+    assert result["target"] == 2 and result["layer"] == "layers.7"
     assert [row["class"] for row in result["top_k"]][:1][0] in CLASSES
     assert np.load(tmp_path / "m.npy").shape == (32, 32)
 
