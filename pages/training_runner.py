@@ -14,7 +14,7 @@ from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager
 from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
-from ui.run_views import overlay_chart, render_curves, render_run_results
+from ui.run_views import render_curves, render_overlays, render_run_results
 from ui.shell import ensure_app_shell
 from ui.train_settings import load_training_settings, training_settings
 
@@ -185,14 +185,7 @@ def runs_tab() -> None:
                             placeholder="Pick two or more runs")
     if chosen:
         records = [by_id[r] for r in chosen]
-        histories = [(report.run_label(r), store.load_history(r.run_dir).get("epochs", [])) for r in records]
-        rows = report.overlay_curves(histories)
-        cols = st.columns(2)
-        for col, metric in zip(cols, ("loss", "accuracy")):
-            with col:
-                chart = overlay_chart(rows, metric)
-                if chart is not None:
-                    st.altair_chart(chart, width="stretch")
+        render_overlays([(report.run_label(r), store.load_history(r.run_dir).get("epochs", [])) for r in records])
         compare = pd.DataFrame(report.compare_table(records, [store.load_results(r.run_dir) for r in records]))
         st.dataframe(compare, hide_index=True, width="stretch")
         scored = compare.dropna(subset=["test acc"])
@@ -335,14 +328,7 @@ def sweep_comparison(snaps: list) -> None:
                 x=alt.X(f"{fields[0]}:N", sort=None), y=alt.Y("test acc:Q", scale=alt.Scale(domain=[0, 1])),
                 tooltip=[f"{fields[0]}:N", alt.Tooltip("test acc:Q", format=".3f")])
             st.altair_chart(chart.properties(title=f"Test accuracy by {fields[0]}", height=300), width="stretch")
-    histories = [(s.label, s.history) for s in snaps if s.history]
-    overlay = report.overlay_curves(histories)
-    cols = st.columns(2)
-    for col, metric in zip(cols, ("loss", "accuracy")):
-        with col:
-            chart = overlay_chart(overlay, metric)
-            if chart is not None:
-                st.altair_chart(chart, width="stretch")
+    render_overlays([(s.label, s.history) for s in snaps if s.history])
 
 
 def sweeps_tab(config: TrainConfig) -> None:

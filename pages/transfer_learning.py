@@ -20,7 +20,7 @@ from cnnkit.transfer import builder
 from cnnkit.transfer.custom_data import save_custom_dataset
 from cnnkit.transfer.estimate import estimate_epoch_cost, format_seconds
 from cnnkit.transfer.pretrained import list_pretrained
-from ui.run_views import overlay_chart, render_run_results
+from ui.run_views import render_overlays, render_run_results
 from ui.train_settings import training_settings
 from ui.shell import ensure_app_shell
 
@@ -251,13 +251,7 @@ def show_comparison(snaps, live: bool = False) -> None:
     rows = builder.comparison_rows(snaps)
     histories = [(s.label, s.history) for s in snaps if s.history]
     if histories:
-        overlay = report.overlay_curves(histories)
-        cols = st.columns(2)
-        for col, metric in zip(cols, ("accuracy", "loss")):
-            with col:
-                chart = overlay_chart(overlay, metric)
-                if chart is not None:
-                    st.altair_chart(chart, width="stretch")
+        render_overlays(histories, ("accuracy", "loss"))
     frame = pd.DataFrame(rows).drop(columns=["run_dir", "error"])
     st.dataframe(frame, hide_index=True, width="stretch", column_config={
         "test acc": st.column_config.NumberColumn(format="%.3f"),

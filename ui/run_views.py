@@ -110,6 +110,15 @@ def overlay_chart(rows: Sequence[dict], metric: str) -> Optional[alt.Chart]:
     ).properties(title=f"{metric.capitalize()}: solid train, dashed validation", height=300)
 
 
+def render_overlays(histories: Sequence[tuple[str, Sequence[dict]]],
+                    metrics: Sequence[str] = ("loss", "accuracy")) -> None:
+    """Several runs' curves overlaid, one chart per metric side by side. histories: (label, epoch rows)."""
+    rows = report.overlay_curves(list(histories))
+    for col, metric in zip(st.columns(len(metrics)), metrics):
+        with col:
+            _show(overlay_chart(rows, metric))
+
+
 def _show(chart: Optional[alt.Chart], empty: str = "") -> None:
     if chart is not None:
         st.altair_chart(chart, width="stretch")
