@@ -157,9 +157,7 @@ def train(config: TrainConfig, on_progress: Optional[ProgressCallback] = None,
         # the network sees the small images directly (global-pooling networks)
         prepared.input_shape = (channels, config.train_resolution, config.train_resolution)
     notes = bundle.notes + prepared.notes + list(getattr(dataset, "notes", []) or [])
-    model = bundle.model.to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    model = bundle.model.to(device).to(memory_format=torch.channels_last)  # matches the Normaliser's layout
     trainable, frozen = count_params(model)
 
     if resume_from is not None:
