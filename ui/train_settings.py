@@ -265,7 +265,8 @@ def training_settings(key: str, defaults: TrainConfig | None = None, show_model:
         device = cols[0].selectbox("Device", _with(DEVICES, d.device), index=_with(DEVICES, d.device).index(d.device),
                                    key=f"{key}_device", help="auto = CUDA when there is a GPU.")
         precision = cols[1].selectbox("Precision", PRECISIONS, index=PRECISIONS.index(d.precision),
-                                      key=f"{key}_precision", help="auto = bf16/fp16 autocast on CUDA, fp32 on CPU.")
+                                      key=f"{key}_precision", help="auto = bf16/fp16 autocast on CUDA, fp32 on CPU. bf16 on a CPU with bf16 units "
+                                           "(Intel AMX, AVX-512 BF16) trains about twice as fast.")
         seed = cols[0].number_input("Seed", min_value=0, max_value=2 ** 31 - 1, value=int(d.seed), step=1,
                                     key=f"{key}_seed")
         log_every = cols[1].number_input("Loss point every (steps)", min_value=1, max_value=1000,
