@@ -79,16 +79,23 @@ def main() -> int:
         config = TrainConfig(dataset=name, model=model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                              scheduler="constant", seed=0, device=args.device, val_fraction=0.1)
         n_val = round(info.num_train * config.val_fraction)
-        estimate_strategy = "head" if strategy == "two-stage" else strategy
-        estimate = estimate_transfer_cost(args.source, estimate_strategy, len(classes), info.channels,
-                                          args.image_size, info.num_train - n_val, n_val, args.batch_size, args.device)
+        def estimate_for(name: str) -> float:
+            return estimate_transfer_cost(args.source, name, len(classes), info.channels, args.image_size,
+                                          info.num_train - n_val, n_val, args.batch_size, args.device).seconds_per_epoch
+
+        if strategy == "two-stage":  # head-only epochs, then the whole network
+            head_epochs = min(args.head_epochs, args.epochs)
+            estimated = (head_epochs * estimate_for("head")
+                         + (args.epochs - head_epochs) * estimate_for("full")) / args.epochs
+        else:
+            estimated = estimate_for(strategy)
         started = time.perf_counter()
         result = train(config)
         wall = time.perf_counter() - started
         epoch_seconds = [row["seconds"] for row in result.history]
         rows.append({"strategy": strategy, "test_acc": result.test_acc, "macro_f1": result.macro_f1,
                      "seconds_per_epoch": sum(epoch_seconds) / len(epoch_seconds),
-                     "epoch_seconds": epoch_seconds, "estimated_seconds_per_epoch": estimate.seconds_per_epoch,
+                     "epoch_seconds": epoch_seconds, "estimated_seconds_per_epoch": estimated,
                      "trainable_params": result.trainable_params, "frozen_params": result.frozen_params,
                      "val_acc": [row["val_acc"] for row in result.history], "wall_seconds": wall})
         print(f"{strategy}: test acc {result.test_acc:.3f}, {rows[-1]['seconds_per_epoch']:.1f} s/epoch", file=sys.stderr)

@@ -390,12 +390,24 @@ with estimate_box:
         st.error(str(exc))
         st.stop()
     epoch_seconds = cost["train"] * n_train + cost["eval"] * n_val
+    run_seconds = epoch_seconds * config.epochs
+    per_epoch = format_seconds(epoch_seconds)
+    if settings.strategy == "two-stage":
+        # stage two trains more of the network: each of its epochs costs what that strategy costs
+        later = per_image_cost(source, settings.unfreeze, len(info.classes), info.channels, image_size,
+                               native_size, config.batch_size)
+        later_seconds = later["train"] * n_train + later["eval"] * n_val
+        head_epochs = min(settings.head_epochs, config.epochs)
+        run_seconds = epoch_seconds * head_epochs + later_seconds * (config.epochs - head_epochs)
+        per_epoch = f"{per_epoch} → {format_seconds(later_seconds)}"
     cols = st.columns(3)
     cols[0].metric("Input", f"{cost['size']}×{cost['size']} px")
-    cols[1].metric("Estimated time per epoch", format_seconds(epoch_seconds),
+    cols[1].metric("Estimated time per epoch", per_epoch,
                    help=f"Measured from a few {first_stage} training steps on this machine: {n_train:,} training and "
-                        f"{n_val:,} validation images. Other jobs running at the same time slow it down.")
-    cols[2].metric("Estimated run", format_seconds(epoch_seconds * config.epochs), help=f"{config.epochs} epochs")
+                        f"{n_val:,} validation images. Other jobs running at the same time slow it down."
+                        + (" Two-stage: the head-only epochs, then the unfrozen ones."
+                           if settings.strategy == "two-stage" else ""))
+    cols[2].metric("Estimated run", format_seconds(run_seconds), help=f"{config.epochs} epochs")
 
 if train_one or train_many:
     try:

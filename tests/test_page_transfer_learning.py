@@ -61,6 +61,11 @@ def test_page_shows_counts_estimate_and_trained_blocks():
     rows3 = {r["strategy"]: r for r in at.dataframe[0].value.to_dict("records")}
     assert rows["last:2"]["trainable params"] < rows3["last:3"]["trainable params"] < rows["full"]["trainable params"]
 
+    # two-stage: the estimate gives the head-only epochs' cost, then the unfrozen ones'
+    by_key(at.radio, "tl_strategy").set_value("two-stage").run()
+    no_errors(at)
+    per_epoch = {m.label: m.value for m in at.metric}["Estimated time per epoch"]
+    assert " → " in per_epoch, per_epoch
 
 
 @pytest.mark.slow
