@@ -77,10 +77,12 @@ def estimate_epoch_cost(model: nn.Module, input_shape: tuple[int, int, int], tra
     n = max(1, min(batch_size, probe_batch))
     channels, height, width = (int(v) for v in input_shape)
     generator = torch.Generator().manual_seed(0)
+    # channels_last, as the trainer runs it (cnnkit.train.loop): NHWC convs are faster on CPU and GPU
     x = torch.randn(n, channels, height, width, generator=generator).to(torch_device)
+    x = x.contiguous(memory_format=torch.channels_last)
     original_device = next(model.parameters()).device
     was_training = model.training
-    model.to(torch_device)
+    model.to(torch_device, memory_format=torch.channels_last)
     trainable = [p for p in model.parameters() if p.requires_grad]
 
     def sync() -> None:
@@ -108,7 +110,7 @@ def estimate_epoch_cost(model: nn.Module, input_shape: tuple[int, int, int], tra
     finally:
         for p in trainable:
             p.grad = None
-        model.to(original_device)
+        model.to(original_device, memory_format=torch.contiguous_format)
         model.train(was_training)
     per_train, per_eval = train_time / n, eval_time / n
     seconds = per_train * train_images + per_eval * eval_images
