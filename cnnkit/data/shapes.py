@@ -96,7 +96,8 @@ def _masks(label: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return inside
 
 
-def _render(params: dict[str, np.ndarray], start: int, stop: int, size: int, seed: int) -> np.ndarray:
+def _coverage(params: dict[str, np.ndarray], start: int, stop: int, size: int) -> np.ndarray:
+    """The share of each output pixel the shape covers (n, size, size), from a supersampled mask."""
     n = stop - start
     s = size * _SUPERSAMPLE
     coords = ((np.arange(s) + 0.5) / s).astype(np.float32)
@@ -111,8 +112,13 @@ def _render(params: dict[str, np.ndarray], start: int, stop: int, size: int, see
     u = (dx * cos + dy * sin) / radius
     v = (-dx * sin + dy * cos) / radius
     mask = _masks(params["label"][sl], u, v).astype(np.float32)
-    # Anti-aliased coverage at the output size.
-    cover = mask.reshape(n, size, _SUPERSAMPLE, size, _SUPERSAMPLE).mean(axis=(2, 4))
+    return mask.reshape(n, size, _SUPERSAMPLE, size, _SUPERSAMPLE).mean(axis=(2, 4))
+
+
+def _render(params: dict[str, np.ndarray], start: int, stop: int, size: int, seed: int) -> np.ndarray:
+    n = stop - start
+    sl = slice(start, stop)
+    cover = _coverage(params, start, stop, size)  # anti-aliased coverage at the output size
     # Gradient background along a random direction.
     cs = (np.arange(size) + 0.5) / size
     gy, gx = np.meshgrid(cs, cs, indexing="ij")
@@ -149,18 +155,7 @@ def shapes_masks(n: int, seed: int = 0, size: int = 32) -> torch.Tensor:
     True where the shape covers at least half a pixel. For checking where Grad-CAM looks."""
     params = _draw_params(n, seed)
     masks = np.empty((n, size, size), dtype=bool)
-    s = size * _SUPERSAMPLE
-    coords = ((np.arange(s) + 0.5) / s).astype(np.float32)
-    yy, xx = np.meshgrid(coords, coords, indexing="ij")
     for start in range(0, n, _CHUNK):
         stop = min(n, start + _CHUNK)
-        sl = slice(start, stop)
-        cx, cy = params["cx"][sl, None, None], params["cy"][sl, None, None]
-        radius, angle = params["radius"][sl, None, None], params["angle"][sl, None, None]
-        dx, dy = xx[None] - cx, yy[None] - cy
-        u = (dx * np.cos(angle) + dy * np.sin(angle)) / radius
-        v = (-dx * np.sin(angle) + dy * np.cos(angle)) / radius
-        inside = _masks(params["label"][sl], u, v).astype(np.float32)
-        cover = inside.reshape(stop - start, size, _SUPERSAMPLE, size, _SUPERSAMPLE).mean(axis=(2, 4))
-        masks[sl] = cover >= 0.5
+        masks[start:stop] = _coverage(params, start, stop, size) >= 0.5
     return torch.from_numpy(masks)
