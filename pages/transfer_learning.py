@@ -383,20 +383,27 @@ with estimate_box:
     if config.train_subset:
         n_train = min(n_train, config.train_subset)
     first_stage = "head" if settings.strategy == "two-stage" else settings.strategy
+
+    def strategy_cost(strategy: str) -> dict:
+        return per_image_cost(source, strategy, len(info.classes), info.channels, image_size, native_size,
+                              config.batch_size)
+
+    def epoch_cost(per_image: dict) -> float:
+        return per_image["train"] * n_train + per_image["eval"] * n_val
+
+    two_stage = settings.strategy == "two-stage"
     try:
-        cost = per_image_cost(source, first_stage, len(info.classes), info.channels, image_size,
-                              native_size, config.batch_size)
+        cost = strategy_cost(first_stage)
+        # stage two trains more of the network: each of its epochs costs what that strategy costs
+        later = strategy_cost(settings.unfreeze) if two_stage else None
     except (ValueError, RuntimeError) as exc:
         st.error(str(exc))
         st.stop()
-    epoch_seconds = cost["train"] * n_train + cost["eval"] * n_val
+    epoch_seconds = epoch_cost(cost)
     run_seconds = epoch_seconds * config.epochs
     per_epoch = format_seconds(epoch_seconds)
-    if settings.strategy == "two-stage":
-        # stage two trains more of the network: each of its epochs costs what that strategy costs
-        later = per_image_cost(source, settings.unfreeze, len(info.classes), info.channels, image_size,
-                               native_size, config.batch_size)
-        later_seconds = later["train"] * n_train + later["eval"] * n_val
+    if later is not None:
+        later_seconds = epoch_cost(later)
         head_epochs = min(settings.head_epochs, config.epochs)
         run_seconds = epoch_seconds * head_epochs + later_seconds * (config.epochs - head_epochs)
         per_epoch = f"{per_epoch} → {format_seconds(later_seconds)}"
@@ -406,7 +413,7 @@ with estimate_box:
                    help=f"Measured from a few {first_stage} training steps on this machine: {n_train:,} training and "
                         f"{n_val:,} validation images. Other jobs running at the same time slow it down."
                         + (" Two-stage: the head-only epochs, then the unfrozen ones."
-                           if settings.strategy == "two-stage" else ""))
+                           if two_stage else ""))
     cols[2].metric("Estimated run", format_seconds(run_seconds), help=f"{config.epochs} epochs")
 
 if train_one or train_many:
