@@ -95,6 +95,7 @@ def time_to_accuracy(dataset: str, device: str, target: float, max_epochs: int, 
                          scheduler="constant", val_fraction=0.0, seed=seed, device=device, log_every=100,
                          name="benchmark time to accuracy")
     state: dict = {"run_dir": None, "paused": 0.0, "curve": [], "reached": None}
+    cancel = threading.Event()
     started = time.perf_counter()
 
     def on_progress(event: dict) -> None:
@@ -110,16 +111,10 @@ def time_to_accuracy(dataset: str, device: str, target: float, max_epochs: int, 
         print(json.dumps(state["curve"][-1]), file=sys.stderr)
         if result.accuracy >= target:
             state["reached"] = state["curve"][-1]
+            cancel.set()  # stop at the next batch: the target is passed
         state["paused"] += time.perf_counter() - pause
 
-    cancel = threading.Event()
-
-    def stop_when_reached(event: dict) -> None:
-        on_progress(event)
-        if state["reached"] is not None:
-            cancel.set()  # stop at the next batch: the target is passed
-
-    train(config, on_progress=stop_when_reached, cancel_event=cancel)
+    train(config, on_progress=on_progress, cancel_event=cancel)
     return {"recipe": f"cnn3 to {target:.0%} test accuracy", "target": target, "reached": state["reached"],
             "curve": state["curve"]}
 
