@@ -29,12 +29,19 @@ from cnnkit.explain import explain  # noqa: E402
 from cnnkit.store import load_run_model  # noqa: E402
 
 
-def pointing_game(model, preprocess, x: torch.Tensor, masks: torch.Tensor, dilate: int = 0,
-                  layer: str | None = None) -> tuple[float, list[bool]]:
-    hits = []
-    for image, mask in zip(x, masks):
+def cam_maxima(model, preprocess, x: torch.Tensor, layer: str | None = None) -> list[tuple[int, int]]:
+    """Where each image's Grad-CAM map (predicted class) peaks, as (row, col)."""
+    peaks = []
+    for image in x:
         cam = explain(model, preprocess(image.unsqueeze(0)), "gradcam", layer_name=layer).map
-        row, col = np.unravel_index(int(np.argmax(cam)), cam.shape)
+        peaks.append(tuple(int(i) for i in np.unravel_index(int(np.argmax(cam)), cam.shape)))
+    return peaks
+
+
+def pointing_game(peaks: list[tuple[int, int]], masks: torch.Tensor, dilate: int = 0) -> tuple[float, list[bool]]:
+    """The share of peaks on the object (or within `dilate` pixels of it), and each image's hit."""
+    hits = []
+    for (row, col), mask in zip(peaks, masks):
         region = mask.numpy()
         r0, r1 = max(0, row - dilate), row + dilate + 1
         c0, c1 = max(0, col - dilate), col + dilate + 1
@@ -69,16 +76,17 @@ def main() -> int:
         predicted = loaded.model(loaded.preprocess(x)).argmax(1)
     correct = (predicted == y).numpy()
     started = time.perf_counter()
-    rate, hits = pointing_game(loaded.model, loaded.preprocess, x, masks, layer=args.layer)
+    peaks = cam_maxima(loaded.model, loaded.preprocess, x, args.layer)
     seconds = (time.perf_counter() - started) / args.n
-    rate_1px, _ = pointing_game(loaded.model, loaded.preprocess, x, masks, dilate=1, layer=args.layer)
+    rate, hits = pointing_game(peaks, masks)
+    rate_1px, _ = pointing_game(peaks, masks, dilate=1)
     control = copy.deepcopy(loaded.model)
     torch.manual_seed(0)
     for module in control.modules():
         if hasattr(module, "reset_parameters"):
             module.reset_parameters()
     control.eval()
-    control_rate, _ = pointing_game(control, loaded.preprocess, x, masks, layer=args.layer)
+    control_rate, _ = pointing_game(cam_maxima(control, loaded.preprocess, x, args.layer), masks)
     report = {
         "run": str(run_dir), "layer": args.layer or "default", "images": args.n, "test_accuracy_on_these": float(correct.mean()),
         "object_share_of_image": float(masks.float().mean()),
