@@ -129,7 +129,7 @@ def evaluate_run(run_dir, dataset: Optional[str] = None, resolution: Optional[in
     from cnnkit.data import load_dataset
     from cnnkit.device import resolve_device
     from cnnkit.store import load_run_model
-    from cnnkit.train.pipeline import Normaliser, transform_resolution
+    from cnnkit.data import Normaliser, transform_resolution
 
     torch_device = resolve_device(device)
     loaded = load_run_model(run_dir, which=which, device=torch_device)

@@ -25,42 +25,11 @@ from typing import Any, Optional
 import torch
 import torch.nn as nn
 
+from cnnkit.fileio import atomic_write_bytes, read_json, to_jsonable, write_json
+from cnnkit.models import ModelSpec, rebuild_model
 from cnnkit.paths import checkpoint_dir
 
 ACTIVE_STATUSES = ("queued", "running")
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """write(file) into a temp file beside `path`, fsync, then rename over it: readers see old or new, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def write_json(path: Path, obj: Any) -> None:
-    from cnnkit.cli.common import to_jsonable
-
-    data = json.dumps(to_jsonable(obj), indent=1).encode()
-    atomic_write_bytes(path, lambda handle: handle.write(data))
-
-
-def read_json(path: Path, default: Any = None) -> Any:
-    try:
-        return json.loads(Path(path).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return default
 
 
 def save_tensors(path: Path, obj: Any) -> None:
@@ -116,8 +85,6 @@ class RunRecord:
     config: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        from cnnkit.cli.common import to_jsonable
-
         return to_jsonable(self)
 
 
@@ -222,8 +189,6 @@ class LoadedRun:
 
 def load_run_model(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> LoadedRun:
     """The run's network with its best (or last) weights, in eval mode."""
-    from cnnkit.train.bundle import rebuild_model
-
     run_dir = resolve_run_dir(run_dir)
     meta = read_json(run_dir / "run.json", {}) or {}
     weights = run_dir / f"{which}.pt"
@@ -240,8 +205,6 @@ def load_run_model(run_dir: str | Path, which: str = "best", device: str | torch
     model.to(device).eval()
     spec = None
     if meta["model_record"].get("kind", "spec") == "spec":
-        from cnnkit.models import ModelSpec
-
         spec = ModelSpec.from_dict(meta["model_record"]["spec"])
     return LoadedRun(model=model, spec=spec, classes=classes, input_shape=input_shape,
                      mean=list(meta.get("mean", [])), std=list(meta.get("std", [])), dataset=meta.get("dataset", ""),

@@ -19,7 +19,7 @@ from cnnkit.train import report
 from cnnkit.transfer import builder
 from cnnkit.transfer.custom_data import save_custom_dataset
 from cnnkit.transfer.estimate import estimate_epoch_cost, format_seconds
-from cnnkit.transfer.pretrained import list_pretrained
+from cnnkit.models.pretrained import list_pretrained
 from ui.run_views import render_overlays, render_run_results
 from ui.train_settings import training_settings
 from ui.shell import ensure_app_shell

@@ -10,7 +10,7 @@ import torch
 
 from cnnkit.cli import main as cli_main
 from cnnkit.explain import load_explainable, load_image, top_k
-from cnnkit.transfer import pretrained as pt
+from cnnkit.models import pretrained as pt
 from tests.conftest import ROOT
 
 EXAMPLES = ROOT / "assets" / "examples"

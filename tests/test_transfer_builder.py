@@ -20,7 +20,7 @@ from cnnkit.transfer.builder import (
 from cnnkit.transfer.custom_data import custom_dataset_counts, save_custom_dataset
 from cnnkit.transfer.estimate import estimate_epoch_cost
 from cnnkit.transfer.freeze import describe_backbone
-from cnnkit.transfer.pretrained import load_pretrained
+from cnnkit.models.pretrained import load_pretrained
 
 SIZE = 16
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+import cnnkit.transfer  # noqa: F401  registers the "transfer" model kind: every page can load transfer runs
+
 
 def ensure_app_shell() -> None:
     """Call first in every page.

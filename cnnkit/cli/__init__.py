@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import cnnkit.transfer  # noqa: F401  registers the "transfer" model kind, so its runs load and train here
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -2,7 +2,8 @@
 
 from cnnkit.data.augment import AugmentConfig, augment_batch, augment_image
 from cnnkit.data.registry import dataset_info, list_datasets, load_dataset
-from cnnkit.data.resolution import RESIZE_MODES, resize_batch
+from cnnkit.data.normalise import Normaliser
+from cnnkit.data.resolution import RESIZE_MODES, resize_batch, transform_resolution
 from cnnkit.data.shapes import SHAPE_CLASSES, generate_shapes
 from cnnkit.data.splits import kfold_indices, split_indices
 from cnnkit.data.stats import channel_stats
@@ -10,7 +11,7 @@ from cnnkit.data.types import DatasetInfo, LoadedDataset
 from cnnkit.data.zip_import import import_zip
 
 __all__ = [
-    "AugmentConfig", "DatasetInfo", "LoadedDataset", "RESIZE_MODES", "SHAPE_CLASSES",
+    "AugmentConfig", "DatasetInfo", "LoadedDataset", "Normaliser", "RESIZE_MODES", "SHAPE_CLASSES",
     "augment_batch", "augment_image", "channel_stats", "dataset_info", "generate_shapes",
-    "import_zip", "kfold_indices", "list_datasets", "load_dataset", "resize_batch", "split_indices",
+    "import_zip", "kfold_indices", "list_datasets", "load_dataset", "resize_batch", "split_indices", "transform_resolution",
 ]

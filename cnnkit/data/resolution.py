@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 
@@ -42,3 +44,24 @@ def resize_batch(x: torch.Tensor, size: int, mode: str = "area", restore_size: i
     if dtype == torch.uint8:
         return out.round().clamp_(0, 255).to(torch.uint8)
     return out.to(dtype)
+
+
+def transform_resolution(x: torch.Tensor, image_size: int, resolution: Optional[int], mode: str,
+                         restore: bool, chunk: int = 4096) -> torch.Tensor:
+    """uint8 images at the network's input size, optionally degraded to `resolution` first.
+
+    restore=True resamples the small image back up to image_size (what TOTV/TVTV compare);
+    restore=False feeds it at its small size (for networks that end in global pooling)."""
+    native = x.shape[-1]
+    if resolution is None or resolution == image_size:
+        if native == image_size and x.shape[-2] == image_size:
+            return x
+        return _chunked(x, chunk, lambda part: resize_batch(part, image_size, mode="bilinear"))
+    return _chunked(x, chunk, lambda part: resize_batch(part, resolution, mode=mode,
+                                                        restore_size=image_size if restore else None))
+
+
+def _chunked(x: torch.Tensor, chunk: int, fn) -> torch.Tensor:
+    if len(x) == 0:
+        return fn(x[:1])[:0]
+    return torch.cat([fn(x[i:i + chunk]) for i in range(0, len(x), chunk)])

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+import cnnkit.transfer  # noqa: F401  registers the "transfer" model kind: transfer runs are explainable
 from cnnkit.explain.core import prepare_model
 from cnnkit.explain.images import center_square_resize
 
@@ -78,8 +79,8 @@ class ExplainableModel:
 
 
 def from_pretrained(name: str, progress: Callable[[float, str], None] | None = None) -> ExplainableModel:
-    """A registered ImageNet model (see cnnkit.transfer.pretrained) as an ExplainableModel."""
-    from cnnkit.transfer.pretrained import PRETRAINED, load_pretrained
+    """A registered ImageNet model (see cnnkit.models.pretrained) as an ExplainableModel."""
+    from cnnkit.models.pretrained import PRETRAINED, load_pretrained
 
     loaded = load_pretrained(name, progress=progress)
     prep = loaded.preprocessing
@@ -124,7 +125,7 @@ def load_explainable(model: str | Path, which: str = "best",
                      progress: Callable[[float, str], None] | None = None) -> ExplainableModel:
     """A run folder (path, or a run id inside the checkpoint dir) or a pretrained name."""
     from cnnkit.paths import checkpoint_dir
-    from cnnkit.transfer.pretrained import PRETRAINED
+    from cnnkit.models.pretrained import PRETRAINED
 
     text = str(model)
     if text in PRETRAINED:

@@ -90,7 +90,7 @@ def model_choices(check_network: bool = True) -> list[ModelChoice]:
 
 def pretrained_choices(check_network: bool = True) -> list[ModelChoice]:
     """The registered ImageNet models, each available or with the reason it is not."""
-    from cnnkit.transfer.pretrained import list_pretrained
+    from cnnkit.models.pretrained import list_pretrained
 
     choices = []
     for info in list_pretrained(check_network=check_network):

@@ -216,7 +216,7 @@ def _check_native_size(config: TrainConfig, channels: int, size: int, num_classe
                        resolutions: list[int]) -> None:
     """Feeding small images directly only works for networks whose weights do not depend on the input
     size (global pooling before the classifier): try the network at every resolution before training."""
-    from cnnkit.train import build_bundle
+    from cnnkit.models import build_bundle
 
     bundle = build_bundle(config.model, (channels, size, size), num_classes, config,
                           image_size_given=config.image_size is not None)
@@ -367,7 +367,7 @@ def network_views(x_uint8: torch.Tensor, resolutions: list[int], mode: str = "ar
                   image_size: Optional[int] = None) -> list[tuple[int, torch.Tensor]]:
     """[(resolution, uint8 batch)]: the images as the network gets them at each resolution (downsampled with
     `mode`, then resampled back up to image_size unless native_size), the same transform as training."""
-    from cnnkit.train.pipeline import transform_resolution
+    from cnnkit.data import transform_resolution
 
     size = int(image_size or x_uint8.shape[-1])
     return [(int(r), transform_resolution(x_uint8, size, None if r == x_uint8.shape[-1] else int(r), mode,

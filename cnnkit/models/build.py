@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import torch
 from torch import nn
 
@@ -84,3 +86,23 @@ def conv_layer_names(spec_or_model: ModelSpec | nn.Module) -> list[str]:
     if not isinstance(layers, nn.Sequential):
         raise ValueError("this model was not built from a spec (it has no `layers` Sequential)")
     return [f"layers.{i}" for i, m in enumerate(layers) if isinstance(m, (nn.Conv2d, ResidualBlock))]
+
+
+@dataclass
+class ParamCounts:
+    trainable: int
+    frozen: int
+
+    @property
+    def total(self) -> int:
+        return self.trainable + self.frozen
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"total": self.total}
+
+
+def count_params(model: nn.Module) -> ParamCounts:
+    """Trainable and frozen parameter counts (requires_grad), as the builder, trainer and transfer page show them."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    return ParamCounts(trainable, frozen)

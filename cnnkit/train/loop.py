@@ -22,13 +22,13 @@ import torch
 import torch.nn as nn
 
 from cnnkit import store
-from cnnkit.data import AugmentConfig, load_dataset
+from cnnkit.data import AugmentConfig, Normaliser, load_dataset
 from cnnkit.device import resolve_device
 from cnnkit.evaluate import autocast_context, evaluate_model, predict
-from cnnkit.train.bundle import ModelBundle, build_bundle
+from cnnkit.models import ModelBundle, build_bundle, count_params
 from cnnkit.train.config import TrainConfig
 from cnnkit.train.optim import LRSchedule, build_optimizer, l1_penalty, loss_function, weight_parameters
-from cnnkit.train.pipeline import Normaliser, PreparedData, augment, batches, prepare_data
+from cnnkit.train.pipeline import PreparedData, augment, batches, prepare_data
 
 ProgressCallback = Callable[[dict], None]
 
@@ -85,12 +85,6 @@ def autocast_dtype_for(precision: str, device: torch.device) -> Optional[torch.d
     if precision == "bf16" or torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float16
-
-
-def count_params(model: nn.Module) -> tuple[int, int]:
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
-    return trainable, frozen
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -158,7 +152,8 @@ def train(config: TrainConfig, on_progress: Optional[ProgressCallback] = None,
         prepared.input_shape = (channels, config.train_resolution, config.train_resolution)
     notes = bundle.notes + prepared.notes + list(getattr(dataset, "notes", []) or [])
     model = bundle.model.to(device).to(memory_format=torch.channels_last)  # matches the Normaliser's layout
-    trainable, frozen = count_params(model)
+    counts = count_params(model)
+    trainable, frozen = counts.trainable, counts.frozen
 
     if resume_from is not None:
         run_dir = store.resolve_run_dir(resume_from)

@@ -8,7 +8,8 @@ from typing import Optional
 
 import torch
 
-from cnnkit.data import AugmentConfig, LoadedDataset, augment_batch, channel_stats, resize_batch, split_indices
+from cnnkit.data import (AugmentConfig, LoadedDataset, augment_batch, channel_stats, resize_batch, split_indices,
+                         transform_resolution)
 from cnnkit.train.config import TrainConfig
 
 
@@ -25,27 +26,6 @@ class PreparedData:
     std: list[float]
     input_shape: tuple[int, int, int]
     notes: list[str] = field(default_factory=list)
-
-
-def transform_resolution(x: torch.Tensor, image_size: int, resolution: Optional[int], mode: str,
-                         restore: bool, chunk: int = 4096) -> torch.Tensor:
-    """uint8 images at the network's input size, optionally degraded to `resolution` first.
-
-    restore=True resamples the small image back up to image_size (what TOTV/TVTV compare);
-    restore=False feeds it at its small size (for networks that end in global pooling)."""
-    native = x.shape[-1]
-    if resolution is None or resolution == image_size:
-        if native == image_size and x.shape[-2] == image_size:
-            return x
-        return _chunked(x, chunk, lambda part: resize_batch(part, image_size, mode="bilinear"))
-    return _chunked(x, chunk, lambda part: resize_batch(part, resolution, mode=mode,
-                                                        restore_size=image_size if restore else None))
-
-
-def _chunked(x: torch.Tensor, chunk: int, fn) -> torch.Tensor:
-    if len(x) == 0:
-        return fn(x[:1])[:0]
-    return torch.cat([fn(x[i:i + chunk]) for i in range(0, len(x), chunk)])
 
 
 def prepare_data(config: TrainConfig, dataset: LoadedDataset, device: torch.device, image_size: int,
@@ -80,23 +60,6 @@ def prepare_data(config: TrainConfig, dataset: LoadedDataset, device: torch.devi
         val_x=val_x.to(device), val_y=dataset.train_y[val_idx].to(device),
         test_x=test_x.to(device), test_y=dataset.test_y.to(device),
         mean=mean, std=std, input_shape=(channels, int(train_x.shape[2]), int(train_x.shape[3])), notes=notes)
-
-
-class Normaliser:
-    """uint8 batch -> float (x/255 - mean)/std in one fused multiply-add, in channels_last layout.
-
-    cuDNN and oneDNN (CPU) both run convolutions faster on NHWC: cnn3's compute-only step on a 2-core
-    Xeon went from 1,799 to 2,441 images/s (fp32, same numbers)."""
-
-    def __init__(self, mean: list[float], std: list[float], device: torch.device):
-        std_t = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        self.scale = 1.0 / (255.0 * std_t)
-        self.shift = -mean_t / std_t
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.addcmul(self.shift, x.float(), self.scale)
-        return out.contiguous(memory_format=torch.channels_last)
 
 
 def batches(n: int, batch_size: int, generator: Optional[torch.Generator], device: torch.device,

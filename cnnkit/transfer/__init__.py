@@ -1,6 +1,6 @@
 """Pretrained ImageNet backbones and transfer-learning strategies (freezing, builder, cost estimate)."""
 
-from cnnkit.transfer.pretrained import (
+from cnnkit.models.pretrained import (
     IMAGENET_CLASSES,
     PRETRAINED,
     PretrainedInfo,

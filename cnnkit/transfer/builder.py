@@ -29,7 +29,8 @@ from cnnkit.transfer.freeze import (
     BackboneLayout, ParamCounts, TransferNet, apply_strategy, count_params, describe_backbone, parse_strategy,
     replace_head,
 )
-from cnnkit.transfer.pretrained import PRETRAINED, load_pretrained
+from cnnkit.models import ModelBundle, ModelKind, rebuild_model, register_model_kind
+from cnnkit.models.pretrained import PRETRAINED, load_pretrained
 
 STRATEGIES = ("head", "last:N", "full", "two-stage")
 DEFAULT_HEAD_EPOCHS = 1
@@ -190,7 +191,6 @@ def _rebuild_source(record: dict) -> nn.Module:
         if arch not in PRETRAINED:
             raise ValueError(f"this transfer run was built on {arch!r}, which this version does not know")
         return _pretrained_architecture(arch)
-    from cnnkit.train.bundle import rebuild_model
 
     base = rebuild_model(record["base_record"], tuple(record["base_input_shape"]), int(record["base_num_classes"]))
     return base.net if isinstance(base, TransferNet) else base
@@ -253,7 +253,6 @@ def make_two_stage_hook(model: nn.Module, layout: BackboneLayout, settings: Tran
 
 def build_transfer_bundle(model_dict: dict, input_shape: tuple[int, int, int], num_classes: int, config=None):
     """The trainer's builder for {"kind": "transfer", ...}: see the module docstring."""
-    from cnnkit.train.bundle import ModelBundle
 
     settings = TransferSettings.from_dict(model_dict)
     seed = int(getattr(config, "seed", 0) or 0)
@@ -431,7 +430,10 @@ def comparison_rows(snapshots) -> list[dict]:
     return rows
 
 
+# The trainer and the store find this kind through the models registry (models never imports transfer).
+register_model_kind(ModelKind("transfer", build=build_transfer_bundle, rebuild=rebuild_transfer_model))
+
 __all__ = ["GROUP_PREFIX", "comparison_rows", "new_group_id", "strategy_label", "trained_blocks", "transfer_configs",
            "STRATEGIES", "StrategyCounts", "TransferModel", "TransferSettings", "build_transfer_bundle",
-           "count_params", "is_pretrained_source", "make_two_stage_hook", "parameter_table",
+           "is_pretrained_source", "make_two_stage_hook", "parameter_table",
            "rebuild_transfer_model", "source_network", "strategy_counts"]

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from cnnkit.models.build import ParamCounts, count_params
+
 BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
@@ -38,19 +40,6 @@ class BackboneLayout:
     @property
     def block_names(self) -> list[str]:
         return [b.name for b in self.blocks]
-
-
-@dataclass
-class ParamCounts:
-    trainable: int
-    frozen: int
-
-    @property
-    def total(self) -> int:
-        return self.trainable + self.frozen
-
-    def to_dict(self) -> dict:
-        return asdict(self) | {"total": self.total}
 
 
 def _children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
@@ -177,12 +166,6 @@ def apply_strategy(model: nn.Module, layout: BackboneLayout, strategy: str) -> P
         for p in model.parameters():
             p.requires_grad_(True)
     return count_params(model)
-
-
-def count_params(model: nn.Module) -> ParamCounts:
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
-    return ParamCounts(trainable, frozen)
 
 
 def param_groups(model: nn.Module, layout: BackboneLayout, backbone_lr: float, head_lr: float) -> list[dict]:

@@ -1,18 +1,23 @@
 """What the trainer trains: a model plus how to rebuild it, its parameter groups and hooks.
 
-A config's `model` is a preset name, a ModelSpec dict, or {"kind": K, ...} handled by a builder
-registered under K (transfer learning registers "transfer"). The bundle's `record` is stored in
-the run so `cnnkit.store.load_run_model` can rebuild the same network later.
+A config's `model` is a preset name, a ModelSpec dict, or {"kind": K, ...} handled by the builder
+registered under K with `register_model_kind` (cnnkit.transfer registers "transfer" when imported).
+The bundle's `record` is stored in the run so `cnnkit.store.load_run_model` can rebuild the same
+network later. Model kinds live above this layer and register themselves, so models imports none of them.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import torch
 import torch.nn as nn
+
+from cnnkit.models.adapt import adapt_spec, set_dropout
+from cnnkit.models.build import build_model
+from cnnkit.models.presets import get_preset
+from cnnkit.models.spec import ModelSpec, SpecError
 
 
 @dataclass
@@ -32,25 +37,32 @@ class ModelBundle:
     extra: dict = field(default_factory=dict)      # JSON facts for the run (e.g. trainable/frozen counts)
 
 
-# kind -> "module:function"; imported on first use so cnnkit.train does not pull in every backbone.
-BUILDERS: dict[str, Any] = {"transfer": "cnnkit.transfer.builder:build_transfer_bundle"}
-REBUILDERS: dict[str, Any] = {"transfer": "cnnkit.transfer.builder:rebuild_transfer_model"}
+@dataclass(frozen=True)
+class ModelKind:
+    """How to build a {"kind": name, ...} model for training, and rebuild a saved one for loading."""
+
+    name: str
+    build: Callable[..., ModelBundle]            # (model dict, input_shape, num_classes, config) -> ModelBundle
+    rebuild: Callable[..., nn.Module]            # (record, input_shape, num_classes) -> untrained network
 
 
-def _resolve(table: dict[str, Any], kind: str) -> Callable:
-    if kind not in table:
-        raise ValueError(f"unknown model kind {kind!r}; known: spec, {', '.join(sorted(table))}")
-    target = table[kind]
-    if callable(target):
-        return target
-    module, func = target.split(":")
-    return getattr(importlib.import_module(module), func)
+MODEL_KINDS: dict[str, ModelKind] = {}
+
+
+def register_model_kind(kind: ModelKind) -> None:
+    MODEL_KINDS[kind.name] = kind
+
+
+def model_kind(name: str) -> ModelKind:
+    if name not in MODEL_KINDS:
+        known = ", ".join(["spec", *sorted(MODEL_KINDS)])
+        raise ValueError(f"unknown model kind {name!r}; known: {known}. A run of another kind needs its package "
+                         "imported first (e.g. `import cnnkit.transfer` for transfer-learning runs)")
+    return MODEL_KINDS[name]
 
 
 def _spec_bundle(spec, input_shape: tuple[int, int, int], num_classes: int, dropout: Optional[float],
                  allow_own_size: bool) -> ModelBundle:
-    from cnnkit.models import SpecError, adapt_spec, build_model, set_dropout
-
     notes = []
     try:
         adapted = adapt_spec(spec, input_shape=input_shape, num_classes=num_classes)
@@ -76,18 +88,14 @@ def build_bundle(model: Any, input_shape: tuple[int, int, int], num_classes: int
     """The network for a dataset with `input_shape` (C, H, W) and `num_classes` classes."""
     dropout = getattr(config, "dropout", None)
     if isinstance(model, str):
-        from cnnkit.models import get_preset
-
         return _spec_bundle(get_preset(model), input_shape, num_classes, dropout, not image_size_given)
     if isinstance(model, dict) and "layers" in model:
-        from cnnkit.models import ModelSpec
-
         return _spec_bundle(ModelSpec.from_dict(model), input_shape, num_classes, dropout, not image_size_given)
     if isinstance(model, dict) and "kind" in model:
         kind = model["kind"]
         if kind == "spec":
             return build_bundle(model["spec"], input_shape, num_classes, config, image_size_given)
-        return _resolve(BUILDERS, kind)(model, input_shape, num_classes, config)
+        return model_kind(kind).build(model, input_shape, num_classes, config)
     raise ValueError("model must be a preset name, a model spec (with 'layers') or {'kind': ...}; "
                      f"got {type(model).__name__}")
 
@@ -96,7 +104,5 @@ def rebuild_model(record: dict, input_shape: tuple[int, int, int], num_classes: 
     """The untrained network a run's `record` describes (weights are loaded by the caller)."""
     kind = record.get("kind", "spec")
     if kind == "spec":
-        from cnnkit.models import ModelSpec, build_model
-
         return build_model(ModelSpec.from_dict(record["spec"]))
-    return _resolve(REBUILDERS, kind)(record, input_shape, num_classes)
+    return model_kind(kind).rebuild(record, input_shape, num_classes)
