@@ -13,6 +13,15 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SPLIT_STRATEGIES = ("stratified", "random")
 
 
+def model_label(model: Any) -> str:
+    """A config's `model` (preset name, spec dict or {"kind": ...} dict) as a short name for lists and runs."""
+    if isinstance(model, str):
+        return model
+    if isinstance(model, dict):
+        return str(model.get("name") or model.get("source") or model.get("kind") or "custom")
+    return "?"
+
+
 @dataclass
 class TrainConfig:
     """Defaults train the built-in Shapes set to a good accuracy in under a minute on a 2-core CPU."""
@@ -89,9 +98,7 @@ class TrainConfig:
         AugmentConfig.from_dict(self.augment).validate()
 
     def model_label(self) -> str:
-        if isinstance(self.model, str):
-            return self.model
-        return str(self.model.get("name") or self.model.get("source") or self.model.get("kind") or "custom")
+        return model_label(self.model)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -8,6 +8,8 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
+from cnnkit.train.config import model_label
+
 LOSS_SPLITS = (("train_loss", "train"), ("val_loss", "validation"))
 ACC_SPLITS = (("train_acc", "train"), ("val_acc", "validation"))
 
@@ -220,21 +222,13 @@ def _augment_label(augment: dict) -> str:
     return ", ".join(on) if on else "none"
 
 
-def _model_label(model: Any) -> str:
-    if isinstance(model, str):
-        return model
-    if isinstance(model, dict):
-        return str(model.get("name") or model.get("source") or model.get("kind") or "custom")
-    return "?"
-
-
 def run_row(record) -> dict:
     """One saved run (cnnkit.store.RunRecord) as a row of the runs table: key settings and results."""
     c = record.config or {}
     # Results first after the identity columns: they are what a student scans the list for.
     return {
         "name": record.name or c.get("name", ""),
-        "model": record.model_name or _model_label(c.get("model")),
+        "model": record.model_name or model_label(c.get("model")),
         "dataset": record.dataset,
         "status": record.status,
         "epochs": f"{record.epochs_done}/{record.epochs}",
@@ -267,7 +261,7 @@ COMPARE_SETTINGS = ("dataset", "model", "epochs", "batch_size", "optimizer", "lr
 def _setting(config: dict, name: str) -> Any:
     value = config.get(name)
     if name == "model":
-        return _model_label(value)
+        return model_label(value)
     if name == "augment":
         return _augment_label(value or {})
     return value
@@ -300,7 +294,7 @@ def run_label(record) -> str:
     c = record.config or {}
     if record.name:
         return f"{record.name} ({record.run_id[-4:]})"
-    return f"{record.model_name or _model_label(c.get('model'))} · {c.get('optimizer', '?')} {c.get('lr', '?')} ({record.run_id[-4:]})"
+    return f"{record.model_name or model_label(c.get('model'))} · {c.get('optimizer', '?')} {c.get('lr', '?')} ({record.run_id[-4:]})"
 
 
 def overlay_curves(runs: Sequence[tuple[str, Sequence[dict]]]) -> list[dict]:
