@@ -1,21 +1,53 @@
 """Background jobs: a queue that runs trainings one at a time per device (configurable).
 
 Worker threads never touch Streamlit; pages poll `snapshot()` (a copy) about once a second.
-A job that raises ends as "failed" with its message and the manager keeps going.
+A job that raises ends as "failed" with its message and the manager keeps going; one that raises
+`Cancelled` (cnnkit.cancellation, re-exported here) ends as "cancelled".
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import secrets
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Callable, Optional
+
+from cnnkit.cancellation import Cancelled, raise_if_cancelled
 
 JobFunction = Callable[["JobContext"], Any]
 FINISHED = ("done", "failed", "cancelled")
+# Saved runs in these states stopped before their last epoch and can go on from their last checkpoint.
+RESUMABLE_STATUSES = ("interrupted", "cancelled", "failed")
+# Saved runs in these states are being written by a training right now.
+WRITING_STATUSES = ("running", "starting", "queued")
+
+
+def new_group_id(prefix: str) -> str:
+    """A fresh job-group id (a sweep, a strategy comparison), e.g. "sweep-142501-9f3a": readable and unique."""
+    return f"{prefix}{time.strftime('%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def fractional_epoch(epoch: int, epoch_step: int, steps_per_epoch: int) -> float:
+    """Epochs trained so far at step `epoch_step` of the 1-based `epoch`, e.g. 2.5 half-way through epoch 3."""
+    return (epoch - 1) + epoch_step / max(1, steps_per_epoch)
+
+
+def training_fraction(epoch: int, epochs: int, epoch_step: int, steps_per_epoch: int) -> float:
+    """The share 0..1 of a training of `epochs` epochs done at step `epoch_step` of the 1-based `epoch`."""
+    if not epochs:
+        return 0.0
+    return min(1.0, max(0.0, fractional_epoch(epoch, epoch_step, steps_per_epoch) / epochs))
+
+
+def run_is_resumable(record) -> bool:
+    """Whether a saved run (a cnnkit.store.RunRecord) stopped before its last epoch and can go on from it.
+    Says nothing about jobs: JobManager.can_resume also checks that no job is on it already."""
+    return record.status in RESUMABLE_STATUSES and record.epochs_done < record.epochs
 
 
 @dataclass
@@ -50,6 +82,42 @@ class JobSnapshot:
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def progress(self) -> float:
+        """How much of the whole job is done, 0..1: of a training, the epochs and steps trained; of another
+        job, the fraction it reports. Data loading reports the fraction of its own phase, not of the job."""
+        if self.status == "done":
+            return 1.0
+        if self.status == "queued":
+            return 0.0
+        if self.epochs and self.steps_per_epoch:
+            return training_fraction(self.epoch, self.epochs, self.epoch_step, self.steps_per_epoch)
+        if self.fraction is not None and self.phase != "loading":
+            return min(1.0, max(0.0, float(self.fraction)))
+        return 0.0
+
+    @property
+    def progress_text(self) -> str:
+        """One line saying where the job is: its queue place, its epoch and step, or its latest message."""
+        if self.status == "queued":
+            return (f"Queued: position {self.queue_position} on {self.device}; "
+                    "it starts when the runs ahead finish.")
+        if self.phase == "training" and self.epochs and not self.finished:
+            parts = [f"Epoch {self.epoch}/{self.epochs}", f"step {self.epoch_step}/{self.steps_per_epoch}"]
+            if self.images_per_s:
+                parts.append(f"{self.images_per_s:,.0f} img/s")
+            if self.eta_s is not None:
+                from cnnkit.train.report import format_seconds
+
+                parts.append(f"ETA {format_seconds(self.eta_s)}")
+            return " · ".join(parts)
+        return self.message or self.phase or self.status
+
+
+# Snapshot fields a job may set with a progress event of its own kind (not the manager's bookkeeping).
+_EVENT_FIELDS = {f.name for f in fields(JobSnapshot)} - {"job_id", "device", "group", "status", "queue_position",
+                                                         "created", "started", "ended", "result", "error", "meta"}
 
 
 class JobContext:
@@ -101,19 +169,59 @@ class JobManager:
             return job_id
 
     def submit_training(self, config, label: str = "", group: str = "", resume_from: Optional[str] = None) -> str:
-        """Queue cnnkit.train.train(config) (or a resume of a saved run)."""
+        """Queue cnnkit.train.train(config) (or a resume of the saved run in folder `resume_from`, which
+        the job's meta["resumes"] records: see job_for_run)."""
         from cnnkit.device import resolve_device
         from cnnkit.train import train
 
         device = str(resolve_device(config.device))
 
         def run(context: JobContext):
-            return train(config, on_progress=context.progress, cancel_event=context.cancel_event,
-                         resume_from=resume_from)
+            try:
+                return train(config, on_progress=context.progress, cancel_event=context.cancel_event,
+                             resume_from=resume_from)
+            except Exception as exc:
+                # A cancel escapes train() only before its first step (e.g. while the data loads).
+                if _is_cancellation(exc):
+                    raise Cancelled(str(exc) or "stopped before training started") from None
+                raise
 
-        meta = {"config": config.to_dict()}
+        meta: dict = {"config": config.to_dict()}
+        if resume_from is not None:
+            meta["resumes"] = _run_key(resume_from)
         return self.submit(run, label or config.name or f"{config.model_label()} on {config.dataset}", device,
                            group, meta)
+
+    def submit_resume(self, record) -> str:
+        """Queue a training that goes on from a saved run's last epoch (a cnnkit.store.RunRecord).
+        Raises ValueError when it cannot: finished, not stopped, or a job is on it already."""
+        from cnnkit.train import TrainConfig
+
+        if not run_is_resumable(record):
+            raise ValueError(f"run {record.run_id} is {record.status} after {record.epochs_done} of "
+                             f"{record.epochs} epochs: only a stopped, unfinished run can be resumed")
+        if self.job_for_run(record.run_dir) is not None:
+            raise ValueError(f"run {record.run_id} is already queued or training; wait for it to finish")
+        config = TrainConfig.from_dict(record.config)
+        config.validate()
+        return self.submit_training(config, label=f"resume {record.run_id}", resume_from=str(record.run_dir))
+
+    def job_for_run(self, run_dir) -> Optional[JobSnapshot]:
+        """The unfinished job that resumes or writes the run folder `run_dir`, or None. A resume waiting in
+        the queue has not touched the folder yet: its meta["resumes"] says which run it is for."""
+        key = _run_key(run_dir)
+        for snap in self.active():
+            if snap.meta.get("resumes") == key or (snap.run_dir and _run_key(snap.run_dir) == key):
+                return snap
+        return None
+
+    def can_resume(self, record) -> bool:
+        """A saved run can be resumed: stopped before its last epoch and no job on it (one click, one job)."""
+        return run_is_resumable(record) and self.job_for_run(record.run_dir) is None
+
+    def can_delete(self, record) -> bool:
+        """A saved run can be deleted: nothing is writing it (no job on it, not marked as training)."""
+        return record.status not in WRITING_STATUSES and self.job_for_run(record.run_dir) is None
 
     def snapshot(self, job_id: str) -> JobSnapshot:
         with self._lock:
@@ -187,14 +295,13 @@ class JobManager:
             result = job.fn(context)
             status = getattr(result, "status", "done")
             error = None
+        except Cancelled as exc:  # stopped on request: a cancel, not a failure
+            result, status, error = None, "cancelled", None
+            job.snapshot.message = str(exc) or "stopped"
         except Exception as exc:  # a failing job must never take the app down
             result, status = None, "failed"
             error = str(exc) or type(exc).__name__
-            if job.cancel_event.is_set() and type(exc).__name__ == "TrainingCancelled":
-                # stopped before its first step (e.g. while the data loaded): a cancel, not a failure
-                status, error = "cancelled", None
-                job.snapshot.message = "stopped before training started"
-            elif not isinstance(exc, (ValueError, RuntimeError, FileNotFoundError)):
+            if not isinstance(exc, (ValueError, RuntimeError, FileNotFoundError)):
                 error = f"{type(exc).__name__}: {error}\n{traceback.format_exc(limit=3)}"
         with self._lock:
             snap = job.snapshot
@@ -216,7 +323,8 @@ class JobManager:
                 for key in ("epoch", "epochs", "epoch_step", "steps_per_epoch", "eta_s", "images_per_s"):
                     setattr(snap, key, event.get(key))
                 snap.phase = "training"
-                snap.steps.append({"step": event["step"], "epoch": event["epoch"] - 1 + event["epoch_step"] / max(1, event["steps_per_epoch"]),
+                snap.steps.append({"step": event["step"],
+                                   "epoch": fractional_epoch(event["epoch"], event["epoch_step"], event["steps_per_epoch"]),
                                    "loss": event["loss"], "lr": event.get("lr")})
                 if len(snap.steps) > self.max_history_points:
                     snap.steps = snap.steps[::2]  # keep the whole curve, at half the density
@@ -231,14 +339,29 @@ class JobManager:
                 snap.fraction = event.get("fraction")
             else:
                 for key, value in event.items():
-                    if key != "kind" and hasattr(snap, key):
+                    if key in _EVENT_FIELDS:
                         setattr(snap, key, value)
-                    elif key != "kind":
+                    elif key != "kind":  # computed properties (progress, ...) included: kept as meta
                         snap.meta[key] = value
 
 
 def _device_key(device: str) -> str:
     return "cuda" if str(device).startswith("cuda") else str(device)
+
+
+def _run_key(run_dir) -> str:
+    """One spelling per run folder, so a resume's meta and a job's run_dir compare equal."""
+    return str(Path(run_dir).expanduser().resolve())
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    if isinstance(exc, Cancelled):
+        return True
+    # Until cnnkit.train.loop.TrainingCancelled subclasses Cancelled (the training loop's rewrite), it is
+    # the same thing under another type; drop this then.
+    from cnnkit.train.loop import TrainingCancelled
+
+    return isinstance(exc, TrainingCancelled)
 
 
 _MANAGER: Optional[JobManager] = None
@@ -254,3 +377,7 @@ def get_job_manager() -> JobManager:
 
             _MANAGER = JobManager(max_concurrent_per_device=int(os.environ.get("CNNKIT_JOBS_PER_DEVICE", "1")))
         return _MANAGER
+
+
+__all__ = ["FINISHED", "Cancelled", "JobContext", "JobManager", "JobSnapshot", "fractional_epoch", "get_job_manager",
+           "new_group_id", "raise_if_cancelled", "run_is_resumable", "training_fraction"]

@@ -9,11 +9,12 @@ import streamlit as st
 
 from cnnkit.data.preview import make_grid, resolution_strip, sample_indices_per_class, upscale_nearest
 from cnnkit.device import resolve_device
-from cnnkit.jobs import get_job_manager
+from cnnkit.jobs import JobSnapshot, get_job_manager
 from cnnkit.labs import ResolutionLabConfig, ResolutionLabResult, list_labs, load_lab, network_views, run_resolution_lab
 from cnnkit.store import load_history
 from cnnkit.train import TrainConfig
 from ui.images import show_pixels
+from ui.job_follow import follow_jobs, followed_snapshots, render_live_curves
 from ui.run_views import render_curves
 from ui.shell import ensure_app_shell
 from ui.train_settings import training_settings
@@ -22,7 +23,6 @@ ensure_app_shell()
 
 K = "rl"                        # widget key prefix
 JOBS = "rl_jobs"                # this session's lab jobs, oldest first
-SEEN = "rl_seen_finished"       # jobs the page has rerun for once finished
 OPEN = "rl_open_lab"            # the lab id shown in the results section
 RESOLUTION_CHOICES = (64, 48, 32, 28, 24, 16, 14, 12, 8, 7, 4)
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1")
@@ -30,8 +30,7 @@ METHOD_COLOURS = alt.Scale(domain=["TOTV", "TVTV"], range=["#d62728", "#1f77b4"]
 DEFAULTS = TrainConfig(dataset="shapes", model="cnn3_bn", epochs=2, train_subset=2000)
 
 manager = get_job_manager()
-for state_key in (JOBS, SEEN):
-    st.session_state.setdefault(state_key, [])
+st.session_state.setdefault(JOBS, [])
 
 st.title("Resolution lab")
 st.caption("**TOTV** (train original, test various): one model trained at the dataset's own resolution, then tested on "
@@ -230,52 +229,60 @@ def submit_lab(config: ResolutionLabConfig, device: str) -> None:
     st.session_state[JOBS].append(job_id)
 
 
-@st.fragment(run_every=1.0)
+def lab_progress(snap: JobSnapshot) -> tuple[float, str]:
+    """The lab's bar: the whole lab's fraction (the lab reports it) and which model trains."""
+    if snap.status == "queued":
+        return 0.0, snap.progress_text
+    stage, stages = snap.meta.get("lab_stage"), snap.meta.get("lab_stages")
+    head = f"Model {stage}/{stages}: {snap.meta.get('lab_model', '')}" if stage else "Starting"
+    return float(snap.meta.get("lab_fraction") or 0.0), f"{head} — {snap.message or snap.phase}"
+
+
+def lab_details(snaps: list[JobSnapshot]) -> None:
+    """Under the bar: the training model's curves and the rows the lab has finished so far."""
+    snap = snaps[0]
+    rows = [r for r in snap.history if r.get("model") == snap.meta.get("lab_model", "")]
+    if rows:
+        render_live_curves(rows, [])
+    lab_dir = snap.meta.get("lab_dir")
+    if lab_dir:
+        try:
+            partial = load_lab(lab_dir)
+        except FileNotFoundError:
+            partial = None
+        if partial is not None and (partial.totv or partial.tvtv):
+            st.caption("Rows finished so far:")
+            show_percent(metrics_frame(partial), hide_index=True)
+
+
+def open_finished_lab(snaps: list[JobSnapshot]) -> None:
+    """Once per lab job: the results section below opens its lab."""
+    snap = snaps[0]
+    lab_id = getattr(snap.result, "lab_id", None) or snap.meta.get("lab_id")
+    if lab_id:
+        st.session_state[OPEN] = lab_id
+        st.session_state.pop(f"{K}_pick", None)
+    saved_labs.clear()
+
+
 def live_panel() -> None:
-    jobs = [j for j in st.session_state[JOBS]]
+    jobs = st.session_state[JOBS]
     if not jobs:
         return
-    snap = manager.snapshot(jobs[-1])
-    if snap.status == "queued":
-        st.info(f"Queued ({snap.queue_position} in line for {snap.device}).")
-    elif snap.status == "running":
-        stage, stages = snap.meta.get("lab_stage"), snap.meta.get("lab_stages")
-        model = snap.meta.get("lab_model", "")
-        fraction = snap.meta.get("lab_fraction") or 0.0
-        head = f"Model {stage}/{stages}: {model}" if stage else "Starting"
-        st.progress(min(1.0, max(0.0, float(fraction))), text=f"{head} — {snap.message or snap.phase}")
-        if st.button("Stop the lab", key=f"{K}_stop"):
-            manager.cancel(snap.job_id)
-        rows = [r for r in snap.history if r.get("model") == model]
-        if rows:
-            render_curves(rows, [])
-        lab_dir = snap.meta.get("lab_dir")
-        if lab_dir:
-            try:
-                partial = load_lab(lab_dir)
-            except FileNotFoundError:
-                partial = None
-            if partial is not None and (partial.totv or partial.tvtv):
-                st.caption("Rows finished so far:")
-                show_percent(metrics_frame(partial), hide_index=True)
-    elif snap.status == "failed":
+    snaps = follow_jobs(jobs[-1:], key=K, stop_label="Stop the lab", describe=lab_progress, details=lab_details,
+                        on_finish=open_finished_lab)
+    snap = snaps[0] if snaps else None
+    if snap is None or not snap.finished:
+        return
+    if snap.status == "failed":
         st.error(f"The lab failed: {(snap.error or 'unknown error').strip().splitlines()[0]}")
     elif snap.status == "cancelled":
         st.warning("The lab was stopped; the rows finished before the stop are kept.")
-    if snap.finished and snap.job_id not in st.session_state[SEEN]:
-        # once per job: show its results in the full page below (a fragment rerun cannot)
-        st.session_state[SEEN].append(snap.job_id)
-        lab_id = getattr(snap.result, "lab_id", None) or snap.meta.get("lab_id")
-        if lab_id:
-            st.session_state[OPEN] = lab_id
-            st.session_state.pop(f"{K}_pick", None)
-        saved_labs.clear()
-        st.rerun(scope="app")
 
 
 st.subheader("Run a lab")
 config, device = lab_settings()
-running = any(not manager.snapshot(j).finished for j in st.session_state[JOBS])
+running = any(not s.finished for s in followed_snapshots(st.session_state[JOBS]))
 st.caption(plan_text(config))
 if st.button("Run the lab", type="primary", key=f"{K}_run", disabled=running,
              help="Trains the TOTV model, then one TVTV model per lower resolution, in the background."):

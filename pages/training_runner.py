@@ -11,10 +11,11 @@ import streamlit as st
 
 from cnnkit import store
 from cnnkit.device import resolve_device
-from cnnkit.jobs import JobSnapshot, get_job_manager
+from cnnkit.jobs import JobSnapshot, get_job_manager, new_group_id
 from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
-from ui.run_views import render_curves, render_overlays, render_run_results
+from ui.job_follow import follow_jobs
+from ui.run_views import render_overlays, render_run_results
 from ui.shell import ensure_app_shell
 from ui.train_settings import load_training_settings, training_settings
 
@@ -24,11 +25,9 @@ JOBS = "tr_jobs"          # this session's single-run job ids, oldest first
 CURRENT = "tr_current"    # the job the live panel follows
 LOAD = "tr_load_settings"  # {"config", "source"} to put in the form on the next run; None = the defaults
 LOADED = "tr_form_defaults"  # {"config", "source"} the form shows as its defaults
-SEEN = "tr_seen_finished"  # finished jobs the page has already rerun for
 
 manager = get_job_manager()
-for name in (JOBS, SEEN):
-    st.session_state.setdefault(name, [])
+st.session_state.setdefault(JOBS, [])
 if LOAD in st.session_state:
     # Before the form is drawn: write the loaded settings into its widgets.
     loaded = st.session_state.pop(LOAD)
@@ -63,51 +62,13 @@ def current_snapshot() -> JobSnapshot | None:
         return None
 
 
-def progress_text(snap: JobSnapshot) -> str:
-    if snap.status == "queued":
-        return f"Queued: position {snap.queue_position} on {snap.device}; it starts when the runs ahead finish."
-    if snap.phase == "training" and snap.epochs:
-        parts = [f"Epoch {snap.epoch}/{snap.epochs}", f"step {snap.epoch_step}/{snap.steps_per_epoch}"]
-        if snap.images_per_s:
-            parts.append(f"{snap.images_per_s:,.0f} img/s")
-        if snap.eta_s is not None:
-            parts.append(f"ETA {report.format_seconds(snap.eta_s)}")
-        return " · ".join(parts)
-    return snap.message or snap.phase or snap.status
-
-
-def progress_fraction(snap: JobSnapshot) -> float:
-    if snap.phase == "training" and snap.epochs and snap.steps_per_epoch:
-        done = (snap.epoch - 1) + snap.epoch_step / snap.steps_per_epoch
-        return min(1.0, max(0.0, done / snap.epochs))
-    return 1.0 if snap.finished or snap.phase == "evaluating" else 0.0
-
-
-@st.fragment(run_every=1.0)
 def live_panel() -> None:
-    """Polls the followed job once a second; reruns the whole page once when it finishes."""
+    """The followed job's progress and curves while it runs; the page reruns once when it finishes."""
     snap = current_snapshot()
     if snap is None:
         st.caption("No run started in this session yet.")
         return
-    if snap.finished:
-        if snap.job_id not in st.session_state[SEEN]:
-            st.session_state[SEEN].append(snap.job_id)
-            st.rerun()  # the results below are drawn by the full page
-        return
-    st.markdown(f"**{snap.label}** · {snap.status}")
-    st.progress(progress_fraction(snap), text=progress_text(snap))
-    facts = []
-    if snap.meta.get("trainable_params"):
-        facts.append(f"{snap.meta['trainable_params']:,} trainable parameters")
-    facts.extend(snap.meta.get("notes") or [])
-    if facts:
-        st.caption(" · ".join(facts))
-    if st.button("Stop", key="tr_stop", help="Ends the run within a batch; what was trained is kept."):
-        manager.cancel(snap.job_id)
-        st.toast("Stopping…")
-    if snap.history or snap.steps:
-        render_curves(snap.history, snap.steps)
+    follow_jobs([snap.job_id], key="tr", stop_help="Ends the run within a batch; what was trained is kept.")
 
 
 def finished_panel() -> None:
@@ -151,19 +112,11 @@ def train_tab(config: TrainConfig, start: bool) -> None:
         st.session_state["tr_follow"] = st.session_state.get(CURRENT) if st.session_state.get(CURRENT) in mine else mine[0]
         st.selectbox("Following", mine, key="tr_follow",
                      format_func=lambda j: f"{known[j].label} · {known[j].status}", on_change=_follow_choice)
-    snap = current_snapshot()
-    if snap is not None and snap.finished and snap.job_id not in st.session_state[SEEN]:
-        # Finished before this full run: nothing for the fragment to rerun for.
-        st.session_state[SEEN].append(snap.job_id)
     live_panel()
     finished_panel()
 
 
 # --- Runs ----------------------------------------------------------------------------------------
-def resume_label(run_id: str) -> str:
-    return f"resume {run_id}"
-
-
 def runs_tab() -> None:
     runs = store.list_runs()
     known = {r.run_id for r in runs}
@@ -199,16 +152,11 @@ def runs_tab() -> None:
     run_id = st.selectbox("Run", list(by_id), format_func=labels.get, key="tr_run_pick")
     record = by_id[run_id]
     cols = st.columns(4)
-    # A resume waiting in the queue has not touched run.json yet: ask the manager too, so one click is one job.
-    busy = any(s.label == resume_label(record.run_id) or s.run_dir == str(record.run_dir) for s in manager.active())
-    resumable = (record.status in ("interrupted", "cancelled", "failed") and record.epochs_done < record.epochs
-                 and not busy)
-    if cols[0].button("Resume", key="tr_resume", disabled=not resumable,
+    # A resume waiting in the queue has not touched run.json yet: the manager knows it (one click, one job).
+    if cols[0].button("Resume", key="tr_resume", disabled=not manager.can_resume(record),
                       help="Go on from the last saved epoch (interrupted or stopped runs)."):
         try:
-            config = TrainConfig.from_dict(record.config)
-            config.validate()
-            follow(manager.submit_training(config, label=resume_label(record.run_id), resume_from=str(record.run_dir)))
+            follow(manager.submit_resume(record))
         except ValueError as exc:
             st.error(str(exc))
         else:
@@ -222,8 +170,7 @@ def runs_tab() -> None:
         st.session_state[LOAD] = {"config": {**record.config, "name": ""}, "source": report.run_label(record)}
         st.rerun()
     confirm = cols[3].checkbox("Yes, delete it", key="tr_delete_confirm")
-    running = busy or record.status in ("running", "starting", "queued")
-    if cols[2].button("Delete", key="tr_delete", disabled=not confirm or running,
+    if cols[2].button("Delete", key="tr_delete", disabled=not confirm or not manager.can_delete(record),
                       help="Removes the run folder (weights, history, results)."):
         try:
             store.delete_run(record.run_dir)
@@ -262,7 +209,7 @@ def sweep_form(config: TrainConfig) -> None:
         return
     st.caption(f"{len(planned)} runs of {config.epochs} epoch(s): " + "; ".join(label for label, _ in planned))
     if st.button("Queue sweep", type="primary", key="tr_sw_queue"):
-        group = sweeps.new_group_id()
+        group = new_group_id(sweeps.GROUP_PREFIX)
         try:
             resolve_device(config.device)  # every run of the sweep shares it: refuse all or queue all
             for label, run_config in sweeps.expand_sweep(config, axes, group=group):
@@ -279,22 +226,7 @@ def sweep_groups() -> list[str]:
     return groups[::-1]
 
 
-@st.fragment(run_every=2.0)
-def sweep_progress(group: str) -> None:
-    snaps = manager.list(group=group)
-    done = sum(s.finished for s in snaps)
-    if done < len(snaps):
-        running = [s for s in snaps if s.status == "running"]
-        text = f"{done}/{len(snaps)} runs finished" + (f" · now: {running[0].label}, {progress_text(running[0])}"
-                                                        if running else "")
-        st.progress(done / max(1, len(snaps)), text=text)
-        if st.button("Stop the sweep", key="tr_sw_stop"):
-            for s in snaps:
-                if not s.finished:
-                    manager.cancel(s.job_id)
-    elif f"{group}:done" not in st.session_state[SEEN]:
-        st.session_state[SEEN].append(f"{group}:done")
-        st.rerun()  # draw the comparison with the full page
+def sweep_table(snaps: list) -> None:
     rows = sweeps.sweep_rows(snaps)
     st.dataframe(pd.DataFrame(rows).drop(columns=["run_dir"]), hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
@@ -349,11 +281,9 @@ def sweeps_tab(config: TrainConfig) -> None:
 
     group = st.selectbox("Sweep", groups, key="tr_sw_pick", format_func=describe)
     if group in live:
-        snaps = manager.list(group=group)
-        if all(s.finished for s in snaps) and f"{group}:done" not in st.session_state[SEEN]:
-            st.session_state[SEEN].append(f"{group}:done")  # already done: the fragment need not rerun the page
-        sweep_progress(group)
-        if all(s.finished for s in snaps):
+        snaps = follow_jobs(group=group, key="tr_sw", stop_label="Stop the sweep", details=sweep_table)
+        if all(s.finished for s in snaps):  # drawn by the full page, once the sweep is over
+            sweep_table(snaps)
             sweep_comparison(snaps)
         return
     records = saved[group]

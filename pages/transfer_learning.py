@@ -13,13 +13,14 @@ import streamlit as st
 
 from cnnkit import store
 from cnnkit.data import dataset_info, list_datasets
-from cnnkit.jobs import get_job_manager
+from cnnkit.jobs import get_job_manager, new_group_id
 from cnnkit.train import TrainConfig
 from cnnkit.train import report
 from cnnkit.transfer import builder
 from cnnkit.transfer.custom_data import save_custom_dataset
 from cnnkit.transfer.estimate import estimate_epoch_cost, format_seconds
 from cnnkit.models.pretrained import list_pretrained
+from ui.job_follow import follow_jobs
 from ui.run_views import render_overlays, render_run_results
 from ui.train_settings import training_settings
 from ui.shell import ensure_app_shell
@@ -28,7 +29,6 @@ ensure_app_shell()
 
 K = "tl"                     # widget key prefix
 GROUPS = "tl_groups"         # this session's job groups, oldest first
-SEEN = "tl_seen_finished"    # groups the page has rerun for once finished
 SIZES = {"native": None, "96 px": 96, "128 px": 128, "224 px": 224}
 STRATEGY_HELP = {
     "head": "Feature extraction: the backbone is frozen; only the new head trains.",
@@ -38,8 +38,7 @@ STRATEGY_HELP = {
 }
 
 manager = get_job_manager()
-for state_key in (GROUPS, SEEN):
-    st.session_state.setdefault(state_key, [])
+st.session_state.setdefault(GROUPS, [])
 
 st.title("Transfer learning")
 st.caption("Start from a network that already learnt useful features (ImageNet, or one of your saved runs), give it "
@@ -209,41 +208,14 @@ def parameter_table(rows: list[dict]) -> None:
 
 # --- jobs ----------------------------------------------------------------------------------------------
 def queue(configs: list[tuple[str, TrainConfig]]) -> None:
-    group = builder.new_group_id()
+    group = new_group_id(builder.GROUP_PREFIX)
     for label, config in configs:
         manager.submit_training(config, label=label, group=group)
     st.session_state[GROUPS].append(group)
     st.session_state[f"{K}_group_pick"] = group
 
 
-@st.fragment(run_every=1.0)
-def group_progress(group: str) -> None:
-    """Polls the group's jobs once a second; reruns the page once when all are finished."""
-    snaps = manager.list(group=group)
-    if not snaps:
-        st.caption("This comparison is no longer in the job list (the app restarted).")
-        return
-    done = sum(s.finished for s in snaps)
-    if done == len(snaps):
-        if group not in st.session_state[SEEN]:
-            st.session_state[SEEN].append(group)
-            st.rerun()
-        return
-    for snap in snaps:
-        if snap.finished:
-            st.caption(f"**{snap.label}**: {snap.status}")
-        elif snap.status == "queued":
-            st.caption(f"**{snap.label}**: queued (position {snap.queue_position})")
-        else:
-            fraction = 0.0
-            if snap.epochs and snap.steps_per_epoch:
-                fraction = min(1.0, ((snap.epoch - 1) + snap.epoch_step / snap.steps_per_epoch) / snap.epochs)
-            text = f"{snap.label}: epoch {snap.epoch}/{snap.epochs}" if snap.epochs else f"{snap.label}: {snap.message}"
-            st.progress(fraction, text=text)
-    if st.button("Stop these runs", key=f"{K}_stop"):
-        for snap in snaps:
-            if not snap.finished:
-                manager.cancel(snap.job_id)
+def live_comparison(snaps) -> None:
     show_comparison(snaps, live=True)
 
 
@@ -284,10 +256,9 @@ def results_section() -> None:
         st.session_state.pop(f"{K}_group_pick", None)
     group = st.selectbox("Runs", groups[::-1], key=f"{K}_group_pick",
                          format_func=lambda g: ", ".join(s.label for s in manager.list(group=g)))
-    snaps = manager.list(group=group)
+    snaps = follow_jobs(group=group, key=K, stop_label="Stop these runs", details=live_comparison)
     if not all(s.finished for s in snaps):
-        group_progress(group)
-        return
+        return  # followed live above; the page reruns once when they have all finished
     show_comparison(snaps)
     finished = [s for s in snaps if s.run_dir and (Path(s.run_dir) / "run.json").is_file()]
     if finished:

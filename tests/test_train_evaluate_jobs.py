@@ -165,3 +165,151 @@ def test_cli_train_evaluate_runs(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "cnnkit", "train", "--lr", "-1"], capture_output=True, text=True,
                          env=env, timeout=120)
     assert bad.returncode == 1 and "learning rate must be above 0" in bad.stderr
+
+
+# --- job progress, cancellation, resumes -------------------------------------------------------------
+def _snapshot(**fields):
+    from cnnkit.jobs import JobSnapshot
+
+    base = dict(job_id="job-1", label="a run", device="cpu", group="", status="running", queue_position=None,
+                created=0.0, started=0.0, ended=None)
+    return JobSnapshot(**{**base, **fields})
+
+
+def test_job_progress_is_the_share_of_the_whole_job():
+    from cnnkit.jobs import fractional_epoch, training_fraction
+
+    # half-way through epoch 2 of 4: 1.5 epochs of 4 trained
+    assert fractional_epoch(2, 5, 10) == 1.5
+    assert training_fraction(2, 4, 5, 10) == pytest.approx(0.375)
+    assert _snapshot(phase="training", epoch=2, epochs=4, epoch_step=5, steps_per_epoch=10).progress == pytest.approx(0.375)
+    # the last step of the last epoch is the whole training, also while the best epoch is evaluated
+    assert _snapshot(phase="evaluating", epoch=4, epochs=4, epoch_step=10, steps_per_epoch=10).progress == 1.0
+    assert training_fraction(9, 4, 10, 10) == 1.0 and training_fraction(1, 0, 0, 0) == 0.0
+    # before the first step: nothing trained, whatever share of the data has loaded
+    assert _snapshot(phase="loading", fraction=0.6).progress == 0.0
+    # a job that is not a training reports its own fraction
+    assert _snapshot(phase="counting", fraction=0.25).progress == 0.25
+    assert _snapshot(phase="counting", fraction=1.7).progress == 1.0
+    assert _snapshot(status="queued", queue_position=2).progress == 0.0
+    assert _snapshot(status="done").progress == 1.0
+    # a stopped training keeps the share it reached
+    assert _snapshot(status="cancelled", epoch=1, epochs=4, epoch_step=10, steps_per_epoch=10).progress == 0.25
+
+
+def test_job_progress_text_says_where_the_job_is():
+    queued = _snapshot(status="queued", queue_position=2)
+    assert queued.progress_text == "Queued: position 2 on cpu; it starts when the runs ahead finish."
+    training = _snapshot(phase="training", epoch=2, epochs=4, epoch_step=5, steps_per_epoch=10,
+                         images_per_s=1234.4, eta_s=75.0)
+    assert training.progress_text == "Epoch 2/4 · step 5/10 · 1,234 img/s · ETA 1 min 15 s"
+    assert _snapshot(phase="loading", message="loading shapes").progress_text == "loading shapes"
+    assert _snapshot(phase="preparing").progress_text == "preparing"
+
+
+def test_step_points_are_placed_at_their_fractional_epoch():
+    manager = JobManager()
+
+    def job(context):
+        context.progress({"kind": "step", "epoch": 2, "epochs": 3, "step": 15, "epoch_step": 5, "steps_per_epoch": 10,
+                          "loss": 0.5, "lr": 0.1, "eta_s": 3.0, "images_per_s": 100.0})
+
+    snap = manager.wait(manager.submit(job), timeout=5)
+    assert snap.steps == [{"step": 15, "epoch": 1.5, "loss": 0.5, "lr": 0.1}]
+    assert snap.status == "done" and snap.progress == 1.0
+
+
+def test_a_job_that_raises_cancelled_ends_cancelled_and_only_that_type_counts():
+    from cnnkit import cancellation
+    from cnnkit.jobs import Cancelled, raise_if_cancelled
+
+    assert Cancelled is cancellation.Cancelled  # one type, re-exported
+    manager = JobManager()
+    started = threading.Event()
+
+    def stoppable(context):
+        started.set()
+        while True:
+            raise_if_cancelled(context.cancel_event, "stopped after 3 items")
+            time.sleep(0.01)
+
+    job_id = manager.submit(stoppable, "stoppable")
+    assert started.wait(5)
+    manager.cancel(job_id)
+    snap = manager.wait(job_id, timeout=5)
+    assert snap.status == "cancelled" and snap.error is None and snap.message == "stopped after 3 items"
+
+    class TrainingCancelled(Exception):  # the old name-based check would have taken this for a cancel
+        pass
+
+    def impostor(context):
+        context.cancel_event.set()
+        raise TrainingCancelled("not a Cancelled")
+
+    snap = manager.wait(manager.submit(impostor, "impostor"), timeout=5)
+    assert snap.status == "failed" and "not a Cancelled" in snap.error
+    with pytest.raises(Cancelled):
+        raise_if_cancelled(_set_event())
+    raise_if_cancelled(None)
+    raise_if_cancelled(threading.Event())
+
+
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
+def _record(run_dir, status="cancelled", epochs_done=1, epochs=2):
+    from types import SimpleNamespace
+
+    config = TrainConfig(dataset="tiny", model=tiny_spec(), epochs=epochs, device="cpu")
+    return SimpleNamespace(run_id=run_dir.name, run_dir=str(run_dir), status=status, epochs_done=epochs_done,
+                           epochs=epochs, config=config.to_dict())
+
+
+def test_run_is_resumable_only_when_stopped_before_its_last_epoch(tmp_path):
+    from cnnkit.jobs import run_is_resumable
+
+    assert run_is_resumable(_record(tmp_path / "a", "cancelled", 1, 2))
+    assert run_is_resumable(_record(tmp_path / "a", "interrupted", 0, 2))
+    assert run_is_resumable(_record(tmp_path / "a", "failed", 1, 3))
+    assert not run_is_resumable(_record(tmp_path / "a", "done", 2, 2))
+    assert not run_is_resumable(_record(tmp_path / "a", "early_stopped", 1, 2))
+    assert not run_is_resumable(_record(tmp_path / "a", "cancelled", 2, 2))
+
+
+def test_a_queued_resume_is_known_by_its_run_folder(tmp_path):
+    manager = JobManager()
+    release = threading.Event()
+    blocker = manager.submit(lambda context: release.wait(10), "holds the cpu", device="cpu")
+    stopped, other = _record(tmp_path / "run-1"), _record(tmp_path / "run-2")
+    try:
+        assert manager.can_resume(stopped) and manager.job_for_run(stopped.run_dir) is None
+        job_id = manager.submit_resume(stopped)
+        snap = manager.snapshot(job_id)
+        assert snap.status == "queued" and snap.label == "resume run-1"
+        assert snap.meta["resumes"] == str((tmp_path / "run-1").resolve())
+        # found however the folder is spelled; one click, one job
+        assert manager.job_for_run(tmp_path / "run-1").job_id == job_id
+        assert manager.job_for_run(f"{tmp_path}/./run-1/").job_id == job_id
+        assert not manager.can_resume(stopped) and not manager.can_delete(stopped)
+        with pytest.raises(ValueError, match="already queued or training"):
+            manager.submit_resume(stopped)
+        # another run is not busy
+        assert manager.job_for_run(other.run_dir) is None and manager.can_resume(other) and manager.can_delete(other)
+        manager.cancel(job_id)  # queued: never starts
+        assert manager.job_for_run(stopped.run_dir) is None and manager.can_resume(stopped)
+    finally:
+        release.set()
+    manager.wait(blocker, timeout=10)
+    with pytest.raises(ValueError, match="only a stopped, unfinished run can be resumed"):
+        manager.submit_resume(_record(tmp_path / "run-3", "done", 2, 2))
+    assert not manager.can_delete(_record(tmp_path / "run-4", "running"))
+
+
+def test_new_group_ids_carry_their_prefix_and_differ():
+    from cnnkit.jobs import new_group_id
+
+    ids = {new_group_id("sweep-") for _ in range(20)}
+    assert len(ids) == 20 and all(i.startswith("sweep-") for i in ids)

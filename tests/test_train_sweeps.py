@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from cnnkit.jobs import JobManager
+from cnnkit.jobs import JobManager, new_group_id
 from cnnkit.train import TrainConfig
 from cnnkit.train import sweeps
 from tests.train_helpers import patch_dataset, tiny_dataset, tiny_spec
@@ -92,7 +92,7 @@ def test_a_sweep_runs_as_one_group(monkeypatch):
     patch_dataset(monkeypatch, tiny_dataset())
     manager = JobManager()
     base = TrainConfig(dataset="tiny", model=tiny_spec(), epochs=1, batch_size=32)
-    group = sweeps.new_group_id()
+    group = new_group_id(sweeps.GROUP_PREFIX)
     assert group.startswith(sweeps.GROUP_PREFIX)
     ids = [manager.submit_training(config, label=label, group=group)
            for label, config in sweeps.expand_sweep(base, [("lr", [0.05, 0.005])], group=group)]

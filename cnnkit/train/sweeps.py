@@ -11,8 +11,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import secrets
-import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Optional, Sequence
 
@@ -109,10 +107,6 @@ def format_value(value: Any) -> str:
 
 def assignment_label(assignment: Sequence[tuple[str, Any]]) -> str:
     return ", ".join(f"{field}={format_value(value)}" for field, value in assignment)
-
-
-def new_group_id() -> str:
-    return f"{GROUP_PREFIX}{time.strftime('%H%M%S')}-{secrets.token_hex(2)}"
 
 
 def expand_sweep(base: TrainConfig, axes: Sequence[tuple[str, Sequence[Any]]],

@@ -365,14 +365,6 @@ def parameter_table(source: str, num_classes: int, strategies: list[str]) -> lis
 GROUP_PREFIX = "transfer-"
 
 
-def new_group_id() -> str:
-    """A job-group id for one batch of transfer runs (a strategy comparison or a single run)."""
-    import secrets
-    import time
-
-    return f"{GROUP_PREFIX}{time.strftime('%H%M%S')}-{secrets.token_hex(2)}"
-
-
 def trained_blocks(block_names: list[str], strategy: str) -> list[str]:
     """The backbone blocks `strategy` trains (two-stage: those of its first stage, none)."""
     if strategy == "two-stage":
@@ -433,7 +425,7 @@ def comparison_rows(snapshots) -> list[dict]:
 # The trainer and the store find this kind through the models registry (models never imports transfer).
 register_model_kind(ModelKind("transfer", build=build_transfer_bundle, rebuild=rebuild_transfer_model))
 
-__all__ = ["GROUP_PREFIX", "comparison_rows", "new_group_id", "strategy_label", "trained_blocks", "transfer_configs",
+__all__ = ["GROUP_PREFIX", "comparison_rows", "strategy_label", "trained_blocks", "transfer_configs",
            "STRATEGIES", "StrategyCounts", "TransferModel", "TransferSettings", "build_transfer_bundle",
            "is_pretrained_source", "make_two_stage_hook", "parameter_table",
            "rebuild_transfer_model", "source_network", "strategy_counts"]
