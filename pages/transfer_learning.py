@@ -18,7 +18,8 @@ from cnnkit.train import TrainConfig
 from cnnkit.train import report
 from cnnkit.transfer import builder
 from cnnkit.transfer.custom_data import save_custom_dataset
-from cnnkit.transfer.estimate import estimate_epoch_cost, format_seconds
+from cnnkit.formatting import format_seconds
+from cnnkit.transfer.estimate import estimate_epoch_cost
 from cnnkit.transfer.pretrained import list_pretrained
 from ui.run_views import render_overlays, render_run_results
 from ui.train_settings import training_settings

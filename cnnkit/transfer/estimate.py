@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from cnnkit.device import resolve_device
+from cnnkit.formatting import format_seconds
 
 
 @dataclass
@@ -40,14 +41,6 @@ class CostEstimate:
     def describe(self) -> str:
         return (f"about {format_seconds(self.seconds_per_epoch)} per epoch at {self.image_size}×{self.image_size} px "
                 f"({self.images_per_s:.0f} training images/s on {self.device})")
-
-
-def format_seconds(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _time(fn, repeats: int) -> float:
