@@ -5,7 +5,8 @@
 
 The last stdout line is the trainer's JSON result (TrainResult.summary(): test_acc, macro_f1,
 per_class, seconds, trainable_params, frozen_params, ...) plus strategy, source and, with
---estimate, the measured cost per epoch instead of a run.
+--estimate, the measured cost instead of a run (cnnkit.transfer.estimate.plan_cost: per stage,
+the mean seconds per epoch over the run, and the total).
 """
 
 from __future__ import annotations
@@ -82,24 +83,21 @@ def config_from_args(args: argparse.Namespace):
     return config
 
 
-def _estimate(config, args: argparse.Namespace) -> dict:
+def _estimate(config) -> dict:
     from cnnkit.data import dataset_info
     from cnnkit.transfer.builder import build_transfer_bundle
-    from cnnkit.transfer.estimate import estimate_epoch_cost
+    from cnnkit.transfer.estimate import plan_cost
 
     info = dataset_info(config.dataset)
     if not info.available:
         raise ValueError(f"dataset {config.dataset} is not available: {info.reason}")
     bundle = build_transfer_bundle(config.model, (info.channels, info.height, info.width), len(info.classes), config)
-    n_train = info.num_train
-    n_val = int(round(n_train * config.val_fraction))
-    n_train -= n_val
-    if config.train_subset:
-        n_train = min(n_train, config.train_subset)
-    cost = estimate_epoch_cost(bundle.model, bundle.input_shape, n_train, n_val, config.batch_size, config.device)
+    # the whole run's cost: a two-stage run's later epochs at the unfrozen strategy's cost, not the head's
+    cost = plan_cost(config, config.device, info=info)
     trainable = sum(p.numel() for p in bundle.model.parameters() if p.requires_grad)
     frozen = sum(p.numel() for p in bundle.model.parameters() if not p.requires_grad)
-    return {"estimate": cost.to_dict(), "seconds_per_epoch": cost.seconds_per_epoch, "trainable_params": trainable,
+    return {"estimate": cost.to_dict(), "seconds_per_epoch": cost.seconds_per_epoch,
+            "total_seconds": cost.total_seconds, "trainable_params": trainable,
             "frozen_params": frozen, "strategy": bundle.extra["strategy"], "source": bundle.extra["source"],
             "input_shape": list(bundle.input_shape), "blocks": bundle.extra["block_names"]}
 
@@ -110,10 +108,10 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     if args.estimate:
-        data = _estimate(config, args)
+        data = _estimate(config)
         if not args.json:
             progress(f"{data['trainable_params']:,} trainable, {data['frozen_params']:,} frozen parameters; "
-                     f"about {data['seconds_per_epoch']:.1f} s per epoch")
+                     f"{data['estimate']['text']}")
         print_json(data)
         return 0
     result = train(config, on_progress=_stderr_progress(args.json))
