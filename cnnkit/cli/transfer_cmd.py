@@ -12,18 +12,16 @@ the mean seconds per epoch over the run, and the total).
 from __future__ import annotations
 
 import argparse
-from typing import Optional
 
-from cnnkit.cli.common import print_json, progress
+from cnnkit.cli.common import add_config_flags, config_from_flags, optional_number, print_json, progress
 
 
-def _optional_size(text: str) -> Optional[int]:
-    if text.lower() in ("native", "none", ""):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"input size must be a whole number of pixels or 'native', got {text!r}") from None
+def _defaults():
+    """transfer's own defaults where they differ from TrainConfig's (as the page's): fewer epochs, a
+    smaller batch for the bigger networks, a constant rate."""
+    from cnnkit.train import TrainConfig
+
+    return TrainConfig(epochs=3, batch_size=32, scheduler="constant")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,31 +31,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "or on one of your saved runs, trained with a freezing strategy.")
     parser.add_argument("--source", required=True,
                         help="pretrained model name (efficientnet_lite0, resnet18, ...) or a saved run's folder or id")
-    parser.add_argument("--dataset", required=True, help="dataset name (see `python -m cnnkit datasets`)")
     parser.add_argument("--strategy", default="head",
                         help="head (feature extraction), last:N (unfreeze the last N blocks), full, or two-stage")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--image-size", type=_optional_size, default=None,
+    parser.add_argument("--image-size", type=optional_number(int), default=None,
                         help="network input size in px, or native (default: the dataset's; a saved run's own size)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="head learning rate (default 1e-3)")
     parser.add_argument("--backbone-lr-factor", type=float, default=1.0,
                         help="backbone learning rate = lr × this (default 1)")
     parser.add_argument("--head-epochs", type=int, default=1, help="two-stage: epochs training only the head")
     parser.add_argument("--unfreeze", default="full", help="two-stage: what trains after the head epochs (full or last:N)")
     parser.add_argument("--unfreeze-lr-factor", type=float, default=10.0,
                         help="two-stage: divide every learning rate by this when unfreezing (default 10)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--optimizer", default="adam", choices=("sgd", "adam", "adamw", "rmsprop"))
-    parser.add_argument("--scheduler", default="constant",
-                        choices=("constant", "step", "cosine", "onecycle", "exponential", "plateau"))
-    parser.add_argument("--train-subset", type=int, default=0, help="train on this many images (0 = all)")
-    parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--name", default="", help="a label for the run list")
     parser.add_argument("--estimate", action="store_true",
                         help="measure the cost per epoch and the parameter counts instead of training")
     parser.add_argument("--json", action="store_true", help="only the JSON line on stdout (progress on stderr)")
+    # the training settings: train's flags (the input size is the transfer model's own, above)
+    add_config_flags(parser, defaults=_defaults(), skip=("image_size",), required=("dataset",))
     parser.set_defaults(func=cmd_transfer)
 
 
@@ -73,12 +61,8 @@ def model_dict_from_args(args: argparse.Namespace) -> dict:
 
 
 def config_from_args(args: argparse.Namespace):
-    from cnnkit.train import TrainConfig
-
-    config = TrainConfig(dataset=args.dataset, model=model_dict_from_args(args), epochs=args.epochs,
-                         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, scheduler=args.scheduler,
-                         train_subset=args.train_subset, val_fraction=args.val_fraction, seed=args.seed,
-                         device=args.device, name=args.name)
+    base = _defaults().to_dict() | {"model": model_dict_from_args(args)}
+    config = config_from_flags(args, base)
     config.validate()
     return config
 
