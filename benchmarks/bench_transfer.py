@@ -8,7 +8,7 @@ Copies a small subset (per-class training and test images) of an ImageFolder dat
 train/ and test/ folders into a temporary data directory, then trains one run per strategy through
 cnnkit.train (Adam, lr 1e-3, constant schedule, seed 0, 10 % validation) and prints a Markdown
 table (test accuracy, seconds per epoch, trainable/frozen parameters) and one JSON line.
-The estimate column is cnnkit.transfer.estimate's prediction made before each run.
+The estimate column is cnnkit.transfer.estimate.plan_cost's prediction made before each run.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def main() -> int:
 
     from cnnkit.data import dataset_info
     from cnnkit.train import TrainConfig, train
-    from cnnkit.transfer.estimate import estimate_transfer_cost
+    from cnnkit.transfer.estimate import plan_cost
 
     info = dataset_info(name)
     rows = []
@@ -78,17 +78,8 @@ def main() -> int:
                  "head_epochs": args.head_epochs, "unfreeze_lr_factor": 10}
         config = TrainConfig(dataset=name, model=model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                              scheduler="constant", seed=0, device=args.device, val_fraction=0.1)
-        n_val = round(info.num_train * config.val_fraction)
-        def estimate_for(name: str) -> float:
-            return estimate_transfer_cost(args.source, name, len(classes), info.channels, args.image_size,
-                                          info.num_train - n_val, n_val, args.batch_size, args.device).seconds_per_epoch
-
-        if strategy == "two-stage":  # head-only epochs, then the whole network
-            head_epochs = min(args.head_epochs, args.epochs)
-            estimated = (head_epochs * estimate_for("head")
-                         + (args.epochs - head_epochs) * estimate_for("full")) / args.epochs
-        else:
-            estimated = estimate_for(strategy)
+        # the run's mean seconds per epoch (two-stage: head-only epochs, then the unfrozen ones)
+        estimated = plan_cost(config, args.device, info=info).seconds_per_epoch
         started = time.perf_counter()
         result = train(config)
         wall = time.perf_counter() - started

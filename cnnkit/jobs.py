@@ -108,7 +108,7 @@ class JobSnapshot:
             if self.images_per_s:
                 parts.append(f"{self.images_per_s:,.0f} img/s")
             if self.eta_s is not None:
-                from cnnkit.train.report import format_seconds
+                from cnnkit.formatting import format_seconds
 
                 parts.append(f"ETA {format_seconds(self.eta_s)}")
             return " · ".join(parts)

@@ -18,7 +18,8 @@ from cnnkit.train import TrainConfig
 from cnnkit.train import report
 from cnnkit.transfer import builder
 from cnnkit.transfer.custom_data import save_custom_dataset
-from cnnkit.transfer.estimate import estimate_epoch_cost, format_seconds
+from cnnkit.formatting import format_seconds
+from cnnkit.transfer.estimate import EpochCost, plan_cost, probe_network
 from cnnkit.models.pretrained import list_pretrained
 from ui.job_follow import follow_jobs
 from ui.run_views import render_overlays, render_run_results
@@ -74,14 +75,10 @@ def parameter_rows(source: str, num_classes: int, strategies: tuple[str, ...]) -
 
 
 @st.cache_data(max_entries=32, show_spinner="Timing a few training steps…")
-def per_image_cost(source: str, strategy: str, num_classes: int, channels: int, size: int | None,
-                   native: int, batch_size: int) -> dict:
-    model_dict = {"kind": "transfer", "source": source, "strategy": strategy, "image_size": size}
-    bundle = builder.build_transfer_bundle(model_dict, (channels, native, native), num_classes, None)
-    # a small probe (4 images, one timed step after a warm-up) keeps the page responsive even at 224 px
-    cost = estimate_epoch_cost(bundle.model, bundle.input_shape, 1, 1, batch_size, repeats=1, probe_batch=4)
-    return {"train": cost.train_seconds_per_image, "eval": cost.eval_seconds_per_image,
-            "size": bundle.input_shape[1]}
+def probe_cost(model_dict: dict, data_shape: tuple, num_classes: int, batch_size: int, device: str) -> EpochCost:
+    # plan_cost's probe, cached: its arguments (the resolved device among them) are the cache key.
+    # A small probe (4 images, one timed step after a warm-up) keeps the page responsive even at 224 px.
+    return probe_network(model_dict, data_shape, num_classes, batch_size, device, repeats=1, probe_batch=4)
 
 
 # --- source -----------------------------------------------------------------------------------------
@@ -348,44 +345,21 @@ train_many = cols[1].button("Compare strategies", key=f"{K}_train_compare", disa
                             help="Queues one run per strategy (same data, seed and settings) and shows them side by side.")
 
 with estimate_box:
-    # as the trainer splits: validation from the whole training split, then the subset of the rest
-    n_val = round(info.num_train * config.val_fraction)
-    n_train = info.num_train - n_val
-    if config.train_subset:
-        n_train = min(n_train, config.train_subset)
-    first_stage = "head" if settings.strategy == "two-stage" else settings.strategy
-
-    def strategy_cost(strategy: str) -> dict:
-        return per_image_cost(source, strategy, len(info.classes), info.channels, image_size, native_size,
-                              config.batch_size)
-
-    def epoch_cost(per_image: dict) -> float:
-        return per_image["train"] * n_train + per_image["eval"] * n_val
-
-    two_stage = settings.strategy == "two-stage"
     try:
-        cost = strategy_cost(first_stage)
-        # stage two trains more of the network: each of its epochs costs what that strategy costs
-        later = strategy_cost(settings.unfreeze) if two_stage else None
+        # on the device the run will use (auto = the GPU when there is one), as the trainer splits the data
+        estimate = plan_cost(replace(config, model=settings.to_dict()), config.device, info=info, probe=probe_cost)
     except (ValueError, RuntimeError) as exc:
         st.error(str(exc))
         st.stop()
-    epoch_seconds = epoch_cost(cost)
-    run_seconds = epoch_seconds * config.epochs
-    per_epoch = format_seconds(epoch_seconds)
-    if later is not None:
-        later_seconds = epoch_cost(later)
-        head_epochs = min(settings.head_epochs, config.epochs)
-        run_seconds = epoch_seconds * head_epochs + later_seconds * (config.epochs - head_epochs)
-        per_epoch = f"{per_epoch} → {format_seconds(later_seconds)}"
     cols = st.columns(3)
-    cols[0].metric("Input", f"{cost['size']}×{cost['size']} px")
-    cols[1].metric("Estimated time per epoch", per_epoch,
-                   help=f"Measured from a few {first_stage} training steps on this machine: {n_train:,} training and "
-                        f"{n_val:,} validation images. Other jobs running at the same time slow it down."
-                        + (" Two-stage: the head-only epochs, then the unfrozen ones."
-                           if two_stage else ""))
-    cols[2].metric("Estimated run", format_seconds(run_seconds), help=f"{config.epochs} epochs")
+    cols[0].metric("Input", f"{estimate.image_size}×{estimate.image_size} px")
+    cols[1].metric("Estimated time per epoch", estimate.per_epoch_text(),
+                   help=f"Measured from a few {estimate.stages[0].strategy} training steps on {estimate.device}: "
+                        f"{estimate.train_images:,} training and {estimate.eval_images:,} validation images. "
+                        "Other jobs running at the same time slow it down."
+                        + (" Two-stage: the head-only epochs, then the unfrozen ones." if len(estimate.stages) > 1
+                           else ""))
+    cols[2].metric("Estimated run", format_seconds(estimate.total_seconds), help=f"{config.epochs} epochs")
 
 if train_one or train_many:
     try:

@@ -361,3 +361,59 @@ def test_bad_settings_are_refused_with_a_message_before_queueing():
     assert not at.exception
     assert any("no CUDA GPU is available" in e.value for e in at.error)
     assert len(get_job_manager().list()) == before
+
+
+def _not_covered(config_cls) -> dict[str, str]:
+    """Fields of `config_cls` (TrainConfig or a stand-in) that the CLI or the form does not set."""
+    import argparse
+    import dataclasses
+
+    from cnnkit.cli.common import OWN_FLAGS, add_config_flags
+    from ui.train_settings import FORM_FIELDS
+
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser)
+    dests = {action.dest for action in parser._actions}
+    missing = {}
+    for f in dataclasses.fields(config_cls):
+        if f.metadata.get("user_facing", True) is False:  # the one explicit "not user-facing" mark
+            continue
+        if f.name not in dests and f.name not in OWN_FLAGS:
+            missing[f.name] = "no CLI flag"
+        elif f.name not in FORM_FIELDS:
+            missing[f.name] = "no row in ui/train_settings.FORM"
+    return missing
+
+
+def test_every_train_config_field_has_a_cli_flag_and_a_form_row():
+    import dataclasses
+
+    from cnnkit.data import AugmentConfig
+    from ui.train_settings import AUGMENT_PREFIX, FORM, WIDGET_NAMES
+
+    assert _not_covered(TrainConfig) == {}
+    augment_rows = {AUGMENT_PREFIX + f.name for f in dataclasses.fields(AugmentConfig)}
+    # no stale rows: every FORM row is a TrainConfig field or an augmentation
+    assert set(FORM) - {f.name for f in dataclasses.fields(TrainConfig)} == augment_rows
+    assert {"dropout_on", "model_source", "preset"} <= set(WIDGET_NAMES) and augment_rows <= set(WIDGET_NAMES)
+
+
+def test_a_new_field_gets_its_flag_and_is_missed_until_the_form_has_a_row(monkeypatch):
+    """Adding a TrainConfig field: the CLI flag comes from the field itself; the form check names it."""
+    import argparse
+    import dataclasses
+
+    import cnnkit.train
+    from cnnkit.cli.common import add_config_flags, config_from_flags
+
+    @dataclasses.dataclass
+    class WithMixup(TrainConfig):
+        mixup: float = dataclasses.field(default=0.0, metadata={"help": "mixup alpha"})
+
+    monkeypatch.setattr(cnnkit.train, "TrainConfig", WithMixup)
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser)
+    assert "mixup alpha (default: 0.0)" in parser.format_help()
+    config = config_from_flags(parser.parse_args(["--mixup", "0.2", "--epochs", "2"]))
+    assert isinstance(config, WithMixup) and config.mixup == 0.2 and config.epochs == 2
+    assert _not_covered(WithMixup) == {"mixup": "no row in ui/train_settings.FORM"}

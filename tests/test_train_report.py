@@ -135,7 +135,13 @@ def test_metric_cards_and_seconds():
                      "Time": "1 min 15 s", "Images/s": "1,234"}
     empty = {label: value for label, value, _ in report.metric_cards(None, {}, [])}
     assert empty["Test accuracy"] == "–" and empty["Time"] == "–"
-    assert report.format_seconds(9.94) == "9.9 s" and report.format_seconds(3725) == "1 h 02 min"
+
+
+def test_format_seconds_has_one_format():
+    from cnnkit.formatting import format_seconds
+
+    assert format_seconds(9.94) == "9.9 s" and format_seconds(3725) == "1 h 02 min"
+    assert format_seconds(125) == "2 min 05 s" and format_seconds(None) == "–" and format_seconds(-3) == "0.0 s"
 
 
 def _record(run_id: str, lr: float, name: str = "", acc: float | None = 0.5) -> RunRecord:

@@ -1,4 +1,8 @@
-"""The training-settings form: every TrainConfig field as a widget, grouped in expanders.
+"""The training-settings form: every user-facing TrainConfig field as a widget, grouped in expanders.
+
+One table, FORM, says how each field is drawn (a row per field; "aug_<name>" rows for the
+augmentations); drawing, the widget names, loading a config into the form and reading the config
+back are all derived from it. A new TrainConfig field needs one FORM row (a test checks it).
 
 Several forms can live on one app (training runner, resolution lab, transfer learning): every widget
 key starts with `key`. The function only reads widgets and builds a TrainConfig; it does not validate
@@ -7,13 +11,17 @@ key starts with `key`. The function only reads widgets and builds a TrainConfig;
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+import contextlib
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
 
 import streamlit as st
 
-from cnnkit.data import RESIZE_MODES, list_datasets
+from cnnkit.data import AugmentConfig, list_datasets
 from cnnkit.models import list_presets
-from cnnkit.train import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, TrainConfig
+from cnnkit.train import TrainConfig
 
 LR_CHOICES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 WEIGHT_DECAY_CHOICES = (0.0, 1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1)
@@ -32,17 +40,155 @@ SCHEDULE_HELP = {
 BUILDER_CHOICE = "From the Architecture builder"
 PRESET_CHOICE = "Preset"
 GIVEN_CHOICE = "As given"
+AUGMENT_PREFIX = "aug_"  # FORM rows named aug_<AugmentConfig field> fill TrainConfig.augment
+
+
+def _g(v: Any) -> str:
+    return "0" if v == 0 else f"{v:g}"
+
+
+@dataclass(frozen=True)
+class Widget:
+    """How one TrainConfig field (or augmentation) is drawn.
+
+    kind: slider | number | select_slider | selectbox | radio | checkbox | text | size (a number where
+    0 means None) | optional_slider (a checkbox switching a slider; off = None) | model (the model picker).
+    options: (min, max, step) for slider/number/optional_slider, the choices for the choice kinds
+    (default: the field's metadata choices); or a function of the current value giving them.
+    """
+
+    section: str
+    kind: str
+    label: str
+    options: Any = None
+    help: Optional[str] = None
+    format: Optional[Callable[[Any], str]] = None
+    enabled: Optional[Callable[[dict], bool]] = None  # of the values drawn before it in this form
+    wide: bool = False                                # the whole expander's width, not one column
+    toggle: str = ""                                  # optional_slider: the checkbox's label
+    unset: Any = None                                 # optional_slider: the slider's value while off
+    extra: dict = field(default_factory=dict)         # more keyword arguments for the Streamlit widget
+
+
+# expander title -> (columns, expanded)
+SECTIONS = {
+    "Data & split": (3, True), "Model": (1, True), "Optimisation": (3, True), "Learning-rate schedule": (3, False),
+    "Regularisation": (3, False), "Augmentation": (2, False), "Resolution": (3, False),
+    "Device, precision & run": (2, False),
+}
+_DATA, _MODEL, _OPT, _SCHED, _REG, _AUG, _RES, _RUN = SECTIONS
+
+# The one widget table, in drawing order.
+FORM: dict[str, Widget] = {
+    "dataset": Widget(_DATA, "selectbox", "Dataset", lambda v: _dataset_names(), wide=True,
+                      help="Datasets available here (see the Data explorer for the others)."),
+    "train_subset": Widget(_DATA, "select_slider", "Training images", SUBSET_CHOICES,
+                           format=lambda v: "all" if v == 0 else f"{v:,}", help="Train on a random subset for quick demos."),
+    "val_fraction": Widget(_DATA, "slider", "Validation share", (0.0, 0.5, 0.05),
+                           help="Held out from training to pick the best epoch."),
+    "split_strategy": Widget(_DATA, "radio", "Split", help="Stratified keeps every class's share in both parts."),
+    "model": Widget(_MODEL, "model", "Model", wide=True),
+    "dropout": Widget(_MODEL, "optional_slider", "Dropout p", (0.0, 0.9, 0.05), wide=True, toggle="Override dropout",
+                      unset=0.5, help="Set p of every dropout layer of the model."),
+    "epochs": Widget(_OPT, "slider", "Epochs", lambda v: (1, max(50, int(v)), 1)),
+    "batch_size": Widget(_OPT, "select_slider", "Batch size", BATCH_CHOICES),
+    "lr": Widget(_OPT, "select_slider", "Learning rate", LR_CHOICES, format=_g),
+    "optimizer": Widget(_OPT, "selectbox", "Optimizer"),
+    "momentum": Widget(_OPT, "slider", "Momentum", (0.0, 0.99, 0.01), help="SGD and RMSprop.",
+                       enabled=lambda v: v.get("optimizer") in ("sgd", "rmsprop")),
+    "nesterov": Widget(_OPT, "checkbox", "Nesterov", help="SGD only.", enabled=lambda v: v.get("optimizer") == "sgd"),
+    "loss": Widget(_OPT, "radio", "Loss", wide=True,
+                   help="MSE and L1 compare softmax outputs with one-hot targets: see why cross-entropy wins."),
+    "scheduler": Widget(_SCHED, "selectbox", "Schedule", format=lambda s: f"{s}: {SCHEDULE_HELP.get(s, '')}"),
+    "warmup_epochs": Widget(_SCHED, "slider", "Warm-up epochs", (0, 10, 1), help="Linear warm-up from a tenth of the rate."),
+    "early_stopping": Widget(_SCHED, "slider", "Early-stopping patience", (0, 20, 1),
+                             help="Stop after this many epochs without better validation accuracy (0 = off)."),
+    "step_size": Widget(_SCHED, "slider", "Step size (epochs)", (1, 50, 1), enabled=lambda v: v.get("scheduler") == "step"),
+    "gamma": Widget(_SCHED, "slider", "Gamma", (0.05, 1.0, 0.05),
+                    enabled=lambda v: v.get("scheduler") in ("step", "exponential", "plateau")),
+    "plateau_patience": Widget(_SCHED, "slider", "Plateau patience", (0, 10, 1),
+                               enabled=lambda v: v.get("scheduler") == "plateau"),
+    "weight_decay": Widget(_REG, "select_slider", "Weight decay (L2)", WEIGHT_DECAY_CHOICES, format=_g),
+    "l1": Widget(_REG, "select_slider", "L1 penalty", L1_CHOICES, format=_g,
+                 help="Added to the loss: λ × Σ|w| over conv and linear weights."),
+    "label_smoothing": Widget(_REG, "slider", "Label smoothing", (0.0, 0.5, 0.05)),
+    "aug_hflip": Widget(_AUG, "checkbox", "Horizontal flip"),
+    "aug_crop_padding": Widget(_AUG, "slider", "Crop padding (px)", (0, 8, 1),
+                               help="Pad with zeros, then crop back at a random offset (random shifts)."),
+    "aug_rotation": Widget(_AUG, "slider", "Rotation (°)", (0, 45, 1)),
+    "aug_cutout": Widget(_AUG, "slider", "Cutout (px)", (0, 16, 1), help="Blank one random square of this side."),
+    "aug_brightness": Widget(_AUG, "slider", "Brightness", (0.0, 0.9, 0.05)),
+    "aug_contrast": Widget(_AUG, "slider", "Contrast", (0.0, 0.9, 0.05)),
+    "aug_saturation": Widget(_AUG, "slider", "Saturation", (0.0, 0.9, 0.05)),
+    "aug_scale": Widget(_AUG, "slider", "Zoom", (0.0, 0.5, 0.05)),
+    "image_size": Widget(_RES, "size", "Network input size",
+                         help="Resize every image to this size (the dataset's own when not set)."),
+    "train_resolution": Widget(_RES, "size", "Train resolution",
+                               help="Downsample training (and validation) images to this size."),
+    "test_resolution": Widget(_RES, "size", "Test resolution",
+                              help="Downsample test images to this size (the train resolution when not set)."),
+    "resize_mode": Widget(_RES, "selectbox", "Downsampling filter"),
+    "restore_size": Widget(_RES, "checkbox", "Resample back up to the input size",
+                           help="Off: the network sees the small images directly (global-pooling networks)."),
+    "device": Widget(_RUN, "selectbox", "Device", DEVICES, help="auto = CUDA when there is a GPU."),
+    "precision": Widget(_RUN, "selectbox", "Precision",
+                        help="auto = bf16/fp16 autocast on CUDA, fp32 on CPU. bf16 on a CPU with bf16 units "
+                             "(Intel AMX, AVX-512 BF16) trains about twice as fast."),
+    "seed": Widget(_RUN, "number", "Seed", (0, 2 ** 31 - 1, 1)),
+    "log_every": Widget(_RUN, "number", "Loss point every (steps)", (1, 1000, 1)),
+    "name": Widget(_RUN, "text", "Run name (optional)", wide=True, extra={"max_chars": 80}),
+}
+
+# The TrainConfig fields the form sets (the aug_ rows all set `augment`).
+FORM_FIELDS = frozenset("augment" if name.startswith(AUGMENT_PREFIX) else name for name in FORM)
+
+
+def _state_names(name: str, widget: Widget) -> tuple[str, ...]:
+    if widget.kind == "model":
+        return ("model_source", "preset")
+    if widget.kind == "optional_slider":
+        return (f"{name}_on", name)
+    return (name,)
 
 
 # Every widget name the form uses (keys are f"{key}_{name}"), so a page can reset the form.
-WIDGET_NAMES = (
-    "dataset", "train_subset", "val_fraction", "split_strategy", "model_source", "preset", "dropout_on", "dropout",
-    "epochs", "batch_size", "lr", "optimizer", "momentum", "nesterov", "loss", "scheduler", "warmup_epochs",
-    "early_stopping", "step_size", "gamma", "plateau_patience", "weight_decay", "l1", "label_smoothing",
-    "aug_hflip", "aug_crop_padding", "aug_rotation", "aug_cutout", "aug_brightness", "aug_contrast",
-    "aug_saturation", "aug_scale", "image_size", "train_resolution", "test_resolution", "resize_mode",
-    "restore_size", "device", "precision", "seed", "log_every", "name",
-)
+WIDGET_NAMES = tuple(n for name, widget in FORM.items() for n in _state_names(name, widget))
+
+
+def _field_type(name: str) -> Any:
+    """The annotated type behind a FORM row (Optional[X] -> X)."""
+    if name.startswith(AUGMENT_PREFIX):
+        hint = typing.get_type_hints(AugmentConfig)[name[len(AUGMENT_PREFIX):]]
+    else:
+        hint = typing.get_type_hints(TrainConfig)[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if len(args) == 1 else hint
+
+
+def _current(config: TrainConfig, name: str) -> Any:
+    if name.startswith(AUGMENT_PREFIX):
+        augment_field = name[len(AUGMENT_PREFIX):]
+        return (config.augment or {}).get(augment_field, getattr(AugmentConfig(), augment_field))
+    return getattr(config, name)
+
+
+def _options(name: str, widget: Widget, value: Any) -> Any:
+    options = widget.options(value) if callable(widget.options) else widget.options
+    if options is None and not name.startswith(AUGMENT_PREFIX):
+        options = TrainConfig.__dataclass_fields__[name].metadata.get("choices")
+    return options
+
+
+def _widget_value(name: str, widget: Widget, value: Any) -> Any:
+    """A config value as the widget holds it (a slider's int or float, 0 for an unset size)."""
+    if widget.kind == "size":
+        return int(value or 0)
+    if widget.kind in ("slider", "number", "optional_slider"):
+        low = _options(name, widget, value)[0]
+        return type(low)(widget.unset if value is None else value)
+    if widget.kind == "checkbox":
+        return bool(value)
+    return value
 
 
 def load_training_settings(key: str, config: TrainConfig) -> None:
@@ -50,36 +196,27 @@ def load_training_settings(key: str, config: TrainConfig) -> None:
     drawn in this run. Values are written through st.session_state: a browser keeps its own widget
     values, and only state written this way overrides them (a changed `value=` default does not)."""
     state = st.session_state
-    values: dict[str, Any] = {
-        "dataset": config.dataset, "train_subset": int(config.train_subset), "val_fraction": float(config.val_fraction),
-        "split_strategy": config.split_strategy, "dropout_on": config.dropout is not None,
-        "dropout": float(config.dropout if config.dropout is not None else 0.5), "epochs": int(config.epochs),
-        "batch_size": int(config.batch_size), "lr": float(config.lr), "optimizer": config.optimizer,
-        "momentum": float(config.momentum), "nesterov": bool(config.nesterov), "loss": config.loss,
-        "scheduler": config.scheduler, "warmup_epochs": int(config.warmup_epochs),
-        "early_stopping": int(config.early_stopping), "step_size": int(config.step_size), "gamma": float(config.gamma),
-        "plateau_patience": int(config.plateau_patience), "weight_decay": float(config.weight_decay),
-        "l1": float(config.l1), "label_smoothing": float(config.label_smoothing),
-        "image_size": int(config.image_size or 0), "train_resolution": int(config.train_resolution or 0),
-        "test_resolution": int(config.test_resolution or 0), "resize_mode": config.resize_mode,
-        "restore_size": bool(config.restore_size), "device": config.device, "precision": config.precision,
-        "seed": int(config.seed), "log_every": int(config.log_every), "name": config.name,
-    }
-    augment = config.augment or {}
-    for name, kind in (("hflip", bool), ("crop_padding", int), ("rotation", int), ("cutout", int),
-                       ("brightness", float), ("contrast", float), ("saturation", float), ("scale", float)):
-        values[f"aug_{name}"] = kind(augment.get(name, 0))
+    for name, widget in FORM.items():
+        value = _current(config, name)
+        if widget.kind == "model":
+            _load_model(key, config)
+            continue
+        if widget.kind == "optional_slider":
+            state[f"{key}_{name}_on"] = value is not None
+        state[f"{key}_{name}"] = _widget_value(name, widget, value)
+
+
+def _load_model(key: str, config: TrainConfig) -> None:
+    state = st.session_state
     if isinstance(config.model, str):
-        values["preset"] = config.model
+        state[f"{key}_preset"] = config.model
         if isinstance(state.get("train_spec"), dict):
-            values["model_source"] = PRESET_CHOICE
+            state[f"{key}_model_source"] = PRESET_CHOICE
         else:
             state.pop(f"{key}_model_source", None)
     else:
-        values["model_source"] = GIVEN_CHOICE
+        state[f"{key}_model_source"] = GIVEN_CHOICE
         state.pop(f"{key}_preset", None)
-    for name, value in values.items():
-        state[f"{key}_{name}"] = value
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -91,25 +228,6 @@ def _dataset_names() -> list[str]:
 @st.cache_data(show_spinner=False)
 def _presets() -> list[dict]:
     return list_presets()
-
-
-def _with(choices: Sequence, value: Any) -> list:
-    """The choices plus `value` (sorted in) when a default is not one of them."""
-    options = list(choices)
-    if value not in options:
-        options = sorted(options + [value]) if isinstance(value, (int, float)) else options + [value]
-    return options
-
-
-def _g(v: Any) -> str:
-    return "0" if v == 0 else f"{v:g}"
-
-
-def _optional_size(label: str, key: str, value: Optional[int], help: str) -> Optional[int]:
-    """A number input where 0 means None (the dataset's own / the train size)."""
-    chosen = st.number_input(label, min_value=0, max_value=512, step=1, value=int(value or 0), key=key,
-                             help=help + " 0 = not set.")
-    return int(chosen) or None
 
 
 def _model_widget(key: str, defaults: TrainConfig) -> Any:
@@ -146,139 +264,88 @@ def _model_widget(key: str, defaults: TrainConfig) -> Any:
     return name
 
 
+def _with(choices: Sequence, value: Any) -> list:
+    """The choices plus `value` (sorted in) when a default is not one of them."""
+    options = list(choices)
+    if value not in options:
+        options = sorted(options + [value]) if isinstance(value, (int, float)) else options + [value]
+    return options
+
+
+def _draw(key: str, name: str, widget: Widget, defaults: TrainConfig, drawn: dict) -> Any:
+    """Draws one FORM row; returns its value as the config holds it."""
+    value = _current(defaults, name)
+    kwargs: dict[str, Any] = {"key": f"{key}_{name}", "help": widget.help, **widget.extra}
+    if widget.enabled is not None:
+        kwargs["disabled"] = not widget.enabled(drawn)
+    if widget.format is not None and widget.kind in ("select_slider", "selectbox", "radio"):
+        kwargs["format_func"] = widget.format
+    options = _options(name, widget, value)
+    kind, label = widget.kind, widget.label
+    if kind == "model":
+        return _model_widget(key, defaults)
+    if kind == "slider":
+        low, high, step = options
+        chosen = st.slider(label, low, high, _widget_value(name, widget, value), step, **kwargs)
+    elif kind == "number":
+        low, high, step = options
+        chosen = st.number_input(label, min_value=low, max_value=high, value=_widget_value(name, widget, value),
+                                 step=step, **kwargs)
+    elif kind == "size":
+        kwargs["help"] = (widget.help or "") + " 0 = not set."
+        return int(st.number_input(label, min_value=0, max_value=512, step=1, value=int(value or 0), **kwargs)) or None
+    elif kind == "optional_slider":
+        on = st.checkbox(widget.toggle, value=value is not None, key=f"{key}_{name}_on", help=widget.help)
+        low, high, step = options
+        kwargs.update(help=None, disabled=not on)
+        chosen = st.slider(label, low, high, _widget_value(name, widget, value), step, **kwargs)
+        return float(chosen) if on else None
+    elif kind == "select_slider":
+        chosen = st.select_slider(label, _with(options, value), value=value, **kwargs)
+    elif kind in ("selectbox", "radio"):
+        choices = _with(options, value)
+        if kind == "radio":
+            kwargs.setdefault("horizontal", True)
+        draw = st.selectbox if kind == "selectbox" else st.radio
+        chosen = draw(label, choices, index=choices.index(value), **kwargs)
+    elif kind == "checkbox":
+        chosen = st.checkbox(label, value=bool(value), **kwargs)
+    elif kind == "text":
+        return str(st.text_input(label, value=value, **kwargs)).strip()
+    else:
+        raise ValueError(f"FORM[{name!r}]: unknown widget kind {kind!r}")
+    kind_of_field = _field_type(name)
+    return kind_of_field(chosen) if kind_of_field in (int, float, bool) else chosen
+
+
 def training_settings(key: str, defaults: TrainConfig | None = None, show_model: bool = True,
                       show_dataset: bool = True) -> TrainConfig:
-    """Widgets for every TrainConfig field (keys f"{key}_<field>"); returns the config they describe.
+    """Widgets for every FORM row (keys f"{key}_<name>"); returns the config they describe.
 
-    Fields whose widgets are hidden (show_model/show_dataset False) keep their `defaults` value."""
+    Fields whose widgets are hidden (show_model: the Model section; show_dataset: the dataset) keep
+    their `defaults` value, as do fields the form has no row for."""
     d = defaults or TrainConfig()
-
-    with st.expander("Data & split", expanded=True):
-        dataset = d.dataset
-        if show_dataset:
-            names = _with(_dataset_names(), d.dataset)
-            dataset = st.selectbox("Dataset", names, index=names.index(d.dataset), key=f"{key}_dataset",
-                                   help="Datasets available here (see the Data explorer for the others).")
-        cols = st.columns(3)
-        subset = cols[0].select_slider("Training images", _with(SUBSET_CHOICES, d.train_subset), value=d.train_subset,
-                                       key=f"{key}_train_subset", format_func=lambda v: "all" if v == 0 else f"{v:,}",
-                                       help="Train on a random subset for quick demos.")
-        val_fraction = cols[1].slider("Validation share", 0.0, 0.5, float(d.val_fraction), 0.05,
-                                      key=f"{key}_val_fraction", help="Held out from training to pick the best epoch.")
-        strategy = cols[2].radio("Split", ("stratified", "random"), index=("stratified", "random").index(d.split_strategy),
-                                 key=f"{key}_split_strategy", horizontal=True,
-                                 help="Stratified keeps every class's share in both parts.")
-
-    model = d.model
-    if show_model:
-        with st.expander("Model", expanded=True):
-            model = _model_widget(key, d)
-            use_dropout = st.checkbox("Override dropout", value=d.dropout is not None, key=f"{key}_dropout_on",
-                                      help="Set p of every dropout layer of the model.")
-            dropout = st.slider("Dropout p", 0.0, 0.9, float(d.dropout if d.dropout is not None else 0.5), 0.05,
-                                key=f"{key}_dropout", disabled=not use_dropout)
-    else:
-        use_dropout, dropout = d.dropout is not None, d.dropout
-
-    with st.expander("Optimisation", expanded=True):
-        cols = st.columns(3)
-        epochs = cols[0].slider("Epochs", 1, max(50, d.epochs), int(d.epochs), key=f"{key}_epochs")
-        batch_size = cols[1].select_slider("Batch size", _with(BATCH_CHOICES, d.batch_size), value=d.batch_size,
-                                           key=f"{key}_batch_size")
-        lr = cols[2].select_slider("Learning rate", _with(LR_CHOICES, d.lr), value=d.lr, key=f"{key}_lr",
-                                   format_func=_g)
-        cols = st.columns(3)
-        optimizer = cols[0].selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(d.optimizer),
-                                      key=f"{key}_optimizer")
-        momentum = cols[1].slider("Momentum", 0.0, 0.99, float(d.momentum), 0.01, key=f"{key}_momentum",
-                                  disabled=optimizer not in ("sgd", "rmsprop"), help="SGD and RMSprop.")
-        nesterov = cols[2].checkbox("Nesterov", value=d.nesterov, key=f"{key}_nesterov",
-                                    disabled=optimizer != "sgd", help="SGD only.")
-        loss = st.radio("Loss", LOSSES, index=LOSSES.index(d.loss), key=f"{key}_loss", horizontal=True,
-                        help="MSE and L1 compare softmax outputs with one-hot targets: see why cross-entropy wins.")
-
-    with st.expander("Learning-rate schedule"):
-        cols = st.columns(3)
-        scheduler = cols[0].selectbox("Schedule", SCHEDULERS, index=SCHEDULERS.index(d.scheduler),
-                                      key=f"{key}_scheduler", format_func=lambda s: f"{s}: {SCHEDULE_HELP[s]}")
-        warmup = cols[1].slider("Warm-up epochs", 0, 10, int(d.warmup_epochs), key=f"{key}_warmup_epochs",
-                                help="Linear warm-up from a tenth of the rate.")
-        early = cols[2].slider("Early-stopping patience", 0, 20, int(d.early_stopping), key=f"{key}_early_stopping",
-                               help="Stop after this many epochs without better validation accuracy (0 = off).")
-        cols = st.columns(3)
-        step_size = cols[0].slider("Step size (epochs)", 1, 50, int(d.step_size), key=f"{key}_step_size",
-                                   disabled=scheduler != "step")
-        gamma = cols[1].slider("Gamma", 0.05, 1.0, float(d.gamma), 0.05, key=f"{key}_gamma",
-                               disabled=scheduler not in ("step", "exponential", "plateau"))
-        patience = cols[2].slider("Plateau patience", 0, 10, int(d.plateau_patience), key=f"{key}_plateau_patience",
-                                  disabled=scheduler != "plateau")
-
-    with st.expander("Regularisation"):
-        cols = st.columns(3)
-        weight_decay = cols[0].select_slider("Weight decay (L2)", _with(WEIGHT_DECAY_CHOICES, d.weight_decay),
-                                             value=d.weight_decay, key=f"{key}_weight_decay", format_func=_g)
-        l1 = cols[1].select_slider("L1 penalty", _with(L1_CHOICES, d.l1), value=d.l1, key=f"{key}_l1",
-                                   format_func=_g, help="Added to the loss: λ × Σ|w| over conv and linear weights.")
-        smoothing = cols[2].slider("Label smoothing", 0.0, 0.5, float(d.label_smoothing), 0.05,
-                                   key=f"{key}_label_smoothing")
-
-    a = d.augment or {}
-    with st.expander("Augmentation"):
-        cols = st.columns(2)
-        hflip = cols[0].checkbox("Horizontal flip", value=bool(a.get("hflip", False)), key=f"{key}_aug_hflip")
-        crop = cols[1].slider("Crop padding (px)", 0, 8, int(a.get("crop_padding", 0)), key=f"{key}_aug_crop_padding",
-                              help="Pad with zeros, then crop back at a random offset (random shifts).")
-        rotation = cols[0].slider("Rotation (°)", 0, 45, int(a.get("rotation", 0)), key=f"{key}_aug_rotation")
-        cutout = cols[1].slider("Cutout (px)", 0, 16, int(a.get("cutout", 0)), key=f"{key}_aug_cutout",
-                                help="Blank one random square of this side.")
-        brightness = cols[0].slider("Brightness", 0.0, 0.9, float(a.get("brightness", 0.0)), 0.05,
-                                    key=f"{key}_aug_brightness")
-        contrast = cols[1].slider("Contrast", 0.0, 0.9, float(a.get("contrast", 0.0)), 0.05, key=f"{key}_aug_contrast")
-        saturation = cols[0].slider("Saturation", 0.0, 0.9, float(a.get("saturation", 0.0)), 0.05,
-                                    key=f"{key}_aug_saturation")
-        scale = cols[1].slider("Zoom", 0.0, 0.5, float(a.get("scale", 0.0)), 0.05, key=f"{key}_aug_scale")
-    augment = {"hflip": hflip, "crop_padding": crop, "rotation": float(rotation), "brightness": brightness,
-               "contrast": contrast, "saturation": saturation, "scale": scale, "cutout": cutout}
+    hidden = set() if show_model else {name for name, w in FORM.items() if w.section == _MODEL}
+    if not show_dataset:
+        hidden.add("dataset")
+    drawn: dict[str, Any] = {}
+    for section, (n_columns, expanded) in SECTIONS.items():
+        rows = [(name, widget) for name, widget in FORM.items() if widget.section == section and name not in hidden]
+        if not rows:
+            continue
+        with st.expander(section, expanded=expanded):
+            columns, used = [], n_columns
+            for name, widget in rows:
+                if widget.wide:
+                    place, used = contextlib.nullcontext(), n_columns  # the next narrow row starts a new line
+                else:
+                    if used >= n_columns:
+                        columns, used = st.columns(n_columns), 0
+                    place, used = columns[used], used + 1
+                with place:
+                    drawn[name] = _draw(key, name, widget, d, drawn)
+    changes = {name: value for name, value in drawn.items() if not name.startswith(AUGMENT_PREFIX)}
     # Only the switched-on augmentations go in the config: short run tables and JSON.
-    augment = {k: v for k, v in augment.items() if v}
-
-    with st.expander("Resolution"):
-        cols = st.columns(3)
-        with cols[0]:
-            image_size = _optional_size("Network input size", f"{key}_image_size", d.image_size,
-                                        "Resize every image to this size (the dataset's own when not set).")
-        with cols[1]:
-            train_res = _optional_size("Train resolution", f"{key}_train_resolution", d.train_resolution,
-                                       "Downsample training (and validation) images to this size.")
-        with cols[2]:
-            test_res = _optional_size("Test resolution", f"{key}_test_resolution", d.test_resolution,
-                                      "Downsample test images to this size (the train resolution when not set).")
-        cols = st.columns(2)
-        resize_mode = cols[0].selectbox("Downsampling filter", RESIZE_MODES, index=RESIZE_MODES.index(d.resize_mode),
-                                        key=f"{key}_resize_mode")
-        restore = cols[1].checkbox("Resample back up to the input size", value=d.restore_size,
-                                   key=f"{key}_restore_size",
-                                   help="Off: the network sees the small images directly (global-pooling networks).")
-
-    with st.expander("Device, precision & run"):
-        cols = st.columns(2)
-        device = cols[0].selectbox("Device", _with(DEVICES, d.device), index=_with(DEVICES, d.device).index(d.device),
-                                   key=f"{key}_device", help="auto = CUDA when there is a GPU.")
-        precision = cols[1].selectbox("Precision", PRECISIONS, index=PRECISIONS.index(d.precision),
-                                      key=f"{key}_precision", help="auto = bf16/fp16 autocast on CUDA, fp32 on CPU. bf16 on a CPU with bf16 units "
-                                           "(Intel AMX, AVX-512 BF16) trains about twice as fast.")
-        seed = cols[0].number_input("Seed", min_value=0, max_value=2 ** 31 - 1, value=int(d.seed), step=1,
-                                    key=f"{key}_seed")
-        log_every = cols[1].number_input("Loss point every (steps)", min_value=1, max_value=1000,
-                                         value=int(d.log_every), step=1, key=f"{key}_log_every")
-        name = st.text_input("Run name (optional)", value=d.name, key=f"{key}_name", max_chars=80)
-
-    return TrainConfig(
-        dataset=dataset, model=model, epochs=int(epochs), batch_size=int(batch_size), optimizer=optimizer,
-        lr=float(lr), momentum=float(momentum), nesterov=bool(nesterov), weight_decay=float(weight_decay),
-        l1=float(l1), dropout=float(dropout) if use_dropout else None, label_smoothing=float(smoothing), loss=loss,
-        scheduler=scheduler, step_size=int(step_size), gamma=float(gamma), plateau_patience=int(patience),
-        warmup_epochs=int(warmup), augment=augment, val_fraction=float(val_fraction), split_strategy=strategy,
-        image_size=image_size, train_resolution=train_res, test_resolution=test_res, resize_mode=resize_mode,
-        restore_size=bool(restore), train_subset=int(subset), early_stopping=int(early), seed=int(seed),
-        device=device, precision=precision, log_every=int(log_every), name=name.strip())
+    changes["augment"] = {name[len(AUGMENT_PREFIX):]: value for name, value in drawn.items()
+                          if name.startswith(AUGMENT_PREFIX) and value}
+    return dataclasses.replace(d, **changes)

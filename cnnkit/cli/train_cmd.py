@@ -3,94 +3,36 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Any, Optional, get_args
+from typing import Any
 
-from cnnkit.cli.common import print_json, progress
-
-_AUGMENT_FIELDS = ("hflip", "crop_padding", "rotation", "brightness", "contrast", "saturation", "scale", "cutout")
-_RENAMED = {"lr": "--lr", "l1": "--l1"}
+from cnnkit.cli.common import add_config_flags, config_from_flags, print_json, progress
 
 
-def _flag(name: str) -> str:
-    return _RENAMED.get(name, "--" + name.replace("_", "-"))
-
-
-def _bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def _optional_int(text: str) -> Optional[int]:
-    return None if text.lower() in ("none", "native", "") else int(text)
-
-
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field (defaults left as None so --config values are not overridden)."""
-    from cnnkit.train import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, TrainConfig
-
+def add_train_flags(parser: argparse.ArgumentParser) -> None:
+    """train's flags: a --config file and the model (--preset or --spec), then one flag per TrainConfig field."""
     parser.add_argument("--config", type=Path, help="a JSON file of TrainConfig fields; flags override it")
     parser.add_argument("--preset", help="model preset name (see `python -m cnnkit presets`)")
     parser.add_argument("--spec", type=Path, help="a model spec JSON file (from the Architecture builder)")
-    choices = {"optimizer": OPTIMIZERS, "scheduler": SCHEDULERS, "loss": LOSSES, "precision": PRECISIONS,
-               "split_strategy": ("stratified", "random"), "resize_mode": ("area", "bilinear", "nearest")}
-    for field in dataclasses.fields(TrainConfig):
-        if field.name in ("model", "augment"):
-            continue
-        default = field.default
-        kwargs: dict[str, Any] = {"default": None, "help": f"default: {default}"}
-        if field.name in choices:
-            kwargs["choices"] = choices[field.name]
-        if isinstance(default, bool):
-            kwargs["type"] = _bool
-        elif field.name in ("image_size", "train_resolution", "test_resolution"):
-            kwargs["type"] = _optional_int
-        elif field.name == "dropout":
-            kwargs["type"] = float
-        elif isinstance(default, int):
-            kwargs["type"] = int
-        elif isinstance(default, float):
-            kwargs["type"] = float
-        parser.add_argument(_flag(field.name), dest=field.name, **kwargs)
-    group = parser.add_argument_group("augmentation")
-    group.add_argument("--hflip", dest="aug_hflip", action="store_true", default=None, help="random horizontal flips")
-    for name in _AUGMENT_FIELDS[1:]:
-        kind = int if name in ("crop_padding", "cutout") else float
-        group.add_argument("--" + name.replace("_", "-"), dest="aug_" + name, type=kind, default=None)
+    add_config_flags(parser)
 
 
 def config_from_args(args: argparse.Namespace):
-    from cnnkit.train import TrainConfig
-
     data: dict[str, Any] = {}
     if args.config:
         try:
             data = json.loads(Path(args.config).read_text())
         except json.JSONDecodeError as error:
             raise ValueError(f"{args.config} is not valid JSON: {error}") from None
-    for field in dataclasses.fields(TrainConfig):
-        value = getattr(args, field.name, None)
-        if value is not None:
-            data[field.name] = value
     if args.preset and args.spec:
         raise ValueError("give either --preset or --spec, not both")
     if args.preset:
         data["model"] = args.preset
     if args.spec:
         data["model"] = json.loads(Path(args.spec).read_text())
-    augment = dict(data.get("augment", {}))
-    for name in _AUGMENT_FIELDS:
-        value = getattr(args, "aug_" + name, None)
-        if value is not None:
-            augment[name] = value
-    data["augment"] = augment
-    return TrainConfig.from_dict(data)
+    return config_from_flags(args, data)
 
 
 def _stderr_progress(json_mode: bool):
@@ -187,7 +129,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a model (progress on stderr, one JSON line on stdout)")
-    add_config_flags(train)
+    add_train_flags(train)
     train.add_argument("--json", action="store_true", help="only the JSON result on stdout (it is always the last line)")
     train.set_defaults(func=cmd_train)
 

@@ -5,24 +5,23 @@
 
 The last stdout line is the trainer's JSON result (TrainResult.summary(): test_acc, macro_f1,
 per_class, seconds, trainable_params, frozen_params, ...) plus strategy, source and, with
---estimate, the measured cost per epoch instead of a run.
+--estimate, the measured cost instead of a run (cnnkit.transfer.estimate.plan_cost: per stage,
+the mean seconds per epoch over the run, and the total).
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Optional
 
-from cnnkit.cli.common import print_json, progress
+from cnnkit.cli.common import add_config_flags, config_from_flags, optional_number, print_json, progress
 
 
-def _optional_size(text: str) -> Optional[int]:
-    if text.lower() in ("native", "none", ""):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"input size must be a whole number of pixels or 'native', got {text!r}") from None
+def _defaults():
+    """transfer's own defaults where they differ from TrainConfig's (as the page's): fewer epochs, a
+    smaller batch for the bigger networks, a constant rate."""
+    from cnnkit.train import TrainConfig
+
+    return TrainConfig(epochs=3, batch_size=32, scheduler="constant")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,31 +31,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "or on one of your saved runs, trained with a freezing strategy.")
     parser.add_argument("--source", required=True,
                         help="pretrained model name (efficientnet_lite0, resnet18, ...) or a saved run's folder or id")
-    parser.add_argument("--dataset", required=True, help="dataset name (see `python -m cnnkit datasets`)")
     parser.add_argument("--strategy", default="head",
                         help="head (feature extraction), last:N (unfreeze the last N blocks), full, or two-stage")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--image-size", type=_optional_size, default=None,
+    parser.add_argument("--image-size", type=optional_number(int), default=None,
                         help="network input size in px, or native (default: the dataset's; a saved run's own size)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="head learning rate (default 1e-3)")
     parser.add_argument("--backbone-lr-factor", type=float, default=1.0,
                         help="backbone learning rate = lr × this (default 1)")
     parser.add_argument("--head-epochs", type=int, default=1, help="two-stage: epochs training only the head")
     parser.add_argument("--unfreeze", default="full", help="two-stage: what trains after the head epochs (full or last:N)")
     parser.add_argument("--unfreeze-lr-factor", type=float, default=10.0,
                         help="two-stage: divide every learning rate by this when unfreezing (default 10)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--optimizer", default="adam", choices=("sgd", "adam", "adamw", "rmsprop"))
-    parser.add_argument("--scheduler", default="constant",
-                        choices=("constant", "step", "cosine", "onecycle", "exponential", "plateau"))
-    parser.add_argument("--train-subset", type=int, default=0, help="train on this many images (0 = all)")
-    parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--name", default="", help="a label for the run list")
     parser.add_argument("--estimate", action="store_true",
                         help="measure the cost per epoch and the parameter counts instead of training")
     parser.add_argument("--json", action="store_true", help="only the JSON line on stdout (progress on stderr)")
+    # the training settings: train's flags (the input size is the transfer model's own, above)
+    add_config_flags(parser, defaults=_defaults(), skip=("image_size",), required=("dataset",))
     parser.set_defaults(func=cmd_transfer)
 
 
@@ -72,34 +61,27 @@ def model_dict_from_args(args: argparse.Namespace) -> dict:
 
 
 def config_from_args(args: argparse.Namespace):
-    from cnnkit.train import TrainConfig
-
-    config = TrainConfig(dataset=args.dataset, model=model_dict_from_args(args), epochs=args.epochs,
-                         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, scheduler=args.scheduler,
-                         train_subset=args.train_subset, val_fraction=args.val_fraction, seed=args.seed,
-                         device=args.device, name=args.name)
+    base = _defaults().to_dict() | {"model": model_dict_from_args(args)}
+    config = config_from_flags(args, base)
     config.validate()
     return config
 
 
-def _estimate(config, args: argparse.Namespace) -> dict:
+def _estimate(config) -> dict:
     from cnnkit.data import dataset_info
     from cnnkit.transfer.builder import build_transfer_bundle
-    from cnnkit.transfer.estimate import estimate_epoch_cost
+    from cnnkit.transfer.estimate import plan_cost
 
     info = dataset_info(config.dataset)
     if not info.available:
         raise ValueError(f"dataset {config.dataset} is not available: {info.reason}")
     bundle = build_transfer_bundle(config.model, (info.channels, info.height, info.width), len(info.classes), config)
-    n_train = info.num_train
-    n_val = int(round(n_train * config.val_fraction))
-    n_train -= n_val
-    if config.train_subset:
-        n_train = min(n_train, config.train_subset)
-    cost = estimate_epoch_cost(bundle.model, bundle.input_shape, n_train, n_val, config.batch_size, config.device)
+    # the whole run's cost: a two-stage run's later epochs at the unfrozen strategy's cost, not the head's
+    cost = plan_cost(config, config.device, info=info)
     trainable = sum(p.numel() for p in bundle.model.parameters() if p.requires_grad)
     frozen = sum(p.numel() for p in bundle.model.parameters() if not p.requires_grad)
-    return {"estimate": cost.to_dict(), "seconds_per_epoch": cost.seconds_per_epoch, "trainable_params": trainable,
+    return {"estimate": cost.to_dict(), "seconds_per_epoch": cost.seconds_per_epoch,
+            "total_seconds": cost.total_seconds, "trainable_params": trainable,
             "frozen_params": frozen, "strategy": bundle.extra["strategy"], "source": bundle.extra["source"],
             "input_shape": list(bundle.input_shape), "blocks": bundle.extra["block_names"]}
 
@@ -110,10 +92,10 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     if args.estimate:
-        data = _estimate(config, args)
+        data = _estimate(config)
         if not args.json:
             progress(f"{data['trainable_params']:,} trainable, {data['frozen_params']:,} frozen parameters; "
-                     f"about {data['seconds_per_epoch']:.1f} s per epoch")
+                     f"{data['estimate']['text']}")
         print_json(data)
         return 0
     result = train(config, on_progress=_stderr_progress(args.json))

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional, Union
 
+from cnnkit.data.resolution import RESIZE_MODES
+
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("constant", "step", "cosine", "onecycle", "exponential", "plateau")
 LOSSES = ("cross_entropy", "mse", "l1")
@@ -20,47 +22,57 @@ def model_label(model: Any) -> str:
     if isinstance(model, dict):
         return str(model.get("name") or model.get("source") or model.get("kind") or "custom")
     return "?"
+def _about(help: str = "", choices: tuple = (), flag: str = "", user_facing: bool = True) -> dict:
+    """Field metadata for the CLI flag builder (cnnkit.cli.common.add_config_flags) and the settings
+    form: help text, allowed values, a flag other than --field-name; user_facing=False for a field
+    that neither the CLI nor the form sets."""
+    about = {k: v for k, v in (("help", help), ("choices", choices), ("flag", flag)) if v}
+    return about if user_facing else about | {"user_facing": False}
 
 
 @dataclass
 class TrainConfig:
-    """Defaults train the built-in Shapes set to a good accuracy in under a minute on a 2-core CPU."""
+    """Defaults train the built-in Shapes set to a good accuracy in under a minute on a 2-core CPU.
 
-    dataset: str = "shapes"
+    A new field gets its CLI flag (train and transfer) from its type and metadata; the settings
+    form needs one row in ui/train_settings.py's FORM table (tests check both)."""
+
+    dataset: str = field(default="shapes", metadata=_about("dataset name (see `python -m cnnkit datasets`)"))
     # model: a preset name, a ModelSpec dict (has "layers"), or {"kind": ..., ...} for a registered builder
-    # (e.g. transfer learning from a pretrained backbone).
+    # (e.g. transfer learning from a pretrained backbone). Its flags are the commands' own (--preset, --spec, --source).
     model: Union[str, dict] = "cnn3_bn"
     epochs: int = 4
     batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9           # SGD and RMSprop
-    nesterov: bool = False          # SGD only
+    optimizer: str = field(default="adam", metadata=_about(choices=OPTIMIZERS))
+    lr: float = field(default=1e-3, metadata=_about("learning rate (transfer: the new head's)"))
+    momentum: float = field(default=0.9, metadata=_about("SGD and RMSprop"))
+    nesterov: bool = field(default=False, metadata=_about("SGD only"))
     weight_decay: float = 0.0
-    l1: float = 0.0                 # L1 penalty on weights, added to the loss
-    dropout: Optional[float] = None  # overrides every dropout layer's p when set
+    l1: float = field(default=0.0, metadata=_about("L1 penalty on weights, added to the loss"))
+    dropout: Optional[float] = field(default=None, metadata=_about("overrides every dropout layer's p when set"))
     label_smoothing: float = 0.0
-    loss: str = "cross_entropy"
-    scheduler: str = "cosine"
-    step_size: int = 5              # step schedule: epochs between decays
-    gamma: float = 0.5              # step and exponential schedules: decay factor
-    plateau_patience: int = 2       # reduce-on-plateau: epochs without improvement
-    warmup_epochs: int = 0          # linear warm-up from lr/10, before the schedule
-    augment: dict = field(default_factory=dict)   # cnnkit.data.AugmentConfig fields
-    val_fraction: float = 0.1
-    split_strategy: str = "stratified"
-    image_size: Optional[int] = None        # the network's input size; None = the dataset's own
-    train_resolution: Optional[int] = None  # train on images downsampled to this size (None = image_size)
-    test_resolution: Optional[int] = None   # test on images downsampled to this size
-    resize_mode: str = "area"               # filter for downsampling
-    restore_size: bool = True               # resample low resolutions back up to image_size
-    train_subset: int = 0                   # use only this many training images (0 = all), for quick demos
-    early_stopping: int = 0                 # patience in epochs on validation accuracy (0 = off)
+    loss: str = field(default="cross_entropy", metadata=_about(choices=LOSSES))
+    scheduler: str = field(default="cosine", metadata=_about(choices=SCHEDULERS))
+    step_size: int = field(default=5, metadata=_about("step schedule: epochs between decays"))
+    gamma: float = field(default=0.5, metadata=_about("step and exponential schedules: decay factor"))
+    plateau_patience: int = field(default=2, metadata=_about("reduce-on-plateau: epochs without improvement"))
+    warmup_epochs: int = field(default=0, metadata=_about("linear warm-up from lr/10, before the schedule"))
+    augment: dict = field(default_factory=dict)   # cnnkit.data.AugmentConfig fields (one flag each)
+    val_fraction: float = field(default=0.1, metadata=_about("share of the training split held out for validation"))
+    split_strategy: str = field(default="stratified", metadata=_about(choices=SPLIT_STRATEGIES))
+    image_size: Optional[int] = field(default=None, metadata=_about("the network's input size (none = the dataset's own)"))
+    train_resolution: Optional[int] = field(
+        default=None, metadata=_about("train on images downsampled to this size (none = image size)"))
+    test_resolution: Optional[int] = field(default=None, metadata=_about("test on images downsampled to this size"))
+    resize_mode: str = field(default="area", metadata=_about("filter for downsampling", choices=RESIZE_MODES))
+    restore_size: bool = field(default=True, metadata=_about("resample low resolutions back up to the image size"))
+    train_subset: int = field(default=0, metadata=_about("train on this many images (0 = all), for quick demos"))
+    early_stopping: int = field(default=0, metadata=_about("patience in epochs on validation accuracy (0 = off)"))
     seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    log_every: int = 10                     # a training-loss point every this many steps
-    name: str = ""                          # a label for the run list
+    device: str = field(default="auto", metadata=_about("auto, cpu, cuda or cuda:N"))
+    precision: str = field(default="auto", metadata=_about(choices=PRECISIONS))
+    log_every: int = field(default=10, metadata=_about("a training-loss point every this many steps"))
+    name: str = field(default="", metadata=_about("a label for the run list"))
 
     def validate(self) -> None:
         """Raise ValueError saying what to change."""

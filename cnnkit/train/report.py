@@ -9,6 +9,7 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 
 from cnnkit.train.config import model_label
+from cnnkit.formatting import format_seconds
 
 LOSS_SPLITS = (("train_loss", "train"), ("val_loss", "validation"))
 ACC_SPLITS = (("train_acc", "train"), ("val_acc", "validation"))
@@ -202,19 +203,6 @@ def metric_cards(results: Optional[dict], meta: dict, history: Sequence[dict]) -
         ("Time", "–" if seconds is None else format_seconds(seconds), "training and evaluation"),
         ("Images/s", "–" if not rate else f"{rate:,.0f}", "training throughput"),
     ]
-
-
-def format_seconds(seconds: Optional[float]) -> str:
-    if seconds is None:
-        return "–"
-    seconds = max(0.0, float(seconds))
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, sec = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes} min {sec:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 def _augment_label(augment: dict) -> str:

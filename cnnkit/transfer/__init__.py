@@ -21,13 +21,15 @@ from cnnkit.transfer.builder import (
     strategy_counts,
 )
 from cnnkit.transfer.custom_data import save_custom_dataset
-from cnnkit.transfer.estimate import CostEstimate, estimate_epoch_cost, estimate_transfer_cost
+from cnnkit.transfer.estimate import CostEstimate, EpochCost, StageCost, estimate_epoch_cost, plan_cost
 
 __all__ = [
     "CostEstimate",
+    "EpochCost",
+    "StageCost",
     "STRATEGIES",
     "estimate_epoch_cost",
-    "estimate_transfer_cost",
+    "plan_cost",
     "save_custom_dataset",
     "TransferSettings",
     "build_transfer_bundle",

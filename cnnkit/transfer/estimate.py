@@ -5,22 +5,29 @@ estimate before anyone queues a 2-hour run on a laptop. The estimate times a cou
 forward/backward steps of the actual network (with the strategy's frozen parts frozen: a frozen
 backbone needs no weight gradients) plus forward passes for validation, and scales by the number
 of images. The first step is a warm-up and is not counted.
+
+`plan_cost` prices a whole transfer run (the page, the CLI and the benchmark all call it): a
+two-stage run's head-only epochs at the head's cost, the rest at the unfrozen strategy's.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Optional
 
 import torch
 from torch import nn
 
 from cnnkit.device import resolve_device
+from cnnkit.formatting import format_seconds
 
 
 @dataclass
-class CostEstimate:
+class EpochCost:
+    """One network's measured cost: per image, and for one epoch of train_images + eval_images."""
+
     image_size: int
     batch_size: int
     train_images: int
@@ -42,14 +49,6 @@ class CostEstimate:
                 f"({self.images_per_s:.0f} training images/s on {self.device})")
 
 
-def format_seconds(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def _time(fn, repeats: int) -> float:
     fn()  # warm-up (allocations, kernel selection)
     best = math.inf
@@ -62,7 +61,7 @@ def _time(fn, repeats: int) -> float:
 
 def estimate_epoch_cost(model: nn.Module, input_shape: tuple[int, int, int], train_images: int,
                         eval_images: int = 0, batch_size: int = 32, device: str = "cpu", repeats: int = 2,
-                        probe_batch: int = 8) -> CostEstimate:
+                        probe_batch: int = 8) -> EpochCost:
     """Seconds per epoch for `model` (its requires_grad flags as they are) at `input_shape` (C, H, W).
 
     Times `repeats` training steps (forward, backward, no optimizer: its cost is small next to a
@@ -114,17 +113,131 @@ def estimate_epoch_cost(model: nn.Module, input_shape: tuple[int, int, int], tra
         model.train(was_training)
     per_train, per_eval = train_time / n, eval_time / n
     seconds = per_train * train_images + per_eval * eval_images
-    return CostEstimate(image_size=height, batch_size=batch_size, train_images=train_images, eval_images=eval_images,
+    return EpochCost(image_size=height, batch_size=batch_size, train_images=train_images, eval_images=eval_images,
                         train_seconds_per_image=per_train, eval_seconds_per_image=per_eval,
                         seconds_per_epoch=seconds, device=str(torch_device))
 
 
-def estimate_transfer_cost(source: str, strategy: str, num_classes: int, channels: int, image_size: int,
-                           train_images: int, eval_images: int = 0, batch_size: int = 32,
-                           device: str = "cpu") -> CostEstimate:
-    """The estimate for a transfer model dict's network (loads the source's weights once)."""
+# ------------------------------------------------------------------------------------ whole runs
+
+# probe(model_dict, data_shape, num_classes, batch_size, device) -> the per-image cost of that network.
+# The page passes a cached one; its arguments are the cache key (the device among them).
+Probe = Callable[[dict, tuple, int, int, str], EpochCost]
+
+
+def probe_network(model_dict: dict, data_shape: tuple[int, int, int], num_classes: int, batch_size: int,
+                  device: str, repeats: int = 2, probe_batch: int = 8) -> EpochCost:
+    """Per-image costs (train_images = eval_images = 1) of a transfer model dict's network."""
     from cnnkit.transfer.builder import build_transfer_bundle
 
-    model_dict = {"kind": "transfer", "source": source, "strategy": strategy, "image_size": image_size}
-    bundle = build_transfer_bundle(model_dict, (channels, image_size, image_size), num_classes, None)
-    return estimate_epoch_cost(bundle.model, bundle.input_shape, train_images, eval_images, batch_size, device)
+    bundle = build_transfer_bundle(model_dict, tuple(data_shape), num_classes, None)
+    return estimate_epoch_cost(bundle.model, bundle.input_shape, 1, 1, batch_size, device, repeats=repeats,
+                               probe_batch=probe_batch)
+
+
+@dataclass
+class StageCost:
+    """A stretch of epochs that trains the same parameters."""
+
+    strategy: str  # what trains: head, last:N or full
+    epochs: int
+    seconds_per_epoch: float
+    train_seconds_per_image: float
+    eval_seconds_per_image: float
+
+
+@dataclass
+class CostEstimate:
+    """What a transfer run will cost: per stage (two-stage has two), in total, and as one line of text."""
+
+    image_size: int
+    batch_size: int
+    train_images: int
+    eval_images: int
+    epochs: int
+    device: str
+    stages: list[StageCost] = field(default_factory=list)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(stage.seconds_per_epoch * stage.epochs for stage in self.stages)
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """The mean over the run's epochs (what a finished run's measured s/epoch compares with)."""
+        return self.total_seconds / self.epochs if self.epochs else 0.0
+
+    def per_epoch_text(self) -> str:
+        """"12.3 s", or for two stages "4.1 s → 12.3 s"."""
+        return " → ".join(format_seconds(stage.seconds_per_epoch) for stage in self.stages)
+
+    def describe(self) -> str:
+        size = f"{self.image_size}×{self.image_size} px"
+        if len(self.stages) == 1:
+            stage = self.stages[0]
+            rate = 1.0 / stage.train_seconds_per_image if stage.train_seconds_per_image > 0 else math.inf
+            return (f"about {format_seconds(stage.seconds_per_epoch)} per epoch at {size}, "
+                    f"{format_seconds(self.total_seconds)} for {self.epochs} epoch(s) "
+                    f"({rate:.0f} training images/s on {self.device})")
+        parts = ", then ".join(f"{format_seconds(s.seconds_per_epoch)} per epoch for {s.epochs} epoch(s) of {s.strategy}"
+                               for s in self.stages)
+        return f"about {parts} at {size}: {format_seconds(self.total_seconds)} in all on {self.device}"
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"total_seconds": self.total_seconds, "seconds_per_epoch": self.seconds_per_epoch,
+                               "text": self.describe()}
+
+
+def split_sizes(num_train: int, val_fraction: float, train_subset: int = 0) -> tuple[int, int]:
+    """(training, validation) images per epoch, as the trainer splits: validation from the whole
+    training split, then the subset of the rest."""
+    n_val = int(round(num_train * val_fraction))
+    n_train = num_train - n_val
+    if train_subset:
+        n_train = min(n_train, train_subset)
+    return n_train, n_val
+
+
+def plan_cost(config, device: Optional[str] = None, info=None, probe: Optional[Probe] = None) -> CostEstimate:
+    """The cost of training `config` (a TrainConfig whose model is a transfer dict) on `device`
+    (default: the config's; "auto" is resolved first, so timings and cache keys name the real device).
+
+    `info` is the dataset's DatasetInfo (looked up when not given); `probe` measures one network
+    (default: probe_network). Two-stage: the first min(head_epochs, epochs) epochs at the head's
+    cost, the rest at the unfrozen strategy's.
+    """
+    from cnnkit.transfer.builder import TransferSettings
+
+    if not isinstance(config.model, dict) or config.model.get("kind") != "transfer":
+        raise ValueError("the cost estimate is for transfer runs: the model must be a {\"kind\": \"transfer\"} dict")
+    settings = TransferSettings.from_dict(config.model)
+    if info is None:
+        from cnnkit.data import dataset_info
+
+        info = dataset_info(config.dataset)
+    if not info.available:
+        raise ValueError(f"dataset {config.dataset} is not available: {info.reason}")
+    device_name = str(resolve_device(device or config.device))
+    n_train, n_val = split_sizes(info.num_train, config.val_fraction, config.train_subset)
+    if settings.strategy == "two-stage":
+        head_epochs = min(settings.head_epochs, config.epochs)
+        plan = [("head", head_epochs), (settings.unfreeze, config.epochs - head_epochs)]
+    else:
+        plan = [(settings.strategy, config.epochs)]
+    plan = [(strategy, epochs) for strategy, epochs in plan if epochs > 0]
+    probe = probe or probe_network
+    data_shape = (int(info.channels), int(info.height), int(info.width))
+    stages, image_size = [], int(info.height)
+    for strategy, epochs in plan:
+        # only what changes the network's cost: the lr factors do not
+        model_dict = {"kind": "transfer", "source": settings.source, "strategy": strategy,
+                      "image_size": settings.image_size}
+        cost = probe(model_dict, data_shape, len(info.classes), config.batch_size, device_name)
+        image_size = cost.image_size
+        stages.append(StageCost(strategy=strategy, epochs=epochs,
+                                seconds_per_epoch=cost.train_seconds_per_image * n_train
+                                + cost.eval_seconds_per_image * n_val,
+                                train_seconds_per_image=cost.train_seconds_per_image,
+                                eval_seconds_per_image=cost.eval_seconds_per_image))
+    return CostEstimate(image_size=image_size, batch_size=config.batch_size, train_images=n_train,
+                        eval_images=n_val, epochs=config.epochs, device=device_name, stages=stages)
