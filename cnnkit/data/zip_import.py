@@ -20,7 +20,7 @@ from typing import BinaryIO
 from PIL import Image
 
 from cnnkit.data.images import is_image_name, read_image, to_mode
-from cnnkit.data.registry import _NAME_RE, dataset_info, reserved_names
+from cnnkit.data.registry import dataset_info, validate_dataset_name
 from cnnkit.data.types import DatasetInfo
 from cnnkit.paths import data_dir
 
@@ -113,11 +113,7 @@ def _read_limited(archive: zipfile.ZipFile, name: str, budget: list[int]) -> byt
 def import_zip(source: str | Path | bytes | BinaryIO, name: str, overwrite: bool = False,
                max_bytes: int = DEFAULT_MAX_BYTES) -> DatasetInfo:
     """Import a zip of class folders into data_dir()/<name>; returns its registry entry."""
-    if not _NAME_RE.match(name or ""):
-        raise ValueError(f"dataset name {name!r} should be letters, digits, '-', '_' or '.', "
-                         f"starting with a letter or digit")
-    if name in reserved_names():
-        raise ValueError(f"{name!r} is a built-in dataset name; choose another name")
+    validate_dataset_name(name)
     root = data_dir()
     target = root / name
     if target.exists() and not overwrite:

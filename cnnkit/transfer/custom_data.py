@@ -60,13 +60,9 @@ def square_image(item: ImageLike, size: int = DEFAULT_SIZE) -> Image.Image:
 
 def check_names(name: str, classes: Iterable[str]) -> None:
     """ValueError saying what to change for a bad dataset or class name."""
-    from cnnkit.data.registry import _NAME_RE, reserved_names
+    from cnnkit.data.registry import validate_dataset_name
 
-    if not _NAME_RE.match(name or ""):
-        raise ValueError(f"dataset name {name!r} should be letters, digits, '-', '_' or '.', "
-                         "starting with a letter or digit")
-    if name in reserved_names():
-        raise ValueError(f"{name!r} is a built-in dataset name; choose another name")
+    validate_dataset_name(name)
     seen = set()
     for label in classes:
         if not CLASS_NAME_RE.match(label or ""):
