@@ -17,7 +17,7 @@ from cnnkit.jobs import get_job_manager
 from cnnkit.train import TrainConfig
 from cnnkit.train import report
 from cnnkit.transfer import builder
-from cnnkit.transfer.custom_data import save_custom_dataset
+from cnnkit.data.custom_dataset import save_custom_dataset
 from cnnkit.transfer.estimate import estimate_epoch_cost, format_seconds
 from cnnkit.transfer.pretrained import list_pretrained
 from ui.run_views import render_overlays, render_run_results

@@ -10,9 +10,6 @@ unless asked, and the new folder appears in one rename.
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -20,9 +17,9 @@ from typing import BinaryIO
 from PIL import Image
 
 from cnnkit.data.images import is_image_name, read_image, to_mode
-from cnnkit.data.registry import dataset_info, validate_dataset_name
+from cnnkit.data.import_staging import refuse_existing, staged_dataset
+from cnnkit.data.registry import dataset_info
 from cnnkit.data.types import DatasetInfo
-from cnnkit.paths import data_dir
 
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB expanded
 _JUNK_PARTS = {"__MACOSX"}
@@ -113,11 +110,7 @@ def _read_limited(archive: zipfile.ZipFile, name: str, budget: list[int]) -> byt
 def import_zip(source: str | Path | bytes | BinaryIO, name: str, overwrite: bool = False,
                max_bytes: int = DEFAULT_MAX_BYTES) -> DatasetInfo:
     """Import a zip of class folders into data_dir()/<name>; returns its registry entry."""
-    validate_dataset_name(name)
-    root = data_dir()
-    target = root / name
-    if target.exists() and not overwrite:
-        raise ValueError(f"a dataset named {name} exists; choose another name or pass overwrite")
+    refuse_existing(name, overwrite)  # before reading anything: a clear message for a taken name
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
     try:
@@ -126,9 +119,7 @@ def import_zip(source: str | Path | bytes | BinaryIO, name: str, overwrite: bool
         raise ValueError(f"this is not a readable zip file ({exc})") from None
     with archive:
         files = _layout(_plan(archive, max_bytes))
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".import-{name}-"))
-        try:
+        with staged_dataset(name, overwrite, purpose="import") as staging:
             budget = [max_bytes]
             decoded = []
             unreadable = []
@@ -154,21 +145,5 @@ def import_zip(source: str | Path | bytes | BinaryIO, name: str, overwrite: bool
                 if destination.exists():  # a.jpg and a.png in one folder: keep both
                     destination = destination.with_name(destination.stem + "_" + parts[-1].rsplit(".", 1)[-1] + ".png")
                 image.save(destination)
-            _swap_in(staging, target, overwrite)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
     return dataset_info(name)
 
-
-def _swap_in(staging: Path, target: Path, overwrite: bool) -> None:
-    """Rename the finished folder into place; an old dataset is moved aside first, then deleted."""
-    if target.exists():
-        if not overwrite:
-            raise ValueError(f"a dataset named {target.name} exists; choose another name or pass overwrite")
-        old = target.with_name(f".old-{target.name}-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, target)

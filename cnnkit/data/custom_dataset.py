@@ -3,22 +3,21 @@
 Saved as a folder dataset, data_dir()/<name>/<class>/NNNN.png, which the registry then lists
 like any imported folder (split 80/20 stratified by cnnkit.data). Images are centre-cropped to a
 square and resized to one size, so camera shots and uploads of any shape mix. The folder is
-written beside the target and renamed into place (atomic: a half-written dataset never appears).
+staged and swapped into place like a zip import (cnnkit.data.import_staging).
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterable, Union
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from cnnkit.data.import_staging import staged_dataset
+from cnnkit.data.registry import validate_dataset_name
 from cnnkit.paths import data_dir
 
 ImageLike = Union[bytes, bytearray, Image.Image, np.ndarray]
@@ -60,8 +59,6 @@ def square_image(item: ImageLike, size: int = DEFAULT_SIZE) -> Image.Image:
 
 def check_names(name: str, classes: Iterable[str]) -> None:
     """ValueError saying what to change for a bad dataset or class name."""
-    from cnnkit.data.registry import validate_dataset_name
-
     validate_dataset_name(name)
     seen = set()
     for label in classes:
@@ -89,13 +86,7 @@ def save_custom_dataset(name: str, images: dict[str, list[ImageLike]], size: int
     if few:
         raise ValueError(f"add at least {MIN_IMAGES_PER_CLASS} images to {', '.join(few)} "
                          "(one is kept for testing)")
-    root = data_dir()
-    target = root / name
-    if target.exists() and not overwrite:
-        raise ValueError(f"a dataset named {name} exists; choose another name or overwrite it")
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".custom-{name}-"))
-    try:
+    with staged_dataset(name, overwrite, purpose="custom") as staging:
         for label, items in images.items():
             folder = staging / label
             folder.mkdir()
@@ -104,17 +95,7 @@ def save_custom_dataset(name: str, images: dict[str, list[ImageLike]], size: int
                     square_image(item, size).save(folder / f"{index:04d}.png")
                 except ValueError as error:
                     raise ValueError(f"image {index + 1} of {label}: {error}") from None
-        if target.exists():
-            old = target.with_name(f".old-{name}-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    return data_dir() / name
 
 
 def custom_dataset_counts(name: str) -> dict[str, int]:
