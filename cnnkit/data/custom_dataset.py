@@ -16,6 +16,7 @@ from typing import Iterable, Union
 import numpy as np
 from PIL import Image, ImageOps
 
+from cnnkit.data.images import image_to_array, open_image, quiet_pixel_bomb_warnings
 from cnnkit.data.import_staging import staged_dataset
 from cnnkit.data.registry import validate_dataset_name
 from cnnkit.paths import data_dir
@@ -32,12 +33,13 @@ def _to_image(item: ImageLike) -> Image.Image:
     if isinstance(item, Image.Image):
         image = item
     elif isinstance(item, (bytes, bytearray)):
-        try:
-            image = Image.open(io.BytesIO(bytes(item)))
-            image.load()
-        except Exception as exc:  # noqa: BLE001 - PIL raises many kinds; one clear message
-            raise ValueError(f"this file is not an image PIL can read ({exc})") from None
-        image = ImageOps.exif_transpose(image)  # phone photos: honour the rotation tag
+        # The header is checked before decoding: a pixel bomb is refused as "too large", not decoded.
+        with quiet_pixel_bomb_warnings(), open_image(io.BytesIO(bytes(item))) as opened:
+            try:
+                opened.load()
+            except Exception as exc:  # noqa: BLE001 - PIL raises many kinds; one clear message
+                raise ValueError(f"this file is not an image PIL can read ({exc})") from None
+            image = ImageOps.exif_transpose(opened)  # phone photos: honour the rotation tag
     elif isinstance(item, np.ndarray):
         array = item
         if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
@@ -47,7 +49,9 @@ def _to_image(item: ImageLike) -> Image.Image:
         image = Image.fromarray(array.astype(np.uint8))
     else:
         raise ValueError(f"cannot use a {type(item).__name__} as an image; give bytes, a PIL image or an array")
-    return image.convert("RGB")
+    # The same conversion as folder and zip datasets: transparency over white, 16-bit scaled, not clipped.
+    rgb, _ = image_to_array(image)
+    return Image.fromarray(rgb)
 
 
 def square_image(item: ImageLike, size: int = DEFAULT_SIZE) -> Image.Image:
