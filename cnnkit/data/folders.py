@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from cnnkit.data.cache import cached, fingerprint
 from cnnkit.data.images import image_size, is_image_name, open_image, quiet_pixel_bomb_warnings, read_image, to_mode
 from cnnkit.data.splits import split_indices

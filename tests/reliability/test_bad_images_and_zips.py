@@ -55,7 +55,8 @@ def make_zip(entries: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -
 
 
 def two_classes() -> dict[str, bytes]:
-    return {f"cat/{i}.png": png((200, 50, 50)) for i in range(3)} | {f"dog/{i}.png": png((50, 50, 200)) for i in range(3)}
+    return {f"cat/{i}.png": png((200, 50, 50)) for i in range(3)} | \
+           {f"dog/{i}.png": png((50, 50, 200)) for i in range(3)}
 
 
 @pytest.fixture
@@ -244,7 +245,8 @@ def test_16_bit_png_is_scaled_not_clipped():
 
 def test_cmyk_jpeg_becomes_rgb():
     cmyk = encoded(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG", quality=95)  # red in CMYK
-    entries = {f"red/{i}.jpg": cmyk for i in range(3)} | {f"blue/{i}.png": png((0, 0, 255), size=(8, 8)) for i in range(3)}
+    entries = {f"red/{i}.jpg": cmyk for i in range(3)} | \
+              {f"blue/{i}.png": png((0, 0, 255), size=(8, 8)) for i in range(3)}
     import_zip(make_zip(entries), "zip_cmyk")
     data = load_dataset("zip_cmyk")
     reds = data.train_x[data.train_y == data.classes.index("red")]
