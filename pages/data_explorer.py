@@ -69,9 +69,11 @@ def import_box() -> None:
         overwrite = st.checkbox("Replace a dataset of the same name", key="de_zip_overwrite")
         if st.button("Import", key="de_zip_import", disabled=upload is None):
             try:
-                info = import_zip(upload.getvalue(), name.strip(), overwrite=overwrite)
-            except ValueError as exc:
+                info = import_zip(upload.getvalue(), name.strip(), overwrite=overwrite, zip_name=upload.name)
+            except ValueError as exc:  # every bad zip, image or name: the message says what to change
                 st.error(str(exc))
+            except OSError as exc:  # the data folder itself: full disk, no permission
+                st.error(f"could not write the dataset: {exc}")
             else:
                 registry.clear()
                 st.session_state["de_dataset"] = info.name

@@ -17,7 +17,7 @@ from cnnkit.jobs import get_job_manager, new_group_id
 from cnnkit.train import TrainConfig
 from cnnkit.train import report
 from cnnkit.transfer import builder
-from cnnkit.transfer.custom_data import save_custom_dataset
+from cnnkit.data.custom_dataset import save_custom_dataset
 from cnnkit.formatting import format_seconds
 from cnnkit.transfer.estimate import EpochCost, plan_cost, probe_network
 from cnnkit.models.pretrained import list_pretrained

@@ -118,7 +118,7 @@ def test_transparent_pixels_become_white():
     img = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
     path = data_dir() / "alpha.png"
     img.save(path)
-    rgb, colour = read_image(path)
+    rgb, colour, _ = read_image(path)
     assert rgb[0, 0].tolist() == [255, 255, 255]
     path.unlink()
 

@@ -17,7 +17,7 @@ from cnnkit.transfer import builder
 from cnnkit.transfer.builder import (
     TransferModel, TransferSettings, build_transfer_bundle, parameter_table, rebuild_transfer_model, strategy_counts,
 )
-from cnnkit.transfer.custom_data import custom_dataset_counts, save_custom_dataset
+from cnnkit.data.custom_dataset import custom_dataset_counts, save_custom_dataset
 from cnnkit.transfer.estimate import estimate_epoch_cost
 from cnnkit.transfer.freeze import describe_backbone
 from cnnkit.models.pretrained import load_pretrained

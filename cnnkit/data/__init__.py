@@ -1,8 +1,9 @@
 """cnnkit.data: dataset registry, loading and caching, splits, resolution, augmentation, statistics."""
 
 from cnnkit.data.augment import AugmentConfig, augment_batch, augment_image
-from cnnkit.data.registry import dataset_info, list_datasets, load_dataset
+from cnnkit.data.custom_dataset import save_custom_dataset
 from cnnkit.data.normalise import Normaliser
+from cnnkit.data.registry import dataset_info, list_datasets, load_dataset, validate_dataset_name
 from cnnkit.data.resolution import RESIZE_MODES, resize_batch, transform_resolution
 from cnnkit.data.shapes import SHAPE_CLASSES, generate_shapes
 from cnnkit.data.splits import kfold_indices, split_indices
@@ -13,5 +14,6 @@ from cnnkit.data.zip_import import import_zip
 __all__ = [
     "AugmentConfig", "DatasetInfo", "LoadedDataset", "Normaliser", "RESIZE_MODES", "SHAPE_CLASSES",
     "augment_batch", "augment_image", "channel_stats", "dataset_info", "generate_shapes",
-    "import_zip", "kfold_indices", "list_datasets", "load_dataset", "resize_batch", "split_indices", "transform_resolution",
+    "import_zip", "kfold_indices", "list_datasets", "load_dataset", "resize_batch", "save_custom_dataset",
+    "split_indices", "transform_resolution", "validate_dataset_name",
 ]

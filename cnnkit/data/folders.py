@@ -3,6 +3,11 @@
 Either <name>/train/<class>/* and <name>/test/<class>/*, or <name>/<class>/* which is split
 deterministically (stratified, 20 % test, seed 0). Images of any mode are converted to the
 dataset's mode (RGB if any image has colour, else L) and resized to the most common size.
+
+Loading decodes each image straight to the dataset's size (guessed from a sample of headers, and
+decoded again in the rare case the most common size of all images differs): memory holds the
+dataset at its own size, never every image at full size. Images past the pixel limit are refused
+from their header, before decoding.
 """
 
 from __future__ import annotations
@@ -14,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from cnnkit.data.cache import cached, fingerprint
-from cnnkit.data.images import is_image_name, read_image, resize_rgb, to_mode
+from cnnkit.data.images import image_size, is_image_name, open_image, quiet_pixel_bomb_warnings, read_image, to_mode
 from cnnkit.data.splits import split_indices
 from cnnkit.data.types import DatasetInfo, LoadedDataset, ProgressFn, report
 
@@ -87,14 +91,15 @@ def folder_info(path: Path) -> DatasetInfo | None:
     step = max(1, len(files) // _INFO_SAMPLE)
     sizes: Counter = Counter()
     colour = False
-    for f in files[::step][:_INFO_SAMPLE]:
-        try:
-            with Image.open(f) as image:
-                sizes[(image.height, image.width)] += 1
-                if image.mode not in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"):
-                    colour = True
-        except OSError:
-            continue
+    with quiet_pixel_bomb_warnings():
+        for f in files[::step][:_INFO_SAMPLE]:
+            try:
+                with open_image(f) as image:
+                    sizes[(image.height, image.width)] += 1
+                    if image.mode not in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"):
+                        colour = True
+            except ValueError:  # unreadable or too large: loading names it
+                continue
     if not sizes:
         return DatasetInfo(path.name, classes, 0, 0, 0, n_train, n_test, "folder", False,
                            f"no readable images in {path}")
@@ -109,16 +114,28 @@ def folder_info(path: Path) -> DatasetInfo | None:
                        True, None, notes)
 
 
-def _decode_all(files: list[str], progress: ProgressFn | None, label: str) -> list[tuple[np.ndarray, bool]]:
-    out: list[tuple[np.ndarray, bool]] = []
+def _most_common_size(files: list[str]) -> tuple[int, int]:
+    """(height, width) most common among a sample of headers: the size to decode to, before all are known."""
+    step = max(1, len(files) // _INFO_SAMPLE)
+    return Counter(image_size(f) for f in files[::step][:_INFO_SAMPLE]).most_common(1)[0][0]
+
+
+def _decode_all(files: list[str], size: tuple[int, int], progress: ProgressFn | None,
+                label: str) -> tuple[np.ndarray, list[bool], list[tuple[int, int]]]:
+    """(N, H, W, 3) uint8 of every image decoded straight to `size`; whether each has colour; each one's own size."""
+    rgb = np.empty((len(files), size[0], size[1], 3), dtype=np.uint8)
+    colour: list[bool] = []
+    native_sizes: list[tuple[int, int]] = []
     every = max(1, len(files) // 100)
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
-        for i, decoded in enumerate(pool.map(read_image, files, chunksize=256)):
-            out.append(decoded)
+        for i, decoded in enumerate(pool.map(lambda f: read_image(f, size=size), files, chunksize=256)):
+            rgb[i] = decoded.rgb
+            colour.append(decoded.colour)
+            native_sizes.append(decoded.native_size)
             if i % every == 0:
                 report(progress, i / max(1, len(files)), f"decoding {label}: {i:,} / {len(files):,} images")
     report(progress, 1.0, f"decoded {len(files):,} images of {label}")
-    return out
+    return rgb, colour, native_sizes
 
 
 def decode_folder(path: Path, progress: ProgressFn | None = None,
@@ -138,13 +155,20 @@ def decode_folder(path: Path, progress: ProgressFn | None = None,
             files.extend(fs)
             labels.extend([index[cls]] * len(fs))
             split_of.extend([split] * len(fs))
-    decoded = _decode_all(files, progress, path.name)
-    channels = 3 if any(colour for _, colour in decoded) else 1
-    if size is None:
-        size = Counter(rgb.shape[:2] for rgb, _ in decoded).most_common(1)[0][0]
+    with quiet_pixel_bomb_warnings():  # once here, around the worker threads (see its docstring)
+        target = size or _most_common_size(files)
+        rgb, colour, native_sizes = _decode_all(files, target, progress, path.name)
+        common = Counter(native_sizes).most_common(1)[0][0]
+        if size is None and common != target:  # the sample was misleading: decode again at the real common size
+            del rgb
+            target = common
+            rgb, colour, _ = _decode_all(files, target, progress, path.name)
+    size = target
+    channels = 3 if any(colour) else 1
     images = np.empty((len(files), channels, size[0], size[1]), dtype=np.uint8)
-    for i, (rgb, _) in enumerate(decoded):
-        images[i] = to_mode(resize_rgb(rgb, size), channels)
+    for i in range(len(files)):
+        images[i] = to_mode(rgb[i], channels)
+    del rgb
     x = torch.from_numpy(images)
     y = torch.tensor(labels, dtype=torch.int64)
     if "all" in layout:

@@ -1,13 +1,17 @@
 """The dataset registry: every dataset CNN Lab knows, whether it can be loaded now, and loading it.
 
 Listing is cheap (no decoding): built-ins are constants, torchvision sets check their files,
-folders read a sample of image headers.
+folders read a sample of image headers. Every dataset known by name (not a folder) is one row of
+BUILTIN_DATASETS; adding one means adding a row there, nothing else in this module.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from cnnkit.data.cache import cached, fingerprint
 from cnnkit.data.digits import DIGITS_CLASSES, digits_counts, digits_split
@@ -20,15 +24,7 @@ from cnnkit.paths import data_dir
 SHAPES_TRAIN, SHAPES_TEST = 10_000, 2_000
 SHAPES_TRAIN_SEED, SHAPES_TEST_SEED = 0, 1  # different seeds: no test image repeats a train image
 SHAPES_SIZE = 32
-BUILTIN_NAMES = ("shapes", "digits")
-# Folders torchvision manages; never listed as folder datasets.
-_TORCHVISION_FOLDERS = {"MNIST", "FashionMNIST", "cifar-10-batches-py", "cifar-100-python"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def reserved_names() -> set[str]:
-    """Names an imported dataset may not take: built-ins, torchvision sets and torchvision's folders."""
-    return set(BUILTIN_NAMES) | set(TORCHVISION_SETS) | _TORCHVISION_FOLDERS
 
 
 def _shapes_info() -> DatasetInfo:
@@ -40,42 +36,6 @@ def _digits_info() -> DatasetInfo:
     n_train, n_test = digits_counts()
     return DatasetInfo("digits", list(DIGITS_CLASSES), 1, 8, 8, n_train, n_test, "builtin", True, None,
                        "scikit-learn handwritten digits, 8x8")
-
-
-def _folder_candidates() -> list[Path]:
-    root = data_dir()
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and p.name not in reserved_names())
-
-
-def list_datasets() -> list[DatasetInfo]:
-    """Built-ins, then torchvision sets, then every folder dataset in the data directory."""
-    infos = [_shapes_info(), _digits_info()]
-    infos += [torchvision_info(name) for name in TORCHVISION_SETS]
-    for folder in _folder_candidates():
-        info = folder_info(folder)
-        if info is not None:
-            infos.append(info)
-    return infos
-
-
-def dataset_info(name: str) -> DatasetInfo:
-    """One registry entry; ValueError naming the known datasets when `name` is not one."""
-    if name == "shapes":
-        return _shapes_info()
-    if name == "digits":
-        return _digits_info()
-    if name in TORCHVISION_SETS:
-        return torchvision_info(name)
-    folder = data_dir() / name
-    if _NAME_RE.match(name) and folder.is_dir() and name not in _TORCHVISION_FOLDERS:
-        info = folder_info(folder)
-        if info is not None:
-            return info
-    known = ", ".join(i.name for i in list_datasets())
-    raise ValueError(f"unknown dataset {name!r}; known datasets: {known}")
 
 
 def load_shapes(progress: ProgressFn | None = None) -> LoadedDataset:
@@ -95,17 +55,89 @@ def load_shapes(progress: ProgressFn | None = None) -> LoadedDataset:
                          data["test_x"], data["test_y"])
 
 
+def _load_digits(progress: ProgressFn | None = None) -> LoadedDataset:
+    train_x, train_y, test_x, test_y = digits_split()
+    return LoadedDataset("digits", list(DIGITS_CLASSES), train_x, train_y, test_x, test_y,
+                         ["fixed stratified split: 20 % test, seed 0"])
+
+
+@dataclass(frozen=True)
+class BuiltinDataset:
+    """A dataset known by name: how to describe it (cheaply) and how to load it."""
+
+    name: str
+    info: Callable[[], DatasetInfo]  # the registry entry (source, availability and why), no decoding
+    load: Callable[[ProgressFn | None], LoadedDataset]
+    folders: tuple[str, ...] = ()  # folders it keeps in data_dir(): never listed as folder datasets
+
+
+def _torchvision_row(name: str) -> BuiltinDataset:
+    top = TORCHVISION_SETS[name].folder.split("/")[0]
+    return BuiltinDataset(name, partial(torchvision_info, name), partial(load_torchvision, name),
+                          () if top == "." else (top,))
+
+
+# Listing order: built-ins first, then torchvision sets (then folder datasets, found on disk).
+BUILTIN_DATASETS: dict[str, BuiltinDataset] = {row.name: row for row in (
+    BuiltinDataset("shapes", _shapes_info, load_shapes),
+    BuiltinDataset("digits", _digits_info, _load_digits),
+    *(_torchvision_row(name) for name in TORCHVISION_SETS),
+)}
+
+
+def reserved_names() -> set[str]:
+    """Names an imported dataset may not take: every dataset known by name and the folders they keep."""
+    return set(BUILTIN_DATASETS) | {folder for row in BUILTIN_DATASETS.values() for folder in row.folders}
+
+
+def validate_dataset_name(name: str) -> str:
+    """The name, if a new folder dataset may take it; ValueError saying what to change if not."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValueError(f"dataset name {name!r} should be 1 to 64 letters, digits, '-', '_' or '.', "
+                         f"starting with a letter or digit")
+    if name in reserved_names():
+        raise ValueError(f"{name!r} is a built-in dataset name; choose another name")
+    return name
+
+
+def _folder_candidates() -> list[Path]:
+    root = data_dir()
+    if not root.is_dir():
+        return []
+    reserved = reserved_names()
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in reserved)
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """Built-ins, then torchvision sets, then every folder dataset in the data directory."""
+    infos = [row.info() for row in BUILTIN_DATASETS.values()]
+    for folder in _folder_candidates():
+        info = folder_info(folder)
+        if info is not None:
+            infos.append(info)
+    return infos
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """One registry entry; ValueError naming the known datasets when `name` is not one."""
+    row = BUILTIN_DATASETS.get(name)
+    if row is not None:
+        return row.info()
+    folder = data_dir() / name
+    if _NAME_RE.match(name) and name not in reserved_names() and folder.is_dir():
+        info = folder_info(folder)
+        if info is not None:
+            return info
+    known = ", ".join(i.name for i in list_datasets())
+    raise ValueError(f"unknown dataset {name!r}; known datasets: {known}")
+
+
 def load_dataset(name: str, progress: ProgressFn | None = None) -> LoadedDataset:
     """Whole train and test splits as uint8 tensors; ValueError with the reason when unavailable."""
-    if name == "shapes":
-        return load_shapes(progress)
-    if name == "digits":
-        train_x, train_y, test_x, test_y = digits_split()
-        return LoadedDataset("digits", list(DIGITS_CLASSES), train_x, train_y, test_x, test_y,
-                             ["fixed stratified split: 20 % test, seed 0"])
     info = dataset_info(name)
     if not info.available:
         raise ValueError(f"{name} cannot be loaded: {info.reason}")
-    if info.source == "torchvision":
-        return load_torchvision(name, progress)
+    row = BUILTIN_DATASETS.get(name)
+    if row is not None:
+        return row.load(progress)
     return load_folder(data_dir() / name, progress, name=name)

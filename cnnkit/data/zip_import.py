@@ -1,28 +1,27 @@
 """Import a dataset from a zip of class folders, safely.
 
 Rejected, with a message naming what to fix: entries that would land outside the target
-folder, archives that expand past a size limit, files that are not images (listed), images
-PIL cannot read, and fewer than 2 classes. Images are converted to the dataset's mode
-(RGB if any has colour, else L) and saved as PNG. An existing dataset is never overwritten
-unless asked, and the new folder appears in one rename.
+folder, archives that expand past a size limit, damaged archives and entries (bad CRC, broken
+data), password-protected entries, files that are not images (listed), images PIL cannot read,
+images whose header declares more than images.MAX_IMAGE_PIXELS pixels (refused before
+decoding), and fewer than 2 classes. Images are converted to the dataset's mode (RGB if any
+has colour, else L) and saved as PNG, one at a time. An existing dataset is never overwritten
+unless asked, and the new folder appears in one rename (cnnkit.data.import_staging).
 """
 
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from PIL import Image
 
-from cnnkit.data.images import is_image_name, read_image, to_mode
-from cnnkit.data.registry import _NAME_RE, dataset_info, reserved_names
+from cnnkit.data.images import ImageTooLargeError, is_image_name, quiet_pixel_bomb_warnings, read_image, to_mode
+from cnnkit.data.import_staging import refuse_existing, staged_dataset
+from cnnkit.data.registry import dataset_info
 from cnnkit.data.types import DatasetInfo
-from cnnkit.paths import data_dir
 
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB expanded
 _JUNK_PARTS = {"__MACOSX"}
@@ -44,10 +43,15 @@ def _safe_parts(entry: str) -> tuple[str, ...]:
     return tuple(p for p in path.parts if p not in ("", "."))
 
 
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+
 def _plan(archive: zipfile.ZipFile, max_bytes: int) -> dict[str, tuple[str, ...]]:
     """Entry name -> path parts inside the dataset, after every check that needs no decoding."""
     files: dict[str, tuple[str, ...]] = {}
     not_images: list[str] = []
+    encrypted: list[str] = []
     total = 0
     for info in archive.infolist():
         parts = _safe_parts(info.filename)
@@ -62,10 +66,14 @@ def _plan(archive: zipfile.ZipFile, max_bytes: int) -> dict[str, tuple[str, ...]
         if not is_image_name(parts[-1]):
             not_images.append(info.filename)
             continue
+        if info.flag_bits & 0x1:  # zipfile would ask for a password halfway through
+            encrypted.append(info.filename)
         files[info.filename] = parts
+    if encrypted:
+        raise ValueError(f"the zip's files are password-protected ({_listed(encrypted)}); "
+                         f"make a zip without a password and try again")
     if not_images:
-        shown = ", ".join(not_images[:10]) + (f" and {len(not_images) - 10} more" if len(not_images) > 10 else "")
-        raise ValueError(f"the zip holds files that are not images: {shown}; remove them and try again")
+        raise ValueError(f"the zip holds files that are not images: {_listed(not_images)}; remove them and try again")
     if not files:
         raise ValueError("the zip holds no images; it should contain one folder per class")
     # A single top folder (mydata/cat/1.png) is just the archive's wrapper: drop it.
@@ -98,81 +106,102 @@ def _layout(files: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     return files
 
 
-def _read_limited(archive: zipfile.ZipFile, name: str, budget: list[int]) -> bytes:
-    """Read an entry but stop once the real bytes pass the limit (headers can lie)."""
+def _read_limited(archive: zipfile.ZipFile, name: str, budget: list[int], zip_label: str) -> bytes:
+    """Read an entry but stop once the real bytes pass the limit (headers can lie); ValueError naming the
+    zip and the entry when its data is damaged (bad CRC, broken compressed stream, cut short)."""
     out = io.BytesIO()
-    with archive.open(name) as stream:
-        while chunk := stream.read(1 << 16):
-            budget[0] -= len(chunk)
-            if budget[0] < 0:
-                raise ValueError("the zip expands past the size limit; import a smaller dataset or raise the limit")
-            out.write(chunk)
+    try:
+        with archive.open(name) as stream:
+            while chunk := stream.read(1 << 16):
+                budget[0] -= len(chunk)
+                if budget[0] < 0:
+                    raise ValueError("the zip expands past the size limit; import a smaller dataset or raise the limit")
+                out.write(chunk)
+    except ValueError:
+        raise
+    except NotImplementedError as exc:  # a compression method Python cannot read (e.g. Deflate64)
+        raise ValueError(f"{zip_label}: {name} uses a compression method that cannot be read ({exc}); "
+                         f"make the zip again with ordinary (deflate) compression") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - BadZipFile, zlib.error, EOFError, bz2/lzma errors: all "damaged"
+        raise ValueError(f"{zip_label} is damaged: {name} cannot be read ({type(exc).__name__}: {exc}); "
+                         f"make the zip again and import it") from None
     return out.getvalue()
 
 
+def _write_images(archive: zipfile.ZipFile, files: dict[str, tuple[str, ...]], staging: Path, max_bytes: int,
+                  zip_label: str) -> None:
+    """Decode every image into staging/<parts>.png, one at a time (never all in memory at once).
+
+    Colour images are written as RGB and grey ones as L; if any has colour the grey ones are turned into
+    RGB at the end, so the dataset has one mode. Unreadable and too-large images are all reported together.
+    """
+    budget = [max_bytes]
+    unreadable: list[str] = []
+    too_large: list[ImageTooLargeError] = []
+    grey_written: list[Path] = []
+    any_colour = False
+    root = staging.resolve()
+    for entry, parts in files.items():
+        data = _read_limited(archive, entry, budget, zip_label)
+        try:
+            decoded = read_image(io.BytesIO(data), label=entry)
+        except ImageTooLargeError as exc:
+            too_large.append(exc)
+            continue
+        except ValueError:
+            unreadable.append(entry)
+            continue
+        finally:
+            del data
+        if unreadable or too_large:
+            continue  # the import fails; keep checking the rest only to name them all
+        destination = staging.joinpath(*parts).with_suffix(".png")
+        # Belt and braces: the resolved path must stay inside the staging folder.
+        if root not in destination.resolve().parents:
+            raise ValueError(f"the zip entry {'/'.join(parts)!r} would be written outside the dataset folder")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if destination.exists():  # a.jpg and a.png in one folder: keep both
+            destination = destination.with_name(destination.stem + "_" + parts[-1].rsplit(".", 1)[-1] + ".png")
+        if decoded.colour:
+            any_colour = True
+            Image.fromarray(decoded.rgb).save(destination)
+        else:
+            Image.fromarray(to_mode(decoded.rgb, 1)[0]).save(destination)
+            grey_written.append(destination)
+    if too_large:
+        more = [exc.label for exc in too_large[1:]]
+        raise ImageTooLargeError(str(too_large[0]) + (f" (too large as well: {_listed(more)})" if more else ""),
+                                 too_large[0].label)
+    if unreadable:
+        raise ValueError(f"these files are not images PIL can read: {_listed(unreadable)}; "
+                         f"remove them or save them again as PNG or JPEG")
+    if any_colour:
+        for path in grey_written:
+            with Image.open(path) as grey:
+                rgb = grey.convert("RGB")
+            rgb.save(path)
+
+
 def import_zip(source: str | Path | bytes | BinaryIO, name: str, overwrite: bool = False,
-               max_bytes: int = DEFAULT_MAX_BYTES) -> DatasetInfo:
-    """Import a zip of class folders into data_dir()/<name>; returns its registry entry."""
-    if not _NAME_RE.match(name or ""):
-        raise ValueError(f"dataset name {name!r} should be letters, digits, '-', '_' or '.', "
-                         f"starting with a letter or digit")
-    if name in reserved_names():
-        raise ValueError(f"{name!r} is a built-in dataset name; choose another name")
-    root = data_dir()
-    target = root / name
-    if target.exists() and not overwrite:
-        raise ValueError(f"a dataset named {name} exists; choose another name or pass overwrite")
+               max_bytes: int = DEFAULT_MAX_BYTES, zip_name: str | None = None) -> DatasetInfo:
+    """Import a zip of class folders into data_dir()/<name>; returns its registry entry.
+
+    Every problem is a ValueError whose message says what to change; `zip_name` (the uploaded file's
+    name) is used in those messages when the source is bytes or a stream.
+    """
+    refuse_existing(name, overwrite)  # before reading anything: a clear message for a taken name
+    zip_label = zip_name or (Path(source).name if isinstance(source, (str, Path)) else "the zip")
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
     try:
         archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ValueError(f"this is not a readable zip file ({exc})") from None
-    with archive:
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"{zip_label} is not a readable zip file ({exc}); it may be cut short or not a zip: "
+                         f"make it again and import it") from None
+    with archive, quiet_pixel_bomb_warnings():
         files = _layout(_plan(archive, max_bytes))
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".import-{name}-"))
-        try:
-            budget = [max_bytes]
-            decoded = []
-            unreadable = []
-            for entry, parts in files.items():
-                data = _read_limited(archive, entry, budget)
-                try:
-                    decoded.append((parts, read_image(io.BytesIO(data))))
-                except ValueError:
-                    unreadable.append(entry)
-            if unreadable:
-                raise ValueError(f"these files are not images PIL can read: {', '.join(unreadable[:10])}"
-                                 + (f" and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""))
-            channels = 3 if any(colour for _, (_, colour) in decoded) else 1
-            mode = "RGB" if channels == 3 else "L"
-            for parts, (rgb, _) in decoded:
-                destination = staging.joinpath(*parts).with_suffix(".png")
-                # Belt and braces: the resolved path must stay inside the staging folder.
-                if staging.resolve() not in destination.resolve().parents:
-                    raise ValueError(f"the zip entry {'/'.join(parts)!r} would be written outside the dataset folder")
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                array = to_mode(rgb, channels)
-                image = Image.fromarray(array[0] if channels == 1 else array.transpose(1, 2, 0), mode=mode)
-                if destination.exists():  # a.jpg and a.png in one folder: keep both
-                    destination = destination.with_name(destination.stem + "_" + parts[-1].rsplit(".", 1)[-1] + ".png")
-                image.save(destination)
-            _swap_in(staging, target, overwrite)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        with staged_dataset(name, overwrite, purpose="import") as staging:
+            _write_images(archive, files, staging, max_bytes, zip_label)
     return dataset_info(name)
-
-
-def _swap_in(staging: Path, target: Path, overwrite: bool) -> None:
-    """Rename the finished folder into place; an old dataset is moved aside first, then deleted."""
-    if target.exists():
-        if not overwrite:
-            raise ValueError(f"a dataset named {target.name} exists; choose another name or pass overwrite")
-        old = target.with_name(f".old-{target.name}-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, target)

@@ -20,7 +20,6 @@ from cnnkit.transfer.builder import (
     source_network,
     strategy_counts,
 )
-from cnnkit.transfer.custom_data import save_custom_dataset
 from cnnkit.transfer.estimate import CostEstimate, EpochCost, StageCost, estimate_epoch_cost, plan_cost
 
 __all__ = [
@@ -30,7 +29,6 @@ __all__ = [
     "STRATEGIES",
     "estimate_epoch_cost",
     "plan_cost",
-    "save_custom_dataset",
     "TransferSettings",
     "build_transfer_bundle",
     "parameter_table",

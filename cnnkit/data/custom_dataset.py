@@ -3,22 +3,22 @@
 Saved as a folder dataset, data_dir()/<name>/<class>/NNNN.png, which the registry then lists
 like any imported folder (split 80/20 stratified by cnnkit.data). Images are centre-cropped to a
 square and resized to one size, so camera shots and uploads of any shape mix. The folder is
-written beside the target and renamed into place (atomic: a half-written dataset never appears).
+staged and swapped into place like a zip import (cnnkit.data.import_staging).
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterable, Union
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from cnnkit.data.images import image_to_array, open_image, quiet_pixel_bomb_warnings
+from cnnkit.data.import_staging import staged_dataset
+from cnnkit.data.registry import validate_dataset_name
 from cnnkit.paths import data_dir
 
 ImageLike = Union[bytes, bytearray, Image.Image, np.ndarray]
@@ -33,12 +33,13 @@ def _to_image(item: ImageLike) -> Image.Image:
     if isinstance(item, Image.Image):
         image = item
     elif isinstance(item, (bytes, bytearray)):
-        try:
-            image = Image.open(io.BytesIO(bytes(item)))
-            image.load()
-        except Exception as exc:  # noqa: BLE001 - PIL raises many kinds; one clear message
-            raise ValueError(f"this file is not an image PIL can read ({exc})") from None
-        image = ImageOps.exif_transpose(image)  # phone photos: honour the rotation tag
+        # The header is checked before decoding: a pixel bomb is refused as "too large", not decoded.
+        with quiet_pixel_bomb_warnings(), open_image(io.BytesIO(bytes(item))) as opened:
+            try:
+                opened.load()
+            except Exception as exc:  # noqa: BLE001 - PIL raises many kinds; one clear message
+                raise ValueError(f"this file is not an image PIL can read ({exc})") from None
+            image = ImageOps.exif_transpose(opened)  # phone photos: honour the rotation tag
     elif isinstance(item, np.ndarray):
         array = item
         if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
@@ -48,7 +49,9 @@ def _to_image(item: ImageLike) -> Image.Image:
         image = Image.fromarray(array.astype(np.uint8))
     else:
         raise ValueError(f"cannot use a {type(item).__name__} as an image; give bytes, a PIL image or an array")
-    return image.convert("RGB")
+    # The same conversion as folder and zip datasets: transparency over white, 16-bit scaled, not clipped.
+    rgb, _ = image_to_array(image)
+    return Image.fromarray(rgb)
 
 
 def square_image(item: ImageLike, size: int = DEFAULT_SIZE) -> Image.Image:
@@ -60,13 +63,7 @@ def square_image(item: ImageLike, size: int = DEFAULT_SIZE) -> Image.Image:
 
 def check_names(name: str, classes: Iterable[str]) -> None:
     """ValueError saying what to change for a bad dataset or class name."""
-    from cnnkit.data.registry import _NAME_RE, reserved_names
-
-    if not _NAME_RE.match(name or ""):
-        raise ValueError(f"dataset name {name!r} should be letters, digits, '-', '_' or '.', "
-                         "starting with a letter or digit")
-    if name in reserved_names():
-        raise ValueError(f"{name!r} is a built-in dataset name; choose another name")
+    validate_dataset_name(name)
     seen = set()
     for label in classes:
         if not CLASS_NAME_RE.match(label or ""):
@@ -93,13 +90,7 @@ def save_custom_dataset(name: str, images: dict[str, list[ImageLike]], size: int
     if few:
         raise ValueError(f"add at least {MIN_IMAGES_PER_CLASS} images to {', '.join(few)} "
                          "(one is kept for testing)")
-    root = data_dir()
-    target = root / name
-    if target.exists() and not overwrite:
-        raise ValueError(f"a dataset named {name} exists; choose another name or overwrite it")
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".custom-{name}-"))
-    try:
+    with staged_dataset(name, overwrite, purpose="custom") as staging:
         for label, items in images.items():
             folder = staging / label
             folder.mkdir()
@@ -108,17 +99,7 @@ def save_custom_dataset(name: str, images: dict[str, list[ImageLike]], size: int
                     square_image(item, size).save(folder / f"{index:04d}.png")
                 except ValueError as error:
                     raise ValueError(f"image {index + 1} of {label}: {error}") from None
-        if target.exists():
-            old = target.with_name(f".old-{name}-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    return data_dir() / name
 
 
 def custom_dataset_counts(name: str) -> dict[str, int]:
