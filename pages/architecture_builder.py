@@ -7,11 +7,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from cnnkit.data import DatasetInfo, list_datasets
+from cnnkit.data import DatasetInfo
 from cnnkit.models import (CATEGORY_COLOURS, LAYER_TYPES, PRESETS, ModelSpec, SpecError, diagram_blocks, export_code,
                            get_preset, summarize, summary_table)
 from ui.builder import (LAYERS, SELECTED, add_layer, current_spec, keep_header_state, layer_editor, layer_labels,
                         load_spec_into_state, sync_params_from_widgets)
+from ui.datasets import cached_datasets
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
@@ -20,9 +21,8 @@ EMPTY = "(empty)"
 DEFAULT_PRESET = "cnn3"
 
 
-@st.cache_data(ttl=30, show_spinner=False)
 def datasets() -> list[DatasetInfo]:
-    return [d for d in list_datasets() if d.channels and d.height and d.width and d.classes]
+    return [d for d in cached_datasets() if d.channels and d.height and d.width and d.classes]
 
 
 def open_preset() -> None:

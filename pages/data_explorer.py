@@ -8,10 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit.data import (AugmentConfig, DatasetInfo, LoadedDataset, channel_stats, import_zip,
-                         list_datasets, load_dataset)
+                         load_dataset)
 from cnnkit.data.preview import (augment_preview, class_counts, kfold_table, resolution_strip,
                                  sample_grid, split_balance, stats_table)
 from cnnkit.data.resolution import RESIZE_MODES
+from ui.datasets import cached_datasets, forget_datasets
 from ui.images import progress_reporter, show_pixels
 from ui.shell import ensure_app_shell
 
@@ -19,12 +20,6 @@ ensure_app_shell()
 
 DEFAULT_DATASET = "shapes"
 _KEEP_LOADED = 3  # datasets kept in memory at once
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def registry() -> list[DatasetInfo]:
-    # Listing folders reads a few image headers; 30 s is fresh enough and keeps sliders snappy.
-    return list_datasets()
 
 
 @st.cache_resource
@@ -75,7 +70,7 @@ def import_box() -> None:
             except OSError as exc:  # the data folder itself: full disk, no permission
                 st.error(f"could not write the dataset: {exc}")
             else:
-                registry.clear()
+                forget_datasets()
                 st.session_state["de_dataset"] = info.name
                 st.success(f"Imported {info.name}: {len(info.classes)} classes, "
                            f"{info.num_train} train / {info.num_test} test images.")
@@ -193,7 +188,7 @@ def augmentation_section(data: LoadedDataset) -> None:
 
 st.title("Data explorer")
 import_box()
-infos = registry()
+infos = cached_datasets()
 by_name = {info.name: info for info in infos}
 names = list(by_name)
 if st.session_state.get("de_dataset") not in by_name:

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit import store
-from cnnkit.data import dataset_info, list_datasets
+from cnnkit.data import dataset_info
 from cnnkit.jobs import get_job_manager, new_group_id
 from cnnkit.train import TrainConfig
 from cnnkit.train import report
@@ -21,6 +21,7 @@ from cnnkit.data.custom_dataset import save_custom_dataset
 from cnnkit.formatting import format_seconds
 from cnnkit.transfer.estimate import EpochCost, plan_cost, probe_network
 from cnnkit.models.pretrained import list_pretrained
+from ui.datasets import available_dataset_names, forget_datasets
 from ui.job_follow import follow_jobs
 from ui.run_views import render_overlays, render_run_results
 from ui.train_settings import training_settings
@@ -52,11 +53,6 @@ st.caption("Start from a network that already learnt useful features (ImageNet, 
 def pretrained_options() -> list[dict]:
     return [{"name": p.name, "title": p.title, "available": p.available, "reason": p.reason,
              "description": p.description} for p in list_pretrained(check_network=False)]
-
-
-@st.cache_data(ttl=10, show_spinner=False)
-def dataset_names() -> list[str]:
-    return [d.name for d in list_datasets() if d.available]
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -155,7 +151,7 @@ def make_dataset_form() -> None:
         else:
             st.session_state[f"{K}_made_dataset"] = path.name
             st.session_state.pop(f"{K}_dataset", None)  # the dataset picker below starts on the new one
-            dataset_names.clear()
+            forget_datasets()
             st.success(f"Saved {sum(len(v) for v in images.values())} images as dataset **{path.name}**; "
                        "it is selected below.")
 
@@ -273,7 +269,7 @@ st.subheader("2 · Target data")
 with st.expander("Make a small dataset here (upload or camera)"):
     make_dataset_form()
 made = st.session_state.get(f"{K}_made_dataset")
-names = dataset_names()
+names = available_dataset_names()
 if made and made not in names:
     names.append(made)
 default_name = made if made in names else ("shapes" if "shapes" in names else names[0])

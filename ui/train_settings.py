@@ -19,9 +19,10 @@ from typing import Any, Callable, Optional, Sequence
 
 import streamlit as st
 
-from cnnkit.data import AugmentConfig, list_datasets
+from cnnkit.data import AugmentConfig
 from cnnkit.models import list_presets
 from cnnkit.train import TrainConfig
+from ui.datasets import available_dataset_names
 
 LR_CHOICES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 WEIGHT_DECAY_CHOICES = (0.0, 1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1)
@@ -80,7 +81,7 @@ _DATA, _MODEL, _OPT, _SCHED, _REG, _AUG, _RES, _RUN = SECTIONS
 
 # The one widget table, in drawing order.
 FORM: dict[str, Widget] = {
-    "dataset": Widget(_DATA, "selectbox", "Dataset", lambda v: _dataset_names(), wide=True,
+    "dataset": Widget(_DATA, "selectbox", "Dataset", lambda v: available_dataset_names(), wide=True,
                       help="Datasets available here (see the Data explorer for the others)."),
     "train_subset": Widget(_DATA, "select_slider", "Training images", SUBSET_CHOICES,
                            format=lambda v: "all" if v == 0 else f"{v:,}", help="Train on a random subset for quick demos."),
@@ -217,12 +218,6 @@ def _load_model(key: str, config: TrainConfig) -> None:
     else:
         state[f"{key}_model_source"] = GIVEN_CHOICE
         state.pop(f"{key}_preset", None)
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def _dataset_names() -> list[str]:
-    # Listing reads folder headers; 30 s is fresh enough and keeps every widget change snappy.
-    return [d.name for d in list_datasets() if d.available]
 
 
 @st.cache_data(show_spinner=False)
