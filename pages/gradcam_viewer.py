@@ -6,7 +6,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from cnnkit.explain import METHODS, ModelCache, heatmap_image, load_image, overlay, randomization_check, to_display
+from cnnkit.data.preview import hwc_to_display
+from cnnkit.explain import DEFAULT_DISPLAY_SIZE, METHODS, ModelCache, heatmap_image, load_image, overlay, randomization_check
 from cnnkit.explain.examples import list_examples
 from cnnkit.explain.viewer import (
     attribute,
@@ -22,7 +23,7 @@ from ui.shell import ensure_app_shell
 
 ensure_app_shell()
 
-DISPLAY = 448  # px: the side the original and the overlays are shown at
+DISPLAY = DEFAULT_DISPLAY_SIZE  # px: the side the original and the overlays are shown at
 
 
 @st.cache_resource
@@ -114,7 +115,7 @@ if source == "Test set":
     for column, sample in zip(columns, samples):
         with column:
             mark = "✅" if sample.predicted == sample.true_label else "❌"
-            st.image(to_display(sample.image.permute(1, 2, 0).numpy(), 128),
+            st.image(hwc_to_display(sample.image.permute(1, 2, 0).numpy(), 128),
                      caption=f"{mark} true: {sample.true_class} · predicted: {sample.predicted_class} ({sample.probability:.0%})")
     pick = st.radio("Explain", range(len(samples)), horizontal=True, key="gc_test_pick",
                     format_func=lambda i: f"#{samples[i].index}")
@@ -187,7 +188,7 @@ except (ValueError, RuntimeError) as exc:
 
 left, right = st.columns(2)
 with left:
-    st.image(to_display(prepared.display, DISPLAY), caption=f"What the model sees ({prepared.display.shape[1]}×{prepared.display.shape[0]})")
+    st.image(hwc_to_display(prepared.display, DISPLAY), caption=f"What the model sees ({prepared.display.shape[1]}×{prepared.display.shape[0]})")
 with right:
     where = f" at {result.layer} ({sizes.get(result.layer, '?')})" if result.layer else ""
     st.image(overlay(prepared.display, result.map, opacity=opacity, display_size=DISPLAY),
