@@ -6,7 +6,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from cnnkit.explain import METHODS, ModelCache, heatmap_image, load_image, overlay, randomization_check, to_display
+from cnnkit.data.preview import hwc_to_display
+from cnnkit.explain import DEFAULT_DISPLAY_SIZE, METHODS, ModelCache, heatmap_image, load_image, overlay, randomization_check
 from cnnkit.explain.examples import list_examples
 from cnnkit.explain.viewer import (
     attribute,
@@ -22,7 +23,7 @@ from ui.shell import ensure_app_shell
 
 ensure_app_shell()
 
-DISPLAY = 448  # px: the side the original and the overlays are shown at
+DISPLAY = DEFAULT_DISPLAY_SIZE  # px: the side the original and the overlays are shown at
 
 
 @st.cache_resource
@@ -114,7 +115,7 @@ if source == "Test set":
     for column, sample in zip(columns, samples):
         with column:
             mark = "✅" if sample.predicted == sample.true_label else "❌"
-            st.image(to_display(sample.image.permute(1, 2, 0).numpy(), 128),
+            st.image(hwc_to_display(sample.image.permute(1, 2, 0).numpy(), 128),
                      caption=f"{mark} true: {sample.true_class} · predicted: {sample.predicted_class} ({sample.probability:.0%})")
     pick = st.radio("Explain", range(len(samples)), horizontal=True, key="gc_test_pick",
                     format_func=lambda i: f"#{samples[i].index}")
@@ -146,7 +147,7 @@ with controls[0]:
                           format_func=lambda i: f"{class_names[i]} ({probability[i]:.1%})"
                           + (" — predicted" if i == ranking[0]["index"] else ""))
 with controls[1]:
-    method = st.selectbox("Method", list(METHODS), format_func=METHODS.get, key="gc_method")
+    method = st.selectbox("Method", list(METHODS), format_func=lambda n: METHODS[n].label, key="gc_method")
 with controls[2]:
     layer_names = [layer.name for layer in prepared.layers]
     default_name = prepared.default_layer.name if prepared.default_layer else None
@@ -154,20 +155,22 @@ with controls[2]:
     layer = st.selectbox("Layer", layer_names, index=layer_names.index(default_name) if default_name in layer_names else None,
                          key=f"gc_layer:{choice.key}:{tuple(prepared.x.shape)}",
                          format_func=lambda n: f"{n} ({sizes[n]})" + (" — default" if n == default_name else ""),
-                         disabled=method not in ("gradcam", "guided_gradcam"))
+                         disabled=not METHODS[method].needs_layer)
 with controls[3]:
     opacity = st.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="gc_opacity")
 if prepared.default_layer:
     st.caption(f"Default layer: {prepared.default_layer.reason}.")
 else:
-    st.caption("This model has no conv layer with a spatial output: Grad-CAM needs one; Saliency, "
-               "Integrated Gradients and Occlusion still work.")
+    layer_labels = [m.label for m in METHODS.values() if m.needs_layer]
+    input_labels = [m.label for m in METHODS.values() if not m.needs_layer]
+    st.caption(f"This model has no conv layer with a spatial output: {' and '.join(layer_labels)} need one; "
+               f"{', '.join(input_labels)} still work.")
 
 
 def cached_attribution(method_name: str):
     """Maps are remembered per (model, image, method, layer, class) so moving the opacity slider is instant."""
     memo = st.session_state.setdefault("gc_memo", {})
-    memo_key = (str(key), image_id, method_name, layer if method_name in ("gradcam", "guided_gradcam") else None, target)
+    memo_key = (str(key), image_id, method_name, layer if METHODS[method_name].needs_layer else None, target)
     if memo_key not in memo:
         with cache.use(key, lambda: load_choice(choice)) as em:
             memo[memo_key] = attribute(em, prepared, method=method_name, layer=layer, target=target)
@@ -177,7 +180,7 @@ def cached_attribution(method_name: str):
 
 
 try:
-    with st.spinner(f"Computing {METHODS[method]}…"):
+    with st.spinner(f"Computing {METHODS[method].label}…"):
         result = cached_attribution(method)
 except (ValueError, RuntimeError) as exc:
     st.error(str(exc))
@@ -185,23 +188,24 @@ except (ValueError, RuntimeError) as exc:
 
 left, right = st.columns(2)
 with left:
-    st.image(to_display(prepared.display, DISPLAY), caption=f"What the model sees ({prepared.display.shape[1]}×{prepared.display.shape[0]})")
+    st.image(hwc_to_display(prepared.display, DISPLAY), caption=f"What the model sees ({prepared.display.shape[1]}×{prepared.display.shape[0]})")
 with right:
     where = f" at {result.layer} ({sizes.get(result.layer, '?')})" if result.layer else ""
     st.image(overlay(prepared.display, result.map, opacity=opacity, display_size=DISPLAY),
-             caption=f"{METHODS[method]} for “{class_names[result.target]}”{where} · {result.seconds * 1000:.0f} ms")
+             caption=f"{METHODS[method].label} for “{class_names[result.target]}”{where} · {result.seconds * 1000:.0f} ms")
 
 # ---- comparisons and the sanity check ----------------------------------------------------------
 if st.checkbox("Compare methods", key="gc_compare"):
-    chosen = st.multiselect("Methods", list(METHODS), default=["gradcam", "guided_gradcam", "saliency"],
-                            format_func=METHODS.get, key="gc_compare_methods")
+    quick = [name for name, m in METHODS.items() if not m.slow]  # the slow ones only when asked for
+    chosen = st.multiselect("Methods", list(METHODS), default=quick,
+                            format_func=lambda n: METHODS[n].label, key="gc_compare_methods")
     if chosen:
         columns = st.columns(len(chosen))
         for column, name in zip(columns, chosen):
-            with column, st.spinner(METHODS[name]):
+            with column, st.spinner(METHODS[name].label):
                 other = cached_attribution(name)
                 st.image(overlay(prepared.display, other.map, opacity=opacity, display_size=256),
-                         caption=f"{METHODS[name]} · {other.seconds * 1000:.0f} ms")
+                         caption=f"{METHODS[name].label} · {other.seconds * 1000:.0f} ms")
 
 with st.expander("Sanity check: does the map depend on what the network learned?"):
     st.markdown("Adebayo et al. (2018): compute the same map on a copy of the model whose weights are "

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from cnnkit.data import AugmentConfig
-from cnnkit.data.preview import (augment_preview, class_counts, kfold_table, make_grid, resolution_strip,
+from cnnkit.data.preview import (as_rgb_uint8, augment_preview, chw_to_display, chw_to_rgb, class_counts,
+                                 display_factor, hwc_to_display, kfold_table, make_grid, resolution_strip,
                                  sample_grid, split_balance, stats_table, upscale_nearest)
 
 
@@ -18,6 +19,38 @@ def test_upscale_nearest_makes_blocks():
     assert (big[:3, :3] == 1).all() and (big[3:, 3:] == 4).all()
     with pytest.raises(ValueError):
         upscale_nearest(image, 0)
+
+
+def test_display_factor_nearest_or_within():
+    assert display_factor(28, 96) == 3 and display_factor(64, 96) == 2  # nearest: 1.5 rounds to 2
+    assert display_factor(64, 96, fit_within=True) == 1  # 128 px would overflow a 96 px column
+    assert display_factor(224, 448, fit_within=True) == 2 and display_factor(24, 448, fit_within=True) == 18
+    assert display_factor(500, 96) == 1 and display_factor(500, 96, fit_within=True) == 1  # never below 1
+
+
+def test_chw_to_display_nearest_neighbour_blocks():
+    # (moved from test_train_report: the confusion-matrix cells use this helper)
+    image = torch.tensor([[[0, 255], [128, 64]]], dtype=torch.uint8).repeat(3, 1, 1)
+    shown = chw_to_display(image, target=8)
+    assert shown.shape == (8, 8, 3)
+    assert (shown[:4, :4] == 0).all() and (shown[:4, 4:] == 255).all() and (shown[4:, :4] == 128).all()
+    with pytest.raises(ValueError, match="one"):
+        chw_to_display(torch.zeros(2, 3, 4, 4, dtype=torch.uint8), target=64)
+
+
+def test_chw_to_rgb_grey_and_float():
+    grey = chw_to_rgb(np.array([[[0, 200]]], dtype=np.uint8))
+    assert grey.shape == (1, 2, 3) and grey.dtype == np.uint8 and (grey[0, 1] == 200).all()
+    assert chw_to_rgb(torch.tensor([[[-3.0, 254.6, 300.0]]])).tolist() == [[[0] * 3, [255] * 3, [255] * 3]]
+
+
+def test_hwc_to_display_fits_within_and_accepts_floats():
+    shown = hwc_to_display(np.full((24, 24), 0.5, dtype=np.float32), 100)
+    assert shown.shape == (96, 96, 3) and shown.dtype == np.uint8 and (shown == 128).all()
+    assert hwc_to_display(np.zeros((224, 224, 3), dtype=np.uint8), 448).shape == (448, 448, 3)
+    assert as_rgb_uint8(np.zeros((4, 4, 4), dtype=np.uint8)).shape == (4, 4, 3)  # alpha dropped
+    with pytest.raises(ValueError, match="HxW or HxWx3"):
+        hwc_to_display(np.zeros((4, 4, 2), dtype=np.uint8), 8)
 
 
 def test_make_grid_layout_and_grey_to_rgb():

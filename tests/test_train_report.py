@@ -107,15 +107,6 @@ def test_cell_images_are_the_right_images_upscaled_without_blur():
         report.cell_images(test_x[:3], PREDICTIONS, 0, 1)
 
 
-def test_to_display_nearest_neighbour_blocks():
-    image = torch.tensor([[[0, 255], [128, 64]]], dtype=torch.uint8).repeat(3, 1, 1)
-    shown = report.to_display(image, target=8)
-    assert shown.shape == (8, 8, 3)
-    assert (shown[:4, :4] == 0).all() and (shown[:4, 4:] == 255).all() and (shown[4:, :4] == 128).all()
-    with pytest.raises(ValueError, match="one"):
-        report.to_display(torch.zeros(2, 3, 4, 4, dtype=torch.uint8))
-
-
 def test_mistake_images_and_roc_rows():
     test_x = torch.stack([torch.full((3, 4, 4), i, dtype=torch.uint8) for i in range(4)])
     mistakes = [{"index": 2, "true": "a", "predicted": "b", "confidence": 0.9},

@@ -1,5 +1,7 @@
 """Pictures and tables for the Data explorer: grids, upscaling, class counts, split balance, k-fold table.
 
+Also the one home of the display helpers every layer uses (data is the lowest layer that shows
+pictures): upscale_nearest, display_factor, as_rgb_uint8, chw_to_rgb, chw_to_display, hwc_to_display.
 Pure numpy/pandas/torch so the page stays thin and everything here is testable without Streamlit.
 """
 
@@ -23,10 +25,65 @@ def _to_numpy(x) -> np.ndarray:
 
 
 def upscale_nearest(image: np.ndarray, factor: int) -> np.ndarray:
-    """Pixel-art upscaling of an (H, W) or (H, W, C) image: each pixel becomes a factor x factor block."""
+    """Pixel-art upscaling of an (H, W) or (H, W, C) image: each pixel becomes a factor x factor block (a new array)."""
     if factor < 1:
         raise ValueError(f"factor must be at least 1, got {factor}")
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def display_factor(size: int, target: int = 96, *, fit_within: bool = False) -> int:
+    """The whole-number upscale for an image whose longer side is `size` pixels, shown at about `target`.
+
+    Default: the factor nearest to target / size (thumbnails and grids). fit_within: the largest factor
+    that keeps size × factor <= target, for pictures that must fit a fixed-width column. At least 1.
+    """
+    size = max(1, int(size))
+    factor = target // size if fit_within else int(round(target / size))
+    return max(1, factor)
+
+
+def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
+    """An (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) picture (uint8, or float in [0, 1]) as uint8 (H, W, 3)."""
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        array = (np.clip(array.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an HxW or HxWx3 image, got shape {array.shape}")
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    return np.ascontiguousarray(array[:, :, :3])
+
+
+def chw_to_rgb(image_chw) -> np.ndarray:
+    """One dataset image, (C, H, W) tensor or array in 0..255 (uint8, or float rounded), as uint8 (H, W, 3).
+
+    One channel is repeated to grey RGB.
+    """
+    x = _to_numpy(image_chw)
+    if x.ndim != 3:
+        raise ValueError(f"expected one (C, H, W) image, got shape {x.shape}")
+    if x.dtype != np.uint8:
+        x = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    x = x.transpose(1, 2, 0)
+    if x.shape[2] == 1:
+        x = np.repeat(x, 3, axis=2)
+    return np.ascontiguousarray(x[:, :, :3])
+
+
+def chw_to_display(image_chw, target: int) -> np.ndarray:
+    """A dataset image (C, H, W in 0..255, see chw_to_rgb) as uint8 (H', W', 3), upscaled nearest-neighbour
+    to about `target` pixels so small images stay crisp (no blur)."""
+    rgb = chw_to_rgb(image_chw)
+    return upscale_nearest(rgb, display_factor(max(rgb.shape[:2]), target))
+
+
+def hwc_to_display(image: np.ndarray, display_size: int) -> np.ndarray:
+    """A picture (H, W[, C], uint8 or float in [0, 1], see as_rgb_uint8) as uint8 (H', W', 3), upscaled
+    nearest-neighbour by the largest whole factor that keeps it within display_size (at least 1)."""
+    rgb = as_rgb_uint8(image)
+    return upscale_nearest(rgb, display_factor(max(rgb.shape[:2]), display_size, fit_within=True))
 
 
 def make_grid(images, nrow: int = 8, padding: int = 2, pad_value: int = 255) -> np.ndarray:
@@ -49,11 +106,6 @@ def make_grid(images, nrow: int = 8, padding: int = 2, pad_value: int = 255) -> 
         top, left = padding + r * (h + padding), padding + col * (w + padding)
         grid[top:top + h, left:left + w] = x[i].transpose(1, 2, 0)
     return grid
-
-
-def display_factor(size: int, target: int = 96) -> int:
-    """The integer factor that brings a size-pixel image to about target pixels."""
-    return max(1, int(round(target / max(1, size))))
 
 
 def sample_indices_per_class(labels, num_classes: int, per_class: int, seed: int = 0) -> list[list[int]]:

@@ -11,18 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnkit.explain import gradcam as _gradcam
-from cnnkit.explain import methods as _methods
-from cnnkit.explain.layers import default_layer, get_layer
-
-METHODS: dict[str, str] = {
-    "gradcam": "Grad-CAM",
-    "guided_gradcam": "Guided Grad-CAM",
-    "integrated_gradients": "Integrated Gradients",
-    "saliency": "Saliency",
-    "occlusion": "Occlusion",
-}
-LAYER_METHODS = {"gradcam", "guided_gradcam"}  # the methods that look at one conv layer
+from cnnkit.explain.layers import default_layer, get_layer, layer_output_size
+from cnnkit.explain.methods import get_method
 
 
 @dataclass
@@ -68,11 +58,6 @@ def prepare_model(model: nn.Module) -> nn.Module:
         if getattr(module, "inplace", False) is True:
             module.inplace = False
     return model
-
-
-# Gradient maps are sparse: a few pixels hold most of the mass and min-max scaling leaves the
-# rest invisible. As is usual for them, values above this percentile are clipped to 1.
-CLIP_PERCENTILE = {"guided_gradcam": 99.5, "integrated_gradients": 99.5, "saliency": 99.5}
 
 
 def normalise_map(values: torch.Tensor | np.ndarray, clip_percentile: float | None = None) -> np.ndarray:
@@ -148,12 +133,12 @@ def explain(model: nn.Module, x: torch.Tensor, method: str = "gradcam", layer_na
             target: int | str | None = None, classes: list[str] | None = None, **options) -> Attribution:
     """One attribution map of `target` (default: the predicted class) for one normalised input.
 
-    method: one of METHODS. layer_name: for Grad-CAM and Guided Grad-CAM, the conv layer's
-    dotted name (default: the last conv layer with an output of at least 4×4, see layers.py).
+    method: a name in METHODS (the registry in cnnkit.explain.methods). layer_name: for the
+    methods that need a layer (Grad-CAM, Guided Grad-CAM), the conv layer's dotted name
+    (default: the last conv layer with an output of at least 4×4, see layers.py).
     options go to the method (steps for integrated_gradients, window/stride for occlusion).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    spec = get_method(method)
     x = _check_input(x)
     prepare_model(model)
     device = _model_device(model)
@@ -163,12 +148,14 @@ def explain(model: nn.Module, x: torch.Tensor, method: str = "gradcam", layer_na
 
     reason = ""
     layer_size = None
-    if method in LAYER_METHODS:
+    layer_argument = {}
+    if spec.needs_layer:
         if layer_name is None:
             choice = default_layer(model, x)
             layer_name, reason = choice.name, choice.reason
         layer = get_layer(model, layer_name)
-        layer_size = _gradcam.layer_cam_size(model, x, layer)
+        layer_size = layer_output_size(model, x, layer)
+        layer_argument["layer"] = layer
     else:
         layer_name = None
 
@@ -176,24 +163,9 @@ def explain(model: nn.Module, x: torch.Tensor, method: str = "gradcam", layer_na
     with warnings.catch_warnings():
         # captum notes that it switched on requires_grad for the input: expected here.
         warnings.filterwarnings("ignore", message=".*did not already require gradients.*")
-        raw = _run_method(model, x, method, layer if method in LAYER_METHODS else None, target_index, options)
-    heatmap = normalise_map(raw, CLIP_PERCENTILE.get(method))
+        raw = spec.compute(model, x, target=target_index, **layer_argument, **options)
+    heatmap = normalise_map(raw, spec.clip_percentile)
     seconds = time.perf_counter() - start
-    return Attribution(map=heatmap, method=method, target=target_index, layer=layer_name, seconds=seconds,
+    return Attribution(map=heatmap, method=spec.name, target=target_index, layer=layer_name, seconds=seconds,
                        reason=reason, layer_size=layer_size,
                        extra={"probability": float(probabilities[target_index])})
-
-
-def _run_method(model: nn.Module, x: torch.Tensor, method: str, layer: nn.Module | None, target_index: int,
-                options: dict) -> torch.Tensor:
-    if method == "gradcam":
-        raw = _gradcam.grad_cam(model, x, layer, target_index)
-    elif method == "guided_gradcam":
-        raw = _methods.guided_grad_cam(model, x, layer, target_index)
-    elif method == "integrated_gradients":
-        raw = _methods.integrated_gradients(model, x, target_index, **options)
-    elif method == "saliency":
-        raw = _methods.saliency(model, x, target_index)
-    else:
-        raw = _methods.occlusion(model, x, target_index, **options)
-    return raw

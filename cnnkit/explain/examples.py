@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 from PIL import Image
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
@@ -57,12 +56,10 @@ def _opener(path: Path) -> Callable[[], Image.Image]:
 def _shape_opener(index: int, size: int, seed: int) -> Callable[[], Image.Image]:
     def load() -> Image.Image:
         from cnnkit.data import generate_shapes
+        from cnnkit.data.preview import chw_to_rgb
 
         images, _labels = generate_shapes(index + 1, seed=seed, size=size)
-        array = images[index].numpy().transpose(1, 2, 0)
-        if array.shape[2] == 1:
-            array = np.repeat(array, 3, axis=2)
-        return Image.fromarray(np.ascontiguousarray(array.astype(np.uint8)), mode="RGB")
+        return Image.fromarray(chw_to_rgb(images[index]), mode="RGB")
 
     return load
 

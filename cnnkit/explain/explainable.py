@@ -16,6 +16,7 @@ from PIL import Image
 from torch import nn
 
 import cnnkit.transfer  # noqa: F401  registers the "transfer" model kind: transfer runs are explainable
+from cnnkit.data.preview import chw_to_rgb
 from cnnkit.explain.core import prepare_model
 from cnnkit.explain.images import center_square_resize
 
@@ -73,9 +74,7 @@ class ExplainableModel:
     @staticmethod
     def array_display(x_uint8: torch.Tensor) -> np.ndarray:
         """A uint8 (C, H, W) tensor as uint8 H×W×3 (1 channel repeated)."""
-        x = x_uint8[0] if x_uint8.dim() == 4 else x_uint8
-        array = x.detach().cpu().numpy().astype(np.uint8).transpose(1, 2, 0)
-        return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else np.ascontiguousarray(array[:, :, :3])
+        return chw_to_rgb(x_uint8[0] if x_uint8.dim() == 4 else x_uint8)
 
 
 def from_pretrained(name: str, progress: Callable[[float, str], None] | None = None) -> ExplainableModel:

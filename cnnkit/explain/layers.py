@@ -167,3 +167,15 @@ def get_layer(model: nn.Module, name: str) -> nn.Module:
         hint = ", ".join(convs[-5:]) if convs else "none"
         raise ValueError(f"the model has no layer called {name!r}; its last conv layers are: {hint}") from None
     return module
+
+
+def layer_output_size(model: nn.Module, x: torch.Tensor, layer: nn.Module) -> tuple[int, int]:
+    """The (h, w) of the layer's output for this input (the resolution of a Grad-CAM map at that layer)."""
+    size: list[int] = []
+    handle = layer.register_forward_hook(lambda _m, _i, out: size.extend(out.shape[2:]) if not size else None)
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        handle.remove()
+    return (int(size[0]), int(size[1])) if size else (0, 0)

@@ -10,6 +10,7 @@ import numpy as np
 
 from cnnkit.train.config import model_label
 from cnnkit.formatting import format_seconds
+from cnnkit.data.preview import chw_to_display
 
 LOSS_SPLITS = (("train_loss", "train"), ("val_loss", "validation"))
 ACC_SPLITS = (("train_acc", "train"), ("val_acc", "validation"))
@@ -118,22 +119,6 @@ def cell_indices(predictions: dict, true_index: int, predicted_index: int) -> li
     return [int(i) for i in hits[np.argsort(-confidence[hits], kind="stable")]]
 
 
-def to_display(image_chw, target: int = 64) -> np.ndarray:
-    """One uint8 (C, H, W) image (tensor or array) -> (H', W', 3) uint8, upscaled nearest-neighbour
-    to about `target` pixels so small images stay crisp (no blur)."""
-    from cnnkit.data.preview import display_factor, upscale_nearest
-
-    x = image_chw.detach().cpu().numpy() if hasattr(image_chw, "detach") else np.asarray(image_chw)
-    if x.ndim != 3:
-        raise ValueError(f"expected one (C, H, W) image, got shape {x.shape}")
-    if x.dtype != np.uint8:
-        x = np.clip(np.rint(x), 0, 255).astype(np.uint8)
-    x = x.transpose(1, 2, 0)
-    if x.shape[2] == 1:
-        x = np.repeat(x, 3, axis=2)
-    return upscale_nearest(x, display_factor(max(x.shape[:2]), target))
-
-
 def cell_images(test_x, predictions: dict, true_index: int, predicted_index: int, limit: int = 24,
                 target: int = 64) -> tuple[list[np.ndarray], list[str], int]:
     """(images, captions, total) for one confusion-matrix cell: up to `limit` upscaled test images of
@@ -144,7 +129,7 @@ def cell_images(test_x, predictions: dict, true_index: int, predicted_index: int
                          f"now has {len(test_x)}; evaluate the run again")
     confidence = predictions.get("confidence") or [None] * len(predictions["y_true"])
     shown = indices[:limit]
-    images = [to_display(test_x[i], target) for i in shown]
+    images = [chw_to_display(test_x[i], target) for i in shown]
     captions = [f"#{i}" + (f" · {confidence[i]:.0%}" if confidence[i] is not None else "") for i in shown]
     return images, captions, len(indices)
 
@@ -156,7 +141,7 @@ def mistake_images(test_x, mistakes: Sequence[dict], limit: int = 24,
     for m in list(mistakes)[:limit]:
         if m["index"] >= len(test_x):
             continue
-        images.append(to_display(test_x[m["index"]], target))
+        images.append(chw_to_display(test_x[m["index"]], target))
         captions.append(f"{m['true']} → {m['predicted']} ({m['confidence']:.0%})")
     return images, captions
 

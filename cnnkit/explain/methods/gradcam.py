@@ -11,6 +11,8 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
+from cnnkit.explain.methods.base import AttributionMethod
+
 
 def grad_cam(model: nn.Module, x: torch.Tensor, layer: nn.Module, target: int) -> torch.Tensor:
     """Grad-CAM of `target` at `layer` for one input x (1, C, H, W): an (H, W) tensor, >= 0, not normalised.
@@ -25,13 +27,6 @@ def grad_cam(model: nn.Module, x: torch.Tensor, layer: nn.Module, target: int) -
     return upsampled[0, 0]
 
 
-def layer_cam_size(model: nn.Module, x: torch.Tensor, layer: nn.Module) -> tuple[int, int]:
-    """The (h, w) of the layer's output for this input (the resolution of the Grad-CAM map)."""
-    size: list[int] = []
-    handle = layer.register_forward_hook(lambda _m, _i, out: size.extend(out.shape[2:]) if not size else None)
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        handle.remove()
-    return (int(size[0]), int(size[1])) if size else (0, 0)
+# A coarse, smooth map (a 7×7 grid upsampled): plain min-max scaling.
+GRADCAM = AttributionMethod(name="gradcam", label="Grad-CAM", needs_layer=True, clip_percentile=None,
+                            compute=grad_cam)
