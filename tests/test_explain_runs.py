@@ -49,6 +49,8 @@ class FakeRunRecord:
     status: str
     dataset: str
     classes: list[str]
+    test_accuracy: float | None = None
+    model_name: str = ""
 
 
 @pytest.fixture
@@ -74,6 +76,7 @@ def fake_run(tmp_path, monkeypatch):
     store.list_runs = lambda: [FakeRunRecord("run-0001", run_dir, "done", "fake_shapes", CLASSES),
                                FakeRunRecord("run-0002", tmp_path / "no-checkpoint-yet", "running", "x", [])]
     monkeypatch.setitem(sys.modules, "cnnkit.store", store)
+    monkeypatch.setattr("cnnkit.explain.viewer.list_runs", store.list_runs)
 
     generator = torch.Generator().manual_seed(1)
     test_x = torch.randint(0, 256, (20, 1, 32, 32), generator=generator, dtype=torch.uint8)

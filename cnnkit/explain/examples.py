@@ -71,10 +71,8 @@ def list_examples(shapes: int = 3, shape_size: int = 64, seed: int = 0) -> list[
         path = next((p for p in paths if p.is_file()), None)
         if path is not None:
             examples.append(Example(name, title, _opener(path)))
-    try:
-        from cnnkit.data import SHAPE_CLASSES, generate_shapes
-    except ImportError:
-        return examples
+    from cnnkit.data import SHAPE_CLASSES, generate_shapes
+
     _images, labels = generate_shapes(shapes, seed=seed, size=shape_size)
     for i in range(shapes):
         label = SHAPE_CLASSES[int(labels[i])] if int(labels[i]) < len(SHAPE_CLASSES) else str(int(labels[i]))

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from cnnkit.store import list_runs
+
 from cnnkit.explain.cache import cache_key
 from cnnkit.explain.core import Attribution, explain, top_k
 from cnnkit.explain.explainable import ExplainableModel, from_pretrained, from_run
@@ -34,41 +36,19 @@ class ModelChoice:
     classes: list[str] = field(default_factory=list)
 
 
-def _run_attr(record, *names, default=None):
-    for name in names:
-        value = getattr(record, name, None)
-        if value is None and isinstance(record, dict):
-            value = record.get(name)
-        if value is not None:
-            return value
-    return default
-
-
 def list_run_choices() -> list[ModelChoice]:
-    """Saved runs (cnnkit.store.list_runs) that have a checkpoint; [] when the store is not installed."""
-    try:
-        from cnnkit.store import list_runs
-    except ImportError:
-        return []
+    """Saved runs (cnnkit.store.list_runs) that have a checkpoint."""
     choices = []
     try:
         records = list_runs()
     except (OSError, ValueError):
         return []
     for record in records:
-        run_dir = _run_attr(record, "run_dir", "path", "directory")
-        if run_dir is None:
-            continue
-        run_dir = Path(run_dir)
+        run_dir = Path(record.run_dir)
         if not ((run_dir / "best.pt").is_file() or (run_dir / "last.pt").is_file()):
             continue  # still starting, or failed before the first checkpoint
-        dataset = _run_attr(record, "dataset")
-        classes = list(_run_attr(record, "classes", default=[]) or [])
-        status = _run_attr(record, "status", default="")
-        accuracy = _run_attr(record, "test_accuracy", "best_accuracy", "accuracy")
-        model_name = _run_attr(record, "model_name", "model", "spec_name")
-        if model_name is not None and not isinstance(model_name, str):
-            model_name = getattr(model_name, "name", None)
+        dataset, classes, status = record.dataset, list(record.classes), record.status
+        accuracy, model_name = record.test_accuracy, record.model_name
         parts = [run_dir.name]
         if model_name:
             parts.append(str(model_name))
@@ -178,10 +158,8 @@ def sample_test_images(model: ExplainableModel, n: int = 5, seed: int = 0) -> li
     """n random images from the test split of the run's dataset, with true and predicted class."""
     if not model.dataset:
         raise ValueError("this model has no dataset of its own; test-set images are for saved runs")
-    try:
-        from cnnkit.data import load_dataset
-    except ImportError:
-        raise RuntimeError("test-set images need cnnkit.data, which is not installed") from None
+    from cnnkit.data import load_dataset
+
     data = load_dataset(model.dataset)
     generator = torch.Generator().manual_seed(seed)
     count = int(data.test_x.shape[0])
