@@ -30,9 +30,11 @@ from cnnkit.inspect.arithmetic import (
     softmax_breakdown,
 )
 from cnnkit.inspect.filters import FilterImages, conv_modules, first_conv_filters, kernel_grid
-from cnnkit.inspect.grids import MAX_TILES_PER_PAGE, ChannelGrid, channel_grid, map_image, page_count, strongest_channel
-from cnnkit.inspect.models import from_preset, initial_model, load_inspectable, load_model_choice, model_choices
-from cnnkit.inspect.output_size import OutputSize, output_size, window_diagram
+from cnnkit.inspect.grids import (MAX_TILES_PER_PAGE, ChannelGrid, channel_grid, map_image, map_on_input, page_count,
+                                 strongest_channel)
+from cnnkit.inspect.models import (from_preset, initial_model, load_inspectable, load_model_choice, model_choices,
+                                  preset_choices)
+from cnnkit.inspect.output_size import OutputSize, output_size, window_diagram, window_picture
 from cnnkit.inspect.receptive_field import Box, Geometry, draw_box, gradient_box, receptive_box, spec_geometry, unit_box
 from cnnkit.inspect.top_images import MAX_SAMPLE, ChannelScores, TopImage, channel_scores, top_images
 
@@ -42,7 +44,7 @@ __all__ = [
     "TopImage", "batchnorm_breakdown", "breakdown_at", "capture_activations", "channel_grid", "channel_scores",
     "conv_breakdown", "conv_modules", "draw_box", "explain_layer", "first_conv_filters", "from_preset",
     "gradient_box", "initial_model", "kernel_grid", "layer_io", "layer_table", "load_inspectable",
-    "load_model_choice", "map_image", "model_choices", "output_size", "page_count", "pool_breakdown",
+    "load_model_choice", "map_image", "map_on_input", "model_choices", "output_size", "preset_choices", "page_count", "pool_breakdown",
     "receptive_box", "relu_breakdown", "shape_changes", "softmax_breakdown", "spec_geometry", "strongest_channel",
-    "top_images", "unit_box", "window_diagram",
+    "top_images", "unit_box", "window_diagram", "window_picture",
 ]

@@ -79,3 +79,13 @@ def map_image(values: np.ndarray, size: int = 96, value_range: tuple[float, floa
 def strongest_channel(values: np.ndarray) -> int:
     """The channel with the highest mean: the layer's thumbnail."""
     return sorted_channels(values, "mean")[0]
+
+
+def map_on_input(values: np.ndarray, height: int, width: int) -> np.ndarray:
+    """An (h, w) map stretched (bilinear) to the input's height × width and scaled to [0, 1], for an overlay."""
+    import torch
+
+    stretched = torch.nn.functional.interpolate(torch.as_tensor(values, dtype=torch.float32)[None, None],
+                                                size=(height, width), mode="bilinear", align_corners=False)[0, 0]
+    low, high = float(stretched.min()), float(stretched.max())
+    return ((stretched - low) / (high - low)).numpy() if high > low else np.zeros((height, width), dtype=np.float32)

@@ -50,3 +50,24 @@ def window_diagram(result: OutputSize, padding: int, dilation: int = 1, output_i
         is_pad = i < padding or i >= result.padded - padding
         cells.append(("pad" if is_pad else "in") + ("-seen" if i in read else ""))
     return [cells]
+
+
+_COLOURS = {"pad": (215, 215, 215), "in": (173, 206, 240), "pad-seen": (240, 160, 160), "in-seen": (220, 60, 60)}
+
+
+def window_picture(result: OutputSize, padding: int, dilation: int = 1, output_index: int = 0,
+                   cell: int = 18) -> "np.ndarray":
+    """The padded input as a row of cells (grey: padding, blue: input) with the cells output `output_index`
+    reads in red, and the outputs below it (the chosen one dark)."""
+    import numpy as np
+
+    cells = window_diagram(result, padding, dilation, output_index)[0]
+    width = max(len(cells), result.size) * cell
+    picture = np.full((cell * 3, width, 3), 255, dtype=np.uint8)
+    for i, kind in enumerate(cells):
+        picture[1:cell - 1, i * cell + 1:(i + 1) * cell - 1] = _COLOURS[kind]
+    for i in range(result.size):
+        first = result.windows[i][0]
+        colour = (60, 60, 60) if i == output_index else (190, 190, 190)
+        picture[2 * cell + 1:3 * cell - 1, first * cell + 1:(first + 1) * cell - 1] = colour
+    return picture
