@@ -13,7 +13,7 @@ from cnnkit.explain.examples import list_examples
 from cnnkit.explain.overlay import display_factor
 from cnnkit.explain.viewer import choice_cache_key, image_digest, list_run_choices, pretrained_choices, sample_test_images
 from cnnkit.inspect import (MAX_SAMPLE, NotArithmeticLayer, breakdown_at, capture_activations, channel_grid,
-                            channel_scores, draw_box, explain_layer, first_conv_filters, initial_model, kernel_grid,
+                            channel_scores, conv_modules, draw_box, explain_layer, first_conv_filters, has_breakdown, initial_model, kernel_grid,
                             layer_table, load_model_choice, map_image, map_on_input, output_size, preset_choices,
                             receptive_box, shape_changes, softmax_breakdown, top_images, window_picture)
 from ui.shell import ensure_app_shell
@@ -142,7 +142,7 @@ st.caption("Each thumbnail is the strongest channel where the shape changes: the
 
 names = acts.names
 kinds = {layer.name: layer for layer in acts.layers}
-first_conv = next((layer.name for layer in acts.layers if layer.kind == "Conv2d"), names[0])
+first_conv = next((name for name in names if name in conv_modules(em.model)), names[0])
 layer_name = st.selectbox("Layer", names, index=names.index(first_conv), key=f"in_layer:{choice.key}",
                           format_func=lambda n: f"{n} · {kinds[n].kind} · {'×'.join(map(str, kinds[n].shape))}")
 layer = acts.get(layer_name)
@@ -233,6 +233,7 @@ with tab_top:
                        "(mean activation), its map over each.")
 
 with tab_filters:
+    conv_names = set(conv_modules(em.model))
     try:
         first = first_conv_filters(em.model)
     except ValueError as exc:
@@ -243,7 +244,7 @@ with tab_filters:
         st.caption(f"{first.layer}: {first.shape[0]} filters of {first.shape[1]}×{first.shape[2]}×{first.shape[3]}"
                    f"{' as RGB pictures' if first.shape[1] == 3 else ''}; mid grey = 0, weights "
                    f"{first.weight_range[0]:.3g}..{first.weight_range[1]:.3g}.")
-    if layer.kind == "Conv2d":
+    if layer.name in conv_names:
         out_channel = st.number_input("Filter of the chosen layer", 0, layer.shape[0] - 1, 0, key="in_filter")
         kernels = kernel_grid(em.model, module_name, int(out_channel))
         st.image(kernels.tiles, width=40, caption=[f"in {i}" for i in range(len(kernels.tiles))])
@@ -254,8 +255,7 @@ with tab_filters:
         st.caption("Pick a Conv2d layer to see its kernels per input channel.")
 
 with tab_arith:
-    if layer.is_map and layer.kind in ("Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d", "ReLU", "ReLU6",
-                                       "LeakyReLU", "_GuidedReLU6"):
+    if layer.is_map and has_breakdown(em.model, module_name):
         ca, ya, xa = st.columns(3)
         at_c = ca.number_input("Output channel", 0, layer.shape[0] - 1, 0, key="in_ar_c")
         at_y = ya.number_input("Output y", 0, layer.shape[1] - 1, 0, key="in_ar_y")

@@ -118,3 +118,25 @@ def test_output_size_formula_and_windows():
         output_size(2, 3, dilation=2)
     cells = window_diagram(output_size(5, 3, 1, 1), padding=1, output_index=0)[0]
     assert cells[:4] == ["pad-seen", "in-seen", "in-seen", "in"] and cells[-1] == "pad"
+
+
+def test_tensorflow_same_padding_conv_is_reproduced():
+    # EfficientNet-Lite's convs pad inside forward (one more pixel right/bottom); their child module must
+    # not hide the conv from the capture either.
+    class StaticSameConv(nn.Conv2d):
+        def __init__(self):
+            super().__init__(2, 3, 3, stride=2, bias=True)
+            self.static_padding = nn.ZeroPad2d((0, 1, 0, 1))
+
+        def forward(self, x):
+            return super().forward(self.static_padding(x))
+
+    torch.manual_seed(5)
+    model = nn.Sequential(StaticSameConv(), nn.ReLU()).eval()
+    x = torch.randn(1, 2, 8, 8)
+    from cnnkit.inspect import capture_activations
+
+    assert capture_activations(model, x).names == ["0", "1"]
+    last = breakdown_at(model, x, "0", (2, 3, 3))
+    assert last.matches and last.rows == [6, 7, -1] and last.cols == [6, 7, -1]
+    assert breakdown_at(model, x, "0", (0, 0, 0)).rows == [0, 1, 2]

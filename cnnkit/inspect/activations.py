@@ -72,9 +72,24 @@ def layer_stats(values: np.ndarray) -> LayerStats:
                       max=float(values.max()), zero_fraction=float((values == 0).mean()))
 
 
+# Operations even when they hold a helper module (EfficientNet's convs keep their padding as a child).
+_OPERATIONS = (nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm, nn.modules.pooling._MaxPoolNd,
+               nn.modules.pooling._AvgPoolNd, nn.Linear)
+
+
 def leaf_modules(model: nn.Module) -> dict[str, nn.Module]:
-    """Modules without children: the operations themselves (containers only group them)."""
-    return {name: module for name, module in model.named_modules() if name and not list(module.children())}
+    """The operations: modules without children, and convs/BN/pooling/Linear whatever they hold inside."""
+    found: dict[str, nn.Module] = {}
+    inside: list[str] = []
+    for name, module in model.named_modules():
+        if not name or any(name.startswith(prefix + ".") for prefix in inside):
+            continue
+        if isinstance(module, _OPERATIONS):
+            inside.append(name)
+            found[name] = module
+        elif not list(module.children()):
+            found[name] = module
+    return found
 
 
 def capture_activations(model: nn.Module, x: torch.Tensor, names: list[str] | None = None,

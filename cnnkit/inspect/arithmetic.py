@@ -90,6 +90,12 @@ def conv_breakdown(conv: nn.Conv2d, layer_input: np.ndarray, output: np.ndarray,
         raise NotArithmeticLayer(f"{layer} pads with {conv.padding_mode!r}; this view shows zero padding only")
     _check_at(output.shape, at, layer)
     c, y, x = at
+    # TensorFlow-style "same" convs (EfficientNet-Lite) pad inside forward, possibly one more on the right.
+    static = getattr(conv, "static_padding", None)
+    left = top = right = bottom = 0
+    if isinstance(static, nn.ZeroPad2d):
+        left, right, top, bottom = static.padding
+        layer_input = np.pad(layer_input, ((0, 0), (top, bottom), (left, right)))
     (kh, kw), (sh, sw), (dh, dw) = _pair(conv.kernel_size), _pair(conv.stride), _pair(conv.dilation)
     in_per_group = conv.in_channels // conv.groups
     group = c // (conv.out_channels // conv.groups)
@@ -101,6 +107,10 @@ def conv_breakdown(conv: nn.Conv2d, layer_input: np.ndarray, output: np.ndarray,
         for j, q in enumerate(cols):
             if r >= 0 and q >= 0:
                 patch[:, i, j] = layer_input[list(channels), r, q]
+    if isinstance(static, nn.ZeroPad2d):  # back to the coordinates of the unpadded input
+        height, width = layer_input.shape[1] - top - bottom, layer_input.shape[2] - left - right
+        rows = [r - top if r >= 0 and 0 <= r - top < height else -1 for r in rows]
+        cols = [q - left if q >= 0 and 0 <= q - left < width else -1 for q in cols]
     kernel = conv.weight[c].detach().double().cpu().numpy()
     products = patch * kernel
     bias = float(conv.bias[c].detach()) if conv.bias is not None else 0.0
@@ -226,6 +236,16 @@ def layer_io(model: nn.Module, x: torch.Tensor, layer: str) -> tuple[nn.Module, 
     if "output" not in seen:
         raise ValueError(f"layer {layer} was not used by the forward pass")
     return module, seen["input"][0].double().cpu().numpy(), seen["output"][0].double().cpu().numpy()
+
+
+BREAKDOWN_TYPES = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.LeakyReLU)
+
+
+def has_breakdown(model: nn.Module, layer: str) -> bool:
+    """Whether breakdown_at can spell out `layer` (conv, pooling, batch norm, ReLU family)."""
+    from cnnkit.explain.layers import get_layer
+
+    return isinstance(get_layer(model, layer.split("#")[0]), BREAKDOWN_TYPES)
 
 
 def breakdown_at(model: nn.Module, x: torch.Tensor, layer: str, at: tuple[int, ...]) -> Breakdown:
