@@ -14,6 +14,7 @@ PAGES = [
     st.Page("pages/resolution_lab.py", title="Resolution lab", icon="🔍"),
     st.Page("pages/transfer_learning.py", title="Transfer learning", icon="🔁"),
     st.Page("pages/gradcam_viewer.py", title="Grad-CAM viewer", icon="🔥"),
+    st.Page("pages/inside_network.py", title="Inside the network", icon="🔬"),
 ]
 
 page = st.navigation(PAGES)
