@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnnkit.explain import ModelCache, load_image, overlay, to_display
+from cnnkit.data.preview import display_factor, hwc_to_display
+from cnnkit.explain import ModelCache, load_image, overlay
 from cnnkit.explain.examples import list_examples
-from cnnkit.explain.overlay import display_factor
 from cnnkit.explain.viewer import choice_cache_key, image_digest, list_run_choices, pretrained_choices, sample_test_images
 from cnnkit.inspect import (MAX_SAMPLE, NotArithmeticLayer, breakdown_at, capture_activations, channel_grid,
                             channel_scores, conv_modules, draw_box, explain_layer, first_conv_filters, has_breakdown, initial_model, kernel_grid,
@@ -126,7 +126,7 @@ acts = st.session_state["in_acts"]
 
 left, right = st.columns([1, 2])
 with left:
-    st.image(to_display(display, DISPLAY), caption=f"What the model sees ({display.shape[1]}×{display.shape[0]})")
+    st.image(hwc_to_display(display, DISPLAY), caption=f"What the model sees ({display.shape[1]}×{display.shape[0]})")
 with right:
     probabilities = softmax_breakdown(acts.logits).probabilities
     top = np.argsort(-probabilities)[:5]
@@ -198,8 +198,8 @@ with tab_rf:
         except ValueError as exc:
             st.warning(str(exc))
         else:
-            factor = display_factor(*display.shape[:2], DISPLAY)
-            st.image(draw_box(to_display(display, DISPLAY), box, factor=factor),
+            factor = display_factor(max(display.shape[:2]), DISPLAY, fit_within=True)
+            st.image(draw_box(hwc_to_display(display, DISPLAY), box, factor=factor),
                      caption=f"Unit ({channel}, {unit_y}, {unit_x}) of {layer.name} sees rows {box.top}–{box.bottom}, "
                              f"columns {box.left}–{box.right}")
             if box.method == "layers":

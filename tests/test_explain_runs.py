@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from cnnkit.explain import explain, load_explainable
-from cnnkit.explain.viewer import list_run_choices, model_choices, prepare, sample_test_images
+from cnnkit.explain.viewer import list_run_choices, prepare, sample_test_images
 from tests.test_explain_helpers import TinyCNN
 
 CLASSES = ["circle", "square", "triangle", "star"]
@@ -110,7 +110,6 @@ def test_run_choices_list_only_runs_with_checkpoints(fake_run):
     choices = list_run_choices()
     assert [c.source for c in choices] == [str(fake_run)]
     assert choices[0].dataset == "fake_shapes" and "run-0001" in choices[0].label
-    assert [c.kind for c in model_choices(check_network=False)][-1] == "run"
 
 
 def test_test_set_samples_have_true_and_predicted(fake_run):

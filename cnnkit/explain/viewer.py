@@ -63,11 +63,6 @@ def list_run_choices() -> list[ModelChoice]:
     return choices
 
 
-def model_choices(check_network: bool = True) -> list[ModelChoice]:
-    """Pretrained models (EfficientNet-Lite0 first; the others with their availability), then saved runs."""
-    return pretrained_choices(check_network) + list_run_choices()
-
-
 def pretrained_choices(check_network: bool = True) -> list[ModelChoice]:
     """The registered ImageNet models, each available or with the reason it is not."""
     from cnnkit.models.pretrained import list_pretrained

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
-from cnnkit.explain.overlay import upscale_nearest
+from cnnkit.data.preview import upscale_nearest
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnkit.explain.overlay import upscale_nearest
+from cnnkit.data.preview import display_factor, upscale_nearest
 
 MAX_TILES_PER_PAGE = 256  # beyond a few hundred thumbnails the browser image becomes huge and unreadable
 
@@ -73,7 +73,7 @@ def map_image(values: np.ndarray, size: int = 96, value_range: tuple[float, floa
     low, high = value_range if value_range else (float(values.min()), float(values.max()))
     tile = (((values - low) / (high - low)) * 255).clip(0, 255).astype(np.uint8) if high > low else \
         np.zeros(values.shape, dtype=np.uint8)
-    return upscale_nearest(tile, max(1, size // max(values.shape)))
+    return upscale_nearest(tile, display_factor(max(values.shape), size, fit_within=True))
 
 
 def strongest_channel(values: np.ndarray) -> int:
