@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit.data.preview import make_grid, resolution_strip, sample_indices_per_class, upscale_nearest
+from cnnkit.data.resolution import RESIZE_MODES
 from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager
 from cnnkit.labs import ResolutionLabConfig, ResolutionLabResult, list_labs, load_lab, network_views, run_resolution_lab
@@ -184,7 +185,7 @@ def lab_settings() -> tuple[ResolutionLabConfig, str]:
                                       key=f"{K}_resolutions",
                                       help="The dataset's own size is the TOTV model's; the others are made by "
                                            "downsampling.")
-    mode = cols[1].selectbox("Downsampling filter", ("area", "bilinear", "nearest"), key=f"{K}_mode",
+    mode = cols[1].selectbox("Downsampling filter", RESIZE_MODES, key=f"{K}_mode",
                              help="area averages pixel blocks (like shrinking a photo); nearest drops pixels.")
     native_size = cols[2].checkbox("Native size", value=False, key=f"{K}_native_size",
                                    help="Feed the small images directly instead of resampling them back up; only "

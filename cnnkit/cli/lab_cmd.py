@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from cnnkit.cli.common import print_json, progress
+from cnnkit.data.resolution import RESIZE_MODES
 
 
 def _resolutions(text: str) -> list[int]:
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lab.add_argument("--batch-size", type=int, default=None)
     lab.add_argument("--lr", type=float, default=None)
     lab.add_argument("--optimizer", default=None)
-    lab.add_argument("--mode", choices=("area", "bilinear", "nearest"), default="area",
+    lab.add_argument("--mode", choices=RESIZE_MODES, default="area",
                      help="downsampling filter (default: area)")
     lab.add_argument("--native-size", action="store_true",
                      help="feed the small images directly (global-pooling networks) instead of resampling back up")

@@ -21,11 +21,16 @@ from typing import Any, Callable, Optional
 import torch
 
 from cnnkit import store
+from cnnkit.data import dataset_info, transform_resolution
+from cnnkit.data.resolution import RESIZE_MODES
+from cnnkit.device import resolve_device
+from cnnkit.evaluate import evaluate_run
+from cnnkit.models import build_bundle
 from cnnkit.paths import checkpoint_dir
-from cnnkit.train import TrainConfig
+from cnnkit.train import TrainConfig, train
+from cnnkit.train.loop import TrainingCancelled
 
 ProgressCallback = Callable[[dict], None]
-RESIZE_MODES = ("area", "bilinear", "nearest")
 DEFAULT_RESOLUTIONS = (32, 16, 8)
 LAB_FILE = "lab.json"
 
@@ -216,8 +221,6 @@ def _check_native_size(config: TrainConfig, channels: int, size: int, num_classe
                        resolutions: list[int]) -> None:
     """Feeding small images directly only works for networks whose weights do not depend on the input
     size (global pooling before the classifier): try the network at every resolution before training."""
-    from cnnkit.models import build_bundle
-
     bundle = build_bundle(config.model, (channels, size, size), num_classes, config,
                           image_size_given=config.image_size is not None)
     model = bundle.model.eval()
@@ -261,12 +264,6 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
 
     Raises ValueError (bad settings, a resolution above the native size, a network that cannot take
     small images directly) before anything is trained."""
-    from cnnkit.data import dataset_info
-    from cnnkit.device import resolve_device
-    from cnnkit.evaluate import evaluate_run
-    from cnnkit.train import train
-    from cnnkit.train.loop import TrainingCancelled
-
     config.validate()
     base = config.train_config()
     info = dataset_info(base.dataset)
@@ -367,8 +364,6 @@ def network_views(x_uint8: torch.Tensor, resolutions: list[int], mode: str = "ar
                   image_size: Optional[int] = None) -> list[tuple[int, torch.Tensor]]:
     """[(resolution, uint8 batch)]: the images as the network gets them at each resolution (downsampled with
     `mode`, then resampled back up to image_size unless native_size), the same transform as training."""
-    from cnnkit.data import transform_resolution
-
     size = int(image_size or x_uint8.shape[-1])
     return [(int(r), transform_resolution(x_uint8, size, None if r == x_uint8.shape[-1] else int(r), mode,
                                           not native_size))
