@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{time.strftime('%H:%M:%S')}] {event['lab_stage']}/{event['lab_stages']} {event['lab_model']}",
                   file=sys.stderr, flush=True)
 
+    print(config.plan().text(), file=sys.stderr, flush=True)
     result = run_resolution_lab(config, on_progress=report)
     if args.json:
         print(json.dumps(result.summary()))

@@ -201,19 +201,10 @@ def lab_settings() -> tuple[ResolutionLabConfig, str]:
 
 def plan_text(config: ResolutionLabConfig) -> str:
     """What the lab will train, in one line (or why it cannot run)."""
-    from cnnkit.data import dataset_info
-
-    base = config.train_config()
     try:
-        native = int(dataset_info(base.dataset).height)
+        return config.plan().text()
     except ValueError as exc:
         return str(exc)
-    lower = [r for r in config.sorted_resolutions() if r < native]
-    models = 1 + len(lower)
-    text = f"Trains {models} model(s) of {base.epochs} epoch(s): TOTV at {native} px"
-    if lower:
-        text += ", TVTV at " + ", ".join(f"{r} px" for r in lower)
-    return text + "."
 
 
 def submit_lab(config: ResolutionLabConfig, device: str) -> None:

@@ -97,6 +97,43 @@ def test_finished_lab_reopens_from_disk_equal(shapes_lab):
     assert len(result.per_class_rows()) == 2 * 2 * 10
 
 
+def test_plan_says_which_arm_trains_what_and_tests_where():
+    plan = lab_config("shapes", (8, 32, 16)).plan()
+    assert plan.native == 32 and plan.resolutions == [32, 16, 8] and plan.epochs == 1
+    assert [(t.method, t.resolution, t.train_resolution, t.label) for t in plan.trainings] == [
+        ("TOTV", 32, None, "TOTV 32 px"), ("TVTV", 16, 16, "TVTV 16 px"), ("TVTV", 8, 8, "TVTV 8 px")]
+    # the TOTV model fills its whole table and TVTV's native row (train and test at 32 px) from its own test
+    assert [(t.method, t.resolution, t.own_test) for t in plan.trainings[0].tests] == [
+        ("TOTV", 32, True), ("TVTV", 32, True), ("TOTV", 16, False), ("TOTV", 8, False)]
+    for training in plan.trainings[1:]:
+        assert [(t.method, t.resolution, t.own_test) for t in training.tests] == [("TVTV", training.resolution, True)]
+    # every row of both tables is planned exactly once; only TOTV below native needs an extra evaluation
+    rows = sorted((t.method, t.resolution) for training in plan.trainings for t in training.tests)
+    assert rows == sorted((m, r) for m in ("TOTV", "TVTV") for r in (32, 16, 8))
+    assert [(t.method, t.resolution) for t in plan.evaluations()] == [("TOTV", 16), ("TOTV", 8)]
+    assert plan.text() == "Trains 3 model(s) of 1 epoch(s): TOTV at 32 px, TVTV at 16 px, 8 px."
+    assert json.loads(json.dumps(plan.to_dict()))["trainings"][1]["label"] == "TVTV 16 px"
+
+
+def test_plan_without_the_native_size_and_with_bad_sizes():
+    # the TOTV model still trains at the native size, but no 32 px row is asked for
+    plan = lab_config("shapes", (16, 8)).plan()
+    assert [(t.method, t.resolution) for t in plan.trainings] == [("TOTV", 32), ("TVTV", 16), ("TVTV", 8)]
+    assert [(t.method, t.resolution, t.own_test) for t in plan.trainings[0].tests] == [
+        ("TOTV", 16, False), ("TOTV", 8, False)]
+    only_native = lab_config("shapes", (32,)).plan()
+    assert len(only_native.trainings) == 1 and only_native.evaluations() == []
+    assert only_native.text() == "Trains 1 model(s) of 1 epoch(s): TOTV at 32 px."
+    bigger = lab_config("shapes", (64, 32)).plan(native=64)  # a given native size is not looked up
+    assert [(t.method, t.resolution) for t in bigger.trainings] == [("TOTV", 64), ("TVTV", 32)]
+    with pytest.raises(ValueError, match="choose 32 or less"):
+        lab_config("shapes", (64, 16)).plan()
+    with pytest.raises(ValueError, match="at least one resolution"):
+        lab_config("shapes", ()).plan()
+    with pytest.raises(ValueError, match="unknown dataset"):
+        lab_config("no_such_dataset", (16,)).plan()
+
+
 def test_bad_settings_fail_before_training():
     with pytest.raises(ValueError, match="at least one resolution"):
         lab_config("shapes", ()).validate()
@@ -126,6 +163,9 @@ def test_tiny_lab_native_size_and_cancel():
     config.native_size = True
     result = run_resolution_lab(config)
     assert result.status == "done" and [r.resolution for r in result.tvtv] == [32, 16, 8]
+    # the lab trained exactly what its plan says
+    assert [(r["method"], r["resolution"], r["label"]) for r in result.runs] == [
+        (t.method, t.resolution, t.label) for t in config.plan().trainings]
     assert all(r.num_test == 18 for r in result.totv + result.tvtv)
     saved = json.loads((__import__("pathlib").Path(result.runs[-1]["run_dir"]) / "config.json").read_text())
     assert saved["train_resolution"] == 8 and saved["restore_size"] is False
@@ -172,6 +212,16 @@ def test_cli_prints_both_tables_as_the_last_json_line(capsys):
     assert cli_main(["labs", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert data["lab_id"] in [lab["lab_id"] for lab in listed]
+
+
+def test_cli_plan_trains_nothing(capsys):
+    before = len(list_labs())
+    assert cli_main(["resolution-lab", "--dataset", "shapes", "--resolutions", "8,32", "--epochs", "3", "--plan"]) == 0
+    out, err = capsys.readouterr()
+    plan = json.loads(out.strip().splitlines()[-1])
+    assert [(t["method"], t["resolution"]) for t in plan["trainings"]] == [("TOTV", 32), ("TVTV", 8)]
+    assert "Trains 2 model(s) of 3 epoch(s): TOTV at 32 px, TVTV at 8 px." in err
+    assert len(list_labs()) == before
 
 
 def test_cli_bad_resolutions_say_what_to_change(capsys):

@@ -46,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lab.add_argument("--name", default="", help="a label for the lab and its runs")
     lab.add_argument("--config", type=Path, help="a JSON file of TrainConfig fields shared by every model")
     lab.add_argument("--json", action="store_true", help="only the JSON line on stdout (no table)")
+    lab.add_argument("--plan", action="store_true",
+                     help="train nothing: print which models the lab would train and where each is tested")
     lab.set_defaults(func=run_lab_command)
 
     labs = subparsers.add_parser("labs", help="saved resolution labs (newest first), or one with --show ID")
@@ -115,6 +117,11 @@ def run_lab_command(args: argparse.Namespace) -> int:
     from cnnkit.labs import run_resolution_lab
 
     config = build_lab_config(args)
+    plan = config.plan()
+    progress(plan.text())
+    if args.plan:
+        print_json(plan.to_dict())
+        return 0
     result = run_resolution_lab(config, on_progress=_Reporter())
     if not args.json:
         progress(_table(result))

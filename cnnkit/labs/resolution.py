@@ -65,6 +65,33 @@ class ResolutionLabConfig:
             raise ValueError(f"unknown downsampling filter {self.mode!r}; choose one of {', '.join(RESIZE_MODES)}")
         self.train_config().validate()
 
+    def plan(self, native: Optional[int] = None) -> "LabPlan":
+        """What the lab trains and tests where; native = the dataset's image size (looked up when None).
+
+        Raises ValueError saying what to change (bad settings, a resolution above the native size)."""
+        self.validate()
+        base = self.train_config()
+        if native is None:
+            native = int(dataset_info(base.dataset).height)
+        resolutions = self.sorted_resolutions()
+        too_big = [r for r in resolutions if r > native]
+        if too_big:
+            raise ValueError(f"{base.dataset} images are {native}×{native} px; resolutions above that "
+                             f"({', '.join(map(str, too_big))}) cannot be made by downsampling: choose {native} or less")
+        # TOTV: trained at the native size, tested at every resolution; where that is the native size the
+        # training's own test result fills both tables (TVTV at native = train and test at native).
+        totv_tests = []
+        for r in resolutions:
+            totv_tests.append(PlannedTest("TOTV", r, own_test=r == native))
+            if r == native:
+                totv_tests.append(PlannedTest("TVTV", r, own_test=True))
+        trainings = [PlannedTraining("TOTV", native, f"TOTV {native} px", totv_tests)]
+        # TVTV: one model per lower resolution, its own test result (at that resolution) is its row.
+        trainings += [PlannedTraining("TVTV", r, f"TVTV {r} px", [PlannedTest("TVTV", r, own_test=True)])
+                      for r in resolutions if r != native]
+        return LabPlan(dataset=base.dataset, native=native, resolutions=resolutions, epochs=base.epochs,
+                       trainings=trainings)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -75,6 +102,54 @@ class ResolutionLabConfig:
         if unknown:
             raise ValueError(f"unknown resolution-lab setting(s): {', '.join(unknown)}")
         return cls(**data)
+
+
+@dataclass
+class PlannedTest:
+    """One row of the lab's tables: which table it fills, the resolution it is tested at, and whether it is
+    the model's own test result (no extra work) or an evaluation on downsampled test images."""
+
+    method: str                      # the table: "TOTV" | "TVTV"
+    resolution: int                  # tested at (px)
+    own_test: bool                   # True: the training's own test result; False: evaluate_run at `resolution`
+
+
+@dataclass
+class PlannedTraining:
+    """One model the lab trains (one saved run) and the rows it fills."""
+
+    method: str                      # "TOTV" | "TVTV"
+    resolution: int                  # trained at (px)
+    label: str                       # "TVTV 16 px": run name suffix, progress label, curve tab
+    tests: list[PlannedTest]
+
+    @property
+    def train_resolution(self) -> Optional[int]:
+        """TrainConfig.train_resolution: None for TOTV (the dataset's own images, untouched)."""
+        return None if self.method == "TOTV" else self.resolution
+
+
+@dataclass
+class LabPlan:
+    dataset: str
+    native: int                      # the dataset's own image size
+    resolutions: list[int]           # highest first
+    epochs: int                      # per model
+    trainings: list[PlannedTraining]  # in training order, TOTV first
+
+    def evaluations(self) -> list[PlannedTest]:
+        """The rows that need an evaluation on downsampled test images (TOTV below the native size)."""
+        return [test for training in self.trainings for test in training.tests if not test.own_test]
+
+    def text(self) -> str:
+        """What the lab will train, in one line."""
+        text = f"Trains {len(self.trainings)} model(s) of {self.epochs} epoch(s): " + ", ".join(
+            f"{method} at " + ", ".join(f"{t.resolution} px" for t in self.trainings if t.method == method)
+            for method in ("TOTV", "TVTV") if any(t.method == method for t in self.trainings))
+        return text + "."
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -269,12 +344,8 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
     info = dataset_info(base.dataset)
     if not info.available:
         raise ValueError(f"{base.dataset} cannot be loaded: {info.reason}")
-    native = int(info.height)
-    resolutions = config.sorted_resolutions()
-    too_big = [r for r in resolutions if r > native]
-    if too_big:
-        raise ValueError(f"{base.dataset} images are {native}×{native} px; resolutions above that "
-                         f"({', '.join(map(str, too_big))}) cannot be made by downsampling: choose {native} or less")
+    plan = config.plan(native=int(info.height))
+    native, resolutions = plan.native, plan.resolutions
     if config.native_size:
         _check_native_size(base, int(info.channels), int(base.image_size or native), len(info.classes),
                            [r for r in resolutions if r != native])
@@ -291,55 +362,42 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
     _save(result)
     emit({"kind": "lab", "lab_id": lab_id, "lab_dir": str(lab_dir), "lab_fraction": 0.0})
     started = time.monotonic()
-    lower = [r for r in resolutions if r != native]
-    stages = 1 + len(lower)
+    stages = len(plan.trainings)
     prefix = (config.name or base.name or f"reslab {lab_id[-4:]}").strip()
 
-    def common(train_resolution: Optional[int], label: str) -> TrainConfig:
-        return TrainConfig.from_dict({**base.to_dict(), "train_resolution": train_resolution, "test_resolution": None,
-                                      "resize_mode": config.mode, "restore_size": not config.native_size,
-                                      "name": f"{prefix} · {label}"})
-
-    def fit(train_config: TrainConfig, stage: int, label: str) -> Any:
-        emit({"kind": "lab", "lab_stage": stage + 1, "lab_stages": stages, "lab_model": label,
+    def fit(planned: PlannedTraining, stage: int) -> Any:
+        train_config = TrainConfig.from_dict({
+            **base.to_dict(), "train_resolution": planned.train_resolution, "test_resolution": None,
+            "resize_mode": config.mode, "restore_size": not config.native_size, "name": f"{prefix} · {planned.label}"})
+        emit({"kind": "lab", "lab_stage": stage + 1, "lab_stages": stages, "lab_model": planned.label,
               "lab_fraction": stage / stages})
         try:
-            trained = train(train_config, on_progress=_relay(on_progress, stage, stages, label),
+            trained = train(train_config, on_progress=_relay(on_progress, stage, stages, planned.label),
                             cancel_event=cancel_event)
         except TrainingCancelled:
             raise LabCancelled() from None
+        result.runs.append({"method": planned.method, "resolution": planned.resolution, "run_dir": trained.run_dir,
+                            "label": planned.label})
         if trained.status == "cancelled":
-            result.runs.append({"method": label.split()[0], "resolution": train_config.train_resolution or native,
-                                "run_dir": trained.run_dir, "label": label})
             raise LabCancelled()
         return trained
 
     try:
-        # TOTV: one model at the native size, tested at every resolution.
-        totv_label = f"TOTV {native} px"
-        totv = fit(common(None, totv_label), 0, totv_label)
-        result.runs.append({"method": "TOTV", "resolution": native, "run_dir": totv.run_dir, "label": totv_label})
-        for r in resolutions:
-            if cancel_event is not None and cancel_event.is_set():
-                raise LabCancelled()
-            if r == native:
-                evaluation = totv.results
-            else:
-                emit({"kind": "status", "phase": "evaluating", "message": f"testing the TOTV model at {r} px",
-                      "fraction": None})
-                evaluation = evaluate_run(totv.run_dir, resolution=r, mode=config.mode,
-                                          restore=not config.native_size, device=device)[0].to_dict()
-            result.totv.append(_row(r, evaluation, totv.run_dir))
-            if r == native:  # train and test at the native size: TVTV's native row is the same model
-                result.tvtv.append(_row(r, evaluation, totv.run_dir))
-        _save(result)
-        # TVTV: one model per lower resolution, tested at its own resolution.
-        for stage, r in enumerate(lower, start=1):
-            label = f"TVTV {r} px"
-            trained = fit(common(r, label), stage, label)
-            result.runs.append({"method": "TVTV", "resolution": r, "run_dir": trained.run_dir, "label": label})
-            result.tvtv.append(_row(r, trained.results, trained.run_dir))
-            result.tvtv.sort(key=lambda row: -row.resolution)
+        for stage, planned in enumerate(plan.trainings):
+            trained = fit(planned, stage)
+            for test in planned.tests:
+                if test.own_test:
+                    evaluation = trained.results
+                else:
+                    if cancel_event is not None and cancel_event.is_set():
+                        raise LabCancelled()
+                    emit({"kind": "status", "phase": "evaluating",
+                          "message": f"testing the {planned.method} model at {test.resolution} px", "fraction": None})
+                    evaluation = evaluate_run(trained.run_dir, resolution=test.resolution, mode=config.mode,
+                                              restore=not config.native_size, device=device)[0].to_dict()
+                table = result.totv if test.method == "TOTV" else result.tvtv
+                table.append(_row(test.resolution, evaluation, trained.run_dir))
+                table.sort(key=lambda row: -row.resolution)
             result.seconds = round(time.monotonic() - started, 2)
             _save(result)
         result.status = "done"
