@@ -53,17 +53,16 @@ def sample_images(dataset: str):
 
 @st.cache_data(ttl=5, show_spinner=False)
 def saved_labs() -> list[dict]:
-    return [{"lab_id": lab.lab_id, "status": lab.status, "dataset": lab.dataset, "model": lab.model,
-             "resolutions": lab.resolutions, "created": lab.created, "models": len(lab.runs)} for lab in list_labs()]
+    """The saved resolution labs, damaged ones included (opening one says why it cannot be shown)."""
+    return [lab.to_dict() for lab in list_labs(kind="resolution")]
 
 
 def lab_label(lab: dict) -> str:
     import time
 
     when = time.strftime("%d %b %H:%M", time.localtime(lab["created"]))
-    res = "/".join(map(str, lab["resolutions"]))
     status = "" if lab["status"] == "done" else f" ({lab['status']})"
-    return f"{when} · {lab['model']} on {lab['dataset']} · {res} px{status}"
+    return f"{when} · {lab['title']}{status}"
 
 
 # --- tables and charts (pure: result in, frame/chart out) -----------------------------------------------

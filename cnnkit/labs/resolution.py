@@ -11,28 +11,26 @@ without retraining and an interrupted one keeps what it had.
 from __future__ import annotations
 
 import secrets
-import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
 
-from cnnkit import store
 from cnnkit.data import dataset_info, transform_resolution
 from cnnkit.data.resolution import RESIZE_MODES
 from cnnkit.device import resolve_device
 from cnnkit.evaluate import evaluate_run
+from cnnkit.labs.saved import LabKind, labs_dir, register_lab_kind, save_lab
 from cnnkit.models import build_bundle
-from cnnkit.paths import checkpoint_dir
 from cnnkit.train import TrainConfig, train
 from cnnkit.train.loop import TrainingCancelled
 
 ProgressCallback = Callable[[dict], None]
 DEFAULT_RESOLUTIONS = (32, 16, 8)
-LAB_FILE = "lab.json"
+KIND = "resolution"            # this kind's name in lab.json and in the registry of lab kinds
 
 
 @dataclass
@@ -186,17 +184,29 @@ class ResolutionLabResult:
     created: float = 0.0
     seconds: float = 0.0
     message: str = ""
+    kind: str = KIND
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ResolutionLabResult":
+        """ValueError/TypeError naming what is wrong when `data` is not a whole resolution lab."""
         data = dict(data)
+        if data.get("kind", KIND) != KIND:
+            raise ValueError(f"a {data['kind']!r} lab is not a resolution lab")
+        missing = [f.name for f in fields(cls)
+                   if f.default is MISSING and f.default_factory is MISSING and f.name not in data]
+        if missing:
+            raise ValueError(f"missing field(s) {', '.join(missing)}")
         data["totv"] = [ResolutionRow(**r) for r in data.get("totv", [])]
         data["tvtv"] = [ResolutionRow(**r) for r in data.get("tvtv", [])]
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def title(self) -> str:
+        """One line for pickers and listings."""
+        return f"{self.model} on {self.dataset} · {'/'.join(map(str, self.resolutions))} px"
 
     def summary(self) -> dict:
         """The CLI's JSON: both tables, the run folders, no bulky configs."""
@@ -229,56 +239,12 @@ class LabCancelled(Exception):
     pass
 
 
-# --- saved labs ------------------------------------------------------------------------------------
-def labs_dir(root: Optional[Path] = None) -> Path:
-    return Path(root) if root else checkpoint_dir() / "labs"
+register_lab_kind(LabKind(KIND, ResolutionLabResult, "TOTV against TVTV at several resolutions"))
 
 
 def _new_lab_id(dataset: str, model: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{model}-{dataset}")[:40]
     return f"{time.strftime('%Y%m%d-%H%M%S')}-res-{safe}-{secrets.token_hex(2)}"
-
-
-def _save(result: ResolutionLabResult) -> None:
-    store.write_json(Path(result.lab_dir) / LAB_FILE, result.to_dict())
-
-
-def load_lab(lab: str | Path, root: Optional[Path] = None) -> ResolutionLabResult:
-    """A saved lab by id (under labs_dir()) or by folder path."""
-    for candidate in (labs_dir(root) / str(lab), Path(lab)):
-        data = store.read_json(candidate / LAB_FILE)
-        if isinstance(data, dict):
-            result = ResolutionLabResult.from_dict(data)
-            result.lab_dir = str(candidate)  # the folder may have moved with the checkpoint dir
-            return result
-    raise FileNotFoundError(f"no saved resolution lab {str(lab)!r} (looked for {LAB_FILE} in {labs_dir(root)})")
-
-
-def list_labs(root: Optional[Path] = None) -> list[ResolutionLabResult]:
-    """Every saved lab, newest first; unreadable folders are skipped."""
-    folder = labs_dir(root)
-    if not folder.is_dir():
-        return []
-    labs = []
-    for child in folder.iterdir():
-        if (child / LAB_FILE).is_file():
-            try:
-                labs.append(load_lab(child))
-            except (OSError, ValueError, TypeError):
-                continue
-    return sorted(labs, key=lambda lab: (lab.created, lab.lab_id), reverse=True)
-
-
-def delete_lab(lab: str | Path, root: Optional[Path] = None, runs: bool = False) -> None:
-    """Remove a saved lab (and, with runs=True, the runs it trained)."""
-    result = load_lab(lab, root)
-    if runs:
-        for run in result.runs:
-            try:
-                store.delete_run(Path(run["run_dir"]))
-            except (ValueError, OSError):
-                pass
-    shutil.rmtree(result.lab_dir)
 
 
 # --- the lab ---------------------------------------------------------------------------------------
@@ -359,7 +325,7 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
         lab_id=lab_id, lab_dir=str(lab_dir), status="running", dataset=base.dataset, model=base.model_label(),
         classes=list(info.classes), native=native, resolutions=resolutions, mode=config.mode,
         native_size=config.native_size, config=config.to_dict(), created=time.time())
-    _save(result)
+    save_lab(result)
     emit({"kind": "lab", "lab_id": lab_id, "lab_dir": str(lab_dir), "lab_fraction": 0.0})
     started = time.monotonic()
     stages = len(plan.trainings)
@@ -399,7 +365,7 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
                 table.append(_row(test.resolution, evaluation, trained.run_dir))
                 table.sort(key=lambda row: -row.resolution)
             result.seconds = round(time.monotonic() - started, 2)
-            _save(result)
+            save_lab(result)
         result.status = "done"
         result.message = f"{len(result.runs)} model(s) trained"
     except LabCancelled:
@@ -409,10 +375,10 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
         result.status = "failed"
         result.message = str(error) or type(error).__name__
         result.seconds = round(time.monotonic() - started, 2)
-        _save(result)
+        save_lab(result)
         raise
     result.seconds = round(time.monotonic() - started, 2)
-    _save(result)
+    save_lab(result)
     emit({"kind": "lab", "lab_fraction": 1.0 if result.status == "done" else None})
     return result
 
