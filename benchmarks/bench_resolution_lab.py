@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cnnkit.data.resolution import RESIZE_MODES  # noqa: E402
 from cnnkit.labs import ResolutionLabConfig, run_resolution_lab  # noqa: E402
 from cnnkit.train import TrainConfig  # noqa: E402
 
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resolutions", default="32,16,8")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--train-subset", type=int, default=0)
-    parser.add_argument("--mode", default="area", choices=("area", "bilinear", "nearest"))
+    parser.add_argument("--mode", default="area", choices=RESIZE_MODES)
     parser.add_argument("--native-size", action="store_true")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{time.strftime('%H:%M:%S')}] {event['lab_stage']}/{event['lab_stages']} {event['lab_model']}",
                   file=sys.stderr, flush=True)
 
+    print(config.plan().text(), file=sys.stderr, flush=True)
     result = run_resolution_lab(config, on_progress=report)
     if args.json:
         print(json.dumps(result.summary()))

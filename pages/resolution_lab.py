@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit.data.preview import make_grid, resolution_strip, sample_indices_per_class, upscale_nearest
+from cnnkit.data.resolution import RESIZE_MODES
 from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager
 from cnnkit.labs import ResolutionLabConfig, ResolutionLabResult, list_labs, load_lab, network_views, run_resolution_lab
@@ -52,17 +53,16 @@ def sample_images(dataset: str):
 
 @st.cache_data(ttl=5, show_spinner=False)
 def saved_labs() -> list[dict]:
-    return [{"lab_id": lab.lab_id, "status": lab.status, "dataset": lab.dataset, "model": lab.model,
-             "resolutions": lab.resolutions, "created": lab.created, "models": len(lab.runs)} for lab in list_labs()]
+    """The saved resolution labs, damaged ones included (opening one says why it cannot be shown)."""
+    return [lab.to_dict() for lab in list_labs(kind="resolution")]
 
 
 def lab_label(lab: dict) -> str:
     import time
 
     when = time.strftime("%d %b %H:%M", time.localtime(lab["created"]))
-    res = "/".join(map(str, lab["resolutions"]))
     status = "" if lab["status"] == "done" else f" ({lab['status']})"
-    return f"{when} · {lab['model']} on {lab['dataset']} · {res} px{status}"
+    return f"{when} · {lab['title']}{status}"
 
 
 # --- tables and charts (pure: result in, frame/chart out) -----------------------------------------------
@@ -184,7 +184,7 @@ def lab_settings() -> tuple[ResolutionLabConfig, str]:
                                       key=f"{K}_resolutions",
                                       help="The dataset's own size is the TOTV model's; the others are made by "
                                            "downsampling.")
-    mode = cols[1].selectbox("Downsampling filter", ("area", "bilinear", "nearest"), key=f"{K}_mode",
+    mode = cols[1].selectbox("Downsampling filter", RESIZE_MODES, key=f"{K}_mode",
                              help="area averages pixel blocks (like shrinking a photo); nearest drops pixels.")
     native_size = cols[2].checkbox("Native size", value=False, key=f"{K}_native_size",
                                    help="Feed the small images directly instead of resampling them back up; only "
@@ -200,19 +200,10 @@ def lab_settings() -> tuple[ResolutionLabConfig, str]:
 
 def plan_text(config: ResolutionLabConfig) -> str:
     """What the lab will train, in one line (or why it cannot run)."""
-    from cnnkit.data import dataset_info
-
-    base = config.train_config()
     try:
-        native = int(dataset_info(base.dataset).height)
+        return config.plan().text()
     except ValueError as exc:
         return str(exc)
-    lower = [r for r in config.sorted_resolutions() if r < native]
-    models = 1 + len(lower)
-    text = f"Trains {models} model(s) of {base.epochs} epoch(s): TOTV at {native} px"
-    if lower:
-        text += ", TVTV at " + ", ".join(f"{r} px" for r in lower)
-    return text + "."
 
 
 def submit_lab(config: ResolutionLabConfig, device: str) -> None:

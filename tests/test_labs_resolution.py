@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import asdict, dataclass, field
 
 import pytest
 import torch
@@ -12,8 +13,9 @@ from PIL import Image
 from cnnkit.cli import main as cli_main
 from cnnkit.data import SHAPE_CLASSES, generate_shapes
 from cnnkit.evaluate import evaluate_run
-from cnnkit.labs import (ResolutionLabConfig, ResolutionLabResult, delete_lab, list_labs, load_lab, network_views,
-                         run_resolution_lab)
+from cnnkit.labs import (LAB_KINDS, DamagedLab, LabKind, ResolutionLabConfig, ResolutionLabResult, ResolutionRow,
+                         delete_lab, list_labs, load_lab, network_views, register_lab_kind, run_resolution_lab,
+                         save_lab)
 from cnnkit.paths import data_dir
 from cnnkit.store import load_results
 from cnnkit.train import TrainConfig
@@ -97,6 +99,43 @@ def test_finished_lab_reopens_from_disk_equal(shapes_lab):
     assert len(result.per_class_rows()) == 2 * 2 * 10
 
 
+def test_plan_says_which_arm_trains_what_and_tests_where():
+    plan = lab_config("shapes", (8, 32, 16)).plan()
+    assert plan.native == 32 and plan.resolutions == [32, 16, 8] and plan.epochs == 1
+    assert [(t.method, t.resolution, t.train_resolution, t.label) for t in plan.trainings] == [
+        ("TOTV", 32, None, "TOTV 32 px"), ("TVTV", 16, 16, "TVTV 16 px"), ("TVTV", 8, 8, "TVTV 8 px")]
+    # the TOTV model fills its whole table and TVTV's native row (train and test at 32 px) from its own test
+    assert [(t.method, t.resolution, t.own_test) for t in plan.trainings[0].tests] == [
+        ("TOTV", 32, True), ("TVTV", 32, True), ("TOTV", 16, False), ("TOTV", 8, False)]
+    for training in plan.trainings[1:]:
+        assert [(t.method, t.resolution, t.own_test) for t in training.tests] == [("TVTV", training.resolution, True)]
+    # every row of both tables is planned exactly once; only TOTV below native needs an extra evaluation
+    rows = sorted((t.method, t.resolution) for training in plan.trainings for t in training.tests)
+    assert rows == sorted((m, r) for m in ("TOTV", "TVTV") for r in (32, 16, 8))
+    assert [(t.method, t.resolution) for t in plan.evaluations()] == [("TOTV", 16), ("TOTV", 8)]
+    assert plan.text() == "Trains 3 model(s) of 1 epoch(s): TOTV at 32 px, TVTV at 16 px, 8 px."
+    assert json.loads(json.dumps(plan.to_dict()))["trainings"][1]["label"] == "TVTV 16 px"
+
+
+def test_plan_without_the_native_size_and_with_bad_sizes():
+    # the TOTV model still trains at the native size, but no 32 px row is asked for
+    plan = lab_config("shapes", (16, 8)).plan()
+    assert [(t.method, t.resolution) for t in plan.trainings] == [("TOTV", 32), ("TVTV", 16), ("TVTV", 8)]
+    assert [(t.method, t.resolution, t.own_test) for t in plan.trainings[0].tests] == [
+        ("TOTV", 16, False), ("TOTV", 8, False)]
+    only_native = lab_config("shapes", (32,)).plan()
+    assert len(only_native.trainings) == 1 and only_native.evaluations() == []
+    assert only_native.text() == "Trains 1 model(s) of 1 epoch(s): TOTV at 32 px."
+    bigger = lab_config("shapes", (64, 32)).plan(native=64)  # a given native size is not looked up
+    assert [(t.method, t.resolution) for t in bigger.trainings] == [("TOTV", 64), ("TVTV", 32)]
+    with pytest.raises(ValueError, match="choose 32 or less"):
+        lab_config("shapes", (64, 16)).plan()
+    with pytest.raises(ValueError, match="at least one resolution"):
+        lab_config("shapes", ()).plan()
+    with pytest.raises(ValueError, match="unknown dataset"):
+        lab_config("no_such_dataset", (16,)).plan()
+
+
 def test_bad_settings_fail_before_training():
     with pytest.raises(ValueError, match="at least one resolution"):
         lab_config("shapes", ()).validate()
@@ -126,6 +165,9 @@ def test_tiny_lab_native_size_and_cancel():
     config.native_size = True
     result = run_resolution_lab(config)
     assert result.status == "done" and [r.resolution for r in result.tvtv] == [32, 16, 8]
+    # the lab trained exactly what its plan says
+    assert [(r["method"], r["resolution"], r["label"]) for r in result.runs] == [
+        (t.method, t.resolution, t.label) for t in config.plan().trainings]
     assert all(r.num_test == 18 for r in result.totv + result.tvtv)
     saved = json.loads((__import__("pathlib").Path(result.runs[-1]["run_dir"]) / "config.json").read_text())
     assert saved["train_resolution"] == 8 and saved["restore_size"] is False
@@ -136,7 +178,7 @@ def test_tiny_lab_native_size_and_cancel():
     assert cancelled.status == "cancelled" and cancelled.totv == [] and cancelled.tvtv == []
     assert load_lab(cancelled.lab_id).status == "cancelled"
     delete_lab(cancelled.lab_id)
-    with pytest.raises(FileNotFoundError, match="no saved resolution lab"):
+    with pytest.raises(FileNotFoundError, match="no saved lab"):
         load_lab(cancelled.lab_id)
 
 
@@ -174,9 +216,143 @@ def test_cli_prints_both_tables_as_the_last_json_line(capsys):
     assert data["lab_id"] in [lab["lab_id"] for lab in listed]
 
 
+def test_cli_plan_trains_nothing(capsys):
+    before = len(list_labs())
+    assert cli_main(["resolution-lab", "--dataset", "shapes", "--resolutions", "8,32", "--epochs", "3", "--plan"]) == 0
+    out, err = capsys.readouterr()
+    plan = json.loads(out.strip().splitlines()[-1])
+    assert [(t["method"], t["resolution"]) for t in plan["trainings"]] == [("TOTV", 32), ("TVTV", 8)]
+    assert "Trains 2 model(s) of 3 epoch(s): TOTV at 32 px, TVTV at 8 px." in err
+    assert len(list_labs()) == before
+
+
 def test_cli_bad_resolutions_say_what_to_change(capsys):
     assert cli_main(["resolution-lab", "--dataset", "shapes", "--resolutions", "64,32"]) == 1
     assert "choose 32 or less" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli_main(["resolution-lab", "--resolutions", "32,x"])
     assert "whole numbers" in capsys.readouterr().err
+
+
+# --- saved labs of every kind ------------------------------------------------------------------------
+@dataclass
+class ToyLessonResult:
+    """A second kind of lab, as a future lessons kind would register it."""
+
+    lab_id: str
+    lab_dir: str
+    status: str
+    created: float
+    runs: list = field(default_factory=list)
+    kind: str = "toy-lessons"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ToyLessonResult":
+        return cls(**data)
+
+    def title(self) -> str:
+        return f"toy lesson {self.lab_id}"
+
+
+def saved_resolution_lab(root, lab_id: str, created: float) -> ResolutionLabResult:
+    row = ResolutionRow(resolution=32, accuracy=0.5, precision=0.5, recall=0.5, f1=0.5, per_class=[], run_dir="r")
+    result = ResolutionLabResult(lab_id=lab_id, lab_dir=str(root / lab_id), status="done", dataset="shapes",
+                                 model="cnn3_bn", classes=["a"], native=32, resolutions=[32], mode="area",
+                                 native_size=False, config={}, totv=[row], tvtv=[row], created=created)
+    (root / lab_id).mkdir(parents=True)
+    save_lab(result)
+    return result
+
+
+def write_lab_file(root, lab_id: str, text: str) -> None:
+    (root / lab_id).mkdir(parents=True)
+    (root / lab_id / "lab.json").write_text(text)
+
+
+@pytest.fixture
+def toy_kind(monkeypatch):
+    monkeypatch.setitem(LAB_KINDS, "toy-lessons", LabKind("toy-lessons", ToyLessonResult))
+
+
+def test_every_kind_is_listed_and_damaged_labs_say_why(tmp_path, toy_kind):
+    root = tmp_path / "labs"
+    new = saved_resolution_lab(root, "res-new", created=300.0)
+    assert json.loads((root / "res-new" / "lab.json").read_text())["kind"] == "resolution"
+    # a lab saved before the kind field existed is a resolution lab
+    legacy = {k: v for k, v in saved_resolution_lab(root, "res-old", created=100.0).to_dict().items() if k != "kind"}
+    (root / "res-old" / "lab.json").write_text(json.dumps(legacy))
+    toy = ToyLessonResult(lab_id="toy", lab_dir=str(root / "toy"), status="done", created=200.0)
+    (root / "toy").mkdir()
+    save_lab(toy)
+    write_lab_file(root, "bad-json", "{not json")
+    write_lab_file(root, "not-a-dict", "[1, 2]")
+    write_lab_file(root, "half-a-lab", json.dumps({"kind": "resolution", "lab_id": "half-a-lab", "status": "done"}))
+    write_lab_file(root, "bad-row", json.dumps({**legacy, "lab_id": "bad-row", "totv": [{"resolution": 32}]}))
+    write_lab_file(root, "future-kind", json.dumps({"kind": "hologram", "lab_id": "future-kind"}))
+    (root / "empty-folder").mkdir()
+    (root / "stray-file.txt").write_text("not a lab")
+
+    labs = list_labs(root)
+    by_id = {lab.lab_id: lab for lab in labs}
+    assert set(by_id) == {"res-new", "res-old", "toy", "bad-json", "not-a-dict", "half-a-lab", "bad-row",
+                          "future-kind", "empty-folder"}
+    # the labs that open come first, newest first; the damaged ones after them
+    assert [lab.lab_id for lab in labs[:3]] == ["res-new", "toy", "res-old"]
+    assert all(lab.damaged for lab in labs[3:])
+    assert by_id["res-new"].result == load_lab("res-new", root) == new
+    assert by_id["res-old"].kind == "resolution" and load_lab("res-old", root).kind == "resolution"
+    assert by_id["res-new"].title == "cnn3_bn on shapes · 32 px"
+    assert (by_id["toy"].kind, by_id["toy"].title, by_id["toy"].result) == ("toy-lessons", "toy lesson toy", toy)
+    reasons = {lab.lab_id: lab.reason for lab in labs if lab.damaged}
+    assert "not valid JSON (line 1" in reasons["bad-json"]
+    assert "holds a list" in reasons["not-a-dict"]
+    assert "not a complete resolution lab: missing field(s) lab_dir, dataset" in reasons["half-a-lab"]
+    assert "not a complete resolution lab" in reasons["bad-row"] and "f1" in reasons["bad-row"]
+    assert "unknown lab kind 'hologram' (known kinds: resolution, toy-lessons)" in reasons["future-kind"]
+    assert "lab.json is missing" in reasons["empty-folder"]
+    assert all(lab.result is None and lab.status == "damaged" for lab in labs[3:])
+    # only one kind: its damaged labs too, and those whose kind cannot be told (they may be of that kind)
+    unknown = {"bad-json", "not-a-dict", "empty-folder"}
+    assert {lab.kind for lab in labs if lab.lab_id in unknown} == {""}
+    assert {lab.lab_id for lab in list_labs(root, kind="resolution")} == {"res-new", "res-old", "half-a-lab",
+                                                                          "bad-row"} | unknown
+    assert {lab.lab_id for lab in list_labs(root, kind="toy-lessons")} == {"toy"} | unknown
+    assert json.loads(json.dumps([lab.to_dict() for lab in labs]))[0]["kind"] == "resolution"
+
+    with pytest.raises(DamagedLab, match="not valid JSON"):
+        load_lab("bad-json", root)
+    with pytest.raises(ValueError, match="is a toy-lessons lab, not a resolution lab"):
+        load_lab("toy", root, kind="resolution")
+    # a damaged lab can be deleted, but not "with its runs": which runs those are cannot be read
+    with pytest.raises(DamagedLab, match="delete the lab without its runs"):
+        delete_lab("bad-json", root, runs=True)
+    delete_lab("bad-json", root)
+    assert "bad-json" not in {lab.lab_id for lab in list_labs(root)}
+
+
+def test_a_kind_is_registered_once(toy_kind):
+    register_lab_kind(LabKind("toy-lessons", ToyLessonResult))  # the same class again: harmless
+    with pytest.raises(ValueError, match="already registered"):
+        register_lab_kind(LabKind("toy-lessons", ResolutionLabResult))
+    with pytest.raises(ValueError, match="not a resolution lab"):
+        ResolutionLabResult.from_dict({"kind": "toy-lessons"})
+
+
+def test_cli_lists_every_kind_and_damaged_labs(tmp_path, monkeypatch, capsys, toy_kind):
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(tmp_path))
+    root = tmp_path / "labs"
+    saved_resolution_lab(root, "res", created=2.0)
+    (root / "toy").mkdir()
+    save_lab(ToyLessonResult(lab_id="toy", lab_dir=str(root / "toy"), status="done", created=1.0))
+    write_lab_file(root, "broken", "{")
+    assert cli_main(["labs", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [(lab["lab_id"], lab["kind"], lab["status"]) for lab in listed] == [
+        ("res", "resolution", "done"), ("toy", "toy-lessons", "done"), ("broken", "", "damaged")]
+    assert cli_main(["labs"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "TOTV 32:0.50" in lines[0] and "toy lesson toy" in lines[1]
+    assert "damaged" in lines[2] and "not valid JSON" in lines[2]

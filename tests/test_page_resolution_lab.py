@@ -72,7 +72,7 @@ def test_tiny_lab_runs_to_its_tables_and_reopens():
     jobs_before = len(get_job_manager().list())
     again = make_app_test("resolution_lab", timeout=120)
     no_errors(again)
-    assert len(again.selectbox(key="rl_pick").options) == len(list_labs())
+    assert len(again.selectbox(key="rl_pick").options) == len(list_labs(kind="resolution"))
     again.selectbox(key="rl_pick").set_value(lab.lab_id).run()
     no_errors(again)
     assert list(frame_with(again, "f1")["accuracy"]) == pytest.approx([100 * r.accuracy for r in lab.totv + lab.tvtv])
@@ -106,3 +106,14 @@ def test_live_progress_and_stop_keep_a_cancelled_lab():
     assert any("stopped" in w.value for w in at.warning)
     assert load_lab(snap.result.lab_id).status == "cancelled"
     assert not at.button(key="rl_run").disabled
+
+
+def test_a_damaged_saved_lab_is_listed_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(tmp_path))
+    (tmp_path / "labs" / "broken-lab").mkdir(parents=True)
+    (tmp_path / "labs" / "broken-lab" / "lab.json").write_text("{")
+    at = make_app_test("resolution_lab", timeout=120)
+    assert not at.exception
+    pick = at.selectbox(key="rl_pick")
+    assert pick.options == [pick.format_func("broken-lab")] and "(damaged)" in pick.options[0]
+    assert any("cannot be opened" in e.value and "not valid JSON" in e.value for e in at.error)

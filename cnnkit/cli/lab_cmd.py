@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from cnnkit.cli.common import print_json, progress
+from cnnkit.data.resolution import RESIZE_MODES
 
 
 def _resolutions(text: str) -> list[int]:
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lab.add_argument("--batch-size", type=int, default=None)
     lab.add_argument("--lr", type=float, default=None)
     lab.add_argument("--optimizer", default=None)
-    lab.add_argument("--mode", choices=("area", "bilinear", "nearest"), default="area",
+    lab.add_argument("--mode", choices=RESIZE_MODES, default="area",
                      help="downsampling filter (default: area)")
     lab.add_argument("--native-size", action="store_true",
                      help="feed the small images directly (global-pooling networks) instead of resampling back up")
@@ -45,9 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lab.add_argument("--name", default="", help="a label for the lab and its runs")
     lab.add_argument("--config", type=Path, help="a JSON file of TrainConfig fields shared by every model")
     lab.add_argument("--json", action="store_true", help="only the JSON line on stdout (no table)")
+    lab.add_argument("--plan", action="store_true",
+                     help="train nothing: print which models the lab would train and where each is tested")
     lab.set_defaults(func=run_lab_command)
 
-    labs = subparsers.add_parser("labs", help="saved resolution labs (newest first), or one with --show ID")
+    labs = subparsers.add_parser("labs", help="saved labs of every kind (newest first; damaged ones with the reason), "
+                                              "or one with --show ID")
     labs.add_argument("--show", metavar="LAB_ID", help="print one saved lab's JSON")
     labs.add_argument("--json", action="store_true")
     labs.set_defaults(func=labs_command)
@@ -114,6 +118,11 @@ def run_lab_command(args: argparse.Namespace) -> int:
     from cnnkit.labs import run_resolution_lab
 
     config = build_lab_config(args)
+    plan = config.plan()
+    progress(plan.text())
+    if args.plan:
+        print_json(plan.to_dict())
+        return 0
     result = run_resolution_lab(config, on_progress=_Reporter())
     if not args.json:
         progress(_table(result))
@@ -123,20 +132,25 @@ def run_lab_command(args: argparse.Namespace) -> int:
 
 
 def labs_command(args: argparse.Namespace) -> int:
-    from cnnkit.labs import list_labs, load_lab
+    from cnnkit.labs import ResolutionLabResult, list_labs, load_lab
 
     if args.show:
-        print_json(load_lab(args.show).summary())
+        lab = load_lab(args.show)
+        print_json(lab.summary() if hasattr(lab, "summary") else lab.to_dict())
         return 0
     labs = list_labs()
     if args.json:
-        print_json([{"lab_id": lab.lab_id, "status": lab.status, "dataset": lab.dataset, "model": lab.model,
-                     "resolutions": lab.resolutions, "created": lab.created} for lab in labs])
+        print_json([lab.to_dict() for lab in labs])
         return 0
     if not labs:
-        progress("no saved resolution labs yet")
+        progress("no saved labs yet")
     for lab in labs:
-        totv = " ".join(f"{r.resolution}:{r.accuracy:.2f}" for r in lab.totv)
-        tvtv = " ".join(f"{r.resolution}:{r.accuracy:.2f}" for r in lab.tvtv)
-        print(f"{lab.lab_id}  {lab.status:9}  {lab.dataset}/{lab.model}  TOTV {totv}  TVTV {tvtv}")
+        line = f"{lab.lab_id}  {lab.kind or '?':10}  {lab.status:9}  {lab.title}"
+        if lab.damaged:
+            line += f"  ({lab.reason})"
+        elif isinstance(lab.result, ResolutionLabResult):
+            totv = " ".join(f"{r.resolution}:{r.accuracy:.2f}" for r in lab.result.totv)
+            tvtv = " ".join(f"{r.resolution}:{r.accuracy:.2f}" for r in lab.result.tvtv)
+            line += f"  TOTV {totv}  TVTV {tvtv}"
+        print(line)
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnkit.cli.common import add_config_flags, config_from_flags, print_json, progress
+from cnnkit.data.resolution import RESIZE_MODES
 
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
@@ -142,7 +143,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("run", help="run folder or run id")
     evaluate.add_argument("--dataset", help="another dataset with the same classes (default: the run's)")
     evaluate.add_argument("--resolution", type=int, help="test on images downsampled to this size")
-    evaluate.add_argument("--resize-mode", default="area", choices=("area", "bilinear", "nearest"))
+    evaluate.add_argument("--resize-mode", default="area", choices=RESIZE_MODES)
     evaluate.add_argument("--native-size", action="store_true", help="feed low resolutions without resampling back up")
     evaluate.add_argument("--which", default="best", choices=("best", "last"))
     evaluate.add_argument("--device", default="cpu")

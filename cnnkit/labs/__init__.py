@@ -1,16 +1,30 @@
-"""cnnkit.labs: multi-run experiments of the course (the resolution lab: TOTV vs TVTV)."""
+"""cnnkit.labs: multi-run experiments of the course (the resolution lab: TOTV vs TVTV), saved under
+checkpoint_dir()/labs with a registry of lab kinds so one listing shows every kind."""
 
-from cnnkit.labs.resolution import (
+from cnnkit.labs.resolution import (  # importing it registers the "resolution" kind
+    LabPlan,
+    PlannedTest,
+    PlannedTraining,
     ResolutionLabConfig,
     ResolutionLabResult,
     ResolutionRow,
-    delete_lab,
-    labs_dir,
-    list_labs,
-    load_lab,
     network_views,
     run_resolution_lab,
 )
+from cnnkit.labs.saved import (
+    LAB_KINDS,
+    DamagedLab,
+    LabKind,
+    SavedLab,
+    delete_lab,
+    find_lab,
+    labs_dir,
+    list_labs,
+    load_lab,
+    register_lab_kind,
+    save_lab,
+)
 
-__all__ = ["ResolutionLabConfig", "ResolutionLabResult", "ResolutionRow", "delete_lab", "labs_dir", "list_labs",
-           "load_lab", "network_views", "run_resolution_lab"]
+__all__ = ["DamagedLab", "LAB_KINDS", "LabKind", "LabPlan", "PlannedTest", "PlannedTraining", "ResolutionLabConfig",
+           "ResolutionLabResult", "ResolutionRow", "SavedLab", "delete_lab", "find_lab", "labs_dir", "list_labs",
+           "load_lab", "network_views", "register_lab_kind", "run_resolution_lab", "save_lab"]

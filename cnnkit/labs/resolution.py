@@ -11,23 +11,26 @@ without retraining and an interrupted one keeps what it had.
 from __future__ import annotations
 
 import secrets
-import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
 
-from cnnkit import store
-from cnnkit.paths import checkpoint_dir
-from cnnkit.train import TrainConfig
+from cnnkit.data import dataset_info, transform_resolution
+from cnnkit.data.resolution import RESIZE_MODES
+from cnnkit.device import resolve_device
+from cnnkit.evaluate import evaluate_run
+from cnnkit.labs.saved import LabKind, labs_dir, register_lab_kind, save_lab
+from cnnkit.models import build_bundle
+from cnnkit.train import TrainConfig, train
+from cnnkit.train.loop import TrainingCancelled
 
 ProgressCallback = Callable[[dict], None]
-RESIZE_MODES = ("area", "bilinear", "nearest")
 DEFAULT_RESOLUTIONS = (32, 16, 8)
-LAB_FILE = "lab.json"
+KIND = "resolution"            # this kind's name in lab.json and in the registry of lab kinds
 
 
 @dataclass
@@ -60,6 +63,33 @@ class ResolutionLabConfig:
             raise ValueError(f"unknown downsampling filter {self.mode!r}; choose one of {', '.join(RESIZE_MODES)}")
         self.train_config().validate()
 
+    def plan(self, native: Optional[int] = None) -> "LabPlan":
+        """What the lab trains and tests where; native = the dataset's image size (looked up when None).
+
+        Raises ValueError saying what to change (bad settings, a resolution above the native size)."""
+        self.validate()
+        base = self.train_config()
+        if native is None:
+            native = int(dataset_info(base.dataset).height)
+        resolutions = self.sorted_resolutions()
+        too_big = [r for r in resolutions if r > native]
+        if too_big:
+            raise ValueError(f"{base.dataset} images are {native}×{native} px; resolutions above that "
+                             f"({', '.join(map(str, too_big))}) cannot be made by downsampling: choose {native} or less")
+        # TOTV: trained at the native size, tested at every resolution; where that is the native size the
+        # training's own test result fills both tables (TVTV at native = train and test at native).
+        totv_tests = []
+        for r in resolutions:
+            totv_tests.append(PlannedTest("TOTV", r, own_test=r == native))
+            if r == native:
+                totv_tests.append(PlannedTest("TVTV", r, own_test=True))
+        trainings = [PlannedTraining("TOTV", native, f"TOTV {native} px", totv_tests)]
+        # TVTV: one model per lower resolution, its own test result (at that resolution) is its row.
+        trainings += [PlannedTraining("TVTV", r, f"TVTV {r} px", [PlannedTest("TVTV", r, own_test=True)])
+                      for r in resolutions if r != native]
+        return LabPlan(dataset=base.dataset, native=native, resolutions=resolutions, epochs=base.epochs,
+                       trainings=trainings)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -70,6 +100,54 @@ class ResolutionLabConfig:
         if unknown:
             raise ValueError(f"unknown resolution-lab setting(s): {', '.join(unknown)}")
         return cls(**data)
+
+
+@dataclass
+class PlannedTest:
+    """One row of the lab's tables: which table it fills, the resolution it is tested at, and whether it is
+    the model's own test result (no extra work) or an evaluation on downsampled test images."""
+
+    method: str                      # the table: "TOTV" | "TVTV"
+    resolution: int                  # tested at (px)
+    own_test: bool                   # True: the training's own test result; False: evaluate_run at `resolution`
+
+
+@dataclass
+class PlannedTraining:
+    """One model the lab trains (one saved run) and the rows it fills."""
+
+    method: str                      # "TOTV" | "TVTV"
+    resolution: int                  # trained at (px)
+    label: str                       # "TVTV 16 px": run name suffix, progress label, curve tab
+    tests: list[PlannedTest]
+
+    @property
+    def train_resolution(self) -> Optional[int]:
+        """TrainConfig.train_resolution: None for TOTV (the dataset's own images, untouched)."""
+        return None if self.method == "TOTV" else self.resolution
+
+
+@dataclass
+class LabPlan:
+    dataset: str
+    native: int                      # the dataset's own image size
+    resolutions: list[int]           # highest first
+    epochs: int                      # per model
+    trainings: list[PlannedTraining]  # in training order, TOTV first
+
+    def evaluations(self) -> list[PlannedTest]:
+        """The rows that need an evaluation on downsampled test images (TOTV below the native size)."""
+        return [test for training in self.trainings for test in training.tests if not test.own_test]
+
+    def text(self) -> str:
+        """What the lab will train, in one line."""
+        text = f"Trains {len(self.trainings)} model(s) of {self.epochs} epoch(s): " + ", ".join(
+            f"{method} at " + ", ".join(f"{t.resolution} px" for t in self.trainings if t.method == method)
+            for method in ("TOTV", "TVTV") if any(t.method == method for t in self.trainings))
+        return text + "."
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -106,17 +184,29 @@ class ResolutionLabResult:
     created: float = 0.0
     seconds: float = 0.0
     message: str = ""
+    kind: str = KIND
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ResolutionLabResult":
+        """ValueError/TypeError naming what is wrong when `data` is not a whole resolution lab."""
         data = dict(data)
+        if data.get("kind", KIND) != KIND:
+            raise ValueError(f"a {data['kind']!r} lab is not a resolution lab")
+        missing = [f.name for f in fields(cls)
+                   if f.default is MISSING and f.default_factory is MISSING and f.name not in data]
+        if missing:
+            raise ValueError(f"missing field(s) {', '.join(missing)}")
         data["totv"] = [ResolutionRow(**r) for r in data.get("totv", [])]
         data["tvtv"] = [ResolutionRow(**r) for r in data.get("tvtv", [])]
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def title(self) -> str:
+        """One line for pickers and listings."""
+        return f"{self.model} on {self.dataset} · {'/'.join(map(str, self.resolutions))} px"
 
     def summary(self) -> dict:
         """The CLI's JSON: both tables, the run folders, no bulky configs."""
@@ -149,56 +239,12 @@ class LabCancelled(Exception):
     pass
 
 
-# --- saved labs ------------------------------------------------------------------------------------
-def labs_dir(root: Optional[Path] = None) -> Path:
-    return Path(root) if root else checkpoint_dir() / "labs"
+register_lab_kind(LabKind(KIND, ResolutionLabResult, "TOTV against TVTV at several resolutions"))
 
 
 def _new_lab_id(dataset: str, model: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{model}-{dataset}")[:40]
     return f"{time.strftime('%Y%m%d-%H%M%S')}-res-{safe}-{secrets.token_hex(2)}"
-
-
-def _save(result: ResolutionLabResult) -> None:
-    store.write_json(Path(result.lab_dir) / LAB_FILE, result.to_dict())
-
-
-def load_lab(lab: str | Path, root: Optional[Path] = None) -> ResolutionLabResult:
-    """A saved lab by id (under labs_dir()) or by folder path."""
-    for candidate in (labs_dir(root) / str(lab), Path(lab)):
-        data = store.read_json(candidate / LAB_FILE)
-        if isinstance(data, dict):
-            result = ResolutionLabResult.from_dict(data)
-            result.lab_dir = str(candidate)  # the folder may have moved with the checkpoint dir
-            return result
-    raise FileNotFoundError(f"no saved resolution lab {str(lab)!r} (looked for {LAB_FILE} in {labs_dir(root)})")
-
-
-def list_labs(root: Optional[Path] = None) -> list[ResolutionLabResult]:
-    """Every saved lab, newest first; unreadable folders are skipped."""
-    folder = labs_dir(root)
-    if not folder.is_dir():
-        return []
-    labs = []
-    for child in folder.iterdir():
-        if (child / LAB_FILE).is_file():
-            try:
-                labs.append(load_lab(child))
-            except (OSError, ValueError, TypeError):
-                continue
-    return sorted(labs, key=lambda lab: (lab.created, lab.lab_id), reverse=True)
-
-
-def delete_lab(lab: str | Path, root: Optional[Path] = None, runs: bool = False) -> None:
-    """Remove a saved lab (and, with runs=True, the runs it trained)."""
-    result = load_lab(lab, root)
-    if runs:
-        for run in result.runs:
-            try:
-                store.delete_run(Path(run["run_dir"]))
-            except (ValueError, OSError):
-                pass
-    shutil.rmtree(result.lab_dir)
 
 
 # --- the lab ---------------------------------------------------------------------------------------
@@ -216,8 +262,6 @@ def _check_native_size(config: TrainConfig, channels: int, size: int, num_classe
                        resolutions: list[int]) -> None:
     """Feeding small images directly only works for networks whose weights do not depend on the input
     size (global pooling before the classifier): try the network at every resolution before training."""
-    from cnnkit.models import build_bundle
-
     bundle = build_bundle(config.model, (channels, size, size), num_classes, config,
                           image_size_given=config.image_size is not None)
     model = bundle.model.eval()
@@ -261,23 +305,13 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
 
     Raises ValueError (bad settings, a resolution above the native size, a network that cannot take
     small images directly) before anything is trained."""
-    from cnnkit.data import dataset_info
-    from cnnkit.device import resolve_device
-    from cnnkit.evaluate import evaluate_run
-    from cnnkit.train import train
-    from cnnkit.train.loop import TrainingCancelled
-
     config.validate()
     base = config.train_config()
     info = dataset_info(base.dataset)
     if not info.available:
         raise ValueError(f"{base.dataset} cannot be loaded: {info.reason}")
-    native = int(info.height)
-    resolutions = config.sorted_resolutions()
-    too_big = [r for r in resolutions if r > native]
-    if too_big:
-        raise ValueError(f"{base.dataset} images are {native}×{native} px; resolutions above that "
-                         f"({', '.join(map(str, too_big))}) cannot be made by downsampling: choose {native} or less")
+    plan = config.plan(native=int(info.height))
+    native, resolutions = plan.native, plan.resolutions
     if config.native_size:
         _check_native_size(base, int(info.channels), int(base.image_size or native), len(info.classes),
                            [r for r in resolutions if r != native])
@@ -291,60 +325,47 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
         lab_id=lab_id, lab_dir=str(lab_dir), status="running", dataset=base.dataset, model=base.model_label(),
         classes=list(info.classes), native=native, resolutions=resolutions, mode=config.mode,
         native_size=config.native_size, config=config.to_dict(), created=time.time())
-    _save(result)
+    save_lab(result)
     emit({"kind": "lab", "lab_id": lab_id, "lab_dir": str(lab_dir), "lab_fraction": 0.0})
     started = time.monotonic()
-    lower = [r for r in resolutions if r != native]
-    stages = 1 + len(lower)
+    stages = len(plan.trainings)
     prefix = (config.name or base.name or f"reslab {lab_id[-4:]}").strip()
 
-    def common(train_resolution: Optional[int], label: str) -> TrainConfig:
-        return TrainConfig.from_dict({**base.to_dict(), "train_resolution": train_resolution, "test_resolution": None,
-                                      "resize_mode": config.mode, "restore_size": not config.native_size,
-                                      "name": f"{prefix} · {label}"})
-
-    def fit(train_config: TrainConfig, stage: int, label: str) -> Any:
-        emit({"kind": "lab", "lab_stage": stage + 1, "lab_stages": stages, "lab_model": label,
+    def fit(planned: PlannedTraining, stage: int) -> Any:
+        train_config = TrainConfig.from_dict({
+            **base.to_dict(), "train_resolution": planned.train_resolution, "test_resolution": None,
+            "resize_mode": config.mode, "restore_size": not config.native_size, "name": f"{prefix} · {planned.label}"})
+        emit({"kind": "lab", "lab_stage": stage + 1, "lab_stages": stages, "lab_model": planned.label,
               "lab_fraction": stage / stages})
         try:
-            trained = train(train_config, on_progress=_relay(on_progress, stage, stages, label),
+            trained = train(train_config, on_progress=_relay(on_progress, stage, stages, planned.label),
                             cancel_event=cancel_event)
         except TrainingCancelled:
             raise LabCancelled() from None
+        result.runs.append({"method": planned.method, "resolution": planned.resolution, "run_dir": trained.run_dir,
+                            "label": planned.label})
         if trained.status == "cancelled":
-            result.runs.append({"method": label.split()[0], "resolution": train_config.train_resolution or native,
-                                "run_dir": trained.run_dir, "label": label})
             raise LabCancelled()
         return trained
 
     try:
-        # TOTV: one model at the native size, tested at every resolution.
-        totv_label = f"TOTV {native} px"
-        totv = fit(common(None, totv_label), 0, totv_label)
-        result.runs.append({"method": "TOTV", "resolution": native, "run_dir": totv.run_dir, "label": totv_label})
-        for r in resolutions:
-            if cancel_event is not None and cancel_event.is_set():
-                raise LabCancelled()
-            if r == native:
-                evaluation = totv.results
-            else:
-                emit({"kind": "status", "phase": "evaluating", "message": f"testing the TOTV model at {r} px",
-                      "fraction": None})
-                evaluation = evaluate_run(totv.run_dir, resolution=r, mode=config.mode,
-                                          restore=not config.native_size, device=device)[0].to_dict()
-            result.totv.append(_row(r, evaluation, totv.run_dir))
-            if r == native:  # train and test at the native size: TVTV's native row is the same model
-                result.tvtv.append(_row(r, evaluation, totv.run_dir))
-        _save(result)
-        # TVTV: one model per lower resolution, tested at its own resolution.
-        for stage, r in enumerate(lower, start=1):
-            label = f"TVTV {r} px"
-            trained = fit(common(r, label), stage, label)
-            result.runs.append({"method": "TVTV", "resolution": r, "run_dir": trained.run_dir, "label": label})
-            result.tvtv.append(_row(r, trained.results, trained.run_dir))
-            result.tvtv.sort(key=lambda row: -row.resolution)
+        for stage, planned in enumerate(plan.trainings):
+            trained = fit(planned, stage)
+            for test in planned.tests:
+                if test.own_test:
+                    evaluation = trained.results
+                else:
+                    if cancel_event is not None and cancel_event.is_set():
+                        raise LabCancelled()
+                    emit({"kind": "status", "phase": "evaluating",
+                          "message": f"testing the {planned.method} model at {test.resolution} px", "fraction": None})
+                    evaluation = evaluate_run(trained.run_dir, resolution=test.resolution, mode=config.mode,
+                                              restore=not config.native_size, device=device)[0].to_dict()
+                table = result.totv if test.method == "TOTV" else result.tvtv
+                table.append(_row(test.resolution, evaluation, trained.run_dir))
+                table.sort(key=lambda row: -row.resolution)
             result.seconds = round(time.monotonic() - started, 2)
-            _save(result)
+            save_lab(result)
         result.status = "done"
         result.message = f"{len(result.runs)} model(s) trained"
     except LabCancelled:
@@ -354,10 +375,10 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
         result.status = "failed"
         result.message = str(error) or type(error).__name__
         result.seconds = round(time.monotonic() - started, 2)
-        _save(result)
+        save_lab(result)
         raise
     result.seconds = round(time.monotonic() - started, 2)
-    _save(result)
+    save_lab(result)
     emit({"kind": "lab", "lab_fraction": 1.0 if result.status == "done" else None})
     return result
 
@@ -367,8 +388,6 @@ def network_views(x_uint8: torch.Tensor, resolutions: list[int], mode: str = "ar
                   image_size: Optional[int] = None) -> list[tuple[int, torch.Tensor]]:
     """[(resolution, uint8 batch)]: the images as the network gets them at each resolution (downsampled with
     `mode`, then resampled back up to image_size unless native_size), the same transform as training."""
-    from cnnkit.data import transform_resolution
-
     size = int(image_size or x_uint8.shape[-1])
     return [(int(r), transform_resolution(x_uint8, size, None if r == x_uint8.shape[-1] else int(r), mode,
                                           not native_size))
