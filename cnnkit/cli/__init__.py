@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "cnnkit.cli.explain_cmd",
     "cnnkit.cli.lab_cmd",
     "cnnkit.cli.transfer_cmd",
+    "cnnkit.cli.export_cmd",
 ]
 
 

@@ -170,8 +170,8 @@ def import_run_zip(source: str | Path | bytes | BinaryIO, root: Optional[Path] =
         if isinstance(predictions, dict):
             write_json(run_dir / "predictions.json", predictions)
         note = "imported from a run zip" + (f" (run {original})" if original else "")
-        store.update_run(run_dir, **fields, status="done", imported=True,
-                         message=note, notes=[*(fields.get("notes") or []), note])
+        fields["notes"] = [*(fields.get("notes") or []), note]
+        store.update_run(run_dir, **fields, status="done", imported=True, message=note)
     except BaseException:
         import shutil
 
