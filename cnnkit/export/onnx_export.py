@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,11 +67,14 @@ def onnx_metadata(loaded: store.LoadedRun) -> dict[str, str]:
 def _first_failing_layer(model: nn.Module, sample: torch.Tensor) -> Optional[str]:
     """'name (Type)' of the first leaf layer that does not export on its own input, if any."""
     inputs: dict[str, tuple] = {}
-    hooks = []
-    for name, module in model.named_modules():
-        if name and not list(module.children()):
-            hooks.append(module.register_forward_hook(
-                lambda mod, args, out, name=name: inputs.setdefault(name, args)))
+
+    def keep_input(name: str):
+        def hook(module, args, output) -> None:  # returns None: a forward hook's return value replaces the output
+            inputs.setdefault(name, args)
+        return hook
+
+    hooks = [module.register_forward_hook(keep_input(name)) for name, module in model.named_modules()
+             if name and not list(module.children())]
     try:
         with torch.no_grad():
             model(sample)
@@ -86,6 +90,14 @@ def _first_failing_layer(model: nn.Module, sample: torch.Tensor) -> Optional[str
         except Exception:
             return f"{name} ({type(module).__name__})"
     return None
+
+
+def _reason(error: Exception) -> str:
+    """The exporter's own cause in one line (its message is pages long, with colour codes)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    causes = re.findall(r"^<class '[^']+'>: (.+)$", text, re.M)
+    line = causes[0] if causes else (text.strip().splitlines() or [type(error).__name__])[0]
+    return line.strip()[:300]
 
 
 def _export(model: nn.Module, args: tuple, dynamic: bool = True):
@@ -112,7 +124,7 @@ def model_to_onnx(model: nn.Module, input_shape: tuple[int, int, int], metadata:
         program = _export(model, (sample,))
     except Exception as error:
         layer = _first_failing_layer(model, sample)
-        reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+        reason = _reason(error)
         where = f"layer {layer} cannot be exported to ONNX" if layer else "the network cannot be exported to ONNX"
         raise OnnxExportError(f"{where} ({reason}); replace that layer with standard ones "
                               "(conv, pooling, batch norm, activations, linear) or use the run zip instead") from None
