@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("cnnkit.jobs",),
     ("cnnkit.transfer",),
     ("cnnkit.labs",),
-    ("cnnkit.explain", "cnnkit.inspect"),
+    ("cnnkit.explain", "cnnkit.inspect", "cnnkit.export"),
     ("cnnkit.lessons",),
     ("cnnkit.cli",),
     ("cnnkit.__main__",),

@@ -175,6 +175,8 @@ def render_run_results(run_dir: str | Path, key: str) -> None:
     except (FileNotFoundError, ValueError) as exc:
         st.error(str(exc))
         return
+    from ui.export_buttons import render_export_buttons  # run zip and ONNX downloads
+    render_export_buttons(run_dir, key=f"{key}_export")
     meta = store.read_json(Path(run_dir) / "run.json", {}) or {}
     history_data = store.load_history(run_dir)
     history, steps = history_data.get("epochs", []), history_data.get("steps", [])

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "cnnkit.cli.lab_cmd",
     "cnnkit.cli.transfer_cmd",
     "cnnkit.cli.inspect_cmd",
+    "cnnkit.cli.export_cmd",
 ]
 
 

@@ -33,7 +33,7 @@ def _is_junk(parts: tuple[str, ...]) -> bool:
     return any(p in _JUNK_PARTS for p in parts) or parts[-1] in _JUNK_NAMES or parts[-1].startswith("._")
 
 
-def _safe_parts(entry: str) -> tuple[str, ...]:
+def safe_entry_parts(entry: str) -> tuple[str, ...]:
     """The entry's path parts; ValueError if it is absolute or climbs out with '..'."""
     normalised = entry.replace("\\", "/")
     path = PurePosixPath(normalised)
@@ -54,7 +54,7 @@ def _plan(archive: zipfile.ZipFile, max_bytes: int) -> dict[str, tuple[str, ...]
     encrypted: list[str] = []
     total = 0
     for info in archive.infolist():
-        parts = _safe_parts(info.filename)
+        parts = safe_entry_parts(info.filename)
         if info.is_dir() or not parts or _is_junk(parts):
             continue
         if any(p.startswith(".") for p in parts):
@@ -106,7 +106,7 @@ def _layout(files: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     return files
 
 
-def _read_limited(archive: zipfile.ZipFile, name: str, budget: list[int], zip_label: str) -> bytes:
+def read_entry_limited(archive: zipfile.ZipFile, name: str, budget: list[int], zip_label: str) -> bytes:
     """Read an entry but stop once the real bytes pass the limit (headers can lie); ValueError naming the
     zip and the entry when its data is damaged (bad CRC, broken compressed stream, cut short)."""
     out = io.BytesIO()
@@ -144,7 +144,7 @@ def _write_images(archive: zipfile.ZipFile, files: dict[str, tuple[str, ...]], s
     any_colour = False
     root = staging.resolve()
     for entry, parts in files.items():
-        data = _read_limited(archive, entry, budget, zip_label)
+        data = read_entry_limited(archive, entry, budget, zip_label)
         try:
             decoded = read_image(io.BytesIO(data), label=entry)
         except ImageTooLargeError as exc:

@@ -110,7 +110,7 @@ def _describe_sequential(seq: nn.Sequential, prefix: str) -> BackboneLayout:
     return BackboneLayout("sequential", blocks, items[head_index][0])
 
 
-def _final_linear(model: nn.Module, head: str) -> tuple[str, nn.Linear]:
+def final_linear(model: nn.Module, head: str) -> tuple[str, nn.Linear]:
     head_module = model.get_submodule(head)
     if isinstance(head_module, nn.Linear):
         return head, head_module
@@ -122,7 +122,7 @@ def _final_linear(model: nn.Module, head: str) -> tuple[str, nn.Linear]:
 
 def replace_head(model: nn.Module, layout: BackboneLayout, num_classes: int, seed: int = 0) -> nn.Module:
     """Swap the classifier's last Linear for a new one with `num_classes` outputs (in place)."""
-    name, old = _final_linear(model, layout.head)
+    name, old = final_linear(model, layout.head)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
