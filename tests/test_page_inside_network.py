@@ -40,7 +40,8 @@ def captions(at) -> str:
     return " ".join(c for img in at.image for c in img.captions) + " " + " ".join(c.value for c in at.caption)
 
 
-def test_page_asks_for_an_image_and_rejects_a_non_image():
+def test_page_asks_for_an_image_and_rejects_a_non_image(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(tmp_path))  # no saved runs, whatever ran before
     at = make_app_test("inside_network")
     assert not at.exception, at.exception
     assert at.title[0].value == "Inside the network"
