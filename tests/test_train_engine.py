@@ -167,7 +167,7 @@ def test_run_folder_contents_and_reload(tiny):
     result = train(config(epochs=2, dropout=0.1, model=tiny_spec(dropout=0.5)))
     run_dir = store.resolve_run_dir(result.run_id)
     assert {p.name for p in run_dir.iterdir()} >= {"config.json", "run.json", "history.json", "results.json",
-                                                   "predictions.json", "last.pt", "best.pt", "resume.pt"}
+                                                   "predictions.json", "last.pt", "best.pt", "state.pt", "train.lock"}
     assert TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text())).dropout == 0.1
     loaded = store.load_run_model(run_dir)
     assert loaded.spec.layers[7].params["p"] == 0.1  # the dropout override reached the saved spec
