@@ -13,7 +13,7 @@ import os
 import secrets
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -79,6 +79,7 @@ class EpochCommit:
     generator: torch.Tensor                 # the data-order/augmentation generator
     torch_rng: torch.Tensor                 # the global CPU RNG (dropout)
     history: dict = field(default_factory=lambda: {"epochs": [], "steps": []})
+    start_loss: Optional[float] = None      # the run's first batch loss, before any update (divergence check)
 
     @property
     def best_weights(self) -> dict:
@@ -94,7 +95,8 @@ class EpochCommit:
             raise CheckpointError(f"this checkpoint cannot be loaded: {path}: it is not a run state "
                                   f"(format {data.get('format') if isinstance(data, dict) else None!r})")
         try:
-            commit = cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            commit = cls(**{k: data[k] for k, f in cls.__dataclass_fields__.items()
+                            if k in data or f.default is MISSING and f.default_factory is MISSING})
         except KeyError as missing:
             raise CheckpointError(f"this checkpoint cannot be loaded: {path}: it lacks {missing}") from None
         state_dict_of(commit.last, path)

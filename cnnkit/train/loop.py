@@ -108,7 +108,8 @@ def _check_cancel(cancel_event: Optional[threading.Event]) -> None:
 
 
 # The loss "explodes" (diverges without reaching NaN, e.g. Adam at lr 1e4 ending at 3e16) when a logged
-# window is both far above the first logged loss and huge in absolute terms (a course loss starts near ln K).
+# window is both far above the run's first batch loss (before any update: near ln K for cross-entropy)
+# and huge in absolute terms. The first logged window is no baseline: two steps at such a rate already explode.
 EXPLODE_FACTOR = 1000.0
 EXPLODE_FLOOR = 1e4
 
@@ -150,14 +151,12 @@ class RunState:
     best_epoch: int = 0
     best_weights: Optional[dict] = None          # a copy of the best epoch's weights
     bad_epochs: int = 0
+    start_loss: Optional[float] = None           # the first batch's loss, before any update
     train_seconds: float = 0.0
     train_images: int = 0
     status: str = "done"                         # done | early_stopped | cancelled
     message: str = ""
 
-    @property
-    def first_loss(self) -> Optional[float]:
-        return self.steps[0]["loss"] if self.steps else None
 
 
 @dataclass
@@ -292,7 +291,7 @@ def _prepare(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
                              steps=list(commit.history["steps"]), best_score=commit.best_score,
                              best_epoch=commit.best_epoch,
                              best_weights=_clone(commit.best_weights),
-                             bad_epochs=commit.bad_epochs)
+                             bad_epochs=commit.bad_epochs, start_loss=commit.start_loss)
     # the network's input: with restore_size off it sees the small training images directly
     input_shape = list(bundle.input_shape)
     if not config.restore_size and config.train_resolution:
@@ -380,6 +379,8 @@ def _train_epoch(run: Run) -> dict:
         run.scaler.step(run.optimizer)
         run.scaler.update()
         detached = loss.detach().float()
+        if state.start_loss is None:
+            state.start_loss = float(detached)  # one sync per run
         loss_sum += detached * len(y)
         window_loss += detached
         window_steps += 1
@@ -387,8 +388,8 @@ def _train_epoch(run: Run) -> dict:
         seen += len(y)
         if log_now:
             value = float(window_loss) / window_steps
-            if not math.isfinite(value) or _exploded(value, state.first_loss):
-                raise TrainingDiverged(_diverged_message(config, epoch, epoch_step, value, state.first_loss))
+            if not math.isfinite(value) or _exploded(value, state.start_loss):
+                raise TrainingDiverged(_diverged_message(config, epoch, epoch_step, value, state.start_loss))
             elapsed = time.perf_counter() - epoch_start
             rate = seen / max(elapsed, 1e-9)
             eta = (total_steps - global_step) * config.batch_size / max(rate, 1e-9)
@@ -431,7 +432,7 @@ def _end_epoch(run: Run, row: dict) -> None:
         best=None if state.best_epoch == state.epoch else state.best_weights, best_epoch=state.best_epoch,
         best_score=state.best_score, bad_epochs=state.bad_epochs, optimizer=run.optimizer.state_dict(),
         schedule=run.schedule.state_dict(), generator=run.generator.get_state(), torch_rng=torch.get_rng_state(),
-        history={"epochs": state.history, "steps": state.steps}), improved=improved)
+        history={"epochs": state.history, "steps": state.steps}, start_loss=state.start_loss), improved=improved)
     run.emit("epoch", row=row)
     if config.early_stopping and state.bad_epochs >= config.early_stopping and state.epoch < config.epochs:
         state.status = "early_stopped"
