@@ -272,7 +272,7 @@ def _prepare(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
     optimizer = build_optimizer(groups, config)
     commit = None
     if writer is not None:
-        commit = writer.load_commit(device)
+        commit = writer.load_commit()  # on the CPU: RNG states must stay there; weights are copied over
         if commit is not None:
             _restore(commit, model, optimizer, generator, writer.run_dir)
     else:
