@@ -14,10 +14,11 @@ class Cancelled(Exception):
     """Work stopped because its cancel event was set. The message (optional) says where it stopped."""
 
 
-def raise_if_cancelled(cancel_event: Optional[threading.Event], message: str = "") -> None:
-    """Raise `Cancelled(message)` when `cancel_event` is set; a None event never cancels."""
+def raise_if_cancelled(cancel_event: Optional[threading.Event], message: str = "",
+                       error: type[Cancelled] = Cancelled) -> None:
+    """Raise `error(message)` (a Cancelled) when `cancel_event` is set; a None event never cancels."""
     if cancel_event is not None and cancel_event.is_set():
-        raise Cancelled(message)
+        raise error(message)
 
 
 __all__ = ["Cancelled", "raise_if_cancelled"]

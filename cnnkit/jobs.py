@@ -180,11 +180,9 @@ class JobManager:
             try:
                 return train(config, on_progress=context.progress, cancel_event=context.cancel_event,
                              resume_from=resume_from)
-            except Exception as exc:
+            except Cancelled as exc:
                 # A cancel escapes train() only before its first step (e.g. while the data loads).
-                if _is_cancellation(exc):
-                    raise Cancelled(str(exc) or "stopped before training started") from None
-                raise
+                raise Cancelled(str(exc) or "stopped before training started") from None
 
         meta: dict = {"config": config.to_dict()}
         if resume_from is not None:
@@ -352,16 +350,6 @@ def _device_key(device: str) -> str:
 def _run_key(run_dir) -> str:
     """One spelling per run folder, so a resume's meta and a job's run_dir compare equal."""
     return str(Path(run_dir).expanduser().resolve())
-
-
-def _is_cancellation(exc: BaseException) -> bool:
-    if isinstance(exc, Cancelled):
-        return True
-    # Until cnnkit.train.loop.TrainingCancelled subclasses Cancelled (the training loop's rewrite), it is
-    # the same thing under another type; drop this then.
-    from cnnkit.train.loop import TrainingCancelled
-
-    return isinstance(exc, TrainingCancelled)
 
 
 _MANAGER: Optional[JobManager] = None

@@ -105,7 +105,8 @@ def test_l1_term_is_added(tiny, monkeypatch):
 
 
 def test_nan_stops_the_run_with_a_reason(tiny):
-    with pytest.raises(TrainingDiverged, match=r"loss became (NaN|infinite) at epoch 1, step \d+; lower the learning rate \(now 1e\+12\)"):
+    with pytest.raises(TrainingDiverged, match=r"loss (became NaN|became infinite|exploded to \S+ \(from \S+ at the start\)) at epoch 1, "
+                       r"step \d+; lower the learning rate \(now 1e\+12\)"):
         train(config(optimizer="sgd", lr=1e12, momentum=0.0, epochs=3))
     run = store.list_runs()[0]
     assert run.status == "failed" and "lower the learning rate" in run.message
@@ -167,7 +168,7 @@ def test_run_folder_contents_and_reload(tiny):
     result = train(config(epochs=2, dropout=0.1, model=tiny_spec(dropout=0.5)))
     run_dir = store.resolve_run_dir(result.run_id)
     assert {p.name for p in run_dir.iterdir()} >= {"config.json", "run.json", "history.json", "results.json",
-                                                   "predictions.json", "last.pt", "best.pt", "resume.pt"}
+                                                   "predictions.json", "last.pt", "best.pt", "state.pt", "train.lock"}
     assert TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text())).dropout == 0.1
     loaded = store.load_run_model(run_dir)
     assert loaded.spec.layers[7].params["p"] == 0.1  # the dropout override reached the saved spec
@@ -227,3 +228,14 @@ def test_cuda_weights_reload_on_cpu(tiny):
     result = train(config(epochs=1, device="cuda"))
     loaded = store.load_run_model(result.run_dir, device="cpu")
     assert next(loaded.model.parameters()).device.type == "cpu"
+
+
+@needs_cuda
+def test_cuda_run_resumes_from_its_commit(tiny):
+    # the commit is read on the CPU (RNG states must stay there) and its weights copied to the GPU
+    cancel = threading.Event()
+    first = train(config(epochs=3, device="cuda"), cancel_event=cancel,
+                  on_progress=lambda e: cancel.set() if e["kind"] == "epoch" else None)
+    assert first.status == "cancelled" and first.epochs == 1
+    finished = resume(first.run_dir)
+    assert finished.status == "done" and [row["epoch"] for row in finished.history] == [1, 2, 3]

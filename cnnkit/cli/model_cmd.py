@@ -50,7 +50,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from cnnkit.models import adapt_spec, format_summary, summarize
 
     spec = load_spec(args.spec)
-    if args.input_shape or args.num_classes:
+    if args.input_shape or args.num_classes is not None:  # --num-classes 0 must reach the check
         spec = adapt_spec(spec, _parse_shape(args.input_shape) if args.input_shape else None, args.num_classes)
     summary = summarize(spec)
     if args.json:

@@ -27,6 +27,8 @@ def config_from_args(args: argparse.Namespace):
             data = json.loads(Path(args.config).read_text())
         except json.JSONDecodeError as error:
             raise ValueError(f"{args.config} is not valid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{args.config} must hold a JSON object of training settings (got {type(data).__name__})")
     if args.preset and args.spec:
         raise ValueError("give either --preset or --spec, not both")
     if args.preset:
@@ -97,6 +99,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     run_dir = resolve_run_dir(args.run)
     record = load_run(run_dir)
+    if record.status == "damaged":
+        raise ValueError(record.message)  # names the file and the field
     started = time.perf_counter()
     result, _ = evaluate_run(run_dir, dataset=args.dataset, resolution=args.resolution, mode=args.resize_mode,
                              restore=not args.native_size, which=args.which, device=args.device)
@@ -110,9 +114,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _meta(run_dir: Path) -> dict:
-    from cnnkit.store import read_json
+    from cnnkit.store import read_run_meta
 
-    return read_json(run_dir / "run.json", {}) or {}
+    return read_run_meta(run_dir)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -123,6 +127,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print_json([r.to_dict() for r in runs])
     else:
         for r in runs:
+            if r.status == "damaged":
+                print(f"{r.run_id}\tdamaged\t{r.message}\t{r.run_dir}")
+                continue
             acc = f"{r.test_accuracy:.2%}" if r.test_accuracy is not None else "-"
             print(f"{r.run_id}\t{r.status}\t{r.model_name}\t{r.dataset}\t{r.epochs_done}/{r.epochs} epochs\t{acc}")
     return 0

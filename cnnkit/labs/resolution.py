@@ -26,7 +26,7 @@ from cnnkit.evaluate import evaluate_run
 from cnnkit.labs.saved import LabKind, labs_dir, register_lab_kind, save_lab
 from cnnkit.models import build_bundle
 from cnnkit.train import TrainConfig, train
-from cnnkit.train.loop import TrainingCancelled
+from cnnkit.cancellation import Cancelled
 
 ProgressCallback = Callable[[dict], None]
 DEFAULT_RESOLUTIONS = (32, 16, 8)
@@ -340,7 +340,7 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
         try:
             trained = train(train_config, on_progress=_relay(on_progress, stage, stages, planned.label),
                             cancel_event=cancel_event)
-        except TrainingCancelled:
+        except Cancelled:
             raise LabCancelled() from None
         result.runs.append({"method": planned.method, "resolution": planned.resolution, "run_dir": trained.run_dir,
                             "label": planned.label})

@@ -20,6 +20,8 @@ def adapt_spec(spec: ModelSpec, input_shape: tuple[int, int, int] | list[int] | 
             raise SpecError(f"input_shape must be (channels, height, width) (got {input_shape})")
         new.input_shape = tuple(int(v) for v in input_shape)  # type: ignore[assignment]
     if num_classes is not None:
+        if int(num_classes) < 1:
+            raise SpecError(f"num_classes is {num_classes}; a classifier needs at least 1 class (usually 2 or more)")
         new.num_classes = int(num_classes)
     linears = [l for l in new.layers if l.type == "linear"]
     if linears:

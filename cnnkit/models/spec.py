@@ -160,6 +160,8 @@ class ModelSpec:
         except (TypeError, ValueError):
             raise SpecError(f"input_shape and num_classes must be whole numbers (got {shape!r}, "
                             f"{d['num_classes']!r})") from None
+        if num_classes < 1:
+            raise SpecError(f"num_classes is {num_classes}; a classifier needs at least 1 class (usually 2 or more)")
         if not isinstance(d["layers"], list):
             raise SpecError("layers must be a list")
         return cls(name=str(d.get("name", "model")), input_shape=shape_t, num_classes=num_classes,  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional, Union
 
@@ -120,15 +121,57 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """A config from JSON-like data; a wrong type names the field and the type it expects."""
+        if not isinstance(data, dict):
+            raise ValueError("training settings must be a JSON object of setting: value "
+                             f"(got {type(data).__name__ if data is not None else 'null'})")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown training setting(s): {', '.join(unknown)}")
-        return cls(**data)
+        return cls(**{name: _checked(name, value) for name, value in data.items()})
 
     @classmethod
     def from_json(cls, text: str) -> "TrainConfig":
         return cls.from_dict(json.loads(text))
+
+
+_INT_FIELDS = {"epochs", "batch_size", "step_size", "plateau_patience", "warmup_epochs", "train_subset",
+               "early_stopping", "seed", "log_every"}
+_OPTIONAL_INT_FIELDS = {"image_size", "train_resolution", "test_resolution"}
+_FLOAT_FIELDS = {"lr", "momentum", "weight_decay", "l1", "label_smoothing", "gamma", "val_fraction"}
+_BOOL_FIELDS = {"nesterov", "restore_size"}
+_TEXT_FIELDS = {"dataset", "optimizer", "loss", "scheduler", "split_strategy", "resize_mode", "device",
+                "precision", "name"}
+
+
+def _shown(value: Any) -> str:
+    return f"{type(value).__name__} {json.dumps(value)[:40]}" if value is not None else "null"
+
+
+def _checked(name: str, value: Any) -> Any:
+    """value as field `name` takes it, or ValueError naming the field and the expected type."""
+    def wrong(expected: str) -> ValueError:
+        return ValueError(f"training setting {name!r} must be {expected} (got {_shown(value)})")
+
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if name in _INT_FIELDS or (name in _OPTIONAL_INT_FIELDS and value is not None):
+        if is_number and float(value).is_integer():
+            return int(value)
+        raise wrong("a whole number" + (" or null" if name in _OPTIONAL_INT_FIELDS else ""))
+    if name in _FLOAT_FIELDS or (name == "dropout" and value is not None):
+        if is_number:
+            return float(value)
+        raise wrong("a number" + (" or null" if name == "dropout" else ""))
+    if name in _BOOL_FIELDS and not isinstance(value, bool):
+        raise wrong("true or false")
+    if name in _TEXT_FIELDS and not isinstance(value, str):
+        raise wrong("text")
+    if name == "augment" and not isinstance(value, dict):
+        raise wrong("a JSON object of augmentation settings")
+    if name == "model" and not isinstance(value, (str, dict)):
+        raise wrong("a preset name or a model spec object")
+    return value
 
 
 def _choice(label: str, value: str, allowed: tuple[str, ...]) -> None:

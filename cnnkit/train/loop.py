@@ -11,7 +11,6 @@ it without sharing state with the loop:
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,11 +20,14 @@ from typing import Any, Callable, Optional
 import torch
 import torch.nn as nn
 
-from cnnkit import store
+from cnnkit.cancellation import Cancelled, raise_if_cancelled
 from cnnkit.data import AugmentConfig, Normaliser, load_dataset
 from cnnkit.device import resolve_device
 from cnnkit.evaluate import autocast_context, evaluate_model, predict
+from cnnkit.fileio import to_jsonable
 from cnnkit.models import ModelBundle, build_bundle, count_params
+from cnnkit.store import DamagedRun, EpochCommit, RunWriter
+from cnnkit.store.checkpoints import load_weights_into
 from cnnkit.train.config import TrainConfig
 from cnnkit.train.optim import LRSchedule, build_optimizer, l1_penalty, loss_function, weight_parameters
 from cnnkit.train.pipeline import PreparedData, augment, batches, prepare_data
@@ -34,11 +36,11 @@ ProgressCallback = Callable[[dict], None]
 
 
 class TrainingDiverged(ValueError):
-    """The loss became NaN or infinite; the message says what to change."""
+    """The loss became NaN or infinite, or exploded far above where it started; the message says what to change."""
 
 
-class TrainingCancelled(Exception):
-    pass
+class TrainingCancelled(Cancelled):
+    """Stop was pressed: the job manager and labs catch it as cnnkit.cancellation.Cancelled."""
 
 
 @dataclass
@@ -102,26 +104,93 @@ class _Emitter:
 
 
 def _check_cancel(cancel_event: Optional[threading.Event]) -> None:
-    if cancel_event is not None and cancel_event.is_set():
-        raise TrainingCancelled()
+    raise_if_cancelled(cancel_event, error=TrainingCancelled)
 
 
-def _diverged_message(config: TrainConfig, epoch: int, step: int, value: float) -> str:
-    what = "NaN" if math.isnan(value) else "infinite"
+# The loss "explodes" (diverges without reaching NaN, e.g. Adam at lr 1e4 ending at 3e16) when a logged
+# window is both far above the run's first batch loss (before any update: near ln K for cross-entropy)
+# and huge in absolute terms. The first logged window is no baseline: two steps at such a rate already explode.
+EXPLODE_FACTOR = 1000.0
+EXPLODE_FLOOR = 1e4
+
+
+def _exploded(value: float, first: Optional[float]) -> bool:
+    return first is not None and value > EXPLODE_FLOOR and value > EXPLODE_FACTOR * max(first, 1e-12)
+
+
+def _diverged_message(config: TrainConfig, epoch: int, step: int, value: float,
+                      first: Optional[float] = None) -> str:
+    if math.isfinite(value):
+        what = f"exploded to {value:.3g} (from {first:.3g} at the start)"
+    else:
+        what = "became " + ("NaN" if math.isnan(value) else "infinite")
     hint = f"lower the learning rate (now {config.lr:g})"
     if config.loss != "cross_entropy":
         hint += " or use cross-entropy"
     if config.optimizer == "sgd" and config.momentum > 0.95:
         hint += " or lower the momentum"
-    return f"loss became {what} at epoch {epoch + 1}, step {step}; {hint}"
+    return f"loss {what} at epoch {epoch + 1}, step {step}; {hint}"
 
 
 def _image_size(config: TrainConfig, dataset) -> int:
     return int(config.image_size or dataset.train_x.shape[-1])
 
 
-def _network_shape(prepared_channels: int, size: int) -> tuple[int, int, int]:
-    return (prepared_channels, size, size)
+def _clone(state_dict: dict) -> dict:
+    return {name: tensor.detach().clone() for name, tensor in state_dict.items()}
+
+
+@dataclass
+class RunState:
+    """What the loop carries from one epoch to the next; the end of an epoch commits it (EpochCommit)."""
+
+    epoch: int = 0                               # epochs done
+    history: list[dict] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+    best_score: Optional[float] = None           # validation accuracy (train accuracy without a validation split)
+    best_epoch: int = 0
+    best_weights: Optional[dict] = None          # a copy of the best epoch's weights
+    bad_epochs: int = 0
+    start_loss: Optional[float] = None           # the first batch's loss, before any update
+    train_seconds: float = 0.0
+    train_images: int = 0
+    status: str = "done"                         # done | early_stopped | cancelled
+    message: str = ""
+
+
+
+@dataclass
+class Run:
+    """Everything one run trains with, prepared once (see _prepare)."""
+
+    config: TrainConfig
+    device: torch.device
+    amp_dtype: Optional[torch.dtype]
+    generator: torch.Generator
+    bundle: ModelBundle
+    prepared: PreparedData
+    model: nn.Module
+    normalise: Normaliser
+    augment: AugmentConfig
+    criterion: Callable
+    optimizer: torch.optim.Optimizer
+    schedule: LRSchedule
+    scaler: torch.amp.GradScaler
+    writer: RunWriter
+    emit: _Emitter
+    cancel_event: Optional[threading.Event]
+    trainable: int
+    frozen: int
+    state: RunState = field(default_factory=RunState)
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.prepared.train_x) / self.config.batch_size)
+
+    @property
+    def model_name(self) -> str:
+        return self.config.model_label() if isinstance(self.config.model, str) else self.bundle.name
 
 
 def train(config: TrainConfig, on_progress: Optional[ProgressCallback] = None,
@@ -129,216 +198,279 @@ def train(config: TrainConfig, on_progress: Optional[ProgressCallback] = None,
           checkpoint_root: Optional[Path] = None) -> TrainResult:
     """Train, save and evaluate one run. resume_from: an interrupted/cancelled run folder to go on with.
 
-    Raises ValueError (bad settings, unavailable data, diverged loss) with a message saying what to change.
-    A cancelled run returns with status "cancelled" and keeps what was trained."""
+    Raises ValueError (bad settings, unavailable data, diverged loss, a run that is busy, finished or
+    damaged) with a message saying what to change. A cancelled run returns with status "cancelled"
+    and keeps what was trained."""
     config.validate()
-    emit = _Emitter(on_progress)
+    writer = RunWriter.open(resume_from) if resume_from is not None else None
+    return _train(config, writer, _Emitter(on_progress), cancel_event, checkpoint_root)
+
+
+def resume(run_dir: str | Path, on_progress: Optional[ProgressCallback] = None,
+           cancel_event: Optional[threading.Event] = None) -> TrainResult:
+    """Go on with an interrupted or cancelled run right after its last committed epoch."""
+    writer = RunWriter.open(run_dir)
+    try:
+        config = TrainConfig.from_dict(writer.read_config())
+        config.validate()
+    except ValueError as error:
+        writer.close()
+        raise DamagedRun(f"run {writer.run_dir.name} cannot be resumed: config.json: {error}") from None
+    return _train(config, writer, _Emitter(on_progress), cancel_event, None)
+
+
+def _train(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
+           cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path]) -> TrainResult:
+    """The recipe: prepare (nothing written until everything is checked), epochs, final evaluation."""
+    try:
+        run = _prepare(config, writer, emit, cancel_event, checkpoint_root)
+    except BaseException:
+        if writer is not None:
+            writer.close()  # a failed resume leaves the run as it was
+        raise
+    with run.writer:
+        try:
+            while run.state.epoch < config.epochs and run.state.status == "done":
+                row = _train_epoch(run)
+                _end_epoch(run, row)
+        except TrainingCancelled:
+            _stop_cancelled(run)
+        except BaseException as error:
+            run.writer.finish("failed", message=str(error) or type(error).__name__)
+            raise
+        try:
+            return _finish(run)
+        except BaseException as error:
+            run.writer.finish("failed", message=str(error) or type(error).__name__)
+            raise
+
+
+def _prepare(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
+             cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path]) -> Run:
+    """Data, network, optimiser, the committed state of a resumed run; then (and only then) the run
+    folder is written: created, or brought in line with its last commit and marked running."""
     device = resolve_device(config.device)
     generator = seed_everything(config.seed)
-    amp_dtype = autocast_dtype_for(config.precision, device)
-
+    if writer is not None:
+        _check_config_matches_run(config, writer)
     emit("status", phase="loading", message=f"loading {config.dataset}", fraction=0.0)
     dataset = load_dataset(config.dataset, progress=lambda f, m: emit("status", phase="loading", message=m, fraction=f))
     _check_cancel(cancel_event)
-    size = _image_size(config, dataset)
     channels = int(dataset.train_x.shape[1])
+    size = _image_size(config, dataset)
     bundle = build_bundle(config.model, (channels, size, size), len(dataset.classes), config,
                           image_size_given=config.image_size is not None)
-    size = bundle.input_shape[1]  # a preset may insist on its own size (cnn4_gap: 64)
+    if writer is not None:
+        _check_record_matches_run(bundle, writer)
     emit("status", phase="preparing", message="preparing tensors", fraction=None)
-    prepared = prepare_data(config, dataset, device, size, bundle.normalisation)
-    if not config.restore_size and config.train_resolution:
-        # the network sees the small images directly (global-pooling networks)
-        prepared.input_shape = (channels, config.train_resolution, config.train_resolution)
-    notes = bundle.notes + prepared.notes + list(getattr(dataset, "notes", []) or [])
+    # bundle.input_shape: a preset may insist on its own size (cnn4_gap: 64)
+    prepared = prepare_data(config, dataset, device, bundle.input_shape[1], bundle.normalisation)
     model = bundle.model.to(device).to(memory_format=torch.channels_last)  # matches the Normaliser's layout
     counts = count_params(model)
-    trainable, frozen = counts.trainable, counts.frozen
-
-    if resume_from is not None:
-        run_dir = store.resolve_run_dir(resume_from)
-    else:
-        run_dir = store.create_run(config.to_dict(), config.model_label() if isinstance(config.model, str)
-                                   else bundle.name, config.dataset, checkpoint_root)
-    store.update_run(run_dir, status="running", pid=os.getpid(), classes=prepared.classes,
-                     model_record=bundle.record, model_name=config.model_label() if isinstance(config.model, str)
-                     else bundle.name, mean=prepared.mean, std=prepared.std, input_shape=list(bundle.input_shape),
-                     device=str(device), trainable_params=trainable, frozen_params=frozen, notes=notes,
-                     message="", **bundle.extra)
-    emit("run_dir", run_dir=str(run_dir), notes=notes, trainable_params=trainable, frozen_params=frozen)
-    try:
-        return _train_loop(config, bundle, prepared, model, device, amp_dtype, generator, run_dir, emit,
-                           cancel_event, trainable, frozen, resume_from is not None)
-    except TrainingCancelled:
-        raise  # handled inside the loop; here only if cancelled before the first step
-    except BaseException as error:
-        store.update_run(run_dir, status="failed", message=str(error) or type(error).__name__)
-        raise
-
-
-def _train_loop(config: TrainConfig, bundle: ModelBundle, prepared: PreparedData, model: nn.Module,
-                device: torch.device, amp_dtype, generator: torch.Generator, run_dir: Path, emit: _Emitter,
-                cancel_event, trainable: int, frozen: int, resuming: bool) -> TrainResult:
-    normalise = Normaliser(prepared.mean, prepared.std, device)
-    augment_config = AugmentConfig.from_dict(config.augment)
-    num_classes = len(prepared.classes)
-    criterion = loss_function(config, num_classes)
+    amp_dtype = autocast_dtype_for(config.precision, device)
     groups = bundle.param_groups(config.lr) if bundle.param_groups else [{"params": list(model.parameters())}]
     optimizer = build_optimizer(groups, config)
-    n_train = len(prepared.train_x)
-    steps_per_epoch = math.ceil(n_train / config.batch_size)
-    schedule = LRSchedule(config, steps_per_epoch)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    weights = weight_parameters(model)
-
-    history: list[dict] = []
-    steps: list[dict] = []
-    best_val: Optional[float] = None
-    start_epoch = 0
-    if resuming and (run_dir / "resume.pt").is_file() and (run_dir / "last.pt").is_file():
-        model.load_state_dict(store.load_tensors(run_dir / "last.pt", device))
-        state = store.load_tensors(run_dir / "resume.pt")
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        generator.set_state(state["generator"])
-        old = store.load_history(run_dir)
-        history, steps = old.get("epochs", []), old.get("steps", [])
-        start_epoch = int(state["epoch"])
-        best_val = state.get("best_val")
-        emit("status", phase="training", message=f"resuming at epoch {start_epoch + 1}", fraction=None)
+    commit = None
+    if writer is not None:
+        commit = writer.load_commit()  # on the CPU: RNG states must stay there; weights are copied over
+        if commit is not None:
+            _restore(commit, model, optimizer, generator, writer.run_dir)
     else:
-        for f in ("last.pt", "best.pt", "resume.pt"):
-            (run_dir / f).unlink(missing_ok=True)
+        writer = RunWriter.create(config.to_dict(), config.model_label() if isinstance(config.model, str)
+                                  else bundle.name, config.dataset, checkpoint_root)
+    run = Run(config=config, device=device, amp_dtype=amp_dtype, generator=generator, bundle=bundle,
+              prepared=prepared, model=model, normalise=Normaliser(prepared.mean, prepared.std, device),
+              augment=AugmentConfig.from_dict(config.augment),
+              criterion=loss_function(config, len(prepared.classes)), optimizer=optimizer,
+              schedule=LRSchedule(config, math.ceil(len(prepared.train_x) / config.batch_size)),
+              scaler=torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16), writer=writer, emit=emit,
+              cancel_event=cancel_event, trainable=counts.trainable, frozen=counts.frozen)
+    if commit is not None:
+        run.schedule.load_state_dict(commit.schedule)
+        run.state = RunState(epoch=commit.epoch, history=list(commit.history["epochs"]),
+                             steps=list(commit.history["steps"]), best_score=commit.best_score,
+                             best_epoch=commit.best_epoch,
+                             best_weights=_clone(commit.best_weights),
+                             bad_epochs=commit.bad_epochs, start_loss=commit.start_loss)
+    # the network's input: with restore_size off it sees the small training images directly
+    input_shape = list(bundle.input_shape)
+    if not config.restore_size and config.train_resolution:
+        input_shape = [channels, config.train_resolution, config.train_resolution]
+    notes = bundle.notes + prepared.notes + list(getattr(dataset, "notes", []) or [])
+    writer.start(commit, classes=prepared.classes, model_record=bundle.record, model_name=run.model_name,
+                 mean=prepared.mean, std=prepared.std, input_shape=input_shape, device=str(device),
+                 trainable_params=counts.trainable, frozen_params=counts.frozen, notes=notes, **bundle.extra)
+    emit("run_dir", run_dir=str(writer.run_dir), notes=notes, trainable_params=counts.trainable,
+         frozen_params=counts.frozen)
+    if commit is not None:
+        emit("status", phase="training", message=f"resuming at epoch {commit.epoch + 1}", fraction=None)
+    return run
 
-    def save_last(epoch_done: int) -> None:
-        store.save_tensors(run_dir / "last.pt", model.state_dict())
-        store.save_tensors(run_dir / "resume.pt", {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                                                   "generator": generator.get_state(), "epoch": epoch_done,
-                                                   "best_val": best_val})
-        store.write_json(run_dir / "history.json", {"epochs": history, "steps": steps})
 
-    started = time.perf_counter()
-    train_seconds = 0.0
-    train_images = 0
-    status, message = "done", ""
-    bad_epochs = 0
-    global_step = start_epoch * steps_per_epoch
-    epoch = start_epoch
-    total_steps = config.epochs * steps_per_epoch
+def _check_config_matches_run(config: TrainConfig, writer: RunWriter) -> None:
+    recorded = writer.meta.get("dataset")
+    if recorded and config.dataset != recorded:
+        raise DamagedRun(f"run {writer.run_dir.name} cannot be resumed: its settings (config.json) name dataset "
+                         f"{config.dataset!r} but it was trained on {recorded!r} (run.json); config.json is damaged")
+
+
+def _check_record_matches_run(bundle: ModelBundle, writer: RunWriter) -> None:
+    recorded = writer.meta.get("model_record")
+    if recorded and recorded.get("kind", "spec") == "spec" and to_jsonable(bundle.record) != recorded:
+        raise DamagedRun(f"run {writer.run_dir.name} cannot be resumed: its settings (config.json) build another "
+                         "network than the one it trained (run.json field 'model_record'); config.json is damaged")
+
+
+def _restore(commit: EpochCommit, model: nn.Module, optimizer: torch.optim.Optimizer,
+             generator: torch.Generator, run_dir: Path) -> None:
+    path = run_dir / "state.pt"
+    load_weights_into(model, commit.last, path)
     try:
-        for epoch in range(start_epoch, config.epochs):
-            note = bundle.on_epoch_start(epoch, optimizer) if bundle.on_epoch_start else None
-            if note:
-                emit("status", phase="training", message=note, fraction=None)
-            model.train()
-            epoch_start = time.perf_counter()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
-            seen = 0
-            window_loss = torch.zeros((), device=device)
+        optimizer.load_state_dict(commit.optimizer)
+        generator.set_state(commit.generator)
+        torch.set_rng_state(commit.torch_rng)
+    except (ValueError, RuntimeError, TypeError, KeyError) as error:
+        raise DamagedRun(f"this checkpoint cannot be loaded: {path}: its optimiser or random state does not fit "
+                         f"({str(error).splitlines()[0][:160]})") from None
+
+
+def _train_epoch(run: Run) -> dict:
+    """One pass over the training split; the epoch's row (validation included)."""
+    config, state, model = run.config, run.state, run.model
+    epoch = state.epoch  # counted from 0 here
+    note = run.bundle.on_epoch_start(epoch, run.optimizer) if run.bundle.on_epoch_start else None
+    if note:
+        run.emit("status", phase="training", message=note, fraction=None)
+    model.train()
+    steps_per_epoch = run.steps_per_epoch
+    total_steps = config.epochs * steps_per_epoch
+    global_step = epoch * steps_per_epoch
+    weights = weight_parameters(model)
+    epoch_start = time.perf_counter()
+    loss_sum = torch.zeros((), device=run.device)
+    correct = torch.zeros((), device=run.device, dtype=torch.long)
+    seen = 0
+    window_loss = torch.zeros((), device=run.device)
+    window_steps = 0
+    grad_sums = {name: 0.0 for name, _ in weights}
+    grad_samples = 0
+    lr = run.optimizer.param_groups[-1]["lr"]
+    n_train = len(run.prepared.train_x)
+    for epoch_step, index in enumerate(batches(n_train, config.batch_size, run.generator, run.device), start=1):
+        _check_cancel(run.cancel_event)
+        lr = run.schedule.apply(run.optimizer, epoch, epoch_step - 1)
+        x = run.normalise(augment(run.prepared.train_x[index], run.augment, run.generator))
+        y = run.prepared.train_y[index]
+        with autocast_context(run.device, run.amp_dtype):
+            logits = model(x)
+            loss = run.criterion(logits, y)
+        total = loss + config.l1 * l1_penalty(model) if config.l1 else loss
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(total).backward()
+        global_step += 1
+        log_now = epoch_step % config.log_every == 0 or epoch_step == steps_per_epoch
+        if log_now:
+            if run.scaler.is_enabled():
+                run.scaler.unscale_(run.optimizer)
+            for name, p in weights:
+                if p.grad is not None:
+                    grad_sums[name] += float(p.grad.detach().abs().mean())
+            grad_samples += 1
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        detached = loss.detach().float()
+        if state.start_loss is None:
+            state.start_loss = float(detached)  # one sync per run
+        loss_sum += detached * len(y)
+        window_loss += detached
+        window_steps += 1
+        correct += (logits.detach().argmax(dim=1) == y).sum()
+        seen += len(y)
+        if log_now:
+            value = float(window_loss) / window_steps
+            if not math.isfinite(value) or _exploded(value, state.start_loss):
+                raise TrainingDiverged(_diverged_message(config, epoch, epoch_step, value, state.start_loss))
+            elapsed = time.perf_counter() - epoch_start
+            rate = seen / max(elapsed, 1e-9)
+            eta = (total_steps - global_step) * config.batch_size / max(rate, 1e-9)
+            state.steps.append({"step": global_step, "epoch": epoch + epoch_step / steps_per_epoch, "loss": value,
+                                "lr": lr})
+            run.emit("step", epoch=epoch + 1, epochs=config.epochs, step=global_step, epoch_step=epoch_step,
+                     steps_per_epoch=steps_per_epoch, loss=value, lr=lr, images_per_s=rate, eta_s=eta)
+            window_loss = torch.zeros((), device=run.device)
             window_steps = 0
-            grad_sums = {name: 0.0 for name, _ in weights}
-            grad_samples = 0
-            lr = optimizer.param_groups[-1]["lr"]
-            for epoch_step, index in enumerate(batches(n_train, config.batch_size, generator, device), start=1):
-                _check_cancel(cancel_event)
-                lr = schedule.apply(optimizer, epoch, epoch_step - 1)
-                x = normalise(augment(prepared.train_x[index], augment_config, generator))
-                y = prepared.train_y[index]
-                with autocast_context(device, amp_dtype):
-                    logits = model(x)
-                    loss = criterion(logits, y)
-                total = loss + config.l1 * l1_penalty(model) if config.l1 else loss
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(total).backward()
-                global_step += 1
-                log_now = epoch_step % config.log_every == 0 or epoch_step == steps_per_epoch
-                if log_now:
-                    if scaler.is_enabled():
-                        scaler.unscale_(optimizer)
-                    for name, p in weights:
-                        if p.grad is not None:
-                            grad_sums[name] += float(p.grad.detach().abs().mean())
-                    grad_samples += 1
-                scaler.step(optimizer)
-                scaler.update()
-                detached = loss.detach().float()
-                loss_sum += detached * len(y)
-                window_loss += detached
-                window_steps += 1
-                correct += (logits.detach().argmax(dim=1) == y).sum()
-                seen += len(y)
-                if log_now:
-                    value = float(window_loss) / window_steps
-                    if not math.isfinite(value):
-                        raise TrainingDiverged(_diverged_message(config, epoch, epoch_step, value))
-                    elapsed = time.perf_counter() - epoch_start
-                    rate = seen / max(elapsed, 1e-9)
-                    remaining = total_steps - global_step
-                    eta = remaining * config.batch_size / max(rate, 1e-9)
-                    point = {"step": global_step, "epoch": epoch + epoch_step / steps_per_epoch, "loss": value, "lr": lr}
-                    steps.append(point)
-                    emit("step", epoch=epoch + 1, epochs=config.epochs, step=global_step, epoch_step=epoch_step,
-                         steps_per_epoch=steps_per_epoch, loss=value, lr=lr, images_per_s=rate, eta_s=eta)
-                    window_loss = torch.zeros((), device=device)
-                    window_steps = 0
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            epoch_train_seconds = time.perf_counter() - epoch_start
-            train_seconds += epoch_train_seconds
-            train_images += seen
-            train_loss = float(loss_sum) / max(seen, 1)
-            if not math.isfinite(train_loss):
-                raise TrainingDiverged(_diverged_message(config, epoch, steps_per_epoch, train_loss))
-            val_loss, val_acc = _validate(model, prepared, normalise, criterion, amp_dtype)
-            schedule.end_epoch(val_loss if val_loss is not None else train_loss)
-            row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": float(correct) / max(seen, 1),
-                   "val_loss": val_loss, "val_acc": val_acc, "lr": lr,
-                   "seconds": time.perf_counter() - epoch_start, "images_per_s": seen / max(epoch_train_seconds, 1e-9),
-                   "grad": {name: (total / grad_samples if grad_samples else 0.0) for name, total in grad_sums.items()}}
-            history.append(row)
-            score = val_acc if val_acc is not None else row["train_acc"]
-            improved = best_val is None or score > best_val
-            if improved:
-                best_val = score
-                bad_epochs = 0
-            else:
-                bad_epochs += 1
-            save_last(epoch + 1)
-            if improved:
-                store.save_tensors(run_dir / "best.pt", model.state_dict())
-            store.update_run(run_dir, epochs_done=epoch + 1, best_val_accuracy=best_val)
-            emit("epoch", row=row)
-            if config.early_stopping and bad_epochs >= config.early_stopping and epoch + 1 < config.epochs:
-                status = "early_stopped"
-                message = (f"stopped early after epoch {epoch + 1}: validation accuracy did not improve "
-                           f"for {config.early_stopping} epochs")
-                break
-    except TrainingCancelled:
-        status, message = "cancelled", f"stopped by the user during epoch {epoch + 1}"
-        save_last(len(history))
-        if not (run_dir / "best.pt").is_file():
-            store.save_tensors(run_dir / "best.pt", model.state_dict())
-    seconds = time.perf_counter() - started
-    img_per_s = train_images / train_seconds if train_seconds else 0.0
+    if run.device.type == "cuda":
+        torch.cuda.synchronize()
+    train_seconds = time.perf_counter() - epoch_start
+    state.train_seconds += train_seconds
+    state.train_images += seen
+    train_loss = float(loss_sum) / max(seen, 1)
+    if not math.isfinite(train_loss):
+        raise TrainingDiverged(_diverged_message(config, epoch, steps_per_epoch, train_loss))
+    val_loss, val_acc = _validate(model, run.prepared, run.normalise, run.criterion, run.amp_dtype)
+    run.schedule.end_epoch(val_loss if val_loss is not None else train_loss)
+    return {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": float(correct) / max(seen, 1),
+            "val_loss": val_loss, "val_acc": val_acc, "lr": lr,
+            "seconds": time.perf_counter() - epoch_start, "images_per_s": seen / max(train_seconds, 1e-9),
+            "grad": {name: (total / grad_samples if grad_samples else 0.0) for name, total in grad_sums.items()}}
+
+
+def _end_epoch(run: Run, row: dict) -> None:
+    """Best-model bookkeeping, the epoch's one commit, progress, early stopping."""
+    state, config = run.state, run.config
+    state.epoch += 1
+    state.history.append(row)
+    score = row["val_acc"] if row["val_acc"] is not None else row["train_acc"]
+    improved = state.best_score is None or score > state.best_score
+    if improved:  # a copy: the next epochs train the model's own tensors further
+        state.best_score, state.best_epoch, state.bad_epochs = score, state.epoch, 0
+        state.best_weights = _clone(run.model.state_dict())
+    else:
+        state.bad_epochs += 1
+    run.writer.commit_epoch(EpochCommit(
+        epoch=state.epoch, last=run.model.state_dict(),
+        best=None if state.best_epoch == state.epoch else state.best_weights, best_epoch=state.best_epoch,
+        best_score=state.best_score, bad_epochs=state.bad_epochs, optimizer=run.optimizer.state_dict(),
+        schedule=run.schedule.state_dict(), generator=run.generator.get_state(), torch_rng=torch.get_rng_state(),
+        history={"epochs": state.history, "steps": state.steps}, start_loss=state.start_loss), improved=improved)
+    run.emit("epoch", row=row)
+    if config.early_stopping and state.bad_epochs >= config.early_stopping and state.epoch < config.epochs:
+        state.status = "early_stopped"
+        state.message = (f"stopped early after epoch {state.epoch}: validation accuracy did not improve "
+                         f"for {config.early_stopping} epochs")
+
+
+def _stop_cancelled(run: Run) -> None:
+    """Cancelled: the last commit stays (resume goes on from it); a run without one keeps its partial weights."""
+    run.state.status = "cancelled"
+    run.state.message = f"stopped by the user during epoch {run.state.epoch + 1}"
+    if run.state.epoch == 0:
+        run.writer.save_partial_weights(run.model.state_dict())
+
+
+def _finish(run: Run) -> TrainResult:
+    """The best epoch on the test split (not for a cancelled run), the result, the run's final status."""
+    state, config = run.state, run.config
+    seconds = time.perf_counter() - run.started
+    img_per_s = state.train_images / state.train_seconds if state.train_seconds else 0.0
     result = TrainResult(
-        run_id=run_dir.name, run_dir=str(run_dir), status=status, dataset=config.dataset,
-        model=config.model_label() if isinstance(config.model, str) else bundle.name, device=str(device),
-        epochs=len(history), seconds=seconds, train_img_per_s=img_per_s, test_acc=None, macro_f1=None,
-        per_class=[], best_val_acc=best_val, trainable_params=trainable, frozen_params=frozen,
-        history=history, message=message)
-    if status != "cancelled":
-        emit("status", phase="evaluating", message="evaluating the best epoch on the test split", fraction=None)
-        model.load_state_dict(store.load_tensors(run_dir / "best.pt", device))
+        run_id=run.writer.run_dir.name, run_dir=str(run.writer.run_dir), status=state.status, dataset=config.dataset,
+        model=run.model_name, device=str(run.device), epochs=len(state.history), seconds=seconds,
+        train_img_per_s=img_per_s, test_acc=None, macro_f1=None, per_class=[], best_val_acc=state.best_score,
+        trainable_params=run.trainable, frozen_params=run.frozen, history=state.history, message=state.message)
+    if state.status != "cancelled":
+        run.emit("status", phase="evaluating", message="evaluating the best epoch on the test split", fraction=None)
+        if state.best_weights is not None:
+            run.model.load_state_dict(state.best_weights)
         resolution = config.test_resolution or config.train_resolution
-        evaluation, predictions = evaluate_model(model, prepared.test_x, prepared.test_y, prepared.classes, normalise,
-                                                 amp_dtype, resolution=resolution)
-        store.write_json(run_dir / "results.json", evaluation.to_dict())
-        store.write_json(run_dir / "predictions.json", predictions)
+        evaluation, predictions = evaluate_model(run.model, run.prepared.test_x, run.prepared.test_y,
+                                                 run.prepared.classes, run.normalise, run.amp_dtype,
+                                                 resolution=resolution)
+        run.writer.write_results(evaluation.to_dict(), predictions)
         result.results = evaluation.to_dict()
         result.test_acc, result.macro_f1, result.per_class = evaluation.accuracy, evaluation.macro_f1, evaluation.per_class
-    store.update_run(run_dir, status=status, message=message, seconds=seconds, train_img_per_s=img_per_s,
-                     test_accuracy=result.test_acc, macro_f1=result.macro_f1)
+    run.writer.finish(state.status, message=state.message, seconds=seconds, train_img_per_s=img_per_s,
+                      test_accuracy=result.test_acc, macro_f1=result.macro_f1)
     return result
 
 
@@ -351,11 +483,3 @@ def _validate(model: nn.Module, prepared: PreparedData, normalise, criterion, am
     acc = float((probs.argmax(dim=1) == y).float().mean())
     loss = float(torch.nn.functional.nll_loss(probs.clamp_min(1e-12).log(), y))
     return loss, acc
-
-
-def resume(run_dir: str | Path, on_progress: Optional[ProgressCallback] = None,
-           cancel_event: Optional[threading.Event] = None) -> TrainResult:
-    """Go on with an interrupted or cancelled run from its last saved epoch."""
-    run_dir = store.resolve_run_dir(run_dir)
-    config = TrainConfig.from_dict(store.read_json(run_dir / "config.json"))
-    return train(config, on_progress=on_progress, cancel_event=cancel_event, resume_from=run_dir)

@@ -1,0 +1,199 @@
+"""Reading saved runs: the run list, one run's record and files. A damaged run is listed as damaged
+(with the file and the field that are wrong), never hiding the others."""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from cnnkit.fileio import read_json, to_jsonable
+from cnnkit.paths import checkpoint_dir
+
+ACTIVE_STATUSES = ("queued", "running")
+FINISHED_STATUSES = ("done", "early_stopped")
+
+
+class DamagedRun(ValueError):
+    """A run folder whose run.json/config.json cannot be read or holds a field of the wrong type."""
+
+
+@dataclass
+class RunRecord:
+    """One saved run as the run list shows it."""
+
+    run_id: str
+    run_dir: Path
+    status: str
+    dataset: str
+    classes: list[str]
+    model_name: str
+    name: str = ""
+    created: float = 0.0
+    epochs_done: int = 0
+    epochs: int = 0
+    test_accuracy: Optional[float] = None
+    macro_f1: Optional[float] = None
+    best_val_accuracy: Optional[float] = None
+    seconds: Optional[float] = None
+    device: str = ""
+    message: str = ""
+    config: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return to_jsonable(self)
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+_KINDS = {"text": (lambda v: isinstance(v, str), "text"),
+          "number": (_is_number, "a number"),
+          "optional number": (lambda v: v is None or _is_number(v), "a number or null"),
+          "int": (_is_int, "a whole number"),
+          "text list": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of names"),
+          "object": (lambda v: isinstance(v, dict), "a JSON object"),
+          "shape": (lambda v: isinstance(v, list) and len(v) == 3 and all(_is_int(c) and c > 0 for c in v),
+                    "[channels, height, width]")}
+# run.json fields a reader relies on, and what each must be (absent fields take their defaults)
+RUN_FIELDS = {"status": "text", "dataset": "text", "model_name": "text", "name": "text", "created": "number",
+              "epochs_done": "int", "classes": "text list", "test_accuracy": "optional number",
+              "macro_f1": "optional number", "best_val_accuracy": "optional number", "seconds": "optional number",
+              "device": "text", "message": "text", "model_record": "object", "input_shape": "shape"}
+
+
+def _read_object(path: Path, run_dir: Path, required: bool) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        if required:
+            raise DamagedRun(f"run {run_dir.name} is damaged: {path.name} is missing") from None
+        return {}
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DamagedRun(f"run {run_dir.name} is damaged: {path.name} is not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise DamagedRun(f"run {run_dir.name} is damaged: {path.name} should hold a JSON object "
+                         f"(got {type(data).__name__})")
+    return data
+
+
+def read_run_meta(run_dir: Path) -> dict:
+    """run.json, checked field by field; DamagedRun names the file and the field that are wrong."""
+    run_dir = Path(run_dir)
+    meta = _read_object(run_dir / "run.json", run_dir, required=True)
+    for name, kind in RUN_FIELDS.items():
+        if name in meta:
+            check, expected = _KINDS[kind]
+            if not check(meta[name]):
+                raise DamagedRun(f"run {run_dir.name} is damaged: run.json field {name!r} should be {expected} "
+                                 f"(got {json.dumps(meta[name])[:60]})")
+    return meta
+
+
+def read_run_config(run_dir: Path) -> dict:
+    """config.json as a dict (its fields are checked by TrainConfig.from_dict); {} when absent."""
+    run_dir = Path(run_dir)
+    config = _read_object(run_dir / "config.json", run_dir, required=False)
+    if "epochs" in config and not _is_int(config["epochs"]):
+        raise DamagedRun(f"run {run_dir.name} is damaged: config.json field 'epochs' should be a whole number "
+                         f"(got {json.dumps(config['epochs'])[:60]})")
+    return config
+
+
+def _damaged_record(run_dir: Path, error: DamagedRun) -> RunRecord:
+    try:
+        created = run_dir.stat().st_mtime
+    except OSError:
+        created = 0.0
+    return RunRecord(run_id=run_dir.name, run_dir=run_dir, status="damaged", dataset="", classes=[], model_name="",
+                     created=created, message=str(error))
+
+
+def load_run(run_dir: Path) -> RunRecord:
+    """The run's record; a damaged run gives status "damaged" and the reason in `message`."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.json").is_file():
+        raise FileNotFoundError(f"{run_dir} is not a saved run (no run.json)")
+    try:
+        meta = read_run_meta(run_dir)
+        config = read_run_config(run_dir)
+    except DamagedRun as error:
+        return _damaged_record(run_dir, error)
+    status = meta.get("status", "unknown")
+    if status in ACTIVE_STATUSES + ("starting",) and not _pid_alive(meta.get("pid")):
+        status = "interrupted"  # the process that ran it is gone (app restarted): it can be resumed
+    return RunRecord(
+        run_id=run_dir.name, run_dir=run_dir, status=status, dataset=meta.get("dataset", ""),
+        classes=list(meta.get("classes", [])), model_name=meta.get("model_name", ""), name=meta.get("name", ""),
+        created=float(meta.get("created", 0.0)), epochs_done=int(meta.get("epochs_done", 0)),
+        epochs=int(config.get("epochs", 0)), test_accuracy=meta.get("test_accuracy"), macro_f1=meta.get("macro_f1"),
+        best_val_accuracy=meta.get("best_val_accuracy"), seconds=meta.get("seconds"), device=meta.get("device", ""),
+        message=meta.get("message", ""), config=config)
+
+
+def list_runs(root: Optional[Path] = None) -> list[RunRecord]:
+    """Every saved run, newest first; folders that are not runs are skipped, damaged ones listed as damaged."""
+    root = Path(root) if root else checkpoint_dir()
+    if not root.is_dir():
+        return []
+    records = []
+    for child in root.iterdir():
+        if child.is_dir() and (child / "run.json").is_file():
+            try:
+                records.append(load_run(child))
+            except OSError as error:  # unreadable folder (permissions): still shown
+                records.append(_damaged_record(child, DamagedRun(f"run {child.name} cannot be read: {error}")))
+    return sorted(records, key=lambda r: (r.created, r.run_id), reverse=True)
+
+
+def resolve_run_dir(run: str | Path) -> Path:
+    """A run folder from a path or a run id inside the checkpoint directory."""
+    for candidate in (Path(run), checkpoint_dir() / str(run)):
+        if (candidate / "run.json").is_file():
+            return candidate
+    raise FileNotFoundError(f"no saved run {str(run)!r} (looked for run.json in it and in {checkpoint_dir()})")
+
+
+def load_history(run_dir: Path) -> dict:
+    history = read_json(Path(run_dir) / "history.json", None)
+    if not isinstance(history, dict):
+        return {"epochs": [], "steps": []}
+    return history
+
+
+def load_results(run_dir: Path) -> Optional[dict]:
+    return read_json(Path(run_dir) / "results.json")
+
+
+def load_predictions(run_dir: Path) -> Optional[dict]:
+    return read_json(Path(run_dir) / "predictions.json")
+
+
+def delete_run(run_dir: Path) -> None:
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.json").is_file():
+        raise ValueError(f"{run_dir} is not a saved run; nothing deleted")
+    shutil.rmtree(run_dir)
