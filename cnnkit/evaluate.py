@@ -4,7 +4,7 @@ matrix, one-vs-rest ROC curves with AUC, top-k accuracy and the most confident m
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable, Optional
 
 import numpy as np

@@ -1,6 +1,6 @@
 """The app shell: navigation over six pages, a home page, the device in the sidebar."""
 
-from tests.conftest import make_app_test
+from tests.helpers.app import make_app_test
 
 
 def test_home_page_shows_device_and_data_dir(isolated_dirs):

@@ -11,7 +11,7 @@ import zipfile
 from PIL import Image
 
 from cnnkit.cli import main
-from tests.conftest import ROOT
+from tests.helpers.app import ROOT
 
 
 def test_datasets_json_lists_every_field(monkeypatch):

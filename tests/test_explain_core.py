@@ -20,7 +20,7 @@ from cnnkit.explain import (
     top_k,
 )
 from cnnkit.explain.layers import LayerInfo
-from tests.test_explain_helpers import random_input, tiny_model
+from tests.helpers.explain import random_input, tiny_model
 
 
 def hand_written_grad_cam(model: nn.Module, x: torch.Tensor, layer: nn.Module, target: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from cnnkit.explain import explain
-from tests.test_explain_helpers import TinyCNN
+from tests.helpers.explain import TinyCNN
 
 SIZE = 32
 SIDE = 8

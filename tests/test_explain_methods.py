@@ -10,7 +10,7 @@ import torch
 
 from cnnkit.explain import ATTRIBUTION_METHODS, METHODS, AttributionMethod, UnknownMethodError, explain, get_method
 from cnnkit.explain.methods import base
-from tests.test_explain_helpers import random_input, tiny_model
+from tests.helpers.explain import random_input, tiny_model
 
 
 def test_registry_order_names_and_rules():

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from cnnkit.explain import ModelCache, cache_key, colorize, overlay, randomization_check, randomized_copy, rank_correlation
-from tests.test_explain_helpers import random_input, tiny_model
+from tests.helpers.explain import random_input, tiny_model
 
 
 def test_overlay_opacity_and_size():

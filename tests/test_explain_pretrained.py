@@ -11,7 +11,7 @@ import torch
 from cnnkit.cli import main as cli_main
 from cnnkit.explain import load_explainable, load_image, top_k
 from cnnkit.models import pretrained as pt
-from tests.conftest import ROOT
+from tests.helpers.app import ROOT
 
 EXAMPLES = ROOT / "assets" / "examples"
 

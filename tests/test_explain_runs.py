@@ -20,7 +20,7 @@ from torch import nn
 
 from cnnkit.explain import explain, load_explainable
 from cnnkit.explain.viewer import list_run_choices, prepare, sample_test_images
-from tests.test_explain_helpers import TinyCNN
+from tests.helpers.explain import TinyCNN
 
 CLASSES = ["circle", "square", "triangle", "star"]
 
@@ -141,7 +141,7 @@ def test_cli_on_a_run_folder(fake_run, tmp_path, capsys):
 
 def test_page_test_set_source(fake_run, monkeypatch):
     pytest.importorskip("streamlit")
-    from tests.conftest import make_app_test
+    from tests.helpers.app import make_app_test
 
     monkeypatch.setenv("CNNKIT_OFFLINE", "1")
     at = make_app_test("gradcam_viewer", timeout=120)

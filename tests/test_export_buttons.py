@@ -5,7 +5,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from cnnkit import store
-from tests.export_helpers import untrained_run
+from tests.helpers.export import untrained_run
 
 
 def _script(run_dir: str) -> None:
@@ -24,5 +24,6 @@ def _labels(run_dir) -> list[str]:
 def test_buttons_for_a_run_with_weights_only(tmp_path):
     run_dir = untrained_run("cnn3", (3, 32, 32), ["a", "b"], tmp_path)
     assert _labels(run_dir) == ["Download run (.zip)", "Export ONNX"]
-    empty = store.create_run({"model": "cnn3"}, "cnn3", "fake", tmp_path)
+    with store.RunWriter.create({"model": "cnn3"}, "cnn3", "fake", tmp_path) as writer:
+        empty = writer.run_dir
     assert _labels(empty) == []

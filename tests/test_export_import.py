@@ -15,7 +15,7 @@ from cnnkit import store
 from cnnkit.cli import main
 from cnnkit.explain.viewer import list_run_choices
 from cnnkit.export import RunImportError, build_run_zip, import_run_zip
-from tests.export_helpers import train_tiny_run
+from tests.helpers.export import train_tiny_run
 
 
 @pytest.fixture

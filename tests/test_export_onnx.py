@@ -14,7 +14,7 @@ from torch import nn
 from cnnkit.cli import main
 from cnnkit.export import OnnxExportError, export_run_onnx, model_to_onnx
 from cnnkit.models.presets import PRESETS, get_preset
-from tests.export_helpers import train_tiny_run, untrained_run
+from tests.helpers.export import train_tiny_run, untrained_run
 
 TOLERANCE = 1e-4  # max |logit difference| accepted between onnxruntime and PyTorch (float32)
 DEEP_TOLERANCE = 1e-3  # EfficientNet-Lite0: ~50 float32 layers accumulate rounding differences

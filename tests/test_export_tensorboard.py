@@ -12,7 +12,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from cnnkit import store
 from cnnkit.cli import main
 from cnnkit.export import export_runs
-from tests.export_helpers import train_tiny_run
+from tests.helpers.export import train_tiny_run
 
 
 def _read(folder: Path) -> EventAccumulator:

@@ -18,7 +18,7 @@ from PIL import Image
 from cnnkit import store
 from cnnkit.cli import main
 from cnnkit.export import build_run_zip
-from tests.export_helpers import train_tiny_run, untrained_run
+from tests.helpers.export import train_tiny_run, untrained_run
 
 
 def _readme_code(readme: str) -> str:
@@ -85,7 +85,8 @@ def test_zip_reproduces_the_runs_test_predictions_without_cnnkit(monkeypatch, tm
 
 
 def test_zip_of_a_run_with_no_weights_says_so(tmp_path):
-    run_dir = store.create_run({"model": "cnn3"}, "cnn3", "fake", tmp_path)
+    with store.RunWriter.create({"model": "cnn3"}, "cnn3", "fake", tmp_path) as writer:
+        run_dir = writer.run_dir
     store.update_run(run_dir, model_record={"kind": "spec"}, input_shape=[3, 8, 8], classes=["a", "b"])
     with pytest.raises(FileNotFoundError, match="no saved weights yet"):
         build_run_zip(run_dir)

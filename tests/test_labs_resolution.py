@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass, field
 
 import pytest
 import torch
-from PIL import Image
 
 from cnnkit.cli import main as cli_main
 from cnnkit.data import SHAPE_CLASSES, generate_shapes
@@ -16,24 +15,9 @@ from cnnkit.evaluate import evaluate_run
 from cnnkit.labs import (LAB_KINDS, DamagedLab, LabKind, ResolutionLabConfig, ResolutionLabResult, ResolutionRow,
                          delete_lab, list_labs, load_lab, network_views, register_lab_kind, run_resolution_lab,
                          save_lab)
-from cnnkit.paths import data_dir
 from cnnkit.store import load_results
 from cnnkit.train import TrainConfig
-
-
-def tiny_folder(name: str = "reslab_tiny", per_class_train: int = 12, per_class_test: int = 6) -> str:
-    """A 3-class 32×32 ImageFolder dataset (Shapes classes 0-2): trains and tests in a second."""
-    root = data_dir() / name
-    if root.is_dir():
-        return name
-    for split, per_class, seed in (("train", per_class_train, 1), ("test", per_class_test, 2)):
-        x, y = generate_shapes(40 * per_class + 100, seed=seed)
-        for c in range(3):
-            folder = root / split / SHAPE_CLASSES[c]
-            folder.mkdir(parents=True, exist_ok=True)
-            for i, image in enumerate(x[y == c][:per_class]):
-                Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{i:03d}.png")
-    return name
+from tests.helpers.folders import tiny_folder
 
 
 def lab_config(dataset: str, resolutions=(32, 16), **overrides) -> ResolutionLabConfig:

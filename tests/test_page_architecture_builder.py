@@ -3,7 +3,7 @@
 import json
 
 from cnnkit.models import get_preset
-from tests.conftest import make_app_test
+from tests.helpers.app import make_app_test
 
 
 def params_metric(at) -> str:

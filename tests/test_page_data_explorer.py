@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import make_app_test
+from tests.helpers.app import make_app_test
 
 
 def charts(at):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, make_app_test
+from tests.helpers.app import ROOT, make_app_test
 
 pytestmark = pytest.mark.slow  # EfficientNet-Lite0 on CPU: a few seconds per run
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.conftest import make_app_test
+from tests.helpers.app import make_app_test
 
 
 @pytest.fixture(autouse=True)
@@ -122,12 +122,13 @@ def test_top_images_filters_arithmetic_and_output_size(tiny_shapes):
 
 
 @pytest.fixture
-def saved_run(isolated_dirs):
-    """A spec run folder as the trainer writes it: run.json, config.json (seed 7), best.pt."""
+def saved_run(tmp_path, monkeypatch):
+    """A spec run folder as the trainer writes it: run.json, config.json (seed 7), best.pt; the only run."""
     from cnnkit.models.registry import build_bundle
     from cnnkit.store import save_tensors
 
-    run_dir = isolated_dirs["checkpoints"] / "20250101-000000-tiny-shapes-abcd"
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(tmp_path))  # other tests' runs would be newer
+    run_dir = tmp_path / "20250101-000000-tiny-shapes-abcd"
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(7)
     bundle = build_bundle("cnn3", (3, 32, 32), 8)
@@ -140,9 +141,7 @@ def saved_run(isolated_dirs):
         "status": "done", "dataset": "shapes", "classes": list(SHAPE_CLASSES), "model_name": "cnn3",
         "model_record": bundle.record, "input_shape": [3, 32, 32], "mean": [0.5] * 3, "std": [0.25] * 3,
         "created": 1.0}))
-    yield run_dir, initial
-    import shutil
-    shutil.rmtree(run_dir)
+    return run_dir, initial
 
 
 def test_saved_run_test_set_and_before_after(saved_run, tiny_shapes):

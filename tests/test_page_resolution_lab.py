@@ -7,8 +7,8 @@ import pytest
 
 from cnnkit.jobs import get_job_manager
 from cnnkit.labs import list_labs, load_lab
-from tests.conftest import make_app_test
-from tests.test_labs_resolution import tiny_folder
+from tests.helpers.app import make_app_test
+from tests.helpers.folders import tiny_folder
 
 
 def no_errors(at) -> None:

@@ -12,8 +12,8 @@ import pytest
 from cnnkit import store
 from cnnkit.jobs import get_job_manager
 from cnnkit.train import TrainConfig, train
-from tests.conftest import make_app_test
-from tests.train_helpers import patch_dataset, tiny_dataset, tiny_spec
+from tests.helpers.app import make_app_test
+from tests.helpers.train import patch_dataset, tiny_dataset, tiny_spec
 
 
 

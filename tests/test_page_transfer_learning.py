@@ -9,8 +9,8 @@ import pytest
 
 from cnnkit.jobs import get_job_manager
 from cnnkit.paths import data_dir
-from tests.conftest import make_app_test
-from tests.test_transfer_builder import write_shapes_folder
+from tests.helpers.app import make_app_test
+from tests.helpers.folders import write_shapes_folder
 
 
 def by_key(elements, key):
@@ -130,7 +130,7 @@ def test_a_dataset_made_on_the_page_is_saved_and_selected():
 
 def test_a_saved_run_as_the_source():
     from cnnkit.train import TrainConfig, train
-    from tests.test_transfer_builder import small_spec
+    from tests.helpers.folders import small_spec
 
     source_data = write_shapes_folder("page-src", (0, 1, 2, 3), 10, 2, seed=13)
     run = train(TrainConfig(dataset=source_data, model=small_spec(4), epochs=1, batch_size=16, device="cpu",

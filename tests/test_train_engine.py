@@ -12,7 +12,7 @@ import torch
 from cnnkit import store
 from cnnkit.train import OPTIMIZERS, SCHEDULERS, TrainConfig, TrainingDiverged, resume, train
 from cnnkit.train.optim import LRSchedule, l1_penalty
-from tests.train_helpers import mlp_spec, patch_dataset, random_dataset, tiny_dataset, tiny_spec
+from tests.helpers.train import mlp_spec, patch_dataset, random_dataset, tiny_dataset, tiny_spec
 
 
 @pytest.fixture

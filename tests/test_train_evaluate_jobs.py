@@ -16,7 +16,7 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_sco
 from cnnkit.evaluate import metrics_from_probs
 from cnnkit.jobs import JobManager
 from cnnkit.train import TrainConfig
-from tests.train_helpers import patch_dataset, tiny_dataset, tiny_spec
+from tests.helpers.train import patch_dataset, tiny_dataset, tiny_spec
 
 
 def test_metrics_equal_scikit_learn():

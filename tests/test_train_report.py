@@ -12,7 +12,7 @@ from cnnkit import store
 from cnnkit.store import RunRecord
 from cnnkit.train import TrainConfig, train
 from cnnkit.train import report
-from tests.train_helpers import patch_dataset, tiny_dataset, tiny_spec
+from tests.helpers.train import patch_dataset, tiny_dataset, tiny_spec
 
 
 def test_decimate_keeps_ends_and_spacing():

@@ -9,7 +9,7 @@ import pytest
 from cnnkit.jobs import JobManager, new_group_id
 from cnnkit.train import TrainConfig
 from cnnkit.train import sweeps
-from tests.train_helpers import patch_dataset, tiny_dataset, tiny_spec
+from tests.helpers.train import patch_dataset, tiny_dataset, tiny_spec
 
 
 def test_parse_values_lists_and_ranges():

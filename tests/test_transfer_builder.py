@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from cnnkit import store
-from cnnkit.data import SHAPE_CLASSES, dataset_info, generate_shapes, load_dataset
+from cnnkit.data import dataset_info, generate_shapes, load_dataset
 from cnnkit.paths import data_dir
 from cnnkit.train import TrainConfig, train
 from cnnkit.train.optim import LRSchedule, build_optimizer
@@ -21,37 +21,7 @@ from cnnkit.data.custom_dataset import custom_dataset_counts, save_custom_datase
 from cnnkit.transfer.estimate import estimate_epoch_cost
 from cnnkit.transfer.freeze import describe_backbone
 from cnnkit.models.pretrained import load_pretrained
-
-SIZE = 16
-
-
-def write_shapes_folder(name: str, classes: tuple[int, ...], train_per_class: int, test_per_class: int,
-                        seed: int, size: int = SIZE) -> str:
-    """A train/ and test/ folder dataset of Shapes classes as PNGs in the (temporary) data dir."""
-    root = data_dir() / name
-    if root.is_dir():
-        return name
-    for split, per_class, split_seed in (("train", train_per_class, seed), ("test", test_per_class, seed + 1000)):
-        x, y = generate_shapes(40 * per_class + 200, seed=split_seed, size=size)
-        for c in classes:
-            folder = root / split / SHAPE_CLASSES[c]
-            folder.mkdir(parents=True, exist_ok=True)
-            chosen = x[y == c][:per_class]
-            assert len(chosen) == per_class
-            for i, image in enumerate(chosen):
-                Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{i:04d}.png")
-    return name
-
-
-def small_spec(num_classes: int, size: int = SIZE) -> dict:
-    conv = lambda c: [{"type": "conv2d", "params": {"out_channels": c, "kernel_size": 3, "padding": 1}},  # noqa: E731
-                      {"type": "batchnorm2d", "params": {}}, {"type": "relu", "params": {}},
-                      {"type": "maxpool2d", "params": {"kernel_size": 2}}]
-    return {"name": "small", "input_shape": [3, size, size], "num_classes": num_classes,
-            "layers": conv(16) + conv(32) + conv(32) + [
-                {"type": "flatten", "params": {}}, {"type": "linear", "params": {"out_features": 64}},
-                {"type": "relu", "params": {}}, {"type": "linear", "params": {"out_features": num_classes}}]}
-
+from tests.helpers.folders import SIZE, small_spec, write_shapes_folder
 
 def quick_config(dataset: str, model, **overrides) -> TrainConfig:
     settings = dict(dataset=dataset, model=model, epochs=1, batch_size=16, lr=2e-3, seed=0, device="cpu",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from cnnkit.cli import main
-from tests.test_transfer_builder import write_shapes_folder
+from tests.helpers.folders import write_shapes_folder
 
 TRAIN_KEYS = {"run_id", "run_dir", "status", "dataset", "model", "device", "epochs", "seconds", "train_img_per_s",
               "test_acc", "macro_f1", "per_class", "best_val_acc", "trainable_params", "frozen_params", "message",

@@ -7,7 +7,7 @@ import zipfile
 
 from PIL import Image
 
-from tests.conftest import make_app_test
+from tests.helpers.app import make_app_test
 
 
 def shapes_zip(classes=("dots", "bars"), per_class: int = 4) -> bytes:

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import sys
 import typing
-from pathlib import Path
 from typing import Any, Collection
 
 from cnnkit.fileio import to_jsonable

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
 from pathlib import Path
 from typing import BinaryIO, Optional
@@ -19,7 +20,7 @@ import torch
 
 from cnnkit import store
 from cnnkit.data.zip_import import read_entry_limited, safe_entry_parts
-from cnnkit.fileio import write_json
+
 from cnnkit.models import rebuild_model
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024            # the whole zip, expanded
@@ -160,21 +161,16 @@ def import_run_zip(source: str | Path | bytes | BinaryIO, root: Optional[Path] =
     fields = {k: meta[k] for k in RUN_FIELDS if k in meta}
     info = _json(data, "model_info.json", {})
     original = str(info.get("run_id") or "") if isinstance(info, dict) else ""
-    run_dir = store.create_run(config, fields.get("model_name") or "imported", fields.get("dataset") or "run", root)
-    try:
-        store.save_tensors(run_dir / "best.pt", state)
-        if isinstance(history, dict):
-            write_json(run_dir / "history.json", history)
-        if isinstance(results, dict):
-            write_json(run_dir / "results.json", results)
-        if isinstance(predictions, dict):
-            write_json(run_dir / "predictions.json", predictions)
-        note = "imported from a run zip" + (f" (run {original})" if original else "")
-        fields["notes"] = [*(fields.get("notes") or []), note]
-        store.update_run(run_dir, **fields, status="done", imported=True, message=note)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    return run_dir
+    note = "imported from a run zip" + (f" (run {original})" if original else "")
+    fields["notes"] = [*(fields.get("notes") or []), note]
+    with store.RunWriter.create(config, fields.get("model_name") or "imported", fields.get("dataset") or "run",
+                                root) as writer:
+        try:
+            writer.write_finished(state, history if isinstance(history, dict) else None,
+                                  results if isinstance(results, dict) else None,
+                                  predictions if isinstance(predictions, dict) else None,
+                                  **fields, imported=True, message=note)
+        except BaseException:
+            shutil.rmtree(writer.run_dir, ignore_errors=True)
+            raise
+    return writer.run_dir

@@ -249,6 +249,20 @@ class RunWriter:
         save_tensors(self.run_dir / "last.pt", state_dict)
         save_tensors(self.run_dir / "best.pt", state_dict)
 
+    def write_finished(self, weights: dict, history: Optional[dict] = None, results: Optional[dict] = None,
+                       predictions: Optional[dict] = None, **fields: Any) -> None:
+        """A run trained elsewhere (an imported run zip) saved as done: its weights as best.pt and
+        last.pt, whatever history and results it brings, then run.json (last: a reader sees a whole run)."""
+        save_tensors(self.run_dir / "best.pt", weights)
+        save_tensors(self.run_dir / "last.pt", weights)
+        if history is not None:
+            write_json(self.run_dir / "history.json", history)
+        if results is not None:
+            write_json(self.run_dir / "results.json", results)
+        if predictions is not None:
+            write_json(self.run_dir / "predictions.json", predictions)
+        self.finish("done", fields.pop("message", ""), **fields)
+
     def write_results(self, results: dict, predictions: dict) -> None:
         write_json(self.run_dir / "results.json", results)
         write_json(self.run_dir / "predictions.json", predictions)

@@ -8,7 +8,7 @@ from typing import Optional
 
 import torch
 
-from cnnkit.data import (AugmentConfig, LoadedDataset, augment_batch, channel_stats, resize_batch, split_indices,
+from cnnkit.data import (AugmentConfig, LoadedDataset, augment_batch, channel_stats, split_indices,
                          transform_resolution)
 from cnnkit.train.config import TrainConfig
 

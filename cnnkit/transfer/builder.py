@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from cnnkit.transfer.freeze import (
-    BackboneLayout, ParamCounts, TransferNet, apply_strategy, count_params, describe_backbone, parse_strategy,
+    BackboneLayout, ParamCounts, TransferNet, apply_strategy, describe_backbone, parse_strategy,
     replace_head,
 )
 from cnnkit.models import ModelBundle, ModelKind, rebuild_model, register_model_kind

@@ -15,7 +15,7 @@ models get wrapped in :class:`TransferNet`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn

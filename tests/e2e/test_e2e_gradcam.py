@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers.app import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import streamlit_server
+from tests.helpers.app import streamlit_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

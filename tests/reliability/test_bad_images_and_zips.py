@@ -277,7 +277,7 @@ def test_palette_and_alpha_images_are_flattened_over_white():
 
 # --- the Data explorer page --------------------------------------------------------------------------
 def test_data_explorer_shows_an_error_for_a_damaged_zip_not_an_exception(monkeypatch):
-    from tests.conftest import make_app_test
+    from tests.helpers.app import make_app_test
 
     monkeypatch.setenv("CNNKIT_OFFLINE", "1")
     data = bytearray(make_zip(two_classes()))

@@ -11,8 +11,8 @@ import torch
 from cnnkit import store
 from cnnkit.store.writer import CRASH_POINTS
 from cnnkit.train import resume, train
-from tests.reliability.run_helpers import only_run, tiny_config, train_in_child
-from tests.train_helpers import patch_dataset, tiny_dataset
+from tests.helpers.runs import only_run, tiny_config, train_in_child
+from tests.helpers.train import patch_dataset, tiny_dataset
 
 
 @pytest.fixture(scope="module")

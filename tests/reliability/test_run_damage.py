@@ -15,8 +15,8 @@ from cnnkit.cli import main as cli_main
 from cnnkit.models import ModelSpec, adapt_spec, get_preset
 from cnnkit.models.spec import SpecError
 from cnnkit.train import TrainConfig, TrainingDiverged, resume, train
-from tests.reliability.run_helpers import tiny_config
-from tests.train_helpers import patch_dataset, tiny_dataset
+from tests.helpers.runs import tiny_config
+from tests.helpers.train import patch_dataset, tiny_dataset
 
 
 @pytest.fixture

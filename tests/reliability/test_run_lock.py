@@ -11,8 +11,8 @@ import pytest
 from cnnkit import store
 from cnnkit.store import RunBusy, RunWriter
 from cnnkit.train import resume, train
-from tests.reliability.run_helpers import tiny_config
-from tests.train_helpers import patch_dataset, tiny_dataset
+from tests.helpers.runs import tiny_config
+from tests.helpers.train import patch_dataset, tiny_dataset
 
 
 @pytest.fixture

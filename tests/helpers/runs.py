@@ -1,6 +1,6 @@
 """A tiny, deterministic 3-epoch run for the reliability tests, in this process or in a child that may be killed.
 
-`python -m tests.reliability.run_helpers <checkpoint_dir>` trains it (CNNKIT_TEST_CRASH_AT set by the caller
+`python -m tests.helpers.runs <checkpoint_dir>` trains it (CNNKIT_TEST_CRASH_AT set by the caller
 makes the run writer die at one point of one epoch's commit)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from tests.train_helpers import patch_dataset, tiny_dataset, tiny_spec
+from tests.helpers.train import patch_dataset, tiny_dataset, tiny_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ def train_in_child(checkpoints: Path, crash_at: str | None = None, timeout: floa
     env.pop("CNNKIT_TEST_CRASH_AT", None)
     if crash_at:
         env["CNNKIT_TEST_CRASH_AT"] = crash_at
-    return subprocess.run([sys.executable, "-m", "tests.reliability.run_helpers", str(checkpoints)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "tests.helpers.runs", str(checkpoints)], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout)
 
 

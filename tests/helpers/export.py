@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from cnnkit import store
-from tests.train_helpers import patch_dataset, tiny_dataset, tiny_spec
+from tests.helpers.train import patch_dataset, tiny_dataset, tiny_spec
 
 
 def train_tiny_run(monkeypatch, tmp_path: Path, epochs: int = 2) -> tuple[Path, object]:
@@ -30,7 +30,6 @@ def untrained_run(model, input_shape: tuple[int, int, int], classes: list[str], 
     torch.manual_seed(seed)
     bundle = build_bundle(model, input_shape, len(classes))
     model_name = model if isinstance(model, str) else bundle.name
-    run_dir = store.create_run({"model": model, "dataset": "fake"}, model_name, "fake", root)
     mean, std = bundle.normalisation or ([0.5] * input_shape[0], [0.25] * input_shape[0])
     # BatchNorm running statistics away from 0/1, so a wrong normalisation or a lost buffer shows
     with torch.no_grad():
@@ -38,7 +37,8 @@ def untrained_run(model, input_shape: tuple[int, int, int], classes: list[str], 
             if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
                 module.running_mean.uniform_(-0.5, 0.5)
                 module.running_var.uniform_(0.5, 2.0)
-    store.save_tensors(run_dir / "best.pt", bundle.model.state_dict())
-    store.update_run(run_dir, status="done", classes=classes, model_record=bundle.record, model_name=model_name,
-                     mean=list(mean), std=list(std), input_shape=list(bundle.input_shape))
-    return run_dir
+    with store.RunWriter.create({"model": model, "dataset": "fake"}, model_name, "fake", root) as writer:
+        writer.write_finished(bundle.model.state_dict(), classes=classes, model_record=bundle.record,
+                              model_name=model_name, mean=list(mean), std=list(std),
+                              input_shape=list(bundle.input_shape))
+    return writer.run_dir
