@@ -151,6 +151,8 @@ def runs_tab() -> None:
     st.subheader("One run")
     run_id = st.selectbox("Run", list(by_id), format_func=labels.get, key="tr_run_pick")
     record = by_id[run_id]
+    if record.status == "damaged":  # listed so it is not lost; the reason names the file and the field
+        st.error(f"{record.message}. Fix or delete the folder `{record.run_dir}`.")
     cols = st.columns(4)
     # A resume waiting in the queue has not touched run.json yet: the manager knows it (one click, one job).
     if cols[0].button("Resume", key="tr_resume", disabled=not manager.can_resume(record),
@@ -178,7 +180,7 @@ def runs_tab() -> None:
             st.error(str(exc))
         else:
             st.rerun()
-    if st.toggle("Show its full evaluation", key="tr_run_details"):
+    if record.status != "damaged" and st.toggle("Show its full evaluation", key="tr_run_details"):
         render_run_results(record.run_dir, key="tr_runs_detail")
 
 
