@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit.data.preview import hwc_to_display
-from cnnkit.explain import DEFAULT_DISPLAY_SIZE, METHODS, ModelCache, heatmap_image, load_image, overlay, randomization_check
+from cnnkit.explain import DEFAULT_DISPLAY_SIZE, METHODS, heatmap_image, load_image, overlay, randomization_check
 from cnnkit.explain.examples import list_examples
 from cnnkit.explain.viewer import (
     attribute,
@@ -15,27 +15,15 @@ from cnnkit.explain.viewer import (
     image_digest,
     list_run_choices,
     load_choice,
-    pretrained_choices,
     prepare,
     sample_test_images,
 )
+from ui.models import cached_pretrained_choices, model_cache
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
 
 DISPLAY = DEFAULT_DISPLAY_SIZE  # px: the side the original and the overlays are shown at
-
-
-@st.cache_resource
-def model_cache() -> ModelCache:
-    # One process-wide cache: every user shares loaded models, each used under its own lock.
-    return ModelCache(max_items=4)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def cached_pretrained_choices():
-    # Checking for torchvision weights may probe the network (≤ 2 s): once a minute is enough.
-    return pretrained_choices()
 
 
 st.title("Grad-CAM viewer")

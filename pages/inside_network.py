@@ -9,13 +9,14 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit.data.preview import display_factor, hwc_to_display
-from cnnkit.explain import ModelCache, load_image, overlay
+from cnnkit.explain import load_image, overlay
 from cnnkit.explain.examples import list_examples
-from cnnkit.explain.viewer import choice_cache_key, image_digest, list_run_choices, pretrained_choices, sample_test_images
+from cnnkit.explain.viewer import choice_cache_key, image_digest, list_run_choices, sample_test_images
 from cnnkit.inspect import (MAX_SAMPLE, NotArithmeticLayer, breakdown_at, capture_activations, channel_grid,
                             channel_scores, conv_modules, draw_box, explain_layer, first_conv_filters, has_breakdown, initial_model, kernel_grid,
                             layer_table, load_model_choice, map_image, map_on_input, output_size, preset_choices,
                             receptive_box, shape_changes, softmax_breakdown, top_images, window_picture)
+from ui.models import cached_pretrained_choices, model_cache
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
@@ -26,16 +27,6 @@ except Exception:  # noqa: BLE001  not installed, or a version this Streamlit ca
     st_canvas = None
 
 DISPLAY = 256  # px: the input image and the receptive field
-
-
-@st.cache_resource
-def model_cache() -> ModelCache:
-    return ModelCache(max_items=4)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def cached_pretrained_choices():
-    return pretrained_choices()
 
 
 st.title("Inside the network")

@@ -16,30 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from cnnkit.explain import explain, load_explainable
 from cnnkit.explain.viewer import list_run_choices, prepare, sample_test_images
+from cnnkit.store import LoadedRun
 from tests.helpers.explain import TinyCNN
 
 CLASSES = ["circle", "square", "triangle", "star"]
-
-
-@dataclass
-class FakeLoadedRun:
-    model: nn.Module
-    spec: object
-    classes: list[str]
-    input_shape: tuple[int, int, int]
-    mean: list[float]
-    std: list[float]
-    dataset: str
-    run_dir: Path
-
-    def preprocess(self, x_uint8: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.mean).view(1, -1, 1, 1)
-        std = torch.tensor(self.std).view(1, -1, 1, 1)
-        return (x_uint8.float() / 255.0 - mean) / std
 
 
 @dataclass
@@ -69,7 +52,7 @@ def fake_run(tmp_path, monkeypatch):
     def load_run_model(path, which="best", device="cpu"):
         net = TinyCNN(1, 4)
         net.load_state_dict(torch.load(Path(path) / f"{which}.pt", weights_only=True))
-        return FakeLoadedRun(net.eval(), None, CLASSES, (1, 32, 32), [0.5], [0.25], "fake_shapes", Path(path))
+        return LoadedRun(net.eval(), None, CLASSES, (1, 32, 32), [0.5], [0.25], "fake_shapes", Path(path))
 
     store = types.ModuleType("cnnkit.store")
     store.load_run_model = load_run_model
