@@ -15,6 +15,7 @@ from cnnkit.jobs import JobSnapshot, get_job_manager, new_group_id
 from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
 from ui.job_follow import follow_jobs
+from ui.export_buttons import render_run_import
 from ui.run_views import render_overlays, render_run_results
 from ui.shell import ensure_app_shell
 from ui.train_settings import load_training_settings, training_settings
@@ -123,7 +124,8 @@ def runs_tab() -> None:
     if "tr_compare" in st.session_state:  # drop deleted runs before the widget is drawn
         st.session_state["tr_compare"] = [r for r in st.session_state["tr_compare"] if r in known]
     if not runs:
-        st.info("No saved runs yet: train one in the Train tab.")
+        st.info("No saved runs yet: train one in the Train tab, or import a run zip.")
+        render_run_import("tr_import")
         return
     table = pd.DataFrame(report.runs_table(runs))
     st.dataframe(table, hide_index=True, width="stretch", column_config={
@@ -182,6 +184,7 @@ def runs_tab() -> None:
             st.rerun()
     if record.status != "damaged" and st.toggle("Show its full evaluation", key="tr_run_details"):
         render_run_results(record.run_dir, key="tr_runs_detail")
+    render_run_import("tr_import")
 
 
 # --- Sweeps --------------------------------------------------------------------------------------

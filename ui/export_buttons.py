@@ -1,4 +1,5 @@
-"""Download buttons for one saved run: the run zip and the ONNX file (built by cnnkit.export).
+"""Take a model home and bring one back: download buttons for a saved run (the run zip, the ONNX file)
+and the uploader that imports a classmate's run zip (all built by cnnkit.export).
 
 Both files are made only when the button is clicked (deferred data), so showing a run costs nothing.
 """
@@ -36,3 +37,19 @@ def render_export_buttons(run_dir: str | Path, key: str) -> None:
         mime="application/octet-stream", key=f"{key}_onnx", on_click="ignore", icon=":material/deployed_code:",
         help="The network as ONNX (any batch size; classes and mean/std in its metadata), checked against "
              "PyTorch with onnxruntime.")
+
+
+def render_run_import(key: str) -> None:
+    """An uploader for a run zip downloaded from CNN Lab: checked (weights only, shapes, size limits) and
+    saved as a new run, which then shows in the run lists, the Grad-CAM viewer and Inside the network."""
+    with st.expander("Import a run zip (a classmate's model)"):
+        upload = st.file_uploader("Run zip", type=["zip"], key=f"{key}_upload",
+                                  help="A zip made with 'Download run (.zip)'. Its code is never run: the "
+                                       "network is rebuilt from its settings and the weights are checked.")
+        if st.button("Import run", key=f"{key}_button", disabled=upload is None):
+            try:
+                run_dir = export.import_run_zip(upload.getvalue())
+            except (ValueError, OSError) as error:
+                st.error(f"{upload.name}: {error}")
+            else:
+                st.success(f"Imported as run {run_dir.name}: it is in the run list now.")

@@ -15,6 +15,7 @@ import streamlit as st
 
 from cnnkit import store
 from cnnkit.train import report
+from ui.export_buttons import render_export_buttons
 
 SPLIT_COLOURS = alt.Scale(domain=["train", "validation"], range=["#1f77b4", "#ff7f0e"])
 
@@ -175,7 +176,6 @@ def render_run_results(run_dir: str | Path, key: str) -> None:
     except (FileNotFoundError, ValueError) as exc:
         st.error(str(exc))
         return
-    from ui.export_buttons import render_export_buttons  # run zip and ONNX downloads
     render_export_buttons(run_dir, key=f"{key}_export")
     meta = store.read_json(Path(run_dir) / "run.json", {}) or {}
     history_data = store.load_history(run_dir)
