@@ -15,7 +15,7 @@ from cnnkit.jobs import JobSnapshot, get_job_manager, new_group_id
 from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
 from ui.job_follow import follow_jobs
-from ui.export_buttons import render_run_import
+from ui.export_buttons import render_export_buttons, render_run_import
 from ui.run_views import render_overlays, render_run_results
 from ui.shell import ensure_app_shell
 from ui.train_settings import load_training_settings, training_settings
@@ -182,8 +182,11 @@ def runs_tab() -> None:
             st.error(str(exc))
         else:
             st.rerun()
-    if record.status != "damaged" and st.toggle("Show its full evaluation", key="tr_run_details"):
-        render_run_results(record.run_dir, key="tr_runs_detail")
+    if record.status != "damaged":
+        if st.toggle("Show its full evaluation", key="tr_run_details"):
+            render_run_results(record.run_dir, key="tr_runs_detail")  # its download buttons included
+        else:
+            render_export_buttons(record.run_dir, key="tr_runs_export")
     render_run_import("tr_import")
 
 
