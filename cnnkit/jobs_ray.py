@@ -240,23 +240,33 @@ class RayBackend:
         except Exception as exc:  # e.g. the cluster went away
             manager._finish(job_id, None, RuntimeError(f"could not submit the job to Ray: {exc}"))
             return
+        try:
+            stop_pressed = self._follow(manager, job, ref, hub)
+            self._collect(manager, job_id, hub)
+        except BaseException as exc:  # Ray shut down or the cluster went away (Ray raises SystemExit then)
+            manager._finish(job_id, None, RuntimeError(f"lost contact with the Ray cluster ({type(exc).__name__}: "
+                                                       f"{exc}); the run keeps its last saved epoch"))
+            return
+        self._end(manager, job, ref, stop_pressed)
+        hub.forget.remote(job_id)
+
+    def _follow(self, manager: JobManager, job: _Job, ref, hub) -> bool:
+        """Until the task ends: move its events over, pass Stop on. Returns whether Stop was pressed."""
+        job_id = job.snapshot.job_id
         started = False
         stop_sent: Optional[float] = None
         while True:
             finished = bool(ray.wait([ref], timeout=POLL_S)[0])
             started = self._collect(manager, job_id, hub) or started
             if finished:
-                break
+                return stop_sent is not None
             if job.cancel_event.is_set():
                 if stop_sent is None:
                     hub.cancel.remote(job_id)
                     stop_sent = time.monotonic()
                 if not started or time.monotonic() - stop_sent > CANCEL_GRACE_S:
                     ray.cancel(ref, force=started)  # waiting for a machine: just dequeued; stuck: worker ended
-                    break
-        self._collect(manager, job_id, hub)
-        self._end(manager, job, ref, stop_sent is not None)
-        hub.forget.remote(job_id)
+                    return True
 
     @staticmethod
     def _collect(manager: JobManager, job_id: str, hub) -> bool:
