@@ -31,7 +31,7 @@ import socket
 import threading
 import time
 import traceback
-from typing import Any, Optional
+from typing import Optional
 
 import ray
 
