@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: setup run test test-fast bench clean
+.PHONY: setup setup-ray run run-ray test test-fast bench clean
 
 setup: $(STAMP)
 
@@ -17,13 +17,26 @@ $(STAMP): requirements.txt requirements-test.txt
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $(STAMP)
 
+# Ray (optional), for training jobs on a cluster: on the app's machine and on every worker machine.
+RAY_STAMP := $(VENV)/.ray-installed
+setup-ray: $(RAY_STAMP)
+
+$(RAY_STAMP): $(STAMP) requirements-ray.txt
+	$(BIN)/python -m pip install --quiet -r requirements-ray.txt
+	touch $(RAY_STAMP)
+
+# The app with its trainings on the Ray cluster at RAY_ADDRESS (default: the one this machine belongs to).
+RAY_ADDRESS ?= auto
+run-ray: setup-ray
+	CNNKIT_RAY_ADDRESS=$(RAY_ADDRESS) $(BIN)/streamlit run app.py --server.port $(PORT) --server.fileWatcherType none
+
 run: setup
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.fileWatcherType none
 
-test: setup
+test: setup setup-ray
 	$(BIN)/python -m pytest -q
 
-test-fast: setup
+test-fast: setup setup-ray
 	$(BIN)/python -m pytest -q -m "not slow and not e2e"
 
 clean:

@@ -3,6 +3,10 @@
 Worker threads never touch Streamlit; pages poll `snapshot()` (a copy) about once a second.
 A job that raises ends as "failed" with its message and the manager keeps going; one that raises
 `Cancelled` (cnnkit.cancellation, re-exported here) ends as "cancelled".
+
+The manager decides WHICH job starts and when (queue, slots per device, cancels); an execution backend
+decides HOW a started job runs: `LocalBackend` (a thread in this process, the default) or, with
+CNNKIT_RAY_ADDRESS set, `cnnkit.jobs_ray.RayBackend` (trainings on a Ray cluster; ray stays optional).
 """
 
 from __future__ import annotations
@@ -137,6 +141,43 @@ class JobContext:
         return self.cancel_event.is_set()
 
 
+class TrainingJob:
+    """The job function of a training: train(config) or a resume, as data (a config and a run folder) so a
+    backend can run it elsewhere (cnnkit.jobs_ray ships `config` to a Ray worker); called here, it trains here."""
+
+    def __init__(self, config, resume_from: Optional[str] = None):
+        self.config = config
+        self.resume_from = resume_from
+
+    def __call__(self, context: "JobContext"):
+        from cnnkit.train import train
+
+        try:
+            return train(self.config, on_progress=context.progress, cancel_event=context.cancel_event,
+                         resume_from=self.resume_from)
+        except Cancelled as exc:
+            # A cancel escapes train() only before its first step (e.g. while the data loads).
+            raise Cancelled(str(exc) or "stopped before training started") from None
+
+
+class LocalBackend:
+    """Runs each started job in a thread of this process (the app's own machine)."""
+
+    name = "local"
+
+    def resolve_device(self, requested: str) -> str:
+        """The device a job asking for `requested` ("auto", "cpu", "cuda:1", ...) will train on."""
+        from cnnkit.device import resolve_device
+
+        return str(resolve_device(requested))
+
+    def start(self, manager: "JobManager", job: "_Job") -> None:
+        """Begin running `job` (already marked running); manager._finish is called once when it ends."""
+        job.thread = threading.Thread(target=manager._run, args=(job.snapshot.job_id,),
+                                      name=f"cnnkit-{job.snapshot.job_id}", daemon=True)
+        job.thread.start()
+
+
 class _Job:
     def __init__(self, job_id: str, label: str, device: str, group: str, fn: JobFunction, meta: dict):
         self.snapshot = JobSnapshot(job_id=job_id, label=label, device=device, group=group, status="queued",
@@ -147,10 +188,11 @@ class _Job:
 
 
 class JobManager:
-    def __init__(self, max_concurrent_per_device: int = 1, max_history_points: int = 20000):
+    def __init__(self, max_concurrent_per_device: int = 1, max_history_points: int = 20000, backend=None):
         if max_concurrent_per_device < 1:
             raise ValueError("max_concurrent_per_device must be at least 1")
         self.max_concurrent_per_device = max_concurrent_per_device
+        self.backend = backend or LocalBackend()
         self.max_history_points = max_history_points
         self._jobs: dict[str, _Job] = {}
         self._order: list[str] = []
@@ -171,19 +213,8 @@ class JobManager:
     def submit_training(self, config, label: str = "", group: str = "", resume_from: Optional[str] = None) -> str:
         """Queue cnnkit.train.train(config) (or a resume of the saved run in folder `resume_from`, which
         the job's meta["resumes"] records: see job_for_run)."""
-        from cnnkit.device import resolve_device
-        from cnnkit.train import train
-
-        device = str(resolve_device(config.device))
-
-        def run(context: JobContext):
-            try:
-                return train(config, on_progress=context.progress, cancel_event=context.cancel_event,
-                             resume_from=resume_from)
-            except Cancelled as exc:
-                # A cancel escapes train() only before its first step (e.g. while the data loads).
-                raise Cancelled(str(exc) or "stopped before training started") from None
-
+        device = self.backend.resolve_device(config.device)
+        run = TrainingJob(config, resume_from)
         meta: dict = {"config": config.to_dict()}
         if resume_from is not None:
             meta["resumes"] = _run_key(resume_from)
@@ -283,24 +314,33 @@ class JobManager:
             running[job.snapshot.device] = running.get(job.snapshot.device, 0) + 1
             job.snapshot.status = "running"
             job.snapshot.started = time.time()
-            job.thread = threading.Thread(target=self._run, args=(job_id,), name=f"cnnkit-{job_id}", daemon=True)
-            job.thread.start()
+            self.backend.start(self, job)
 
     def _run(self, job_id: str) -> None:
+        """Run the job's function in this thread (LocalBackend) and record how it ended."""
         job = self._jobs[job_id]
         context = JobContext(self, job_id, job.cancel_event)
         try:
             result = job.fn(context)
-            status = getattr(result, "status", "done")
-            error = None
-        except Cancelled as exc:  # stopped on request: a cancel, not a failure
+        except Exception as exc:  # a failing job must never take the app down
+            self._finish(job_id, None, exc, traceback.format_exc(limit=3))
+            return
+        self._finish(job_id, result)
+
+    def _finish(self, job_id: str, result: Any, exc: Optional[BaseException] = None, trace: str = "") -> None:
+        """Record a job's end, however it ran: its result, or the exception it raised (Cancelled: a cancel, not a
+        failure; other exceptions keep their message, and unexpected types also their traceback `trace`)."""
+        job = self._jobs[job_id]
+        if exc is None:
+            status, error = getattr(result, "status", "done"), None
+        elif isinstance(exc, Cancelled):  # stopped on request: a cancel, not a failure
             result, status, error = None, "cancelled", None
             job.snapshot.message = str(exc) or "stopped"
-        except Exception as exc:  # a failing job must never take the app down
+        else:
             result, status = None, "failed"
             error = str(exc) or type(exc).__name__
             if not isinstance(exc, (ValueError, RuntimeError, FileNotFoundError)):
-                error = f"{type(exc).__name__}: {error}\n{traceback.format_exc(limit=3)}"
+                error = f"{type(exc).__name__}: {error}\n{trace}"
         with self._lock:
             snap = job.snapshot
             snap.result = result
@@ -352,6 +392,8 @@ def _run_key(run_dir) -> str:
     return str(Path(run_dir).expanduser().resolve())
 
 
+# Set (e.g. "auto", "ray://head:10001") to run trainings on a Ray cluster instead of this machine.
+RAY_ADDRESS_ENV = "CNNKIT_RAY_ADDRESS"
 _MANAGER: Optional[JobManager] = None
 _MANAGER_LOCK = threading.Lock()
 
@@ -363,9 +405,16 @@ def get_job_manager() -> JobManager:
         if _MANAGER is None:
             import os
 
-            _MANAGER = JobManager(max_concurrent_per_device=int(os.environ.get("CNNKIT_JOBS_PER_DEVICE", "1")))
+            backend, slots = None, os.environ.get("CNNKIT_JOBS_PER_DEVICE")
+            if os.environ.get(RAY_ADDRESS_ENV):
+                from cnnkit.jobs_ray import RayBackend  # only here: ray is an optional install
+
+                backend = RayBackend(os.environ[RAY_ADDRESS_ENV])
+                # The app still decides what starts (fair queueing); as many at once as the cluster can place.
+                slots = slots or str(backend.default_slots())
+            _MANAGER = JobManager(max_concurrent_per_device=int(slots or "1"), backend=backend)
         return _MANAGER
 
 
-__all__ = ["FINISHED", "Cancelled", "JobContext", "JobManager", "JobSnapshot", "fractional_epoch", "get_job_manager",
+__all__ = ["FINISHED", "Cancelled", "JobContext", "JobManager", "JobSnapshot", "LocalBackend", "TrainingJob", "fractional_epoch", "get_job_manager",
            "new_group_id", "raise_if_cancelled", "run_is_resumable", "training_fraction"]

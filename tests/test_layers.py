@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("cnnkit.store",),
     ("cnnkit.evaluate",),
     ("cnnkit.train",),
-    ("cnnkit.jobs",),
+    ("cnnkit.jobs", "cnnkit.jobs_ray"),
     ("cnnkit.transfer",),
     ("cnnkit.labs",),
     ("cnnkit.explain", "cnnkit.inspect", "cnnkit.export"),
