@@ -93,7 +93,6 @@ def _unlock_teacher() -> None:
         st.session_state[TEACHER] = True
     else:
         st.session_state["cnnlab_teacher_error"] = "That is not the teacher password."
-    st.session_state["cnnlab_teacher_pw"] = ""
 
 
 def render_identity() -> None:
