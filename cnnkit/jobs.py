@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from cnnkit.cancellation import Cancelled, raise_if_cancelled
+from cnnkit.classroom.permissions import GUEST, check_may_cancel
 
 JobFunction = Callable[["JobContext"], Any]
 FINISHED = ("done", "failed", "cancelled")
@@ -82,6 +83,8 @@ class JobSnapshot:
     result: Any = None
     error: Optional[str] = None
     meta: dict = field(default_factory=dict)
+    owner: str = GUEST              # who submitted it ("" = a guest); see cnnkit.classroom
+    expected_wait_s: Optional[float] = None  # queued: about how long until it starts (None: not known yet)
 
     @property
     def finished(self) -> bool:
@@ -105,8 +108,12 @@ class JobSnapshot:
     def progress_text(self) -> str:
         """One line saying where the job is: its queue place, its epoch and step, or its latest message."""
         if self.status == "queued":
-            return (f"Queued: position {self.queue_position} on {self.device}; "
-                    "it starts when the runs ahead finish.")
+            from cnnkit.formatting import format_seconds
+
+            wait = (f" (in about {format_seconds(self.expected_wait_s)})" if self.expected_wait_s is not None
+                    else "")
+            return (f"Queued: position {self.queue_position} on {self.device}; it starts when the runs ahead "
+                    f"finish{wait}.")
         if self.phase == "training" and self.epochs and not self.finished:
             parts = [f"Epoch {self.epoch}/{self.epochs}", f"step {self.epoch_step}/{self.steps_per_epoch}"]
             if self.images_per_s:
@@ -121,7 +128,8 @@ class JobSnapshot:
 
 # Snapshot fields a job may set with a progress event of its own kind (not the manager's bookkeeping).
 _EVENT_FIELDS = {f.name for f in fields(JobSnapshot)} - {"job_id", "device", "group", "status", "queue_position",
-                                                         "created", "started", "ended", "result", "error", "meta"}
+                                                         "created", "started", "ended", "result", "error", "meta",
+                                                         "owner", "expected_wait_s"}
 
 
 class JobContext:
@@ -145,16 +153,17 @@ class TrainingJob:
     """The job function of a training: train(config) or a resume, as data (a config and a run folder) so a
     backend can run it elsewhere (cnnkit.jobs_ray ships `config` to a Ray worker); called here, it trains here."""
 
-    def __init__(self, config, resume_from: Optional[str] = None):
+    def __init__(self, config, resume_from: Optional[str] = None, owner: str = ""):
         self.config = config
         self.resume_from = resume_from
+        self.owner = owner
 
     def __call__(self, context: "JobContext"):
         from cnnkit.train import train
 
         try:
             return train(self.config, on_progress=context.progress, cancel_event=context.cancel_event,
-                         resume_from=self.resume_from)
+                         resume_from=self.resume_from, owner=self.owner)
         except Cancelled as exc:
             # A cancel escapes train() only before its first step (e.g. while the data loads).
             raise Cancelled(str(exc) or "stopped before training started") from None
@@ -179,21 +188,41 @@ class LocalBackend:
 
 
 class _Job:
-    def __init__(self, job_id: str, label: str, device: str, group: str, fn: JobFunction, meta: dict):
+    def __init__(self, job_id: str, label: str, device: str, group: str, fn: JobFunction, meta: dict,
+                 owner: str = GUEST):
         self.snapshot = JobSnapshot(job_id=job_id, label=label, device=device, group=group, status="queued",
-                                    queue_position=None, created=time.time(), started=None, ended=None, meta=meta)
+                                    queue_position=None, created=time.time(), started=None, ended=None, meta=meta,
+                                    owner=owner)
         self.fn = fn
         self.cancel_event = threading.Event()
         self.thread: Optional[threading.Thread] = None
 
 
+class QueueFull(ValueError):
+    """An owner already has as many jobs waiting as the class allows."""
+
+
+# Without finished jobs to go by, a queued job's wait is estimated from this many seconds per job ahead.
+DEFAULT_JOB_SECONDS = 60.0
+
+
 class JobManager:
-    def __init__(self, max_concurrent_per_device: int = 1, max_history_points: int = 20000, backend=None):
+    """The queue: per device, owners take turns (round-robin) and each owner's jobs start in the order they
+    were submitted; `max_queued_per_owner` caps how many jobs one owner may have waiting (None: no cap).
+    How a started job runs is the backend's business (LocalBackend: a thread; cnnkit.jobs_ray: Ray)."""
+
+    def __init__(self, max_concurrent_per_device: int = 1, max_history_points: int = 20000,
+                 max_queued_per_owner: Optional[int] = None, backend=None):
         if max_concurrent_per_device < 1:
             raise ValueError("max_concurrent_per_device must be at least 1")
+        if max_queued_per_owner is not None and max_queued_per_owner < 1:
+            raise ValueError("max_queued_per_owner must be at least 1 (or None for no cap)")
         self.max_concurrent_per_device = max_concurrent_per_device
         self.backend = backend or LocalBackend()
+        self.max_queued_per_owner = max_queued_per_owner
         self.max_history_points = max_history_points
+        self._last_owner: dict[str, str] = {}   # device -> owner whose job started there last (round-robin turn)
+        self._owner_ring: list[str] = []         # owners in the order they first submitted: the turn order
         self._jobs: dict[str, _Job] = {}
         self._order: list[str] = []
         self._lock = threading.RLock()
@@ -201,25 +230,43 @@ class JobManager:
 
     # --- public API -------------------------------------------------------------------------
     def submit(self, fn: JobFunction, label: str = "job", device: str = "cpu", group: str = "",
-               meta: Optional[dict] = None) -> str:
-        """Queue fn(context); it starts when its device has a free slot. Returns the job id."""
+               meta: Optional[dict] = None, owner: str = GUEST) -> str:
+        """Queue fn(context) for `owner`; it starts when its device has a free slot and it is the owner's
+        turn. Raises QueueFull when the owner already has max_queued_per_owner jobs waiting. Returns the id."""
         with self._lock:
+            owner = owner or GUEST
+            if self.queue_room(owner) < 1:
+                raise QueueFull(f"You already have {self.max_queued_per_owner} runs waiting, the most this class "
+                                "allows: wait for one to start, or stop one, then queue again")
             job_id = f"job-{next(self._ids)}"
-            self._jobs[job_id] = _Job(job_id, label, _device_key(device), group, fn, dict(meta or {}))
+            self._jobs[job_id] = _Job(job_id, label, _device_key(device), group, fn, dict(meta or {}), owner)
             self._order.append(job_id)
+            if owner not in self._owner_ring:
+                self._owner_ring.append(owner)
             self._dispatch()
             return job_id
 
-    def submit_training(self, config, label: str = "", group: str = "", resume_from: Optional[str] = None) -> str:
-        """Queue cnnkit.train.train(config) (or a resume of the saved run in folder `resume_from`, which
-        the job's meta["resumes"] records: see job_for_run)."""
+    def queue_room(self, owner: str = GUEST) -> int:
+        """How many more jobs `owner` may queue now (a large number when there is no cap): a sweep checks
+        it before queueing any of its runs."""
+        if self.max_queued_per_owner is None:
+            return 1 << 30
+        with self._lock:
+            waiting = sum(1 for j in self._jobs.values()
+                          if j.snapshot.status == "queued" and j.snapshot.owner == (owner or GUEST))
+            return max(0, self.max_queued_per_owner - waiting)
+
+    def submit_training(self, config, label: str = "", group: str = "", resume_from: Optional[str] = None,
+                        owner: str = GUEST) -> str:
+        """Queue cnnkit.train.train(config) for `owner` (recorded in the run's run.json), or a resume of the
+        saved run in folder `resume_from`, which the job's meta["resumes"] records: see job_for_run."""
         device = self.backend.resolve_device(config.device)
-        run = TrainingJob(config, resume_from)
+        run = TrainingJob(config, resume_from, owner)
         meta: dict = {"config": config.to_dict()}
         if resume_from is not None:
             meta["resumes"] = _run_key(resume_from)
         return self.submit(run, label or config.name or f"{config.model_label()} on {config.dataset}", device,
-                           group, meta)
+                           group, meta, owner=owner)
 
     def submit_resume(self, record) -> str:
         """Queue a training that goes on from a saved run's last epoch (a cnnkit.store.RunRecord).
@@ -233,7 +280,8 @@ class JobManager:
             raise ValueError(f"run {record.run_id} is already queued or training; wait for it to finish")
         config = TrainConfig.from_dict(record.config)
         config.validate()
-        return self.submit_training(config, label=f"resume {record.run_id}", resume_from=str(record.run_dir))
+        return self.submit_training(config, label=f"resume {record.run_id}", resume_from=str(record.run_dir),
+                                    owner=getattr(record, "owner", GUEST))
 
     def job_for_run(self, run_dir) -> Optional[JobSnapshot]:
         """The unfinished job that resumes or writes the run folder `run_dir`, or None. A resume waiting in
@@ -262,10 +310,13 @@ class JobManager:
         with self._lock:
             return [self._copy(j) for j in self._order if group is None or self._jobs[j].snapshot.group == group]
 
-    def cancel(self, job_id: str) -> None:
-        """A queued job never starts; a running one stops at its next batch."""
+    def cancel(self, job_id: str, by: Optional[str] = None, teacher: bool = False) -> None:
+        """A queued job never starts; a running one stops at its next batch. `by` (an owner): only the job's
+        owner or the teacher may cancel it (NotAllowed otherwise); None = the app itself (no check)."""
         with self._lock:
             job = self._jobs[job_id]
+            if by is not None:
+                check_may_cancel(job.snapshot, by, teacher)
             job.cancel_event.set()
             if job.snapshot.status == "queued":
                 job.snapshot.status = "cancelled"
@@ -294,10 +345,53 @@ class JobManager:
         snap.steps = list(snap.steps)
         snap.meta = copy.deepcopy(snap.meta)
         if snap.status == "queued":
-            queued = [j for j in self._order if self._jobs[j].snapshot.status == "queued"
-                      and self._jobs[j].snapshot.device == snap.device]
+            queued = self._start_order(snap.device)
             snap.queue_position = queued.index(job_id) + 1
+            snap.expected_wait_s = self._expected_wait(snap.device, snap.queue_position)
         return snap
+
+    def _start_order(self, device: str) -> list[str]:
+        """The queued jobs of `device` in the order they will start: owners take turns (in the order they
+        first submitted, starting after the owner whose job started last there), each owner's jobs in
+        submission order. A sweep of 20 from one owner interleaves with everyone else's single runs."""
+        per_owner: dict[str, list[str]] = {}
+        for job_id in self._order:
+            snap = self._jobs[job_id].snapshot
+            if snap.status == "queued" and snap.device == device:
+                per_owner.setdefault(snap.owner, []).append(job_id)
+        ring = [o for o in self._owner_ring if o in per_owner]
+        last = self._last_owner.get(device)
+        if last in self._owner_ring:
+            # The turn passes to the first owner after `last` in the ring (wrapping round).
+            after = self._owner_ring.index(last)
+            ring.sort(key=lambda o: (self._owner_ring.index(o) <= after, self._owner_ring.index(o)))
+        order: list[str] = []
+        while any(per_owner.values()):
+            for owner in ring:
+                if per_owner[owner]:
+                    order.append(per_owner[owner].pop(0))
+        return order
+
+    def _expected_wait(self, device: str, position: int) -> Optional[float]:
+        """Seconds until the job at queue `position` starts: the jobs ahead at the mean duration of the
+        device's last finished jobs (the running ones' own ETA), shared over its slots."""
+        durations = [s.ended - s.started for s in (self._jobs[j].snapshot for j in self._order[::-1])
+                     if s.device == device and s.status == "done" and s.started and s.ended][:20]
+        running = [self._jobs[j].snapshot for j in self._order
+                   if self._jobs[j].snapshot.device == device and self._jobs[j].snapshot.status == "running"]
+        per_job = sum(durations) / len(durations) if durations else None
+        remaining = []
+        for snap in running:
+            if snap.eta_s is not None:
+                remaining.append(float(snap.eta_s))
+            elif per_job is not None and snap.started:
+                remaining.append(max(0.0, per_job - (time.time() - snap.started)))
+            else:
+                remaining.append(DEFAULT_JOB_SECONDS if per_job is None else per_job)
+        per_job = per_job if per_job is not None else DEFAULT_JOB_SECONDS
+        slots = self.max_concurrent_per_device
+        first_free = min(remaining) if len(remaining) >= slots else 0.0
+        return first_free + (position - 1) * per_job / slots
 
     def _dispatch(self) -> None:
         running: dict[str, int] = {}
@@ -305,13 +399,19 @@ class JobManager:
             snap = self._jobs[job_id].snapshot
             if snap.status == "running":
                 running[snap.device] = running.get(snap.device, 0) + 1
-        for job_id in self._order:
+        devices = list(dict.fromkeys(self._jobs[j].snapshot.device for j in self._order
+                                     if self._jobs[j].snapshot.status == "queued"))
+        starting: list[str] = []
+        for device in devices:
+            free = self.max_concurrent_per_device - running.get(device, 0)
+            for job_id in self._start_order(device):
+                if free <= 0:
+                    break
+                free -= 1
+                self._last_owner[device] = self._jobs[job_id].snapshot.owner
+                starting.append(job_id)
+        for job_id in starting:
             job = self._jobs[job_id]
-            if job.snapshot.status != "queued":
-                continue
-            if running.get(job.snapshot.device, 0) >= self.max_concurrent_per_device:
-                continue
-            running[job.snapshot.device] = running.get(job.snapshot.device, 0) + 1
             job.snapshot.status = "running"
             job.snapshot.started = time.time()
             self.backend.start(self, job)
@@ -405,16 +505,28 @@ def get_job_manager() -> JobManager:
         if _MANAGER is None:
             import os
 
+            from cnnkit.classroom.config import load_classroom_config
+
+            # The class config (cnnlab.toml) sets jobs per device and the per-owner queue cap; the env var
+            # still works for a single user. A broken config file must not stop the app: no caps then.
+            try:
+                limits = load_classroom_config()
+            except ValueError:
+                limits = None
             backend, slots = None, os.environ.get("CNNKIT_JOBS_PER_DEVICE")
+            if limits and limits.jobs_per_device:
+                slots = str(limits.jobs_per_device)
             if os.environ.get(RAY_ADDRESS_ENV):
                 from cnnkit.jobs_ray import RayBackend  # only here: ray is an optional install
 
                 backend = RayBackend(os.environ[RAY_ADDRESS_ENV])
                 # The app still decides what starts (fair queueing); as many at once as the cluster can place.
                 slots = slots or str(backend.default_slots())
-            _MANAGER = JobManager(max_concurrent_per_device=int(slots or "1"), backend=backend)
+            _MANAGER = JobManager(max_concurrent_per_device=int(slots or "1"), backend=backend,
+                                  max_queued_per_owner=limits.queue_per_owner if limits else None)
         return _MANAGER
 
 
-__all__ = ["FINISHED", "Cancelled", "JobContext", "JobManager", "JobSnapshot", "LocalBackend", "TrainingJob", "fractional_epoch", "get_job_manager",
+__all__ = ["FINISHED", "Cancelled", "JobContext", "JobManager", "JobSnapshot", "LocalBackend", "QueueFull",
+           "TrainingJob", "fractional_epoch", "get_job_manager",
            "new_group_id", "raise_if_cancelled", "run_is_resumable", "training_fraction"]

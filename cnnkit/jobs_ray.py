@@ -136,7 +136,8 @@ def _portable(exc: Exception) -> Exception:
 
 
 @ray.remote(max_retries=0)  # a crashed worker ends the job as failed (retrying would race the resume)
-def _train_on_worker(hub, job_id: str, config_dict: dict, resume_from: Optional[str], kind_modules: list[str]):
+def _train_on_worker(hub, job_id: str, config_dict: dict, resume_from: Optional[str], kind_modules: list[str],
+                     owner: str = ""):
     """One training on a Ray worker with the same cnnkit.train code; returns (status, result or error, trace)."""
     for module in kind_modules:  # model kinds registered in the app (e.g. transfer) must exist here too
         importlib.import_module(module)
@@ -147,7 +148,7 @@ def _train_on_worker(hub, job_id: str, config_dict: dict, resume_from: Optional[
           "fraction": None})
     try:
         result = train(TrainConfig.from_dict(config_dict), on_progress=pump,
-                       cancel_event=_RemoteCancelFlag(hub, job_id), resume_from=resume_from)
+                       cancel_event=_RemoteCancelFlag(hub, job_id), resume_from=resume_from, owner=owner)
         outcome = ("done", result, "")
     except Cancelled as exc:
         outcome = ("cancelled", str(exc) or "stopped before training started", "")
@@ -236,7 +237,7 @@ class RayBackend:
         try:
             hub = self.hub()
             ref = _train_on_worker.options(**self._task_options(job.snapshot.device)).remote(
-                hub, job_id, config, spec.resume_from, kind_modules)
+                hub, job_id, config, spec.resume_from, kind_modules, spec.owner)
         except Exception as exc:  # e.g. the cluster went away
             manager._finish(job_id, None, RuntimeError(f"could not submit the job to Ray: {exc}"))
             return

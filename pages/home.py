@@ -1,6 +1,8 @@
 import streamlit as st
 
+from cnnkit.classroom import load_pins, unpin
 from cnnkit.paths import checkpoint_dir, data_dir
+from ui.identity import is_teacher
 from ui.sidebar import device_info
 from ui.shell import ensure_app_shell
 
@@ -31,3 +33,19 @@ col1, col2 = st.columns(2)
 col1.metric("Device", "GPU" if info.kind == "cuda" else "CPU", help="Training runs here unless you pick another device.")
 col1.caption(info.label())
 col2.markdown(f"**Data directory:** `{data_dir()}`  \n**Checkpoints:** `{checkpoint_dir()}`")
+
+# What the teacher pinned (cnnkit.classroom.pins): the class lands on it.
+pins = load_pins()
+if pins:
+    st.subheader("Pinned by the teacher")
+    for item in pins:
+        if item["kind"] == "run":
+            st.page_link("pages/training_runner.py", label=f"Run {item['id']}: open its settings",
+                         query_params={"run": item["id"]}, icon="📌")
+        else:
+            st.markdown(f"📌 Lesson **{item['id']}** (the lessons page is coming)")
+        if item.get("note"):
+            st.caption(item["note"])
+        if is_teacher() and st.button("Unpin", key=f"home_unpin_{item['kind']}_{item['id']}"):
+            unpin(item["kind"], item["id"])
+            st.rerun()

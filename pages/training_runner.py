@@ -10,10 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit import store
+from cnnkit.classroom import check_may_delete, check_run_allowed, may_delete, runs_of
 from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager, new_group_id
 from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
+from ui.identity import class_config, current_owner, is_teacher, may_train
 from ui.job_follow import follow_jobs
 from ui.export_buttons import render_export_buttons, render_run_import
 from ui.run_views import render_overlays, render_run_results
@@ -28,7 +30,36 @@ LOAD = "tr_load_settings"  # {"config", "source"} to put in the form on the next
 LOADED = "tr_form_defaults"  # {"config", "source"} the form shows as its defaults
 
 manager = get_job_manager()
+owner, teacher, limits = current_owner(), is_teacher(), class_config()
 st.session_state.setdefault(JOBS, [])
+
+
+def deep_link_settings() -> None:
+    """?run=<run id> or ?preset=<model preset> (a teacher's link) puts those settings in the form, once per
+    link; ?lesson=<id> is reserved for the lessons page."""
+    params = st.query_params
+    link = (params.get("run"), params.get("preset"), params.get("lesson"))
+    if not any(link) or st.session_state.get("tr_deep_link") == link:
+        return
+    st.session_state["tr_deep_link"] = link
+    run_id, preset, lesson = link
+    if lesson:
+        st.session_state["tr_link_note"] = (f"Lesson {lesson!r}: lessons are not in this app yet; "
+                                            "the link's other settings are loaded.")
+    if run_id:
+        try:
+            if "/" in run_id or "\\" in run_id or run_id.startswith("."):  # a run id, never a server path
+                raise ValueError(f"{run_id!r} is not a run id")
+            record = store.load_run(store.resolve_run_dir(run_id))
+        except (FileNotFoundError, ValueError) as exc:
+            st.session_state["tr_load_error"] = f"The link's run cannot be loaded: {exc}"
+            return
+        st.session_state[LOAD] = {"config": {**record.config, "name": ""}, "source": f"run {record.run_id} (link)"}
+    elif preset:
+        st.session_state[LOAD] = {"config": TrainConfig(model=preset).to_dict(), "source": f"preset {preset} (link)"}
+
+
+deep_link_settings()
 if LOAD in st.session_state:
     # Before the form is drawn: write the loaded settings into its widgets.
     loaded = st.session_state.pop(LOAD)
@@ -99,9 +130,13 @@ def _follow_choice() -> None:
 
 def train_tab(config: TrainConfig, start: bool) -> None:
     if start:
+        allowed, why = may_train()
         try:
+            if not allowed:
+                raise ValueError(why)
             config.validate()
-            job_id = manager.submit_training(config)
+            check_run_allowed(config, limits)
+            job_id = manager.submit_training(config, owner=owner)
         except ValueError as exc:
             st.error(str(exc))
         else:
@@ -120,20 +155,29 @@ def train_tab(config: TrainConfig, start: bool) -> None:
 # --- Runs ----------------------------------------------------------------------------------------
 def runs_tab() -> None:
     runs = store.list_runs()
+    everyone = st.toggle("Everyone's runs", key="tr_runs_everyone",
+                        help="Off: only your runs. On: the whole class's (you can open and compare them; "
+                             "only their owner or the teacher can delete them).")
+    if not everyone:
+        runs = runs_of(runs, owner)
     known = {r.run_id for r in runs}
     if "tr_compare" in st.session_state:  # drop deleted runs before the widget is drawn
         st.session_state["tr_compare"] = [r for r in st.session_state["tr_compare"] if r in known]
     if not runs:
-        st.info("No saved runs yet: train one in the Train tab, or import a run zip.")
-        render_run_import("tr_import")
+        st.info("No saved runs yet: train one in the Train tab, or import a run zip." if not everyone
+                else "No saved runs yet.")
+        render_run_import("tr_import", owner)
         return
     table = pd.DataFrame(report.runs_table(runs))
+    if everyone:
+        table.insert(0, "owner", [r.owner or "guest" for r in runs])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "test acc": st.column_config.NumberColumn(format="%.3f"),
         "macro F1": st.column_config.NumberColumn(format="%.3f"),
         "best val acc": st.column_config.NumberColumn(format="%.3f")})
     by_id = {r.run_id: r for r in runs}
-    labels = {r.run_id: f"{report.run_label(r)} · {r.status}" for r in runs}
+    labels = {r.run_id: f"{report.run_label(r)} · {r.status}" + (f" · {r.owner or 'guest'}" if everyone else "")
+              for r in runs}
 
     st.subheader("Compare runs")
     chosen = st.multiselect("Runs to overlay", list(by_id), format_func=labels.get, key="tr_compare",
@@ -174,20 +218,31 @@ def runs_tab() -> None:
         st.session_state[LOAD] = {"config": {**record.config, "name": ""}, "source": report.run_label(record)}
         st.rerun()
     confirm = cols[3].checkbox("Yes, delete it", key="tr_delete_confirm")
-    if cols[2].button("Delete", key="tr_delete", disabled=not confirm or not manager.can_delete(record),
-                      help="Removes the run folder (weights, history, results)."):
+    mine = may_delete(record, owner, teacher)
+    if cols[2].button("Delete", key="tr_delete", disabled=not confirm or not mine or not manager.can_delete(record),
+                      help="Removes the run folder (weights, history, results)." if mine else
+                      "Only its owner or the teacher can delete this run."):
         try:
+            check_may_delete(record, owner, teacher)
             store.delete_run(record.run_dir)
         except (ValueError, OSError) as exc:
             st.error(str(exc))
         else:
             st.rerun()
+    if teacher:
+        st.caption("Teacher: send the class to this run's settings, or pin it to the Home page.")
+        st.code(f"training_runner?run={record.run_id}", language=None)
+        if st.button("Pin to Home", key="tr_pin"):
+            from cnnkit.classroom import pin
+
+            pin("run", record.run_id)
+            st.toast("Pinned to the Home page.")
     if record.status != "damaged":
         if st.toggle("Show its full evaluation", key="tr_run_details"):
             render_run_results(record.run_dir, key="tr_runs_detail")  # its download buttons included
         else:
             render_export_buttons(record.run_dir, key="tr_runs_export")
-    render_run_import("tr_import")
+    render_run_import("tr_import", owner)
 
 
 # --- Sweeps --------------------------------------------------------------------------------------
@@ -218,10 +273,19 @@ def sweep_form(config: TrainConfig) -> None:
     st.caption(f"{len(planned)} runs of {config.epochs} epoch(s): " + "; ".join(label for label, _ in planned))
     if st.button("Queue sweep", type="primary", key="tr_sw_queue"):
         group = new_group_id(sweeps.GROUP_PREFIX)
+        allowed, why = may_train()
         try:
+            if not allowed:
+                raise ValueError(why)
             resolve_device(config.device)  # every run of the sweep shares it: refuse all or queue all
-            for label, run_config in sweeps.expand_sweep(config, axes, group=group):
-                manager.submit_training(run_config, label=label, group=group)
+            runs = sweeps.expand_sweep(config, axes, group=group)
+            for _, run_config in runs:
+                check_run_allowed(run_config, limits)
+            if manager.queue_room(owner) < len(runs):
+                raise ValueError(f"this sweep queues {len(runs)} runs but you may queue {manager.queue_room(owner)} "
+                                 "more now (the class's cap on waiting runs): make it smaller or wait")
+            for label, run_config in runs:
+                manager.submit_training(run_config, label=label, group=group, owner=owner)
         except ValueError as exc:
             st.error(str(exc))
         else:
@@ -308,6 +372,10 @@ with tabs[0]:
     with left:
         if "tr_load_error" in st.session_state:
             st.error(st.session_state.pop("tr_load_error"))
+        if "tr_link_note" in st.session_state:
+            st.info(st.session_state.pop("tr_link_note"))
+        if limits.limits_text():
+            st.caption(limits.limits_text())
         form_defaults = None
         if LOADED in st.session_state:  # defaults too, so its values are among the widgets' options
             form_defaults = TrainConfig.from_dict(st.session_state[LOADED]["config"])

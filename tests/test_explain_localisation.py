@@ -39,7 +39,7 @@ def squares(n: int, seed: int, with_empty: bool = True) -> tuple[torch.Tensor, t
     return x, labels, boxes.numpy()
 
 
-def train_tiny(seconds_budget: float = 20.0, seed: int = 0) -> tuple[nn.Module, float]:
+def train_tiny(seconds_budget: float = 60.0, seed: int = 0) -> tuple[nn.Module, float]:
     torch.manual_seed(seed)
     model = TinyCNN(3, 4)
     x, y, _ = squares(768, seed=1)

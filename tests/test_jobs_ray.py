@@ -24,7 +24,7 @@ from cnnkit.jobs import JobManager, TrainingJob  # noqa: E402
 from cnnkit.paths import data_dir  # noqa: E402
 from cnnkit.store import load_run  # noqa: E402
 from cnnkit.train import TrainConfig, train  # noqa: E402
-from tests.train_helpers import tiny_spec  # noqa: E402
+from tests.helpers.train import tiny_spec  # noqa: E402
 
 DATASET = "ray_colours"
 COLOURS = [(200, 60, 60), (60, 200, 60), (60, 60, 200), (120, 120, 120)]

@@ -96,3 +96,20 @@ def test_jobs_finished_before_the_page_ran_are_reported_once_without_a_bar():
     assert not at.exception, at.exception
     assert at.session_state["finished_calls"] == [["done"]] and not at.get("progress")
     assert at.session_state["statuses"] == ["done"]
+
+
+def test_live_charts_are_reused_until_their_data_changes():
+    from ui import job_follow
+
+    made = []
+
+    def make():
+        made.append(1)
+        return object()
+
+    first = job_follow._cached_builder("job-x", 2, 10)("epochs:loss", make)
+    assert job_follow._cached_builder("job-x", 2, 11)("epochs:loss", make) is first  # new steps: epoch chart kept
+    assert len(made) == 1
+    job_follow._cached_builder("job-x", 3, 11)("epochs:loss", make)  # a new epoch row: rebuilt
+    assert len(made) == 2
+    assert sum(1 for k in job_follow._CHARTS if k[:2] == ("job-x", "epochs:loss")) == 1  # old versions dropped

@@ -39,7 +39,7 @@ def render_export_buttons(run_dir: str | Path, key: str) -> None:
              "PyTorch with onnxruntime.")
 
 
-def render_run_import(key: str) -> None:
+def render_run_import(key: str, owner: str = "") -> None:
     """An uploader for a run zip downloaded from CNN Lab: checked (weights only, shapes, size limits) and
     saved as a new run, which then shows in the run lists, the Grad-CAM viewer and Inside the network."""
     with st.expander("Import a run zip (a classmate's model)"):
@@ -48,7 +48,7 @@ def render_run_import(key: str) -> None:
                                        "network is rebuilt from its settings and the weights are checked.")
         if st.button("Import run", key=f"{key}_button", disabled=upload is None):
             try:
-                run_dir = export.import_run_zip(upload.getvalue())
+                run_dir = export.import_run_zip(upload.getvalue(), owner=owner)
             except (ValueError, OSError) as error:
                 st.error(f"{upload.name}: {error}")
             else:

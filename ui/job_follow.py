@@ -11,16 +11,21 @@ page draws their results with everything else.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Callable, Optional, Sequence
 
 import streamlit as st
 
+from cnnkit.classroom import may_cancel
 from cnnkit.jobs import JobSnapshot, get_job_manager
+from ui.identity import current_owner, is_teacher
 from cnnkit.train.report import decimate
 from ui.run_views import render_curves
 
 POLL_SECONDS = 1.0
 MAX_CURVE_POINTS = 400  # per chart: a long run's curves stay light to redraw every second
+MAX_CACHED_CHARTS = 256  # live charts kept for reuse, across sessions (a class watching 30 runs: 4 each)
 
 Describe = Callable[[JobSnapshot], tuple[float, str]]       # one job -> (fraction 0..1, text)
 Details = Callable[[list[JobSnapshot]], None]             # draws more under the bars (tables, charts)
@@ -87,21 +92,56 @@ def _live_panel(job_ids: tuple[str, ...], group: Optional[str], key: str, stop_l
         _one_job(snaps[0], describe)
     else:
         _several_jobs(snaps, describe)
-    if st.button(stop_label, key=f"{key}_stop", help=stop_help):
+    owner, teacher = current_owner(), is_teacher()
+    stoppable = [s for s in snaps if not s.finished and may_cancel(s, owner, teacher)]
+    if not stoppable:
+        st.caption("Only its owner or the teacher can stop it.")
+    elif st.button(stop_label, key=f"{key}_stop", help=stop_help):
         manager = get_job_manager()
-        for snap in snaps:
-            if not snap.finished:
-                manager.cancel(snap.job_id)
+        for snap in stoppable:
+            manager.cancel(snap.job_id, by=owner, teacher=teacher)
         st.toast("Stopping…")
     if details is not None:
         details(snaps)
     elif len(snaps) == 1 and (snaps[0].history or snaps[0].steps):
-        render_live_curves(snaps[0].history, snaps[0].steps)
+        render_live_curves(snaps[0].history, snaps[0].steps, job_id=snaps[0].job_id)
 
 
-def render_live_curves(history: Sequence[dict], steps: Sequence[dict]) -> None:
-    """A running job's curves, from its snapshot, at most MAX_CURVE_POINTS points each."""
-    render_curves(decimate(history, MAX_CURVE_POINTS), decimate(steps, MAX_CURVE_POINTS))
+# (job id, chart, len(history), len(steps)) -> chart. The panel reruns every second but a job's epoch
+# rows change once an epoch: those charts are reused, not rebuilt (every tab watching the job shares them).
+_CHARTS: "OrderedDict[tuple, object]" = OrderedDict()
+_CHARTS_LOCK = threading.Lock()  # every session's script thread shares the cache
+
+
+def _cached_builder(job_id: str, history_len: int, steps_len: int):
+    def build(name: str, make):
+        depends_on = name.split(":")[0]
+        key = (job_id, name, history_len if depends_on in ("epochs", "both") else None,
+               steps_len if depends_on in ("steps", "both") else None)
+        with _CHARTS_LOCK:
+            if key in _CHARTS:
+                _CHARTS.move_to_end(key)
+                return _CHARTS[key]
+        chart = make()
+        with _CHARTS_LOCK:
+            # The older versions of this chart will not be asked for again.
+            for old in [k for k in _CHARTS if k[:2] == (job_id, name)]:
+                del _CHARTS[old]
+            _CHARTS[key] = chart
+            while len(_CHARTS) > MAX_CACHED_CHARTS:
+                _CHARTS.popitem(last=False)
+        return chart
+    return build
+
+
+def render_live_curves(history: Sequence[dict], steps: Sequence[dict], job_id: Optional[str] = None) -> None:
+    """A running job's curves, from its snapshot, at most MAX_CURVE_POINTS points each. With `job_id`, a
+    chart whose data did not change since the last call is reused (the panel reruns every second)."""
+    if job_id is None:
+        render_curves(decimate(history, MAX_CURVE_POINTS), decimate(steps, MAX_CURVE_POINTS))
+        return
+    render_curves(decimate(history, MAX_CURVE_POINTS), decimate(steps, MAX_CURVE_POINTS),
+                  build=_cached_builder(job_id, len(history), len(steps)))
 
 
 def _one_job(snap: JobSnapshot, describe: Describe) -> None:

@@ -7,7 +7,7 @@ Every widget key starts with the caller's `key`, so several views can share one 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import altair as alt
 import pandas as pd
@@ -127,18 +127,29 @@ def _show(chart: Optional[alt.Chart], empty: str = "") -> None:
         st.caption(empty)
 
 
-def render_curves(history: Sequence[dict], steps: Sequence[dict]) -> None:
+# A chart builder: (which chart: "epochs" or "steps" or "both", how to build it) -> the chart. The live panel
+# passes one that reuses charts whose data did not change (ui/job_follow.py).
+ChartBuilder = Callable[[str, Callable[[], Optional[alt.Chart]]], Optional[alt.Chart]]
+
+
+def _build_now(depends_on: str, build: Callable[[], Optional[alt.Chart]]) -> Optional[alt.Chart]:
+    return build()
+
+
+def render_curves(history: Sequence[dict], steps: Sequence[dict], build: ChartBuilder = _build_now) -> None:
     """Loss and accuracy (train vs validation), learning rate and the step-loss points, two per row."""
     top = st.columns(2)
     with top[0]:
-        _show(epoch_chart(history, "loss", "Loss per epoch"), "Loss per epoch: after the first epoch.")
+        _show(build("epochs:loss", lambda: epoch_chart(history, "loss", "Loss per epoch")),
+              "Loss per epoch: after the first epoch.")
     with top[1]:
-        _show(epoch_chart(history, "accuracy", "Accuracy per epoch"), "Accuracy per epoch: after the first epoch.")
+        _show(build("epochs:accuracy", lambda: epoch_chart(history, "accuracy", "Accuracy per epoch")),
+              "Accuracy per epoch: after the first epoch.")
     bottom = st.columns(2)
     with bottom[0]:
-        _show(step_loss_chart(steps), "Training-loss points appear every few steps.")
+        _show(build("steps:loss", lambda: step_loss_chart(steps)), "Training-loss points appear every few steps.")
     with bottom[1]:
-        _show(lr_chart(history, steps))
+        _show(build("both:lr", lambda: lr_chart(history, steps)))
 
 
 # --- test images -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The sidebar every page shows: the device in use and the folders in use."""
+"""The sidebar every page shows: who you are (ui/identity.py), the device in use and the folders in use."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import streamlit as st
 
 from cnnkit.device import DeviceInfo, describe_device
 from cnnkit.paths import checkpoint_dir, data_dir
+from ui.identity import render_identity
 
 
 @st.cache_resource
@@ -17,5 +18,6 @@ def device_info() -> DeviceInfo:
 def render_sidebar() -> None:
     info = device_info()
     with st.sidebar:
+        render_identity()
         st.markdown(f"**Device:** {info.label()}")
         st.caption(f"Data: `{data_dir()}`  \nCheckpoints: `{checkpoint_dir()}`")

@@ -79,8 +79,11 @@ def _print_result(result, json_mode: bool) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from cnnkit.train import train
 
+    from cnnkit.classroom import check_run_allowed, load_classroom_config
+
     config = config_from_args(args)
-    result = train(config, on_progress=_stderr_progress(args.json))
+    check_run_allowed(config, load_classroom_config())  # the class's limits (cnnlab.toml), as on the pages
+    result = train(config, on_progress=_stderr_progress(args.json), owner=args.owner)
     _print_result(result, args.json)
     return 0
 
@@ -139,6 +142,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a model (progress on stderr, one JSON line on stdout)")
     add_train_flags(train)
     train.add_argument("--json", action="store_true", help="only the JSON result on stdout (it is always the last line)")
+    train.add_argument("--owner", default="", help="whose run it is (the class board and Runs tab show it)")
     train.set_defaults(func=cmd_train)
 
     resume = subparsers.add_parser("resume", help="go on with an interrupted or stopped run from its last epoch")

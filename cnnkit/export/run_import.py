@@ -136,8 +136,9 @@ def _rebuild(meta: dict) -> torch.nn.Module:
 
 
 def import_run_zip(source: str | Path | bytes | BinaryIO, root: Optional[Path] = None,
-                   max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
-    """Check a run zip (module docstring) and save it as a new run; returns the new run folder."""
+                   max_bytes: int = DEFAULT_MAX_BYTES, owner: str = "") -> Path:
+    """Check a run zip (module docstring) and save it as a new run of `owner` (who imported it);
+    returns the new run folder."""
     zip_label = Path(source).name if isinstance(source, (str, Path)) else "the run zip"
     with _open(source) as archive:
         data = _members(archive, max_bytes, zip_label)
@@ -163,8 +164,9 @@ def import_run_zip(source: str | Path | bytes | BinaryIO, root: Optional[Path] =
     original = str(info.get("run_id") or "") if isinstance(info, dict) else ""
     note = "imported from a run zip" + (f" (run {original})" if original else "")
     fields["notes"] = [*(fields.get("notes") or []), note]
+    # The importer owns it now, whoever trained it.
     with store.RunWriter.create(config, fields.get("model_name") or "imported", fields.get("dataset") or "run",
-                                root) as writer:
+                                root, owner=owner) as writer:
         try:
             writer.write_finished(state, history if isinstance(history, dict) else None,
                                   results if isinstance(results, dict) else None,

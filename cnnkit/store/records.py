@@ -43,6 +43,7 @@ class RunRecord:
     device: str = ""
     message: str = ""
     config: dict = field(default_factory=dict)
+    owner: str = ""          # who trained it (cnnkit.classroom); "" = a guest, and runs saved before owners
 
     def to_dict(self) -> dict:
         return to_jsonable(self)
@@ -151,7 +152,8 @@ def load_run(run_dir: Path) -> RunRecord:
         created=float(meta.get("created", 0.0)), epochs_done=int(meta.get("epochs_done", 0)),
         epochs=int(config.get("epochs", 0)), test_accuracy=meta.get("test_accuracy"), macro_f1=meta.get("macro_f1"),
         best_val_accuracy=meta.get("best_val_accuracy"), seconds=meta.get("seconds"), device=meta.get("device", ""),
-        message=meta.get("message", ""), config=config)
+        message=meta.get("message", ""), config=config,
+        owner=meta.get("owner") if isinstance(meta.get("owner"), str) else "")
 
 
 def list_runs(root: Optional[Path] = None) -> list[RunRecord]:

@@ -165,15 +165,17 @@ class RunWriter:
 
     # -- opening ----------------------------------------------------------------------------------
     @classmethod
-    def create(cls, config_dict: dict, model_label: str, dataset: str, root: Optional[Path] = None) -> "RunWriter":
-        """A new run folder with config.json and run.json (status "starting"), locked."""
+    def create(cls, config_dict: dict, model_label: str, dataset: str, root: Optional[Path] = None,
+               owner: str = "") -> "RunWriter":
+        """A new run folder with config.json and run.json (status "starting", its `owner`: "" = a guest), locked."""
         root = Path(root) if root else checkpoint_dir()
         writer = cls(root / new_run_id(model_label, dataset))
         writer.run_dir.mkdir(parents=True, exist_ok=False)
         writer._acquire()
         write_json(writer.run_dir / "config.json", config_dict)
         writer.meta = update_run(writer.run_dir, status="starting", dataset=dataset, model_name=model_label,
-                                 created=time.time(), pid=os.getpid(), name=config_dict.get("name", ""))
+                                 created=time.time(), pid=os.getpid(), name=config_dict.get("name", ""),
+                                 owner=owner)
         return writer
 
     @classmethod

@@ -195,15 +195,16 @@ class Run:
 
 def train(config: TrainConfig, on_progress: Optional[ProgressCallback] = None,
           cancel_event: Optional[threading.Event] = None, resume_from: Optional[str | Path] = None,
-          checkpoint_root: Optional[Path] = None) -> TrainResult:
+          checkpoint_root: Optional[Path] = None, owner: str = "") -> TrainResult:
     """Train, save and evaluate one run. resume_from: an interrupted/cancelled run folder to go on with.
+    owner: who trains it (recorded in a new run's run.json; "" = a guest; a resumed run keeps its own).
 
     Raises ValueError (bad settings, unavailable data, diverged loss, a run that is busy, finished or
     damaged) with a message saying what to change. A cancelled run returns with status "cancelled"
     and keeps what was trained."""
     config.validate()
     writer = RunWriter.open(resume_from) if resume_from is not None else None
-    return _train(config, writer, _Emitter(on_progress), cancel_event, checkpoint_root)
+    return _train(config, writer, _Emitter(on_progress), cancel_event, checkpoint_root, owner)
 
 
 def resume(run_dir: str | Path, on_progress: Optional[ProgressCallback] = None,
@@ -220,10 +221,10 @@ def resume(run_dir: str | Path, on_progress: Optional[ProgressCallback] = None,
 
 
 def _train(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
-           cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path]) -> TrainResult:
+           cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path], owner: str = "") -> TrainResult:
     """The recipe: prepare (nothing written until everything is checked), epochs, final evaluation."""
     try:
-        run = _prepare(config, writer, emit, cancel_event, checkpoint_root)
+        run = _prepare(config, writer, emit, cancel_event, checkpoint_root, owner)
     except BaseException:
         if writer is not None:
             writer.close()  # a failed resume leaves the run as it was
@@ -246,7 +247,7 @@ def _train(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
 
 
 def _prepare(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
-             cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path]) -> Run:
+             cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path], owner: str = "") -> Run:
     """Data, network, optimiser, the committed state of a resumed run; then (and only then) the run
     folder is written: created, or brought in line with its last commit and marked running."""
     device = resolve_device(config.device)
@@ -277,7 +278,7 @@ def _prepare(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
             _restore(commit, model, optimizer, generator, writer.run_dir)
     else:
         writer = RunWriter.create(config.to_dict(), config.model_label() if isinstance(config.model, str)
-                                  else bundle.name, config.dataset, checkpoint_root)
+                                  else bundle.name, config.dataset, checkpoint_root, owner=owner)
     run = Run(config=config, device=device, amp_dtype=amp_dtype, generator=generator, bundle=bundle,
               prepared=prepared, model=model, normalise=Normaliser(prepared.mean, prepared.std, device),
               augment=AugmentConfig.from_dict(config.augment),

@@ -1,0 +1,73 @@
+"""Who may do what: a student deletes and cancels only their own runs and jobs; the teacher any.
+
+Owners are names: the signed-in user's (OIDC) or the name a student typed; GUEST ("") is the owner when
+nobody gave a name (single-user use: everything is the guest's, so nothing changes for one person)."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from typing import Any
+
+GUEST = ""
+
+
+class NotAllowed(ValueError):
+    """Someone asked for something only the owner or the teacher may do."""
+
+
+def clean_owner_name(name: str) -> str:
+    """A typed name as an owner: spaces trimmed and collapsed, at most 40 characters, no control characters.
+    Raises ValueError for a name with nothing left."""
+    cleaned = re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f]", "", str(name))).strip()[:40]
+    if not cleaned:
+        raise ValueError("type a name (letters or digits), e.g. your first name")
+    return cleaned
+
+
+def owner_of(thing: Any) -> str:
+    """A run record's or job snapshot's owner ("" = guest): its `owner` attribute or meta["owner"]."""
+    owner = getattr(thing, "owner", None)
+    if owner is None:
+        owner = (getattr(thing, "meta", None) or {}).get("owner", GUEST)
+    return owner or GUEST
+
+
+def may_delete(record: Any, who: str, teacher: bool = False) -> bool:
+    """A saved run may be deleted by its owner or the teacher (whether nothing writes it is the store's check)."""
+    return teacher or owner_of(record) == (who or GUEST)
+
+
+def may_cancel(snapshot: Any, who: str, teacher: bool = False) -> bool:
+    """A job may be cancelled by whoever submitted it or the teacher."""
+    return teacher or owner_of(snapshot) == (who or GUEST)
+
+
+def _name(who: str) -> str:
+    return who or "a guest"
+
+
+def check_may_delete(record: Any, who: str, teacher: bool = False) -> None:
+    if not may_delete(record, who, teacher):
+        raise NotAllowed(f"run {getattr(record, 'run_id', '?')} belongs to {_name(owner_of(record))}: "
+                         "only they or the teacher can delete it")
+
+
+def check_may_cancel(snapshot: Any, who: str, teacher: bool = False) -> None:
+    if not may_cancel(snapshot, who, teacher):
+        raise NotAllowed(f"{getattr(snapshot, 'label', 'this job')} belongs to {_name(owner_of(snapshot))}: "
+                         "only they or the teacher can stop it")
+
+
+def is_teacher_password(typed: str, password: str) -> bool:
+    """The typed password matches the configured one (never when none is configured)."""
+    return bool(password) and hmac.compare_digest(str(typed).encode(), str(password).encode())
+
+
+def is_teacher_user(groups: Any, teacher_group: str) -> bool:
+    """An OIDC user is teacher when the configured group is among the groups claim."""
+    if not teacher_group or not groups:
+        return False
+    if isinstance(groups, str):
+        groups = [groups]
+    return teacher_group in list(groups)

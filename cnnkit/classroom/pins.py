@@ -1,0 +1,38 @@
+"""What the teacher pinned to the Home page: runs and (later) lessons, kept in pins.json beside the runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from cnnkit.fileio import read_json, write_json
+from cnnkit.paths import checkpoint_dir
+
+PIN_KINDS = ("run", "lesson")
+
+
+def pins_file(root: Optional[Path] = None) -> Path:
+    # Beside the run folders (not inside one), so list_runs skips it; one checkpoint folder = one class.
+    return (Path(root) if root else checkpoint_dir()) / "pins.json"
+
+
+def load_pins(root: Optional[Path] = None) -> list[dict]:
+    """[{"kind": "run"|"lesson", "id": ..., "note": ...}], oldest first; [] when none or unreadable."""
+    data = read_json(pins_file(root), [])
+    return [p for p in data if isinstance(p, dict) and p.get("kind") in PIN_KINDS] if isinstance(data, list) else []
+
+
+def pin(kind: str, item_id: str, note: str = "", root: Optional[Path] = None) -> list[dict]:
+    if kind not in PIN_KINDS:
+        raise ValueError(f"can pin a {' or a '.join(PIN_KINDS)}, not {kind!r}")
+    pins = [p for p in load_pins(root) if (p["kind"], p["id"]) != (kind, item_id)]
+    pins.append({"kind": kind, "id": item_id, "note": note})
+    pins_file(root).parent.mkdir(parents=True, exist_ok=True)
+    write_json(pins_file(root), pins)
+    return pins
+
+
+def unpin(kind: str, item_id: str, root: Optional[Path] = None) -> list[dict]:
+    pins = [p for p in load_pins(root) if (p["kind"], p["id"]) != (kind, item_id)]
+    write_json(pins_file(root), pins)
+    return pins

@@ -1,0 +1,30 @@
+"""Class board: for one dataset, everyone's best run side by side (owner, settings, test accuracy)."""
+
+import pandas as pd
+import streamlit as st
+
+from cnnkit import store
+from cnnkit.classroom import board_rows
+from ui.identity import current_owner
+from ui.shell import ensure_app_shell
+
+ensure_app_shell()
+
+st.title("Class board")
+st.caption("Everyone's best finished run on one dataset, best first: who got there, and with which settings.")
+runs = [r for r in store.list_runs() if r.test_accuracy is not None]
+datasets = sorted({r.dataset for r in runs})
+if not datasets:
+    st.info("No finished runs yet: train one in the Training runner and it shows up here.")
+    st.stop()
+dataset = st.selectbox("Dataset", datasets, key="cb_dataset")
+# Lessons come later: a lesson filter will pass `where=` to board_rows (e.g. the run's lesson id).
+rows = board_rows(runs, dataset)
+me = current_owner() or "guest"
+table = pd.DataFrame(rows)
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={"test acc": st.column_config.ProgressColumn("test acc", format="%.3f", min_value=0,
+                                                                         max_value=1)})
+mine = [r for r in rows if r["owner"] == me]
+if mine:
+    st.caption(f"Your best run is number {mine[0]['rank']} of {len(rows)}.")

@@ -1,0 +1,157 @@
+"""AppTests of the classroom: a name per session (kept in ?name=), mine/everyone's runs, the class
+board, teacher mode, deep links (?run=, ?preset=, ?lesson=), class limits; owners recorded by train()."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from cnnkit import store
+from cnnkit.train import TrainConfig, train
+from tests.helpers.train import patch_dataset, tiny_dataset, tiny_spec
+
+
+@pytest.fixture
+def class_dirs(tmp_path, monkeypatch):
+    """An empty checkpoint folder and no class config unless a test writes one."""
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("CNNKIT_OFFLINE", "1")
+    monkeypatch.setenv("CNNLAB_CONFIG", str(tmp_path / "cnnlab.toml"))
+    monkeypatch.delenv("CNNLAB_TEACHER_PASSWORD", raising=False)
+    (tmp_path / "cnnlab.toml").write_text("")
+    return tmp_path
+
+
+def fake_run(root, run_id: str, owner: str, acc: float | None = 0.5, dataset: str = "shapes", **config) -> None:
+    """A finished run folder as RunWriter leaves it (run.json and config.json only)."""
+    folder = root / "runs" / run_id
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(TrainConfig(dataset=dataset, epochs=1, **config).to_dict()))
+    (folder / "run.json").write_text(json.dumps({"status": "done", "dataset": dataset, "model_name": "cnn3_bn",
+                                                 "created": time.time(), "owner": owner, "test_accuracy": acc,
+                                                 "epochs_done": 1}))
+
+
+def app(page: str | None = None, **params):
+    """app.py with these query-string parameters (as a browser opening that link), already run."""
+    import streamlit as st
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import AppTest
+
+    from tests.helpers.app import ROOT
+
+    PagesManager.uses_pages_directory = None
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update(params)
+    at.run()
+    if page is not None:
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def sidebar_text(at) -> str:
+    return " ".join(m.value for m in at.sidebar.markdown)
+
+
+def test_a_typed_name_is_kept_in_the_address(class_dirs):
+    at = app()
+    assert "You are" not in sidebar_text(at)  # nobody named: the guest, who can still train
+    at.sidebar.text_input(key="cnnlab_name_input").input("  Anna ").run()
+    assert "**You are** Anna" in sidebar_text(at)
+    assert at.query_params["name"] == ["Anna"] or at.query_params["name"] == "Anna"
+    reloaded = app(name="Anna")  # a reload opens the same address
+    assert "**You are** Anna" in sidebar_text(reloaded)
+
+
+def test_runs_tab_shows_mine_by_default_and_everyones_on_request(class_dirs):
+    fake_run(class_dirs, "run-anna", "Anna")
+    fake_run(class_dirs, "run-ben", "Ben")
+    at = app("training_runner", name="Anna")
+    assert len(at.selectbox(key="tr_run_pick").options) == 1 and at.selectbox(key="tr_run_pick").value == "run-anna"
+    at.toggle(key="tr_runs_everyone").set_value(True).run()
+    labels = at.selectbox(key="tr_run_pick").options
+    assert len(labels) == 2 and any(label.endswith("· Ben") for label in labels)
+    owners = next(df.value for df in at.dataframe if "owner" in df.value.columns)["owner"].tolist()
+    assert sorted(owners) == ["Anna", "Ben"]
+    # Ben's run: Anna may look at it but not delete it.
+    at.selectbox(key="tr_run_pick").set_value("run-ben").run()
+    at.checkbox(key="tr_delete_confirm").check().run()
+    assert at.button(key="tr_delete").disabled
+    at.selectbox(key="tr_run_pick").set_value("run-anna").run()
+    assert not at.button(key="tr_delete").disabled
+
+
+def test_class_board_lists_each_owners_best_run(class_dirs):
+    fake_run(class_dirs, "a1", "Anna", acc=0.6)
+    fake_run(class_dirs, "a2", "Anna", acc=0.9, lr=0.01)
+    fake_run(class_dirs, "b1", "Ben", acc=0.7)
+    fake_run(class_dirs, "c1", "Cleo", acc=0.99, dataset="digits")
+    at = app("class_board", name="Ben")
+    assert at.title[0].value == "Class board"
+    at.selectbox(key="cb_dataset").set_value("shapes").run()
+    board = at.dataframe[0].value
+    assert board["owner"].tolist() == ["Anna", "Ben"] and board["run"].tolist() == ["a2", "b1"]
+    assert any("number 2 of 2" in c.value for c in at.caption)
+    at.selectbox(key="cb_dataset").set_value("digits").run()
+    assert at.dataframe[0].value["owner"].tolist() == ["Cleo"]
+
+
+def test_teacher_mode_unlocks_deleting_anyones_run_and_pinning(class_dirs):
+    (class_dirs / "cnnlab.toml").write_text('[class]\nteacher_password = "owl"\n')
+    fake_run(class_dirs, "run-ben", "Ben")
+    # (AppTest of a navigation app draws the sidebar in a session's first two runs only: one try per session.)
+    at = app(name="Teacher")
+    at.sidebar.text_input(key="cnnlab_teacher_pw").input("wrong").run()
+    assert any("not the teacher password" in e.value for e in at.sidebar.error)
+    at = app(name="Teacher")
+    at.sidebar.text_input(key="cnnlab_teacher_pw").input("owl").run()
+    assert any(s.value == "Teacher mode" for s in at.sidebar.success)
+    at.switch_page("pages/training_runner.py").run()
+    at.toggle(key="tr_runs_everyone").set_value(True).run()
+    at.checkbox(key="tr_delete_confirm").check().run()
+    assert not at.button(key="tr_delete").disabled
+    assert any("training_runner?run=run-ben" in c.value for c in at.code)
+    at.button(key="tr_pin").click().run()
+    from cnnkit.classroom import load_pins
+    assert load_pins() == [{"kind": "run", "id": "run-ben", "note": ""}]
+    at.button(key="tr_delete").click().run()
+    assert not (class_dirs / "runs" / "run-ben").exists()
+
+
+def test_links_preload_settings(class_dirs):
+    fake_run(class_dirs, "run-lr", "Ben", lr=0.05, batch_size=32)
+    at = app("training_runner", run="run-lr", name="Anna")
+    assert any("Settings of run run-lr (link)" in c.value for c in at.caption)
+    assert at.select_slider(key="tr_batch_size").value == 32
+    at = app("training_runner", preset="lenet5", lesson="week3")
+    assert at.selectbox(key="tr_preset").value == "lenet5"
+    assert any("Lesson 'week3'" in i.value for i in at.info)
+    at = app("training_runner", run="../etc")
+    assert any("is not a run id" in e.value for e in at.error)
+
+
+def test_class_limits_refuse_an_over_limit_run_and_names_can_be_required(class_dirs):
+    (class_dirs / "cnnlab.toml").write_text('[limits]\nmax_epochs = 1\n[class]\nrequire_names = true\n')
+    at = app("training_runner")
+    at.button(key="tr_train").click().run()
+    assert any("Type your name in the sidebar first" in e.value for e in at.error)
+    at = app()
+    at.sidebar.text_input(key="cnnlab_name_input").input("Anna").run()
+    at.switch_page("pages/training_runner.py").run()
+    at.slider(key="tr_epochs").set_value(3)
+    at.button(key="tr_train").click().run()
+    assert any("3 epochs is over this class's limit of 1: lower the epochs" in e.value for e in at.error)
+    assert "tr_current" not in at.session_state
+
+
+def test_train_records_its_owner_in_run_json(class_dirs, monkeypatch):
+    patch_dataset(monkeypatch, tiny_dataset(n_train=32, n_test=8))
+    result = train(TrainConfig(model=tiny_spec(), epochs=1, batch_size=16, device="cpu"), owner="Anna")
+    record = store.load_run(result.run_dir)
+    assert record.owner == "Anna"
+    assert [r.owner for r in store.list_runs()] == ["Anna"]
