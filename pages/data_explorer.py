@@ -13,6 +13,7 @@ from cnnkit.data.preview import (augment_preview, class_counts, kfold_table, res
                                  sample_grid, split_balance, stats_table)
 from cnnkit.data.resolution import RESIZE_MODES
 from ui.datasets import cached_datasets, forget_datasets
+from ui.identity import current_owner
 from ui.images import progress_reporter, show_pixels
 from ui.shell import ensure_app_shell
 
@@ -64,7 +65,8 @@ def import_box() -> None:
         overwrite = st.checkbox("Replace a dataset of the same name", key="de_zip_overwrite")
         if st.button("Import", key="de_zip_import", disabled=upload is None):
             try:
-                info = import_zip(upload.getvalue(), name.strip(), overwrite=overwrite, zip_name=upload.name)
+                info = import_zip(upload.getvalue(), name.strip(), overwrite=overwrite, zip_name=upload.name,
+                                  owner=current_owner())
             except ValueError as exc:  # every bad zip, image or name: the message says what to change
                 st.error(str(exc))
             except OSError as exc:  # the data folder itself: full disk, no permission

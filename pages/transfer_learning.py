@@ -21,6 +21,7 @@ from cnnkit.data.custom_dataset import save_custom_dataset
 from cnnkit.formatting import format_seconds
 from cnnkit.transfer.estimate import EpochCost, plan_cost, probe_network
 from cnnkit.models.pretrained import list_pretrained
+from ui.identity import current_owner
 from ui.datasets import available_dataset_names, forget_datasets
 from ui.job_follow import follow_jobs
 from ui.run_views import render_overlays, render_run_results
@@ -145,7 +146,8 @@ def make_dataset_form() -> None:
         try:
             if len(images) < len(class_cols):
                 raise ValueError("two classes have the same name; every class needs its own name")
-            path = save_custom_dataset(name.strip(), images, size=int(size), overwrite=overwrite)
+            path = save_custom_dataset(name.strip(), images, size=int(size), overwrite=overwrite,
+                                       owner=current_owner())
         except ValueError as exc:
             st.error(str(exc))
         else:

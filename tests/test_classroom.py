@@ -162,3 +162,29 @@ def test_pins_are_kept_beside_the_runs(tmp_path):
     assert [p["id"] for p in load_pins(tmp_path)] == ["r1"]
     with pytest.raises(ValueError, match="can pin a run or a lesson"):
         pin("page", "x", root=tmp_path)
+
+
+def test_imported_datasets_and_labs_record_their_owner(tmp_path, monkeypatch):
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from cnnkit.data import import_zip
+    from cnnkit.data.import_staging import dataset_owner
+    from cnnkit.labs.resolution import ResolutionLabResult
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for label in ("a", "b"):
+            for i in range(3):
+                image = io.BytesIO()
+                Image.new("RGB", (8, 8), (80 * i, 0 if label == "a" else 200, 0)).save(image, format="PNG")
+                archive.writestr(f"{label}/{i}.png", image.getvalue())
+    info = import_zip(buffer.getvalue(), "owned_probe", owner="ada")
+    assert dataset_owner("owned_probe") == "ada" and sorted(info.classes) == ["a", "b"]  # the owner file is no class
+    assert dataset_owner("shapes") == ""
+    lab = ResolutionLabResult.from_dict({"lab_id": "x", "lab_dir": str(tmp_path), "status": "done", "dataset": "d",
+                                         "model": "m", "classes": [], "native": 32, "resolutions": [32],
+                                         "mode": "area", "native_size": False, "config": {}})
+    assert lab.owner == ""  # labs saved before owners existed still load

@@ -16,6 +16,7 @@ from typing import Iterator
 
 from cnnkit.data.folders import folder_layout
 from cnnkit.data.registry import validate_dataset_name
+from cnnkit.fileio import read_json, write_json
 from cnnkit.paths import data_dir
 
 
@@ -27,10 +28,20 @@ def refuse_existing(name: str, overwrite: bool) -> Path:
     return target
 
 
+OWNER_FILE = ".owner.json"  # hidden: folder scans list class folders only
+
+
+def dataset_owner(name: str) -> str:
+    """Who imported or made dataset `name` ("" for a guest, a built-in or a dataset copied in by hand)."""
+    data = read_json(data_dir() / name / OWNER_FILE, {}) or {}
+    return str(data.get("owner", "")) if isinstance(data, dict) else ""
+
+
 @contextmanager
-def staged_dataset(name: str, overwrite: bool = False, purpose: str = "import") -> Iterator[Path]:
+def staged_dataset(name: str, overwrite: bool = False, purpose: str = "import", owner: str = "") -> Iterator[Path]:
     """A fresh hidden folder to write dataset `name` into; swapped into data_dir()/<name> when the block
-    ends without error (after checking it holds a loadable folder dataset), deleted when it raises."""
+    ends without error (after checking it holds a loadable folder dataset), deleted when it raises.
+    The dataset records its `owner` (who imported or made it)."""
     target = refuse_existing(name, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{purpose}-{name}-"))
@@ -38,6 +49,7 @@ def staged_dataset(name: str, overwrite: bool = False, purpose: str = "import") 
         yield staging
         if folder_layout(staging) is None:  # an importer bug, not bad input: never swap in an unlistable folder
             raise ValueError(f"the new dataset {name} holds no class folders with images; nothing was saved")
+        write_json(staging / OWNER_FILE, {"owner": owner})
         _swap_in(staging, target, overwrite)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

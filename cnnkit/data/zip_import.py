@@ -185,7 +185,7 @@ def _write_images(archive: zipfile.ZipFile, files: dict[str, tuple[str, ...]], s
 
 
 def import_zip(source: str | Path | bytes | BinaryIO, name: str, overwrite: bool = False,
-               max_bytes: int = DEFAULT_MAX_BYTES, zip_name: str | None = None) -> DatasetInfo:
+               max_bytes: int = DEFAULT_MAX_BYTES, zip_name: str | None = None, owner: str = "") -> DatasetInfo:
     """Import a zip of class folders into data_dir()/<name>; returns its registry entry.
 
     Every problem is a ValueError whose message says what to change; `zip_name` (the uploaded file's
@@ -202,6 +202,6 @@ def import_zip(source: str | Path | bytes | BinaryIO, name: str, overwrite: bool
                          f"make it again and import it") from None
     with archive, quiet_pixel_bomb_warnings():
         files = _layout(_plan(archive, max_bytes))
-        with staged_dataset(name, overwrite, purpose="import") as staging:
+        with staged_dataset(name, overwrite, purpose="import", owner=owner) as staging:
             _write_images(archive, files, staging, max_bytes, zip_label)
     return dataset_info(name)

@@ -185,6 +185,7 @@ class ResolutionLabResult:
     seconds: float = 0.0
     message: str = ""
     kind: str = KIND
+    owner: str = ""                  # who ran it ("" = a guest); its runs are theirs too
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -300,7 +301,7 @@ def _relay(on_progress: Optional[ProgressCallback], stage: int, stages: int, lab
 
 def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[ProgressCallback] = None,
                        cancel_event: Optional[threading.Event] = None,
-                       root: Optional[Path] = None) -> ResolutionLabResult:
+                       root: Optional[Path] = None, owner: str = "") -> ResolutionLabResult:
     """Train and evaluate the whole lab; returns its result (status done or cancelled) and saves it.
 
     Raises ValueError (bad settings, a resolution above the native size, a network that cannot take
@@ -324,7 +325,7 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
     result = ResolutionLabResult(
         lab_id=lab_id, lab_dir=str(lab_dir), status="running", dataset=base.dataset, model=base.model_label(),
         classes=list(info.classes), native=native, resolutions=resolutions, mode=config.mode,
-        native_size=config.native_size, config=config.to_dict(), created=time.time())
+        native_size=config.native_size, config=config.to_dict(), created=time.time(), owner=owner)
     save_lab(result)
     emit({"kind": "lab", "lab_id": lab_id, "lab_dir": str(lab_dir), "lab_fraction": 0.0})
     started = time.monotonic()
@@ -339,7 +340,7 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
               "lab_fraction": stage / stages})
         try:
             trained = train(train_config, on_progress=_relay(on_progress, stage, stages, planned.label),
-                            cancel_event=cancel_event)
+                            cancel_event=cancel_event, owner=owner)
         except Cancelled:
             raise LabCancelled() from None
         result.runs.append({"method": planned.method, "resolution": planned.resolution, "run_dir": trained.run_dir,
