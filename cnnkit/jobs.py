@@ -451,7 +451,27 @@ class JobManager:
             if error:
                 snap.message = error
             snap.ended = time.time()
+            self._release_finished_histories()
             self._dispatch()
+
+    # A server runs for days: finished jobs keep their snapshot (status, message, run folder) but hand back
+    # their live curves and results, which are on disk in the run folder, once they are old and many.
+    KEEP_LIVE_FINISHED = 64
+    RELEASE_AFTER_S = 15 * 60
+
+    def _release_finished_histories(self, now: Optional[float] = None) -> int:
+        now = time.time() if now is None else now
+        finished = [self._jobs[j].snapshot for j in self._order if self._jobs[j].snapshot.finished
+                    and not self._jobs[j].snapshot.meta.get("released")]
+        finished.sort(key=lambda snap: snap.ended or 0.0)
+        released = 0
+        for snap in finished[:max(0, len(finished) - self.KEEP_LIVE_FINISHED)]:
+            if now - (snap.ended or now) < self.RELEASE_AFTER_S:
+                continue
+            snap.history, snap.steps, snap.result = [], [], None
+            snap.meta["released"] = True  # read the run folder (snap.run_dir) for its curves and results
+            released += 1
+        return released
 
     def _apply_event(self, job_id: str, event: dict) -> None:
         with self._lock:

@@ -332,7 +332,8 @@ def sweep_comparison(snaps: list) -> None:
                 x=alt.X(f"{fields[0]}:N", sort=None), y=alt.Y("test acc:Q", scale=alt.Scale(domain=[0, 1])),
                 tooltip=[f"{fields[0]}:N", alt.Tooltip("test acc:Q", format=".3f")])
             st.altair_chart(chart.properties(title=f"Test accuracy by {fields[0]}", height=300), width="stretch")
-    render_overlays([(s.label, s.history) for s in snaps if s.history])
+    render_overlays([(s.label, s.history or store.load_history(s.run_dir).get("epochs", [])) for s in snaps
+                     if s.history or s.run_dir])  # released jobs: their curves are on disk
 
 
 def sweeps_tab(config: TrainConfig) -> None:

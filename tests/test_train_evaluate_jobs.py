@@ -313,3 +313,25 @@ def test_new_group_ids_carry_their_prefix_and_differ():
 
     ids = {new_group_id("sweep-") for _ in range(20)}
     assert len(ids) == 20 and all(i.startswith("sweep-") for i in ids)
+
+
+def test_old_finished_jobs_hand_back_their_live_curves_and_results():
+    from cnnkit.jobs import JobManager
+
+    manager = JobManager()
+    manager.KEEP_LIVE_FINISHED = 2
+
+    def job(context):
+        context.progress({"kind": "epoch", "row": {"epoch": 1, "train_loss": 1.0}})
+        return "result"
+
+    ids = [manager.submit(job, label=f"j{i}") for i in range(4)]
+    for job_id in ids:
+        manager.wait(job_id, timeout=10)
+    assert all(manager.snapshot(j).history for j in ids)  # recent: kept, whatever the count
+    with manager._lock:
+        released = manager._release_finished_histories(now=time.time() + JobManager.RELEASE_AFTER_S + 1)
+    snaps = [manager.snapshot(j) for j in ids]
+    assert released == 2
+    assert [bool(s.history) for s in snaps] == [False, False, True, True]  # the oldest two, beyond the newest 2
+    assert snaps[0].result is None and snaps[0].meta["released"] and snaps[0].status == "done"
