@@ -40,18 +40,23 @@ def test_click_a_unit_on_the_shapes_demo_moves_its_receptive_field(page, app_ser
     caption.wait_for(timeout=60_000)
     before = caption.inner_text()
     assert "Unit (" in before and ", 15, 15)" in before  # the middle of a 32×32 map
-    chart = page.locator("[data-testid='stVegaLiteChart']").filter(has=page.locator("canvas, svg")).first
+    chart = page.locator("[data-testid='stVegaLiteChart']").first
     chart.scroll_into_view_if_needed()
-    marks = chart.locator("canvas, svg").first
-    box = marks.bounding_box()
-    # The plot's 260×260 square sits right of the y axis: a point near its top-right corner is a unit (y≈2, x≈29).
-    page.mouse.click(box["x"] + box["width"] - 24, box["y"] + 14)
+    chart.locator(".mark-rect path").first.wait_for()
+    # Vega draws one SVG path per unit: click the top-right one (y = 0, x = 31), legend excluded.
+    x, y = page.evaluate("""() => {
+      const units = Array.from(document.querySelectorAll("[data-testid='stVegaLiteChart'] .mark-rect path"))
+        .filter(m => !m.closest('.role-legend')).map(m => m.getBoundingClientRect()).filter(r => r.width > 0);
+      const corner = units.reduce((a, b) => (b.x - b.y > a.x - a.y ? b : a));
+      return [corner.x + corner.width / 2, corner.y + corner.height / 2]; }""")
+    page.mouse.click(x, y)
     page.wait_for_function(
         "before => Array.from(document.querySelectorAll('p, div')).some(e => /^Unit \\(\\d+, \\d+, \\d+\\) of layers/"
         ".test(e.innerText) && !e.innerText.includes(before))", arg=before.split(" of ")[0], timeout=30_000)
     after = page.get_by_text(re.compile(r"^Unit \(\d+, \d+, \d+\) of layers\.0 sees rows")).inner_text()
     y, x = (int(v) for v in re.match(r"Unit \(\d+, (\d+), (\d+)\)", after).groups())
-    assert y < 8 and x > 23, after  # the clicked corner, not the middle
+    assert (y, x) == (0, 31), after  # the clicked corner, not the middle
+    assert "sees rows 0–1, columns 30–31" in after  # a 3×3 window at the corner, clipped to the image
     assert page.get_by_text("Traceback").count() == 0
 
 
