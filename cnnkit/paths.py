@@ -48,3 +48,15 @@ def cache_dir() -> Path:
 def _writable(folder: Path) -> bool:
     # os.access alone says yes to root even on a folder marked read-only (r-x): honour the marking too.
     return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
+
+
+DEMO_RUNS_ENV = "CNNKIT_DEMO_RUNS_DIR"
+
+
+def demo_runs_dir() -> Path:
+    """The demo runs shipped with the code (assets/demo_runs, one run folder each): read-only, never resumed,
+    deleted or written. CNNKIT_DEMO_RUNS_DIR points elsewhere (tests; an empty folder hides them)."""
+    override = os.environ.get(DEMO_RUNS_ENV)
+    if override:
+        return Path(override).expanduser().resolve()
+    return Path(__file__).resolve().parent.parent / "assets" / "demo_runs"

@@ -13,6 +13,7 @@ from cnnkit.explain.viewer import (
     attribute,
     choice_cache_key,
     image_digest,
+    list_demo_choices,
     list_run_choices,
     load_choice,
     prepare,
@@ -30,7 +31,7 @@ st.title("Grad-CAM viewer")
 st.caption("What does the network predict for an image, and where does it look? Pick a model and an image; "
            "the heatmap shows which regions raised the score of the chosen class.")
 
-choices = cached_pretrained_choices() + list_run_choices()  # runs: always fresh
+choices = cached_pretrained_choices() + list_run_choices() + list_demo_choices()  # runs: always fresh
 labels = {c.key: c.label for c in choices}
 keys = [c.key for c in choices]
 with st.sidebar:
@@ -49,7 +50,7 @@ if choice.reason:
     st.info(choice.reason)
 
 # ---- the image ---------------------------------------------------------------------------
-sources = ["Upload", "Camera", "Example"] + (["Test set"] if choice.kind == "run" else [])
+sources = ["Upload", "Camera", "Example"] + (["Test set"] if choice.kind in ("run", "demo") else [])
 source = st.radio("Image from", sources, horizontal=True, key="gc_source")
 image = None  # a PIL image, or a uint8 C×H×W tensor from the test set
 image_id = None

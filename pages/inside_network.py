@@ -11,20 +11,17 @@ import streamlit as st
 from cnnkit.data.preview import display_factor, hwc_to_display
 from cnnkit.explain import load_image, overlay
 from cnnkit.explain.examples import list_examples
-from cnnkit.explain.viewer import choice_cache_key, image_digest, list_run_choices, sample_test_images
+from cnnkit.explain.viewer import (DEMO_SHAPES_KEY, choice_cache_key, image_digest, list_demo_choices, list_run_choices,
+                                   sample_test_images)
 from cnnkit.inspect import (MAX_SAMPLE, NotArithmeticLayer, breakdown_at, capture_activations, channel_grid,
                             channel_scores, conv_modules, draw_box, explain_layer, first_conv_filters, has_breakdown, initial_model, kernel_grid,
                             layer_table, load_model_choice, map_image, map_on_input, output_size, preset_choices,
                             receptive_box, shape_changes, softmax_breakdown, top_images, window_picture)
+from ui.draw_canvas import draw_canvas
 from ui.models import cached_pretrained_choices, model_cache
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
-
-try:  # optional: `pip install streamlit-drawable-canvas` adds "Draw" for grey (digits) models
-    from streamlit_drawable_canvas import st_canvas
-except Exception:  # noqa: BLE001  not installed, or a version this Streamlit cannot load
-    st_canvas = None
 
 DISPLAY = 256  # px: the input image and the receptive field
 
@@ -34,10 +31,12 @@ st.caption("Activation maps, filters and the arithmetic of every layer, for your
            "with random weights, or EfficientNet-Lite0.")
 
 runs = list_run_choices()
-choices = cached_pretrained_choices() + preset_choices() + runs
+demos = list_demo_choices()
+choices = cached_pretrained_choices() + preset_choices() + runs + demos
 labels = {c.key: c.label for c in choices}
 keys = [c.key for c in choices if c.available]
-default = runs[0].key if runs else "preset:cnn3"  # your newest run; else the course's baseline
+# your newest run; else the shipped Shapes demo (trained weights); else the course's baseline with random weights
+default = runs[0].key if runs else DEMO_SHAPES_KEY if DEMO_SHAPES_KEY in keys else "preset:cnn3"
 with st.sidebar:
     st.subheader("Inside the network model")
     model_key = st.selectbox("Model", keys, index=keys.index(default) if default in keys else 0,
@@ -61,7 +60,7 @@ def locked(function, *args, **kwargs):
 
 # ---- the image ---------------------------------------------------------------------------------
 sources = ["Upload", "Camera", "Example"] + (["Test set"] if em.dataset else [])
-if st_canvas is not None and em.input_shape[0] == 1:
+if em.input_shape[0] == 1:  # grey models (Digits, MNIST): draw a digit
     sources.append("Draw")
 source = st.radio("Image from", sources, horizontal=True, key="in_source")
 image, image_id = None, None
@@ -89,14 +88,11 @@ try:
                         format_func=lambda i: f"#{samples[i].index} ({samples[i].true_class})")
         image, image_id = samples[pick].image, f"test:{choice.key}:{samples[pick].index}"
     elif source == "Draw":
-        st.caption("Draw a digit in white on black.")
-        drawn = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=196,
-                          width=196, drawing_mode="freedraw", key="in_canvas")
-        if drawn is not None and drawn.image_data is not None and drawn.image_data[:, :, :3].any():
-            from PIL import Image
-
-            rgb = np.ascontiguousarray(drawn.image_data[:, :, :3].astype(np.uint8))
-            image, image_id = Image.fromarray(rgb), "draw:" + image_digest(rgb)
+        st.caption("Draw a digit in white on black, as large as the square; the prediction follows each stroke.")
+        # about 2.5 input pixels wide: MNIST's pen (28×28) and the Digits' thick 8×8 strokes
+        drawn = draw_canvas(key="in_canvas", size=196, stroke_width=min(36, max(14, round(196 * 2.5 / em.input_shape[1]))))
+        if drawn is not None:
+            image, image_id = load_image(drawn, name="drawing"), "draw:" + image_digest(drawn)
 except ValueError as exc:
     st.error(str(exc))
     st.stop()

@@ -56,8 +56,10 @@ def fake_run(tmp_path, monkeypatch):
 
     store = types.ModuleType("cnnkit.store")
     store.load_run_model = load_run_model
-    store.list_runs = lambda: [FakeRunRecord("run-0001", run_dir, "done", "fake_shapes", CLASSES),
-                               FakeRunRecord("run-0002", tmp_path / "no-checkpoint-yet", "running", "x", [])]
+    # the checkpoint folder's runs; any other folder (the shipped demos) holds none here
+    store.list_runs = lambda root=None: [] if root is not None else [
+        FakeRunRecord("run-0001", run_dir, "done", "fake_shapes", CLASSES),
+        FakeRunRecord("run-0002", tmp_path / "no-checkpoint-yet", "running", "x", [])]
     monkeypatch.setitem(sys.modules, "cnnkit.store", store)
     monkeypatch.setattr("cnnkit.explain.viewer.list_runs", store.list_runs)
 

@@ -42,6 +42,7 @@ def captions(at) -> str:
 
 def test_page_asks_for_an_image_and_rejects_a_non_image(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(tmp_path))  # no saved runs, whatever ran before
+    monkeypatch.setenv("CNNKIT_DEMO_RUNS_DIR", str(tmp_path / "no-demos"))  # and no shipped demo runs
     at = make_app_test("inside_network")
     assert not at.exception, at.exception
     assert at.title[0].value == "Inside the network"

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from cnnkit.paths import demo_runs_dir
 from cnnkit.store import list_runs
 
 from cnnkit.explain.cache import cache_key
@@ -26,21 +27,35 @@ from cnnkit.explain.layers import LayerChoice, LayerInfo, choose_default_layer, 
 class ModelChoice:
     """One entry of the model picker."""
 
-    key: str  # "pretrained:efficientnet_lite0" or "run:<run dir>"
+    key: str  # "pretrained:efficientnet_lite0", "run:<run dir>" or "demo:<demo id>"
     label: str
-    kind: str  # "pretrained" | "run"
+    kind: str  # "pretrained" | "run" | "demo" (a shipped run: loads like a run, never written)
     available: bool
     reason: str | None = None  # why not available / what will happen (download)
-    source: str = ""  # pretrained name or run folder
+    source: str = ""  # pretrained name or run folder (a demo's folder too)
     dataset: str | None = None
     classes: list[str] = field(default_factory=list)
 
 
 def list_run_choices() -> list[ModelChoice]:
     """Saved runs (cnnkit.store.list_runs) that have a checkpoint."""
+    return _choices_from_runs(None, kind="run", prefix="Run: ")
+
+
+DEMO_SHAPES_KEY = "demo:demo-shapes-cnn3_bn_small"  # the default model of Inside the network on a fresh install
+DEMO_DIGITS_KEY = "demo:demo-digits-cnn"  # a grey 8×8 model: the one to draw for
+
+
+def list_demo_choices() -> list[ModelChoice]:
+    """The demo runs shipped with CNN Lab (cnnkit.paths.demo_runs_dir): kind "demo", read-only (never resumed,
+    deleted or written), so a fresh install has trained models to look at."""
+    return _choices_from_runs(demo_runs_dir(), kind="demo", prefix="Demo: ")
+
+
+def _choices_from_runs(root: Path | None, kind: str, prefix: str) -> list[ModelChoice]:
     choices = []
     try:
-        records = list_runs()
+        records = list_runs(root)
     except (OSError, ValueError):
         return []
     for record in records:
@@ -49,7 +64,7 @@ def list_run_choices() -> list[ModelChoice]:
             continue  # still starting, or failed before the first checkpoint
         dataset, classes, status = record.dataset, list(record.classes), record.status
         accuracy, model_name = record.test_accuracy, record.model_name
-        parts = [run_dir.name]
+        parts = [record.name or run_dir.name] if kind == "demo" else [run_dir.name]
         if model_name:
             parts.append(str(model_name))
         if dataset:
@@ -58,7 +73,8 @@ def list_run_choices() -> list[ModelChoice]:
             parts.append(f"acc {accuracy:.1%}")
         if status and status not in ("done", "finished", "completed"):
             parts.append(f"[{status}]")
-        choices.append(ModelChoice(key=f"run:{run_dir}", label="Run: " + " ".join(parts), kind="run",
+        key = f"demo:{run_dir.name}" if kind == "demo" else f"run:{run_dir}"
+        choices.append(ModelChoice(key=key, label=prefix + " ".join(parts), kind=kind,
                                    available=True, source=str(run_dir), dataset=dataset, classes=classes))
     return choices
 
