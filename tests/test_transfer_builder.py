@@ -54,8 +54,8 @@ def small_spec(num_classes: int, size: int = SIZE) -> dict:
 
 
 def quick_config(dataset: str, model, **overrides) -> TrainConfig:
-    settings = dict(dataset=dataset, model=model, epochs=1, batch_size=16, lr=2e-3, seed=0, device="cpu",
-                    val_fraction=0.0, scheduler="constant")
+    settings = dict(dataset=dataset, model=model, epochs=1, batch_size=16, optimizer="adam", lr=2e-3, seed=0,
+                    device="cpu", val_fraction=0.0, scheduler="constant", weight_decay=0.0, label_smoothing=0.0)
     settings.update(overrides)
     return TrainConfig(**settings)
 
