@@ -297,9 +297,10 @@ def test_settings_form_round_trips_its_defaults_and_forms_do_not_clash():
     drawn = set(at.session_state["a_keys"])
     assert drawn and drawn <= set(WIDGET_NAMES), drawn - set(WIDGET_NAMES)
     assert len(drawn) >= len(WIDGET_NAMES) - 2  # all but the builder source radio (no builder spec here)
-    assert at.selectbox(key="b_optimizer").value == "adam" and not [w for w in at.selectbox if w.key == "b_preset"]
+    assert at.selectbox(key="b_optimizer").value == TrainConfig().optimizer
+    assert not [w for w in at.selectbox if w.key == "b_preset"]
     at.select_slider(key="a_lr").set_value(0.1).run()
-    assert at.session_state["a"]["lr"] == 0.1 and at.session_state["b"]["lr"] == 1e-3
+    assert at.session_state["a"]["lr"] == 0.1 and at.session_state["b"]["lr"] == TrainConfig().lr
     at.checkbox(key="a_dropout_on").uncheck().run()
     assert at.session_state["a"]["dropout"] is None
     # Loading other settings into the drawn form overrides what was set in it.
