@@ -184,8 +184,9 @@ def part_cifar(source: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", choices=PARTS, help="run only these parts (repeatable)")
-    parser.add_argument("--cifar-from", type=Path, default=ROOT.parent / "shared" / "data",
-                        help="folder holding cifar10-jpeg (read-only is fine)")
+    shared = next((p for p in (ROOT.parent / "shared" / "data", ROOT.parent.parent / "shared" / "data")
+                   if p.is_dir()), ROOT.parent / "shared" / "data")   # main checkout or a worktree under wt/
+    parser.add_argument("--cifar-from", type=Path, default=shared, help="folder holding cifar10-jpeg (read-only is fine)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of all figures")
     args = parser.parse_args(argv)
     parts = args.only or list(PARTS)

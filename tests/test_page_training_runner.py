@@ -196,7 +196,7 @@ def test_runs_compare_resume_and_delete(monkeypatch):
     assert at.text_input(key="tr_name").value == ""
     assert any("Settings of stopped run" in c.value for c in at.caption)
     at.button(key="tr_reset").click().run()
-    assert at.slider(key="tr_epochs").value == 8 and at.select_slider(key="tr_lr").value == 0.2
+    assert at.slider(key="tr_epochs").value == 8 and at.select_slider(key="tr_lr").value == 0.1
     assert at.selectbox(key="tr_preset").value == "cnn3_fast" and at.button(key="tr_reset").disabled
 
     # Delete needs the confirmation box first.

@@ -61,7 +61,7 @@ def prepare_model(model: nn.Module, config: TrainConfig, train_x_uint8: torch.Te
 def transfer_defaults(**overrides: Any) -> TrainConfig:
     """Transfer learning's own defaults (CLI `transfer` and the Transfer page): a new head on a pretrained
     backbone trains best with Adam at 1e-3, a constant rate, a small batch for the bigger networks and
-    few epochs. Pinned here so that TrainConfig's quick-demo defaults (SGD 0.2, one-cycle) do not leak in."""
+    few epochs. Pinned here so that TrainConfig's quick-demo defaults (SGD 0.1, one-cycle) do not leak in."""
     settings: dict[str, Any] = dict(epochs=3, batch_size=32, optimizer="adam", lr=1e-3, nesterov=False,
                                     weight_decay=0.0, label_smoothing=0.0, scheduler="constant")
     settings.update(overrides)
