@@ -13,8 +13,8 @@ from cnnkit.data.resolution import RESIZE_MODES
 from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager
 from cnnkit.labs import ResolutionLabConfig, ResolutionLabResult, list_labs, load_lab, network_views, run_resolution_lab
+from cnnkit.labs.resolution import default_lab_training
 from cnnkit.store import load_history
-from cnnkit.train import TrainConfig
 from ui.identity import class_config, current_owner
 from ui.images import show_pixels
 from ui.job_follow import follow_jobs, followed_snapshots, render_live_curves
@@ -30,7 +30,7 @@ OPEN = "rl_open_lab"            # the lab id shown in the results section
 RESOLUTION_CHOICES = (64, 48, 32, 28, 24, 16, 14, 12, 8, 7, 4)
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1")
 METHOD_COLOURS = alt.Scale(domain=["TOTV", "TVTV"], range=["#d62728", "#1f77b4"])
-DEFAULTS = TrainConfig(dataset="shapes", model="cnn3_bn", epochs=2, train_subset=2000)
+DEFAULTS = default_lab_training()
 
 manager = get_job_manager()
 owner = current_owner()

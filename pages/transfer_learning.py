@@ -15,6 +15,7 @@ from cnnkit import store
 from cnnkit.data import dataset_info
 from cnnkit.jobs import get_job_manager, new_group_id
 from cnnkit.train import TrainConfig
+from cnnkit.train.recipes import transfer_defaults
 from cnnkit.train import report
 from cnnkit.transfer import builder
 from cnnkit.data.custom_dataset import save_custom_dataset
@@ -328,8 +329,7 @@ _, rows = parameter_rows(source, len(info.classes), tuple(compare_choices))
 parameter_table(rows)
 
 st.subheader("6 · Train")
-defaults = TrainConfig(dataset=dataset, epochs=3, batch_size=32, lr=1e-3, scheduler="constant",
-                       train_subset=512 if dataset == "shapes" else 0)
+defaults = transfer_defaults(dataset=dataset, train_subset=512 if dataset == "shapes" else 0)
 with st.expander("Training settings (epochs, learning rate = the head's rate, batch size, …)"):
     config = training_settings(K, defaults, show_model=False, show_dataset=False)
 # the input size is the strategy's choice above, not the form's

@@ -135,7 +135,7 @@ def test_bad_settings_fail_before_training():
     with pytest.raises(ValueError, match="above that"):
         run_resolution_lab(lab_config("shapes", (64, 16)))
     # cnn3_bn flattens into a Linear sized for 32 px: it cannot take 16 px images directly
-    config = lab_config("shapes", (32, 16))
+    config = lab_config("shapes", (32, 16), model="cnn3_bn")
     config.native_size = True
     with pytest.raises(ValueError, match="cannot take 16×16 images directly"):
         run_resolution_lab(config)

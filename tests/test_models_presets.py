@@ -11,7 +11,8 @@ from cnnkit.models import (PRESETS, SpecError, adapt_spec, build_model, conv_lay
                            summarize)
 
 PRESET_NAMES = ["lenet5", "mlp", "cnn2", "cnn3", "cnn4", "cnn5", "cnn3_bn", "cnn4_gap", "cnn4_gap_half",
-                "cnn4_gap_bn", "vgg6", "fashion_arc2", "fashion_arc3", "resnet_small", "vgg11_bn"]
+                "cnn4_gap_bn", "vgg6", "fashion_arc2", "fashion_arc3", "resnet_small", "vgg11_bn",
+                "speedrun94", "cnn3_fast"]
 
 
 def torch_params(model: torch.nn.Module) -> int:
@@ -44,7 +45,7 @@ def test_preset_params_match_torch_and_forward_runs(name):
 
 @pytest.mark.parametrize("name,expected", [
     ("cnn3", 620_362), ("cnn4_gap", 525_130), ("cnn4_gap_half", 133_034), ("cnn4_gap_bn", 526_090),
-    ("lenet5", 61_706),
+    ("lenet5", 61_706), ("cnn3_fast", 53_794), ("speedrun94", 1_972_792),
 ])
 def test_course_totals_exact(name, expected):
     assert torch_params(build_model(get_preset(name))) == expected

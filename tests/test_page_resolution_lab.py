@@ -25,9 +25,9 @@ def test_page_opens_with_lab_defaults():
     no_errors(at)
     assert at.multiselect(key="rl_resolutions").value == [32, 16, 8]
     assert at.selectbox(key="rl_dataset").value == "shapes"
-    assert at.selectbox(key="rl_preset").value == "cnn3_bn"
-    assert at.slider(key="rl_epochs").value == 2
-    assert any(c.value == "Trains 3 model(s) of 2 epoch(s): TOTV at 32 px, TVTV at 16 px, 8 px." for c in at.caption)
+    assert at.selectbox(key="rl_preset").value == "cnn3_fast"
+    assert at.slider(key="rl_epochs").value == 5
+    assert any(c.value == "Trains 3 model(s) of 5 epoch(s): TOTV at 32 px, TVTV at 16 px, 8 px." for c in at.caption)
     # bad settings: a message, nothing queued
     jobs_before = len(get_job_manager().list(group="resolution-lab"))
     at.multiselect(key="rl_resolutions").set_value([]).run()

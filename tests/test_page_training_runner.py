@@ -59,7 +59,7 @@ def test_one_epoch_on_shapes_shows_progress_then_results():
     assert not at.exception
     assert at.title[0].value == "Training runner"
     assert at.selectbox(key="tr_dataset").value == "shapes"
-    assert at.selectbox(key="tr_preset").value == "cnn3_bn"
+    assert at.selectbox(key="tr_preset").value == "cnn3_fast"
     job_id = train_from_page(at, epochs=1, subset=256)
     # Straight after Train the live panel follows the job: a progress bar and a Stop button.
     assert at.get("progress") and at.button(key="tr_stop")
@@ -125,10 +125,10 @@ def test_model_from_the_architecture_builder(monkeypatch):
     assert store.load_run(Path(snap.run_dir)).config["model"]["name"] == "tiny"
     # Back to a preset: a second run; the panel follows the newest and can follow the first again.
     at.radio(key="tr_model_source").set_value("Preset").run()
-    assert at.selectbox(key="tr_preset").value == "cnn3_bn"
+    assert at.selectbox(key="tr_preset").value == "cnn3_fast"
     second = train_from_page(at, epochs=1)
     snap2 = poll(at, second)
-    assert store.load_run(Path(snap2.run_dir)).config["model"] == "cnn3_bn"
+    assert store.load_run(Path(snap2.run_dir)).config["model"] == "cnn3_fast"
     follow = at.selectbox(key="tr_follow")
     assert follow.options[:2] == [f"{snap2.label} · done", f"{snap.label} · done"] and follow.value == second
     follow.set_value(job_id).run()
@@ -196,8 +196,8 @@ def test_runs_compare_resume_and_delete(monkeypatch):
     assert at.text_input(key="tr_name").value == ""
     assert any("Settings of stopped run" in c.value for c in at.caption)
     at.button(key="tr_reset").click().run()
-    assert at.slider(key="tr_epochs").value == 4 and at.select_slider(key="tr_lr").value == 0.001
-    assert at.selectbox(key="tr_preset").value == "cnn3_bn" and at.button(key="tr_reset").disabled
+    assert at.slider(key="tr_epochs").value == 8 and at.select_slider(key="tr_lr").value == 0.1
+    assert at.selectbox(key="tr_preset").value == "cnn3_fast" and at.button(key="tr_reset").disabled
 
     # Delete needs the confirmation box first.
     at.selectbox(key="tr_run_pick").set_value(done_dir.name).run()
@@ -297,9 +297,10 @@ def test_settings_form_round_trips_its_defaults_and_forms_do_not_clash():
     drawn = set(at.session_state["a_keys"])
     assert drawn and drawn <= set(WIDGET_NAMES), drawn - set(WIDGET_NAMES)
     assert len(drawn) >= len(WIDGET_NAMES) - 2  # all but the builder source radio (no builder spec here)
-    assert at.selectbox(key="b_optimizer").value == "adam" and not [w for w in at.selectbox if w.key == "b_preset"]
+    assert at.selectbox(key="b_optimizer").value == TrainConfig().optimizer
+    assert not [w for w in at.selectbox if w.key == "b_preset"]
     at.select_slider(key="a_lr").set_value(0.1).run()
-    assert at.session_state["a"]["lr"] == 0.1 and at.session_state["b"]["lr"] == 1e-3
+    assert at.session_state["a"]["lr"] == 0.1 and at.session_state["b"]["lr"] == TrainConfig().lr
     at.checkbox(key="a_dropout_on").uncheck().run()
     assert at.session_state["a"]["dropout"] is None
     # Loading other settings into the drawn form overrides what was set in it.

@@ -24,7 +24,9 @@ def tiny(monkeypatch, tmp_path, request):
 
 
 def config(**overrides) -> TrainConfig:
-    base = dict(dataset="tiny", model=tiny_spec(), epochs=2, batch_size=16, lr=0.01, val_fraction=0.25,
+    # the classic recipe these tests were written for (TrainConfig's defaults are now the quick SGD one)
+    base = dict(dataset="tiny", model=tiny_spec(), epochs=2, batch_size=16, optimizer="adam", lr=0.01,
+                nesterov=False, weight_decay=0.0, label_smoothing=0.0, scheduler="cosine", val_fraction=0.25,
                 device="cpu", log_every=2)
     base.update(overrides)
     return TrainConfig(**base)

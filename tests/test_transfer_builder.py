@@ -24,8 +24,8 @@ from cnnkit.models.pretrained import load_pretrained
 from tests.helpers.folders import SIZE, small_spec, write_shapes_folder
 
 def quick_config(dataset: str, model, **overrides) -> TrainConfig:
-    settings = dict(dataset=dataset, model=model, epochs=1, batch_size=16, lr=2e-3, seed=0, device="cpu",
-                    val_fraction=0.0, scheduler="constant")
+    settings = dict(dataset=dataset, model=model, epochs=1, batch_size=16, optimizer="adam", lr=2e-3, seed=0,
+                    device="cpu", val_fraction=0.0, scheduler="constant", weight_decay=0.0, label_smoothing=0.0)
     settings.update(overrides)
     return TrainConfig(**settings)
 

@@ -28,11 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Trains one model at the dataset's native size (TOTV, tested at every resolution) and one "
                     "per lower resolution (TVTV). Progress goes to stderr; the last stdout line is one JSON "
                     "object with `totv` and `tvtv` rows.")
-    lab.add_argument("--dataset", default="shapes", help="dataset name (default: shapes)")
-    lab.add_argument("--preset", default="cnn3_bn", help="model preset (default: cnn3_bn)")
+    from cnnkit.labs.resolution import default_lab_training
+
+    defaults = default_lab_training()
+    lab.add_argument("--dataset", default=defaults.dataset, help=f"dataset name (default: {defaults.dataset})")
+    lab.add_argument("--preset", default=defaults.model, help=f"model preset (default: {defaults.model})")
     lab.add_argument("--spec", type=Path, help="a model spec JSON file instead of a preset")
     lab.add_argument("--resolutions", type=_resolutions, default=[32, 16, 8], help="e.g. 32,16,8 (default)")
-    lab.add_argument("--epochs", type=int, default=2, help="epochs per model (default: 2)")
+    lab.add_argument("--epochs", type=int, default=defaults.epochs, help=f"epochs per model (default: {defaults.epochs})")
     lab.add_argument("--train-subset", type=int, default=0, help="train on this many images (0 = all)")
     lab.add_argument("--batch-size", type=int, default=None)
     lab.add_argument("--lr", type=float, default=None)

@@ -17,11 +17,10 @@ from cnnkit.cli.common import add_config_flags, config_from_flags, optional_numb
 
 
 def _defaults():
-    """transfer's own defaults where they differ from TrainConfig's (as the page's): fewer epochs, a
-    smaller batch for the bigger networks, a constant rate."""
-    from cnnkit.train import TrainConfig
+    """transfer's own defaults where they differ from TrainConfig's (the page's too)."""
+    from cnnkit.train.recipes import transfer_defaults
 
-    return TrainConfig(epochs=3, batch_size=32, scheduler="constant")
+    return transfer_defaults()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

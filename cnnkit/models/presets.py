@@ -123,6 +123,36 @@ def vgg11_bn() -> ModelSpec:
                      "VGG-11 with batch norm for 32×32: 8 convs 3×3 (64-512) and 5 max-pools to 1×1, Linear 512 → 10")
 
 
+def cnn3_fast() -> ModelSpec:
+    """The Training runner's default: small enough that a 2-core CPU trains Shapes past 90% in seconds
+    (54k parameters; cnn3_bn has 621k, mostly in its Linear 2048 → 256, and 4× the activations)."""
+    layers: list[LayerSpec] = []
+    for c in (24, 48, 96):
+        # no conv bias: the BatchNorm right after has its own shift
+        layers += [L("conv2d", out_channels=c, kernel_size=3, padding=1, bias=False), L("batchnorm2d"), L("relu"),
+                   L("maxpool2d", kernel_size=2)]
+    layers += [L("global_avg_pool"), L("linear", out_features=10)]
+    return ModelSpec("cnn3_fast", (3, 32, 32), 10, layers,
+                     "Quick default: 3 × [Conv 3×3 (24, 48, 96 channels, no bias) → BatchNorm → ReLU → MaxPool 2], "
+                     "global average pooling, Linear 96 → 10")
+
+
+def speedrun94() -> ModelSpec:
+    """airbench94's network (Keller Jordan 2024) as a spec: a frozen 2×2 patch-whitening stem (24 filters,
+    set from the data and frozen by cnnkit.train.recipes.prepare_model before training), then three blocks of
+    [Conv 3×3 → MaxPool 2 → BN → GELU → Conv 3×3 → BN → GELU] at 64, 256, 256 channels."""
+    # the stem is set and frozen by cnnkit.train.recipes.prepare_model (data-dependent), not in the spec
+    layers: list[LayerSpec] = [L("conv2d", out_channels=24, kernel_size=2, padding=0), L("gelu")]
+    for c in (64, 256, 256):
+        layers += [L("conv2d", out_channels=c, kernel_size=3, padding=1, bias=False), L("maxpool2d", kernel_size=2),
+                   L("batchnorm2d"), L("gelu"),
+                   L("conv2d", out_channels=c, kernel_size=3, padding=1, bias=False), L("batchnorm2d"), L("gelu")]
+    layers += [L("global_avg_pool"), L("linear", out_features=10, bias=False)]
+    return ModelSpec("speedrun94", (3, 32, 32), 10, layers,
+                     "airbench94-style speedrun net for CIFAR-10: frozen 2×2 whitening stem (24 filters), three "
+                     "conv-pool-BN-GELU ×2 blocks (64, 256, 256 channels), global pooling, Linear → 10")
+
+
 PRESETS: dict[str, Callable[[], ModelSpec]] = {
     "lenet5": lenet5,
     "mlp": mlp,
@@ -139,6 +169,8 @@ PRESETS: dict[str, Callable[[], ModelSpec]] = {
     "fashion_arc3": lambda: _fashion("fashion_arc3", True),
     "resnet_small": resnet_small,
     "vgg11_bn": vgg11_bn,
+    "speedrun94": speedrun94,
+    "cnn3_fast": cnn3_fast,
 }
 
 
