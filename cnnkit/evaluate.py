@@ -109,9 +109,10 @@ def metrics_from_probs(probs: torch.Tensor | np.ndarray, y: torch.Tensor | np.nd
 
 def evaluate_model(model: nn.Module, x_uint8: torch.Tensor, y: torch.Tensor, classes: list[str],
                    normalise: Callable[[torch.Tensor], torch.Tensor], autocast_dtype: Optional[torch.dtype] = None,
-                   resolution: Optional[int] = None) -> tuple[EvalResult, dict]:
-    """(EvalResult, predictions) where predictions = {y_true, y_pred, confidence} per test image."""
-    probs = predict(model, x_uint8, normalise, autocast_dtype=autocast_dtype)
+                   resolution: Optional[int] = None, flip_tta: bool = False) -> tuple[EvalResult, dict]:
+    """(EvalResult, predictions) where predictions = {y_true, y_pred, confidence} per test image;
+    flip_tta averages each image's prediction with its mirror image's (predict_with_flip_tta)."""
+    probs = (predict_with_flip_tta if flip_tta else predict)(model, x_uint8, normalise, autocast_dtype=autocast_dtype)
     y_cpu = y.cpu()
     loss = float(torch.nn.functional.nll_loss(probs.clamp_min(1e-12).log(), y_cpu)) if len(y_cpu) else None
     result = metrics_from_probs(probs.numpy(), y_cpu.numpy(), classes, resolution=resolution, loss=loss)

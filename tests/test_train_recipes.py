@@ -99,3 +99,28 @@ def test_flip_tta_averages_an_image_and_its_mirror():
     assert torch.allclose(tta, (plain + mirrored) / 2)
     assert not torch.allclose(tta, plain)
     assert predict_with_flip_tta(model, x[:0], normalise).shape[0] == 0
+
+
+def test_train_whitens_the_speedrun_stem_and_tests_with_flips(monkeypatch):
+    """The loop applies the recipe: speedrun94's first conv is whitened and frozen before step one, and
+    flip_tta evaluates on each image and its mirror (so a flip-symmetric input gives the same accuracy)."""
+    import torch
+
+    from cnnkit.store import load_run_model
+    from cnnkit.train import train
+    from cnnkit.train.recipes import speedrun94_config
+    from tests.helpers.train import patch_dataset, tiny_dataset
+
+    patch_dataset(monkeypatch, tiny_dataset(n_train=64, n_test=16, size=32))
+    config = speedrun94_config(dataset="tiny", epochs=1, batch_size=32, device="cpu", precision="fp32",
+                               train_subset=0, log_every=1)
+    assert config.flip_tta
+    result = train(config)
+    assert result.status == "done" and result.test_acc is not None
+    loaded = load_run_model(result.run_dir)
+    first = next(m for m in loaded.model.modules() if isinstance(m, torch.nn.Conv2d))
+    weights = first.weight.detach().flatten(1)
+    half = len(weights) // 2
+    # Whitening filters come in +/- pairs; a trained (unfrozen) or random stem would not keep that exactly.
+    torch.testing.assert_close(weights[:half], -weights[half:])
+    assert weights[:half].norm() > 0

@@ -131,6 +131,9 @@ FORM: dict[str, Widget] = {
     "resize_mode": Widget(_RES, "selectbox", "Downsampling filter"),
     "restore_size": Widget(_RES, "checkbox", "Resample back up to the input size",
                            help="Off: the network sees the small images directly (global-pooling networks)."),
+    "flip_tta": Widget(_REG, "checkbox", "Test with flips (TTA)",
+                       help="Average each test image's prediction with its mirror image's: free accuracy on "
+                            "photos; wrong for digits and text."),
     "device": Widget(_RUN, "selectbox", "Device", DEVICES, help="auto = CUDA when there is a GPU."),
     "precision": Widget(_RUN, "selectbox", "Precision",
                         help="auto = bf16/fp16 autocast on CUDA, fp32 on CPU. bf16 on a CPU with bf16 units "

@@ -73,6 +73,9 @@ class TrainConfig:
     restore_size: bool = field(default=True, metadata=_about("resample low resolutions back up to the image size"))
     train_subset: int = field(default=0, metadata=_about("train on this many images (0 = all), for quick demos"))
     early_stopping: int = field(default=0, metadata=_about("patience in epochs on validation accuracy (0 = off)"))
+    flip_tta: bool = field(default=False, metadata=_about(
+        "test-time augmentation: average each test image's prediction with its mirror image's "
+        "(for classes that survive a left-right flip)"))
     seed: int = 0
     device: str = field(default="auto", metadata=_about("auto, cpu, cuda or cuda:N"))
     precision: str = field(default="auto", metadata=_about(choices=PRECISIONS))

@@ -30,6 +30,7 @@ from cnnkit.store import DamagedRun, EpochCommit, RunWriter
 from cnnkit.store.checkpoints import load_weights_into
 from cnnkit.train.config import TrainConfig
 from cnnkit.train.optim import LRSchedule, build_optimizer, l1_penalty, loss_function, weight_parameters
+from cnnkit.train.recipes import prepare_model
 from cnnkit.train.pipeline import PreparedData, augment, batches, prepare_data
 
 ProgressCallback = Callable[[dict], None]
@@ -267,6 +268,8 @@ def _prepare(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
     # bundle.input_shape: a preset may insist on its own size (cnn4_gap: 64)
     prepared = prepare_data(config, dataset, device, bundle.input_shape[1], bundle.normalisation)
     model = bundle.model.to(device).to(memory_format=torch.channels_last)  # matches the Normaliser's layout
+    normalise = Normaliser(prepared.mean, prepared.std, device)
+    prepare_model(model, config, prepared.train_x, normalise)  # data-dependent init (speedrun94's whitening)
     counts = count_params(model)
     amp_dtype = autocast_dtype_for(config.precision, device)
     groups = bundle.param_groups(config.lr) if bundle.param_groups else [{"params": list(model.parameters())}]
@@ -280,7 +283,7 @@ def _prepare(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
         writer = RunWriter.create(config.to_dict(), config.model_label() if isinstance(config.model, str)
                                   else bundle.name, config.dataset, checkpoint_root, owner=owner)
     run = Run(config=config, device=device, amp_dtype=amp_dtype, generator=generator, bundle=bundle,
-              prepared=prepared, model=model, normalise=Normaliser(prepared.mean, prepared.std, device),
+              prepared=prepared, model=model, normalise=normalise,
               augment=AugmentConfig.from_dict(config.augment),
               criterion=loss_function(config, len(prepared.classes)), optimizer=optimizer,
               schedule=LRSchedule(config, math.ceil(len(prepared.train_x) / config.batch_size)),
@@ -466,7 +469,7 @@ def _finish(run: Run) -> TrainResult:
         resolution = config.test_resolution or config.train_resolution
         evaluation, predictions = evaluate_model(run.model, run.prepared.test_x, run.prepared.test_y,
                                                  run.prepared.classes, run.normalise, run.amp_dtype,
-                                                 resolution=resolution)
+                                                 resolution=resolution, flip_tta=config.flip_tta)
         run.writer.write_results(evaluation.to_dict(), predictions)
         result.results = evaluation.to_dict()
         result.test_acc, result.macro_f1, result.per_class = evaluation.accuracy, evaluation.macro_f1, evaluation.per_class

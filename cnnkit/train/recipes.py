@@ -3,9 +3,8 @@
 speedrun94: the airbench94 recipe (Keller Jordan 2024) as far as TrainConfig reaches: its network
 (preset speedrun94), large batches with Nesterov SGD, label smoothing, flip + 2-pixel crop on the
 device, a one-cycle schedule, bf16 autocast + channels_last on CUDA (precision "auto" and the loop's
-channels_last). Two parts need the training loop to call them (see prepare_model and
-cnnkit.evaluate.predict_with_flip_tta); benchmarks/bench_speedrun.py runs the whole recipe with its
-own short loop until they are wired in.
+channels_last), patch-whitening init of the first conv (prepare_model, which train() calls before the
+first step) and flip test-time augmentation (flip_tta). benchmarks/bench_speedrun.py times it.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ def speedrun94_config(dataset: str = "cifar10", **overrides: Any) -> TrainConfig
         optimizer="sgd", lr=0.2, momentum=0.85, nesterov=True, weight_decay=5e-4,
         label_smoothing=0.2, scheduler="onecycle", warmup_epochs=0,
         augment={"hflip": True, "crop_padding": 2}, val_fraction=0.0,
-        precision="auto", log_every=10, name="speedrun94")
+        precision="auto", log_every=10, flip_tta=True, name="speedrun94")
     settings.update(overrides)
     return TrainConfig(**settings)
 
@@ -47,7 +46,8 @@ def prepare_model(model: nn.Module, config: TrainConfig, train_x_uint8: torch.Te
     """Data-dependent init before the first step, for the recipes that need one: speedrun94's first conv
     gets the patch-whitening weights of the first WHITENING_IMAGES training images (normalised as the
     network sees them) and is frozen (its bias keeps learning). Returns whether it did anything.
-    Call it after building the model (and its optimizer) and before the first step: the loop does not yet."""
+    train() calls it after building the model and before the first step (and before a resume restores
+    the committed weights, so the frozen stem stays frozen)."""
     if not needs_whitening(config):
         return False
     conv = first_conv(model)
