@@ -122,7 +122,7 @@ def test_config_file_limits_refuse_an_over_limit_run(tmp_path, monkeypatch):
     assert (limits.max_epochs, limits.queue_per_owner, limits.jobs_per_device) == (3, 4, 2)
     assert limits.require_names and limits.teacher_password == "pw"
     assert limits.shows_page("Training runner") and limits.shows_page("Home") and not limits.shows_page("Grad-CAM viewer")
-    check_run_allowed(TrainConfig(epochs=3, train_subset=500), limits)  # at the limits: fine
+    check_run_allowed(TrainConfig(epochs=3, train_subset=500, model="cnn3_bn"), limits)  # at the limits: fine
     with pytest.raises(OverLimit, match="5 epochs is over this class's limit of 3: lower the epochs"):
         check_run_allowed(TrainConfig(epochs=5, train_subset=100), limits)
     with pytest.raises(OverLimit, match="all the training images is over .* set the training subset to 500"):

@@ -51,7 +51,7 @@ def test_event_files_hold_the_history_and_the_hparams(monkeypatch, tmp_path, cap
     content = events.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
     assert start.hparams["lr"].number_value == pytest.approx(0.01)
-    assert start.hparams["optimizer"].string_value == "adam"
+    assert start.hparams["optimizer"].string_value == json.loads((run_dir / "config.json").read_text())["optimizer"]
     assert start.hparams["epochs"].number_value == 3
     meta = json.loads((run_dir / "run.json").read_text())
     assert series("hparams/test_accuracy")[0][1] == pytest.approx(meta["test_accuracy"], rel=1e-6)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from cnnkit.labs.resolution import default_lab_training
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
@@ -30,6 +32,6 @@ def test_run_a_small_lab_and_see_both_methods(page, app_server):
     assert charts.count() >= 4  # accuracy, precision, F1 and the per-class heatmap
     page.get_by_role("heading", name="The images at each resolution").wait_for()
     page.get_by_text("8×8 px").wait_for()
-    page.get_by_text("cnn3_bn on shapes (32 px native)").first.wait_for()  # the lab's caption
+    page.get_by_text(f"{default_lab_training().model_label()} on shapes (32 px native)").first.wait_for()  # caption
     assert page.get_by_text("Traceback").count() == 0
     assert page.get_by_text("The lab failed").count() == 0
