@@ -121,6 +121,14 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _cpu_jiffies(pid: int) -> tuple[int, int]:
+    """(the server's CPU time incl. its ended children, the whole machine's busy time), in clock ticks."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    server = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return server, sum(cpu) - cpu[3] - cpu[4]  # all but idle and iowait
+
+
 class Student:
     """One browser tab, as Streamlit's frontend speaks to the server (only what this test needs)."""
 
@@ -295,8 +303,9 @@ async def _unwatched_run(url: str, checkpoints: Path) -> dict:
     return runs[0] if runs else {}
 
 
-async def _browser_tabs(url: str, n: int, out: list) -> None:
-    """n real Chromium tabs (niced) open the Training runner; each records whether it drew the page's title."""
+async def _browser_tabs(url: str, n: int, out: list, stop: asyncio.Event) -> None:
+    """n real Chromium tabs (niced) open the Training runner and stay open (their live panels rerunning) until
+    `stop`; each records its time to the page's title and whether it drew the Train button."""
     if n <= 0:
         return
     from playwright.async_api import async_playwright
@@ -314,11 +323,13 @@ async def _browser_tabs(url: str, n: int, out: list) -> None:
                 try:
                     await page.goto(f"{url}/{PAGE}?name=b{i}", timeout=180_000)
                     await page.get_by_role("heading", name="Training runner").wait_for(timeout=180_000)
-                    out.append({"tab": i, "title_s": round(time.perf_counter() - start, 2),
-                                "train_button": await page.get_by_role("button", name="Train").count() > 0})
+                    title_s = round(time.perf_counter() - start, 2)
+                    await page.get_by_role("button", name="Train", exact=True).wait_for(timeout=120_000)
+                    out.append({"tab": i, "title_s": title_s, "train_button_s": round(time.perf_counter() - start, 2)})
                 except Exception as exc:  # a tab that never drew the page is the finding, not a crash
                     out.append({"tab": i, "error": str(exc).splitlines()[0]})
             await asyncio.gather(*[tab(i) for i in range(n)])
+            await stop.wait()
         finally:
             await browser.close()
 
@@ -339,7 +350,7 @@ async def _class(url: str, n: int, watchers: int, sweep: int, browsers: int) -> 
             _log(f"s0 queued a sweep of {sweep}; errors on its page: {first.errors[:2]}")
         watching = [asyncio.create_task(first.watch(stop))] if watchers else []
         browser_results: list = []
-        browser_task = asyncio.create_task(_browser_tabs(url, browsers, browser_results))
+        browser_task = asyncio.create_task(_browser_tabs(url, browsers, browser_results, stop))
 
         async def train_then_watch(k: int) -> float:
             first_render = await students[k].open_and_train()
@@ -416,7 +427,7 @@ def main() -> int:
         solo_id = {solo.get("created")}
 
         async def the_class() -> dict:
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), _cpu_jiffies(pid)
             state = await _class(url, args.sessions, watchers, sweep, args.browsers)
             expected = 1 + args.sessions + sweep
             loads = []
@@ -428,6 +439,12 @@ def main() -> int:
             sampler = asyncio.create_task(sample_load())
             runs = await _wait_for_runs(solo_dir, expected, 3600, log=True)
             peak = _peak_rss_mb(pid)
+            cpu1 = _cpu_jiffies(pid)
+            # How much of the machine's busy CPU the server (and its trainings) had: the rest went to others
+            # (the benchmark's clients, browsers, other users of a shared box).
+            state["server_cpu_share"] = round((cpu1[0] - cpu0[0]) / max(1, cpu1[1] - cpu0[1]), 2)
+            state["machine_busy_cores"] = round((cpu1[1] - cpu0[1]) / os.sysconf("SC_CLK_TCK")
+                                                / max(1e-9, time.perf_counter() - t0), 2)
             state["stop"].set()
             await asyncio.gather(*state["watching"], sampler, return_exceptions=True)
             await state["browser_task"]
@@ -472,6 +489,8 @@ def main() -> int:
         client_errors=state["errors"][:3], page_errors=errors[:3], connect_errors=state["connect_errors"],
         browser_tabs=state["browsers"],
         peak_rss_mb=peak_rss, class_wall_s=state["wall_s"], load_avg_during=state["load"],
+        server_cpu_share=state["server_cpu_share"], machine_busy_cores=state["machine_busy_cores"],
+        cores=os.cpu_count(),
         cli_img_per_s=cli and round(cli, 1),
         app_watched_img_per_s=round(statistics.median(watched), 1) if watched else None,
         app_watched_runs=len(watched),
