@@ -214,6 +214,27 @@ def _train_in_worker(config_dict: dict, resume_from: Optional[str], owner: str, 
         events.put(("end", "failed", exc, traceback.format_exc(limit=3)))
 
 
+_SPAWN_LOCK = threading.Lock()
+
+
+def _start_without_main(process) -> None:
+    """Start a spawned process without it re-running this program's __main__: under `streamlit run` that is
+    app.py (Streamlit makes each page run the __main__ module), which must not run in a worker. While the
+    process starts, __main__ is a bare module; it is put back unless a script run replaced it meanwhile."""
+    import sys
+    import types
+
+    with _SPAWN_LOCK:
+        main = sys.modules.get("__main__")
+        bare = types.ModuleType("__main__")
+        sys.modules["__main__"] = bare
+        try:
+            process.start()
+        finally:
+            if sys.modules.get("__main__") is bare and main is not None:
+                sys.modules["__main__"] = main
+
+
 class ProcessBackend:
     """Runs each training in its own worker process ('spawn'), so the app's Python threads (pages, live panels)
     and the training do not share one GIL: benchmarks/bench_classroom.py measured threaded trainings well under
@@ -254,7 +275,7 @@ class ProcessBackend:
                                        args=(spec.config.to_dict(), spec.resume_from, spec.owner, kind_modules,
                                              events, cancel))
         try:
-            worker.start()
+            _start_without_main(worker)
         except Exception as exc:
             manager._finish(job_id, None, RuntimeError(f"could not start a worker process: {exc}"))
             return
