@@ -26,7 +26,18 @@ How (all through the server; the benchmark never trains in its own process, exce
 - Speed: images/s of the same run (Shapes, 512 images, 1 epoch, cpu) from the CLI (`python -m cnnkit
   train`), from the server with no tab watching (one student presses Train and stays idle, before the class)
   and from the server while the K tabs watch (the class's runs): app_vs_cli_speed, app_vs_cli_speed_watched.
-  The machine's load average is in the report: on a shared box the ratios are noisy.
+  The machine's load average and the server's share of the busy CPU are in the report: on a shared box the
+  ratios are noisy.
+
+Measured on the 2-core dev box (shared with other work), --sessions 30 --watchers 10, 40 runs each time, all
+done, none lost or failed, sweep interleaved (its first run right after s0's, the rest after everyone's):
+  thread,  0 browsers: watched 0.94 of the CLI, unwatched 0.93; first render p95 4.2 s, rerun p95 3.3 s,
+           fragment p95 0.08 s; peak RSS 1.7 GB; class 54 s.
+  thread,  2 browsers: watched 0.73, while 30 pages loaded 0.05 (one run); server 83% of the busy CPU; 68 s.
+  process, 2 browsers: watched 0.70, while pages loaded 0.06; peak RSS 1.1 GB (server + worker); 253 s
+           (a spawn and a torch import per job).
+So here the trainings are short of CPU, not of the GIL: worker processes do not give the speed back on two
+cores, and cost ~4 s per job; the default stays the thread backend (CNNKIT_JOB_BACKEND=process opts in).
 """
 
 from __future__ import annotations
