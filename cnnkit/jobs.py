@@ -5,7 +5,8 @@ A job that raises ends as "failed" with its message and the manager keeps going;
 `Cancelled` (cnnkit.cancellation, re-exported here) ends as "cancelled".
 
 The manager decides WHICH job starts and when (queue, slots per device, cancels); an execution backend
-decides HOW a started job runs: `LocalBackend` (a thread in this process, the default) or, with
+decides HOW a started job runs: `LocalBackend` (a thread in this process, the default), `ProcessBackend`
+(CNNKIT_JOB_BACKEND=process: each training in a worker process of its own) or, with
 CNNKIT_RAY_ADDRESS set, `cnnkit.jobs_ray.RayBackend` (trainings on a Ray cluster; ray stays optional).
 """
 
@@ -185,6 +186,126 @@ class LocalBackend:
         job.thread = threading.Thread(target=manager._run, args=(job.snapshot.job_id,),
                                       name=f"cnnkit-{job.snapshot.job_id}", daemon=True)
         job.thread.start()
+
+
+def _train_in_worker(config_dict: dict, resume_from: Optional[str], owner: str, kind_modules: list,
+                     events, cancel_event) -> None:
+    """One training in a spawned worker process (ProcessBackend): progress events go to `events` as
+    ("event", dict), then one ("end", status, result or exception, traceback)."""
+    import importlib
+
+    for module in kind_modules:  # model kinds registered in the app (e.g. transfer) must exist here too
+        importlib.import_module(module)
+    from cnnkit.train import TrainConfig, train
+
+    try:
+        result = train(TrainConfig.from_dict(config_dict), on_progress=lambda e: events.put(("event", e)),
+                       cancel_event=cancel_event, resume_from=resume_from, owner=owner)
+        events.put(("end", "done", result, ""))
+    except Cancelled as exc:
+        events.put(("end", "cancelled", str(exc) or "stopped before training started", ""))
+    except Exception as exc:  # sent back as itself when it pickles, else as its text
+        try:
+            import pickle
+
+            exc = pickle.loads(pickle.dumps(exc))
+        except Exception:
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        events.put(("end", "failed", exc, traceback.format_exc(limit=3)))
+
+
+_SPAWN_LOCK = threading.Lock()
+
+
+def _start_without_main(process) -> None:
+    """Start a spawned process without it re-running this program's __main__: under `streamlit run` that is
+    app.py (Streamlit makes each page run the __main__ module), which must not run in a worker. While the
+    process starts, __main__ is a bare module; it is put back unless a script run replaced it meanwhile."""
+    import sys
+    import types
+
+    with _SPAWN_LOCK:
+        main = sys.modules.get("__main__")
+        bare = types.ModuleType("__main__")
+        sys.modules["__main__"] = bare
+        try:
+            process.start()
+        finally:
+            if sys.modules.get("__main__") is bare and main is not None:
+                sys.modules["__main__"] = main
+
+
+class ProcessBackend:
+    """Runs each training in its own worker process ('spawn'), so the app's Python threads (pages, live panels)
+    and the training do not share one GIL: benchmarks/bench_classroom.py measured threaded trainings well under
+    80% of the CLI's images/s while a class loads pages or watches with real browsers (issue 13). Same contract as LocalBackend: a thread of the app
+    per job moves the worker's progress events into the snapshot and passes Stop on (a multiprocessing Event
+    that train() checks every batch). Jobs that are not trainings (closures) run in a thread as before.
+    Selected with CNNKIT_JOB_BACKEND=process."""
+
+    name = "process"
+    POLL_S = 0.25
+
+    def __init__(self):
+        import multiprocessing
+
+        self._local = LocalBackend()
+        self._context = multiprocessing.get_context("spawn")  # no fork of a threaded server
+
+    def resolve_device(self, requested: str) -> str:
+        return self._local.resolve_device(requested)
+
+    def start(self, manager: "JobManager", job: "_Job") -> None:
+        if not isinstance(job.fn, TrainingJob):
+            self._local.start(manager, job)
+            return
+        job.thread = threading.Thread(target=self._watch, args=(manager, job),
+                                      name=f"cnnkit-proc-{job.snapshot.job_id}", daemon=True)
+        job.thread.start()
+
+    def _watch(self, manager: "JobManager", job: "_Job") -> None:
+        import queue
+
+        from cnnkit.models.registry import MODEL_KINDS
+
+        job_id, spec = job.snapshot.job_id, job.fn
+        events, cancel = self._context.Queue(), self._context.Event()
+        kind_modules = sorted({kind.build.__module__ for kind in MODEL_KINDS.values()})
+        worker = self._context.Process(target=_train_in_worker, daemon=True, name=f"cnnkit-{job_id}",
+                                       args=(spec.config.to_dict(), spec.resume_from, spec.owner, kind_modules,
+                                             events, cancel))
+        try:
+            _start_without_main(worker)
+        except Exception as exc:
+            manager._finish(job_id, None, RuntimeError(f"could not start a worker process: {exc}"))
+            return
+        outcome = None
+        while outcome is None:
+            if job.cancel_event.is_set():
+                cancel.set()
+            try:
+                item = events.get(timeout=self.POLL_S)
+            except queue.Empty:
+                if not worker.is_alive():
+                    break  # it died without saying how it ended
+                continue
+            if item[0] == "event":
+                manager._apply_event(job_id, item[1])
+            else:
+                outcome = item[1:]
+        worker.join(timeout=30)
+        if outcome is None:
+            message = (f"the worker process training this job stopped (exit code {worker.exitcode}); the run keeps "
+                       "its last saved epoch: resume it from the run list")
+            manager._finish(job_id, None, RuntimeError(message))
+            return
+        status, value, trace = outcome
+        if status == "done":
+            manager._finish(job_id, value)
+        elif status == "cancelled":
+            manager._finish(job_id, None, Cancelled(value))
+        else:
+            manager._finish(job_id, None, value, trace)
 
 
 class _Job:
@@ -514,6 +635,8 @@ def _run_key(run_dir) -> str:
 
 # Set (e.g. "auto", "ray://head:10001") to run trainings on a Ray cluster instead of this machine.
 RAY_ADDRESS_ENV = "CNNKIT_RAY_ADDRESS"
+# "thread" (default: LocalBackend) or "process" (ProcessBackend: each training in its own worker process).
+JOB_BACKEND_ENV = "CNNKIT_JOB_BACKEND"
 _MANAGER: Optional[JobManager] = None
 _MANAGER_LOCK = threading.Lock()
 
@@ -536,6 +659,10 @@ def get_job_manager() -> JobManager:
             backend, slots = None, os.environ.get("CNNKIT_JOBS_PER_DEVICE")
             if limits and limits.jobs_per_device:
                 slots = str(limits.jobs_per_device)
+            if os.environ.get(JOB_BACKEND_ENV, "thread") == "process":
+                backend = ProcessBackend()
+            elif os.environ.get(JOB_BACKEND_ENV, "thread") != "thread":
+                raise ValueError(f"{JOB_BACKEND_ENV}={os.environ[JOB_BACKEND_ENV]!r}: use thread or process")
             if os.environ.get(RAY_ADDRESS_ENV):
                 from cnnkit.jobs_ray import RayBackend  # only here: ray is an optional install
 
@@ -547,6 +674,6 @@ def get_job_manager() -> JobManager:
         return _MANAGER
 
 
-__all__ = ["FINISHED", "Cancelled", "JobContext", "JobManager", "JobSnapshot", "LocalBackend", "QueueFull",
+__all__ = ["FINISHED", "Cancelled", "JobContext", "JobManager", "JobSnapshot", "LocalBackend", "ProcessBackend", "QueueFull",
            "TrainingJob", "fractional_epoch", "get_job_manager",
            "new_group_id", "raise_if_cancelled", "run_is_resumable", "training_fraction"]
