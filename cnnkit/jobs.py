@@ -204,14 +204,42 @@ def _train_in_worker(config_dict: dict, resume_from: Optional[str], owner: str, 
         events.put(("end", "done", result, ""))
     except Cancelled as exc:
         events.put(("end", "cancelled", str(exc) or "stopped before training started", ""))
-    except Exception as exc:  # sent back as itself when it pickles, else as its text
-        try:
-            import pickle
+    except Exception as exc:
+        events.put(("end", "failed", portable_exception(exc), traceback.format_exc(limit=3)))
 
-            exc = pickle.loads(pickle.dumps(exc))
-        except Exception:
-            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-        events.put(("end", "failed", exc, traceback.format_exc(limit=3)))
+
+def portable_exception(exc: Exception) -> Exception:
+    """An exception a worker can send back to the app: itself when it survives pickling (the app then sees
+    the same type and message), else a RuntimeError with its type and text."""
+    import pickle
+
+    try:
+        return pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+class RemoteTrainingBackend:
+    """What the process and Ray backends share: trainings (TrainingJob) run elsewhere, watched from a thread
+    of the app (`_watch`, which moves events into the snapshot and passes Stop on); other jobs (closures
+    holding app state, e.g. a resolution lab) run in a thread here as with LocalBackend."""
+
+    def __init__(self):
+        self._local = LocalBackend()
+
+    def resolve_device(self, requested: str) -> str:
+        return self._local.resolve_device(requested)
+
+    def start(self, manager: "JobManager", job: "_Job") -> None:
+        if not isinstance(job.fn, TrainingJob):
+            self._local.start(manager, job)
+            return
+        job.thread = threading.Thread(target=self._watch, args=(manager, job),
+                                      name=f"cnnkit-{self.name}-{job.snapshot.job_id}", daemon=True)
+        job.thread.start()
+
+    def _watch(self, manager: "JobManager", job: "_Job") -> None:
+        raise NotImplementedError
 
 
 _SPAWN_LOCK = threading.Lock()
@@ -235,7 +263,7 @@ def _start_without_main(process) -> None:
                 sys.modules["__main__"] = main
 
 
-class ProcessBackend:
+class ProcessBackend(RemoteTrainingBackend):
     """Runs each training in its own worker process ('spawn'), so the app's Python threads (pages, live panels)
     and the training do not share one GIL: benchmarks/bench_classroom.py measured threaded trainings well under
     80% of the CLI's images/s while a class loads pages or watches with real browsers (issue 13). Same contract as LocalBackend: a thread of the app
@@ -249,19 +277,8 @@ class ProcessBackend:
     def __init__(self):
         import multiprocessing
 
-        self._local = LocalBackend()
+        super().__init__()
         self._context = multiprocessing.get_context("spawn")  # no fork of a threaded server
-
-    def resolve_device(self, requested: str) -> str:
-        return self._local.resolve_device(requested)
-
-    def start(self, manager: "JobManager", job: "_Job") -> None:
-        if not isinstance(job.fn, TrainingJob):
-            self._local.start(manager, job)
-            return
-        job.thread = threading.Thread(target=self._watch, args=(manager, job),
-                                      name=f"cnnkit-proc-{job.snapshot.job_id}", daemon=True)
-        job.thread.start()
 
     def _watch(self, manager: "JobManager", job: "_Job") -> None:
         import queue

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import pickle
 import socket
 import threading
 import time
@@ -36,7 +35,7 @@ from typing import Optional
 import ray
 
 from cnnkit.cancellation import Cancelled
-from cnnkit.jobs import JobManager, LocalBackend, TrainingJob, _Job
+from cnnkit.jobs import JobManager, RemoteTrainingBackend, _Job, portable_exception
 from cnnkit.paths import CACHE_DIR_ENV, CHECKPOINT_DIR_ENV, DATA_DIR_ENV, checkpoint_dir, data_dir
 
 CPUS_PER_JOB_ENV = "CNNKIT_RAY_CPUS_PER_JOB"
@@ -127,14 +126,6 @@ class _EventPump:
             ray.get(self._last_ref)  # calls from one caller run in order: all events are in before the result
 
 
-def _portable(exc: Exception) -> Exception:
-    """The exception itself when it survives pickling (the app then sees the same type and message)."""
-    try:
-        return pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
-
-
 @ray.remote(max_retries=0)  # a crashed worker ends the job as failed (retrying would race the resume)
 def _train_on_worker(hub, job_id: str, config_dict: dict, resume_from: Optional[str], kind_modules: list[str],
                      owner: str = ""):
@@ -153,7 +144,7 @@ def _train_on_worker(hub, job_id: str, config_dict: dict, resume_from: Optional[
     except Cancelled as exc:
         outcome = ("cancelled", str(exc) or "stopped before training started", "")
     except Exception as exc:
-        outcome = ("failed", _portable(exc), traceback.format_exc(limit=3))
+        outcome = ("failed", portable_exception(exc), traceback.format_exc(limit=3))
     finally:
         pump.close()
     return outcome
@@ -173,7 +164,7 @@ def _connect(address: Optional[str]) -> None:
                               "with `ray start --head` or unset CNNKIT_RAY_ADDRESS") from None
 
 
-class RayBackend:
+class RayBackend(RemoteTrainingBackend):
     """Runs trainings as Ray tasks (other jobs locally, see the module's docstring)."""
 
     name = "ray"
@@ -181,7 +172,7 @@ class RayBackend:
     def __init__(self, address: Optional[str] = None, cpus_per_job: Optional[int] = None):
         _connect(address)
         self.cpus_per_job = int(cpus_per_job or os.environ.get(CPUS_PER_JOB_ENV, "2"))
-        self._local = LocalBackend()
+        super().__init__()
         self._hub = None
         self._hub_lock = threading.Lock()
 
@@ -210,14 +201,6 @@ class RayBackend:
             if self._hub is None:
                 self._hub = _Hub.remote()
             return self._hub
-
-    def start(self, manager: JobManager, job: _Job) -> None:
-        if not isinstance(job.fn, TrainingJob):
-            self._local.start(manager, job)
-            return
-        job.thread = threading.Thread(target=self._watch, args=(manager, job),
-                                      name=f"cnnkit-ray-{job.snapshot.job_id}", daemon=True)
-        job.thread.start()
 
     def _task_options(self, device: str) -> dict:
         env = {DATA_DIR_ENV: str(data_dir()), CHECKPOINT_DIR_ENV: str(checkpoint_dir())}
