@@ -15,7 +15,7 @@ from cnnkit.train import TrainConfig, train
 from cnnkit.train.optim import LRSchedule, build_optimizer
 from cnnkit.transfer import builder
 from cnnkit.transfer.builder import (
-    TransferModel, TransferSettings, build_transfer_bundle, parameter_table, rebuild_transfer_model, strategy_counts,
+    TransferModel, TransferSettings, build_transfer_bundle, rebuild_transfer_model, source_network, strategy_counts,
 )
 from cnnkit.data.custom_dataset import custom_dataset_counts, save_custom_dataset
 from cnnkit.transfer.estimate import estimate_epoch_cost
@@ -83,8 +83,9 @@ def test_last_n_blocks_counts_on_efficientnet_lite0_without_weights():
     assert all(p.requires_grad for p in model.parameters())  # the table leaves the model as it found it
 
 
-def test_parameter_table_from_a_saved_run(quick_source):
-    rows = {r["strategy"]: r for r in parameter_table(quick_source, 3, ["head", "last:1", "full"])}
+def test_strategy_counts_of_a_saved_run_source(quick_source):
+    model, layout = source_network(quick_source, 3)
+    rows = {r.to_dict()["strategy"]: r.to_dict() for r in strategy_counts(model, layout, ["head", "last:1", "full"])}
     spec_linear_in = 32 * 2 * 2
     assert rows["head"]["trainable"] == 64 * 3 + 3
     assert rows["last:1"]["trainable"] == 64 * 3 + 3 + spec_linear_in * 64 + 64

@@ -355,11 +355,6 @@ def strategy_counts(model: nn.Module, layout: BackboneLayout, strategies: list[s
     return rows
 
 
-def parameter_table(source: str, num_classes: int, strategies: list[str]) -> list[dict]:
-    model, layout = source_network(source, num_classes)
-    return [row.to_dict() for row in strategy_counts(model, layout, strategies)]
-
-
 # ---------------------------------------------------------------------------------- comparisons
 
 GROUP_PREFIX = "transfer-"
@@ -427,5 +422,5 @@ register_model_kind(ModelKind("transfer", build=build_transfer_bundle, rebuild=r
 
 __all__ = ["GROUP_PREFIX", "comparison_rows", "strategy_label", "trained_blocks", "transfer_configs",
            "STRATEGIES", "StrategyCounts", "TransferModel", "TransferSettings", "build_transfer_bundle",
-           "is_pretrained_source", "make_two_stage_hook", "parameter_table",
+           "is_pretrained_source", "make_two_stage_hook",
            "rebuild_transfer_model", "source_network", "strategy_counts"]
