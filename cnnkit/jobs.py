@@ -241,6 +241,16 @@ class RemoteTrainingBackend:
     def _watch(self, manager: "JobManager", job: "_Job") -> None:
         raise NotImplementedError
 
+    @staticmethod
+    def _finish_remote(manager: "JobManager", job_id: str, status: str, value: Any, trace: str) -> None:
+        """End a job from the worker's (status, result or message or exception, traceback) report."""
+        if status == "done":
+            manager._finish(job_id, value)
+        elif status == "cancelled":
+            manager._finish(job_id, None, Cancelled(value))
+        else:
+            manager._finish(job_id, None, value, trace)
+
 
 _SPAWN_LOCK = threading.Lock()
 
@@ -316,13 +326,7 @@ class ProcessBackend(RemoteTrainingBackend):
                        "its last saved epoch: resume it from the run list")
             manager._finish(job_id, None, RuntimeError(message))
             return
-        status, value, trace = outcome
-        if status == "done":
-            manager._finish(job_id, value)
-        elif status == "cancelled":
-            manager._finish(job_id, None, Cancelled(value))
-        else:
-            manager._finish(job_id, None, value, trace)
+        self._finish_remote(manager, job_id, *outcome)
 
 
 class _Job:

@@ -281,12 +281,7 @@ class RayBackend(RemoteTrainingBackend):
             self._mark_run(job, "failed", message)
             manager._finish(job_id, None, RuntimeError(message))
             return
-        if status == "done":
-            manager._finish(job_id, value)
-        elif status == "cancelled":
-            manager._finish(job_id, None, Cancelled(value))
-        else:
-            manager._finish(job_id, None, value, trace)
+        self._finish_remote(manager, job_id, status, value, trace)
 
     @staticmethod
     def _mark_run(job: _Job, status: str, message: str) -> None:
