@@ -7,19 +7,17 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit.data.preview import hwc_to_display
-from cnnkit.explain import DEFAULT_DISPLAY_SIZE, METHODS, heatmap_image, load_image, overlay, randomization_check
-from cnnkit.explain.examples import list_examples
+from cnnkit.explain import DEFAULT_DISPLAY_SIZE, METHODS, heatmap_image, overlay, randomization_check
 from cnnkit.explain.viewer import (
     attribute,
     choice_cache_key,
-    image_digest,
     list_demo_choices,
     list_run_choices,
     load_choice,
     prepare,
     sample_test_images,
 )
-from ui.models import cached_pretrained_choices, model_cache
+from ui.models import PICTURE_SOURCES, cached_pretrained_choices, model_cache, pick_picture
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
@@ -50,27 +48,12 @@ if choice.reason:
     st.info(choice.reason)
 
 # ---- the image ---------------------------------------------------------------------------
-sources = ["Upload", "Camera", "Example"] + (["Test set"] if choice.kind in ("run", "demo") else [])
+sources = [*PICTURE_SOURCES] + (["Test set"] if choice.kind in ("run", "demo") else [])
 source = st.radio("Image from", sources, horizontal=True, key="gc_source")
-image = None  # a PIL image, or a uint8 C×H×W tensor from the test set
-image_id = None
+# a PIL image, or (below) a uint8 C×H×W tensor from the test set
 try:
-    if source == "Upload":
-        uploaded = st.file_uploader("Upload an image (any format PIL reads: JPEG, PNG, GIF, BMP, TIFF, WebP, ...)",
-                                    key="gc_upload")
-        if uploaded is not None:
-            data = uploaded.getvalue()
-            image, image_id = load_image(data, name=uploaded.name), "upload:" + image_digest(data)
-    elif source == "Camera":
-        shot = st.camera_input("Take a picture", key="gc_camera")
-        if shot is not None:
-            data = shot.getvalue()
-            image, image_id = load_image(data, name="camera picture"), "camera:" + image_digest(data)
-    elif source == "Example":
-        examples = list_examples()
-        names = {e.name: e for e in examples}
-        picked = st.selectbox("Example", list(names), format_func=lambda n: names[n].description, key="gc_example")
-        image, image_id = names[picked].load(), "example:" + picked
+    image, image_id = pick_picture(
+        source, "gc", "Upload an image (any format PIL reads: JPEG, PNG, GIF, BMP, TIFF, WebP, ...)")
 except ValueError as exc:
     st.error(str(exc))
     st.stop()

@@ -10,7 +10,6 @@ import streamlit as st
 
 from cnnkit.data.preview import display_factor, hwc_to_display
 from cnnkit.explain import load_image, overlay
-from cnnkit.explain.examples import list_examples
 from cnnkit.explain.viewer import (DEMO_SHAPES_KEY, choice_cache_key, image_digest, list_demo_choices, list_run_choices,
                                    sample_test_images)
 from cnnkit.inspect import (MAX_SAMPLE, NotArithmeticLayer, breakdown_at, capture_activations, channel_grid,
@@ -18,7 +17,7 @@ from cnnkit.inspect import (MAX_SAMPLE, NotArithmeticLayer, breakdown_at, captur
                             layer_table, load_model_choice, map_image, map_on_input, output_size, preset_choices,
                             receptive_box, shape_changes, softmax_breakdown, top_images, window_picture)
 from ui.draw_canvas import draw_canvas
-from ui.models import cached_pretrained_choices, model_cache
+from ui.models import PICTURE_SOURCES, cached_pretrained_choices, model_cache, pick_picture
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
@@ -59,28 +58,13 @@ def locked(function, *args, **kwargs):
 
 
 # ---- the image ---------------------------------------------------------------------------------
-sources = ["Upload", "Camera", "Example"] + (["Test set"] if em.dataset else [])
+sources = [*PICTURE_SOURCES] + (["Test set"] if em.dataset else [])
 if em.input_shape[0] == 1:  # grey models (Digits, MNIST): draw a digit
     sources.append("Draw")
 source = st.radio("Image from", sources, horizontal=True, key="in_source")
-image, image_id = None, None
 try:
-    if source == "Upload":
-        uploaded = st.file_uploader("Upload an image", key="in_upload")
-        if uploaded is not None:
-            data = uploaded.getvalue()
-            image, image_id = load_image(data, name=uploaded.name), "upload:" + image_digest(data)
-    elif source == "Camera":
-        shot = st.camera_input("Take a picture", key="in_camera")
-        if shot is not None:
-            data = shot.getvalue()
-            image, image_id = load_image(data, name="camera picture"), "camera:" + image_digest(data)
-    elif source == "Example":
-        examples = {e.name: e for e in list_examples()}
-        picked = st.selectbox("Example", list(examples), format_func=lambda n: examples[n].description,
-                              key="in_example")
-        image, image_id = examples[picked].load(), "example:" + picked
-    elif source == "Test set":
+    image, image_id = pick_picture(source, "in")
+    if source == "Test set":
         seed = st.number_input("Sample", 0, 10_000, 0, key="in_test_seed", help="another number, other images")
         with st.spinner("Loading the test set…"):
             samples = sample_test_images(em, n=6, seed=int(seed))
