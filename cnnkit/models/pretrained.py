@@ -56,13 +56,12 @@ PRETRAINED: dict[str, _Entry] = {
 
 
 def imagenet_classes() -> list[str]:
-    """The 1000 ImageNet class names, readable ("tench", "goldfish", ...), from torchvision (offline)."""
+    """The 1000 ImageNet class names, readable ("tench", "goldfish", ...), from torchvision (offline).
+    Read on demand: importing torchvision costs about a second, which every page's first run would pay
+    (ui/shell imports cnnkit.transfer, which imports this module)."""
     from torchvision.models._meta import _IMAGENET_CATEGORIES
 
     return list(_IMAGENET_CATEGORIES)
-
-
-IMAGENET_CLASSES: list[str] = imagenet_classes()
 
 
 @dataclass
@@ -234,7 +233,7 @@ def _load_efficientnet_lite0() -> PretrainedModel:
     model.eval()
     # TF-Lite preprocessing: crop_padding 32 (i.e. shorter side 256, crop 224), (x - 127) / 128.
     prep = Preprocessing(resize=256, crop=224, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
-    return PretrainedModel("efficientnet_lite0", "EfficientNet-Lite0", model, IMAGENET_CLASSES, prep, str(path))
+    return PretrainedModel("efficientnet_lite0", "EfficientNet-Lite0", model, imagenet_classes(), prep, str(path))
 
 
 def _load_torchvision(name: str, progress: Callable[[float, str], None] | None) -> PretrainedModel:
@@ -265,7 +264,7 @@ def _load_torchvision(name: str, progress: Callable[[float, str], None] | None) 
     prep = Preprocessing(resize=int(transforms.resize_size[0]), crop=int(transforms.crop_size[0]),
                          mean=tuple(transforms.mean), std=tuple(transforms.std),
                          interpolation=str(transforms.interpolation.value))
-    classes = list(weights.meta.get("categories") or IMAGENET_CLASSES)
+    classes = list(weights.meta.get("categories") or imagenet_classes())
     if progress:
         progress(1.0, f"{entry.title} ready")
     return PretrainedModel(name, entry.title, model, classes, prep, str(path))

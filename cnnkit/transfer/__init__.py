@@ -1,7 +1,6 @@
 """Pretrained ImageNet backbones and transfer-learning strategies (freezing, builder, cost estimate)."""
 
 from cnnkit.models.pretrained import (
-    IMAGENET_CLASSES,
     PRETRAINED,
     PretrainedInfo,
     PretrainedModel,
@@ -33,7 +32,6 @@ __all__ = [
     "rebuild_transfer_model",
     "source_network",
     "strategy_counts",
-    "IMAGENET_CLASSES",
     "PRETRAINED",
     "PretrainedInfo",
     "PretrainedModel",
