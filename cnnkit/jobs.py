@@ -450,7 +450,9 @@ class JobManager:
 
     def list(self, group: Optional[str] = None) -> list[JobSnapshot]:
         with self._lock:
-            return [self._copy(j) for j in self._order if group is None or self._jobs[j].snapshot.group == group]
+            start_orders: dict[str, list[str]] = {}  # per device, computed once for the whole list
+            return [self._copy(j, start_orders) for j in self._order
+                    if group is None or self._jobs[j].snapshot.group == group]
 
     def cancel(self, job_id: str, by: Optional[str] = None, teacher: bool = False) -> None:
         """A queued job never starts; a running one stops at its next batch. `by` (an owner): only the job's
@@ -481,13 +483,16 @@ class JobManager:
         return [s for s in self.list() if not s.finished]
 
     # --- internals --------------------------------------------------------------------------
-    def _copy(self, job_id: str) -> JobSnapshot:
+    def _copy(self, job_id: str, start_orders: Optional[dict[str, list[str]]] = None) -> JobSnapshot:
         snap = copy.copy(self._jobs[job_id].snapshot)
         snap.history = copy.deepcopy(snap.history)
         snap.steps = list(snap.steps)
         snap.meta = copy.deepcopy(snap.meta)
         if snap.status == "queued":
-            queued = self._start_order(snap.device)
+            start_orders = {} if start_orders is None else start_orders
+            if snap.device not in start_orders:
+                start_orders[snap.device] = self._start_order(snap.device)
+            queued = start_orders[snap.device]
             snap.queue_position = queued.index(job_id) + 1
             snap.expected_wait_s = self._expected_wait(snap.device, snap.queue_position)
         return snap
