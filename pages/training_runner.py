@@ -48,9 +48,7 @@ def deep_link_settings() -> None:
                                             "the link's other settings are loaded.")
     if run_id:
         try:
-            if "/" in run_id or "\\" in run_id or run_id.startswith("."):  # a run id, never a server path
-                raise ValueError(f"{run_id!r} is not a run id")
-            record = store.load_run(store.resolve_run_dir(run_id))
+            record = store.load_run(store.run_dir_of_id(run_id))  # a run id, never a server path
         except (FileNotFoundError, ValueError) as exc:
             st.session_state["tr_load_error"] = f"The link's run cannot be loaded: {exc}"
             return

@@ -188,3 +188,17 @@ def test_imported_datasets_and_labs_record_their_owner(tmp_path, monkeypatch):
                                          "model": "m", "classes": [], "native": 32, "resolutions": [32],
                                          "mode": "area", "native_size": False, "config": {}})
     assert lab.owner == ""  # labs saved before owners existed still load
+
+
+def test_a_linked_run_id_is_a_bare_id_in_the_checkpoint_folder(tmp_path, monkeypatch):
+    from cnnkit import store
+
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(tmp_path / "runs"))
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
+    (tmp_path / "runs" / "r1" / "run.json").write_text("{}")
+    assert store.run_dir_of_id("r1") == tmp_path / "runs" / "r1"
+    for bad in ("../r1", str(tmp_path / "runs" / "r1"), "..", "a\\b", ""):
+        with pytest.raises(ValueError, match="is not a run id"):
+            store.run_dir_of_id(bad)
+    with pytest.raises(FileNotFoundError, match="no saved run 'r2'"):
+        store.run_dir_of_id("r2")

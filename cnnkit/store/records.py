@@ -179,6 +179,17 @@ def resolve_run_dir(run: str | Path) -> Path:
     raise FileNotFoundError(f"no saved run {str(run)!r} (looked for run.json in it and in {checkpoint_dir()})")
 
 
+def run_dir_of_id(run_id: str) -> Path:
+    """The folder of run `run_id` inside the checkpoint directory, for ids that come from outside (a link a
+    browser sends): a bare id only, never a path. ValueError / FileNotFoundError say which."""
+    if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+        raise ValueError(f"{run_id!r} is not a run id")
+    run_dir = checkpoint_dir() / run_id
+    if not (run_dir / "run.json").is_file():
+        raise FileNotFoundError(f"no saved run {run_id!r} in {checkpoint_dir()}")
+    return run_dir
+
+
 def load_history(run_dir: Path) -> dict:
     history = read_json(Path(run_dir) / "history.json", None)
     if not isinstance(history, dict):
