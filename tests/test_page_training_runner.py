@@ -60,10 +60,12 @@ def test_one_epoch_on_shapes_shows_progress_then_results():
     assert at.title[0].value == "Training runner"
     assert at.selectbox(key="tr_dataset").value == "shapes"
     assert at.selectbox(key="tr_preset").value == "cnn3_fast"
-    job_id = train_from_page(at, epochs=1, subset=256)
+    # 2,000 images: the quick default net trains 256 in well under the poll interval, so the live
+    # panel could miss the whole run.
+    job_id = train_from_page(at, epochs=1, subset=2000)
     # Straight after Train the live panel follows the job: a progress bar and a Stop button.
     assert at.get("progress") and at.button(key="tr_stop")
-    seen: list[str] = []
+    seen: list[str] = [p.proto.text for p in at.get("progress")]
     snap = poll(at, job_id, seen=seen)
     assert snap.status == "done", snap.error
     assert any("Epoch 1/1" in text or "loading" in text or "Queued" in text or "evaluating" in text for text in seen), seen
