@@ -58,7 +58,9 @@ def streamlit_server(log_path: Path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
          "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+         # the app hides tracebacks from students; tests show them so "no Traceback" checks can fail
+         "--client.showErrorDetails", "full"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
