@@ -67,7 +67,26 @@ def predictions(monkeypatch):
 
     register_student_data(owner_records_kind("predictions", predictions_of, erase_predictions,
                                              what="lesson predictions", where="predictions.json", kept="a term"))
-    return predict
+
+    # A fake claimed-names kind, the way the classroom's name claims register (release_name(name) frees one).
+    def claims() -> Path:
+        from cnnkit.paths import checkpoint_dir
+        return checkpoint_dir() / "names.json"
+
+    def claimed_names() -> list[str]:
+        return json.loads(claims().read_text()) if claims().is_file() else []
+
+    def release_name(name: str) -> None:
+        claims().write_text(json.dumps([n for n in claimed_names() if n != name]))
+
+    register_student_data(owner_records_kind("name", lambda owner: [n for n in claimed_names() if n == owner],
+                                             release_name, what="claimed names", where="names.json", kept="a term"))
+
+    def record(owner: str, lesson: str, guess: str) -> None:
+        predict(owner, lesson, guess)
+        claims().write_text(json.dumps(claimed_names() + [owner]))
+
+    return record
 
 
 def make_run(owner: str, name: str, created: float | None = None) -> str:
@@ -131,9 +150,9 @@ def test_after_erasing_a_student_no_file_names_or_holds_them_and_the_other_keeps
     assert known_students() == ["Annabel", "Benedikt"]
 
     listed = student_data("Annabel", teacher=True)
-    assert listed.counts() == {"datasets": 1, "runs": 2, "labs": 1, "predictions": 1, "pins": 1}
+    assert listed.counts() == {"datasets": 1, "runs": 2, "labs": 1, "predictions": 1, "name": 1, "pins": 1}
     result = erase_student("Annabel", teacher=True)
-    assert result["errors"] == [] and len(result["removed"]) == 6
+    assert result["errors"] == [] and len(result["removed"]) == 7
 
     assert files_naming(root / "data", "Annabel") == []
     assert files_naming(root / "checkpoints", "Annabel") == []
@@ -144,7 +163,7 @@ def test_after_erasing_a_student_no_file_names_or_holds_them_and_the_other_keeps
     assert [p["id"] for p in load_pins()] == [ben["run"]]
     # Benedikt keeps all of his
     assert student_data("Benedikt", teacher=True).counts() == {"datasets": 1, "runs": 2, "labs": 1,
-                                                                "predictions": 1, "pins": 1}
+                                                                "predictions": 1, "name": 1, "pins": 1}
     assert (root / "checkpoints" / ben["run"] / "run.json").is_file()
     assert list((root / "data" / ".cache").glob(f"{ben['dataset']}-*"))
     assert known_students() == ["Benedikt"]
