@@ -6,16 +6,17 @@ panel (shown to the teacher only) is never the only check."""
 
 from __future__ import annotations
 
-import re
 import sys
 
 import pandas as pd
 import streamlit as st
 
 import cnnkit.labs  # noqa: F401  registers runs, datasets and labs as student data
-from cnnkit.classroom import NotAllowed
-from cnnkit.classroom.student_data import (StudentBusy, erase_student, export_student, known_students, privacy_rows,
-                                           retention, student_data)
+from cnnkit.classroom import GUEST, NotAllowed
+from cnnkit.classroom.student_data import (StudentBusy, erase_student, export_file_name, export_student,
+                                           known_students, privacy_rows, retention, student_data)
+from cnnkit.jobs import get_job_manager
+from cnnkit.paths import checkpoint_dir, data_dir
 from ui.datasets import forget_datasets
 from ui.identity import class_config, is_teacher
 
@@ -32,8 +33,11 @@ def retention_at_start() -> dict:
     return result
 
 
-def _file_name(owner: str) -> str:
-    return (re.sub(r"[^A-Za-z0-9_-]+", "-", owner).strip("-") or "student") + "-data.zip"
+def _cancel_queued_jobs(owner: str) -> None:
+    manager = get_job_manager()
+    for job in manager.active():
+        if job.owner == owner and job.status == "queued":
+            manager.cancel(job.job_id, by=GUEST, teacher=is_teacher())
 
 
 def render_teacher_privacy() -> None:
@@ -43,8 +47,10 @@ def render_teacher_privacy() -> None:
     with st.expander("Privacy: what CNN Lab keeps about students", expanded="pv_done" in st.session_state):
         if "pv_done" in st.session_state:
             st.success(st.session_state.pop("pv_done"))
-        st.caption("Everything stays on this server: the app sends nothing to any other service.")
+        st.caption("Student data stays on this server: pages load nothing from other hosts and no usage "
+                   "statistics are sent. Erasing removes every file listed; it cannot be undone.")
         st.dataframe(pd.DataFrame(privacy_rows(class_config().retention_days)), hide_index=True, width="stretch")
+        st.text(f"Data folder: {data_dir()}\nCheckpoint folder: {checkpoint_dir()}")
         students = known_students()
         if not students:
             st.caption("Nothing is stored of any named student yet.")
@@ -53,10 +59,11 @@ def render_teacher_privacy() -> None:
         data = student_data(owner, teacher=True)
         st.text("\n".join(data.lines()) or "nothing stored")  # names and run names as text, never markdown
         st.download_button("Export this student's data (zip)", data=lambda: export_student(owner, teacher=True)[0],
-                           file_name=_file_name(owner), mime="application/zip", key="pv_export")
+                           file_name=export_file_name(owner), mime="application/zip", key="pv_export")
         sure = st.checkbox("Yes, erase everything listed above", key="pv_sure")
         if st.button("Erase this student", key="pv_erase", disabled=not sure, type="primary"):
             try:
+                _cancel_queued_jobs(owner)  # they would make new runs of theirs after the erase
                 result = erase_student(owner, teacher=is_teacher())
             except (NotAllowed, StudentBusy, ValueError) as exc:
                 st.error(str(exc))

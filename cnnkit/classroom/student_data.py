@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import time
 import zipfile
@@ -172,6 +173,11 @@ def known_students() -> list[str]:
 
 
 # -- export -------------------------------------------------------------------------------------------------
+
+def export_file_name(owner: str) -> str:
+    """A safe default file name for `owner`'s export (names may hold any character)."""
+    return (re.sub(r"[^A-Za-z0-9_-]+", "-", owner).strip("-") or "student") + "-data.zip"
+
 
 def _zip_path(zf: zipfile.ZipFile, path: Path, arcname: str) -> int:
     """Add a file or a folder (recursively) under `arcname`; the number of files added."""

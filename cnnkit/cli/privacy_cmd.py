@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Writes a zip of the student's runs, labs, datasets and records, with "
                                           "student.json saying what each is.")
     export.add_argument("name", help="the student's name (the owner of their runs)")
-    export.add_argument("--out", type=Path, help="the zip to write (default: <name>-data.zip)")
+    export.add_argument("--out", type=Path, help="the zip to write (default: <name>-data.zip in this folder)")
     export.add_argument("--json", action="store_true", help="one JSON line on stdout")
     export.set_defaults(func=export_command)
 
@@ -41,10 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from cnnkit.classroom.student_data import export_student
+    from cnnkit.classroom.student_data import export_file_name, export_student
 
     _kinds()
-    out = args.out or Path(f"{args.name}-data.zip")
+    out = args.out or Path(export_file_name(args.name))
     _, manifest = export_student(args.name, out, teacher=True)
     summary = {"owner": manifest["owner"], "out": str(out), "counts": manifest["counts"], "files": manifest["files"]}
     if args.json:

@@ -39,6 +39,12 @@ def _open(page, app_server: str, link: str, heading: str) -> None:
     page.wait_for_timeout(1500)  # charts, images and fonts of the page load
 
 
+def test_the_server_neither_announces_usage_statistics_nor_asks_for_an_email(app_server, isolated_dirs):
+    # tests/conftest.py's server runs with the app's own .streamlit/config.toml and no STREAMLIT_* overrides.
+    log = (isolated_dirs["data"].parent / "streamlit.log").read_text()
+    assert "Collecting usage statistics" not in log and "Email:" not in log
+
+
 def test_every_page_talks_only_to_the_app_server(browser, app_server):
     own_host = urlsplit(app_server).netloc
     context = browser.new_context(viewport={"width": 1400, "height": 1000})  # cold: no cache, no cookies
