@@ -284,3 +284,21 @@ def test_the_cli_lists_without_yes_erases_with_it_and_exports(folders, capsys):
     assert dry["days"] == 7 and dry["dry_run"] and len(dry["removed"]) == 1
     assert cli_main(["class", "erase-student", ""]) == 1
     assert "name a student" in capsys.readouterr().err
+
+
+def test_two_cli_modules_share_one_class_topic():
+    # The classroom's own `class …` commands and these live in different modules; either may come first.
+    import argparse
+
+    from cnnkit.cli.common import topic_subparsers
+
+    for first_plain in (False, True):
+        parser = argparse.ArgumentParser()
+        commands = parser.add_subparsers(dest="command")
+        if first_plain:  # a module that made the topic by hand
+            commands.add_parser("class").add_subparsers(dest="class_command").add_parser("join")
+        else:
+            topic_subparsers(commands, "class", "the class").add_parser("join")
+        topic_subparsers(commands, "class", "the class").add_parser("retention")
+        assert parser.parse_args(["class", "join"]).class_command == "join"
+        assert parser.parse_args(["class", "retention"]).class_command == "retention"
