@@ -6,6 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+# The address students type (printed at start). Given, Streamlit does not ask checkip.amazonaws.com for the
+# server's public address, which it does on every headless start otherwise: nothing leaves the server.
+SERVER_ADDRESS ?= $(or $(firstword $(shell hostname -I 2>/dev/null)),localhost)
+STREAMLIT_FLAGS := --server.port $(PORT) --server.fileWatcherType none --browser.serverAddress $(SERVER_ADDRESS)
 
 .PHONY: setup setup-ray run run-ray test test-fast bench clean
 
@@ -28,10 +32,10 @@ $(RAY_STAMP): $(STAMP) requirements-ray.txt
 # The app with its trainings on the Ray cluster at RAY_ADDRESS (default: the one this machine belongs to).
 RAY_ADDRESS ?= auto
 run-ray: setup-ray
-	CNNKIT_RAY_ADDRESS=$(RAY_ADDRESS) $(BIN)/streamlit run app.py --server.port $(PORT) --server.fileWatcherType none
+	CNNKIT_RAY_ADDRESS=$(RAY_ADDRESS) $(BIN)/streamlit run app.py $(STREAMLIT_FLAGS)
 
 run: setup
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.fileWatcherType none
+	$(BIN)/streamlit run app.py $(STREAMLIT_FLAGS)
 
 test: setup setup-ray
 	$(BIN)/python -m pytest -q

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.identity import class_config
+from ui.privacy import retention_at_start
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
@@ -21,6 +22,7 @@ PAGES = [
 
 # The class config (cnnlab.toml) may show only some pages; Home always.
 config = class_config()
+retention_at_start()  # cnnlab.toml's [privacy] retention_days, once per server process
 page = st.navigation([p for p in PAGES if config.shows_page(p.title)])
 render_sidebar()
 page.run()

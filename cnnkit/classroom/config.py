@@ -16,6 +16,10 @@ Read with tomllib from $CNNLAB_CONFIG or ./cnnlab.toml (no file: no limits, sing
     pages = ["Home", "Training runner", "Class board"]   # pages shown (missing: all)
     teacher_password = "..."         # or $CNNLAB_TEACHER_PASSWORD
     teacher_group = "teachers"       # an OIDC group (in st.user's "groups" claim) that is teacher
+
+    [privacy]
+    retention_days = 180             # runs and uploaded datasets older than this are removed at start
+                                     # (missing: kept until deleted); cnnkit.classroom.student_data
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class ClassroomConfig:
     pages: list[str] = field(default_factory=list)      # empty: every page
     teacher_password: str = ""
     teacher_group: str = ""
+    retention_days: Optional[int] = None                # None: runs and uploads are kept until deleted
     source: str = ""                                    # the file it came from ("" = defaults)
 
     @property
@@ -105,7 +110,7 @@ def load_classroom_config(path: Optional[str | Path] = None) -> ClassroomConfig:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     elif os.environ.get(CONFIG_ENV):
         raise ConfigError(f"{CONFIG_ENV} points to {path}, which does not exist")
-    limits, klass = data.get("limits", {}), data.get("class", {})
+    limits, klass, privacy = data.get("limits", {}), data.get("class", {}), data.get("privacy", {})
     config = ClassroomConfig(
         max_epochs=_typed(limits, "max_epochs", int, path, None),
         max_train_images=_typed(limits, "max_train_images", int, path, None),
@@ -117,6 +122,7 @@ def load_classroom_config(path: Optional[str | Path] = None) -> ClassroomConfig:
         pages=_typed(klass, "pages", list, path, []),
         teacher_password=_typed(klass, "teacher_password", str, path, ""),
         teacher_group=_typed(klass, "teacher_group", str, path, ""),
+        retention_days=_typed(privacy, "retention_days", int, path, None),
         source=str(path) if data else "")
     config.teacher_password = os.environ.get(TEACHER_PASSWORD_ENV, config.teacher_password)
     return config

@@ -134,3 +134,18 @@ def config_from_flags(args: argparse.Namespace, base: dict | None = None):
             augment[field.name] = value
     data["augment"] = augment
     return TrainConfig.from_dict(data)
+
+
+# --- topics shared by several modules (e.g. `class ...`) ------------------------------------------------
+
+def topic_subparsers(subparsers: argparse._SubParsersAction, name: str, help_text: str) -> argparse._SubParsersAction:
+    """The subcommands of topic `name` (`python -m cnnkit NAME SUBCOMMAND`), created by the first module that
+    asks and shared by the others, so two modules can each add their own subcommands to one topic."""
+    parser = subparsers.choices.get(name)
+    if parser is None:
+        parser = subparsers.add_parser(name, help=help_text, description=help_text)
+        parser.set_defaults(func=lambda _args, _parser=parser: _parser.print_help() or 2)
+    for action in parser._actions:  # argparse keeps a parser's subcommands as one action
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")

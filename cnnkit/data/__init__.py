@@ -10,6 +10,7 @@ from cnnkit.data.splits import kfold_indices, split_indices
 from cnnkit.data.stats import channel_stats
 from cnnkit.data.types import DatasetInfo, LoadedDataset
 from cnnkit.data.zip_import import import_zip
+from cnnkit.data import student_data as _student_data  # noqa: F401,E402  registers "datasets" as student data
 
 __all__ = [
     "AugmentConfig", "DatasetInfo", "LoadedDataset", "Normaliser", "RESIZE_MODES", "SHAPE_CLASSES",

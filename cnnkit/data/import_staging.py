@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -49,7 +50,7 @@ def staged_dataset(name: str, overwrite: bool = False, purpose: str = "import", 
         yield staging
         if folder_layout(staging) is None:  # an importer bug, not bad input: never swap in an unlistable folder
             raise ValueError(f"the new dataset {name} holds no class folders with images; nothing was saved")
-        write_json(staging / OWNER_FILE, {"owner": owner})
+        write_json(staging / OWNER_FILE, {"owner": owner, "created": time.time()})  # created: retention
         _swap_in(staging, target, overwrite)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -11,6 +11,7 @@ from cnnkit.labs.resolution import (  # importing it registers the "resolution" 
     network_views,
     run_resolution_lab,
 )
+from cnnkit.labs import student_data as _student_data  # noqa: F401  registers "labs" as student data
 from cnnkit.labs.saved import (
     LAB_KINDS,
     DamagedLab,

@@ -21,6 +21,7 @@ from cnnkit.store.model import LoadedRun, load_run_model
 from cnnkit.store.records import (ACTIVE_STATUSES, FINISHED_STATUSES, DamagedRun, RunRecord, delete_run, list_runs,
                                   load_history, load_predictions, load_results, load_run, read_run_meta,
                                   resolve_run_dir, run_dir_of_id)
+from cnnkit.store import student_data as _student_data  # noqa: F401  registers "runs" as student data
 from cnnkit.store.writer import (CRASH_ENV, EpochCommit, RunBusy, RunFinished, RunWriter, new_run_id, update_run)
 
 __all__ = ["ACTIVE_STATUSES", "FINISHED_STATUSES", "CRASH_ENV", "CheckpointError", "DamagedRun", "EpochCommit",

@@ -53,7 +53,9 @@ def _free_port() -> int:
 def streamlit_server(log_path: Path):
     """A fresh `streamlit run app.py` process on a free port (its base URL), stopped on exit."""
     port = _free_port()
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    # No usage-statistics override here: the app's own .streamlit/config.toml must keep them off
+    # (tests/e2e/test_e2e_privacy.py checks that no page talks to any other host).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
