@@ -153,7 +153,7 @@ def train_tab(config: TrainConfig, start: bool) -> None:
         # Several runs from this session: choose which one the panel follows.
         st.session_state["tr_follow"] = st.session_state.get(CURRENT) if st.session_state.get(CURRENT) in mine else mine[0]
         st.selectbox("Following", mine, key="tr_follow",
-                     format_func=lambda j: f"{plain(known[j].label)} · {known[j].status}", on_change=_follow_choice)
+                     format_func=lambda j: f"{known[j].label} · {known[j].status}", on_change=_follow_choice)
     live_panel()
     finished_panel()
 

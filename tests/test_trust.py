@@ -323,6 +323,7 @@ def test_markdown_in_user_text_is_shown_as_text():
 
     shown = plain("[click](http://evil.example) ![x](http://evil.example/i.png) # Big :red[alert]")
     assert "\\[click\\]\\(http\\:" in shown and "\\!\\[x\\]" in shown and "\\# Big \\:red\\[alert\\]" in shown
+    assert plain("www.evil.example run.json") == "www\\.evil.example run.json" and plain("1. a") == "1\\. a"
     assert plain("a\u202eb\x00c\nd") == "abc d"
 
 
@@ -388,7 +389,7 @@ def test_a_pickle_refusal_never_advises_weights_only_false(class_dirs):
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("weight_decay", "0.1", "'weight_decay' must be a finite number"),
+    ("weight_decay", "0.1", "'weight_decay' must be a number"),
     ("seed", "1", "'seed' must be a whole number"),
     ("seed", -1, "seed must be a whole number from 0"),
     ("augment", 5, "'augment' must be a JSON object"),

@@ -172,7 +172,7 @@ def _checked(name: str, value: Any) -> Any:
     if name in _FLOAT_FIELDS or (name == "dropout" and value is not None):
         if is_number and math.isfinite(float(value)):
             return float(value)
-        raise wrong("a finite number" + (" or null" if name == "dropout" else ""))
+        raise wrong("a number" + (" or null" if name == "dropout" else ""))
     if name in _BOOL_FIELDS and not isinstance(value, bool):
         raise wrong("true or false")
     if name in _TEXT_FIELDS and not isinstance(value, str):
