@@ -245,7 +245,8 @@ def test_every_job_kind_is_refused_over_each_limit(kind, limit):
     over = TrainConfig(**{**WITHIN, **OVER[limit]}).to_dict()
     with pytest.raises(OverLimit, match="this class"):
         manager.submit(lambda context: None, owner="Anna", meta={"kind": kind, "configs": [over]})
-    job = manager.submit(lambda context: None, owner="Anna", meta={"kind": kind, "config": TrainConfig(**WITHIN).to_dict()})
+    within = TrainConfig(**WITHIN).to_dict()
+    job = manager.submit(lambda context: None, owner="Anna", meta={"kind": kind, "config": within})
     assert manager.wait(job, timeout=10).status == "done"
     teacher = manager.submit(lambda context: None, owner="Prof", teacher=True, meta={"kind": kind, "config": over})
     assert manager.wait(teacher, timeout=10).status == "done"  # the teacher sets the limits: exempt

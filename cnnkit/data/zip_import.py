@@ -139,7 +139,7 @@ def read_entry_limited(archive: zipfile.ZipFile, name: str, budget: list[int], z
     ValueError naming the zip and the entry when its data is damaged (bad CRC, broken stream, cut short)."""
     def too_big() -> ValueError:
         return ValueError(f"{zip_label}: {name} is larger than {member_cap:,} bytes, the limit for one "
-                          f"{cap_name or 'file'} in a zip; remove it or make it smaller")
+                          f"{cap_name or 'file in a zip'}; remove it or make it smaller")
 
     if member_cap is not None and archive.getinfo(name).file_size > member_cap:
         raise too_big()
@@ -195,7 +195,8 @@ def _write_images(archive: zipfile.ZipFile, files: dict[str, tuple[str, ...]], s
     any_colour = False
     root = staging.resolve()
     for entry, parts in files.items():
-        data = read_entry_limited(archive, entry, budget, zip_label, image_cap, "image (imports: max_image_mb)")
+        data = read_entry_limited(archive, entry, budget, zip_label, image_cap,
+                                  "image in a dataset zip (imports: max_image_mb)")
         try:
             decoded = read_image(io.BytesIO(data), label=entry)
         except ImageTooLargeError as exc:

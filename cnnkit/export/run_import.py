@@ -34,6 +34,9 @@ RUN_FIELDS = ("dataset", "model_name", "name", "classes", "model_record", "mean"
               "test_accuracy", "macro_f1", "device", "train_img_per_s", "strategy", "source", "block_names")
 
 
+JSON_CAP = "JSON file in a run zip (imports: max_json_mb)"  # how a JSON member's size limit is named
+
+
 class RunImportError(ValueError):
     """The zip is not an importable CNN Lab run; the message says what to change."""
 
@@ -141,8 +144,8 @@ def check_run_meta_bounds(meta: dict, limits: ImportLimits) -> None:
     c, h, w = meta["input_shape"]
     if max(h, w) > limits.max_input_size or c > limits.max_input_channels:
         raise RunImportError(f"run.json in the zip: input {c}×{h}×{w} is over this server's limit of "
-                             f"{limits.max_input_channels} channels and {limits.max_input_size} pixels a side "
-                             "(imports: max_input_size); nothing was imported")
+                             f"{limits.max_input_size} pixels a side and {limits.max_input_channels} channels "
+                             "(imports: max_input_size, max_input_channels); nothing was imported")
     classes = meta["classes"]
     if not classes or len(classes) > limits.max_classes:
         raise RunImportError(f"run.json in the zip has {len(classes):,} classes; a run needs 1 to "
@@ -215,15 +218,15 @@ def import_run_zip(source: str | Path | bytes | BinaryIO, root: Optional[Path] =
     with _open(source) as archive:
         names = _index(archive, max_bytes)
         budget = [max_bytes]
-        meta = _json(_read(archive, names, "run.json", budget, zip_label, json_cap, "JSON file (imports: max_json_mb)"),
+        meta = _json(_read(archive, names, "run.json", budget, zip_label, json_cap, JSON_CAP),
                      "run.json")
         if not isinstance(meta, dict):
             raise RunImportError("run.json in the zip should be a JSON object")
         check_run_meta_bounds(meta, limits)
         model = _rebuild(meta)
         raw_weights = _read(archive, names, "weights.pt", budget, zip_label, _expected_bytes(model),
-                            "weights file of this network")
-        members = {m: _read(archive, names, m, budget, zip_label, json_cap, "JSON file (imports: max_json_mb)")
+                            "weights file of this network (its parameters, counted from run.json)")
+        members = {m: _read(archive, names, m, budget, zip_label, json_cap, JSON_CAP)
                    for m in ("model_info.json", "config.json", "history.json", "results.json", "predictions.json")}
     state = _weights(raw_weights)
     _check_shapes(model, state)
@@ -234,7 +237,7 @@ def import_run_zip(source: str | Path | bytes | BinaryIO, root: Optional[Path] =
     del model
     config = _checked_json(members["config.json"], "config.json", _check_config) or {}
     history = _checked_json(members["history.json"], "history.json", _check_history)
-    results = _checked_json(members["results.json"], "results.json", store.check_results)
+    results = _checked_json(members["results.json"], "results.json", lambda data: store.check_results(data, "its"))
     predictions = _checked_json(members["predictions.json"], "predictions.json", lambda d: d)
 
     fields = {k: meta[k] for k in RUN_FIELDS if k in meta}
