@@ -99,7 +99,7 @@ def test_a_student_cannot_act_as_another_and_the_teacher_stops_one_run(browser, 
         ben_page.goto(f"{app_server}/training_runner?name={anna}")
         _sidebar(ben_page).get_by_text("this name is taken: use your own link, or ask the teacher").wait_for()
         assert _sidebar(ben_page).get_by_text(f"You are {anna}").count() == 0
-        name_box = _sidebar(ben_page).get_by_label("Your name")
+        name_box = _sidebar(ben_page).locator("input[aria-label='Your name']")
         name_box.fill(anna)
         name_box.press("Enter")
         _sidebar(ben_page).get_by_text("this name is taken").wait_for()
@@ -116,7 +116,7 @@ def test_a_student_cannot_act_as_another_and_the_teacher_stops_one_run(browser, 
         contexts.append(context)
         teacher.goto(f"{app_server}/class_board")
         _sidebar(teacher).get_by_text("Teacher", exact=True).click()
-        password = _sidebar(teacher).get_by_label("Teacher password")
+        password = _sidebar(teacher).locator("input[aria-label='Teacher password']")
         password.fill("e2e-owl")
         password.press("Enter")
         _sidebar(teacher).get_by_text("Teacher mode").wait_for()
