@@ -181,6 +181,7 @@ def check_config_data(data: Any, path: Path | str) -> dict[str, dict[str, Any]]:
 def load_classroom_config(path: Optional[str | Path] = None) -> ClassroomConfig:
     """The class config from `path`, $CNNLAB_CONFIG or ./cnnlab.toml; defaults (no class limits) when there is
     none. The teacher password from $CNNLAB_TEACHER_PASSWORD wins over the file's. ConfigError when wrong."""
+    from_env = not path and bool(os.environ.get(CONFIG_ENV))
     path = Path(path).expanduser() if path else config_path()
     data: dict = {}
     if path.is_file():
@@ -191,7 +192,7 @@ def load_classroom_config(path: Optional[str | Path] = None) -> ClassroomConfig:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
         except OSError as exc:
             raise ConfigError(f"{path} cannot be read ({exc.strerror})") from None
-    elif os.environ.get(CONFIG_ENV):
+    elif from_env:
         raise ConfigError(f"{CONFIG_ENV} points to {path}, which does not exist")
     checked = check_config_data(data, path)
     limits, imports, klass = checked["limits"], checked["imports"], checked["class"]
