@@ -16,7 +16,7 @@ without limits. A secret's value never appears in a message.
     [imports]                        # everything imported (run zips, dataset zips, specs) is bounded by these
     max_params = 50_000_000          # parameters of one network, counted from its spec before it is built
     max_input_size = 1024            # height and width of a network's input, in pixels
-    max_input_channels = 4
+    max_input_channels = 64
     max_classes = 1000
     max_json_mb = 16                 # one JSON member of a run zip, read with this cap while streaming
     max_image_mb = 32                # one image of a dataset zip, read with this cap while streaming
@@ -64,7 +64,7 @@ class ImportLimits:
 
     max_params: int = 50_000_000
     max_input_size: int = 1024
-    max_input_channels: int = 4
+    max_input_channels: int = 64
     max_classes: int = 1000
     max_json_mb: int = 16
     max_image_mb: int = 32
