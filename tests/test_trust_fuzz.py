@@ -77,7 +77,7 @@ def test_dataset_zip_import_ends_in_a_dataset_or_a_clear_error(entries):
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, kind in entries:
             data = png() if kind == "png" else (b"" if kind == "empty" else os.urandom(64))
-            archive.writestr(name + (".png" if kind != "junk" else ""), data)
+            archive.writestr((name + (".png" if kind != "junk" else "")) or "unnamed", data)  # zipfile needs a name
     with _folders():
         try:
             info = import_zip(buffer.getvalue(), "fuzzed")
