@@ -213,3 +213,24 @@ def test_teacher_panel_makes_join_links_with_qr_codes_and_releases_names(class_d
     at.button(key="ca_release_0").click().run()
     assert [row["name"] for row in claimed_names()] == ["Ben"]
     GUARD.sign_out(at.session_state["cnnlab_teacher"])
+
+
+def test_identity_params_carry_the_name_and_its_key_and_nothing_of_the_teacher(class_dirs):
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        import streamlit as st
+
+        from ui.identity import identity_params
+
+        st.session_state["cnnlab_teacher"] = "a-teacher-token"  # never in a link
+        st.json(identity_params())
+
+    at = AppTest.from_function(script)
+    at.query_params.update(name="Anna")
+    at.run()
+    params = json.loads(at.json[0].value)
+    assert params["name"] == "Anna" and len(params["key"]) >= 16 and set(params) == {"name", "key"}
+    guest = AppTest.from_function(script)
+    guest.run()
+    assert json.loads(guest.json[0].value) == {}
