@@ -56,3 +56,58 @@ def read_json(path: Path, default: Any = None) -> Any:
         return json.loads(Path(path).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return default
+
+
+class ExportTargetError(ValueError):
+    """An export's target path is not a place a file may be written (the message says why and what to do)."""
+
+
+def write_export(path: Path, data: bytes) -> Path:
+    """Write an export (a run zip, an ONNX file) to `path` the safe way: into a temporary file beside it, renamed
+    only onto a regular file or a new name. A symlink, device, folder, missing or read-only folder gets an
+    ExportTargetError naming the path, never a traceback and never a replaced link or device."""
+    import stat
+
+    path = Path(path).expanduser()
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as error:
+        raise ExportTargetError(f"{path} cannot be checked ({error.strerror}); choose another file") from None
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        raise ExportTargetError(f"{path} is a symbolic link; give the path of a new or regular file instead")
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise ExportTargetError(f"{path} is a folder; give a file name inside it, e.g. {path / 'run.zip'}")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise ExportTargetError(f"{path} is not a regular file (a device or a pipe); choose another file")
+    parent = path.parent
+    if not parent.is_dir():
+        raise ExportTargetError(f"the folder {parent} does not exist; create it first or choose another one")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ExportTargetError(f"the folder {parent} is read-only for CNN Lab; choose a folder you can write to")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as error:
+        raise ExportTargetError(f"cannot write in {parent} ({error.strerror}); choose another folder") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # Checked again just before the rename: a link or device put there meanwhile is not replaced.
+        try:
+            now = os.lstat(path)
+        except FileNotFoundError:
+            now = None
+        if now is not None and not stat.S_ISREG(now.st_mode):
+            raise ExportTargetError(f"{path} changed into something that is not a regular file; nothing written")
+        os.replace(tmp, path)
+    except OSError as error:
+        raise ExportTargetError(f"cannot write {path} ({error.strerror}); choose another place") from None
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+    return path

@@ -17,3 +17,14 @@ def format_seconds(seconds: Optional[float]) -> str:
         return f"{minutes} min {sec:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def clean_text(text: str) -> str:
+    """Text a user typed or uploaded, made safe to store and show: Unicode NFC, no control or format characters
+    (among them the bidi overrides that make a name read backwards), whitespace runs as one space, trimmed."""
+    import unicodedata
+
+    normal = unicodedata.normalize("NFC", str(text))
+    kept = "".join(" " if ch.isspace() else ch for ch in normal
+                   if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn"))
+    return " ".join(kept.split())

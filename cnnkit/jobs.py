@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from cnnkit.cancellation import Cancelled, raise_if_cancelled
-from cnnkit.classroom.permissions import GUEST, check_may_cancel
+from cnnkit.classroom import gate
+from cnnkit.classroom.permissions import GUEST
 
 JobFunction = Callable[["JobContext"], Any]
 FINISHED = ("done", "failed", "cancelled")
@@ -354,7 +355,7 @@ class JobManager:
     How a started job runs is the backend's business (LocalBackend: a thread; cnnkit.jobs_ray: Ray)."""
 
     def __init__(self, max_concurrent_per_device: int = 1, max_history_points: int = 20000,
-                 max_queued_per_owner: Optional[int] = None, backend=None):
+                 max_queued_per_owner: Optional[int] = None, backend=None, class_config=None):
         if max_concurrent_per_device < 1:
             raise ValueError("max_concurrent_per_device must be at least 1")
         if max_queued_per_owner is not None and max_queued_per_owner < 1:
@@ -363,6 +364,9 @@ class JobManager:
         self.backend = backend or LocalBackend()
         self.max_queued_per_owner = max_queued_per_owner
         self.max_history_points = max_history_points
+        # The class rules every job and stop is checked against (cnnkit.classroom.gate); None: read cnnlab.toml
+        # at each check, so the teacher's edits apply at once and a broken file refuses (fails closed).
+        self.class_config = class_config
         self._last_owner: dict[str, str] = {}   # device -> owner whose job started there last (round-robin turn)
         self._owner_ring: list[str] = []         # owners in the order they first submitted: the turn order
         self._jobs: dict[str, _Job] = {}
@@ -372,16 +376,23 @@ class JobManager:
 
     # --- public API -------------------------------------------------------------------------
     def submit(self, fn: JobFunction, label: str = "job", device: str = "cpu", group: str = "",
-               meta: Optional[dict] = None, owner: str = GUEST) -> str:
+               meta: Optional[dict] = None, owner: str = GUEST, teacher: bool = False) -> str:
         """Queue fn(context) for `owner`; it starts when its device has a free slot and it is the owner's
-        turn. Raises QueueFull when the owner already has max_queued_per_owner jobs waiting. Returns the id."""
+        turn. Every job passes the class gate first (cnnkit.classroom.gate), as the kind meta["kind"] says
+        ("job" when none) with the training configs meta["config"] / meta["configs"] carry: NotAllowed or
+        OverLimit (ValueErrors) refuse it. Raises QueueFull when the owner already has max_queued_per_owner
+        jobs waiting. Returns the id."""
+        meta = dict(meta or {})
+        meta.setdefault("kind", "job")
+        gate.check(str(meta["kind"]), gate.Actor(owner or GUEST, teacher), self.class_config,
+                   training=gate.job_trainings(meta))
         with self._lock:
             owner = owner or GUEST
             if self.queue_room(owner) < 1:
                 raise QueueFull(f"You already have {self.max_queued_per_owner} runs waiting, the most this class "
                                 "allows: wait for one to start, or stop one, then queue again")
             job_id = f"job-{next(self._ids)}"
-            self._jobs[job_id] = _Job(job_id, label, _device_key(device), group, fn, dict(meta or {}), owner)
+            self._jobs[job_id] = _Job(job_id, label, _device_key(device), group, fn, meta, owner)
             self._order.append(job_id)
             if owner not in self._owner_ring:
                 self._owner_ring.append(owner)
@@ -399,22 +410,33 @@ class JobManager:
             return max(0, self.max_queued_per_owner - waiting)
 
     def submit_training(self, config, label: str = "", group: str = "", resume_from: Optional[str] = None,
-                        owner: str = GUEST) -> str:
+                        owner: str = GUEST, teacher: bool = False, kind: str = "", meta: Optional[dict] = None) -> str:
         """Queue cnnkit.train.train(config) for `owner` (recorded in the run's run.json), or a resume of the
-        saved run in folder `resume_from`, which the job's meta["resumes"] records: see job_for_run."""
+        saved run in folder `resume_from`, which the job's meta["resumes"] records: see job_for_run.
+        `kind` (for the class gate): "resume", "transfer" or "sweep" as the config and group say, else "train";
+        `meta`: more facts for the job's snapshot (e.g. a lesson's id)."""
         device = self.backend.resolve_device(config.device)
         run = TrainingJob(config, resume_from, owner)
-        meta: dict = {"config": config.to_dict()}
+        model = getattr(config, "model", None)
+        kind = kind or (meta or {}).get("kind") or (
+            "resume" if resume_from is not None else
+            "transfer" if isinstance(model, dict) and model.get("kind") == "transfer" else
+            "sweep" if group.startswith("sweep") else "train")
+        meta = {**(meta or {}), "config": config.to_dict(), "kind": kind}
         if resume_from is not None:
             meta["resumes"] = _run_key(resume_from)
         return self.submit(run, label or config.name or f"{config.model_label()} on {config.dataset}", device,
-                           group, meta, owner=owner)
+                           group, meta, owner=owner, teacher=teacher)
 
-    def submit_resume(self, record) -> str:
-        """Queue a training that goes on from a saved run's last epoch (a cnnkit.store.RunRecord).
+    def submit_resume(self, record, by: str = GUEST, teacher: bool = False) -> str:
+        """Queue a training that goes on from a saved run's last epoch (a cnnkit.store.RunRecord), asked by
+        `by` (its owner or the teacher, else NotAllowed); the job stays the run's owner's.
         Raises ValueError when it cannot: finished, not stopped, or a job is on it already."""
         from cnnkit.train import TrainConfig
 
+        owner = getattr(record, "owner", GUEST) or GUEST
+        gate.check("resume", gate.Actor(by or GUEST, teacher), self.class_config, target_owner=owner,
+                   what=f"run {record.run_id}")
         if not run_is_resumable(record):
             raise ValueError(f"run {record.run_id} is {record.status} after {record.epochs_done} of "
                              f"{record.epochs} epochs: only a stopped, unfinished run can be resumed")
@@ -423,7 +445,7 @@ class JobManager:
         config = TrainConfig.from_dict(record.config)
         config.validate()
         return self.submit_training(config, label=f"resume {record.run_id}", resume_from=str(record.run_dir),
-                                    owner=getattr(record, "owner", GUEST))
+                                    owner=owner, teacher=teacher, kind="resume")
 
     def job_for_run(self, run_dir) -> Optional[JobSnapshot]:
         """The unfinished job that resumes or writes the run folder `run_dir`, or None. A resume waiting in
@@ -454,13 +476,13 @@ class JobManager:
             return [self._copy(j, start_orders) for j in self._order
                     if group is None or self._jobs[j].snapshot.group == group]
 
-    def cancel(self, job_id: str, by: Optional[str] = None, teacher: bool = False) -> None:
-        """A queued job never starts; a running one stops at its next batch. `by` (an owner): only the job's
-        owner or the teacher may cancel it (NotAllowed otherwise); None = the app itself (no check)."""
+    def cancel(self, job_id: str, by: str = GUEST, teacher: bool = False) -> None:
+        """A queued job never starts; a running one stops at its next batch. Only the job's owner or the
+        teacher may stop it (the class gate: NotAllowed otherwise); `by` is who asks ("" = a guest)."""
         with self._lock:
             job = self._jobs[job_id]
-            if by is not None:
-                check_may_cancel(job.snapshot, by, teacher)
+            gate.check("stop", gate.Actor(by or GUEST, teacher), self.class_config, target_owner=job.snapshot.owner,
+                       what=job.snapshot.label)
             job.cancel_event.set()
             if job.snapshot.status == "queued":
                 job.snapshot.status = "cancelled"
@@ -481,6 +503,10 @@ class JobManager:
 
     def active(self) -> list[JobSnapshot]:
         return [s for s in self.list() if not s.finished]
+
+    def active_of(self, owner: str) -> list[JobSnapshot]:
+        """`owner`'s unfinished jobs ("" = a guest's): a page finds them again after a reload."""
+        return [s for s in self.active() if s.owner == (owner or GUEST)]
 
     # --- internals --------------------------------------------------------------------------
     def _copy(self, job_id: str, start_orders: Optional[dict[str, list[str]]] = None) -> JobSnapshot:

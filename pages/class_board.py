@@ -5,6 +5,7 @@ import streamlit as st
 
 from cnnkit import store
 from cnnkit.classroom import board_rows
+from ui.class_admin import render_class_admin
 from ui.identity import current_owner
 from ui.privacy import render_teacher_privacy
 from ui.shell import ensure_app_shell
@@ -13,6 +14,7 @@ ensure_app_shell()
 
 st.title("Class board")
 st.caption("Everyone's best finished run on one dataset, best first: who got there, and with which settings.")
+render_class_admin()  # teacher sessions: join links with QR codes, claimed names, stop any running job
 render_teacher_privacy()  # the teacher only: what is kept about students; export, erase
 runs = [r for r in store.list_runs() if r.test_accuracy is not None]
 datasets = sorted({r.dataset for r in runs})

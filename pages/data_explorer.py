@@ -13,7 +13,8 @@ from cnnkit.data.preview import (augment_preview, class_counts, kfold_table, res
                                  sample_grid, split_balance, stats_table)
 from cnnkit.data.resolution import RESIZE_MODES
 from ui.datasets import cached_datasets, forget_datasets
-from ui.identity import current_owner
+from ui.identity import current_owner, is_teacher
+from ui.text import plain
 from ui.images import progress_reporter, show_pixels
 from ui.shell import ensure_app_shell
 
@@ -66,9 +67,9 @@ def import_box() -> None:
         if st.button("Import", key="de_zip_import", disabled=upload is None):
             try:
                 info = import_zip(upload.getvalue(), name.strip(), overwrite=overwrite, zip_name=upload.name,
-                                  owner=current_owner())
+                                  owner=current_owner(), teacher=is_teacher())  # the class gate checks who
             except ValueError as exc:  # every bad zip, image or name: the message says what to change
-                st.error(str(exc))
+                st.error(plain(exc, 800))  # it quotes the zip's own names: shown as text
             except OSError as exc:  # the data folder itself: full disk, no permission
                 st.error(f"could not write the dataset: {exc}")
             else:

@@ -47,5 +47,5 @@ if pins:
         if item.get("note"):
             st.caption(item["note"])
         if is_teacher() and st.button("Unpin", key=f"home_unpin_{item['kind']}_{item['id']}"):
-            unpin(item["kind"], item["id"])
+            unpin(item["kind"], item["id"], teacher=is_teacher())  # the gate checks it is the teacher
             st.rerun()

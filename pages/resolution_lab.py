@@ -7,7 +7,6 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from cnnkit.classroom import check_run_allowed
 from cnnkit.data.preview import make_grid, resolution_strip, sample_indices_per_class, upscale_nearest
 from cnnkit.data.resolution import RESIZE_MODES
 from cnnkit.device import resolve_device
@@ -15,7 +14,7 @@ from cnnkit.jobs import JobSnapshot, get_job_manager
 from cnnkit.labs import ResolutionLabConfig, ResolutionLabResult, list_labs, load_lab, network_views, run_resolution_lab
 from cnnkit.labs.resolution import default_lab_training
 from cnnkit.store import load_history
-from ui.identity import class_config, current_owner
+from ui.identity import class_config, current_owner, is_teacher
 from ui.images import show_pixels
 from ui.job_follow import follow_jobs, followed_snapshots, render_live_curves
 from ui.run_views import render_curves
@@ -213,7 +212,6 @@ def submit_lab(config: ResolutionLabConfig, device: str) -> None:
     config.validate()
     device_name = str(resolve_device(device))
     base = config.train_config()
-    check_run_allowed(base, class_config())  # each of the lab's trainings is one run of these settings
 
     def job(context):
         return run_resolution_lab(config, on_progress=context.progress, cancel_event=context.cancel_event,
@@ -221,8 +219,10 @@ def submit_lab(config: ResolutionLabConfig, device: str) -> None:
 
     res = "/".join(map(str, sorted(config.resolutions, reverse=True)))
     job_id = manager.submit(job, label=f"Resolution lab: {base.model_label()} on {base.dataset} at {res} px",
-                            device=device_name, group="resolution-lab", meta={"resolutions": config.resolutions},
-                            owner=owner)
+                            device=device_name, group="resolution-lab",
+                            # the class gate checks the lab's kind and its training settings (each run is one)
+                            meta={"resolutions": config.resolutions, "kind": "lab", "config": base.to_dict()},
+                            owner=owner, teacher=is_teacher())
     st.session_state[JOBS].append(job_id)
 
 

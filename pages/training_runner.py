@@ -10,16 +10,18 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit import store
-from cnnkit.classroom import check_may_delete, check_run_allowed, may_delete, runs_of
+from cnnkit.classroom import may_cancel, runs_of
+from cnnkit.classroom.gate import allowed
 from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager, new_group_id
 from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
-from ui.identity import class_config, current_owner, is_teacher, may_train
+from ui.identity import actor, class_config, current_owner, is_teacher
 from ui.job_follow import follow_jobs
 from ui.export_buttons import render_export_buttons, render_run_import
 from ui.run_views import render_overlays, render_run_results
 from ui.shell import ensure_app_shell
+from ui.text import plain
 from ui.train_settings import load_training_settings, training_settings
 
 ensure_app_shell()
@@ -32,6 +34,11 @@ LOADED = "tr_form_defaults"  # {"config", "source"} the form shows as its defaul
 manager = get_job_manager()
 owner, teacher, limits = current_owner(), is_teacher(), class_config()
 st.session_state.setdefault(JOBS, [])
+if owner:  # after a reload the session is new: the student's running jobs are found again by owner
+    for _snap in manager.active_of(owner):
+        if _snap.job_id not in st.session_state[JOBS] and not _snap.group:
+            st.session_state[JOBS].append(_snap.job_id)
+            st.session_state.setdefault(CURRENT, _snap.job_id)
 
 
 def deep_link_settings() -> None:
@@ -43,17 +50,22 @@ def deep_link_settings() -> None:
         return
     st.session_state["tr_deep_link"] = link
     run_id, preset, lesson = link
-    if lesson:
-        st.session_state["tr_link_note"] = (f"Lesson {lesson!r}: lessons are not in this app yet; "
+    if lesson:  # link text is shown as text (ui.text.plain), never as markdown
+        st.session_state["tr_link_note"] = (f"Lesson {plain(lesson, 60)}: lessons are not in this app yet; "
                                             "the link's other settings are loaded.")
     if run_id:
         try:
             record = store.load_run(store.run_dir_of_id(run_id))  # a run id, never a server path
         except (FileNotFoundError, ValueError) as exc:
-            st.session_state["tr_load_error"] = f"The link's run cannot be loaded: {exc}"
+            st.session_state["tr_load_error"] = f"The link's run cannot be loaded: {plain(exc)}"
             return
         st.session_state[LOAD] = {"config": {**record.config, "name": ""}, "source": f"run {record.run_id} (link)"}
     elif preset:
+        from cnnkit.models import list_presets
+
+        if preset not in {p["name"] for p in list_presets()}:
+            st.session_state["tr_load_error"] = f"The link's preset {plain(preset, 60)} is not a model this app knows."
+            return
         st.session_state[LOAD] = {"config": TrainConfig(model=preset).to_dict(), "source": f"preset {preset} (link)"}
 
 
@@ -64,7 +76,7 @@ if LOAD in st.session_state:
     try:
         load_training_settings("tr", TrainConfig.from_dict(loaded["config"]) if loaded else TrainConfig())
     except (TypeError, ValueError) as exc:  # e.g. settings saved by an older version of the app
-        st.session_state["tr_load_error"] = f"Those settings cannot be loaded: {exc}"
+        st.session_state["tr_load_error"] = f"Those settings cannot be loaded: {plain(exc)}"
     else:
         if loaded is None:
             st.session_state.pop(LOADED, None)
@@ -128,13 +140,9 @@ def _follow_choice() -> None:
 
 def train_tab(config: TrainConfig, start: bool) -> None:
     if start:
-        allowed, why = may_train()
         try:
-            if not allowed:
-                raise ValueError(why)
             config.validate()
-            check_run_allowed(config, limits)
-            job_id = manager.submit_training(config, owner=owner)
+            job_id = manager.submit_training(config, owner=owner, teacher=teacher)  # the class gate checks it
         except ValueError as exc:
             st.error(str(exc))
         else:
@@ -196,13 +204,14 @@ def runs_tab() -> None:
     run_id = st.selectbox("Run", list(by_id), format_func=labels.get, key="tr_run_pick")
     record = by_id[run_id]
     if record.status == "damaged":  # listed so it is not lost; the reason names the file and the field
-        st.error(f"{record.message}. Fix or delete the folder `{record.run_dir}`.")
+        st.error(f"{plain(record.message)}. Fix or delete the folder `{record.run_dir}`.")
     cols = st.columns(4)
     # A resume waiting in the queue has not touched run.json yet: the manager knows it (one click, one job).
-    if cols[0].button("Resume", key="tr_resume", disabled=not manager.can_resume(record),
-                      help="Go on from the last saved epoch (interrupted or stopped runs)."):
+    may_resume, why_not = allowed("resume", actor(), limits, target_owner=record.owner, what=f"run {record.run_id}")
+    if cols[0].button("Resume", key="tr_resume", disabled=not manager.can_resume(record) or not may_resume,
+                      help="Go on from the last saved epoch (interrupted or stopped runs)." if may_resume else why_not):
         try:
-            follow(manager.submit_resume(record))
+            follow(manager.submit_resume(record, by=owner, teacher=teacher))
         except ValueError as exc:
             st.error(str(exc))
         else:
@@ -210,19 +219,30 @@ def runs_tab() -> None:
             st.rerun()  # redraw the buttons: this run is busy now
     if "tr_runs_note" in st.session_state:
         st.success(st.session_state.pop("tr_runs_note"))
+    job = manager.job_for_run(record.run_dir)
+    if job is not None:  # found by its run folder: Stop survives a reload, and the teacher stops any one run
+        may_stop = may_cancel(job, owner, teacher)
+        if st.button("Stop this run", key="tr_run_stop", disabled=not may_stop, type="primary",
+                     help="Ends it within a batch; what was trained is kept." if may_stop else
+                     "Only its owner or the teacher can stop it."):
+            try:
+                manager.cancel(job.job_id, by=owner, teacher=teacher)  # the manager asks the class gate
+            except ValueError as exc:
+                st.error(str(exc))
+            else:
+                st.toast("Stopping…")
     if cols[1].button("Use these settings", key="tr_use_settings",
                       help="Put this run's settings in the Train tab's form, to train a variation of it."):
         # A new name: the variation is a new run.
         st.session_state[LOAD] = {"config": {**record.config, "name": ""}, "source": report.run_label(record)}
         st.rerun()
     confirm = cols[3].checkbox("Yes, delete it", key="tr_delete_confirm")
-    mine = may_delete(record, owner, teacher)
+    mine, _ = allowed("delete", actor(), limits, target_owner=record.owner)
     if cols[2].button("Delete", key="tr_delete", disabled=not confirm or not mine or not manager.can_delete(record),
                       help="Removes the run folder (weights, history, results)." if mine else
                       "Only its owner or the teacher can delete this run."):
         try:
-            check_may_delete(record, owner, teacher)
-            store.delete_run(record.run_dir)
+            store.delete_run(record.run_dir, by=owner, teacher=teacher)  # the store asks the class gate
         except (ValueError, OSError) as exc:
             st.error(str(exc))
         else:
@@ -233,7 +253,7 @@ def runs_tab() -> None:
         if st.button("Pin to Home", key="tr_pin"):
             from cnnkit.classroom import pin
 
-            pin("run", record.run_id)
+            pin("run", record.run_id, teacher=teacher)
             st.toast("Pinned to the Home page.")
     if record.status != "damaged":
         if st.toggle("Show its full evaluation", key="tr_run_details"):
@@ -271,19 +291,19 @@ def sweep_form(config: TrainConfig) -> None:
     st.caption(f"{len(planned)} runs of {config.epochs} epoch(s): " + "; ".join(label for label, _ in planned))
     if st.button("Queue sweep", type="primary", key="tr_sw_queue"):
         group = new_group_id(sweeps.GROUP_PREFIX)
-        allowed, why = may_train()
         try:
-            if not allowed:
-                raise ValueError(why)
             resolve_device(config.device)  # every run of the sweep shares it: refuse all or queue all
             runs = sweeps.expand_sweep(config, axes, group=group)
-            for _, run_config in runs:
-                check_run_allowed(run_config, limits)
+            for _, run_config in runs:  # refuse all or queue all: the gate again checks each as it is queued
+                allowed_run, why = allowed("sweep", actor(), limits, training=run_config)
+                if not allowed_run:
+                    raise ValueError(why)
             if manager.queue_room(owner) < len(runs):
                 raise ValueError(f"this sweep queues {len(runs)} runs but you may queue {manager.queue_room(owner)} "
                                  "more now (the class's cap on waiting runs): make it smaller or wait")
             for label, run_config in runs:
-                manager.submit_training(run_config, label=label, group=group, owner=owner)
+                manager.submit_training(run_config, label=label, group=group, owner=owner, teacher=teacher,
+                                        kind="sweep")
         except ValueError as exc:
             st.error(str(exc))
         else:

@@ -22,7 +22,8 @@ from cnnkit.data.custom_dataset import save_custom_dataset
 from cnnkit.formatting import format_seconds
 from cnnkit.transfer.estimate import EpochCost, plan_cost, probe_network
 from cnnkit.models.pretrained import list_pretrained
-from ui.identity import current_owner
+from cnnkit.classroom import gate
+from ui.identity import actor, class_config, current_owner, is_teacher
 from ui.datasets import available_dataset_names, forget_datasets
 from ui.job_follow import follow_jobs
 from ui.run_views import render_overlays, render_run_results
@@ -148,7 +149,7 @@ def make_dataset_form() -> None:
             if len(images) < len(class_cols):
                 raise ValueError("two classes have the same name; every class needs its own name")
             path = save_custom_dataset(name.strip(), images, size=int(size), overwrite=overwrite,
-                                       owner=current_owner())
+                                       owner=current_owner(), teacher=is_teacher())
         except ValueError as exc:
             st.error(str(exc))
         else:
@@ -204,9 +205,15 @@ def parameter_table(rows: list[dict]) -> None:
 
 # --- jobs ----------------------------------------------------------------------------------------------
 def queue(configs: list[tuple[str, TrainConfig]]) -> None:
+    """Queue every strategy's run as this session's owner, or none: the class gate checks each one first (and
+    the job manager again as it queues it)."""
+    who = actor()
+    for _, config in configs:
+        gate.check("transfer", who, class_config(), training=config)
     group = new_group_id(builder.GROUP_PREFIX)
     for label, config in configs:
-        manager.submit_training(config, label=label, group=group)
+        manager.submit_training(config, label=label, group=group, owner=who.owner, teacher=who.teacher,
+                                kind="transfer")
     st.session_state[GROUPS].append(group)
     st.session_state[f"{K}_group_pick"] = group
 

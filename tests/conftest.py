@@ -18,7 +18,12 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     checkpoints = tmp_path_factory.mktemp("checkpoints")
     os.environ["CNNKIT_DATA_DIR"] = str(data)
     os.environ["CNNKIT_CHECKPOINT_DIR"] = str(checkpoints)
-    return {"data": data, "checkpoints": checkpoints}
+    # The class config every test (and the e2e server) reads; empty = no limits. The e2e classroom test writes
+    # a teacher password into it (read on every page run), and empties it again.
+    config = data.parent / "cnnlab.toml"
+    config.write_text("")
+    os.environ["CNNLAB_CONFIG"] = str(config)
+    return {"data": data, "checkpoints": checkpoints, "config": config}
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 from cnnkit.classroom import (NotAllowed, OverLimit, board_rows, check_may_delete, check_run_allowed,
                               clean_owner_name, is_teacher_password, load_classroom_config, load_pins, may_delete,
                               pin, runs_of, unpin)
+from cnnkit.classroom.config import hash_password
 from cnnkit.classroom.config import ConfigError
 from cnnkit.jobs import JobManager, QueueFull
 from cnnkit.train import TrainConfig
@@ -107,8 +108,9 @@ def test_names_are_cleaned_and_an_empty_one_is_refused():
 
 
 def test_teacher_password_matches_only_a_configured_password():
-    assert is_teacher_password("s3cret", "s3cret")
-    assert not is_teacher_password("", "") and not is_teacher_password("x", "s3cret")
+    assert is_teacher_password("s3cret", hash_password("s3cret"))
+    assert not is_teacher_password("", "") and not is_teacher_password("x", hash_password("s3cret"))
+    assert not is_teacher_password("s3cret", "s3cret")  # the configured value is a hash, never the password
 
 
 def test_config_file_limits_refuse_an_over_limit_run(tmp_path, monkeypatch):
@@ -120,7 +122,7 @@ def test_config_file_limits_refuse_an_over_limit_run(tmp_path, monkeypatch):
     monkeypatch.delenv("CNNLAB_TEACHER_PASSWORD", raising=False)
     limits = load_classroom_config()
     assert (limits.max_epochs, limits.queue_per_owner, limits.jobs_per_device) == (3, 4, 2)
-    assert limits.require_names and limits.teacher_password == "pw"
+    assert limits.require_names and limits.teacher_password_sha256 == hash_password("pw")
     assert limits.shows_page("Training runner") and limits.shows_page("Home") and not limits.shows_page("Grad-CAM viewer")
     check_run_allowed(TrainConfig(epochs=3, train_subset=500, model="cnn3_bn"), limits)  # at the limits: fine
     with pytest.raises(OverLimit, match="5 epochs is over this class's limit of 3: lower the epochs"):
@@ -132,13 +134,13 @@ def test_config_file_limits_refuse_an_over_limit_run(tmp_path, monkeypatch):
     with pytest.raises(OverLimit, match="model 'lenet5'"):
         check_run_allowed(TrainConfig(epochs=1, train_subset=100, model="lenet5"), limits)
     monkeypatch.setenv("CNNLAB_TEACHER_PASSWORD", "from-env")
-    assert load_classroom_config().teacher_password == "from-env"
+    assert load_classroom_config().teacher_password_sha256 == hash_password("from-env")
 
 
 def test_config_file_errors_are_one_clear_line(tmp_path):
     path = tmp_path / "cnnlab.toml"
     path.write_text("[limits]\nmax_epochs = 0\n")
-    with pytest.raises(ConfigError, match="max_epochs must be a whole number of at least 1"):
+    with pytest.raises(ConfigError, match=r"\[limits\] max_epochs must be a whole number of at least 1"):
         load_classroom_config(path)
     assert not load_classroom_config(tmp_path / "missing.toml").has_limits  # no file: no limits
 
@@ -154,14 +156,16 @@ def test_class_board_shows_each_owners_best_run_on_the_dataset():
 
 
 def test_pins_are_kept_beside_the_runs(tmp_path):
-    pin("run", "r1", "look at this", root=tmp_path)
-    pin("lesson", "l1", root=tmp_path)
-    pin("run", "r1", "again", root=tmp_path)  # pinning twice keeps one
+    pin("run", "r1", "look at this", root=tmp_path, teacher=True)
+    pin("lesson", "l1", root=tmp_path, teacher=True)
+    pin("run", "r1", "again", root=tmp_path, teacher=True)  # pinning twice keeps one
     assert [(p["kind"], p["id"], p["note"]) for p in load_pins(tmp_path)] == [("lesson", "l1", ""), ("run", "r1", "again")]
-    unpin("lesson", "l1", root=tmp_path)
+    unpin("lesson", "l1", root=tmp_path, teacher=True)
     assert [p["id"] for p in load_pins(tmp_path)] == ["r1"]
     with pytest.raises(ValueError, match="can pin a run or a lesson"):
-        pin("page", "x", root=tmp_path)
+        pin("page", "x", root=tmp_path, teacher=True)
+    with pytest.raises(NotAllowed, match="only the teacher can pin"):  # the gate: a student cannot pin
+        pin("run", "r2", root=tmp_path)
 
 
 def test_imported_datasets_and_labs_record_their_owner(tmp_path, monkeypatch):

@@ -64,7 +64,8 @@ def test_a_typed_name_is_kept_in_the_address(class_dirs):
     at.sidebar.text_input(key="cnnlab_name_input").input("  Anna ").run()
     assert "**You are** Anna" in sidebar_text(at)
     assert at.query_params["name"] == ["Anna"] or at.query_params["name"] == "Anna"
-    reloaded = app(name="Anna")  # a reload opens the same address
+    key = at.query_params["key"][0] if isinstance(at.query_params["key"], list) else at.query_params["key"]
+    reloaded = app(name="Anna", key=key)  # a reload opens the same address, the name's key with it
     assert "**You are** Anna" in sidebar_text(reloaded)
 
 
@@ -105,10 +106,10 @@ def test_teacher_mode_unlocks_deleting_anyones_run_and_pinning(class_dirs):
     (class_dirs / "cnnlab.toml").write_text('[class]\nteacher_password = "owl"\n')
     fake_run(class_dirs, "run-ben", "Ben")
     # (AppTest of a navigation app draws the sidebar in a session's first two runs only: one try per session.)
-    at = app(name="Teacher")
+    at = app()
     at.sidebar.text_input(key="cnnlab_teacher_pw").input("wrong").run()
     assert any("not the teacher password" in e.value for e in at.sidebar.error)
-    at = app(name="Teacher")
+    at = app()
     at.sidebar.text_input(key="cnnlab_teacher_pw").input("owl").run()
     assert any(s.value == "Teacher mode" for s in at.sidebar.success)
     at.switch_page("pages/training_runner.py").run()
@@ -130,7 +131,7 @@ def test_links_preload_settings(class_dirs):
     assert at.select_slider(key="tr_batch_size").value == 32
     at = app("training_runner", preset="lenet5", lesson="week3")
     assert at.selectbox(key="tr_preset").value == "lenet5"
-    assert any("Lesson 'week3'" in i.value for i in at.info)
+    assert any("Lesson week3" in i.value for i in at.info)
     at = app("training_runner", run="../etc")
     assert any("is not a run id" in e.value for e in at.error)
 
@@ -155,3 +156,81 @@ def test_train_records_its_owner_in_run_json(class_dirs, monkeypatch):
     record = store.load_run(result.run_dir)
     assert record.owner == "Anna"
     assert [r.owner for r in store.list_runs()] == ["Anna"]
+
+
+# --- issue 22: names that cannot be borrowed, text as text, a config that fails closed ----------------------
+def _param(at, name: str) -> str:
+    value = at.query_params[name]
+    return value[0] if isinstance(value, list) else value
+
+
+def test_a_second_session_typing_a_claimed_name_is_refused(class_dirs):
+    fake_run(class_dirs, "run-anna", "Anna")
+    anna = app(name="Anna")
+    assert "**You are** Anna" in sidebar_text(anna) and _param(anna, "key")
+    intruder = app(name="Anna")  # the name without its key: refused, a guest
+    assert any("this name is taken: use your own link, or ask the teacher" in e.value for e in intruder.sidebar.error)
+    assert "You are" not in sidebar_text(intruder)
+    intruder.switch_page("pages/training_runner.py").run()
+    assert "run-anna" not in intruder.session_state["tr_jobs"] and "tr_run_pick" not in intruder.session_state
+    guessed = app(name="Anna", key="guess")
+    assert "You are" not in sidebar_text(guessed)
+    again = app("training_runner", name="Anna", key=_param(anna, "key"))  # her own link, in another browser
+    assert "**You are** Anna" in sidebar_text(again)
+    assert again.selectbox(key="tr_run_pick").value == "run-anna"
+
+
+def test_link_parameters_and_run_notes_are_shown_as_text(class_dirs):
+    at = app("training_runner", lesson="[x](http://evil.example)![i](http://evil.example/i.png)")
+    shown = " ".join(i.value for i in at.info)
+    assert "\\[x\\]\\(http\\:" in shown and "](http" not in shown
+    at = app("training_runner", preset="![i](http://evil.example/i.png)")
+    assert any("is not a model this app knows" in e.value and "](http" not in e.value for e in at.error)
+
+
+def test_a_broken_config_stops_the_app_with_its_error(class_dirs):
+    (class_dirs / "cnnlab.toml").write_text('[limits]\nmax_epochs = "2"\n[class]\nteacher_password = 918273\n')
+    at = app()
+    errors = " ".join(e.value for e in at.error)
+    assert "class config is wrong" in errors and "max_epochs must be a whole number" in errors
+    assert "918273" not in errors
+    assert not at.sidebar.text_input  # nothing runs: no name box, no page
+
+
+def test_teacher_panel_makes_join_links_with_qr_codes_and_releases_names(class_dirs):
+    from cnnkit.classroom import claimed_names
+    from cnnkit.classroom.teacher import GUARD
+
+    (class_dirs / "cnnlab.toml").write_text('[class]\nteacher_password = "owl"\n')
+    at = app()
+    at.sidebar.text_input(key="cnnlab_teacher_pw").input("owl").run()
+    at.switch_page("pages/class_board.py").run()
+    at.text_area(key="ca_names").input("Anna\nBen").run()
+    at.button(key="ca_make").click().run()
+    links = [c.value for c in at.code if "name=" in c.value]
+    assert len(links) == 2 and "name=Anna&key=" in links[0] and len(at.get("image")) == 2
+    assert [row["name"] for row in claimed_names()] == ["Anna", "Ben"]
+    at.button(key="ca_release_0").click().run()
+    assert [row["name"] for row in claimed_names()] == ["Ben"]
+    GUARD.sign_out(at.session_state["cnnlab_teacher"])
+
+
+def test_identity_params_carry_the_name_and_its_key_and_nothing_of_the_teacher(class_dirs):
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        import streamlit as st
+
+        from ui.identity import identity_params
+
+        st.session_state["cnnlab_teacher"] = "a-teacher-token"  # never in a link
+        st.json(identity_params())
+
+    at = AppTest.from_function(script)
+    at.query_params.update(name="Anna")
+    at.run()
+    params = json.loads(at.json[0].value)
+    assert params["name"] == "Anna" and len(params["key"]) >= 16 and set(params) == {"name", "key"}
+    guest = AppTest.from_function(script)
+    guest.run()
+    assert json.loads(guest.json[0].value) == {}

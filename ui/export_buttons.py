@@ -11,6 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from cnnkit import export
+from ui.identity import is_teacher
+from ui.text import plain
 
 
 def _onnx_bytes(run_dir: Path) -> bytes:
@@ -48,8 +50,8 @@ def render_run_import(key: str, owner: str = "") -> None:
                                        "network is rebuilt from its settings and the weights are checked.")
         if st.button("Import run", key=f"{key}_button", disabled=upload is None):
             try:
-                run_dir = export.import_run_zip(upload.getvalue(), owner=owner)
+                run_dir = export.import_run_zip(upload.getvalue(), owner=owner, teacher=is_teacher())
             except (ValueError, OSError) as error:
-                st.error(f"{upload.name}: {error}")
+                st.error(f"{plain(upload.name)}: {plain(error, 600)}")
             else:
                 st.success(f"Imported as run {run_dir.name}: it is in the run list now.")

@@ -1,34 +1,48 @@
 """Who is using this browser session: the owner of what it trains, and whether it is the teacher.
 
 The owner is the signed-in user when Streamlit's OIDC login is configured (`[auth]` in
-.streamlit/secrets.toml: st.login / st.user), otherwise the name the student typed once, kept in the
-URL's query string (?name=…) so a reload keeps it. Nobody named: the guest (""), who may train unless
-cnnlab.toml says `require_names = true`. The rules themselves live in cnnkit.classroom.
+.streamlit/secrets.toml: st.login / st.user): the strong path. Otherwise a student types a name, which
+is claimed (cnnkit.classroom.names): the first session that uses a name gets a secret key, kept in the
+page's link next to it (?name=Anna&key=…) so a reload and page switches keep it; another session using
+the name without the key is refused. Nobody named: the guest (""), who may train unless cnnlab.toml says
+`require_names = true`.
+
+Teacher mode: the password (hashed, rate-limited: cnnkit.classroom.teacher) opens a teacher session whose
+token the browser keeps in a cookie, never in a link, so a reload keeps teacher mode and a shared link
+never carries it. The rules themselves live in cnnkit.classroom; this module only says who asks.
 """
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
-from cnnkit.classroom import GUEST, clean_owner_name, is_teacher_password, load_classroom_config
+from cnnkit.classroom import (GUEST, NAME_TAKEN, Actor, ConfigError, clean_owner_name, load_classroom_config,
+                              use_name)
 from cnnkit.classroom.config import ClassroomConfig
 from cnnkit.classroom.permissions import is_teacher_user
+from cnnkit.classroom.teacher import GUARD, SESSION_S
+from ui.text import plain
 
 NAME_PARAM = "name"
-OWNER = "cnnlab_owner"      # session state: the owner name (mirrors ?name=)
-TEACHER = "cnnlab_teacher"  # session state: teacher mode unlocked
+KEY_PARAM = "key"
+OWNER = "cnnlab_owner"            # session state: the owner name (mirrors ?name=)
+OWNER_KEY = "cnnlab_owner_key"    # session state: the claimed name's key (mirrors ?key=)
+TEACHER = "cnnlab_teacher"        # session state: this session's teacher token
+TEACHER_COOKIE = "cnnlab_teacher"
+_COOKIE_TODO = "cnnlab_teacher_cookie"  # session state: a cookie to set ("" = clear) on the next render
 
 
 def class_config() -> ClassroomConfig:
-    """The class config (cnnlab.toml), read on every run (a small file: the teacher's edits apply at once);
-    a broken file means no limits, said once per session."""
+    """The class config (cnnlab.toml), read on every run (a small file: the teacher's edits apply at once).
+    A wrong file stops the page with its error: the app never runs without the limits the teacher set."""
     try:
         return load_classroom_config()
-    except ValueError as exc:
-        if not st.session_state.get("cnnlab_config_error_shown"):
-            st.session_state["cnnlab_config_error_shown"] = True
-            st.warning(f"The class config is ignored: {exc}")
-        return ClassroomConfig()
+    except ConfigError as exc:
+        st.error(f"CNN Lab's class config is wrong, so nothing runs until it is fixed: {exc}")
+        st.stop()
+        raise  # st.stop() raises; never reached
 
 
 def _signed_in_user() -> dict:
@@ -47,6 +61,20 @@ def login_configured() -> bool:
         return False
 
 
+def _claim(typed: str, key: str) -> None:
+    """Use name `typed` with `key` for this session: claimed or refused (the reason kept for the sidebar)."""
+    try:
+        name, key = use_name(typed, key)
+    except ValueError as exc:  # NameTaken, or a name that is not one
+        st.session_state["cnnlab_name_error"] = str(exc)
+        for param in (NAME_PARAM, KEY_PARAM):
+            st.query_params.pop(param, None)
+        st.session_state.setdefault(OWNER, GUEST)
+        return
+    st.session_state[OWNER], st.session_state[OWNER_KEY] = name, key
+    st.query_params[NAME_PARAM], st.query_params[KEY_PARAM] = name, key
+
+
 def current_owner() -> str:
     """The owner of this session's runs and jobs ("" = a guest)."""
     user = _signed_in_user()
@@ -54,27 +82,55 @@ def current_owner() -> str:
         return str(user.get("email") or user.get("name") or user.get("sub") or GUEST)
     if OWNER not in st.session_state:
         typed = st.query_params.get(NAME_PARAM, "")
-        try:
-            st.session_state[OWNER] = clean_owner_name(typed) if typed else GUEST
-        except ValueError:
-            st.session_state[OWNER] = GUEST
-    elif st.session_state[OWNER] and st.query_params.get(NAME_PARAM) != st.session_state[OWNER]:
-        st.query_params[NAME_PARAM] = st.session_state[OWNER]  # page switches drop the query string
+        if typed:
+            _claim(typed, st.query_params.get(KEY_PARAM, ""))
+        st.session_state.setdefault(OWNER, GUEST)
+    elif st.session_state[OWNER] and st.query_params.get(KEY_PARAM) != st.session_state.get(OWNER_KEY):
+        # page switches drop the query string: put the name and its key back so a reload keeps them
+        st.query_params[NAME_PARAM] = st.session_state[OWNER]
+        st.query_params[KEY_PARAM] = st.session_state.get(OWNER_KEY, "")
     return st.session_state[OWNER]
 
 
+def identity_params() -> dict[str, str]:
+    """The query parameters that carry this session's student identity (name and its key) for a link to
+    another page; {} for a guest or a signed-in user. Never anything of the teacher's."""
+    if _signed_in_user():
+        return {}
+    owner = current_owner()
+    if not owner or not st.session_state.get(OWNER_KEY):
+        return {}
+    return {NAME_PARAM: owner, KEY_PARAM: st.session_state[OWNER_KEY]}
+
+
+def _cookie_token() -> str:
+    try:
+        return str(st.context.cookies.get(TEACHER_COOKIE) or "")
+    except Exception:  # no request context (tests)
+        return ""
+
+
 def is_teacher() -> bool:
-    if st.session_state.get(TEACHER):
+    token = st.session_state.get(TEACHER)
+    if token and GUARD.is_session(token):
         return True
-    config = class_config()
-    return is_teacher_user(_signed_in_user().get("groups"), config.teacher_group)
+    cookie = _cookie_token()
+    if cookie and cookie != token and GUARD.is_session(cookie):
+        st.session_state[TEACHER] = cookie  # a reload: the browser brought the teacher session back
+        return True
+    return is_teacher_user(_signed_in_user().get("groups"), class_config().teacher_group)
+
+
+def actor() -> Actor:
+    """Who this session is, as the class gate takes it."""
+    return Actor(current_owner(), is_teacher())
 
 
 def may_train() -> tuple[bool, str]:
-    """Whether this session may start runs now, and why not."""
-    if class_config().require_names and not current_owner():
-        return False, "Type your name in the sidebar first: this class keeps everyone's runs apart by name."
-    return True, ""
+    """Whether this session may start runs now, and why not (for greying out; the gate checks again)."""
+    from cnnkit.classroom.gate import allowed
+
+    return allowed("train", actor(), class_config())
 
 
 def _set_name() -> None:
@@ -84,15 +140,36 @@ def _set_name() -> None:
     except ValueError as exc:
         st.session_state["cnnlab_name_error"] = str(exc)
         return
-    st.session_state[OWNER] = name
-    st.query_params[NAME_PARAM] = name
+    if name == st.session_state.get(OWNER):
+        return
+    _claim(name, "")
 
 
 def _unlock_teacher() -> None:
-    if is_teacher_password(st.session_state.get("cnnlab_teacher_pw", ""), class_config().teacher_password):
-        st.session_state[TEACHER] = True
+    try:
+        token = GUARD.sign_in(st.session_state.get("cnnlab_teacher_pw", ""), class_config().teacher_password_sha256)
+    except ValueError as exc:  # wrong, or too many tries
+        st.session_state["cnnlab_teacher_error"] = str(exc)
     else:
-        st.session_state["cnnlab_teacher_error"] = "That is not the teacher password."
+        st.session_state[TEACHER] = token
+        st.session_state[_COOKIE_TODO] = token
+    st.session_state["cnnlab_teacher_pw"] = ""  # the password does not stay in the session
+
+
+def _leave_teacher() -> None:
+    GUARD.sign_out(st.session_state.pop(TEACHER, None))
+    GUARD.sign_out(_cookie_token())
+    st.session_state[_COOKIE_TODO] = ""
+
+
+def _write_cookie() -> None:
+    """Set or clear the teacher cookie in the browser (a script in the page; the token never enters a link)."""
+    if _COOKIE_TODO not in st.session_state:
+        return
+    token = st.session_state.pop(_COOKIE_TODO)
+    age = int(SESSION_S) if token else 0
+    st.html(f"<script>document.cookie = {json.dumps(TEACHER_COOKIE)} + '=' + {json.dumps(token)} + "
+            f"'; path=/; max-age={age}; SameSite=Strict';</script>", unsafe_allow_javascript=True)
 
 
 def render_identity() -> None:
@@ -100,7 +177,7 @@ def render_identity() -> None:
     config = class_config()
     user = _signed_in_user()
     if user:
-        st.markdown(f"**Signed in as** {current_owner()}")
+        st.markdown(f"**Signed in as** {plain(current_owner())}")
         if st.button("Log out", key="cnnlab_logout"):
             st.logout()
     else:
@@ -108,21 +185,29 @@ def render_identity() -> None:
         if login_configured() and st.button("Log in", key="cnnlab_login"):
             st.login()
         if owner:
-            st.markdown(f"**You are** {owner}")
+            st.markdown(f"**You are** {plain(owner)}")
+            st.caption("Keep this page's link (bookmark it): it holds your name's key. Another browser needs "
+                       "the same link.")
         st.text_input("Your name" if not owner else "Change your name", key="cnnlab_name_input",
                       on_change=_set_name, placeholder="e.g. Anna",
-                      help="Your runs are saved under this name; it stays in the page address, so a reload keeps it.")
+                      help="Your runs are saved under this name; the first to use a name keeps it, with a key in "
+                           "the page address, so a reload keeps it.")
         if "cnnlab_name_error" in st.session_state:
             st.error(st.session_state.pop("cnnlab_name_error"))
+    _write_cookie()
     if is_teacher():
         st.success("Teacher mode")
-        if st.session_state.get(TEACHER) and st.button("Leave teacher mode", key="cnnlab_teacher_off"):
-            st.session_state[TEACHER] = False
+        if st.session_state.get(TEACHER) and st.button("Leave teacher mode", key="cnnlab_teacher_off",
+                                                       on_click=_leave_teacher):
             st.rerun()
-    elif config.teacher_password:
+    elif config.has_teacher_password:
         with st.expander("Teacher"):
             st.text_input("Teacher password", type="password", key="cnnlab_teacher_pw", on_change=_unlock_teacher)
             if "cnnlab_teacher_error" in st.session_state:
                 st.error(st.session_state.pop("cnnlab_teacher_error"))
     if config.limits_text():
         st.caption(config.limits_text())
+
+
+__all__ = ["NAME_PARAM", "KEY_PARAM", "NAME_TAKEN", "actor", "class_config", "current_owner", "identity_params",
+           "is_teacher", "may_train", "render_identity"]

@@ -22,6 +22,7 @@ from cnnkit.jobs import JobSnapshot, get_job_manager
 from ui.identity import current_owner, is_teacher
 from cnnkit.train.report import decimate
 from ui.run_views import render_curves
+from ui.text import plain
 
 POLL_SECONDS = 1.0
 MAX_CURVE_POINTS = 400  # per chart: a long run's curves stay light to redraw every second
@@ -146,12 +147,12 @@ def render_live_curves(history: Sequence[dict], steps: Sequence[dict], job_id: O
 
 def _one_job(snap: JobSnapshot, describe: Describe) -> None:
     fraction, text = describe(snap)
-    st.markdown(f"**{snap.label}** · {snap.status}")
+    st.markdown(f"**{plain(snap.label)}** · {snap.status}")
     st.progress(_clip(fraction), text=text)
     facts = []
     if snap.meta.get("trainable_params"):
         facts.append(f"{snap.meta['trainable_params']:,} trainable parameters")
-    facts.extend(snap.meta.get("notes") or [])
+    facts.extend(plain(note) for note in snap.meta.get("notes") or [])
     if facts:
         st.caption(" · ".join(facts))
 
@@ -163,9 +164,9 @@ def _several_jobs(snaps: list[JobSnapshot], describe: Describe) -> None:
     st.progress(_clip(overall), text=f"{done}/{len(snaps)} runs finished")
     for snap in snaps:
         if snap.finished:
-            st.caption(f"**{snap.label}**: {snap.status}")
+            st.caption(f"**{plain(snap.label)}**: {snap.status}")
         elif snap.status == "queued":
-            st.caption(f"**{snap.label}**: queued (position {snap.queue_position})")
+            st.caption(f"**{plain(snap.label)}**: queued (position {snap.queue_position})")
         else:
             fraction, text = describe(snap)
             st.progress(_clip(fraction), text=f"{snap.label}: {text}")

@@ -16,6 +16,7 @@ import streamlit as st
 from cnnkit import store
 from cnnkit.train import report
 from ui.export_buttons import render_export_buttons
+from ui.text import plain
 
 SPLIT_COLOURS = alt.Scale(domain=["train", "validation"], range=["#1f77b4", "#ff7f0e"])
 
@@ -199,9 +200,9 @@ def render_run_results(run_dir: str | Path, key: str) -> None:
     for col, (label, value, help_text) in zip(columns, cards):
         col.metric(label, value, help=help_text, border=True)
     if record.message:
-        st.caption(record.message)
-    for note in meta.get("notes") or []:
-        st.caption(f"Note: {note}")
+        st.caption(plain(record.message))
+    for note in meta.get("notes") or []:  # imported runs carry their author's notes: shown as text
+        st.caption(f"Note: {plain(note)}")
 
     tabs = st.tabs(["Curves", "Per class", "Confusion matrix", "ROC", "Mistakes", "Gradients"])
     with tabs[0]:

@@ -1,7 +1,9 @@
-"""The teacher's server config `cnnlab.toml`: limits for a class, the pages shown, the teacher password.
+"""The teacher's server config `cnnlab.toml`: limits for a class, import limits, the pages shown, the teacher.
 
-Read with tomllib from $CNNLAB_CONFIG or ./cnnlab.toml (no file: no limits, single-user defaults).
-`check_run_allowed(config, limits)` is the one check pages, the job manager and the CLI apply.
+Read with tomllib from $CNNLAB_CONFIG or ./cnnlab.toml (no file: no class limits, single-user defaults; the
+import limits always apply). It fails closed: a wrong type, an unknown section or key (with "did you mean"),
+or a section that is not a table is a ConfigError naming the key, and the app shows it instead of running
+without limits. A secret's value never appears in a message.
 
     [limits]
     max_epochs = 5
@@ -11,10 +13,19 @@ Read with tomllib from $CNNLAB_CONFIG or ./cnnlab.toml (no file: no limits, sing
     jobs_per_device = 1
     queue_per_owner = 5              # queued jobs one owner may have waiting
 
+    [imports]                        # everything imported (run zips, dataset zips, specs) is bounded by these
+    max_params = 50_000_000          # parameters of one network, counted from its spec before it is built
+    max_input_size = 1024            # height and width of a network's input, in pixels
+    max_input_channels = 64
+    max_classes = 1000
+    max_json_mb = 16                 # one JSON member of a run zip, read with this cap while streaming
+    max_image_mb = 32                # one image of a dataset zip, read with this cap while streaming
+
     [class]
     require_names = true             # students must type a name before training
     pages = ["Home", "Training runner", "Class board"]   # pages shown (missing: all)
-    teacher_password = "..."         # or $CNNLAB_TEACHER_PASSWORD
+    teacher_password_sha256 = "..."  # `python -m cnnkit class hash-password` prints this line
+    teacher_password = "..."         # plain text still works (hashed in memory); or $CNNLAB_TEACHER_PASSWORD
     teacher_group = "teachers"       # an OIDC group (in st.user's "groups" claim) that is teacher
 
     [privacy]
@@ -24,7 +35,10 @@ Read with tomllib from $CNNLAB_CONFIG or ./cnnlab.toml (no file: no limits, sing
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +50,36 @@ DEFAULT_CONFIG_FILE = "cnnlab.toml"
 
 
 class OverLimit(ValueError):
-    """A run the class's limits refuse; the message says which limit and what to change."""
+    """A run or an import the class's limits refuse; the message says which limit and what to change."""
 
 
 class ConfigError(ValueError):
-    """cnnlab.toml cannot be read or holds a value of the wrong type."""
+    """cnnlab.toml cannot be read, holds a value of the wrong type or a key this version does not know."""
+
+
+def hash_password(password: str) -> str:
+    """The hex SHA-256 of a teacher password, as `teacher_password_sha256` holds it."""
+    return hashlib.sha256(str(password).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class ImportLimits:
+    """Bounds on anything imported or built from outside data, checked before anything is built."""
+
+    max_params: int = 50_000_000
+    max_input_size: int = 1024
+    max_input_channels: int = 64
+    max_classes: int = 1000
+    max_json_mb: int = 16
+    max_image_mb: int = 32
+
+    @property
+    def max_json_bytes(self) -> int:
+        return self.max_json_mb * 1024 * 1024
+
+    @property
+    def max_image_bytes(self) -> int:
+        return self.max_image_mb * 1024 * 1024
 
 
 @dataclass
@@ -53,14 +92,22 @@ class ClassroomConfig:
     queue_per_owner: Optional[int] = None               # None: no cap
     require_names: bool = False
     pages: list[str] = field(default_factory=list)      # empty: every page
-    teacher_password: str = ""
+    teacher_password_sha256: str = ""                   # never the plain password (hashed as it is read)
     teacher_group: str = ""
+    imports: ImportLimits = field(default_factory=ImportLimits)
     retention_days: Optional[int] = None                # None: runs and uploads are kept until deleted
     source: str = ""                                    # the file it came from ("" = defaults)
+
+    def __repr__(self) -> str:  # the hash stays out of logs and tracebacks too
+        return f"ClassroomConfig(source={self.source!r}, limits={self.limits_text()!r})"
 
     @property
     def has_limits(self) -> bool:
         return bool(self.max_epochs or self.max_train_images or self.datasets or self.presets)
+
+    @property
+    def has_teacher_password(self) -> bool:
+        return bool(self.teacher_password_sha256)
 
     def shows_page(self, title: str) -> bool:
         return not self.pages or title in self.pages or title == "Home"
@@ -83,67 +130,121 @@ def config_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE).expanduser()
 
 
-def _typed(section: dict, key: str, kind: type, path: Path, default: Any) -> Any:
-    value = section.get(key, default)
-    if value is default:
-        return value
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ConfigError(f"{path}: {key} must be a whole number of at least 1, not {value!r}")
-    if kind is list and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-        raise ConfigError(f"{path}: {key} must be a list of names in quotes, not {value!r}")
-    if kind is bool and not isinstance(value, bool):
-        raise ConfigError(f"{path}: {key} must be true or false, not {value!r}")
-    if kind is str and not isinstance(value, str):
-        raise ConfigError(f"{path}: {key} must be text in quotes, not {value!r}")
-    return value
+# section -> key -> (kind, secret). Kinds: "count" (whole number >= 1), "names" (list of text), "bool", "text",
+# "sha256" (64 hex digits).
+SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
+    "limits": {"max_epochs": ("count", False), "max_train_images": ("count", False), "datasets": ("names", False),
+               "presets": ("names", False), "jobs_per_device": ("count", False),
+               "queue_per_owner": ("count", False)},
+    "imports": {name: ("count", False) for name in ImportLimits.__dataclass_fields__},
+    "class": {"require_names": ("bool", False), "pages": ("names", False), "teacher_password": ("text", True),
+              "teacher_password_sha256": ("sha256", True), "teacher_group": ("text", False)},
+    "privacy": {"retention_days": ("count", False)},
+}
+_EXPECTED = {"count": "a whole number of at least 1", "names": "a list of names in quotes",
+             "bool": "true or false", "text": "text in quotes", "sha256": "64 hexadecimal digits"}
+
+
+def _did_you_mean(word: str, known) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+
+
+def _valid(kind: str, value: Any) -> bool:
+    if kind == "count":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    if kind == "names":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "sha256":
+        return isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F]{64}", value) is not None
+    return isinstance(value, str)
+
+
+def check_config_data(data: Any, path: Path | str) -> dict[str, dict[str, Any]]:
+    """The parsed TOML checked against SCHEMA; ConfigError naming the first wrong section or key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: should hold [limits], [imports], [class] and [privacy] sections")
+    checked: dict[str, dict[str, Any]] = {name: {} for name in SCHEMA}
+    for section, body in data.items():
+        if section not in SCHEMA:
+            raise ConfigError(f"{path}: unknown section [{section}]{_did_you_mean(section, SCHEMA)}")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: {section} should be a section ([{section}] on a line of its own, its "
+                              f"settings below it), not a single value")
+        for key, value in body.items():
+            if key not in SCHEMA[section]:
+                raise ConfigError(f"{path}: unknown key {key!r} in [{section}]{_did_you_mean(key, SCHEMA[section])}")
+            kind, secret = SCHEMA[section][key]
+            if not _valid(kind, value):
+                shown = "" if secret else f", not {value!r}"[:80]
+                raise ConfigError(f"{path}: [{section}] {key} must be {_EXPECTED[kind]}{shown}")
+            checked[section][key] = value
+    return checked
 
 
 def load_classroom_config(path: Optional[str | Path] = None) -> ClassroomConfig:
-    """The class config from `path`, $CNNLAB_CONFIG or ./cnnlab.toml; defaults (no limits) when there is none.
-    The teacher password from $CNNLAB_TEACHER_PASSWORD wins over the file's."""
+    """The class config from `path`, $CNNLAB_CONFIG or ./cnnlab.toml; defaults (no class limits) when there is
+    none. The teacher password from $CNNLAB_TEACHER_PASSWORD wins over the file's. ConfigError when wrong."""
+    from_env = not path and bool(os.environ.get(CONFIG_ENV))
     path = Path(path).expanduser() if path else config_path()
     data: dict = {}
     if path.is_file():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            # tomllib's message quotes no values, only where the syntax breaks
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    elif os.environ.get(CONFIG_ENV):
+        except OSError as exc:
+            raise ConfigError(f"{path} cannot be read ({exc.strerror})") from None
+    elif from_env:
         raise ConfigError(f"{CONFIG_ENV} points to {path}, which does not exist")
-    limits, klass, privacy = data.get("limits", {}), data.get("class", {}), data.get("privacy", {})
-    config = ClassroomConfig(
-        max_epochs=_typed(limits, "max_epochs", int, path, None),
-        max_train_images=_typed(limits, "max_train_images", int, path, None),
-        datasets=_typed(limits, "datasets", list, path, []),
-        presets=_typed(limits, "presets", list, path, []),
-        jobs_per_device=_typed(limits, "jobs_per_device", int, path, None),
-        queue_per_owner=_typed(limits, "queue_per_owner", int, path, None),
-        require_names=_typed(klass, "require_names", bool, path, False),
-        pages=_typed(klass, "pages", list, path, []),
-        teacher_password=_typed(klass, "teacher_password", str, path, ""),
-        teacher_group=_typed(klass, "teacher_group", str, path, ""),
-        retention_days=_typed(privacy, "retention_days", int, path, None),
+    checked = check_config_data(data, path)
+    limits, imports, klass, privacy = checked["limits"], checked["imports"], checked["class"], checked["privacy"]
+    password_hash = str(klass.get("teacher_password_sha256", "")).lower()
+    if klass.get("teacher_password"):
+        password_hash = hash_password(klass["teacher_password"])  # the plain text is not kept
+    if os.environ.get(TEACHER_PASSWORD_ENV):
+        password_hash = hash_password(os.environ[TEACHER_PASSWORD_ENV])
+    return ClassroomConfig(
+        max_epochs=limits.get("max_epochs"), max_train_images=limits.get("max_train_images"),
+        datasets=limits.get("datasets", []), presets=limits.get("presets", []),
+        jobs_per_device=limits.get("jobs_per_device"), queue_per_owner=limits.get("queue_per_owner"),
+        require_names=klass.get("require_names", False), pages=klass.get("pages", []),
+        teacher_password_sha256=password_hash, teacher_group=klass.get("teacher_group", ""),
+        imports=ImportLimits(**imports), retention_days=privacy.get("retention_days"),
         source=str(path) if data else "")
-    config.teacher_password = os.environ.get(TEACHER_PASSWORD_ENV, config.teacher_password)
-    return config
+
+
+def import_limits() -> ImportLimits:
+    """The import limits of the current class config (ConfigError when cnnlab.toml is wrong: fail closed)."""
+    return load_classroom_config().imports
+
+
+def _get(thing: Any, name: str, default: Any = None) -> Any:
+    return thing.get(name, default) if isinstance(thing, dict) else getattr(thing, name, default)
 
 
 def check_run_allowed(train_config: Any, limits: ClassroomConfig) -> None:
-    """Raise OverLimit when a training (a cnnkit.train.TrainConfig) is over the class's limits.
+    """Raise OverLimit when a training (a cnnkit.train.TrainConfig or its dict) is over the class's limits.
 
     max_train_images counts the images a run trains on: its train_subset, which must be set (0 = all
     would be over any limit on a big dataset), so the message says to set it."""
-    epochs, subset = int(train_config.epochs), int(train_config.train_subset or 0)
+    try:
+        epochs, subset = int(_get(train_config, "epochs", 0)), int(_get(train_config, "train_subset", 0) or 0)
+    except (TypeError, ValueError):
+        raise OverLimit("the training settings' epochs and train_subset must be whole numbers") from None
     if limits.max_epochs and epochs > limits.max_epochs:
         raise OverLimit(f"{epochs} epochs is over this class's limit of {limits.max_epochs}: "
                         f"lower the epochs to {limits.max_epochs} or fewer")
-    if limits.max_train_images and (subset == 0 or subset > limits.max_train_images):
-        asked = "all the training images" if subset == 0 else f"{subset:,} training images"
+    if limits.max_train_images and (subset <= 0 or subset > limits.max_train_images):
+        asked = "all the training images" if subset <= 0 else f"{subset:,} training images"
         raise OverLimit(f"{asked} is over this class's limit of {limits.max_train_images:,} per run: "
                         f"set the training subset to {limits.max_train_images:,} or fewer")
-    if limits.datasets and train_config.dataset not in limits.datasets:
-        raise OverLimit(f"dataset {train_config.dataset!r} is not used in this class: choose one of "
-                        + ", ".join(limits.datasets))
-    model = train_config.model
+    dataset = _get(train_config, "dataset", "")
+    if limits.datasets and dataset not in limits.datasets:
+        raise OverLimit(f"dataset {dataset!r} is not used in this class: choose one of " + ", ".join(limits.datasets))
+    model = _get(train_config, "model")
     if limits.presets and isinstance(model, str) and model not in limits.presets:
         raise OverLimit(f"model {model!r} is not used in this class: choose one of " + ", ".join(limits.presets))

@@ -9,7 +9,13 @@ import hmac
 import re
 from typing import Any
 
+from cnnkit.formatting import clean_text
+
 GUEST = ""
+# The owner of runs made with `python -m cnnkit` (whoever has a shell on the server): not the web's guest, so a
+# nameless web visitor cannot delete or resume them. Typed names start with a letter or digit, so none is this.
+CLI_OWNER = "(command line)"
+MAX_NAME_LENGTH = 40
 
 
 class NotAllowed(ValueError):
@@ -17,12 +23,22 @@ class NotAllowed(ValueError):
 
 
 def clean_owner_name(name: str) -> str:
-    """A typed name as an owner: spaces trimmed and collapsed, at most 40 characters, no control characters.
-    Raises ValueError for a name with nothing left."""
-    cleaned = re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f]", "", str(name))).strip()[:40]
+    """A typed name as an owner: NFC, no control or bidi characters, spaces trimmed and collapsed; letters,
+    digits, spaces and . ' - _ only, starting with a letter or digit, at most MAX_NAME_LENGTH characters.
+    Raises ValueError saying what to change."""
+    cleaned = clean_text(name)
     if not cleaned:
         raise ValueError("type a name (letters or digits), e.g. your first name")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise ValueError(f"a name has at most {MAX_NAME_LENGTH} characters; type a shorter one")
+    if not re.fullmatch(r"[^\W_][\w .'-]*", cleaned):
+        raise ValueError("a name holds letters, digits, spaces and . ' - _ only, and starts with a letter or digit")
     return cleaned
+
+
+def name_key(name: str) -> str:
+    """The form two names are compared in: "Anna" and "anna" are one name (one claim, no look-alike)."""
+    return clean_text(name).casefold()
 
 
 def owner_of(thing: Any) -> str:
@@ -59,9 +75,13 @@ def check_may_cancel(snapshot: Any, who: str, teacher: bool = False) -> None:
                          "only they or the teacher can stop it")
 
 
-def is_teacher_password(typed: str, password: str) -> bool:
-    """The typed password matches the configured one (never when none is configured)."""
-    return bool(password) and hmac.compare_digest(str(typed).encode(), str(password).encode())
+def is_teacher_password(typed: str, password_sha256: str) -> bool:
+    """The typed password hashes to the configured hash (never when none is configured). Rate limiting is
+    cnnkit.classroom.teacher's job."""
+    from cnnkit.classroom.config import hash_password
+
+    return bool(password_sha256) and bool(typed) and hmac.compare_digest(hash_password(typed),
+                                                                          str(password_sha256).lower())
 
 
 def is_teacher_user(groups: Any, teacher_group: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from cnnkit.classroom.gate import Actor, check
 from cnnkit.fileio import read_json, write_json
 from cnnkit.paths import checkpoint_dir
 
@@ -22,7 +23,9 @@ def load_pins(root: Optional[Path] = None) -> list[dict]:
     return [p for p in data if isinstance(p, dict) and p.get("kind") in PIN_KINDS] if isinstance(data, list) else []
 
 
-def pin(kind: str, item_id: str, note: str = "", root: Optional[Path] = None) -> list[dict]:
+def pin(kind: str, item_id: str, note: str = "", root: Optional[Path] = None, *, teacher: bool = False) -> list[dict]:
+    """Pin a run or lesson to Home: the teacher's (the gate refuses anyone else)."""
+    check("pin", Actor(teacher=teacher))
     if kind not in PIN_KINDS:
         raise ValueError(f"can pin a {' or a '.join(PIN_KINDS)}, not {kind!r}")
     pins = [p for p in load_pins(root) if (p["kind"], p["id"]) != (kind, item_id)]
@@ -32,7 +35,8 @@ def pin(kind: str, item_id: str, note: str = "", root: Optional[Path] = None) ->
     return pins
 
 
-def unpin(kind: str, item_id: str, root: Optional[Path] = None) -> list[dict]:
+def unpin(kind: str, item_id: str, root: Optional[Path] = None, *, teacher: bool = False) -> list[dict]:
+    check("pin", Actor(teacher=teacher))
     pins = [p for p in load_pins(root) if (p["kind"], p["id"]) != (kind, item_id)]
     write_json(pins_file(root), pins)
     return pins

@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "cnnkit.cli.inspect_cmd",
     "cnnkit.cli.export_cmd",
     "cnnkit.cli.privacy_cmd",
+    "cnnkit.cli.class_cmd",
 ]
 
 

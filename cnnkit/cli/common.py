@@ -127,7 +127,10 @@ def config_from_flags(args: argparse.Namespace, base: dict | None = None):
         value = getattr(args, name, None)
         if value is not None:
             data[name] = value
-    augment = dict(data.get("augment") or {})
+    augment = data.get("augment") or {}
+    if not isinstance(augment, dict):  # TrainConfig.from_dict says what is wrong with it
+        return TrainConfig.from_dict(data)
+    augment = dict(augment)
     for field in dataclasses.fields(AugmentConfig):
         value = getattr(args, AUGMENT_DEST_PREFIX + field.name, None)
         if value is not None:

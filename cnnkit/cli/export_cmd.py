@@ -60,7 +60,9 @@ def cmd_import_run(args: argparse.Namespace) -> int:
 
     if not Path(args.zip).is_file():
         raise ValueError(f"no file {args.zip}; give the path of a run zip")
-    run_dir = import_run_zip(args.zip, max_bytes=int(args.max_mb * 1024 * 1024))
+    from cnnkit.classroom import CLI_OWNER
+
+    run_dir = import_run_zip(args.zip, max_bytes=int(args.max_mb * 1024 * 1024), owner=CLI_OWNER, teacher=True)
     if args.json:
         print_json({"run_id": run_dir.name, "run_dir": str(run_dir)})
     else:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cnnkit.classroom.permissions import CLI_OWNER
 from cnnkit.cli.common import add_config_flags, config_from_flags, print_json, progress
 from cnnkit.data.resolution import RESIZE_MODES
 
@@ -142,7 +143,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a model (progress on stderr, one JSON line on stdout)")
     add_train_flags(train)
     train.add_argument("--json", action="store_true", help="only the JSON result on stdout (it is always the last line)")
-    train.add_argument("--owner", default="", help="whose run it is (the class board and Runs tab show it)")
+    train.add_argument("--owner", default=CLI_OWNER, help="whose run it is (the class board and Runs tab show it; "
+                       f"default {CLI_OWNER!r}, which no web session can act as)")
     train.set_defaults(func=cmd_train)
 
     resume = subparsers.add_parser("resume", help="go on with an interrupted or stopped run from its last epoch")

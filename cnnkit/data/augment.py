@@ -46,7 +46,27 @@ class AugmentConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "AugmentConfig":
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        """Settings from JSON-like data; ValueError naming an unknown setting or a value of the wrong type."""
+        if not isinstance(d, dict):
+            raise ValueError(f"augmentation settings must be a JSON object (got {type(d).__name__})")
+        known = cls.__dataclass_fields__
+        unknown = sorted(str(k) for k in d if k not in known)
+        if unknown:
+            raise ValueError(f"unknown augmentation setting(s): {', '.join(unknown)}; known: {', '.join(known)}")
+        values = {}
+        for name, value in d.items():
+            default = known[name].default
+            if isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"augmentation setting {name!r} must be true or false (got {value!r:.40})")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"augmentation setting {name!r} must be a number (got {value!r:.40})")
+            elif isinstance(default, int) and not float(value).is_integer():
+                raise ValueError(f"augmentation setting {name!r} must be a whole number (got {value!r:.40})")
+            elif isinstance(default, int):
+                value = int(value)
+            values[name] = value
+        return cls(**values)
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:

@@ -75,7 +75,7 @@ def check_names(name: str, classes: Iterable[str]) -> None:
 
 
 def save_custom_dataset(name: str, images: dict[str, list[ImageLike]], size: int = DEFAULT_SIZE,
-                        overwrite: bool = False, owner: str = "") -> Path:
+                        overwrite: bool = False, owner: str = "", teacher: bool = False) -> Path:
     """Write {class: [images]} as data_dir()/<name>/<class>/*.png; returns the folder.
 
     ValueError (with what to change) for bad names, fewer than 2 classes, a class with fewer than
@@ -90,7 +90,7 @@ def save_custom_dataset(name: str, images: dict[str, list[ImageLike]], size: int
     if few:
         raise ValueError(f"add at least {MIN_IMAGES_PER_CLASS} images to {', '.join(few)} "
                          "(one is kept for testing)")
-    with staged_dataset(name, overwrite, purpose="custom", owner=owner) as staging:
+    with staged_dataset(name, overwrite, purpose="custom", owner=owner, teacher=teacher) as staging:
         for label, items in images.items():
             folder = staging / label
             folder.mkdir()

@@ -38,12 +38,28 @@ def dataset_owner(name: str) -> str:
     return str(data.get("owner", "")) if isinstance(data, dict) else ""
 
 
+def check_import_allowed(name: str, overwrite: bool, owner: str = "", teacher: bool = False) -> None:
+    """The class gate for an import into dataset `name`: may `owner` import, and replace it when it exists?
+    A dataset with no owner file (copied in by hand, or a download) is nobody's: only the teacher replaces it."""
+    from cnnkit.classroom.gate import Actor, check
+
+    target = data_dir() / validate_dataset_name(name)
+    if overwrite and target.exists():
+        recorded = read_json(target / OWNER_FILE, None)
+        holder = str(recorded.get("owner", "")) if isinstance(recorded, dict) else None
+        check("import", Actor(owner, teacher), target_owner=holder, what=f"dataset {name}")
+    else:
+        check("import", Actor(owner, teacher))
+
+
 @contextmanager
-def staged_dataset(name: str, overwrite: bool = False, purpose: str = "import", owner: str = "") -> Iterator[Path]:
+def staged_dataset(name: str, overwrite: bool = False, purpose: str = "import", owner: str = "",
+                   teacher: bool = False) -> Iterator[Path]:
     """A fresh hidden folder to write dataset `name` into; swapped into data_dir()/<name> when the block
     ends without error (after checking it holds a loadable folder dataset), deleted when it raises.
     The dataset records its `owner` (who imported or made it)."""
     target = refuse_existing(name, overwrite)
+    check_import_allowed(name, overwrite, owner, teacher)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{purpose}-{name}-"))
     try:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, Optional
 
 from PIL import Image
 
 from cnnkit.data.images import ImageTooLargeError, is_image_name, quiet_pixel_bomb_warnings, read_image, to_mode
-from cnnkit.data.import_staging import refuse_existing, staged_dataset
+from cnnkit.data.import_staging import check_import_allowed, refuse_existing, staged_dataset
 from cnnkit.data.registry import dataset_info
 from cnnkit.data.types import DatasetInfo
 
@@ -41,6 +41,23 @@ def safe_entry_parts(entry: str) -> tuple[str, ...]:
         raise ValueError(f"the zip entry '{entry}' would be written outside the dataset folder; "
                          f"rebuild the zip with relative paths")
     return tuple(p for p in path.parts if p not in ("", "."))
+
+
+MAX_CLASS_NAME = 64
+
+
+def clean_class_name(name: str) -> str:
+    """A class name as it is stored and shown: NFC, no control or bidi characters, spaces collapsed; ValueError
+    when nothing is left or it is longer than MAX_CLASS_NAME characters (a folder name must stay short)."""
+    from cnnkit.formatting import clean_text
+
+    cleaned = clean_text(name)
+    if not cleaned or cleaned in (".", ".."):
+        raise ValueError(f"the class folder {str(name)[:40]!r} has no visible name; rename it (letters or digits)")
+    if len(cleaned) > MAX_CLASS_NAME:
+        raise ValueError(f"the class name {cleaned[:40]!r}... has {len(cleaned)} characters; rename the folder "
+                         f"to at most {MAX_CLASS_NAME}")
+    return cleaned
 
 
 def _listed(names: list[str]) -> str:
@@ -98,6 +115,14 @@ def _layout(files: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
             raise ValueError(f"images must sit in class folders (<class>/<image>, or train/<class>/<image> and "
                              f"test/<class>/<image>); not: {', '.join(loose[:5])}")
         classes = tops
+    class_index = 1 if split_layout else 0
+    renamed = {raw: clean_class_name(raw) for raw in sorted(classes)}
+    clashes = sorted({c for c in renamed.values() if list(renamed.values()).count(c) > 1})
+    if clashes:
+        raise ValueError(f"class folders {', '.join(repr(c) for c in clashes)} differ only in invisible characters "
+                         "or spacing; give each class its own name")
+    files = {k: p[:class_index] + (renamed[p[class_index]],) + p[class_index + 1:] for k, p in files.items()}
+    classes = set(renamed.values())
     if len(classes) < 2:
         raise ValueError(f"a dataset needs at least 2 classes (one folder each); the zip has "
                          f"{len(classes)}: {', '.join(sorted(classes)) or 'none'}")
@@ -106,16 +131,29 @@ def _layout(files: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     return files
 
 
-def read_entry_limited(archive: zipfile.ZipFile, name: str, budget: list[int], zip_label: str) -> bytes:
-    """Read an entry but stop once the real bytes pass the limit (headers can lie); ValueError naming the
-    zip and the entry when its data is damaged (bad CRC, broken compressed stream, cut short)."""
+def read_entry_limited(archive: zipfile.ZipFile, name: str, budget: list[int], zip_label: str,
+                       member_cap: Optional[int] = None, cap_name: str = "") -> bytes:
+    """Read an entry but stop once the real bytes pass the limit (headers can lie): the zip's whole `budget`
+    and, when given, `member_cap` bytes for this one entry (checked on its header first, then while
+    streaming, so an oversized member is never buffered whole; `cap_name` names the limit in the message).
+    ValueError naming the zip and the entry when its data is damaged (bad CRC, broken stream, cut short)."""
+    def too_big() -> ValueError:
+        return ValueError(f"{zip_label}: {name} is larger than {member_cap:,} bytes, the limit for one "
+                          f"{cap_name or 'file in a zip'}; remove it or make it smaller")
+
+    if member_cap is not None and archive.getinfo(name).file_size > member_cap:
+        raise too_big()
     out = io.BytesIO()
+    read = 0
     try:
         with archive.open(name) as stream:
             while chunk := stream.read(1 << 16):
                 budget[0] -= len(chunk)
+                read += len(chunk)
                 if budget[0] < 0:
                     raise ValueError("the zip expands past the size limit; import a smaller dataset or raise the limit")
+                if member_cap is not None and read > member_cap:
+                    raise too_big()
                 out.write(chunk)
     except ValueError:
         raise
@@ -130,8 +168,21 @@ def read_entry_limited(archive: zipfile.ZipFile, name: str, budget: list[int], z
     return out.getvalue()
 
 
+def _short_file_name(name: str) -> str:
+    """An image's file name kept under the file system's limit (255 bytes): a long stem is cut and given a
+    short hash, so two long names stay two files."""
+    import hashlib
+
+    stem, dot, suffix = name.rpartition(".")
+    stem = stem if dot else name
+    if len(stem.encode("utf-8")) <= 120:
+        return name
+    digest = hashlib.sha256(stem.encode("utf-8")).hexdigest()[:10]
+    return stem.encode("utf-8")[:100].decode("utf-8", "ignore") + "-" + digest + (dot + suffix if dot else "")
+
+
 def _write_images(archive: zipfile.ZipFile, files: dict[str, tuple[str, ...]], staging: Path, max_bytes: int,
-                  zip_label: str) -> None:
+                  zip_label: str, image_cap: Optional[int] = None) -> None:
     """Decode every image into staging/<parts>.png, one at a time (never all in memory at once).
 
     Colour images are written as RGB and grey ones as L; if any has colour the grey ones are turned into
@@ -144,7 +195,8 @@ def _write_images(archive: zipfile.ZipFile, files: dict[str, tuple[str, ...]], s
     any_colour = False
     root = staging.resolve()
     for entry, parts in files.items():
-        data = read_entry_limited(archive, entry, budget, zip_label)
+        data = read_entry_limited(archive, entry, budget, zip_label, image_cap,
+                                  "image in a dataset zip (imports: max_image_mb)")
         try:
             decoded = read_image(io.BytesIO(data), label=entry)
         except ImageTooLargeError as exc:
@@ -157,7 +209,7 @@ def _write_images(archive: zipfile.ZipFile, files: dict[str, tuple[str, ...]], s
             del data
         if unreadable or too_large:
             continue  # the import fails; keep checking the rest only to name them all
-        destination = staging.joinpath(*parts).with_suffix(".png")
+        destination = staging.joinpath(*parts[:-1], _short_file_name(parts[-1])).with_suffix(".png")
         # Belt and braces: the resolved path must stay inside the staging folder.
         if root not in destination.resolve().parents:
             raise ValueError(f"the zip entry {'/'.join(parts)!r} would be written outside the dataset folder")
@@ -185,12 +237,18 @@ def _write_images(archive: zipfile.ZipFile, files: dict[str, tuple[str, ...]], s
 
 
 def import_zip(source: str | Path | bytes | BinaryIO, name: str, overwrite: bool = False,
-               max_bytes: int = DEFAULT_MAX_BYTES, zip_name: str | None = None, owner: str = "") -> DatasetInfo:
-    """Import a zip of class folders into data_dir()/<name>; returns its registry entry.
+               max_bytes: int = DEFAULT_MAX_BYTES, zip_name: str | None = None, owner: str = "",
+               teacher: bool = False) -> DatasetInfo:
+    """Import a zip of class folders into data_dir()/<name> for `owner`; returns its registry entry.
 
     Every problem is a ValueError whose message says what to change; `zip_name` (the uploaded file's
-    name) is used in those messages when the source is bytes or a stream.
+    name) is used in those messages when the source is bytes or a stream. The class gate decides whether
+    `owner` may import, and replace (overwrite) an existing dataset: only its owner's or the teacher's.
     """
+    from cnnkit.classroom.config import import_limits
+
+    check_import_allowed(name, overwrite, owner, teacher)
+    limits = import_limits()
     refuse_existing(name, overwrite)  # before reading anything: a clear message for a taken name
     zip_label = zip_name or (Path(source).name if isinstance(source, (str, Path)) else "the zip")
     if isinstance(source, (bytes, bytearray)):
@@ -202,6 +260,10 @@ def import_zip(source: str | Path | bytes | BinaryIO, name: str, overwrite: bool
                          f"make it again and import it") from None
     with archive, quiet_pixel_bomb_warnings():
         files = _layout(_plan(archive, max_bytes))
-        with staged_dataset(name, overwrite, purpose="import", owner=owner) as staging:
-            _write_images(archive, files, staging, max_bytes, zip_label)
+        classes = {parts[-2] for parts in files.values()}
+        if len(classes) > limits.max_classes:
+            raise ValueError(f"{zip_label} has {len(classes):,} class folders, over this server's limit of "
+                             f"{limits.max_classes:,} (imports: max_classes)")
+        with staged_dataset(name, overwrite, purpose="import", owner=owner, teacher=teacher) as staging:
+            _write_images(archive, files, staging, max_bytes, zip_label, limits.max_image_bytes)
     return dataset_info(name)

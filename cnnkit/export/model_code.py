@@ -76,14 +76,23 @@ def transfer_code(record: dict, input_shape: tuple[int, int, int], num_classes: 
     backbone, requirements, note = _backbone_code(record)
     head = _head_name(record, input_shape, num_classes)
     parent, _, attr = head.rpartition(".")
-    in_channels = int(record.get("in_channels", 3))
-    source = f'''"""Transfer-learning network exported from CNN Lab: {record.get("source", "")} with a new
-{num_classes}-class head ({record.get("strategy", "")}). Input: {input_shape[0]}×{input_shape[1]}×{input_shape[2]}
-images; output: class scores (logits).
+    try:
+        in_channels = int(record.get("in_channels", 3))
+        c, h, w = (int(v) for v in input_shape)
+        num_classes = int(num_classes)
+    except (TypeError, ValueError) as error:
+        raise ModelCodeError(f"this run's record has a size that is not a whole number ({error})") from None
+    # Only literals: the record's free text (source, strategy) appears as repr() string values, never in the
+    # docstring or as code, so a planted record cannot put code into model.py.
+    source = f'''"""Transfer-learning network exported from CNN Lab: SOURCE (below) with a new {num_classes}-class
+head, trained with STRATEGY. Input: {c}×{h}×{w} images; output: class scores (logits).
 """
 
 import torch
 from torch import nn
+
+SOURCE = {str(record.get("source", ""))!r}
+STRATEGY = {str(record.get("strategy", ""))!r}
 
 {backbone.strip()}
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from cnnkit import store
-from cnnkit.fileio import atomic_write_bytes, read_json, to_jsonable
+from cnnkit.fileio import read_json, to_jsonable, write_export
 
 OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "image", "logits"
@@ -172,6 +172,6 @@ def export_run_onnx(run: str | Path, out: Optional[str | Path] = None, images: O
     inputs = loaded.preprocess(images).cpu() if images is not None else check_images(loaded, check_count)
     diff, agreement = check_onnx(data, loaded.model, inputs)
     if out is not None:
-        atomic_write_bytes(Path(out), lambda handle: handle.write(data))
+        write_export(Path(out), data)
     return OnnxExport(data=data, max_abs_diff=diff, checked_images=int(inputs.shape[0]), agreement=agreement,
                       input_shape=list(loaded.input_shape), metadata=metadata, path=str(out) if out else None)

@@ -24,7 +24,7 @@ from typing import Optional
 import torch
 
 from cnnkit import store
-from cnnkit.fileio import atomic_write_bytes, read_json
+from cnnkit.fileio import read_json, write_export
 from cnnkit.export.model_code import ModelCode, ModelCodeError, model_code
 
 FORMAT = "cnnkit-run"
@@ -215,7 +215,7 @@ def build_run_zip(run: str | Path, out: Optional[str | Path] = None) -> bytes:
                 add(name, (run_dir / name).read_bytes())
     data = buffer.getvalue()
     if out is not None:
-        atomic_write_bytes(Path(out), lambda handle: handle.write(data))
+        write_export(Path(out), data)
     return data
 
 

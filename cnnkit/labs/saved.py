@@ -178,7 +178,8 @@ def list_labs(root: Optional[Path] = None, kind: Optional[str] = None) -> list[S
     return sorted(labs, key=lambda lab: (not lab.damaged, lab.created, lab.lab_id), reverse=True)
 
 
-def delete_lab(lab: str | Path, root: Optional[Path] = None, runs: bool = False) -> None:
+def delete_lab(lab: str | Path, root: Optional[Path] = None, runs: bool = False, by: str = "",
+               teacher: bool = False) -> None:
     """Remove a saved lab (and, with runs=True, the runs it trained). A damaged lab can be removed, but
     not with runs=True: which runs it trained cannot be read."""
     folder = find_lab(lab, root)
@@ -189,7 +190,7 @@ def delete_lab(lab: str | Path, root: Optional[Path] = None, runs: bool = False)
             raise DamagedLab(f"{error}; its runs are unknown: delete the lab without its runs") from None
         for run in getattr(result, "runs", []):
             try:
-                store.delete_run(Path(run["run_dir"]))
+                store.delete_run(Path(run["run_dir"]), by=by, teacher=teacher)
             except (ValueError, OSError, KeyError, TypeError):
                 pass
     shutil.rmtree(folder)

@@ -10,7 +10,7 @@ from torch import nn
 
 from cnnkit.models.layers import GlobalAvgPool, ResidualBlock
 from cnnkit.models.spec import ModelSpec
-from cnnkit.models.validate import LayerAnalysis, analyze
+from cnnkit.models.validate import LayerAnalysis, check_bounds
 
 
 class SpecNet(nn.Module):
@@ -66,8 +66,9 @@ def make_layer(row: LayerAnalysis) -> nn.Module:
 
 
 def build_model(spec: ModelSpec) -> SpecNet:
-    """Validate the spec and build it; raises SpecError naming the layer that cannot run."""
-    rows = analyze(spec)
+    """Validate the spec, check it fits the import limits (parameters counted from the spec, input size,
+    classes: before anything is allocated) and build it; raises SpecError naming the layer or the limit."""
+    rows = check_bounds(spec)
     modules = []
     for row in rows:
         module = make_layer(row)

@@ -79,19 +79,19 @@ def export_code(spec: ModelSpec) -> str:
     if "residual" in used:
         helpers.append(inspect.getsource(custom_layers.ResidualBlock))
     c, h, w = spec.input_shape
-    # Free text goes into a docstring: keep it from ending the string or starting an escape.
-    def docstring_safe(text: str) -> str:
-        return text.replace("\\", "/").replace('"""', "'''").replace("\n", " ")
-
+    # Generated code holds only literals: free text (the spec's name and description, which a downloaded or
+    # imported run may carry) appears only as repr() string values, never inside the docstring or code.
     lines = [
-        f'"""{docstring_safe(spec.name)}: exported from CNN Lab.',
+        '"""A network exported from CNN Lab (its name and description are NAME and DESCRIPTION below).',
         "",
-        docstring_safe(spec.description or "A network built in the CNN Lab architecture builder."),
-        f"Input: {c}×{h}×{w} images; output: {spec.num_classes} class scores (logits).",
+        f"Input: {int(c)}×{int(h)}×{int(w)} images; output: {int(spec.num_classes)} class scores (logits).",
         '"""',
         "",
         "import torch",
         "from torch import nn",
+        "",
+        f"NAME = {str(spec.name)!r}",
+        f"DESCRIPTION = {str(spec.description or 'A network built in the CNN Lab architecture builder.')!r}",
         "",
     ]
     for src in helpers:

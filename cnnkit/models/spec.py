@@ -118,10 +118,10 @@ class LayerSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "LayerSpec":
         if not isinstance(d, dict) or "type" not in d:
-            raise SpecError(f"a layer must be an object with a 'type' (got {d!r})")
+            raise SpecError(f"a layer must be an object with a 'type' (got {d!r:.60})")
         params = d.get("params", {})
         if not isinstance(params, dict):
-            raise SpecError(f"layer params must be an object (got {params!r})")
+            raise SpecError(f"layer params must be an object (got {params!r:.60})")
         return cls(type=d["type"], params=params)
 
 
@@ -157,9 +157,9 @@ class ModelSpec:
         try:
             shape_t = tuple(int(v) for v in shape)
             num_classes = int(d["num_classes"])
-        except (TypeError, ValueError):
-            raise SpecError(f"input_shape and num_classes must be whole numbers (got {shape!r}, "
-                            f"{d['num_classes']!r})") from None
+        except (TypeError, ValueError, OverflowError):
+            raise SpecError(f"input_shape and num_classes must be whole numbers (got {shape!r:.60}, "
+                            f"{d['num_classes']!r:.20})") from None
         if num_classes < 1:
             raise SpecError(f"num_classes is {num_classes}; a classifier needs at least 1 class (usually 2 or more)")
         if not isinstance(d["layers"], list):

@@ -229,6 +229,39 @@ def analyze(spec: ModelSpec) -> list[LayerAnalysis]:
     return rows
 
 
+MAX_LAYERS = 500  # no course network comes near; a spec of a million layers is refused before it is walked
+
+
+def check_bounds(spec: ModelSpec, limits=None) -> list[LayerAnalysis]:
+    """The spec's analysis, after checking it fits the class's import limits (cnnkit.classroom.ImportLimits;
+    None: the current cnnlab.toml's): layers, input size, channels, classes, and the parameter count computed
+    from the spec, all before any tensor is allocated. SpecError names the limit and what to change."""
+    if limits is None:
+        from cnnkit.classroom.config import import_limits
+
+        limits = import_limits()
+    if len(spec.layers) > MAX_LAYERS:
+        raise SpecError(f"the network has {len(spec.layers):,} layers, more than the {MAX_LAYERS} allowed")
+    if len(spec.input_shape) == 3:
+        c, h, w = spec.input_shape
+        if max(h, w) > limits.max_input_size:
+            raise SpecError(f"the input size {h}×{w} is over this server's limit of {limits.max_input_size} pixels "
+                            f"a side (imports: max_input_size); use smaller images")
+        if c > limits.max_input_channels:
+            raise SpecError(f"the input has {c} channels, over this server's limit of {limits.max_input_channels}")
+    if spec.num_classes > limits.max_classes:
+        raise SpecError(f"{spec.num_classes:,} classes is over this server's limit of {limits.max_classes:,} "
+                        "(imports: max_classes)")
+    rows = analyze(spec)
+    total = sum(row.num_params for row in rows)
+    if total > limits.max_params:
+        biggest = max(rows, key=lambda row: row.num_params)
+        raise SpecError(f"the network has {total:,} parameters, over this server's limit of {limits.max_params:,} "
+                        f"(imports: max_params); the largest is layer {biggest.index} ({biggest.label}, "
+                        f"{biggest.num_params:,}): make it smaller", biggest.index)
+    return rows
+
+
 def validate(spec: ModelSpec) -> None:
     """Raise SpecError if the spec cannot be built; otherwise return None."""
     analyze(spec)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import os
 import shutil
@@ -78,12 +79,61 @@ _KINDS = {"text": (lambda v: isinstance(v, str), "text"),
           "text list": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of names"),
           "object": (lambda v: isinstance(v, dict), "a JSON object"),
           "shape": (lambda v: isinstance(v, list) and len(v) == 3 and all(_is_int(c) and c > 0 for c in v),
-                    "[channels, height, width]")}
+                    "[channels, height, width]"),
+          "number list": (lambda v: isinstance(v, list) and 0 < len(v) <= 16
+                          and all(_is_number(c) and math.isfinite(c) for c in v), "a short list of numbers"),
+          "positive list": (lambda v: isinstance(v, list) and 0 < len(v) <= 16
+                            and all(_is_number(c) and math.isfinite(c) and c > 0 for c in v),
+                            "a short list of numbers above 0")}
 # run.json fields a reader relies on, and what each must be (absent fields take their defaults)
 RUN_FIELDS = {"status": "text", "dataset": "text", "model_name": "text", "name": "text", "created": "number",
               "epochs_done": "int", "classes": "text list", "test_accuracy": "optional number",
               "macro_f1": "optional number", "best_val_accuracy": "optional number", "seconds": "optional number",
-              "device": "text", "message": "text", "model_record": "object", "input_shape": "shape"}
+              "device": "text", "message": "text", "model_record": "object", "input_shape": "shape",
+              "mean": "number list", "std": "positive list", "notes": "text list"}
+# results.json fields the run views rely on (cnnkit.evaluate.EvalResult), and what each must be
+RESULT_FIELDS = {"accuracy": "number", "macro_precision": "number", "macro_recall": "number", "macro_f1": "number",
+                 "per_class": "object list", "confusion": "count matrix", "roc": "object list", "top_k": "number map",
+                 "mistakes": "object list", "num_test": "int", "classes": "text list", "loss": "optional number",
+                 "resolution": "optional number"}
+_KINDS.update({
+    "object list": (lambda v: isinstance(v, list) and all(isinstance(c, dict) for c in v), "a list of objects"),
+    "count matrix": (lambda v: isinstance(v, list) and all(isinstance(r, list) and all(_is_int(c) for c in r)
+                                                           for r in v), "a table of whole numbers"),
+    "number map": (lambda v: isinstance(v, dict) and all(_is_number(c) for c in v.values()),
+                   "an object of numbers")})
+
+
+def check_fields(data: dict, spec: dict[str, str], where: str) -> dict:
+    """`data` when each field `spec` names has its kind; DamagedRun naming `where`, the field and the kind."""
+    for name, kind in spec.items():
+        if name in data:
+            check, expected = _KINDS[kind]
+            if not check(data[name]):
+                raise DamagedRun(f"{where} field {name!r} should be {expected} (got {json.dumps(data[name])[:60]})")
+    return data
+
+
+def check_run_meta(meta: dict, where: str = "run.json") -> dict:
+    """run.json's fields checked (the store's own checks, for a run read from disk or from a zip)."""
+    check_fields(meta, RUN_FIELDS, where)
+    if "mean" in meta and "std" in meta and len(meta["mean"]) != len(meta["std"]):
+        raise DamagedRun(f"{where} fields 'mean' and 'std' should have one number per channel each")
+    return meta
+
+
+def check_results(results: dict, where: str = "results.json") -> dict:
+    """results.json's fields checked as the run views read them; the classes and the table agree."""
+    check_fields(results, RESULT_FIELDS, where)
+    confusion, classes = results.get("confusion"), results.get("classes")
+    if confusion is not None and classes is not None and (
+            len(confusion) != len(classes) or any(len(row) != len(classes) for row in confusion)):
+        raise DamagedRun(f"{where} field 'confusion' should be {len(classes)}×{len(classes)}, one row and column "
+                         "per class")
+    for row in results.get("per_class", []):
+        check_fields(row, {"class": "text", "precision": "number", "recall": "number", "f1": "number",
+                           "support": "int"}, f"{where} per_class row")
+    return results
 
 
 def _read_object(path: Path, run_dir: Path, required: bool) -> dict:
@@ -105,13 +155,7 @@ def read_run_meta(run_dir: Path) -> dict:
     """run.json, checked field by field; DamagedRun names the file and the field that are wrong."""
     run_dir = Path(run_dir)
     meta = _read_object(run_dir / "run.json", run_dir, required=True)
-    for name, kind in RUN_FIELDS.items():
-        if name in meta:
-            check, expected = _KINDS[kind]
-            if not check(meta[name]):
-                raise DamagedRun(f"run {run_dir.name} is damaged: run.json field {name!r} should be {expected} "
-                                 f"(got {json.dumps(meta[name])[:60]})")
-    return meta
+    return check_run_meta(meta, f"run {run_dir.name} is damaged: run.json")
 
 
 def read_run_config(run_dir: Path) -> dict:
@@ -198,15 +242,26 @@ def load_history(run_dir: Path) -> dict:
 
 
 def load_results(run_dir: Path) -> Optional[dict]:
-    return read_json(Path(run_dir) / "results.json")
+    """results.json when it is there and sound; None when absent or damaged (the views say "no evaluation")."""
+    results = read_json(Path(run_dir) / "results.json")
+    if not isinstance(results, dict):
+        return None
+    try:
+        return check_results(results)
+    except DamagedRun:
+        return None
 
 
 def load_predictions(run_dir: Path) -> Optional[dict]:
     return read_json(Path(run_dir) / "predictions.json")
 
 
-def delete_run(run_dir: Path) -> None:
+def delete_run(run_dir: Path, by: str = "", teacher: bool = False) -> None:
+    """Remove a run folder, asked by `by` ("" = a guest): the class gate lets only its owner or the teacher."""
+    from cnnkit.classroom.gate import Actor, check
+
     run_dir = Path(run_dir)
     if not (run_dir / "run.json").is_file():
         raise ValueError(f"{run_dir} is not a saved run; nothing deleted")
+    check("delete", Actor(by or "", teacher), target_owner=load_run(run_dir).owner, what=f"run {run_dir.name}")
     shutil.rmtree(run_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import numbers
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional, Union
@@ -113,6 +114,8 @@ class TrainConfig:
             raise ValueError("warm-up, early-stopping patience and train subset must be 0 or more")
         if self.log_every < 1:
             raise ValueError("log_every must be at least 1")
+        if not 0 <= self.seed < 2 ** 32:
+            raise ValueError(f"seed must be a whole number from 0 to {2 ** 32 - 1} (got {str(self.seed)[:24]})")
         from cnnkit.data import AugmentConfig
 
         AugmentConfig.from_dict(self.augment).validate()
@@ -167,7 +170,7 @@ def _checked(name: str, value: Any) -> Any:
             return int(value)
         raise wrong("a whole number" + (" or null" if name in _OPTIONAL_INT_FIELDS else ""))
     if name in _FLOAT_FIELDS or (name == "dropout" and value is not None):
-        if is_number:
+        if is_number and math.isfinite(float(value)):
             return float(value)
         raise wrong("a number" + (" or null" if name == "dropout" else ""))
     if name in _BOOL_FIELDS and not isinstance(value, bool):

@@ -56,3 +56,80 @@ def test_two_students_each_see_only_their_own_runs(browser, app_server):
     ben_sees = " ".join(_run_options(browser, app_server, ben))
     assert f"anna-run-{tag}" in anna_sees and f"ben-run-{tag}" not in anna_sees
     assert f"ben-run-{tag}" in ben_sees and f"anna-run-{tag}" not in ben_sees
+
+
+# --- issue 22: a name cannot be borrowed; the teacher stops one student's run and keeps teacher mode ------
+def _context(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    return context, page
+
+
+def _sidebar(page):
+    return page.locator("[data-testid='stSidebar']")
+
+
+def test_a_student_cannot_act_as_another_and_the_teacher_stops_one_run(browser, app_server, isolated_dirs):
+    tag = secrets.token_hex(2)
+    anna = f"Anna{tag}"
+    long_run = f"long-{tag}"
+    folder = Path(os.environ["CNNKIT_CHECKPOINT_DIR"]) / long_run
+    folder.mkdir(parents=True)  # its settings (30 epochs) are what Anna trains: long enough to be stopped
+    (folder / "config.json").write_text(json.dumps(TrainConfig(epochs=30, train_subset=2000, name=long_run).to_dict()))
+    (folder / "run.json").write_text(json.dumps({"status": "done", "dataset": "shapes", "model_name": "cnn3_fast",
+                                                 "name": long_run, "created": time.time(), "owner": anna,
+                                                 "epochs_done": 30}))
+    config = isolated_dirs["config"]
+    config.write_text('[class]\nteacher_password = "e2e-owl"\n')
+    contexts = []
+    try:
+        # Anna claims her name and starts a run from the link's settings.
+        context, anna_page = _context(browser)
+        contexts.append(context)
+        anna_page.goto(f"{app_server}/training_runner?name={anna}&run={long_run}")
+        _sidebar(anna_page).get_by_text(f"You are {anna}").wait_for()
+        assert "key=" in anna_page.url
+        anna_page.get_by_role("button", name="Train", exact=True).click()
+        anna_page.get_by_text("Epoch 1/30").first.wait_for(timeout=180_000)
+
+        # Ben, in another browser, opens Anna's name without her key, then types it: refused both times.
+        context, ben_page = _context(browser)
+        contexts.append(context)
+        ben_page.goto(f"{app_server}/training_runner?name={anna}")
+        _sidebar(ben_page).get_by_text("this name is taken: use your own link, or ask the teacher").wait_for()
+        assert _sidebar(ben_page).get_by_text(f"You are {anna}").count() == 0
+        name_box = _sidebar(ben_page).locator("input[aria-label='Your name']")
+        name_box.fill(anna)
+        name_box.press("Enter")
+        _sidebar(ben_page).get_by_text("this name is taken").wait_for()
+        assert _sidebar(ben_page).get_by_text(f"You are {anna}").count() == 0
+
+        # Anna reloads: her running run is found by owner; Stop is on the Runs tab.
+        anna_page.reload()
+        _sidebar(anna_page).get_by_text(f"You are {anna}").wait_for()
+        anna_page.get_by_role("tab", name="Runs").click()
+        anna_page.get_by_role("button", name="Stop this run").wait_for()
+
+        # The teacher unlocks teacher mode, keeps it over a reload, and stops Anna's run alone.
+        context, teacher = _context(browser)
+        contexts.append(context)
+        teacher.goto(f"{app_server}/class_board")
+        _sidebar(teacher).get_by_text("Teacher", exact=True).click()
+        password = _sidebar(teacher).locator("input[aria-label='Teacher password']")
+        password.fill("e2e-owl")
+        password.press("Enter")
+        _sidebar(teacher).get_by_text("Teacher mode").wait_for()
+        teacher.reload()
+        _sidebar(teacher).get_by_text("Teacher mode").wait_for()
+        assert "e2e-owl" not in teacher.url and "teacher" not in teacher.url.split("?")[-1]
+        teacher.get_by_text("Teacher: join links, names, running jobs").click()
+        row = teacher.locator("[data-testid='stHorizontalBlock']").filter(has_text=f"{anna} ·")
+        row.get_by_role("button", name="Stop").click()
+        anna_page.get_by_role("tab", name="Train").click()
+        anna_page.get_by_text("resume it from the Runs tab").wait_for(timeout=120_000)  # stopped, work kept
+        assert teacher.get_by_text("Traceback").count() == 0 and ben_page.get_by_text("Traceback").count() == 0
+    finally:
+        config.write_text("")
+        for context in contexts:
+            context.close()

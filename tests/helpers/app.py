@@ -84,3 +84,12 @@ def streamlit_server(log_path: Path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def teacher_token() -> str:
+    """A live teacher-session token (cnnkit.classroom.teacher): `at.session_state["cnnlab_teacher"] = teacher_token()`
+    puts an AppTest session in teacher mode (a plain True no longer does: the token is checked)."""
+    from cnnkit.classroom.config import hash_password
+    from cnnkit.classroom.teacher import GUARD
+
+    return GUARD.sign_in("test-teacher", hash_password("test-teacher"))

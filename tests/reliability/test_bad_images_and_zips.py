@@ -289,5 +289,6 @@ def test_data_explorer_shows_an_error_for_a_damaged_zip_not_an_exception(monkeyp
     at.text_input(key="de_zip_name").input("page_damaged").run()
     at.button(key="de_zip_import").click().run()
     assert not at.exception
-    assert any("holiday.zip is damaged: dog/0.png cannot be read" in e.value for e in at.error)
+    # shown as text: markdown marks in the message (the zip's own names) are escaped
+    assert any("holiday.zip is damaged: dog/0.png cannot be read" in e.value.replace("\\", "") for e in at.error)
     assert not (data_dir() / "page_damaged").exists()

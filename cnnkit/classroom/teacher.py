@@ -1,0 +1,77 @@
+"""Teacher mode: the password check, rate-limited, and teacher sessions that survive a reload.
+
+The password is compared by its SHA-256 (cnnlab.toml holds the hash, or a plain password hashed as it is
+read). Wrong guesses are rate-limited for the whole server (a new browser session does not reset it): after
+FREE_TRIES wrong ones within WINDOW_S, each further try waits longer (2, 4, 8 ... up to MAX_WAIT_S seconds).
+A right password opens a teacher session: a random token the page keeps in a browser cookie (never in a
+link), checked here by its hash; it ends when the teacher leaves teacher mode, or after SESSION_S.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from typing import Optional
+
+from cnnkit.classroom.permissions import NotAllowed, is_teacher_password
+
+FREE_TRIES = 5
+WINDOW_S = 300.0
+MAX_WAIT_S = 60.0
+SESSION_S = 12 * 3600.0
+
+
+class TooManyTries(NotAllowed):
+    """Teacher-password guesses came too fast."""
+
+
+class TeacherGuard:
+    """One per server (`GUARD`): wrong-guess bookkeeping and the open teacher sessions (token hashes)."""
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures: list[float] = []
+        self._next_try = 0.0
+        self._sessions: dict[str, float] = {}   # token sha256 -> expiry (clock seconds)
+
+    def sign_in(self, typed: str, password_sha256: str) -> str:
+        """A new teacher-session token when `typed` is the password; NotAllowed (TooManyTries while guesses
+        are rate-limited) otherwise. Nothing in a message repeats the password."""
+        now = self._clock()
+        with self._lock:
+            if now < self._next_try:
+                raise TooManyTries(f"too many wrong tries: wait {self._next_try - now:.0f} s and try again")
+            if not is_teacher_password(typed, password_sha256):
+                self._failures = [t for t in self._failures if now - t < WINDOW_S] + [now]
+                extra = len(self._failures) - FREE_TRIES
+                if extra >= 0:
+                    self._next_try = now + min(MAX_WAIT_S, 2.0 ** (extra + 1))
+                raise NotAllowed("That is not the teacher password.")
+            self._failures, self._next_try = [], 0.0
+            token = secrets.token_urlsafe(24)
+            self._sessions[_hash(token)] = now + SESSION_S
+            return token
+
+    def is_session(self, token: Optional[str]) -> bool:
+        if not token:
+            return False
+        now = self._clock()
+        with self._lock:
+            self._sessions = {k: v for k, v in self._sessions.items() if v > now}
+            return any(hmac.compare_digest(_hash(token), k) for k in self._sessions)
+
+    def sign_out(self, token: Optional[str]) -> None:
+        if token:
+            with self._lock:
+                self._sessions.pop(_hash(token), None)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(str(token).encode("utf-8")).hexdigest()
+
+
+GUARD = TeacherGuard()
