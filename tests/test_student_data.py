@@ -127,7 +127,7 @@ def make_student(owner: str, predict) -> dict:
     import_zip(zip_of_classes(), dataset, owner=owner)
     from cnnkit.data import load_dataset
     load_dataset(dataset)  # its decoded cache in data/.cache
-    pin("run", run_id, note="a good one")
+    pin("run", run_id, note="a good one", teacher=True)
     predict(owner, "depth", "deeper is better")
     return {"run": run_id, "lab": lab_id, "dataset": dataset}
 
@@ -227,7 +227,7 @@ def test_retention_removes_old_runs_and_uploads_but_not_pinned_or_new_ones(folde
     pinned = make_run("Ida", "old but pinned", created=now - 40 * DAY)
     new = make_run("Ida", "new", created=now - 2 * DAY)
     guest_old = make_run("", "a guest's", created=now - 90 * DAY)
-    pin("run", pinned)
+    pin("run", pinned, teacher=True)
     import_zip(zip_of_classes(), "oldpets", owner="Ida")
     record = folders["data"] / "oldpets" / ".owner.json"
     record.write_text(json.dumps({"owner": "Ida", "created": now - 31 * DAY}))

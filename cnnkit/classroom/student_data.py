@@ -259,7 +259,7 @@ def erase_student(owner: str, teacher: bool, dry_run: bool = False) -> dict:
                           "stop them first, then erase again")
     result["errors"] = _remove(data.items)
     for pin in data.pins:
-        unpin(pin["kind"], pin["id"])
+        unpin(pin["kind"], pin["id"], teacher=True)  # erase_student checked the teacher
     return result
 
 
