@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from cnnkit.train import TrainConfig
-from tests.helpers.app import ROOT
+from tests.helpers.app import ROOT, teacher_token
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def app(page: str, teacher: bool = False):
     st.cache_data.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     if teacher:
-        at.session_state["cnnlab_teacher"] = True
+        at.session_state["cnnlab_teacher"] = teacher_token()
     at.run()
     at.switch_page(f"pages/{page}.py")
     at.run()
