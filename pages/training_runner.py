@@ -119,7 +119,7 @@ def finished_panel() -> None:
     else:
         st.success(f"{snap.label}: finished" + (f"; {note}" if note else "."))
     if snap.run_dir and (Path(snap.run_dir) / "run.json").is_file():
-        render_run_results(snap.run_dir, key="tr_result")
+        render_run_results(snap.run_dir, key="tr_result", cards_per_row=2)  # the half-width column
 
 
 def _follow_choice() -> None:
