@@ -218,6 +218,7 @@ def run_row(record) -> dict:
         "seconds": None if record.seconds is None else round(float(record.seconds), 1),
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created)) if record.created else "",
         "run": record.run_id,
+        "origin": getattr(record, "origin", ""),  # "imported from Anna": not trained here
     }
 
 
