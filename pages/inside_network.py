@@ -123,8 +123,12 @@ trace = None
 if layer.is_map:
     with pick_position:
         unit_c, unit_y, unit_x = pick_unit(layer.shape, strongest_channel(layer.values))
+    trace_key = (memo_key, layer_name, unit_c, unit_y, unit_x)
     try:
-        trace = locked(trace_unit, em.model, x, acts, layer_name, unit_c, unit_y, unit_x)
+        if st.session_state.get("in_trace_key") != trace_key:  # a few passes (and a backward one): once per unit
+            st.session_state["in_trace"] = locked(trace_unit, em.model, x, acts, layer_name, unit_c, unit_y, unit_x)
+            st.session_state["in_trace_key"] = trace_key
+        trace = st.session_state["in_trace"]
     except ValueError as exc:
         st.warning(str(exc))
 else:

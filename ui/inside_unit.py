@@ -84,20 +84,42 @@ def overview_chart(rows: list[dict], labels: dict[str, str], cell: int) -> alt.F
         title="Every layer, left to right (the image first): click a unit").configure_legend(orient="bottom")
 
 
+MAX_SIDE = 48  # units a side drawn in a detail map: a 224×224 map is shown as the 48×48 around its marks
+
+
+def view_region(h: int, w: int, marks: dict[str, tuple[int, int, int, int]], side: int = MAX_SIDE) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) of the part of an h×w map to draw: all of it up to `side`, else `side`
+    units a side centred on the marks (clipped to the map)."""
+    tops, lefts = [m[0] for m in marks.values()] or [0], [m[1] for m in marks.values()] or [0]
+    bottoms, rights = [m[2] for m in marks.values()] or [h - 1], [m[3] for m in marks.values()] or [w - 1]
+
+    def span(first: int, last: int, n: int) -> tuple[int, int]:
+        if n <= side:
+            return 0, n - 1
+        start = min(max(0, (first + last) // 2 - side // 2), n - side)
+        return start, start + side - 1
+
+    (top, bottom), (left, right) = span(min(tops), max(bottoms), h), span(min(lefts), max(rights), w)
+    return top, left, bottom, right
+
+
 def map_chart(values: np.ndarray, title: str, marks: dict[str, tuple[int, int, int, int]], size: int,
               value_range: tuple[float, float], selectable: bool = False) -> alt.Chart:
     """One (H, W) map as a square-celled grey heatmap `size` px on its longer side; marks: role → (top, left,
-    bottom, right) cells outlined in the role's colour."""
-    h, w = values.shape
+    bottom, right) cells outlined in the role's colour. Maps over MAX_SIDE units show the part around the marks."""
+    top, left, bottom, right = view_region(*values.shape, marks)
+    h, w = bottom - top + 1, right - left + 1
+    if (h, w) != values.shape:
+        title += f" (rows {top}–{bottom}, columns {left}–{right})"
     rows = []
-    for yy in range(h):
-        for xx in range(w):
+    for yy in range(top, bottom + 1):
+        for xx in range(left, right + 1):
             role = next((r for r, (t, l, b, rr) in marks.items() if t <= yy <= b and l <= xx <= rr), "")
             rows.append({"uy": yy, "ux": xx, "value": float(values[yy, xx]), "role": role, "layer": title})
     low, high = value_range if value_range[1] > value_range[0] else (value_range[0], value_range[0] + 1)
     chart = alt.Chart(pd.DataFrame(rows)).mark_rect().encode(
-        x=alt.X("ux:O", title="x", axis=alt.Axis(values=_ticks(w))),
-        y=alt.Y("uy:O", title="y", axis=alt.Axis(values=_ticks(h))),
+        x=alt.X("ux:O", title="x", axis=alt.Axis(values=_ticks(left, right))),
+        y=alt.Y("uy:O", title="y", axis=alt.Axis(values=_ticks(top, bottom))),
         color=alt.Color("value:Q", scale=alt.Scale(domain=[low, high], range=GREYS), legend=alt.Legend(
             title="value", orient="bottom", gradientLength=max(80, size - 40))),
         stroke=alt.Stroke("role:N", scale=alt.Scale(domain=list(ROLE_COLOURS), range=list(ROLE_COLOURS.values())),
@@ -115,9 +137,9 @@ def map_chart(values: np.ndarray, title: str, marks: dict[str, tuple[int, int, i
     return chart
 
 
-def _ticks(n: int) -> list[int]:
-    step = max(1, -(-n // 8))
-    return list(range(0, n, step))
+def _ticks(first: int, last: int) -> list[int]:
+    step = max(1, -(-(last - first + 1) // 8))
+    return list(range(first - first % step + (step if first % step else 0), last + 1, step))
 
 
 # ---- the unit panel ---------------------------------------------------------------------------------------
@@ -148,6 +170,8 @@ def render_unit_panel(trace: UnitTrace, acts, image_display: np.ndarray, normali
                        + (f": {trace.notes[0]}" if trace.notes else "."))
         else:
             below_values = normalised_image if w.layer == INPUT else acts.get(w.layer).values
+            if st.session_state.get("in_ar_in") not in w.channels:
+                st.session_state.pop("in_ar_in", None)  # another unit reads other channels: start at its first
             if len(w.channels) > 1:
                 shown_channel = int(st.selectbox("Input channel", w.channels, key="in_ar_in",
                                                  help="the arithmetic below shows the same channel"))
