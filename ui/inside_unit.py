@@ -109,8 +109,8 @@ def map_chart(values: np.ndarray, title: str, marks: dict[str, tuple[int, int, i
     bottom, right) cells outlined in the role's colour. Maps over MAX_SIDE units show the part around the marks."""
     top, left, bottom, right = view_region(*values.shape, marks)
     h, w = bottom - top + 1, right - left + 1
-    if (h, w) != values.shape:
-        title += f" (rows {top}–{bottom}, columns {left}–{right})"
+    part = f"rows {top}–{bottom}, columns {left}–{right} of {values.shape[0]}×{values.shape[1]}" \
+        if (h, w) != values.shape else ""
     rows = []
     for yy in range(top, bottom + 1):
         for xx in range(left, right + 1):
@@ -128,7 +128,8 @@ def map_chart(values: np.ndarray, title: str, marks: dict[str, tuple[int, int, i
                                                               range=list(ROLE_WIDTHS.values())), legend=None),
         tooltip=[alt.Tooltip("uy:Q", title="y"), alt.Tooltip("ux:Q", title="x"),
                  alt.Tooltip("value:Q", format=".3f")],
-    ).properties(width=round(size * w / max(h, w)), height=round(size * h / max(h, w)), title=title,
+    ).properties(width=round(size * w / max(h, w)), height=round(size * h / max(h, w)),
+                 title=alt.TitleParams(title, subtitle=part, anchor="start", limit=size + 40),
                  # "pad": width × height is the plot itself; Streamlit's default "fit" squeezes axes and legend
                  # into it, and a square map came out flat
                  autosize=alt.AutoSizeParams(type="pad", contains="padding"))
