@@ -110,3 +110,24 @@ def test_overview_bounds_big_maps_and_long_networks():
     assert len(drawn) == 32 * 32  # 2×2 blocks of 64×64
     assert drawn[1]["ux"] == 2 and drawn[0]["value"] == pytest.approx(np.mean([0, 1, 64, 65]))
     assert overview_channels(np.stack([np.zeros((2, 2)), np.ones((2, 2)), 2 * np.ones((2, 2))]), 2, keep=(0,)) == [0, 2]
+
+
+def test_a_module_called_twice_is_traced_on_its_first_call_only():
+    from torch import nn
+
+    class Twice(nn.Module):  # one ReLU module used twice: hooks would mix its two calls
+        def __init__(self):
+            super().__init__()
+            self.conv, self.relu = nn.Conv2d(1, 2, 3, padding=1), nn.ReLU()
+
+        def forward(self, x):
+            return self.relu(self.conv(self.relu(x)))
+
+    model, x = Twice().eval(), torch.randn(1, 1, 6, 6)
+    acts = capture_activations(model, x)
+    assert acts.names == ["relu", "conv", "relu#2"]
+    second = trace_unit(model, x, acts, "relu#2", 1, 2, 2)
+    assert second.window is None and second.breakdown is None and "first call (relu)" in second.notes[0]
+    assert second.value == pytest.approx(float(acts.get("relu#2").values[1, 2, 2]))
+    first = trace_unit(model, x, acts, "relu", 0, 2, 2)
+    assert first.window.layer == INPUT and first.breakdown.matches

@@ -119,7 +119,13 @@ def trace_unit(model: nn.Module, x: torch.Tensor, activations: Activations, laye
     receptive field on the image and its arithmetic. ValueError (with the valid ranges) for a bad unit."""
     captured = activations.get(layer)
     check_unit(captured, channel, y, x_pos)
-    module_name = layer.split("#")[0]  # "name#2": the second call of a module; its window is the first call's
+    module_name = layer.split("#")[0]  # "name#2": the second call of a module used more than once
+    value = float(captured.values[channel, y, x_pos])
+    if module_name != layer:  # hooks on the module see its first call: its numbers would be another call's
+        return UnitTrace(layer=layer, kind=captured.kind, channel=channel, y=y, x=x_pos, value=value, window=None,
+                         box=None, breakdown=None,
+                         notes=[f"{module_name} is called more than once in the forward pass; its window, receptive "
+                                f"field and arithmetic are shown for its first call ({module_name})."])
     module, layer_input, output = layer_io(model, x, module_name)
     notes: list[str] = []
     breakdown = None
@@ -138,9 +144,8 @@ def trace_unit(model: nn.Module, x: torch.Tensor, activations: Activations, laye
     except ValueError as exc:
         box = None
         notes.append(str(exc))
-    return UnitTrace(layer=layer, kind=captured.kind, channel=channel, y=y, x=x_pos,
-                     value=float(captured.values[channel, y, x_pos]), window=window, box=box, breakdown=breakdown,
-                     notes=notes)
+    return UnitTrace(layer=layer, kind=captured.kind, channel=channel, y=y, x=x_pos, value=value, window=window,
+                     box=box, breakdown=breakdown, notes=notes)
 
 
 # ---- the overview: every layer's maps as rows for one chart ------------------------------------------------
