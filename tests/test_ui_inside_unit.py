@@ -26,3 +26,12 @@ def test_normalisation_note_uses_the_model_numbers():
     extra = {"mean": [0.4914, 0.4822, 0.4465], "std": [0.247, 0.2435, 0.2616]}
     assert normalisation_note(extra, 1).startswith("normalised input (mean 0.482, std 0.243)")
     assert normalisation_note({}, 0) == "normalised input (the model's own normalisation)"
+
+
+def test_overview_maps_get_whole_pixel_units_when_they_fit():
+    from ui.inside_unit import overview_cell
+
+    assert overview_cell({8, 4, 2}, 90) == 88  # 11, 22, 44 px per unit
+    assert overview_cell({28, 14, 7}, 60) == 56
+    assert overview_cell({32, 16}, 61) == 61  # no multiple of 32 fits: what fits
+    assert overview_cell({32}, 10) == 40  # never smaller than a clickable map

@@ -265,11 +265,20 @@ def render_softmax(logits: np.ndarray, classes: list[str]) -> None:
                    f"{soft.exponentials.sum():.4f}.")
 
 
+def overview_cell(sides: set[int], room: int, smallest: int = 40, largest: int = 88) -> int:
+    """Map size in px for the overview: the largest that fits `room` and is a whole multiple of every map's side,
+    so each unit is whole pixels (fractional units leave light seams between the cells); else what fits."""
+    fits = max(smallest, min(largest, room))
+    whole = [c for c in range(fits, smallest - 1, -1) if all(c % side == 0 for side in sides)]
+    return whole[0] if whole else fits
+
+
 def render_overview(acts, normalised_image: np.ndarray, trace: UnitTrace | None, layers: list[str],
                     channels: int, width: int = 1000) -> None:
     labels = {INPUT: "image"} | {name: f"{name} {acts.get(name).kind}" for name in layers}
     rows = overview_rows(acts, normalised_image, trace, channels_per_layer=channels, layers=layers)
-    cell = int(max(40, min(88, width // (len(layers) + 1) - 10)))
+    sides = {max(r["y"], r["x"]) + 1 for r in rows}
+    cell = overview_cell(sides, width // (len(layers) + 1) - 10)
     st.altair_chart(overview_chart(rows, labels, cell), width="content", on_select="rerun", key=OVERVIEW_KEY,
                     selection_mode="unit")
 
