@@ -131,7 +131,7 @@ def finished_panel() -> None:
     else:
         st.success(f"{snap.label}: finished" + (f"; {note}" if note else "."))
     if snap.run_dir and (Path(snap.run_dir) / "run.json").is_file():
-        render_run_results(snap.run_dir, key="tr_result")
+        render_run_results(snap.run_dir, key="tr_result", cards_per_row=2)  # the half-width column
 
 
 def _follow_choice() -> None:
@@ -183,7 +183,7 @@ def runs_tab() -> None:
         "best val acc": st.column_config.NumberColumn(format="%.3f")})
     by_id = {r.run_id: r for r in runs}
     labels = {r.run_id: f"{report.run_label(r)} · {r.status}" + (f" · {r.owner or 'guest'}" if everyone else "")
-              for r in runs}
+              + (f" · {r.origin}" if r.origin else "") for r in runs}
 
     st.subheader("Compare runs")
     chosen = st.multiselect("Runs to overlay", list(by_id), format_func=labels.get, key="tr_compare",
@@ -367,8 +367,9 @@ def sweeps_tab(config: TrainConfig) -> None:
 
     def describe(g: str) -> str:
         if g in live:
-            return f"{g} ({len(manager.list(group=g))} runs)"
-        return f"{g} ({len(saved[g])} saved runs)"
+            jobs = manager.list(group=g)
+            return f"{g} ({len(jobs)} runs) · by {sweeps.sweep_owner(jobs)}"
+        return f"{g} ({len(saved[g])} saved runs) · by {sweeps.sweep_owner(saved[g])}"
 
     group = st.selectbox("Sweep", groups, key="tr_sw_pick", format_func=describe)
     if group in live:

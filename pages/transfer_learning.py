@@ -61,7 +61,8 @@ def pretrained_options() -> list[dict]:
 @st.cache_data(ttl=10, show_spinner=False)
 def saved_runs() -> list[dict]:
     return [{"run_dir": str(r.run_dir), "label": f"{report.run_label(r)} · {r.dataset} · "
-             + (f"test acc {r.test_accuracy:.1%}" if r.test_accuracy is not None else r.status)}
+             + (f"test acc {r.test_accuracy:.1%}" if r.test_accuracy is not None else r.status)
+             + (f" · {r.origin}" if r.origin else "")}
             for r in store.list_runs() if r.status in ("done", "early_stopped", "cancelled")
             and ((Path(r.run_dir) / "best.pt").is_file() or (Path(r.run_dir) / "last.pt").is_file())]
 

@@ -152,6 +152,11 @@ def test_class_board_shows_each_owners_best_run_on_the_dataset():
     rows = board_rows(runs, "shapes")
     assert [(r["owner"], r["run"], r["test acc"]) for r in rows] == [("anna", "a2", 0.9), ("ben", "b1", 0.8)]
     assert rows[0]["lr"] == 0.01 and rows[0]["rank"] == 1
+    assert rows[0]["origin"] == ""
+    copied = _record("dan", "d1", acc=0.95)
+    copied.origin = "imported from anna"  # dan imported anna's zip (RunRecord.origin): the board says so
+    top = board_rows([*runs, copied], "shapes")[0]
+    assert (top["owner"], top["run"], top["origin"]) == ("dan", "d1", "imported from anna")
     assert [r.run_id for r in runs_of(runs, "ben")] == ["b1", "b2"] and len(runs_of(runs, None)) == 5
 
 

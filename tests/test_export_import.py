@@ -61,6 +61,24 @@ def test_round_trip_gives_the_same_network_and_a_gradcam_choice(run_zip, tmp_pat
                for choice in list_run_choices())
 
 
+def test_an_imported_run_says_from_whom_in_the_run_list_and_the_pickers(run_zip):
+    from cnnkit.train.report import run_row
+
+    run_dir, data, _ = run_zip
+    meta = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("run.json"))
+    signed = _rezip(data, replace={"run.json": json.dumps({**meta, "owner": "Anna\x07  Lee"}).encode()})
+    new_dir = import_run_zip(signed, owner="Ben")
+    record, original = store.load_run(new_dir), store.load_run(run_dir)
+    assert record.owner == "Ben" and record.imported and record.imported_from == "Anna Lee"  # cleaned like a typed name
+    assert record.origin == "imported from Anna Lee" and original.origin == ""
+    assert run_row(record)["origin"] == "imported from Anna Lee" and run_row(original)["origin"] == ""
+    labels = {choice.source: choice.label for choice in list_run_choices()}
+    assert labels[str(new_dir)].endswith("(imported from Anna Lee)")
+    assert "imported" not in labels[str(run_dir)]
+    anonymous = store.load_run(import_run_zip(data))  # a guest's run: imported, from nobody named
+    assert anonymous.origin == "imported"
+
+
 def test_weights_of_the_wrong_shape_are_refused(run_zip):
     _, data, _ = run_zip
     state = torch.load(io.BytesIO(zipfile.ZipFile(io.BytesIO(data)).read("weights.pt")), weights_only=True)

@@ -54,34 +54,43 @@ def test_page_asks_for_an_image_and_rejects_a_non_image(tmp_path, monkeypatch):
     assert any("notes.txt is not an image PIL can read" in e.value for e in at.error)
 
 
-def test_layers_strip_grid_and_statistics():
+def test_layers_overview_grid_and_statistics():
     at = opened()
     text = captions(at)
-    assert "layers.2 32×32×32" in text and "layers.3 32×16×16" in text  # the strip: shrinking maps
-    assert "layers.6 64×16×16" in text
     layer = at.selectbox(key="in_layer:preset:cnn3_bn")
     assert layer.value == "layers.0"
     assert "32 of 32 channels" in text and "black = " in text and "Output 32×32×32" in text
-    layer.set_value("layers.11")  # the last max pool: 128×4×4
+    # the unit starts on the strongest channel, in the middle of the map, and is traced at once
+    assert at.number_input(key="in_unit_y").value == 16 and at.number_input(key="in_unit_x").value == 16
+    assert any(m.value.startswith("Unit (") and "reads a 3×3 window of the image" in m.value for m in at.markdown)
+    layer.set_value("layers.11")  # the last max pool: 128×4×4; the unit is clamped into it
     at.run()
     assert not at.exception
     assert "Output 128×4×4" in captions(at)
+    assert at.number_input(key="in_unit_y").value == 3 and at.number_input(key="in_unit_x").value == 3
     at.selectbox(key="in_layer:preset:cnn3_bn").set_value("layers.15")  # flat logits
     at.run()
-    assert "is flat" in captions(at)
+    assert not at.exception
+    assert "is flat" in captions(at) and any("is flat: every value depends" in i.value for i in at.info)
 
 
-def test_receptive_field_box_follows_the_unit():
+def test_one_unit_drives_window_receptive_field_and_arithmetic():
     at = opened()
     at.selectbox(key="in_layer:preset:cnn3_bn").set_value("layers.4")  # second conv, 16×16
     at.run()
-    at.number_input(key="in_rf_y").set_value(0)
-    at.number_input(key="in_rf_x").set_value(3)
+    at.number_input(key="in_unit_y").set_value(0)
+    at.number_input(key="in_unit_x").set_value(3)
     at.run()
     assert not at.exception, at.exception
     text = captions(at)
     # conv 3 pad 1 (start −1) → pool 2 (rf 4, jump 2) → conv 3 pad 1: start −3, rf 8; x=3 starts at −3 + 3·2 = 3
     assert "sees rows 0–4, columns 3–10" in text and "8×8 window" in text
+    line = next(m.value for m in at.markdown if m.value.startswith("Unit ("))
+    # its window: rows −1..1 (−1 is padding), columns 2..4 of the pool below, all 32 channels
+    assert "of layers.4" in line and "reads a 2×3 window of layers.3 (rows 0–1, columns 2–4, channels 0–31, " \
+                                     "with zero padding)" in line
+    assert any("equals the network's value" in s.value for s in at.success)
+    assert "kernel offsets (dy, dx)" in text and "which position of layers.3" in text
 
 
 @pytest.fixture
@@ -100,21 +109,30 @@ def test_top_images_filters_arithmetic_and_output_size(tiny_shapes):
     at.button(key="in_top_run").click()
     at.run()
     assert not at.exception, at.exception
-    assert "The 8 of 100 test images where channel 0 of layers.0 is strongest" in captions(at)
+    channel = at.number_input(key="in_unit_c").value  # the unit's channel drives the other tabs
+    assert f"The 8 of 100 test images where channel {channel} of layers.0 is strongest" in captions(at)
     assert "layers.0: 32 filters of 3×3×3 as RGB pictures" in captions(at)
-    at.number_input(key="in_ar_c").set_value(5)
-    at.number_input(key="in_ar_y").set_value(0)
-    at.number_input(key="in_ar_x").set_value(31)
+    at.number_input(key="in_unit_c").set_value(5)
+    at.number_input(key="in_unit_y").set_value(0)
+    at.number_input(key="in_unit_x").set_value(31)
     at.run()
     assert not at.exception
     assert any("equals the network's value" in s.value for s in at.success)
     assert "Σ (patch × kernel)" in " ".join(m.value for m in at.markdown)
+    text = captions(at)
+    assert "Filter 5 of layers.0 (the unit's channel)" in text
+    # the first conv reads the image: the table says how it was normalised (presets: mean 0.5, std 0.5)
+    assert "normalised input (mean 0.500, std 0.500)" in text
+    # x = 31: the kernel's third column falls in the padding; rows are kernel offsets with the row they read
+    patch = next(d.value for d in at.dataframe if "dx 2 · pad" in list(d.value.columns))
+    assert list(patch.columns) == ["dx 0 · x 30", "dx 1 · x 31", "dx 2 · pad"]
+    assert list(patch.index) == ["dy 0 · pad", "dy 1 · y 0", "dy 2 · y 1"]
     at.selectbox(key="in_layer:preset:cnn3_bn").set_value("layers.1")  # batch norm
     at.run()
     assert any("equals the network's value" in s.value for s in at.success)
     at.selectbox(key="in_layer:preset:cnn3_bn").set_value("layers.13")  # Linear: explained instead
     at.run()
-    assert any("Linear layer multiplies" in i.value for i in at.info)
+    assert any("Linear layer multiplies" in i.value for i in at.info), [i.value for i in at.info]
     assert "= ⌊6 / 2⌋ + 1 = 4" in " ".join(m.value for m in at.markdown)  # calculator defaults 7, 3, 2, 1, 1
     at.number_input(key="in_os_n").set_value(2)
     at.number_input(key="in_os_d").set_value(3)

@@ -328,6 +328,7 @@ def test_a_saved_sweep_is_compared_after_a_restart(monkeypatch):
     at.selectbox(key="tr_sw_pick").set_value(group).run()
     assert not at.exception
     assert at.selectbox(key="tr_sw_pick").value == group
+    assert f"{group} (2 saved runs) · by guest" in at.selectbox(key="tr_sw_pick").options  # who queued it
     rows = next(df.value for df in at.dataframe if "lr" in df.value.columns and "message" in df.value.columns)
     assert rows["lr"].tolist() == [0.05, 0.005] and rows["status"].tolist() == ["done", "done"]
     assert any("Best test accuracy: lr=" in s.value for s in at.success)

@@ -131,3 +131,12 @@ def test_saved_sweeps_are_found_by_their_run_names():
     assert [r["status"] for r in rows] == ["cancelled", "done"] and rows[1]["test acc"] == 0.7
     assert rows[0]["test acc"] is None and sweeps.best_row(rows)["lr"] == 0.01
     assert items[1].history == [{"epoch": 1}] and all(i.finished for i in items)
+
+
+def test_a_sweep_shows_who_queued_it():
+    from cnnkit.train.sweeps import sweep_owner
+
+    assert sweep_owner([SimpleNamespace(owner="Anna"), SimpleNamespace(owner="Anna")]) == "Anna"
+    assert sweep_owner([SimpleNamespace(owner="")]) == "guest"
+    assert sweep_owner([SimpleNamespace(owner="Ben"), SimpleNamespace(owner="Anna")]) == "Anna, Ben"
+    assert sweep_owner([]) == "guest"

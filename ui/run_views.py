@@ -22,12 +22,20 @@ SPLIT_COLOURS = alt.Scale(domain=["train", "validation"], range=["#1f77b4", "#ff
 
 
 # --- charts (pure: data in, Altair chart out) --------------------------------------------------
+def epoch_axis(epochs: Sequence[float]) -> alt.Axis:
+    """Whole-number epoch ticks, every epoch up to 12 and an even step beyond (Vega's own ticks left a
+    single "5" under 8 epochs in a half-width chart)."""
+    last = int(max(epochs, default=1))
+    step = max(1, -(-last // 12))
+    return alt.Axis(values=list(range(step if step > 1 else 1, last + 1, step)), format="d", labelFlush=False)
+
+
 def epoch_chart(history: Sequence[dict], metric: str, title: str) -> Optional[alt.Chart]:
     rows = [r for r in report.epoch_curves(history) if r["metric"] == metric]
     if not rows:
         return None
     return alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+        x=alt.X("epoch:Q", title="epoch", axis=epoch_axis([r["epoch"] for r in rows])),
         y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
         color=alt.Color("split:N", scale=SPLIT_COLOURS, title=None),
         tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
@@ -61,7 +69,7 @@ def grad_chart(history: Sequence[dict]) -> Optional[alt.Chart]:
     frame = pd.DataFrame(rows)
     order = frame.drop_duplicates("layer").sort_values("order")["layer"].tolist()
     return alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+        x=alt.X("epoch:Q", title="epoch", axis=epoch_axis(frame["epoch"].tolist())),
         y=alt.Y("grad:Q", title="mean |gradient| of weights", scale=alt.Scale(type="log")),
         color=alt.Color("layer:N", sort=order, title="layer (input first)"),
         tooltip=["layer:N", "epoch:Q", alt.Tooltip("grad:Q", format=".2e")],
@@ -105,7 +113,7 @@ def overlay_chart(rows: Sequence[dict], metric: str) -> Optional[alt.Chart]:
     if not rows:
         return None
     return alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+        x=alt.X("epoch:Q", axis=epoch_axis([r["epoch"] for r in rows])),
         y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
         color=alt.Color("run:N", title="run"), strokeDash=alt.StrokeDash("split:N", title=None),
         tooltip=["run:N", "split:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
@@ -170,19 +178,18 @@ def test_images(dataset: str):
         return None
 
 
-def _gallery(images: list, captions: list[str], columns: int = 6) -> None:
+def _gallery(images: list, captions: list[str]) -> None:
     if not images:
         return
-    cols = st.columns(columns)
-    for i, (image, caption) in enumerate(zip(images, captions)):
-        # PNG at its own pixel size keeps the nearest-neighbour upscaling crisp and every tile equal.
-        cols[i % columns].image(image, caption=caption, output_format="PNG", width=int(image.shape[1]))
+    # One image list: Streamlit wraps the tiles to the column's width (fixed columns let 96 px tiles overlap
+    # in a half-width column). PNG at its own pixel size keeps the nearest-neighbour upscaling crisp.
+    st.image(images, caption=captions, output_format="PNG", width=int(images[0].shape[1]))
 
 
 # --- the full evaluation -----------------------------------------------------------------------
-def render_run_results(run_dir: str | Path, key: str) -> None:
+def render_run_results(run_dir: str | Path, key: str, cards_per_row: int = 3) -> None:
     """Metric cards, per-class table, confusion matrix with drill-down, ROC, mistakes, gradients and
-    curves of one saved run."""
+    curves of one saved run. cards_per_row=2 in a half-width column, where "3 min 20 s" does not fit a third."""
     try:
         record = store.load_run(Path(run_dir))
     except (FileNotFoundError, ValueError) as exc:
@@ -195,8 +202,7 @@ def render_run_results(run_dir: str | Path, key: str) -> None:
     results = store.load_results(run_dir)
 
     cards = report.metric_cards(results, meta, history)
-    # Two rows of three: the cards stay readable in a half-width column.
-    columns = st.columns(3) + st.columns(3)
+    columns = [column for _ in range(0, len(cards), cards_per_row) for column in st.columns(cards_per_row)]
     for col, (label, value, help_text) in zip(columns, cards):
         col.metric(label, value, help=help_text, border=True)
     if record.message:

@@ -38,5 +38,6 @@ def board_rows(records: Iterable[Any], dataset: str, where: Optional[Callable[[A
                      "epochs": config.get("epochs"), "optimizer": config.get("optimizer"), "lr": config.get("lr"),
                      "batch": config.get("batch_size"), "train images": config.get("train_subset") or "all",
                      "augment": ", ".join(k for k, v in (config.get("augment") or {}).items() if v) or "none",
-                     "test acc": record.test_accuracy})
+                     "test acc": record.test_accuracy,
+                     "origin": getattr(record, "origin", "")})  # "imported from …": not trained by this owner
     return rows

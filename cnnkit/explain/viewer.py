@@ -73,6 +73,8 @@ def _choices_from_runs(root: Path | None, kind: str, prefix: str) -> list[ModelC
             parts.append(f"acc {accuracy:.1%}")
         if status and status not in ("done", "finished", "completed"):
             parts.append(f"[{status}]")
+        if getattr(record, "origin", ""):
+            parts.append(f"({record.origin})")  # an imported run is not the original it copies
         key = f"demo:{run_dir.name}" if kind == "demo" else f"run:{run_dir}"
         choices.append(ModelChoice(key=key, label=prefix + " ".join(parts), kind=kind,
                                    available=True, source=str(run_dir), dataset=dataset, classes=classes))

@@ -22,6 +22,7 @@ from cnnkit import store
 from cnnkit.classroom import gate
 from cnnkit.classroom.config import ImportLimits, import_limits
 from cnnkit.data.zip_import import clean_class_name, read_entry_limited, safe_entry_parts
+from cnnkit.classroom.permissions import clean_owner_name
 
 from cnnkit.models import rebuild_model
 
@@ -243,13 +244,20 @@ def import_run_zip(source: str | Path | bytes | BinaryIO, root: Optional[Path] =
     fields = {k: meta[k] for k in RUN_FIELDS if k in meta}
     info = _json(members["model_info.json"], "model_info.json", {})
     original = str(info.get("run_id") or "")[:80] if isinstance(info, dict) else ""
-    note = "imported from a run zip" + (f" (run {original})" if original else "")
+    # Who trained it: the original run's owner, kept so run lists can say "imported from …".
+    try:  # a name from a file: cleaned like a typed one (bounded, no control characters)
+        imported_from = clean_owner_name(meta["owner"]) if isinstance(meta.get("owner"), str) else ""
+    except ValueError:
+        imported_from = ""
+    note = "imported from a run zip" + (f" (run {original}" + (f" by {imported_from}" if imported_from else "") + ")"
+                                        if original else (f" (by {imported_from})" if imported_from else ""))
     fields["notes"] = [*(fields.get("notes") or []), note]
     # The importer owns it now, whoever trained it.
     with store.RunWriter.create(config, fields.get("model_name") or "imported", fields.get("dataset") or "run",
                                 root, owner=owner) as writer:
         try:
-            writer.write_finished(state, history, results, predictions, **fields, imported=True, message=note)
+            writer.write_finished(state, history, results, predictions, **fields, imported=True,
+                                  imported_from=imported_from, imported_run=original, message=note)
         except BaseException:
             shutil.rmtree(writer.run_dir, ignore_errors=True)
             raise

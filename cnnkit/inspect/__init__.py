@@ -38,8 +38,12 @@ from cnnkit.inspect.models import (from_preset, initial_model, load_inspectable,
 from cnnkit.inspect.output_size import OutputSize, output_size, window_diagram, window_picture
 from cnnkit.inspect.receptive_field import Box, Geometry, draw_box, gradient_box, receptive_box, spec_geometry, unit_box
 from cnnkit.inspect.top_images import MAX_SAMPLE, ChannelScores, TopImage, channel_scores, top_images
+from cnnkit.inspect.unit import (INPUT, InputWindow, UnitTrace, check_unit, overview_channels, overview_layers,
+                                 overview_rows, trace_unit)
 
 __all__ = [
+    "INPUT", "InputWindow", "UnitTrace", "check_unit", "overview_channels", "overview_layers", "overview_rows",
+    "trace_unit",
     "Activations", "Box", "Breakdown", "ChannelGrid", "ChannelScores", "FilterImages", "Geometry", "LayerActivation",
     "LayerStats", "MAX_SAMPLE", "MAX_TILES_PER_PAGE", "NotArithmeticLayer", "OutputSize", "SoftmaxBreakdown",
     "TopImage", "batchnorm_breakdown", "breakdown_at", "capture_activations", "channel_grid", "channel_scores",

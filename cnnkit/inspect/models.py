@@ -56,7 +56,8 @@ def from_preset(name: str, seed: int = PRESET_SEED) -> ExplainableModel:
         name=f"{name} (random weights)", model=bundle.model, classes=classes, input_shape=(channels, height, width),
         resize=lambda image: center_square_resize(image, height, width),
         normalise=lambda x: (x.float() / 255.0 - RANDOM_MEAN_STD) / RANDOM_MEAN_STD, kind="preset", dataset=dataset,
-        source=name, description=f"{name} with random weights (seed {seed})")
+        source=name, description=f"{name} with random weights (seed {seed})",
+        extra={"mean": [RANDOM_MEAN_STD] * channels, "std": [RANDOM_MEAN_STD] * channels})
 
 
 def load_model_choice(choice: ModelChoice) -> ExplainableModel:

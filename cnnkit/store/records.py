@@ -45,6 +45,15 @@ class RunRecord:
     message: str = ""
     config: dict = field(default_factory=dict)
     owner: str = ""          # who trained it (cnnkit.classroom); "" = a guest, and runs saved before owners
+    imported: bool = False   # saved from a run zip (cnnkit.export.run_import); owner is then who imported it
+    imported_from: str = ""  # the original run's owner, as the zip said ("" = a guest or not recorded)
+
+    @property
+    def origin(self) -> str:
+        """"imported from Anna" / "imported" for an imported run, "" for a run trained here."""
+        if not self.imported:
+            return ""
+        return f"imported from {self.imported_from}" if self.imported_from else "imported"
 
     def to_dict(self) -> dict:
         return to_jsonable(self)
@@ -197,7 +206,9 @@ def load_run(run_dir: Path) -> RunRecord:
         epochs=int(config.get("epochs", 0)), test_accuracy=meta.get("test_accuracy"), macro_f1=meta.get("macro_f1"),
         best_val_accuracy=meta.get("best_val_accuracy"), seconds=meta.get("seconds"), device=meta.get("device", ""),
         message=meta.get("message", ""), config=config,
-        owner=meta.get("owner") if isinstance(meta.get("owner"), str) else "")
+        owner=meta.get("owner") if isinstance(meta.get("owner"), str) else "",
+        imported=meta.get("imported") is True,
+        imported_from=meta.get("imported_from") if isinstance(meta.get("imported_from"), str) else "")
 
 
 def list_runs(root: Optional[Path] = None) -> list[RunRecord]:

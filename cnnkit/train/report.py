@@ -204,6 +204,7 @@ def run_row(record) -> dict:
         "model": record.model_name or model_label(c.get("model")),
         "dataset": record.dataset,
         "status": record.status,
+        "origin": getattr(record, "origin", ""),  # "imported from Anna": a copy, not a run trained here
         "epochs": f"{record.epochs_done}/{record.epochs}",
         "test acc": record.test_accuracy,
         "macro F1": record.macro_f1,

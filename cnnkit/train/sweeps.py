@@ -182,6 +182,12 @@ def sweep_rows(snapshots: Sequence[Any], fields: Optional[Sequence[str]] = None)
     return rows
 
 
+def sweep_owner(items: Sequence[Any]) -> str:
+    """Who queued a sweep, for its picker: the owner of its jobs or saved runs ("guest" for a guest)."""
+    owners = sorted({getattr(item, "owner", "") or "guest" for item in items})
+    return owners[0] if len(owners) == 1 else ", ".join(owners) if owners else "guest"
+
+
 def best_row(rows: Sequence[dict], metric: str = "test acc") -> Optional[dict]:
     """The finished row with the highest metric (None when no run has it)."""
     scored = [r for r in rows if r.get(metric) is not None]

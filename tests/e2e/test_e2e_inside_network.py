@@ -1,5 +1,6 @@
 """In a real browser: Inside the network on the shipped demo checkpoints. Click a unit of the Shapes demo's
-activation map and see its receptive field move; draw a digit for the Digits demo and see a prediction."""
+connected overview and get its
+window, receptive field and arithmetic; draw a digit for the Digits demo and see a prediction."""
 
 from __future__ import annotations
 
@@ -28,35 +29,55 @@ def open_page(page, app_server):
     page.get_by_role("heading", name="Inside the network", level=1).wait_for()
 
 
-def test_click_a_unit_on_the_shapes_demo_moves_its_receptive_field(page, app_server, shapes_cached):
+def hovered(page, x: float, y: float) -> dict:
+    """The overview's tooltip (layer, channel, y, x, value) at a point; {} where no unit is drawn."""
+    page.mouse.move(x, y)
+    text = page.evaluate("() => { const t = document.getElementById('vg-tooltip-element');"
+                         " return t && t.classList.contains('visible') ? t.innerText : ''; }")
+    words = [w.strip() for w in text.split("\n") if w.strip()]
+    return dict(zip(words[::2], words[1::2]))
+
+
+def first_unit_of(page, chart, layer: str) -> tuple[float, float]:
+    """Screen point of unit (0, 0) in the first map of `layer`: the overview is drawn on a canvas, so the
+    units are found with the tooltip (top row first, then left to right)."""
+    box = chart.bounding_box()
+    left = box["x"] + 10
+    top = next(y for y in range(int(box["y"]), int(box["y"] + box["height"])) if hovered(page, left, y + 0.5))
+    y = top + 1.5  # the first row of units of every layer
+    x = next(x for x in range(int(left), int(box["x"] + box["width"]), 6) if hovered(page, x, y).get("layer") == layer)
+    while hovered(page, x - 1, y).get("layer") == layer:
+        x -= 1  # back to the map's left edge
+    assert hovered(page, x + 0.5, y) == {**hovered(page, x + 0.5, y), "layer": layer, "y": "0", "x": "0"}
+    return x + 0.5, y
+
+
+UNIT_LINE = re.compile(r"^Unit \(\d+, \d+, \d+\) of layers\.\d+ = ")
+
+
+def test_one_click_on_the_overview_answers_with_window_receptive_field_and_arithmetic(page, app_server,
+                                                                                      shapes_cached):
     open_page(page, app_server)
     # the default model when one has no runs of one's own
     expect(model_box(page)).to_have_value(re.compile("^Demo: Shapes demo"), timeout=30_000)
     page.locator("[data-testid='stRadio']").first.get_by_text("Test set", exact=True).click()
     page.get_by_text(re.compile(r"^#\d+ \(")).first.wait_for(timeout=60_000)
     page.locator("[data-testid='stRadio']").nth(1).locator("label").nth(2).click()  # the third test image
-    page.get_by_role("tab", name="Receptive field").click()
-    caption = page.get_by_text(re.compile(r"^Unit \(\d+, \d+, \d+\) of layers\.0 sees rows"))
-    caption.wait_for(timeout=60_000)
-    before = caption.inner_text()
-    assert "Unit (" in before and ", 15, 15)" in before  # the middle of a 32×32 map
-    chart = page.locator("[data-testid='stVegaLiteChart']").first
-    chart.scroll_into_view_if_needed()
-    chart.locator(".mark-rect path").first.wait_for()
-    # Vega draws one SVG path per unit: click the top-right one (y = 0, x = 31), legend excluded.
-    x, y = page.evaluate("""() => {
-      const units = Array.from(document.querySelectorAll("[data-testid='stVegaLiteChart'] .mark-rect path"))
-        .filter(m => !m.closest('.role-legend')).map(m => m.getBoundingClientRect()).filter(r => r.width > 0);
-      const corner = units.reduce((a, b) => (b.x - b.y > a.x - a.y ? b : a));
-      return [corner.x + corner.width / 2, corner.y + corner.height / 2]; }""")
+    line = page.get_by_text(UNIT_LINE)
+    line.wait_for(timeout=60_000)
+    assert ", 16, 16) of layers.0" in line.inner_text()  # opens on the middle of the first conv
+    overview = page.locator("[data-testid='stVegaLiteChart']").first
+    overview.scroll_into_view_if_needed()
+    x, y = first_unit_of(page, overview, "layers.4")
     page.mouse.click(x, y)
-    page.wait_for_function(
-        "before => Array.from(document.querySelectorAll('p, div')).some(e => /^Unit \\(\\d+, \\d+, \\d+\\) of layers/"
-        ".test(e.innerText) && !e.innerText.includes(before))", arg=before.split(" of ")[0], timeout=30_000)
-    after = page.get_by_text(re.compile(r"^Unit \(\d+, \d+, \d+\) of layers\.0 sees rows")).inner_text()
-    y, x = (int(v) for v in re.match(r"Unit \(\d+, (\d+), (\d+)\)", after).groups())
-    assert (y, x) == (0, 31), after  # the clicked corner, not the middle
-    assert "sees rows 0–1, columns 30–31" in after  # a 3×3 window at the corner, clipped to the image
+    page.wait_for_function("() => Array.from(document.querySelectorAll('p')).some(e => "
+                           "/^Unit \\(\\d+, 0, 0\\) of layers\\.4 = /.test(e.innerText))", timeout=30_000)
+    after = page.get_by_text(UNIT_LINE).inner_text()
+    # conv 3×3 pad 1 over the 16×16 pool: rows/columns −1..1, the −1s are padding
+    assert "reads a 2×2 window of layers.3 (rows 0–1, columns 0–1, channels 0–15, with zero padding)" in after, after
+    # receptive field: start −3, 8×8, clipped at the corner
+    page.get_by_text(re.compile(r"^Unit \(\d+, 0, 0\) of layers\.4 sees rows 0–4, columns 0–4")).wait_for()
+    page.get_by_text(re.compile(r"equals the network's value")).wait_for()
     assert page.get_by_text("Traceback").count() == 0
 
 
