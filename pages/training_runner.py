@@ -18,6 +18,7 @@ from cnnkit.train import report, sweeps
 from ui.identity import class_config, current_owner, is_teacher, may_train
 from ui.job_follow import follow_jobs
 from ui.export_buttons import render_export_buttons, render_run_import
+from ui.run_compare import compared_run_of, render_run_comparison
 from ui.run_views import render_overlays, render_run_results
 from ui.shell import ensure_app_shell
 from ui.train_settings import load_training_settings, training_settings
@@ -182,7 +183,7 @@ def runs_tab() -> None:
                             placeholder="Pick two or more runs")
     if chosen:
         records = [by_id[r] for r in chosen]
-        render_overlays([(report.run_label(r), store.load_history(r.run_dir).get("epochs", [])) for r in records])
+        render_run_comparison([compared_run_of(r, store.load_history(r.run_dir)) for r in records], key="tr_cmp")
         compare = pd.DataFrame(report.compare_table(records, [store.load_results(r.run_dir) for r in records]))
         st.dataframe(compare, hide_index=True, width="stretch")
         scored = compare.dropna(subset=["test acc"])
