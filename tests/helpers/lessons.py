@@ -1,0 +1,90 @@
+"""A teacher lesson file and a shipped result for it, in temporary folders (the Lessons page tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+LESSON_ID = "test-bn"
+
+# Markdown in the title: the page must show it as written.
+LESSON_TOML = '''
+id = "test-bn"
+title = "Batch norm on shapes (test)"
+topic = "regularisation"
+question = "Does batch norm help on shapes?"
+report = "002"
+section = "002-Q4"
+look_at = ["the first epoch's training accuracy"]
+conclusion = "Batch norm ends higher."
+filled_in = ["a tiny subset: this is a test"]
+
+[defaults]
+dataset = "shapes"
+epochs = 2
+optimizer = "adam"
+lr = 0.001
+batch_size = 32
+scheduler = "constant"
+label_smoothing = 0.0
+weight_decay = 0.0
+
+[quick]
+train_subset = 64
+epochs = 1
+
+[[arms]]
+id = "base"
+label = "Base CNN"
+config = { model = "cnn3" }
+[arms.reported]
+test_accuracy = 73.79
+macro_f1 = 0.7389
+[arms.reported.curves]
+train_loss = [1.4393, 1.0006]
+
+[[arms]]
+id = "bn"
+label = "Base CNN + BatchNorm"
+config = { model = "cnn3_bn" }
+[arms.reported]
+test_accuracy = 77.71
+macro_f1 = 0.7792
+[arms.reported.curves]
+train_loss = [1.1901, 0.8271]
+'''
+
+
+def lesson_folders(monkeypatch, tmp_path: Path) -> dict[str, Path]:
+    """Data (with the teacher's lesson file), checkpoint and shipped-results folders of this test only."""
+    folders = {name: tmp_path / name for name in ("data", "checkpoints", "shipped")}
+    for folder in folders.values():
+        folder.mkdir()
+    (folders["data"] / "lessons").mkdir()
+    (folders["data"] / "lessons" / f"{LESSON_ID}.toml").write_text(LESSON_TOML)
+    monkeypatch.setenv("CNNKIT_DATA_DIR", str(folders["data"]))
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(folders["checkpoints"]))
+    monkeypatch.setenv("CNNKIT_LESSON_RESULTS_DIR", str(folders["shipped"]))
+    return folders
+
+
+def _history(start: float) -> list[dict]:
+    return [{"epoch": 1, "train_loss": start, "val_loss": start + 0.1, "train_acc": 0.5, "val_acc": 0.45},
+            {"epoch": 2, "train_loss": start - 0.4, "val_loss": start - 0.2, "train_acc": 0.7, "val_acc": 0.65}]
+
+
+def shipped_result(folders: dict[str, Path]):
+    """A quick-mode result of two seeds per arm, shipped with the engine's own ship_result."""
+    from cnnkit.lessons import ArmResult, LessonResult, metric_summary, ship_result
+
+    def arm(arm_id: str, accuracies: list[float], loss: float) -> ArmResult:
+        return ArmResult(arm_id=arm_id, run_ids=[], seeds=[0, 1],
+                         metrics={"test_accuracy": metric_summary(accuracies),
+                                  "macro_f1": metric_summary([a / 100 for a in accuracies])},
+                         histories=[_history(loss), _history(loss + 0.05)],
+                         confusion=[[5, 1], [2, 4]], classes=["circle", "square"],
+                         per_class={"circle": {"precision": 0.7, "recall": 0.8, "f1": 0.75}})
+
+    result = LessonResult(lesson_id=LESSON_ID, mode="quick", device="cpu", seeds=[0, 1],
+                          arms=[arm("base", [69.5, 70.5], 1.5), arm("bn", [77.0, 79.0], 1.2)],
+                          seconds=12.0, status="done", lesson_title="Batch norm on shapes (test)")
+    return ship_result(result, folder=folders["shipped"] / f"{LESSON_ID}-quick")

@@ -1,0 +1,111 @@
+"""AppTest of the Lessons page: the index by topic, a lesson with shipped results and its table (Predict first
+before it), a recorded guess, an unknown ?lesson= id shown as plain text, and Home's course section.
+
+A teacher lesson file (tests/helpers/lessons.py) and a result shipped with the engine's own ship_result, both in
+temporary folders: the test does not depend on the course's files or on shipped results being committed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cnnkit import lessons
+from tests.helpers.app import make_app_test
+from tests.helpers.lessons import LESSON_ID, lesson_folders, shipped_result
+
+
+@pytest.fixture(autouse=True)
+def folders(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNKIT_OFFLINE", "1")
+    return lesson_folders(monkeypatch, tmp_path)
+
+
+def open_lesson(lesson_id: str = LESSON_ID, name: str = ""):
+    at = make_app_test("lessons", timeout=120)
+    at.query_params["lesson"] = lesson_id
+    if name:
+        at.session_state["cnnlab_owner"] = name   # as ui/identity keeps a typed name
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def chart_titles(at) -> str:
+    return " | ".join(str(json.loads(c.proto.spec).get("title", "")) for c in at.get("vega_lite_chart"))
+
+
+def comparison_table(at):
+    return next(df.value for df in at.dataframe if "how close" in df.value.columns)
+
+
+def test_index_lists_lessons_by_topic_with_status(folders):
+    shipped_result(folders)
+    at = make_app_test("lessons", timeout=120)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Lessons"
+    assert "Regularisation" in [h.value for h in at.subheader]
+    assert any("Batch norm on shapes" in link.proto.label for link in at.get("page_link"))
+    assert "shipped results" in [c.value for c in at.caption]
+
+
+def test_a_lesson_with_shipped_results_shows_the_table_after_predict_first(folders):
+    shipped_result(folders)
+    at = open_lesson()
+    assert at.header[0].value == "Batch norm on shapes \\(test\\)"   # a file's text, escaped: plain text
+    # The arms side by side: the setting that differs is marked in words too.
+    arms = next(df.value for df in at.dataframe if "setting" in df.value.columns)
+    assert arms.iloc[0]["setting"] == "model" and arms.iloc[0]["differs"] == "yes"
+    # Predict first: no results until a guess is recorded or skipped.
+    assert not [df for df in at.dataframe if "how close" in df.value.columns]
+    assert "Predict first" in [h.value for h in at.subheader]
+    at.button(key=f"ls_pred_skip_{LESSON_ID}").click().run()
+    assert not at.exception, at.exception
+    table = comparison_table(at)
+    base = table[(table["arm"] == "Base CNN") & (table["figure"] == "test accuracy (%)")].iloc[0]
+    # per seed 69.5 and 70.5: mean 70, sample std sqrt(0.5) = 0.71; 3.79 points off is more than 2 std
+    assert base["ours (quick)"] == "70.00 ± 0.71" and base["report"] == "73.79"
+    assert base["difference"] == "-3.79" and base["how close"] == "ours lower"
+    bn = table[(table["arm"] == "Base CNN + BatchNorm") & (table["figure"] == "test accuracy (%)")].iloc[0]
+    assert bn["difference"] == "+0.29" and bn["how close"] == "close"    # 77 and 79: mean 78
+    assert base["seeds"] == 2
+    titles = chart_titles(at)
+    assert "Training loss: ours solid (quick), the report's dashed" in titles
+    assert "Confusion matrix of ours" in titles
+    assert any("Quick mode" in c.value for c in at.caption)
+    assert any("Batch norm ends higher" in m.value for m in at.markdown)   # the conclusion
+
+
+def test_predict_first_records_the_guess_and_compares_it(folders):
+    shipped_result(folders)
+    at = open_lesson(name="alice")
+    at.radio(key=f"ls_pred_arm_{LESSON_ID}").set_value("bn")
+    at.number_input(key=f"ls_pred_margin_{LESSON_ID}").set_value(5.0)
+    at.button(key=f"ls_pred_save_{LESSON_ID}").click().run()
+    assert not at.exception, at.exception
+    saved = lessons.predictions(LESSON_ID)
+    assert [(p["owner"], p["arm_id"], p["margin_points"]) for p in saved] == [("alice", "bn", 5.0)]
+    assert comparison_table(at) is not None
+    said = " ".join(m.value for m in at.markdown)
+    assert "Your guess" in said and "the right arm" in said   # bn wins ours: 76 against 70
+    # A new session of the same student opens on the results: the guess is on record.
+    again = open_lesson(name="alice")
+    assert comparison_table(again) is not None
+
+
+def test_an_unknown_lesson_id_is_shown_as_plain_text():
+    at = open_lesson("**nope**")
+    assert any("There is no lesson '**nope**'" in t.value for t in at.text)
+    assert at.title[0].value == "Lessons"
+    assert not at.header   # no lesson opened; the index is shown
+
+
+def test_home_lists_the_course_lessons_with_shipped_results(folders):
+    shipped_result(folders)
+    from ui.lessons_home import shipped_lessons
+
+    shipped_lessons.clear()
+    at = make_app_test()
+    assert not at.exception, at.exception
+    assert "The course" in [h.value for h in at.subheader]
+    assert any("Batch norm on shapes" in link.proto.label for link in at.get("page_link"))

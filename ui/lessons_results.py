@@ -1,0 +1,220 @@
+"""The Lessons page's results: ours (mean ± std over seeds) against the report's figures, the per-epoch curves
+overlaid (the report's dashed), per-class tables and confusion matrices, and the class's predictions.
+
+The rows come from cnnkit.lessons (comparison_rows, curve_rows); this module draws them. Quick results are
+labelled "quick" in every table and chart title."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from cnnkit import lessons
+from cnnkit.train.compare import assign_colours, band_rows
+from ui.plain_text import escape_markdown
+from ui.run_views import confusion_chart
+
+METRIC_NAMES = {"test_accuracy": "test accuracy (%)", "macro_f1": "macro F1", "precision": "precision",
+                "recall": "recall"}
+PERCENT = ("test_accuracy",)
+CURVE_TITLES = {"train_loss": "Training loss", "val_loss": "Validation loss", "train_acc": "Training accuracy (%)",
+                "val_acc": "Validation accuracy (%)", "first_layer_grad": "First layer's mean gradient"}
+SOURCE_DASH = alt.Scale(domain=["ours", "report"], range=[[1, 0], [6, 4]])
+# Shades for the difference column; the "how close" column says the same in words.
+VERDICT_COLOURS = {"close": "#d3f9d8", "ours higher": "#d0ebff", "ours lower": "#ffe3e3", "no report figure": ""}
+
+
+def _fmt(metric: str, value: Optional[float]) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.2f}" if metric in PERCENT else f"{value:.3f}"
+
+
+def verdict(metric: str, difference: Optional[float], std: Optional[float]) -> str:
+    """In words: "close" when ours is within 1 point (0.01 for 0-1 figures) or two of our seeds' standard
+    deviations of the report's; else which is higher."""
+    if difference is None:
+        return "no report figure"
+    tolerance = max(1.0 if metric in PERCENT else 0.01, 2 * (std or 0.0))
+    if abs(difference) <= tolerance:
+        return "close"
+    return "ours higher" if difference > 0 else "ours lower"
+
+
+def comparison_frame(lesson, result) -> pd.DataFrame:
+    rows = []
+    for row in lessons.comparison_rows(lesson, result):
+        metric = row["metric"]
+        ours = _fmt(metric, row["ours_mean"])
+        if row["ours_mean"] is not None and row.get("ours_std") is not None:
+            ours += f" ± {_fmt(metric, row['ours_std'])}"
+        rows.append({"arm": row["arm_label"] + (f" · {row['at']}" if row.get("at") else ""),
+                     "figure": METRIC_NAMES.get(metric, metric),
+                     "ours" + (" (quick)" if row.get("quick") else ""): ours, "seeds": row["n"],
+                     "report": _fmt(metric, row["reported"]),
+                     "difference": "—" if row["difference"] is None else
+                     f"{row['difference']:+.2f}" if metric in PERCENT else f"{row['difference']:+.3f}",
+                     "how close": verdict(metric, row["difference"], row.get("ours_std"))})
+    return pd.DataFrame(rows)
+
+
+def render_comparison(lesson, result) -> None:
+    quick = result.mode == "quick"
+    where = "shipped with the install" if result.shipped else f"run by {result.owner or 'a guest'}"
+    st.subheader("Ours against the report" + (" (quick)" if quick else ""))
+    st.caption(escape_markdown(
+        f"{'Quick mode: a subset and fewer epochs, so expect lower figures than the report; the effect is the point. ' if quick else ''}"
+        f"{len(result.seeds)} seed(s) per arm on {result.device or 'an unknown device'}, {where}. "
+        "Ours is the mean ± the standard deviation over the seeds."))
+    frame = comparison_frame(lesson, result)
+    if frame.empty:
+        st.info("No figures to compare yet.")
+        return
+    styled = frame.style.apply(lambda row: [f"background-color: {VERDICT_COLOURS.get(row['how close'], '')}"
+                                            if col in ("difference", "how close") else "" for col in row.index], axis=1)
+    st.dataframe(styled, hide_index=True, width="stretch")
+    for arm in lesson.arms:
+        ours = result.arm(arm.id)
+        if ours is not None and ours.message:
+            st.caption(escape_markdown(f"{arm.label}: {ours.message}"))
+        if arm.reported.notes:
+            st.caption(escape_markdown(f"The report's figures for {arm.label}: {arm.reported.notes}"))
+
+
+def curves_chart(rows: Sequence[dict], curve: str, labels: dict[str, str], quick: bool) -> Optional[alt.LayerChart]:
+    """One curve: ours per arm (the mean over seeds, a ± std band when there are several) solid, the report's
+    dashed, one stable colour per arm."""
+    picked = [r for r in rows if r["curve"] == curve]
+    if not picked:
+        return None
+    lines = []
+    for arm_id in dict.fromkeys(r["arm"] for r in picked):
+        reported = [r for r in picked if r["arm"] == arm_id and r["source"] == "report"]
+        lines += [{"arm": labels[arm_id], "source": "report", "epoch": r["epoch"], "value": r["value"], "std": None}
+                  for r in reported]
+        seeds: dict = {}
+        for r in picked:
+            if r["arm"] == arm_id and r["source"] == "ours":
+                seeds.setdefault(r["seed"], []).append({"epoch": r["epoch"], "value": r["value"]})
+        for band in band_rows(list(seeds.values()), "value"):
+            lines.append({"arm": labels[arm_id], "source": "ours", "epoch": band["epoch"], "value": band["mean"],
+                          "std": band["std"] if band["n"] > 1 else None, "lower": band["lower"],
+                          "upper": band["upper"]})
+    frame = pd.DataFrame(lines)
+    arm_ids = list(labels)
+    colours = assign_colours(arm_ids)
+    scale = alt.Scale(domain=[labels[a] for a in arm_ids], range=[colours[a] for a in arm_ids])
+    base = alt.Chart(frame).encode(x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+                                   color=alt.Color("arm:N", scale=scale, title="arm"))
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("value:Q", title=CURVE_TITLES.get(curve, curve), scale=alt.Scale(zero=False)),
+        strokeDash=alt.StrokeDash("source:N", scale=SOURCE_DASH, title=None),
+        tooltip=["arm:N", "source:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f"),
+                 alt.Tooltip("std:Q", format=".4f", title="± std (ours)")])
+    layers = line
+    ours = frame[(frame["source"] == "ours") & frame["std"].notna()] if "std" in frame else frame.iloc[0:0]
+    if not ours.empty:
+        layers = alt.Chart(ours).mark_area(opacity=0.15).encode(
+            x="epoch:Q", y="lower:Q", y2="upper:Q", color=alt.Color("arm:N", scale=scale, legend=None)) + line
+    title = f"{CURVE_TITLES.get(curve, curve)}: ours solid{' (quick)' if quick else ''}, the report's dashed"
+    return layers.properties(title=title, height=280)
+
+
+def render_curves(lesson, result) -> None:
+    rows = lessons.curve_rows(lesson, result)
+    if not rows:
+        return
+    st.subheader("Per-epoch curves")
+    labels = {arm.id: arm.label for arm in lesson.arms}
+    quick = result is not None and result.mode == "quick"
+    curves = [c for c in lessons.CURVE_NAMES if any(r["curve"] == c for r in rows)]
+    for start in range(0, len(curves), 2):
+        cols = st.columns(2)
+        for col, curve in zip(cols, curves[start:start + 2]):
+            chart = curves_chart(rows, curve, labels, quick)
+            if chart is not None:
+                col.altair_chart(chart, width="stretch")
+    if quick:
+        st.caption("Quick mode trains fewer epochs: our curves stop where the quick run stopped.")
+
+
+def render_per_class(lesson, result) -> None:
+    """Per-class figures (the report's beside ours) and our confusion matrices, for the arms that have them."""
+    arms = [arm for arm in lesson.arms if arm.reported.per_class or
+            (result is not None and result.arm(arm.id) is not None and result.arm(arm.id).confusion)]
+    if not arms:
+        return
+    st.subheader("Per class")
+    tabs = st.tabs([escape_markdown(arm.label) for arm in arms])
+    for tab, arm in zip(tabs, arms):
+        ours = result.arm(arm.id) if result is not None else None
+        with tab:
+            classes = list(dict.fromkeys([*arm.reported.per_class, *((ours.per_class if ours else {}) or {})]))
+            rows = []
+            for name in classes:
+                row = {"class": name}
+                for key in ("precision", "recall", "f1"):
+                    row[f"report {key}"] = arm.reported.per_class.get(name, {}).get(key)
+                    row[f"ours {key}"] = (ours.per_class.get(name, {}) if ours else {}).get(key)
+                rows.append(row)
+            if rows:
+                frame = pd.DataFrame(rows).dropna(axis=1, how="all")
+                st.dataframe(frame, hide_index=True, width="stretch",
+                             column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                            for c in frame.columns if c != "class"})
+            if ours is not None and ours.confusion and ours.classes:
+                st.altair_chart(confusion_chart(ours.confusion, ours.classes).properties(
+                    title=f"Confusion matrix of ours, {len(ours.seeds)} seed(s) summed (rows: true class)"),
+                    width="stretch")
+
+
+def winner(lesson, figures: dict[str, Optional[float]]) -> tuple[Optional[str], Optional[float]]:
+    """(the arm with the highest test accuracy, its lead over the next best in points) from {arm id: figure}."""
+    known = sorted(((v, a) for a, v in figures.items() if v is not None), reverse=True)
+    if not known:
+        return None, None
+    lead = known[0][0] - known[1][0] if len(known) > 1 else None
+    return known[0][1], lead
+
+
+def render_predictions(lesson, result, owner: str, teacher: bool) -> None:
+    """Your guess against the result; for the teacher, the whole class's guesses."""
+    labels = {arm.id: arm.label for arm in lesson.arms}
+    ours_best, ours_lead = winner(lesson, {a.id: (result.arm(a.id).mean("test_accuracy") if result and result.arm(a.id)
+                                                  else None) for a in lesson.arms})
+    report_best, report_lead = winner(lesson, {a.id: a.reported.test_accuracy for a in lesson.arms})
+    facts = []
+    if ours_best:
+        facts.append(f"ours: {labels[ours_best]}" + (f" by {ours_lead:.1f} points" if ours_lead is not None else ""))
+    if report_best:
+        facts.append(f"the report: {labels[report_best]}" + (f" by {report_lead:.1f} points"
+                                                              if report_lead is not None else ""))
+    if not facts:
+        return
+    st.subheader("Predictions against the result")
+    st.markdown(escape_markdown("Highest test accuracy: " + "; ".join(facts) + "."))
+    all_guesses = lessons.predictions(lesson.id)
+    mine = [g for g in all_guesses if g.get("owner") == owner] if owner else []
+    mine = mine or ([st.session_state[f"ls_guess_{lesson.id}"]] if f"ls_guess_{lesson.id}" in st.session_state else [])
+    if mine:
+        guess = mine[-1]
+        right = guess.get("arm_id") == ours_best
+        st.markdown(escape_markdown(f"Your guess: {labels.get(guess.get('arm_id'), guess.get('arm_id'))} by "
+                                    f"{float(guess.get('margin_points', 0)):.1f} points: "
+                                    + ("the right arm." if right else "not the arm that won here.")))
+    if teacher and all_guesses:
+        frame = pd.DataFrame([{"arm": labels.get(g.get("arm_id"), str(g.get("arm_id"))),
+                               "margin": float(g.get("margin_points", 0))} for g in all_guesses])
+        table = frame.groupby("arm", sort=False).agg(guesses=("margin", "size"), mean_margin=("margin", "mean"))
+        table = table.reset_index().rename(columns={"mean_margin": "mean margin guessed (points)"})
+        st.caption(f"The class's guesses ({len(all_guesses)}), for the discussion:")
+        st.dataframe(table, hide_index=True, width="stretch",
+                     column_config={"mean margin guessed (points)": st.column_config.NumberColumn(format="%.1f")})
+
+
+__all__ = ["comparison_frame", "curves_chart", "render_comparison", "render_curves", "render_per_class",
+           "render_predictions", "verdict", "winner"]
