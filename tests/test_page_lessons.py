@@ -109,3 +109,38 @@ def test_home_lists_the_course_lessons_with_shipped_results(folders):
     assert not at.exception, at.exception
     assert "The course" in [h.value for h in at.subheader]
     assert any("Batch norm on shapes" in link.proto.label for link in at.get("page_link"))
+
+
+def test_an_arm_opens_in_the_training_runner_with_its_settings(folders):
+    shipped_result(folders)
+    at = open_lesson()
+    at.button(key=f"ls_pred_skip_{LESSON_ID}").click().run()
+    at.selectbox(key=f"ls_open_arm_{LESSON_ID}").set_value("bn").run()
+    # A shipped result has no trained weights here: the viewers wait for a run of ours, and say so.
+    assert at.button(key=f"ls_open_gc_{LESSON_ID}").disabled
+    at.button(key=f"ls_open_tr_{LESSON_ID}").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Training runner"
+    assert at.slider(key="tr_epochs").value == 1                      # the quick settings
+    assert at.selectbox(key="tr_preset").value == "cnn3_bn"
+    assert at.select_slider(key="tr_lr").value == 0.001
+    assert any("lesson Batch norm on shapes (test), arm Base CNN + BatchNorm (quick)" in c.value for c in at.caption)
+
+
+def test_an_arm_with_a_run_of_ours_opens_in_the_grad_cam_viewer(folders, monkeypatch):
+    from pathlib import Path
+
+    from cnnkit.train import TrainConfig, train
+    from tests.helpers.train import patch_dataset, tiny_dataset, tiny_spec
+
+    patch_dataset(monkeypatch, tiny_dataset())
+    run = train(TrainConfig(dataset="tiny", model=tiny_spec(), epochs=1, lr=0.01, name="bn arm"))
+    shipped_result(folders, run_ids={"bn": [Path(run.run_dir).name]})
+    at = open_lesson()
+    at.button(key=f"ls_pred_skip_{LESSON_ID}").click().run()
+    at.selectbox(key=f"ls_open_arm_{LESSON_ID}").set_value("bn").run()
+    at.button(key=f"ls_open_gc_{LESSON_ID}").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Grad-CAM viewer"
+    assert at.selectbox(key="gc_model").value == f"run:{Path(run.run_dir)}"
+    assert any("Lesson Batch norm on shapes" in i.value and "BatchNorm" in i.value for i in at.info)  # the note

@@ -72,12 +72,13 @@ def _history(start: float) -> list[dict]:
             {"epoch": 2, "train_loss": start - 0.4, "val_loss": start - 0.2, "train_acc": 0.7, "val_acc": 0.65}]
 
 
-def shipped_result(folders: dict[str, Path]):
-    """A quick-mode result of two seeds per arm, shipped with the engine's own ship_result."""
+def shipped_result(folders: dict[str, Path], run_ids: dict[str, list[str]] | None = None):
+    """A quick-mode result of two seeds per arm, shipped with the engine's own ship_result; `run_ids`: arm id ->
+    ids of saved runs of ours (a fresh install has none)."""
     from cnnkit.lessons import ArmResult, LessonResult, metric_summary, ship_result
 
     def arm(arm_id: str, accuracies: list[float], loss: float) -> ArmResult:
-        return ArmResult(arm_id=arm_id, run_ids=[], seeds=[0, 1],
+        return ArmResult(arm_id=arm_id, run_ids=list((run_ids or {}).get(arm_id, [])), seeds=[0, 1],
                          metrics={"test_accuracy": metric_summary(accuracies),
                                   "macro_f1": metric_summary([a / 100 for a in accuracies])},
                          histories=[_history(loss), _history(loss + 0.05)],
