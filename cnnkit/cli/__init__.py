@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "cnnkit.cli.transfer_cmd",
     "cnnkit.cli.inspect_cmd",
     "cnnkit.cli.export_cmd",
+    "cnnkit.cli.lesson_cmd",
 ]
 
 
