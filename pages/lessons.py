@@ -61,6 +61,11 @@ def run_section(lesson) -> None:
     seeds = cols[1].number_input("Seeds per arm", 1, 5, 3 if gpu else 1, key=f"ls_seeds_{lesson.id}",
                                  help="Each arm repeats with this many seeds: the table then shows mean ± std, so you "
                                       "see whether a difference is bigger than the seeds' spread.")
+    try:
+        estimate = lessons.estimate_lesson_seconds(lesson, mode, device="cuda" if gpu else "cpu", seeds=int(seeds))
+        st.caption(f"It takes {estimate.text}.")
+    except (ValueError, KeyError):
+        pass
     group = st.session_state.get(group_key(lesson.id))
     snaps = get_job_manager().list(group=group) if group else []
     running = any(not s.finished for s in snaps)

@@ -144,3 +144,20 @@ def test_an_arm_with_a_run_of_ours_opens_in_the_grad_cam_viewer(folders, monkeyp
     assert at.title[0].value == "Grad-CAM viewer"
     assert at.selectbox(key="gc_model").value == f"run:{Path(run.run_dir)}"
     assert any("Lesson Batch norm on shapes" in i.value and "BatchNorm" in i.value for i in at.info)  # the note
+
+
+def test_the_teacher_sees_the_class_guesses_against_the_result(folders):
+    shipped_result(folders)
+    lessons.record_prediction(LESSON_ID, "bob", "base", 3.0)
+    lessons.record_prediction(LESSON_ID, "carol", "bn", 6.0)
+    at = open_lesson()
+    at.session_state["cnnlab_teacher"] = True
+    at.button(key=f"ls_pred_skip_{LESSON_ID}").click().run()
+    assert not at.exception, at.exception
+    guesses = next(df.value for df in at.dataframe if "right arm" in df.value.columns)
+    assert guesses["student"].tolist() == ["bob", "carol"]
+    assert guesses["right arm"].tolist() == ["no", "yes"]
+    # ours: bn 78 against base 70, a lead of 8 points; carol guessed 6 -> off by -2
+    assert guesses["margin off by"].tolist()[1] == pytest.approx(-2.0)
+    assert any("1 of 2 picked the winning arm" in c.value for c in at.caption)
+    assert any("It takes" in c.value for c in at.caption)   # the engine's time estimate beside Run

@@ -206,14 +206,19 @@ def render_predictions(lesson, result, owner: str, teacher: bool) -> None:
         st.markdown(escape_markdown(f"Your guess: {labels.get(guess.get('arm_id'), guess.get('arm_id'))} by "
                                     f"{float(guess.get('margin_points', 0)):.1f} points: "
                                     + ("the right arm." if right else "not the arm that won here.")))
-    if teacher and all_guesses:
-        frame = pd.DataFrame([{"arm": labels.get(g.get("arm_id"), str(g.get("arm_id"))),
-                               "margin": float(g.get("margin_points", 0))} for g in all_guesses])
-        table = frame.groupby("arm", sort=False).agg(guesses=("margin", "size"), mean_margin=("margin", "mean"))
-        table = table.reset_index().rename(columns={"mean_margin": "mean margin guessed (points)"})
-        st.caption(f"The class's guesses ({len(all_guesses)}), for the discussion:")
-        st.dataframe(table, hide_index=True, width="stretch",
-                     column_config={"mean margin guessed (points)": st.column_config.NumberColumn(format="%.1f")})
+    if teacher and all_guesses and result is not None:
+        outcomes = lessons.prediction_outcomes(lesson.id, result)
+        right = sum(o["right_arm"] for o in outcomes)
+        st.caption(f"The class's guesses against ours, for the discussion: {right} of {len(outcomes)} picked the "
+                   "winning arm.")
+        st.dataframe(pd.DataFrame([{"student": o["owner"] or "guest",
+                                    "guessed arm": labels.get(o["arm_id"], o["arm_id"]),
+                                    "guessed margin": o["margin_points"],
+                                    "right arm": "yes" if o["right_arm"] else "no",
+                                    "margin off by": o["margin_error"]} for o in outcomes]),
+                     hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.1f")
+                                    for c in ("guessed margin", "margin off by")})
 
 
 __all__ = ["comparison_frame", "curves_chart", "render_comparison", "render_curves", "render_per_class",

@@ -135,7 +135,7 @@ def render_predict_first(lesson, owner: str) -> bool:
     buttons = st.columns(2)
     if buttons[0].button("Record my guess and show the results", type="primary", key=f"ls_pred_save_{lesson.id}"):
         try:
-            lessons.record_prediction(lesson.id, owner, winner, float(margin))
+            lessons.record_prediction(lesson.id, owner, winner, float(margin), arm_ids=list(labels))
         except ValueError as exc:
             st.error(str(exc))
             return False
