@@ -70,7 +70,7 @@ def test_a_lesson_with_shipped_results_shows_the_table_after_predict_first(folde
     assert bn["difference"] == "+0.29" and bn["how close"] == "close"    # 77 and 79: mean 78
     assert base["seeds"] == 2
     titles = chart_titles(at)
-    assert "Training loss: ours solid (quick), the report's dashed" in titles
+    assert "'text': 'Training loss', 'subtitle': \"ours solid (quick), the report's dashed\"" in titles
     assert "Confusion matrix of ours" in titles
     assert any("Quick mode" in c.value for c in at.caption)
     assert any("Batch norm ends higher" in m.value for m in at.markdown)   # the conclusion

@@ -44,15 +44,21 @@ def test_decimate_series_caps_points_per_series_and_keeps_the_ends():
 
 
 def test_colours_are_stable_distinct_and_order_free():
-    keys = [f"run-{i}" for i in range(8)]
+    keys = [f"run-{i}" for i in range(7)]
     colours = compare.assign_colours(keys)
-    assert len(set(colours.values())) == 8                       # 8 runs, the 8 Okabe–Ito colours
+    assert len(set(colours.values())) == 7                       # 7 runs, the 7 Okabe–Ito colours used
     assert set(colours.values()) == set(compare.OKABE_ITO)
     assert compare.assign_colours(reversed(keys)) == colours     # the order given does not matter
     alone = compare.assign_colours(["run-3"])["run-3"]
     pair = compare.assign_colours(["run-3", "zzz-other"])        # a run alone keeps its colour beside a later key
     assert pair["run-3"] == alone
-    assert len(set(compare.assign_colours([f"k{i}" for i in range(12)]).values())) == 8  # beyond 8: repeats
+    assert len(set(compare.assign_colours([f"k{i}" for i in range(12)]).values())) == 7  # beyond 7: repeats
+    assert "#F0E442" not in compare.OKABE_ITO                    # the faint yellow is left out
+
+
+def test_ordered_colours_follow_the_order_given():
+    assert compare.ordered_colours(["base", "bn", "base"]) == {"base": "#0072B2", "bn": "#E69F00"}
+    assert compare.ordered_colours([str(i) for i in range(8)])["7"] == "#0072B2"   # the 8th wraps round
 
 
 def test_group_by_a_setting_and_by_the_seedless_config():

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit import lessons
-from cnnkit.train.compare import assign_colours, band_rows
+from cnnkit.train.compare import band_rows, ordered_colours
 from ui.plain_text import escape_markdown
 from ui.run_views import confusion_chart
 
@@ -24,6 +24,8 @@ PERCENT = ("test_accuracy",)
 CURVE_TITLES = {"train_loss": "Training loss", "val_loss": "Validation loss", "train_acc": "Training accuracy (%)",
                 "val_acc": "Validation accuracy (%)", "first_layer_grad": "First layer's mean gradient"}
 SOURCE_DASH = alt.Scale(domain=["ours", "report"], range=[[1, 0], [6, 4]])
+# Shared by the band and the line layers (one merged legend): full-strength symbols, not the band's faint fill.
+ARM_LEGEND = alt.Legend(title="arm", symbolType="stroke", symbolOpacity=1, symbolStrokeWidth=3)
 # Shades for the difference column; the "how close" column says the same in words.
 VERDICT_COLOURS = {"close": "#d3f9d8", "ours higher": "#d0ebff", "ours lower": "#ffe3e3", "no report figure": ""}
 
@@ -106,21 +108,22 @@ def curves_chart(rows: Sequence[dict], curve: str, labels: dict[str, str], quick
                           "upper": band["upper"]})
     frame = pd.DataFrame(lines)
     arm_ids = list(labels)
-    colours = assign_colours(arm_ids)
+    colours = ordered_colours(arm_ids)
     scale = alt.Scale(domain=[labels[a] for a in arm_ids], range=[colours[a] for a in arm_ids])
     base = alt.Chart(frame).encode(x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-                                   color=alt.Color("arm:N", scale=scale, title="arm"))
-    line = base.mark_line(point=True).encode(
+                                   color=alt.Color("arm:N", scale=scale, legend=ARM_LEGEND))
+    line = base.mark_line(strokeWidth=2).encode(
         y=alt.Y("value:Q", title=CURVE_TITLES.get(curve, curve), scale=alt.Scale(zero=False)),
-        strokeDash=alt.StrokeDash("source:N", scale=SOURCE_DASH, title=None),
+        strokeDash=alt.StrokeDash("source:N", scale=SOURCE_DASH, title=None, legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#333")),
         tooltip=["arm:N", "source:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f"),
                  alt.Tooltip("std:Q", format=".4f", title="± std (ours)")])
     layers = line
     ours = frame[(frame["source"] == "ours") & frame["std"].notna()] if "std" in frame else frame.iloc[0:0]
     if not ours.empty:
         layers = alt.Chart(ours).mark_area(opacity=0.15).encode(
-            x="epoch:Q", y="lower:Q", y2="upper:Q", color=alt.Color("arm:N", scale=scale, legend=None)) + line
-    title = f"{CURVE_TITLES.get(curve, curve)}: ours solid{' (quick)' if quick else ''}, the report's dashed"
+            x="epoch:Q", y="lower:Q", y2="upper:Q", color=alt.Color("arm:N", scale=scale, legend=ARM_LEGEND)) + line
+    title = alt.TitleParams(CURVE_TITLES.get(curve, curve),
+                            subtitle=f"ours solid{' (quick)' if quick else ''}, the report's dashed")
     return layers.properties(title=title, height=280)
 
 

@@ -19,7 +19,7 @@ DIFFERS = "differs"
 
 def lesson_label(lesson) -> str:
     where = f" · report {lesson.section or lesson.report}" if (lesson.section or lesson.report) else ""
-    mine = " · your lesson file" if lesson.source == "teacher" else ""
+    mine = " · a lesson file of this class" if lesson.source == "teacher" else ""
     return f"{lesson.title}{where}{mine}"
 
 
@@ -32,10 +32,12 @@ def render_index(all_lessons: Sequence, statuses: dict[str, str], page: str) -> 
             continue
         st.subheader(topic.capitalize())
         for lesson in members:
-            cols = st.columns([4, 1])
+            cols = st.columns([5, 1])
             with cols[0]:
                 st.page_link(page, label=escape_markdown(lesson_label(lesson)), query_params={"lesson": lesson.id})
-            cols[1].caption(STATUS_LABELS.get(statuses.get(lesson.id, "not run"), statuses.get(lesson.id, "")))
+                st.caption(escape_markdown(lesson.question))
+            status = statuses.get(lesson.id, "not run")
+            cols[1].caption(STATUS_LABELS.get(status, status))
 
 
 def render_header(lesson) -> None:

@@ -21,6 +21,8 @@ DEFAULT_SMOOTHING = 0.6  # TensorBoard's default
 EACH_RUN = "(each run)"
 METRIC_COLUMNS = {"loss": (("train_loss", "train"), ("val_loss", "validation")),
                   "accuracy": (("train_acc", "train"), ("val_acc", "validation"))}
+# The band and line layers share one legend: full-strength line symbols, not the band's faint fill.
+GROUP_LEGEND = alt.Legend(title="group", symbolType="stroke", symbolOpacity=1, symbolStrokeWidth=3)
 SPLIT_DASH = alt.Scale(domain=["train", "validation"], range=[[1, 0], [6, 3]])
 
 
@@ -49,7 +51,8 @@ def _line_layers(frame: pd.DataFrame, x: str, y_title: str, scale: alt.Scale, sm
                   y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
                   color=alt.Color("run:N", scale=scale, title="run"))
     if dash:
-        encode["strokeDash"] = alt.StrokeDash("split:N", scale=SPLIT_DASH, title=None)
+        encode["strokeDash"] = alt.StrokeDash("split:N", scale=SPLIT_DASH, title=None,
+                                              legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#333"))
     tooltip = ["run:N", *(["split:N"] if dash else []), f"{x}:Q", alt.Tooltip("value:Q", format=".4f")]
     line = alt.Chart(frame).mark_line().encode(**encode, tooltip=tooltip + (
         [alt.Tooltip("raw:Q", format=".4f", title="raw")] if smoothed else []))
@@ -101,9 +104,10 @@ def band_chart(runs: Sequence[ComparedRun], groups: dict[str, list[str]], metric
     frame["runs"] = frame["group"].map(lambda g: len(groups[g]))
     scale = colour_scale(list(groups), {g: g for g in groups})
     base = alt.Chart(frame).encode(x=alt.X("epoch:Q", title="epoch"),
-                                   color=alt.Color("group:N", scale=scale, title="group"))
-    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lower:Q", title=f"validation {metric}",
-                                                      scale=alt.Scale(zero=False)), y2="upper:Q")
+                                   color=alt.Color("group:N", scale=scale, legend=GROUP_LEGEND))
+    band = alt.Chart(frame).mark_area(opacity=0.2).encode(
+        x=alt.X("epoch:Q", title="epoch"), y=alt.Y("lower:Q", title=f"validation {metric}", scale=alt.Scale(zero=False)),
+        y2="upper:Q", color=alt.Color("group:N", scale=scale, legend=GROUP_LEGEND))
     line = base.mark_line(point=True).encode(
         y="mean:Q", tooltip=["group:N", "epoch:Q", alt.Tooltip("mean:Q", format=".4f"),
                              alt.Tooltip("std:Q", format=".4f"), alt.Tooltip("n:Q", title="runs at this epoch")])

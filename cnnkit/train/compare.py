@@ -22,8 +22,8 @@ import numpy as np
 from cnnkit.train.report import decimate
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency.
-# Yellow last: it is the hardest to see on white.
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#000000", "#F0E442")
+# Their yellow (#F0E442) is left out: a thin line of it is too faint on white (WCAG contrast 1.3:1).
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#000000")
 
 # Settings that never make two runs different experiments: grouping "by settings except the seed" drops them.
 NOT_AN_EXPERIMENT = ("seed", "name", "device", "precision", "log_every")
@@ -96,6 +96,12 @@ def assign_colours(keys: Iterable[str], palette: Sequence[str] = OKABE_ITO) -> d
             taken.add(slot)
         colours[key] = palette[slot]
     return colours
+
+
+def ordered_colours(keys: Sequence[str], palette: Sequence[str] = OKABE_ITO) -> dict[str, str]:
+    """Colours in the order given, for things with a fixed order of their own (a lesson's arms: its first arm is
+    always blue, its second always orange)."""
+    return {key: palette[index % len(palette)] for index, key in enumerate(dict.fromkeys(keys))}
 
 
 # --- grouping and bands -------------------------------------------------------------------------------
@@ -246,4 +252,4 @@ def parallel_rows(points: Sequence[Mapping[str, Any]], axes: Sequence[str], metr
 
 __all__ = ["BY_SETTINGS", "OKABE_ITO", "assign_colours", "axis_positions", "band_rows", "decimate_series", "ema",
            "experiment_settings", "format_setting", "group_bands", "group_runs", "groupable_settings", "mean_std",
-           "parallel_rows", "smooth_rows"]
+           "ordered_colours", "parallel_rows", "smooth_rows"]
