@@ -17,6 +17,8 @@ from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
 from ui.identity import class_config, current_owner, is_teacher, may_train
 from ui.job_follow import follow_jobs
+from ui.lessons_links import lesson_arm_settings
+from ui.plain_text import escape_markdown
 from ui.export_buttons import render_export_buttons, render_run_import
 from ui.run_compare import compared_run_of, render_run_comparison
 from ui.run_views import render_overlays, render_run_results
@@ -36,17 +38,21 @@ st.session_state.setdefault(JOBS, [])
 
 
 def deep_link_settings() -> None:
-    """?run=<run id> or ?preset=<model preset> (a teacher's link) puts those settings in the form, once per
-    link; ?lesson=<id> is reserved for the lessons page."""
+    """?run=<run id>, ?preset=<model preset> or ?lesson=<id>[&arm=<arm id>][&mode=full] (a teacher's link) puts
+    those settings in the form, once per link."""
     params = st.query_params
-    link = (params.get("run"), params.get("preset"), params.get("lesson"))
-    if not any(link) or st.session_state.get("tr_deep_link") == link:
+    link = (params.get("run"), params.get("preset"), params.get("lesson"), params.get("arm"), params.get("mode"))
+    if not any(link[:3]) or st.session_state.get("tr_deep_link") == link:
         return
     st.session_state["tr_deep_link"] = link
-    run_id, preset, lesson = link
-    if lesson:
-        st.session_state["tr_link_note"] = (f"Lesson {lesson!r}: lessons are not in this app yet; "
-                                            "the link's other settings are loaded.")
+    run_id, preset, lesson, arm, mode = link
+    if lesson and not run_id and not preset:
+        try:
+            st.session_state[LOAD] = lesson_arm_settings(lesson, arm, mode or "quick")
+        except (KeyError, ValueError) as exc:  # looked up among the lessons only; shown back as plain text
+            reason = exc.args[0] if exc.args else exc
+            st.session_state["tr_load_error"] = escape_markdown(f"The link's lesson cannot be loaded: {reason}")
+        return
     if run_id:
         try:
             record = store.load_run(store.run_dir_of_id(run_id))  # a run id, never a server path

@@ -161,3 +161,16 @@ def test_the_teacher_sees_the_class_guesses_against_the_result(folders):
     assert guesses["margin off by"].tolist()[1] == pytest.approx(-2.0)
     assert any("1 of 2 picked the winning arm" in c.value for c in at.caption)
     assert any("It takes" in c.value for c in at.caption)   # the engine's time estimate beside Run
+
+
+def test_a_training_runner_link_loads_a_lessons_arm(folders):
+    at = make_app_test("training_runner", timeout=120)
+    at.query_params.update({"lesson": LESSON_ID, "arm": "bn"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.slider(key="tr_epochs").value == 1 and at.selectbox(key="tr_preset").value == "cnn3_bn"
+    at = make_app_test("training_runner", timeout=120)
+    at.query_params.update({"lesson": "no-such", "arm": "**x**"})
+    at.run()
+    assert any("no lesson" in e.value and "no\\-such" in e.value for e in at.error)   # escaped: plain text
+    assert at.slider(key="tr_epochs").value == 8                                     # the defaults stay

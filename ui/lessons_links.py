@@ -32,6 +32,19 @@ def _arm_run_dir(result, arm_id: str) -> Optional[Path]:
     return None
 
 
+def lesson_arm_settings(lesson_id: str, arm_id: Optional[str] = None, mode: str = "quick") -> dict:
+    """{"config", "source"} of a lesson's arm (the first without `arm_id`) for the Training runner's form; KeyError
+    or ValueError saying what is wrong (an unknown lesson, arm or mode, a resolution-lab arm)."""
+    from cnnkit import lessons
+
+    lesson = lessons.get_lesson(lesson_id)
+    arm = lesson.arm(arm_id) if arm_id else lesson.arms[0]
+    if arm.kind != "train":
+        raise ValueError(f"arm {arm.id!r} is a resolution lab: open it in the Resolution lab")
+    settings = lesson.arm_config(arm, mode).to_dict()
+    return {"config": {**settings, "name": ""}, "source": f"lesson {lesson.title}, arm {arm.label} ({mode})"}
+
+
 def _is_transfer(settings: dict) -> bool:
     return isinstance(settings.get("model"), dict) and settings["model"].get("kind") == "transfer"
 
@@ -58,8 +71,7 @@ def render_open_buttons(lesson, result, mode: Optional[str] = None) -> None:
         settings = lesson.arm_config(arm, mode).to_dict()
         if cols[0].button("Training runner", key=f"ls_open_tr_{lesson.id}"):
             # The Training runner loads {"config", "source"} itself (its Runs tab's "Use these settings").
-            st.session_state[TRAINING_RUNNER_LOAD] = {"config": {**settings, "name": ""},
-                                                      "source": f"lesson {lesson.title}, arm {arm.label} ({mode})"}
+            st.session_state[TRAINING_RUNNER_LOAD] = lesson_arm_settings(lesson.id, arm.id, mode)
             st.switch_page("pages/training_runner.py")
         if _is_transfer(settings) and cols[1].button("Transfer learning", key=f"ls_open_tl_{lesson.id}"):
             model = settings["model"]
