@@ -330,6 +330,7 @@ def run_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequence[i
 
 # --- estimates ------------------------------------------------------------------------------------------------
 ROUGH_IMAGES_PER_S = {"cpu": 800.0, "cuda": 15000.0, "mps": 4000.0}   # small CNNs at 32 px, a rough guide
+RUN_OVERHEAD_S = 5.0             # loading the data and building the model, per training
 
 
 @dataclass
@@ -358,25 +359,29 @@ def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", dev
                               f"about {format_seconds(seconds)} ({mode}, {repeats} seed(s); measured on "
                               f"{shipped.device or 'an unknown device'})")
     kind = "cuda" if str(device).startswith("cuda") else ("mps" if str(device) == "mps" else "cpu")
-    images_total = 0.0
+    seconds = 0.0
     for arm in lesson.arms:
         settings = arm.train_settings(mode)
         epochs = int(settings.get("epochs", 8))
-        images = int(settings.get("train_subset") or 0) or _train_size(str(settings.get("dataset", "shapes")))
+        train_size, test_size = _split_sizes(str(settings.get("dataset", "shapes")))
+        images = min(int(settings.get("train_subset") or 0) or train_size, train_size)
         trainings = len(arm.config.get("resolutions", [32, 16, 8])) if arm.kind == "resolution_lab" else 1
-        images_total += epochs * images * trainings
-    seconds = images_total * repeats / ROUGH_IMAGES_PER_S[kind]
+        # training, plus the test evaluation (about 3x faster per image) and a few seconds to load and start
+        per_run = (epochs * images + test_size / 3) / ROUGH_IMAGES_PER_S[kind] + RUN_OVERHEAD_S
+        seconds += per_run * trainings * repeats
     return LessonEstimate(seconds, False, kind, f"roughly {format_seconds(seconds)} ({mode}, {repeats} seed(s) on "
                                                 f"{kind}; a guess from the number of images, not a measurement)")
 
 
-def _train_size(dataset: str) -> int:
+def _split_sizes(dataset: str) -> tuple[int, int]:
+    """(train, test) image counts of a dataset (a guess of 10,000 and 2,000 when it is not known here)."""
     try:
         from cnnkit.data import dataset_info
 
-        return int(dataset_info(dataset).num_train) or 10000
+        info = dataset_info(dataset)
+        return int(info.num_train) or 10000, int(info.num_test) or 2000
     except (ValueError, OSError):
-        return 10000
+        return 10000, 2000
 
 
 __all__ = ["CPU_SEEDS", "GPU_SEEDS", "GROUP_PREFIX", "LessonEstimate", "STATUSES", "collect_finished",
