@@ -13,9 +13,9 @@ from cnnkit.jobs import JobManager
 from cnnkit.labs import labs_dir, list_labs, load_lab
 from cnnkit.lessons import (LessonFileError, LessonResult, aggregate_arm, collect_result, comparison_rows,
                             curve_rows, erase_predictions, estimate_lesson_seconds, get_lesson, latest_result,
-                            lesson_file_errors, lesson_status, list_lessons, metric_summary, parse_lesson,
-                            planned_configs, prediction_outcomes, predictions, predictions_of, record_prediction,
-                            ship_result, shipped_result, submit_lesson)
+                            lesson_file_errors, lesson_status, lesson_statuses, list_lessons, metric_summary,
+                            parse_lesson, planned_configs, prediction_outcomes, predictions, predictions_of,
+                            record_prediction, ship_result, shipped_result, submit_lesson)
 from cnnkit.lessons.loader import MAX_ARMS, MAX_FILE_BYTES
 from cnnkit.lessons.results import SeedRun, save_result
 from cnnkit.train import TrainConfig
@@ -263,6 +263,7 @@ def test_results_are_saved_as_lesson_labs_and_shipped_ones_open_read_only(teache
     shipped = shipped_result("my-depth", "quick")
     assert shipped.shipped and shipped.runs == [] and shipped.arms[0].metrics == arms[0].metrics
     assert lesson_status("my-depth") == "shipped results" and latest_result("my-depth").shipped
+    assert lesson_statuses(["my-depth", "nothing"]) == {"my-depth": "shipped results", "nothing": "not run"}
     with pytest.raises(ValueError, match="read-only"):
         save_result(shipped)
     estimate = estimate_lesson_seconds("my-depth", "quick", "cuda", seeds=3)
@@ -272,7 +273,7 @@ def test_results_are_saved_as_lesson_labs_and_shipped_ones_open_read_only(teache
     # an own result of this install is preferred, and listed among the labs as kind "lesson"
     result.lab_dir = str(labs_dir() / result.lab_id)
     save_result(result)
-    assert lesson_status("my-depth") == "results"
+    assert lesson_status("my-depth") == "results" and lesson_statuses(["my-depth"]) == {"my-depth": "results"}
     own = latest_result("my-depth")
     assert not own.shipped and own.lab_id == result.lab_id and own.seconds == 42.0
     assert [(lab.kind, lab.title) for lab in list_labs()] == [("lesson", "Lesson my-depth · quick · 1 seed(s)")]

@@ -57,11 +57,11 @@ def _lesson(lesson_id: str):
 
 
 def lessons_command(args: argparse.Namespace) -> int:
-    from cnnkit.lessons import lesson_file_errors, lesson_status, list_lessons
+    from cnnkit.lessons import lesson_file_errors, lesson_statuses, list_lessons
 
-    rows = []
-    for lesson in list_lessons():
-        rows.append({**lesson.summary(), "status": lesson_status(lesson.id)})
+    lessons = list_lessons()
+    statuses = lesson_statuses([lesson.id for lesson in lessons])
+    rows = [{**lesson.summary(), "status": statuses[lesson.id]} for lesson in lessons]
     errors = [e.to_dict() for e in lesson_file_errors()]
     if args.json:
         print_json({"lessons": rows, "errors": errors})

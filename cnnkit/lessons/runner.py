@@ -328,6 +328,30 @@ def run_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequence[i
     return collect_result(lesson_id, group, manager)
 
 
+def lesson_statuses(lesson_ids: Optional[Sequence[str]] = None, manager: Optional[JobManager] = None) -> dict[str, str]:
+    """lesson_status for many lessons in one pass over the saved results (the Lessons page's listing)."""
+    manager = manager or get_job_manager()
+    if lesson_ids is None:
+        from cnnkit.lessons.loader import list_lessons
+
+        lesson_ids = [lesson.id for lesson in list_lessons()]
+    collect_finished(None, manager)
+    active = {s.group for s in manager.active()}
+    finished = {r.lesson_id for r in saved_results() if r.status in ("done", "partial")}
+    out = {}
+    for lesson_id in lesson_ids:
+        pattern = _group_pattern(lesson_id)
+        if any(pattern.match(group) for group in active):
+            out[lesson_id] = "running"
+        elif lesson_id in finished:
+            out[lesson_id] = "results"
+        elif any(shipped_result(lesson_id, mode) is not None for mode in MODES):
+            out[lesson_id] = "shipped results"
+        else:
+            out[lesson_id] = "not run"
+    return out
+
+
 # --- estimates ------------------------------------------------------------------------------------------------
 ROUGH_IMAGES_PER_S = {"cpu": 800.0, "cuda": 15000.0, "mps": 4000.0}   # small CNNs at 32 px, a rough guide
 RUN_OVERHEAD_S = 5.0             # loading the data and building the model, per training
@@ -386,4 +410,4 @@ def _split_sizes(dataset: str) -> tuple[int, int]:
 
 __all__ = ["CPU_SEEDS", "GPU_SEEDS", "GROUP_PREFIX", "LessonEstimate", "STATUSES", "collect_finished",
            "collect_result", "default_seeds", "estimate_lesson_seconds", "group_jobs", "latest_result",
-           "lesson_status", "planned_configs", "run_lesson", "running_groups", "submit_lesson"]
+           "lesson_status", "lesson_statuses", "planned_configs", "run_lesson", "running_groups", "submit_lesson"]
