@@ -154,6 +154,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         else:
             payload = comparison_json(lesson, result)
             entry.update(status=result.status, message=result.message, device=result.device,
+                         device_label=result.device_label, cpu_count=os.cpu_count(),
                          arms=payload["arms"], seeds=result.seeds, lab_id=result.lab_id, result_seconds=result.seconds)
             if args.save_shipped and result.status == "done":
                 target = ship_result(result, shipped_dir / f"{lesson.id}-{mode}")

@@ -11,11 +11,11 @@ import pytest
 
 from cnnkit.jobs import JobManager
 from cnnkit.labs import labs_dir, list_labs, load_lab
-from cnnkit.lessons import (LessonFileError, LessonResult, aggregate_arm, collect_result, comparison_rows,
-                            curve_rows, erase_predictions, estimate_lesson_seconds, get_lesson, latest_result,
-                            lesson_file_errors, lesson_status, lesson_statuses, list_lessons, metric_summary,
-                            parse_lesson, planned_configs, prediction_outcomes, predictions, predictions_of,
-                            record_prediction, ship_result, shipped_result, submit_lesson)
+from cnnkit.lessons import (LessonFileError, LessonResult, aggregate_arm, cancel_lesson, collect_result,
+                            comparison_rows, curve_rows, erase_predictions, estimate_lesson_seconds, get_lesson,
+                            latest_result, lesson_file_errors, lesson_status, lesson_statuses, list_lessons,
+                            metric_summary, parse_lesson, planned_configs, prediction_outcomes, predictions,
+                            predictions_of, record_prediction, ship_result, shipped_result, submit_lesson)
 from cnnkit.lessons.loader import MAX_ARMS, MAX_FILE_BYTES
 from cnnkit.lessons.results import SeedRun, save_result
 from cnnkit.train import TrainConfig
@@ -336,3 +336,24 @@ def test_a_lesson_runs_end_to_end_in_quick_mode_as_one_job_group(teacher_dir):
     assert collect_result("tiny-depth", group, manager).lab_id == result.lab_id      # collecting again: the same
     assert lesson_status("tiny-depth", manager=manager) == "results"
     assert latest_result("tiny-depth").lab_id == group
+
+
+def test_a_stopped_lesson_is_collected_as_cancelled_with_nothing_trained(teacher_dir):
+    import threading
+
+    (teacher_dir / "mine.toml").write_text(lesson_text("my-depth"))
+    manager = JobManager()
+    release = threading.Event()
+    blocker = manager.submit(lambda context: release.wait(30), label="someone else's run", device="cpu",
+                             owner="Bob")
+    group = submit_lesson("my-depth", mode="quick", seeds=2, device="cpu", owner="Ada", manager=manager)
+    assert [s.status for s in manager.list(group=group)] == ["queued"] * 4
+    with pytest.raises(ValueError, match="belongs to Ada: only they or the teacher can stop it"):
+        cancel_lesson(group, by="Bob", manager=manager)
+    assert cancel_lesson(group, by="Ada", manager=manager) == 4
+    release.set()
+    manager.wait(blocker, timeout=30)
+    result = collect_result("my-depth", group, manager)
+    assert result.status == "cancelled" and result.arms[0].status == "failed"
+    assert "shallow seed 0: cancelled" in result.message
+    assert lesson_status("my-depth", manager=manager) == "not run" and latest_result("my-depth") is None

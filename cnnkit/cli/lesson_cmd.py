@@ -98,7 +98,8 @@ def comparison_json(lesson, result) -> dict:
         arms.append({"arm_id": arm.id, "label": arm.label, "status": ours.status if ours else "failed",
                      "seeds": ours.seeds if ours else [], "seconds": ours.seconds if ours else 0.0, **metrics})
     return {"lesson_id": lesson.id, "title": lesson.title, "mode": result.mode, "quick": result.mode == "quick",
-            "device": result.device, "seeds": result.seeds, "seconds": result.seconds, "status": result.status,
+            "device": result.device, "device_label": result.device_label, "seeds": result.seeds,
+            "seconds": result.seconds, "status": result.status,
             "message": result.message, "lab_id": result.lab_id, "shipped": result.shipped, "arms": arms,
             "rows": comparison_rows(lesson, result)}
 

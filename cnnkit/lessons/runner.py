@@ -238,6 +238,7 @@ def collect_result(lesson_id: str, group_id: str, manager: Optional[JobManager] 
     result.arms = [aggregate_arm(arm_id, runs, planned[arm_id]) for arm_id, runs in lesson_arms.items()]
     devices = [r.device for runs in lesson_arms.values() for r in runs if r.device]
     result.device = devices[0] if devices else result.device
+    result.device_label = _device_label(result.device)
     if started and ended:
         result.seconds = round(max(ended) - min(started), 2)
     else:
@@ -251,6 +252,29 @@ def collect_result(lesson_id: str, group_id: str, manager: Optional[JobManager] 
     result.message = "; ".join(problems)[:2000]
     save_result(result)
     return result
+
+
+def _device_label(device: str) -> str:
+    """Where the runs trained, in words (they trained on this machine's backend, so it can be described here)."""
+    from cnnkit.device import describe_device
+
+    try:
+        return describe_device(device).label()
+    except (ValueError, RuntimeError, AssertionError):
+        return str(device)
+
+
+def cancel_lesson(group_id: str, by: Optional[str] = None, teacher: bool = False,
+                  manager: Optional[JobManager] = None) -> int:
+    """Stop every queued or running job of a lesson's group (`by`: only its owner or the teacher may; None: the app
+    itself). Returns how many were stopped; collect_result then keeps what finished (status partial or cancelled)."""
+    manager = manager or get_job_manager()
+    stopped = 0
+    for snap in manager.list(group=group_id):
+        if not snap.finished:
+            manager.cancel(snap.job_id, by=by, teacher=teacher)
+            stopped += 1
+    return stopped
 
 
 def collect_finished(lesson_id: Optional[str] = None, manager: Optional[JobManager] = None) -> list[LessonResult]:
@@ -379,9 +403,9 @@ def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", dev
     shipped = shipped_result(lesson.id, mode)
     if shipped is not None and shipped.seconds > 0 and shipped.seeds:
         seconds = shipped.seconds * repeats / len(shipped.seeds)
+        where = shipped.device_label or shipped.device or "an unknown device"
         return LessonEstimate(seconds, True, shipped.device,
-                              f"about {format_seconds(seconds)} ({mode}, {repeats} seed(s); measured on "
-                              f"{shipped.device or 'an unknown device'})")
+                              f"about {format_seconds(seconds)} ({mode}, {repeats} seed(s); measured on {where})")
     kind = "cuda" if str(device).startswith("cuda") else ("mps" if str(device) == "mps" else "cpu")
     seconds = 0.0
     for arm in lesson.arms:
@@ -408,6 +432,6 @@ def _split_sizes(dataset: str) -> tuple[int, int]:
         return 10000, 2000
 
 
-__all__ = ["CPU_SEEDS", "GPU_SEEDS", "GROUP_PREFIX", "LessonEstimate", "STATUSES", "collect_finished",
+__all__ = ["CPU_SEEDS", "GPU_SEEDS", "GROUP_PREFIX", "LessonEstimate", "STATUSES", "cancel_lesson", "collect_finished",
            "collect_result", "default_seeds", "estimate_lesson_seconds", "group_jobs", "latest_result",
            "lesson_status", "lesson_statuses", "planned_configs", "run_lesson", "running_groups", "submit_lesson"]
