@@ -13,9 +13,10 @@ from cnnkit.jobs import JobManager
 from cnnkit.labs import labs_dir, list_labs, load_lab
 from cnnkit.lessons import (LessonFileError, LessonResult, aggregate_arm, cancel_lesson, collect_result,
                             comparison_rows, curve_rows, erase_predictions, estimate_lesson_seconds, get_lesson,
-                            latest_result, lesson_file_errors, lesson_status, lesson_statuses, list_lessons,
-                            metric_summary, parse_lesson, planned_configs, prediction_outcomes, predictions,
-                            predictions_of, record_prediction, ship_result, shipped_result, submit_lesson)
+                            latest_result, lesson_file_errors, lesson_jobs, lesson_status, lesson_statuses,
+                            list_lessons, metric_summary, parse_lesson, planned_configs, prediction_outcomes,
+                            predictions, predictions_of, record_prediction, ship_result, shipped_result,
+                            submit_lesson)
 from cnnkit.lessons.loader import MAX_ARMS, MAX_FILE_BYTES
 from cnnkit.lessons.results import SeedRun, save_result
 from cnnkit.train import TrainConfig
@@ -321,6 +322,9 @@ def test_a_lesson_runs_end_to_end_in_quick_mode_as_one_job_group(teacher_dir):
     snaps = manager.list(group=group)
     assert len(snaps) == 2 and {s.owner for s in snaps} == {"Ada"} and group.startswith("lesson-tiny-depth-")
     assert lesson_status("tiny-depth", manager=manager) == "running"
+    jobs = lesson_jobs(group, manager)
+    assert [(j["arm_id"], j["seed"], j["snapshot"].job_id) for j in jobs] == [
+        ("shallow", 0, snaps[0].job_id), ("deep", 0, snaps[1].job_id)]
     with pytest.raises(ValueError, match="still running: 0 of 2 runs have ended"):
         collect_result("tiny-depth", group, manager)       # the second job waits for the first: not both ended
     for snap in snaps:

@@ -10,6 +10,7 @@ through their saved lab), aggregates mean ± std per arm and saves the result. R
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,10 +188,26 @@ def group_jobs(group_id: str, manager: Optional[JobManager] = None) -> list[JobS
     return manager.list(group=group_id)
 
 
+def lesson_jobs(group_id: str, manager: Optional[JobManager] = None) -> list[dict]:
+    """The group's jobs with the arm and seed each one trains (for live curves per arm):
+    {arm_id, seed, kind, job_id, name, snapshot (a JobSnapshot, None when this manager does not know the job)}."""
+    manager = manager or get_job_manager()
+    result = _result_of_group(group_id)
+    return [{**entry, "snapshot": _snapshot(manager, entry["job_id"], group_id)} for entry in result.plan]
+
+
 def collect_result(lesson_id: str, group_id: str, manager: Optional[JobManager] = None) -> LessonResult:
     """Aggregate a finished group's runs into its LessonResult and save it (lab kind "lesson"). Collecting again
     returns the saved result. ValueError while some of its jobs are still queued or running."""
     manager = manager or get_job_manager()
+    with _COLLECT_LOCK:   # two sessions polling the same lesson collect it once
+        return _collect(lesson_id, group_id, manager)
+
+
+_COLLECT_LOCK = threading.Lock()
+
+
+def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult:
     result = _result_of_group(group_id)
     if result.lesson_id != lesson_id:
         raise ValueError(f"lesson run {group_id!r} is of lesson {result.lesson_id!r}, not {lesson_id!r}")
@@ -434,4 +451,4 @@ def _split_sizes(dataset: str) -> tuple[int, int]:
 
 __all__ = ["CPU_SEEDS", "GPU_SEEDS", "GROUP_PREFIX", "LessonEstimate", "STATUSES", "cancel_lesson", "collect_finished",
            "collect_result", "default_seeds", "estimate_lesson_seconds", "group_jobs", "latest_result",
-           "lesson_status", "lesson_statuses", "planned_configs", "run_lesson", "running_groups", "submit_lesson"]
+           "lesson_jobs", "lesson_status", "lesson_statuses", "planned_configs", "run_lesson", "running_groups", "submit_lesson"]
