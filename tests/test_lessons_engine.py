@@ -355,6 +355,12 @@ def test_a_stopped_lesson_is_collected_as_cancelled_with_nothing_trained(teacher
     with pytest.raises(ValueError, match="belongs to Ada: only they or the teacher can stop it"):
         cancel_lesson(group, by="Bob", manager=manager)
     assert cancel_lesson(group, by="Ada", manager=manager) == 4
+    from cnnkit.classroom.config import ClassroomConfig
+
+    with pytest.raises(ValueError, match="2 epochs is over this class's limit of 1"):
+        submit_lesson("my-depth", mode="full", seeds=1, device="cpu", owner="Ada", manager=manager,
+                      limits=ClassroomConfig(max_epochs=1))
+    assert len(manager.list()) == 5                        # nothing more was queued
     release.set()
     manager.wait(blocker, timeout=30)
     result = collect_result("my-depth", group, manager)

@@ -96,16 +96,22 @@ def _lab_job(config: Any, owner: str):
 
 def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequence[int], None] = None,
                   device: str = "auto", owner: str = "", manager: Optional[JobManager] = None,
-                  subset: Optional[int] = None) -> str:
+                  subset: Optional[int] = None, limits: Any = None) -> str:
     """Queue every arm × seed of the lesson as one job group; returns the group id. Seeds default to 3 on a GPU and
-    1 on a CPU. Raises ValueError (unknown mode, bad seeds, a config that cannot train, not enough queue room)
-    before anything is queued."""
+    1 on a CPU. `limits`: a cnnkit.classroom ClassroomConfig whose limits every run must keep (a student's Run on the
+    page; None: none checked here). Raises ValueError (unknown mode, bad seeds, a config that cannot train, a run over
+    the class's limits, not enough queue room) before anything is queued."""
     lesson = get_lesson(lesson_id)
     manager = manager or get_job_manager()
     resolved = manager.backend.resolve_device(device)
     plan = planned_configs(lesson, mode, seeds, resolved, subset)
     for entry in plan:
         entry["config"].validate()
+        if limits is not None:
+            from cnnkit.classroom.config import check_run_allowed
+
+            config = entry["config"]
+            check_run_allowed(config.train_config() if hasattr(config, "train_config") else config, limits)
     room = manager.queue_room(owner)
     if room < len(plan):
         raise ValueError(f"this lesson queues {len(plan)} runs but you may queue {room} more now (the class's cap on "
