@@ -57,11 +57,11 @@ def _lesson(lesson_id: str):
 
 
 def lessons_command(args: argparse.Namespace) -> int:
-    from cnnkit.lessons import lesson_file_errors, lesson_status, list_lessons
+    from cnnkit.lessons import lesson_file_errors, lesson_statuses, list_lessons
 
-    rows = []
-    for lesson in list_lessons():
-        rows.append({**lesson.summary(), "status": lesson_status(lesson.id)})
+    lessons = list_lessons()
+    statuses = lesson_statuses([lesson.id for lesson in lessons])
+    rows = [{**lesson.summary(), "status": statuses[lesson.id]} for lesson in lessons]
     errors = [e.to_dict() for e in lesson_file_errors()]
     if args.json:
         print_json({"lessons": rows, "errors": errors})
@@ -98,7 +98,8 @@ def comparison_json(lesson, result) -> dict:
         arms.append({"arm_id": arm.id, "label": arm.label, "status": ours.status if ours else "failed",
                      "seeds": ours.seeds if ours else [], "seconds": ours.seconds if ours else 0.0, **metrics})
     return {"lesson_id": lesson.id, "title": lesson.title, "mode": result.mode, "quick": result.mode == "quick",
-            "device": result.device, "seeds": result.seeds, "seconds": result.seconds, "status": result.status,
+            "device": result.device, "device_label": result.device_label, "seeds": result.seeds,
+            "seconds": result.seconds, "status": result.status,
             "message": result.message, "lab_id": result.lab_id, "shipped": result.shipped, "arms": arms,
             "rows": comparison_rows(lesson, result)}
 

@@ -81,6 +81,7 @@ class LessonResult:
     runs: list[dict] = field(default_factory=list)    # {run_dir, label, arm_id, seed} (delete_lab(runs=True))
     lesson_title: str = ""
     message: str = ""
+    device_label: str = ""         # e.g. "GPU: NVIDIA H200, 140 GB" or "CPU (2 threads)": where figures were measured
 
     def arm(self, arm_id: str) -> Optional[ArmResult]:
         return next((a for a in self.arms if a.arm_id == arm_id), None)
@@ -115,7 +116,7 @@ class LessonResult:
     def summary(self) -> dict:
         """The CLI's JSON: per arm the compared metrics (mean, std, per seed), no histories or matrices."""
         return {"lesson_id": self.lesson_id, "mode": self.mode, "quick": self.mode == "quick",
-                "device": self.device, "seeds": self.seeds, "seconds": self.seconds, "status": self.status,
+                "device": self.device, "device_label": self.device_label, "seeds": self.seeds, "seconds": self.seconds, "status": self.status,
                 "shipped": self.shipped, "lab_id": self.lab_id, "message": self.message,
                 "arms": [{"arm_id": a.arm_id, "seeds": a.seeds, "status": a.status,
                           "metrics": {m: a.metrics[m] for m in COMPARED_METRICS if m in a.metrics},

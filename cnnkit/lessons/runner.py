@@ -10,6 +10,7 @@ through their saved lab), aggregates mean ± std per arm and saves the result. R
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,16 +96,22 @@ def _lab_job(config: Any, owner: str):
 
 def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequence[int], None] = None,
                   device: str = "auto", owner: str = "", manager: Optional[JobManager] = None,
-                  subset: Optional[int] = None) -> str:
+                  subset: Optional[int] = None, limits: Any = None) -> str:
     """Queue every arm × seed of the lesson as one job group; returns the group id. Seeds default to 3 on a GPU and
-    1 on a CPU. Raises ValueError (unknown mode, bad seeds, a config that cannot train, not enough queue room)
-    before anything is queued."""
+    1 on a CPU. `limits`: a cnnkit.classroom ClassroomConfig whose limits every run must keep (a student's Run on the
+    page; None: none checked here). Raises ValueError (unknown mode, bad seeds, a config that cannot train, a run over
+    the class's limits, not enough queue room) before anything is queued."""
     lesson = get_lesson(lesson_id)
     manager = manager or get_job_manager()
     resolved = manager.backend.resolve_device(device)
     plan = planned_configs(lesson, mode, seeds, resolved, subset)
     for entry in plan:
         entry["config"].validate()
+        if limits is not None:
+            from cnnkit.classroom.config import check_run_allowed
+
+            config = entry["config"]
+            check_run_allowed(config.train_config() if hasattr(config, "train_config") else config, limits)
     room = manager.queue_room(owner)
     if room < len(plan):
         raise ValueError(f"this lesson queues {len(plan)} runs but you may queue {room} more now (the class's cap on "
@@ -187,10 +194,26 @@ def group_jobs(group_id: str, manager: Optional[JobManager] = None) -> list[JobS
     return manager.list(group=group_id)
 
 
+def lesson_jobs(group_id: str, manager: Optional[JobManager] = None) -> list[dict]:
+    """The group's jobs with the arm and seed each one trains (for live curves per arm):
+    {arm_id, seed, kind, job_id, name, snapshot (a JobSnapshot, None when this manager does not know the job)}."""
+    manager = manager or get_job_manager()
+    result = _result_of_group(group_id)
+    return [{**entry, "snapshot": _snapshot(manager, entry["job_id"], group_id)} for entry in result.plan]
+
+
 def collect_result(lesson_id: str, group_id: str, manager: Optional[JobManager] = None) -> LessonResult:
     """Aggregate a finished group's runs into its LessonResult and save it (lab kind "lesson"). Collecting again
     returns the saved result. ValueError while some of its jobs are still queued or running."""
     manager = manager or get_job_manager()
+    with _COLLECT_LOCK:   # two sessions polling the same lesson collect it once
+        return _collect(lesson_id, group_id, manager)
+
+
+_COLLECT_LOCK = threading.Lock()
+
+
+def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult:
     result = _result_of_group(group_id)
     if result.lesson_id != lesson_id:
         raise ValueError(f"lesson run {group_id!r} is of lesson {result.lesson_id!r}, not {lesson_id!r}")
@@ -238,6 +261,7 @@ def collect_result(lesson_id: str, group_id: str, manager: Optional[JobManager] 
     result.arms = [aggregate_arm(arm_id, runs, planned[arm_id]) for arm_id, runs in lesson_arms.items()]
     devices = [r.device for runs in lesson_arms.values() for r in runs if r.device]
     result.device = devices[0] if devices else result.device
+    result.device_label = _device_label(result.device)
     if started and ended:
         result.seconds = round(max(ended) - min(started), 2)
     else:
@@ -251,6 +275,29 @@ def collect_result(lesson_id: str, group_id: str, manager: Optional[JobManager] 
     result.message = "; ".join(problems)[:2000]
     save_result(result)
     return result
+
+
+def _device_label(device: str) -> str:
+    """Where the runs trained, in words (they trained on this machine's backend, so it can be described here)."""
+    from cnnkit.device import describe_device
+
+    try:
+        return describe_device(device).label()
+    except (ValueError, RuntimeError, AssertionError):
+        return str(device)
+
+
+def cancel_lesson(group_id: str, by: Optional[str] = None, teacher: bool = False,
+                  manager: Optional[JobManager] = None) -> int:
+    """Stop every queued or running job of a lesson's group (`by`: only its owner or the teacher may; None: the app
+    itself). Returns how many were stopped; collect_result then keeps what finished (status partial or cancelled)."""
+    manager = manager or get_job_manager()
+    stopped = 0
+    for snap in manager.list(group=group_id):
+        if not snap.finished:
+            manager.cancel(snap.job_id, by=by, teacher=teacher)
+            stopped += 1
+    return stopped
 
 
 def collect_finished(lesson_id: Optional[str] = None, manager: Optional[JobManager] = None) -> list[LessonResult]:
@@ -328,8 +375,33 @@ def run_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequence[i
     return collect_result(lesson_id, group, manager)
 
 
+def lesson_statuses(lesson_ids: Optional[Sequence[str]] = None, manager: Optional[JobManager] = None) -> dict[str, str]:
+    """lesson_status for many lessons in one pass over the saved results (the Lessons page's listing)."""
+    manager = manager or get_job_manager()
+    if lesson_ids is None:
+        from cnnkit.lessons.loader import list_lessons
+
+        lesson_ids = [lesson.id for lesson in list_lessons()]
+    collect_finished(None, manager)
+    active = {s.group for s in manager.active()}
+    finished = {r.lesson_id for r in saved_results() if r.status in ("done", "partial")}
+    out = {}
+    for lesson_id in lesson_ids:
+        pattern = _group_pattern(lesson_id)
+        if any(pattern.match(group) for group in active):
+            out[lesson_id] = "running"
+        elif lesson_id in finished:
+            out[lesson_id] = "results"
+        elif any(shipped_result(lesson_id, mode) is not None for mode in MODES):
+            out[lesson_id] = "shipped results"
+        else:
+            out[lesson_id] = "not run"
+    return out
+
+
 # --- estimates ------------------------------------------------------------------------------------------------
 ROUGH_IMAGES_PER_S = {"cpu": 800.0, "cuda": 15000.0, "mps": 4000.0}   # small CNNs at 32 px, a rough guide
+RUN_OVERHEAD_S = 5.0             # loading the data and building the model, per training
 
 
 @dataclass
@@ -354,31 +426,35 @@ def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", dev
     shipped = shipped_result(lesson.id, mode)
     if shipped is not None and shipped.seconds > 0 and shipped.seeds:
         seconds = shipped.seconds * repeats / len(shipped.seeds)
+        where = shipped.device_label or shipped.device or "an unknown device"
         return LessonEstimate(seconds, True, shipped.device,
-                              f"about {format_seconds(seconds)} ({mode}, {repeats} seed(s); measured on "
-                              f"{shipped.device or 'an unknown device'})")
+                              f"about {format_seconds(seconds)} ({mode}, {repeats} seed(s); measured on {where})")
     kind = "cuda" if str(device).startswith("cuda") else ("mps" if str(device) == "mps" else "cpu")
-    images_total = 0.0
+    seconds = 0.0
     for arm in lesson.arms:
         settings = arm.train_settings(mode)
         epochs = int(settings.get("epochs", 8))
-        images = int(settings.get("train_subset") or 0) or _train_size(str(settings.get("dataset", "shapes")))
+        train_size, test_size = _split_sizes(str(settings.get("dataset", "shapes")))
+        images = min(int(settings.get("train_subset") or 0) or train_size, train_size)
         trainings = len(arm.config.get("resolutions", [32, 16, 8])) if arm.kind == "resolution_lab" else 1
-        images_total += epochs * images * trainings
-    seconds = images_total * repeats / ROUGH_IMAGES_PER_S[kind]
+        # training, plus the test evaluation (about 3x faster per image) and a few seconds to load and start
+        per_run = (epochs * images + test_size / 3) / ROUGH_IMAGES_PER_S[kind] + RUN_OVERHEAD_S
+        seconds += per_run * trainings * repeats
     return LessonEstimate(seconds, False, kind, f"roughly {format_seconds(seconds)} ({mode}, {repeats} seed(s) on "
                                                 f"{kind}; a guess from the number of images, not a measurement)")
 
 
-def _train_size(dataset: str) -> int:
+def _split_sizes(dataset: str) -> tuple[int, int]:
+    """(train, test) image counts of a dataset (a guess of 10,000 and 2,000 when it is not known here)."""
     try:
         from cnnkit.data import dataset_info
 
-        return int(dataset_info(dataset).num_train) or 10000
+        info = dataset_info(dataset)
+        return int(info.num_train) or 10000, int(info.num_test) or 2000
     except (ValueError, OSError):
-        return 10000
+        return 10000, 2000
 
 
-__all__ = ["CPU_SEEDS", "GPU_SEEDS", "GROUP_PREFIX", "LessonEstimate", "STATUSES", "collect_finished",
+__all__ = ["CPU_SEEDS", "GPU_SEEDS", "GROUP_PREFIX", "LessonEstimate", "STATUSES", "cancel_lesson", "collect_finished",
            "collect_result", "default_seeds", "estimate_lesson_seconds", "group_jobs", "latest_result",
-           "lesson_status", "planned_configs", "run_lesson", "running_groups", "submit_lesson"]
+           "lesson_jobs", "lesson_status", "lesson_statuses", "planned_configs", "run_lesson", "running_groups", "submit_lesson"]
