@@ -9,7 +9,7 @@ import streamlit as st
 
 from cnnkit import lessons
 from cnnkit.jobs import get_job_manager
-from ui.identity import current_owner, is_teacher, may_train
+from ui.identity import class_config, current_owner, is_teacher, may_train
 from ui.job_follow import follow_jobs
 from ui.lessons_links import render_open_buttons
 from ui.lessons_results import render_comparison, render_curves, render_per_class, render_predictions
@@ -38,10 +38,11 @@ def group_key(lesson_id: str) -> str:
     return f"ls_group_{lesson_id}"
 
 
-def live_details(snaps: list) -> None:
-    """While a lesson runs: each arm's curves so far (ours only; the report's come with the results)."""
-    runs = [ComparedRun(key=s.job_id, label=s.label, config=s.meta.get("config", {}), history=list(s.history or []))
-            for s in snaps if s.history]
+def live_details(snaps: list, names: dict[str, str]) -> None:
+    """While a lesson runs: each arm's curves so far (ours only; the report's come with the results).
+    names: job id -> "arm · seed" (lessons.lesson_jobs)."""
+    runs = [ComparedRun(key=s.job_id, label=names.get(s.job_id, s.label), config=s.meta.get("config", {}),
+                        history=list(s.history or [])) for s in snaps if s.history]
     if not runs:
         return
     cols = st.columns(2)
@@ -75,7 +76,8 @@ def run_section(lesson) -> None:
         try:
             if not allowed:
                 raise ValueError(why)
-            group = lessons.submit_lesson(lesson.id, mode=mode, seeds=int(seeds), owner=owner)
+            group = lessons.submit_lesson(lesson.id, mode=mode, seeds=int(seeds), owner=owner,
+                                          limits=None if teacher else class_config())  # the class's limits
         except (ValueError, KeyError) as exc:
             st.error(str(exc))
         else:
@@ -84,8 +86,15 @@ def run_section(lesson) -> None:
             statuses.clear()
     if not group:
         return
+    labels = {arm.id: arm.label for arm in lesson.arms}
+    try:
+        names = {job["job_id"]: f"{labels.get(job['arm_id'], job['arm_id'])} · seed {job['seed']}"
+                 for job in lessons.lesson_jobs(group)}
+    except (KeyError, ValueError, FileNotFoundError):  # an older group: the jobs' own labels then
+        names = {}
     snaps = follow_jobs(group=group, key=f"ls_{lesson.id}", stop_label="Stop the lesson",
-                        stop_help="Stops every run of this lesson; the arms that finished are kept.", details=live_details)
+                        stop_help="Stops every run of this lesson; the arms that finished are kept.",
+                        details=lambda snaps: live_details(snaps, names))
     if snaps and all(s.finished for s in snaps) and st.session_state.get(f"ls_collected_{lesson.id}") != group:
         st.session_state[f"ls_collected_{lesson.id}"] = group
         try:

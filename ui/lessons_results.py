@@ -70,7 +70,8 @@ def render_comparison(lesson, result) -> None:
     st.subheader("Ours against the report" + (" (quick)" if quick else ""))
     st.caption(escape_markdown(
         f"{'Quick mode: a subset and fewer epochs, so expect lower figures than the report; the effect is the point. ' if quick else ''}"
-        f"{len(result.seeds)} seed(s) per arm on {result.device or 'an unknown device'}, {where}. "
+        f"{len(result.seeds)} seed(s) per arm on {result.device_label or result.device or 'an unknown device'}, "
+        f"{where}. "
         "Ours is the mean ± the standard deviation over the seeds."))
     frame = comparison_frame(lesson, result)
     if frame.empty:
