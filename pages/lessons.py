@@ -12,7 +12,8 @@ from cnnkit.jobs import get_job_manager
 from ui.identity import class_config, current_owner, is_teacher, may_train
 from ui.job_follow import follow_jobs
 from ui.lessons_links import render_open_buttons
-from ui.lessons_results import render_comparison, render_curves, render_per_class, render_predictions
+from ui.lessons_results import (render_comparison, render_curves, render_per_class, render_predictions,
+                                render_resolutions)
 from ui.lessons_view import render_arms, render_header, render_index, render_notes, render_predict_first
 from ui.plain_text import escape_markdown
 from ui.run_compare import ComparedRun, runs_curve_chart
@@ -125,6 +126,7 @@ def lesson_page(lesson) -> None:
         return
     render_comparison(lesson, result)
     render_curves(lesson, result)
+    render_resolutions(lesson, result)
     render_per_class(lesson, result)
     render_predictions(lesson, result, owner, teacher)
     if lesson.conclusion:

@@ -174,3 +174,25 @@ def test_a_training_runner_link_loads_a_lessons_arm(folders):
     at.run()
     assert any("no lesson" in e.value and "no\\-such" in e.value for e in at.error)   # escaped: plain text
     assert at.slider(key="tr_epochs").value == 8                                     # the defaults stay
+
+
+def test_a_resolution_lab_lesson_by_resolution_and_opened_in_the_lab(folders):
+    from tests.helpers.lessons import RESOLUTION_ID, resolution_lesson
+
+    resolution_lesson(folders)
+    at = open_lesson(RESOLUTION_ID)
+    at.button(key=f"ls_pred_skip_{RESOLUTION_ID}").click().run()
+    assert not at.exception, at.exception
+    table = comparison_table(at)
+    row = table[table["arm"] == "Resolution lab · TOTV 16 px"].iloc[0]
+    assert row["ours (quick)"] == "60.00" and row["report"] == "41.00" and row["how close"] == "ours higher"
+    assert "Test accuracy by resolution: TOTV against TVTV" in chart_titles(at)
+    per_class = next(df.value for df in at.dataframe if "TOTV 16 px report" in df.value.columns)
+    circle = per_class[per_class["class"] == "circle"].iloc[0]
+    assert circle["TOTV 16 px report"] == pytest.approx(44.6) and circle["TOTV 16 px ours (quick)"] == 55.0
+    # Opened in the Resolution lab: its resolutions and training settings (quick mode) are in the form.
+    at.button(key=f"ls_open_rl_{RESOLUTION_ID}").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Resolution lab"
+    assert at.multiselect(key="rl_resolutions").value == [32, 16, 8]
+    assert at.slider(key="rl_epochs").value == 1

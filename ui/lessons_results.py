@@ -176,6 +176,67 @@ def render_per_class(lesson, result) -> None:
                     width="stretch")
 
 
+METHOD_COLOURS = alt.Scale(domain=["TOTV", "TVTV"], range=["#D55E00", "#0072B2"])  # Okabe–Ito vermilion, blue
+
+
+def resolution_rows(arm, ours) -> list[dict]:
+    """{method, resolution, source ("ours"|"report"), accuracy, std} of a resolution-lab arm, ours and the report's."""
+    rows = []
+    for method in ("TOTV", "TVTV"):
+        for res, cell in arm.reported.by_resolution.get(method, {}).items():
+            if cell.get("test_accuracy") is not None:
+                rows.append({"method": method, "resolution": int(res), "source": "report",
+                             "accuracy": float(cell["test_accuracy"]), "std": None})
+        for res, cell in ((ours.by_resolution if ours else {}) or {}).get(method, {}).items():
+            summary = cell.get("test_accuracy") or {}
+            if summary.get("mean") is not None:
+                rows.append({"method": method, "resolution": int(res), "source": "ours",
+                             "accuracy": float(summary["mean"]), "std": summary.get("std")})
+    return rows
+
+
+def render_resolutions(lesson, result) -> None:
+    """Resolution-lab arms: test accuracy by resolution, TOTV against TVTV, ours solid and the report's dashed,
+    and the per-class accuracies at every resolution."""
+    for arm in [a for a in lesson.arms if a.kind == "resolution_lab"]:
+        ours = result.arm(arm.id) if result is not None else None
+        rows = resolution_rows(arm, ours)
+        if not rows:
+            continue
+        st.subheader("By resolution" + (f": {arm.label}" if len(lesson.arms) > 1 else ""))
+        frame = pd.DataFrame(rows)
+        order = sorted(frame["resolution"].unique(), reverse=True)
+        quick = " (quick)" if result is not None and result.mode == "quick" else ""
+        chart = alt.Chart(frame).mark_line(point=True, strokeWidth=2).encode(
+            x=alt.X("resolution:O", sort=order, title="test resolution (px)"),
+            y=alt.Y("accuracy:Q", title="test accuracy (%)", scale=alt.Scale(domain=[0, 100])),
+            color=alt.Color("method:N", scale=METHOD_COLOURS, title="method"),
+            strokeDash=alt.StrokeDash("source:N", scale=SOURCE_DASH, title=None,
+                                      legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#333")),
+            tooltip=["method:N", "resolution:O", "source:N", alt.Tooltip("accuracy:Q", format=".1f"),
+                     alt.Tooltip("std:Q", format=".1f", title="± std (ours)")])
+        st.altair_chart(chart.properties(title=alt.TitleParams(
+            "Test accuracy by resolution: TOTV against TVTV", subtitle=f"ours solid{quick}, the report's dashed"),
+            height=300), width="stretch")
+        table: dict[str, dict] = {}
+        ours_cells = (ours.by_resolution if ours else {}) or {}
+        for method in ("TOTV", "TVTV"):
+            reported_cells, measured_cells = arm.reported.by_resolution.get(method, {}), ours_cells.get(method, {})
+            for res in sorted({*reported_cells, *measured_cells}, key=int, reverse=True):
+                reported = reported_cells.get(res, {}).get("per_class", {})
+                measured = measured_cells.get(res, {}).get("per_class_accuracy", {})
+                for name in dict.fromkeys([*reported, *measured]):
+                    row = table.setdefault(name, {"class": name})
+                    row[f"{method} {res} px report"] = (reported.get(name) or {}).get("accuracy")
+                    row[f"{method} {res} px ours{quick}"] = measured.get(name)
+        if table:
+            per_class = pd.DataFrame(list(table.values())).dropna(axis=1, how="all")
+            st.caption("Per-class test accuracy (%) at each resolution: the report's and ours.")
+            st.dataframe(per_class, hide_index=True, width="stretch",
+                         column_config={c: st.column_config.NumberColumn(format="%.1f")
+                                        for c in per_class.columns if c != "class"})
+
+
 def winner(lesson, figures: dict[str, Optional[float]]) -> tuple[Optional[str], Optional[float]]:
     """(the arm with the highest test accuracy, its lead over the next best in points) from {arm id: figure}."""
     known = sorted(((v, a) for a, v in figures.items() if v is not None), reverse=True)
@@ -226,4 +287,4 @@ def render_predictions(lesson, result, owner: str, teacher: bool) -> None:
 
 
 __all__ = ["comparison_frame", "curves_chart", "render_comparison", "render_curves", "render_per_class",
-           "render_predictions", "verdict", "winner"]
+           "render_predictions", "render_resolutions", "resolution_rows", "verdict", "winner"]

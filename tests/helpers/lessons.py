@@ -89,3 +89,56 @@ def shipped_result(folders: dict[str, Path], run_ids: dict[str, list[str]] | Non
                           arms=[arm("base", [69.5, 70.5], 1.5), arm("bn", [77.0, 79.0], 1.2)],
                           seconds=12.0, status="done", lesson_title="Batch norm on shapes (test)")
     return ship_result(result, folder=folders["shipped"] / f"{LESSON_ID}-quick")
+
+
+RESOLUTION_ID = "test-res"
+RESOLUTION_TOML = '''
+id = "test-res"
+title = "TOTV against TVTV (test)"
+topic = "resolution"
+question = "Low resolution or mismatch?"
+
+[[arms]]
+id = "lab"
+label = "Resolution lab"
+kind = "resolution_lab"
+[arms.config]
+resolutions = [32, 16, 8]
+mode = "area"
+native_size = false
+[arms.config.base]
+dataset = "shapes"
+model = "cnn3"
+epochs = 2
+optimizer = "adam"
+lr = 0.001
+[arms.quick]
+train_subset = 64
+epochs = 1
+[arms.reported]
+test_accuracy = 75.0
+[arms.reported.by_resolution.TOTV.32]
+test_accuracy = 75
+per_class = { circle = { accuracy = 71.6 }, square = { accuracy = 82.3 } }
+[arms.reported.by_resolution.TOTV.16]
+test_accuracy = 41
+per_class = { circle = { accuracy = 44.6 }, square = { accuracy = 28.3 } }
+[arms.reported.by_resolution.TVTV.16]
+test_accuracy = 70
+'''
+
+
+def resolution_lesson(folders: dict[str, Path]):
+    """The resolution-lab lesson file and a shipped quick result of it (one seed)."""
+    from cnnkit.lessons import ArmResult, LessonResult, metric_summary, ship_result
+
+    (folders["data"] / "lessons" / f"{RESOLUTION_ID}.toml").write_text(RESOLUTION_TOML)
+    cells = {"TOTV": {"32": 90.0, "16": 60.0}, "TVTV": {"32": 90.0, "16": 85.0}}
+    by_resolution = {method: {res: {"test_accuracy": metric_summary([acc]),
+                                    "per_class_accuracy": {"circle": acc - 5, "square": acc + 5}}
+                              for res, acc in row.items()} for method, row in cells.items()}
+    arm = ArmResult(arm_id="lab", seeds=[0], metrics={"test_accuracy": metric_summary([90.0])},
+                    by_resolution=by_resolution, classes=["circle", "square"])
+    result = LessonResult(lesson_id=RESOLUTION_ID, mode="quick", device="cpu", seeds=[0], arms=[arm], seconds=5.0,
+                          status="done")
+    return ship_result(result, folder=folders["shipped"] / f"{RESOLUTION_ID}-quick")
