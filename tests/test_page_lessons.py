@@ -196,3 +196,18 @@ def test_a_resolution_lab_lesson_by_resolution_and_opened_in_the_lab(folders):
     assert at.title[0].value == "Resolution lab"
     assert at.multiselect(key="rl_resolutions").value == [32, 16, 8]
     assert at.slider(key="rl_epochs").value == 1
+
+
+def test_a_transfer_arm_opens_in_transfer_learning(folders):
+    from tests.helpers.lessons import TRANSFER_ID, transfer_lesson
+
+    transfer_lesson(folders)
+    at = open_lesson(TRANSFER_ID)
+    at.selectbox(key=f"ls_open_arm_{TRANSFER_ID}").set_value("fine-tuned").run()
+    at.button(key=f"ls_open_tl_{TRANSFER_ID}").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Transfer learning"
+    assert at.selectbox(key="tl_pretrained").value == "efficientnet_lite0"
+    assert at.selectbox(key="tl_dataset").value == "shapes"
+    assert at.radio(key="tl_strategy").value == "last:N"
+    assert any(r"Strategy last\:2" in i.value for i in at.info)   # escaped: shown as "last:2"

@@ -80,7 +80,13 @@ def render_open_buttons(lesson, result, mode: Optional[str] = None) -> None:
                 values["tl_dataset"] = settings["dataset"]
             if model.get("source") in {info.name for info in list_pretrained(check_network=False)}:
                 values.update({"tl_source_kind": "Pretrained on ImageNet", "tl_pretrained": model["source"]})
-            hand_off("pages/transfer_learning.py", {k: v for k, v in values.items() if v}, note=note)
+            strategy = str(model.get("strategy", ""))
+            if strategy in ("head", "full", "two-stage") or strategy.startswith("last:"):
+                # "last:8" picks the strategy; N stays the page's (its range depends on the backbone)
+                values["tl_strategy"] = "last:N" if strategy.startswith("last:") else strategy
+                note += f" Strategy {strategy}."
+            hand_off("pages/transfer_learning.py", {k: v for k, v in values.items() if v}, note=note,
+                     train_settings=("tl", {k: v for k, v in settings.items() if k not in ("model", "dataset")}))
     if cols[2].button("Grad-CAM viewer", key=f"ls_open_gc_{lesson.id}", disabled=run_dir is None, help=no_run):
         hand_off("pages/gradcam_viewer.py", {"gc_model": f"run:{run_dir}"}, note=note)
     if cols[3].button("Inside the network", key=f"ls_open_in_{lesson.id}", disabled=run_dir is None, help=no_run):

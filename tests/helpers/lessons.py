@@ -142,3 +142,32 @@ def resolution_lesson(folders: dict[str, Path]):
     result = LessonResult(lesson_id=RESOLUTION_ID, mode="quick", device="cpu", seeds=[0], arms=[arm], seconds=5.0,
                           status="done")
     return ship_result(result, folder=folders["shipped"] / f"{RESOLUTION_ID}-quick")
+
+
+TRANSFER_ID = "test-transfer"
+TRANSFER_TOML = '''
+id = "test-transfer"
+title = "Frozen or fine-tuned (test)"
+topic = "transfer"
+question = "Does fine-tuning beat a frozen backbone?"
+
+[defaults]
+dataset = "shapes"
+epochs = 3
+optimizer = "adam"
+lr = 0.001
+
+[[arms]]
+id = "head-only"
+label = "Head only"
+config = { model = { kind = "transfer", source = "efficientnet_lite0", strategy = "head" } }
+
+[[arms]]
+id = "fine-tuned"
+label = "Last blocks fine-tuned"
+config = { model = { kind = "transfer", source = "efficientnet_lite0", strategy = "last:2" } }
+'''
+
+
+def transfer_lesson(folders: dict[str, Path]) -> None:
+    (folders["data"] / "lessons" / f"{TRANSFER_ID}.toml").write_text(TRANSFER_TOML)
