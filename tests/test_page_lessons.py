@@ -44,7 +44,7 @@ def test_index_lists_lessons_by_topic_with_status(folders):
     at = make_app_test("lessons", timeout=120)
     assert not at.exception, at.exception
     assert at.title[0].value == "Lessons"
-    assert "Regularisation" in [h.value for h in at.subheader]
+    assert "Regularisation" in [h.value for h in at.header]
     assert any("Batch norm on shapes" in link.proto.label for link in at.get("page_link"))
     assert "shipped results" in [c.value for c in at.caption]
 

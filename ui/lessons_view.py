@@ -30,7 +30,7 @@ def render_index(all_lessons: Sequence, statuses: dict[str, str], page: str) -> 
         members = [x for x in all_lessons if x.topic == topic]
         if not members:
             continue
-        st.subheader(topic.capitalize())
+        st.header(topic.capitalize())  # h2 under the page title (axe: heading order)
         for lesson in members:
             cols = st.columns([5, 1])
             with cols[0]:
