@@ -22,7 +22,8 @@ EACH_RUN = "(each run)"
 METRIC_COLUMNS = {"loss": (("train_loss", "train"), ("val_loss", "validation")),
                   "accuracy": (("train_acc", "train"), ("val_acc", "validation"))}
 # The band and line layers share one legend: full-strength line symbols, not the band's faint fill.
-GROUP_LEGEND = alt.Legend(title="group", symbolType="stroke", symbolOpacity=1, symbolStrokeWidth=3)
+GROUP_LEGEND = alt.Legend(title="group", symbolType="stroke", symbolOpacity=1, symbolStrokeWidth=3, labelLimit=320)
+RUN_LEGEND = alt.Legend(title="run", symbolType="stroke", symbolOpacity=1, symbolStrokeWidth=3, labelLimit=260)
 SPLIT_DASH = alt.Scale(domain=["train", "validation"], range=[[1, 0], [6, 3]])
 
 
@@ -49,7 +50,7 @@ def _line_layers(frame: pd.DataFrame, x: str, y_title: str, scale: alt.Scale, sm
                  dash: bool, x_title: str) -> alt.LayerChart | alt.Chart:
     encode = dict(x=alt.X(f"{x}:Q", title=x_title),
                   y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
-                  color=alt.Color("run:N", scale=scale, title="run"))
+                  color=alt.Color("run:N", scale=scale, legend=RUN_LEGEND))
     if dash:
         encode["strokeDash"] = alt.StrokeDash("split:N", scale=SPLIT_DASH, title=None,
                                               legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#333"))
@@ -74,7 +75,8 @@ def runs_curve_chart(runs: Sequence[ComparedRun], metric: str, weight: float) ->
     frame = pd.DataFrame(compare.decimate_series(rows, MAX_POINTS, series=("run", "split")))
     scale = colour_scale([r.key for r in runs], {r.key: r.label for r in runs})
     title = f"{metric.capitalize()} per epoch: solid train, dashed validation" + (" (smoothed)" if weight else "")
-    return _line_layers(frame, "epoch", metric, scale, bool(weight), True, "epoch").properties(title=title, height=300)
+    return _line_layers(frame, "epoch", metric, scale, bool(weight), True, "epoch").properties(
+        title=title, height=_height(len(runs)))
 
 
 def step_loss_chart(runs: Sequence[ComparedRun], weight: float) -> Optional[alt.LayerChart]:
@@ -88,7 +90,12 @@ def step_loss_chart(runs: Sequence[ComparedRun], weight: float) -> Optional[alt.
     scale = colour_scale([r.key for r in runs if r.steps], {r.key: r.label for r in runs})
     title = "Training loss every few steps" + (" (smoothed)" if weight else "")
     return _line_layers(frame, "epoch", "training loss", scale, bool(weight), False, "epoch").properties(
-        title=title, height=300)
+        title=title, height=_height(len(runs)))
+
+
+def _height(runs: int) -> int:
+    # Tall enough for the legend: one row per run, and the train/validation rows below them.
+    return max(300, 20 * runs + 90)
 
 
 def band_chart(runs: Sequence[ComparedRun], groups: dict[str, list[str]], metric: str,
@@ -118,6 +125,7 @@ def band_chart(runs: Sequence[ComparedRun], groups: dict[str, list[str]], metric
 def parallel_chart(rows: Sequence[dict], metric: str) -> alt.LayerChart:
     """Parallel coordinates: one line per run across the settings' axes to the metric, coloured by the metric."""
     frame = pd.DataFrame(rows)
+    frame["axis"] = [f"{a} (log scale)" if scale == "log" else a for a, scale in zip(frame["axis"], frame["scale"])]
     axes = frame.drop_duplicates("axis").sort_values("order")["axis"].tolist()
     base = alt.Chart(frame).encode(x=alt.X("axis:N", sort=axes, title=None, axis=alt.Axis(labelAngle=0)))
     lines = base.mark_line(strokeWidth=2).encode(
@@ -125,10 +133,15 @@ def parallel_chart(rows: Sequence[dict], metric: str) -> alt.LayerChart:
         detail="run:N", color=alt.Color(f"{metric}:Q", scale=alt.Scale(scheme="viridis"), title=metric),
         tooltip=["run:N", "axis:N", "value:N", alt.Tooltip(f"{metric}:Q", format=".3f")])
     # The values written on each axis (text, not only position): each distinct value once.
-    ticks = base.transform_aggregate(position="min(position)", groupby=["axis", "value"]).mark_text(
-        align="left", dx=4, fontSize=11, color="#333").encode(y="position:Q", text="value:N")
-    return (lines + ticks).properties(title=f"Parallel coordinates: settings → {metric} (one line per run)",
-                                      height=320)
+    labels = base.transform_aggregate(position="min(position)", groupby=["axis", "value"]).encode(
+        y="position:Q", text="value:N")
+    # A white outline under each label keeps it readable where lines cross it.
+    ticks = (labels.mark_text(align="left", dx=4, fontSize=11, stroke="white", strokeWidth=3)
+             + labels.mark_text(align="left", dx=4, fontSize=11, color="#333"))
+    # One vertical axis line per setting, as parallel-coordinate charts draw them.
+    rules = alt.Chart(pd.DataFrame({"axis": axes})).mark_rule(color="#999").encode(x=alt.X("axis:N", sort=axes))
+    return (rules + lines + ticks).properties(title=f"Parallel coordinates: settings → {metric} (one line per run)",
+                                              height=320)
 
 
 def _show(chart) -> None:
