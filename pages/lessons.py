@@ -80,7 +80,7 @@ def run_section(lesson) -> None:
             group = lessons.submit_lesson(lesson.id, mode=mode, seeds=int(seeds), owner=owner,
                                           limits=None if teacher else class_config())  # the class's limits
         except (ValueError, KeyError) as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc.args[0] if exc.args else exc))  # may quote a lesson file
         else:
             st.session_state[group_key(lesson.id)] = group
             st.session_state.pop(f"ls_collected_{lesson.id}", None)
@@ -101,7 +101,7 @@ def run_section(lesson) -> None:
         try:
             result = lessons.collect_result(lesson.id, group)
         except (ValueError, KeyError) as exc:
-            st.error(f"The lesson's results could not be collected: {exc}")
+            st.error(escape_markdown(f"The lesson's results could not be collected: {exc}"))
         else:
             statuses.clear()
             if result.status not in ("done", "partial"):

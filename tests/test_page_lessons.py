@@ -211,3 +211,16 @@ def test_a_transfer_arm_opens_in_transfer_learning(folders):
     assert at.selectbox(key="tl_dataset").value == "shapes"
     assert at.radio(key="tl_strategy").value == "last:N"
     assert any(r"Strategy last\:2" in i.value for i in at.info)   # escaped: shown as "last:2"
+
+
+def test_a_run_over_the_class_limits_is_refused_with_a_message(folders, monkeypatch, tmp_path):
+    config = tmp_path / "cnnlab.toml"
+    config.write_text('[limits]\npresets = ["cnn2"]\n')   # the lesson's arms use cnn3 and cnn3_bn
+    monkeypatch.setenv("CNNLAB_CONFIG", str(config))
+    at = open_lesson()
+    at.button(key=f"ls_run_{LESSON_ID}").click().run()
+    assert not at.exception, at.exception
+    assert at.error and "cnn3" in at.error[0].value
+    from cnnkit.jobs import get_job_manager
+
+    assert not [s for s in get_job_manager().list() if LESSON_ID in s.group]   # nothing queued

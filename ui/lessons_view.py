@@ -139,7 +139,7 @@ def render_predict_first(lesson, owner: str) -> bool:
         try:
             lessons.record_prediction(lesson.id, owner, winner, float(margin), arm_ids=list(labels))
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
             return False
         st.session_state[f"ls_guess_{lesson.id}"] = {"owner": owner, "arm_id": winner, "margin_points": float(margin)}
         st.session_state[revealed_key(lesson.id)] = True
