@@ -97,7 +97,8 @@ def test_an_unknown_lesson_id_is_shown_as_plain_text():
     at = open_lesson("**nope**")
     assert any("There is no lesson '**nope**'" in t.value for t in at.text)
     assert at.title[0].value == "Lessons"
-    assert not at.header   # no lesson opened; the index is shown
+    assert not any("The question" in m.value for m in at.markdown)   # no lesson opened
+    assert "Regularisation" in [h.value for h in at.header]           # the index instead
 
 
 def test_home_lists_the_course_lessons_with_shipped_results(folders):
