@@ -182,6 +182,12 @@ def main(argv: Optional[list[str]] = None) -> int:
 def _events(event: dict) -> None:
     if event["kind"] == "job" and event["status"] in ("running", "failed", "cancelled"):
         _log(f"  [{event['status']}] {event['label']}" + (f": {event['error']}" if event.get("error") else ""))
+    elif event["kind"] == "epoch":
+        row = event["row"]
+        val = row.get("val_acc")
+        speed = row.get("images_per_s")
+        _log(f"    epoch {row.get('epoch')}: train loss {row.get('train_loss', 0):.4f}"
+             + (f", val acc {val:.3f}" if val is not None else "") + (f", {speed:,.0f} img/s" if speed else ""))
 
 
 if __name__ == "__main__":
