@@ -3,6 +3,7 @@ results, the predictions store, and one lesson run end to end on a tiny folder d
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -149,6 +150,8 @@ precision = 0.475
     (("epochs = 2", "epochs = 5000"), "x.toml: arms[0].config.epochs: is 5000; at most 300"),
     (('id = "depth-demo"', 'id = "../../etc"'), "x.toml: id: \"../../etc\" must be 1-64 letters"),
     (('question = "Does a deeper net do better?"', 'question = 3'), "x.toml: question: must be text, got int 3"),
+    (('scheduler = "constant"', 'scheduler = "constant"\naugment = { hflip = true, flipp = true }'),
+     "x.toml: defaults.augment.flipp: unknown augmentation; known: brightness"),
 ])
 def test_a_broken_lesson_names_the_file_and_the_field(change, message):
     old, new = change
@@ -367,3 +370,43 @@ def test_a_stopped_lesson_is_collected_as_cancelled_with_nothing_trained(teacher
     assert result.status == "cancelled" and result.arms[0].status == "failed"
     assert "shallow seed 0: cancelled" in result.message
     assert lesson_status("my-depth", manager=manager) == "not run" and latest_result("my-depth") is None
+
+
+def test_any_damage_to_a_lesson_gives_a_lesson_file_error_never_another_exception():
+    """Hostile or careless files: replace any one value of a valid lesson (at any depth) with any TOML value."""
+    import tomllib
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from cnnkit.lessons.loader import lesson_from_data
+
+    valid = tomllib.loads(lesson_text())
+    paths: list[tuple] = []
+
+    def walk(node, trail):
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+        for key, value in items:
+            paths.append(trail + (key,))
+            walk(value, trail + (key,))
+
+    walk(valid, ())
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+                        st.text(max_size=300))
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.text(max_size=12), inner, max_size=4), max_leaves=12)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.sampled_from(paths), values)
+    def damage(path, value):
+        data = copy.deepcopy(valid)
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        try:
+            lesson_from_data(data, "fuzz.toml")
+        except LessonFileError as error:
+            assert str(error).startswith("fuzz.toml: ")
+
+    damage()
