@@ -410,3 +410,32 @@ def test_any_damage_to_a_lesson_gives_a_lesson_file_error_never_another_exceptio
             assert str(error).startswith("fuzz.toml: ")
 
     damage()
+
+
+@pytest.mark.slow
+def test_a_resolution_lab_arm_runs_through_the_lab_and_reports_each_resolution(teacher_dir):
+    dataset = tiny_folder("lesson_tiny")
+    text = lesson_text("tiny-res", dataset).split("[[arms]]")[0] + """
+[[arms]]
+id = "lab"
+kind = "resolution_lab"
+config = { resolutions = [32, 16], base = { model = "cnn2" } }
+[arms.reported.by_resolution.TOTV.16]
+test_accuracy = 41
+"""
+    (teacher_dir / "res.toml").write_text(text)
+    manager = JobManager()
+    group = submit_lesson("tiny-res", mode="quick", seeds=1, device="cpu", manager=manager)
+    for snap in manager.list(group=group):
+        assert manager.wait(snap.job_id, timeout=300).status == "done", manager.snapshot(snap.job_id).error
+    result = collect_result("tiny-res", group, manager)
+    [arm] = result.arms
+    assert result.status == "done" and set(arm.by_resolution) == {"TOTV", "TVTV"}
+    assert set(arm.by_resolution["TOTV"]) == {"32", "16"} and arm.by_resolution["TOTV"]["16"]["test_accuracy"]["n"] == 1
+    # the arm's own figures are the native TOTV row; the lab's two trainings are the result's runs
+    assert arm.metrics["test_accuracy"]["mean"] == arm.by_resolution["TOTV"]["32"]["test_accuracy"]["mean"]
+    assert len(result.runs) == 2 and len(arm.histories[0]) == 1
+    rows = {r["at"]: r for r in comparison_rows(get_lesson("tiny-res"), result) if r["metric"] == "test_accuracy"}
+    assert rows["TOTV 16 px"]["reported"] == 41.0 and rows["TOTV 16 px"]["ours_mean"] is not None
+    assert rows["TVTV 16 px"]["reported"] is None
+    assert [lab.kind for lab in list_labs()].count("resolution") == 1    # the lab is saved as a lab of its own
