@@ -12,12 +12,12 @@ import pytest
 
 from cnnkit.jobs import JobManager
 from cnnkit.labs import labs_dir, list_labs, load_lab
-from cnnkit.lessons import (LessonFileError, LessonResult, aggregate_arm, cancel_lesson, collect_result,
+from cnnkit.lessons import (TOPICS, LessonFileError, LessonResult, aggregate_arm, cancel_lesson, collect_result,
                             comparison_rows, curve_rows, erase_predictions, estimate_lesson_seconds, get_lesson,
                             latest_result, lesson_file_errors, lesson_jobs, lesson_status, lesson_statuses,
                             list_lessons, metric_summary, parse_lesson, planned_configs, prediction_outcomes,
                             predictions, predictions_of, record_prediction, ship_result, shipped_result,
-                            submit_lesson)
+                            lessons_by_topic, submit_lesson)
 from cnnkit.lessons.loader import MAX_ARMS, MAX_FILE_BYTES
 from cnnkit.lessons.results import SeedRun, save_result
 from cnnkit.train import TrainConfig
@@ -193,6 +193,10 @@ def test_teacher_lessons_are_listed_beside_the_course_and_broken_ones_reported(t
     assert errors["my_lesson.toml"].field == "arms[1].config.lr"
     assert "is already a lesson's id" in str(errors["clash.toml"]) and "not UTF-8" in str(errors["binary.toml"])
     assert get_lesson("my-depth").arms[1].id == "deep"
+    grouped = lessons_by_topic(lessons)
+    assert list(grouped) == [t for t in TOPICS if t in {lesson.topic for lesson in lessons}]
+    assert "my-depth" in [lesson.id for lesson in grouped["architecture and depth"]]
+    assert sum(map(len, grouped.values())) == len(lessons)
     with pytest.raises(KeyError, match="no lesson 'broken': see `python -m cnnkit lessons`"):
         get_lesson("broken")
 

@@ -497,6 +497,12 @@ def lesson_file_errors() -> list[LessonFileError]:
     return _load_all()[1]
 
 
+def lessons_by_topic(lessons: Optional[list[Lesson]] = None) -> dict[str, list[Lesson]]:
+    """The lessons grouped by topic, topics in TOPICS order (empty topics left out), each in listing order."""
+    lessons = list_lessons() if lessons is None else lessons
+    return {topic: [l for l in lessons if l.topic == topic] for topic in TOPICS if any(l.topic == topic for l in lessons)}
+
+
 def get_lesson(lesson_id: str) -> Lesson:
     """One lesson by id; KeyError saying where to find the ids."""
     for lesson in list_lessons():
