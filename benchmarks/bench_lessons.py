@@ -84,9 +84,9 @@ def markdown(entries: list[dict], mode: str) -> str:
             acc = _cell(arm["test_accuracy"], "test_accuracy")
             f1 = _cell(arm["macro_f1"], "macro_f1")
             timing = format_seconds(entry["seconds"]) if i == 0 else ""
+            where = entry.get("device_label") or entry["device"]
             lines.append(f"| {entry['id'] if i == 0 else ''} | {arm['label']} | {acc[0]} | {acc[1]} | {acc[2]} | "
-                         f"{f1[0]} | {f1[1]} | {f1[2]} | {arm['status']} | {timing} | "
-                         f"{entry['device'] if i == 0 else ''} |")
+                         f"{f1[0]} | {f1[1]} | {f1[2]} | {arm['status']} | {timing} | {where if i == 0 else ''} |")
     return "\n".join(lines) + "\n"
 
 
@@ -182,6 +182,12 @@ def main(argv: Optional[list[str]] = None) -> int:
 def _events(event: dict) -> None:
     if event["kind"] == "job" and event["status"] in ("running", "failed", "cancelled"):
         _log(f"  [{event['status']}] {event['label']}" + (f": {event['error']}" if event.get("error") else ""))
+    elif event["kind"] == "epoch":
+        row = event["row"]
+        val = row.get("val_acc")
+        speed = row.get("images_per_s")
+        _log(f"    epoch {row.get('epoch')}: train loss {row.get('train_loss', 0):.4f}"
+             + (f", val acc {val:.3f}" if val is not None else "") + (f", {speed:,.0f} img/s" if speed else ""))
 
 
 if __name__ == "__main__":

@@ -109,3 +109,37 @@ def test_lesson_run_prints_ours_and_the_report_per_arm_then_show_reopens_it(less
     assert shown["status"] == "results" and shown["result"]["lab_id"] == data["lab_id"]
     assert shown["result"]["arms"][0]["test_accuracy"]["ours"] == ours
     assert shown["configs"]["quick"]["bn"]["epochs"] == 1 and shown["configs"]["full"]["bn"]["epochs"] == 2
+
+
+def load_bench():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_lessons.py"
+    spec = importlib.util.spec_from_file_location("bench_lessons", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_lessons_plans_by_pattern_and_merges_the_shipped_table(lessons_dir, tmp_path, capsys):
+    bench = load_bench()
+    (lessons_dir / "bn.toml").write_text(LESSON.format(id="bn-tiny", dataset="shapes"))
+    assert bench.main(["--quick", "--plan", "--only", "bn-*", "--device", "cpu"]) == 0
+    plan = last_json(capsys.readouterr().out)
+    assert plan["mode"] == "quick" and [(r["id"], r["arms"], r["measured"]) for r in plan["lessons"]] == [
+        ("bn-tiny", 2, False)]
+    with pytest.raises(SystemExit, match="no lesson matches nothing-like-this"):
+        bench.main(["--plan", "--only", "nothing-like-this"])
+    arm = {"label": "Base", "status": "done",
+           "test_accuracy": {"ours": {"mean": 71.0, "std": 1.5, "n": 2}, "reported": 73.79},
+           "macro_f1": {"ours": {"mean": 0.7, "std": None, "n": 1}, "reported": None}}
+    entry = {"id": "bn-tiny", "arms": [arm], "seconds": 65.0, "device": "cpu", "device_label": "CPU (2 threads)",
+             "status": "done", "shipped": True}
+    folder = tmp_path / "shipped"
+    bench.merge_shipped_table([entry], "quick", folder)
+    bench.merge_shipped_table([{**entry, "id": "other"}, {**entry, "id": "not-shipped", "shipped": False}], "quick",
+                              folder)
+    table = (folder / "quick.md").read_text()
+    assert "| bn-tiny | Base | 71.00 ± 1.50 (n=2) | 73.79 | -2.79 | 0.7000 (n=1) | - | - | done | 1 min 05 s | " \
+           "CPU (2 threads) |" in table
+    assert [e["id"] for e in json.loads((folder / "quick.json").read_text())["lessons"]] == ["bn-tiny", "other"]

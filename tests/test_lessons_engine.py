@@ -3,6 +3,7 @@ results, the predictions store, and one lesson run end to end on a tiny folder d
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -11,12 +12,12 @@ import pytest
 
 from cnnkit.jobs import JobManager
 from cnnkit.labs import labs_dir, list_labs, load_lab
-from cnnkit.lessons import (LessonFileError, LessonResult, aggregate_arm, cancel_lesson, collect_result,
+from cnnkit.lessons import (TOPICS, LessonFileError, LessonResult, aggregate_arm, cancel_lesson, collect_result,
                             comparison_rows, curve_rows, erase_predictions, estimate_lesson_seconds, get_lesson,
                             latest_result, lesson_file_errors, lesson_jobs, lesson_status, lesson_statuses,
                             list_lessons, metric_summary, parse_lesson, planned_configs, prediction_outcomes,
                             predictions, predictions_of, record_prediction, ship_result, shipped_result,
-                            submit_lesson)
+                            lessons_by_topic, submit_lesson)
 from cnnkit.lessons.loader import MAX_ARMS, MAX_FILE_BYTES
 from cnnkit.lessons.results import SeedRun, save_result
 from cnnkit.train import TrainConfig
@@ -149,6 +150,8 @@ precision = 0.475
     (("epochs = 2", "epochs = 5000"), "x.toml: arms[0].config.epochs: is 5000; at most 300"),
     (('id = "depth-demo"', 'id = "../../etc"'), "x.toml: id: \"../../etc\" must be 1-64 letters"),
     (('question = "Does a deeper net do better?"', 'question = 3'), "x.toml: question: must be text, got int 3"),
+    (('scheduler = "constant"', 'scheduler = "constant"\naugment = { hflip = true, flipp = true }'),
+     "x.toml: defaults.augment.flipp: unknown augmentation; known: brightness"),
 ])
 def test_a_broken_lesson_names_the_file_and_the_field(change, message):
     old, new = change
@@ -190,6 +193,10 @@ def test_teacher_lessons_are_listed_beside_the_course_and_broken_ones_reported(t
     assert errors["my_lesson.toml"].field == "arms[1].config.lr"
     assert "is already a lesson's id" in str(errors["clash.toml"]) and "not UTF-8" in str(errors["binary.toml"])
     assert get_lesson("my-depth").arms[1].id == "deep"
+    grouped = lessons_by_topic(lessons)
+    assert list(grouped) == [t for t in TOPICS if t in {lesson.topic for lesson in lessons}]
+    assert "my-depth" in [lesson.id for lesson in grouped["architecture and depth"]]
+    assert sum(map(len, grouped.values())) == len(lessons)
     with pytest.raises(KeyError, match="no lesson 'broken': see `python -m cnnkit lessons`"):
         get_lesson("broken")
 
@@ -367,3 +374,72 @@ def test_a_stopped_lesson_is_collected_as_cancelled_with_nothing_trained(teacher
     assert result.status == "cancelled" and result.arms[0].status == "failed"
     assert "shallow seed 0: cancelled" in result.message
     assert lesson_status("my-depth", manager=manager) == "not run" and latest_result("my-depth") is None
+
+
+def test_any_damage_to_a_lesson_gives_a_lesson_file_error_never_another_exception():
+    """Hostile or careless files: replace any one value of a valid lesson (at any depth) with any TOML value."""
+    import tomllib
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from cnnkit.lessons.loader import lesson_from_data
+
+    valid = tomllib.loads(lesson_text())
+    paths: list[tuple] = []
+
+    def walk(node, trail):
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+        for key, value in items:
+            paths.append(trail + (key,))
+            walk(value, trail + (key,))
+
+    walk(valid, ())
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+                        st.text(max_size=300))
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.text(max_size=12), inner, max_size=4), max_leaves=12)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.sampled_from(paths), values)
+    def damage(path, value):
+        data = copy.deepcopy(valid)
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        try:
+            lesson_from_data(data, "fuzz.toml")
+        except LessonFileError as error:
+            assert str(error).startswith("fuzz.toml: ")
+
+    damage()
+
+
+@pytest.mark.slow
+def test_a_resolution_lab_arm_runs_through_the_lab_and_reports_each_resolution(teacher_dir):
+    dataset = tiny_folder("lesson_tiny")
+    text = lesson_text("tiny-res", dataset).split("[[arms]]")[0] + """
+[[arms]]
+id = "lab"
+kind = "resolution_lab"
+config = { resolutions = [32, 16], base = { model = "cnn2" } }
+[arms.reported.by_resolution.TOTV.16]
+test_accuracy = 41
+"""
+    (teacher_dir / "res.toml").write_text(text)
+    manager = JobManager()
+    group = submit_lesson("tiny-res", mode="quick", seeds=1, device="cpu", manager=manager)
+    for snap in manager.list(group=group):
+        assert manager.wait(snap.job_id, timeout=300).status == "done", manager.snapshot(snap.job_id).error
+    result = collect_result("tiny-res", group, manager)
+    [arm] = result.arms
+    assert result.status == "done" and set(arm.by_resolution) == {"TOTV", "TVTV"}
+    assert set(arm.by_resolution["TOTV"]) == {"32", "16"} and arm.by_resolution["TOTV"]["16"]["test_accuracy"]["n"] == 1
+    # the arm's own figures are the native TOTV row; the lab's two trainings are the result's runs
+    assert arm.metrics["test_accuracy"]["mean"] == arm.by_resolution["TOTV"]["32"]["test_accuracy"]["mean"]
+    assert len(result.runs) == 2 and len(arm.histories[0]) == 1
+    rows = {r["at"]: r for r in comparison_rows(get_lesson("tiny-res"), result) if r["metric"] == "test_accuracy"}
+    assert rows["TOTV 16 px"]["reported"] == 41.0 and rows["TOTV 16 px"]["ours_mean"] is not None
+    assert rows["TVTV 16 px"]["reported"] is None
+    assert [lab.kind for lab in list_labs()].count("resolution") == 1    # the lab is saved as a lab of its own

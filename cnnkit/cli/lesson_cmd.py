@@ -67,7 +67,7 @@ def lessons_command(args: argparse.Namespace) -> int:
         print_json({"lessons": rows, "errors": errors})
         return 0
     for row in rows:
-        print(f"{row['id']:<28} {row['topic']:<24} {row['status']:<16} {row['title']}")
+        print(f"{row['id']:<32} {row['topic']:<24} {row['status']:<16} {row['title']}")
     for error in errors:
         print(f"cannot use {error['text']}")
     if not rows:

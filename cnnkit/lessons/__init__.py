@@ -7,7 +7,8 @@ the predict-first store. docs/lessons.md explains the format for teachers.
 """
 
 from cnnkit.lessons.loader import (COURSE_DIR, MAX_ARMS, MAX_EPOCHS, MAX_FILE_BYTES, get_lesson, lesson_file_errors,
-                                   list_lessons, load_lesson_file, parse_lesson, teacher_lessons_dir)
+                                   lessons_by_topic, list_lessons, load_lesson_file, parse_lesson,
+                                   teacher_lessons_dir)
 from cnnkit.lessons.predictions import (erase_predictions, prediction_outcomes, predictions, predictions_of,
                                         record_prediction)
 from cnnkit.lessons.results import (ArmResult, LessonResult, aggregate_arm, comparison_rows, curve_rows,
@@ -24,7 +25,8 @@ __all__ = ["ARM_KINDS", "ArmResult", "COMPARED_METRICS", "COURSE_DIR", "CPU_SEED
            "MAX_FILE_BYTES", "MODES", "ReportedFigures", "STATUSES", "TOPICS", "aggregate_arm", "cancel_lesson",
            "collect_finished", "collect_result", "comparison_rows", "curve_rows", "default_seeds",
            "erase_predictions", "estimate_lesson_seconds", "get_lesson", "group_jobs", "latest_result",
-           "lesson_file_errors", "lesson_jobs", "lesson_status", "lesson_statuses", "list_lessons",
-           "load_lesson_file", "metric_summary", "parse_lesson", "planned_configs", "prediction_outcomes",
-           "predictions", "predictions_of", "record_prediction", "run_lesson", "running_groups", "saved_results",
-           "ship_result", "shipped_result", "submit_lesson", "teacher_lessons_dir"]
+           "lesson_file_errors", "lesson_jobs", "lesson_status", "lesson_statuses", "lessons_by_topic",
+           "list_lessons", "load_lesson_file", "metric_summary", "parse_lesson", "planned_configs",
+           "prediction_outcomes", "predictions", "predictions_of", "record_prediction", "run_lesson",
+           "running_groups", "saved_results", "ship_result", "shipped_result", "submit_lesson",
+           "teacher_lessons_dir"]

@@ -168,6 +168,16 @@ def _check_setting_types(check: _Check, settings: dict, where: str, skip: tuple[
             match = _SETTING_ERROR.match(str(error))
             message = f"{match.group(2)}, got {match.group(3)}" if match else str(error)
             raise check.fail(f"{where}.{key}", message) from None
+        if key == "augment":
+            # AugmentConfig.from_dict drops names it does not know: in a file, a typo would silently do nothing.
+            from dataclasses import fields as dataclass_fields
+
+            from cnnkit.data import AugmentConfig
+
+            names = {f.name for f in dataclass_fields(AugmentConfig)}
+            for name in value:
+                if name not in names:
+                    raise check.fail(f"{where}.augment.{name}", f"unknown augmentation; known: {', '.join(sorted(names))}")
 
 
 def _check_train_settings(check: _Check, settings: dict, where: str) -> None:
@@ -196,19 +206,19 @@ def _check_model(check: _Check, model: Any, where: str) -> None:
         import cnnkit.transfer  # noqa: F401  registers the "transfer" kind
 
         kind = model.get("kind")
-        if kind not in MODEL_KINDS:
+        if not isinstance(kind, str) or kind not in MODEL_KINDS:
             raise check.fail(f"{where}.kind", f"unknown model kind {_shown(kind)}; known: {', '.join(MODEL_KINDS)}")
         if kind == "transfer":
             from cnnkit.transfer.builder import TransferSettings
 
             try:
                 TransferSettings.from_dict(model)
-            except (ValueError, TypeError) as error:
+            except (ValueError, TypeError, KeyError, AttributeError) as error:
                 raise check.fail(where, str(error)) from None
         return
     try:
         spec = ModelSpec.from_dict(model)
-    except (SpecError, ValueError, TypeError) as error:
+    except (SpecError, ValueError, TypeError, KeyError, AttributeError) as error:
         raise check.fail(where, str(error)) from None
     if len(spec.layers) > 200:
         raise check.fail(f"{where}.layers", f"has {len(spec.layers)} layers; at most 200")
@@ -336,6 +346,15 @@ def parse_lesson(text: str, path: Path | str = "lesson.toml", source: str = "cou
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise check.fail("", f"is not valid TOML ({error})") from None
+    return lesson_from_data(data, path, source)
+
+
+def lesson_from_data(data: Any, path: Path | str = "lesson.toml", source: str = "course") -> Lesson:
+    """A Lesson from a lesson file's parsed contents (a dict); LessonFileError naming the file and the field."""
+    path = Path(path)
+    check = _Check(path)
+    if not isinstance(data, dict):
+        raise check.fail("", f"must hold a table of lesson fields, got {_shown(data)}")
     check.unknown(data, _LESSON_KEYS, "")
     lesson_id = check.text(data, "id", "id", required=True)
     if not ID_RE.match(lesson_id):
@@ -476,6 +495,12 @@ def list_lessons() -> list[Lesson]:
 def lesson_file_errors() -> list[LessonFileError]:
     """The teacher's lesson files that cannot be used, each with file, field and message."""
     return _load_all()[1]
+
+
+def lessons_by_topic(lessons: Optional[list[Lesson]] = None) -> dict[str, list[Lesson]]:
+    """The lessons grouped by topic, topics in TOPICS order (empty topics left out), each in listing order."""
+    lessons = list_lessons() if lessons is None else lessons
+    return {topic: [l for l in lessons if l.topic == topic] for topic in TOPICS if any(l.topic == topic for l in lessons)}
 
 
 def get_lesson(lesson_id: str) -> Lesson:

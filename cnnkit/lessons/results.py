@@ -315,8 +315,8 @@ def shipped_result(lesson_id: str, mode: str) -> Optional[LessonResult]:
         result = load_lab(folder, kind=KIND)
     except (FileNotFoundError, ValueError):
         return None
-    if result.lesson_id != lesson_id:
-        return None
+    if result.lesson_id != lesson_id or result.mode != mode:
+        return None    # a folder that does not hold what its name says is not shown as that lesson's figures
     result.shipped = True
     return result
 
