@@ -25,11 +25,7 @@ def lesson_label(lesson) -> str:
 
 def render_index(all_lessons: Sequence, statuses: dict[str, str], page: str) -> None:
     """Every lesson grouped by topic (in the course's topic order), each a link with its status."""
-    topics = list(lessons.TOPICS) + sorted({x.topic for x in all_lessons} - set(lessons.TOPICS))
-    for topic in topics:
-        members = [x for x in all_lessons if x.topic == topic]
-        if not members:
-            continue
+    for topic, members in lessons.lessons_by_topic(list(all_lessons)).items():
         st.header(topic.capitalize())  # h2 under the page title (axe: heading order)
         for lesson in members:
             cols = st.columns([5, 1])
