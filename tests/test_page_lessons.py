@@ -225,3 +225,12 @@ def test_a_run_over_the_class_limits_is_refused_with_a_message(folders, monkeypa
     from cnnkit.jobs import get_job_manager
 
     assert not [s for s in get_job_manager().list() if LESSON_ID in s.group]   # nothing queued
+
+
+def test_the_effect_table_compares_arm_differences(folders):
+    shipped_result(folders)
+    at = open_lesson()
+    at.button(key=f"ls_pred_skip_{LESSON_ID}").click().run()
+    effect = next(df.value for df in at.dataframe if "same direction" in df.value.columns)
+    # ours: 78 - 70 = +8; the report's: 77.71 - 73.79 = +3.92; both up
+    assert effect.iloc[0].tolist() == ["Base CNN + BatchNorm − Base CNN", "+8.00 points", "+3.92 points", "yes"]

@@ -53,7 +53,7 @@ def render_open_buttons(lesson, result, mode: Optional[str] = None) -> None:
     """One row of buttons for the chosen arm."""
     st.subheader("Open an arm in another page")
     labels = {arm.id: arm.label for arm in lesson.arms}
-    arm_id = st.selectbox("Arm", list(labels), format_func=lambda a: escape_markdown(labels[a]),
+    arm_id = st.selectbox("Arm", list(labels), format_func=labels.get,  # a selectbox shows its options as plain text
                           key=f"ls_open_arm_{lesson.id}")
     arm = lesson.arm(arm_id)
     mode = mode or (result.mode if result is not None else "quick")

@@ -64,6 +64,30 @@ def comparison_frame(lesson, result) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def effect_frame(lesson, result) -> pd.DataFrame:
+    """Each arm's test accuracy against the first arm's, ours and the report's, in points: the effect a lesson is
+    about, comparable even in quick mode (whose absolute figures are lower than the report's)."""
+    first = lesson.arms[0]
+    base_ours = result.arm(first.id).mean("test_accuracy") if result.arm(first.id) else None
+    rows = []
+    for arm in lesson.arms[1:]:
+        ours = result.arm(arm.id).mean("test_accuracy") if result.arm(arm.id) else None
+        ours_delta = ours - base_ours if ours is not None and base_ours is not None else None
+        reported_delta = (arm.reported.test_accuracy - first.reported.test_accuracy
+                          if arm.reported.test_accuracy is not None and first.reported.test_accuracy is not None
+                          else None)
+        same = (None if ours_delta is None or reported_delta is None
+                else "yes" if (ours_delta > 0) == (reported_delta > 0) else "no")
+        rows.append({"arm": f"{arm.label} − {first.label}",
+                     "ours" + (" (quick)" if result.mode == "quick" else ""): _delta(ours_delta),
+                     "report": _delta(reported_delta), "same direction": same or "—"})
+    return pd.DataFrame(rows)
+
+
+def _delta(value: Optional[float]) -> str:
+    return "—" if value is None else f"{value:+.2f} points"
+
+
 def render_comparison(lesson, result) -> None:
     quick = result.mode == "quick"
     where = "shipped with the install" if result.shipped else f"run by {result.owner or 'a guest'}"
@@ -80,6 +104,11 @@ def render_comparison(lesson, result) -> None:
     styled = frame.style.apply(lambda row: [f"background-color: {VERDICT_COLOURS.get(row['how close'], '')}"
                                             if col in ("difference", "how close") else "" for col in row.index], axis=1)
     st.dataframe(styled, hide_index=True, width="stretch")
+    effect = effect_frame(lesson, result)
+    if not effect.empty and (effect.iloc[:, 1] != "—").any():
+        st.markdown("**The effect**: test accuracy of each arm minus the first arm's"
+                    + (" (comparable even in quick mode)" if quick else ""))
+        st.dataframe(effect, hide_index=True, width="stretch")
     for arm in lesson.arms:
         ours = result.arm(arm.id)
         if ours is not None and ours.message:
@@ -286,5 +315,5 @@ def render_predictions(lesson, result, owner: str, teacher: bool) -> None:
                                     for c in ("guessed margin", "margin off by")})
 
 
-__all__ = ["comparison_frame", "curves_chart", "render_comparison", "render_curves", "render_per_class",
+__all__ = ["comparison_frame", "curves_chart", "effect_frame", "render_comparison", "render_curves", "render_per_class",
            "render_predictions", "render_resolutions", "resolution_rows", "verdict", "winner"]
