@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnkit import lessons
+from cnnkit.classroom import pin
 from cnnkit.jobs import get_job_manager
 from ui.identity import class_config, current_owner, is_teacher, may_train
 from ui.job_follow import follow_jobs
@@ -111,6 +112,8 @@ def run_section(lesson) -> None:
 def lesson_page(lesson) -> None:
     st.page_link(PAGE, label="All lessons", icon="⬅️")
     render_header(lesson)
+    if teacher:
+        teacher_tools(lesson)
     render_notes(lesson)
     mode = st.session_state.get(f"ls_mode_{lesson.id}", "quick")
     render_arms(lesson, mode)
@@ -133,6 +136,15 @@ def lesson_page(lesson) -> None:
         st.subheader("Conclusion")
         st.markdown(escape_markdown(lesson.conclusion))
     render_open_buttons(lesson, result)
+
+
+def teacher_tools(lesson) -> None:
+    """The teacher's link to this lesson (for the class) and a pin on Home."""
+    st.caption("Teacher: send the class to this lesson, or pin it to the Home page.")
+    st.code(f"lessons?lesson={lesson.id}", language=None)
+    if st.button("Pin to Home", key=f"ls_pin_{lesson.id}"):
+        pin("lesson", lesson.id)
+        st.toast("Pinned to the Home page.")
 
 
 all_lessons = lessons.list_lessons()

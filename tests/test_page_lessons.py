@@ -162,6 +162,12 @@ def test_the_teacher_sees_the_class_guesses_against_the_result(folders):
     assert guesses["margin off by"].tolist()[1] == pytest.approx(-2.0)
     assert any("1 of 2 picked the winning arm" in c.value for c in at.caption)
     assert any("It takes" in c.value for c in at.caption)   # the engine's time estimate beside Run
+    # The teacher's link for the class, and a pin on Home.
+    assert f"lessons?lesson={LESSON_ID}" in [c.value for c in at.code]
+    at.button(key=f"ls_pin_{LESSON_ID}").click().run()
+    from cnnkit.classroom import load_pins
+
+    assert {"kind": "lesson", "id": LESSON_ID, "note": ""} in load_pins()
 
 
 def test_a_training_runner_link_loads_a_lessons_arm(folders):

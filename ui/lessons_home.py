@@ -46,4 +46,17 @@ def render_course_section() -> None:
     st.page_link(LESSONS_PAGE, label="All lessons", icon="📚")
 
 
-__all__ = ["render_course_section", "shipped_lessons"]
+def pinned_lesson_link(lesson_id: str) -> None:
+    """A lesson the teacher pinned (cnnkit.classroom pins of kind "lesson"), as a link to it on the Lessons page."""
+    from cnnkit import lessons
+
+    try:
+        title = lessons.get_lesson(lesson_id).title
+    except KeyError:
+        st.caption(escape_markdown(f"📌 Lesson {lesson_id}: no longer in the course or the class's lesson files"))
+        return
+    st.page_link(LESSONS_PAGE, label=escape_markdown(f"Lesson: {title}"), query_params={"lesson": lesson_id},
+                 icon="📌")
+
+
+__all__ = ["pinned_lesson_link", "render_course_section", "shipped_lessons"]
