@@ -70,6 +70,9 @@ def run_section(lesson) -> None:
     except (ValueError, KeyError):
         pass
     group = st.session_state.get(group_key(lesson.id))
+    if not group:
+        # Someone else's run of this lesson (the teacher's, on the projector): the class watches it live too.
+        group = next(iter(lessons.running_groups(lesson.id)), None)
     snaps = get_job_manager().list(group=group) if group else []
     running = any(not s.finished for s in snaps)
     if cols[2].button("Run", type="primary", key=f"ls_run_{lesson.id}", disabled=running,

@@ -240,3 +240,22 @@ def test_the_effect_table_compares_arm_differences(folders):
     effect = next(df.value for df in at.dataframe if "same direction" in df.value.columns)
     # ours: 78 - 70 = +8; the report's: 77.71 - 73.79 = +3.92; both up
     assert effect.iloc[0].tolist() == ["Base CNN + BatchNorm − Base CNN", "+8.00 points", "+3.92 points", "yes"]
+
+
+def test_a_lesson_someone_else_runs_is_followed_live(folders, monkeypatch):
+    import threading
+
+    from cnnkit.jobs import get_job_manager, new_group_id
+
+    release = threading.Event()
+    group = new_group_id(f"lesson-{LESSON_ID}-")
+    manager = get_job_manager()
+    job = manager.submit(lambda context: release.wait(30), label="the teacher's run", group=group, owner="teacher")
+    try:
+        at = open_lesson()
+        assert at.button(key=f"ls_run_{LESSON_ID}").disabled                 # one run of the lesson at a time
+        assert any("the teacher's run" in m.value for m in at.markdown)       # its progress, live
+        assert any("Only its owner or the teacher can stop it." in c.value for c in at.caption)
+    finally:
+        release.set()
+        manager.wait(job, timeout=30)
