@@ -74,5 +74,9 @@ def test_run_a_quick_lesson_to_its_table_and_record_a_prediction(page, app_serve
             page.screenshot(path=os.environ["CNNKIT_SCREENSHOT"], full_page=True)
         assert page.get_by_text("Traceback").count() == 0
         assert page.get_by_text("could not be collected").count() == 0
+        # Back to the index: the lesson is listed under its topic with its new status.
+        page.get_by_role("link", name="All lessons").click()
+        page.get_by_role("heading", name="Architecture and depth").wait_for(timeout=30_000)
+        expect(page.get_by_text("your results").first).to_be_visible()
     finally:
         lesson_file.unlink()
