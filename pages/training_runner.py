@@ -20,7 +20,7 @@ from ui.job_follow import follow_jobs
 from ui.lessons_links import lesson_arm_settings
 from ui.plain_text import escape_markdown
 from ui.export_buttons import render_export_buttons, render_run_import
-from ui.run_compare import compared_run_of, render_run_comparison
+from ui.run_compare import compared_run_of, render_parallel_coordinates, render_run_comparison
 from ui.run_views import render_overlays, render_run_results
 from ui.shell import ensure_app_shell
 from ui.train_settings import load_training_settings, training_settings
@@ -337,6 +337,7 @@ def sweep_comparison(snaps: list) -> None:
                 x=alt.X(f"{fields[0]}:N", sort=None), y=alt.Y("test acc:Q", scale=alt.Scale(domain=[0, 1])),
                 tooltip=[f"{fields[0]}:N", alt.Tooltip("test acc:Q", format=".3f")])
             st.altair_chart(chart.properties(title=f"Test accuracy by {fields[0]}", height=300), width="stretch")
+    render_parallel_coordinates([{**r, "run": s.label} for r, s in zip(rows, snaps)], fields)
     render_overlays([(s.label, s.history or store.load_history(s.run_dir).get("epochs", [])) for s in snaps
                      if s.history or s.run_dir])  # released jobs: their curves are on disk
 

@@ -240,6 +240,7 @@ def test_sweep_queued_and_compared(monkeypatch):
     assert best and "lr=" in best[0]
     rows = next(df.value for df in at.dataframe if "lr" in df.value.columns and "message" in df.value.columns)
     assert rows["lr"].tolist() == [0.01, 0.001] and rows["status"].tolist() == ["done", "done"]
+    assert "Parallel coordinates: settings → test acc" in chart_titles(at)   # the sweep's lr → test accuracy
 
 
 def test_stop_while_the_data_loads_is_a_cancel_not_a_failure(monkeypatch):

@@ -188,7 +188,13 @@ def render_run_comparison(runs: Sequence[ComparedRun], key: str, metric: str = "
             with col:
                 _show(band_chart(runs, groups, name, weight))
     points = [{"run": r.label, **{s: r.config.get(s) for s in settings}, metric: r.final.get(metric)} for r in runs]
-    rows = compare.parallel_rows(points, settings, metric) if settings else []
+    render_parallel_coordinates(points, settings, metric)
+
+
+def render_parallel_coordinates(points: Sequence[dict], axes: Sequence[str], metric: str = "test acc") -> None:
+    """Parallel coordinates of finished runs (points: {"run", each axis, metric}) when at least two have the metric
+    and there is a setting to spread them: a sweep's hyperparameters → its final metric."""
+    rows = compare.parallel_rows(points, axes, metric) if axes else []
     if rows and len({r["run"] for r in rows}) >= 2:
         _show(parallel_chart(rows, metric))
 
@@ -200,4 +206,5 @@ def compared_run_of(record: Any, history: dict) -> ComparedRun:
                        final={"test acc": record.test_accuracy, "macro F1": record.macro_f1})
 
 
-__all__ = ["ComparedRun", "compared_run_of", "render_run_comparison", "smoothing_controls"]
+__all__ = ["ComparedRun", "compared_run_of", "render_parallel_coordinates", "render_run_comparison",
+           "smoothing_controls"]
