@@ -259,3 +259,22 @@ def test_a_lesson_someone_else_runs_is_followed_live(folders, monkeypatch):
     finally:
         release.set()
         manager.wait(job, timeout=30)
+
+
+@pytest.mark.slow  # every arm of the course (about 50 page switches): about a minute
+def test_every_course_arm_opens_in_its_page_with_its_settings():
+    """The forms accept every course arm's quick settings (a value outside a widget's options would fail here)."""
+    failures = []
+    course = [lesson for lesson in lessons.list_lessons() if lesson.source == "course"]
+    assert len(course) >= 20
+    for lesson in course:
+        for arm in lesson.arms:
+            at = open_lesson(lesson.id)
+            at.selectbox(key=f"ls_open_arm_{lesson.id}").set_value(arm.id).run()
+            transfer = isinstance(arm.config.get("model"), dict) and arm.config["model"].get("kind") == "transfer"
+            target = "rl" if arm.kind == "resolution_lab" else "tl" if transfer else "tr"
+            at.button(key=f"ls_open_{target}_{lesson.id}").click().run()
+            if at.exception or at.error or len(at.title) == 0 or at.title[0].value == "Lessons":
+                failures.append((lesson.id, arm.id, target, [e.value for e in at.exception],
+                                 [e.value for e in at.error]))
+    assert not failures, failures
