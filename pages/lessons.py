@@ -54,19 +54,21 @@ def live_details(snaps: list, names: dict[str, str]) -> None:
             col.altair_chart(chart, width="stretch")
 
 
-def run_section(lesson) -> None:
-    """Run (quick or full, N seeds) as one job group, followed live; Stop; the result is collected once."""
+def run_section(lesson) -> bool:
+    """Run (quick or full, N seeds) as one job group, followed live; Stop; the result is collected once.
+    Returns whether a run of the lesson is under way."""
     st.subheader("Run it")
     gpu = device_info().kind == "cuda"
     cols = st.columns([2, 1, 1])
     mode = cols[0].radio("Mode", lessons.MODES, key=f"ls_mode_{lesson.id}", horizontal=True,
                          help="quick: a subset and fewer epochs (minutes on a laptop CPU); full: the report's settings.")
-    seeds = cols[1].number_input("Seeds per arm", 1, 5, 3 if gpu else 1, key=f"ls_seeds_{lesson.id}",
+    seeds = cols[1].number_input("Seeds per arm", 1, 5, lessons.default_seeds("cuda" if gpu else "cpu"),
+                                 key=f"ls_seeds_{lesson.id}",
                                  help="Each arm repeats with this many seeds: the table then shows mean ± std, so you "
                                       "see whether a difference is bigger than the seeds' spread.")
     try:
         estimate = lessons.estimate_lesson_seconds(lesson, mode, device="cuda" if gpu else "cpu", seeds=int(seeds))
-        st.caption(f"It takes {estimate.text}.")
+        st.caption(escape_markdown(f"It takes {estimate.text}."))
     except (ValueError, KeyError):
         pass
     group = st.session_state.get(group_key(lesson.id))
@@ -90,7 +92,7 @@ def run_section(lesson) -> None:
             st.session_state.pop(f"ls_collected_{lesson.id}", None)
             statuses.clear()
     if not group:
-        return
+        return False
     labels = {arm.id: arm.label for arm in lesson.arms}
     try:
         names = {job["job_id"]: f"{labels.get(job['arm_id'], job['arm_id'])} · seed {job['seed']}"
@@ -110,6 +112,7 @@ def run_section(lesson) -> None:
             statuses.clear()
             if result.status not in ("done", "partial"):
                 st.warning(escape_markdown(f"The lesson ended {result.status}: {result.message}"))
+    return any(not s.finished for s in snaps)
 
 
 def lesson_page(lesson) -> None:
@@ -123,9 +126,9 @@ def lesson_page(lesson) -> None:
     if lesson.look_at:
         st.markdown("**What to look at**\n\n" + "\n".join(f"- {escape_markdown(x)}" for x in lesson.look_at))
     revealed = render_predict_first(lesson, owner)  # before any result: a guess, or skip
-    run_section(lesson)
+    running = run_section(lesson)
     result = lessons.latest_result(lesson.id, owner=owner)
-    if result is None:
+    if result is None and not running:
         st.info("No results yet: press Run. Quick mode takes a few minutes on a laptop CPU.")
     if result is None or not revealed:
         render_open_buttons(lesson, None)
