@@ -31,9 +31,9 @@ st.title("Lessons")
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def statuses(ids: tuple[str, ...], owner: str) -> dict[str, str]:
-    # Every lesson's status reads the saved results: once every few seconds is enough for the index.
-    return {lesson_id: lessons.lesson_status(lesson_id, owner=owner) for lesson_id in ids}
+def statuses(ids: tuple[str, ...]) -> dict[str, str]:
+    # One pass over the saved results for every lesson; once every few seconds is enough for the index.
+    return lessons.lesson_statuses(list(ids))
 
 
 def group_key(lesson_id: str) -> str:
@@ -164,7 +164,7 @@ else:
         st.text(f"There is no lesson {wanted[:MAX_ID_SHOWN]!r}. Pick one from the list below.")
     st.caption("The course's lab experiments, one click each: read the question, predict the result, run it, and "
                "compare ours with the report's figures. Lessons with shipped results open with them at once.")
-    render_index(all_lessons, statuses(tuple(by_id), owner), PAGE)
+    render_index(all_lessons, statuses(tuple(by_id)), PAGE)
     broken = lessons.lesson_file_errors()
     if broken:
         with st.expander(f"{len(broken)} lesson file(s) of this class cannot be used"):
