@@ -18,6 +18,7 @@ PAGES = [
     st.Page("pages/transfer_learning.py", title="Transfer learning", icon="🔁"),
     st.Page("pages/gradcam_viewer.py", title="Grad-CAM viewer", icon="🔥"),
     st.Page("pages/inside_network.py", title="Inside the network", icon="🔬"),
+    st.Page("pages/lessons.py", title="Lessons", icon="🎓"),
 ]
 
 # The class config (cnnlab.toml) may show only some pages; Home always.

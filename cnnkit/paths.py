@@ -60,3 +60,15 @@ def demo_runs_dir() -> Path:
     if override:
         return Path(override).expanduser().resolve()
     return Path(__file__).resolve().parent.parent / "assets" / "demo_runs"
+
+
+LESSON_RESULTS_ENV = "CNNKIT_LESSON_RESULTS_DIR"
+
+
+def lesson_results_dir() -> Path:
+    """The lesson results shipped with the code (assets/lesson_results/<lesson_id>-<mode>/lab.json): read-only,
+    opened with no training. CNNKIT_LESSON_RESULTS_DIR points elsewhere (tests; an empty folder hides them)."""
+    override = os.environ.get(LESSON_RESULTS_ENV)
+    if override:
+        return Path(override).expanduser().resolve()
+    return Path(__file__).resolve().parent.parent / "assets" / "lesson_results"

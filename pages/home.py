@@ -3,12 +3,14 @@ import streamlit as st
 from cnnkit.classroom import load_pins, unpin
 from cnnkit.paths import checkpoint_dir, data_dir
 from ui.identity import is_teacher
+from ui.lessons_home import render_course_section
 from ui.sidebar import device_info
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
 
 st.title("CNN Lab")
+render_course_section()  # the lessons with shipped results (ui/lessons_home.py)
 st.markdown(
     """
 An interactive lab for learning how **convolutional neural networks** work: explore a

@@ -18,10 +18,12 @@ from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
 from ui.identity import actor, class_config, current_owner, is_teacher
 from ui.job_follow import follow_jobs
+from ui.lessons_links import lesson_arm_settings
 from ui.export_buttons import render_export_buttons, render_run_import
+from ui.run_compare import compared_run_of, render_parallel_coordinates, render_run_comparison
 from ui.run_views import render_overlays, render_run_results
 from ui.shell import ensure_app_shell
-from ui.text import plain
+from ui.text import escape_markdown, plain
 from ui.train_settings import load_training_settings, training_settings
 
 ensure_app_shell()
@@ -42,17 +44,21 @@ if owner:  # after a reload the session is new: the student's running jobs are f
 
 
 def deep_link_settings() -> None:
-    """?run=<run id> or ?preset=<model preset> (a teacher's link) puts those settings in the form, once per
-    link; ?lesson=<id> is reserved for the lessons page."""
+    """?run=<run id>, ?preset=<model preset> or ?lesson=<id>[&arm=<arm id>][&mode=full] (a teacher's link) puts
+    those settings in the form, once per link."""
     params = st.query_params
-    link = (params.get("run"), params.get("preset"), params.get("lesson"))
-    if not any(link) or st.session_state.get("tr_deep_link") == link:
+    link = (params.get("run"), params.get("preset"), params.get("lesson"), params.get("arm"), params.get("mode"))
+    if not any(link[:3]) or st.session_state.get("tr_deep_link") == link:
         return
     st.session_state["tr_deep_link"] = link
-    run_id, preset, lesson = link
-    if lesson:  # link text is shown as text (ui.text.plain), never as markdown
-        st.session_state["tr_link_note"] = (f"Lesson {plain(lesson, 60)}: lessons are not in this app yet; "
-                                            "the link's other settings are loaded.")
+    run_id, preset, lesson, arm, mode = link
+    if lesson and not run_id and not preset:
+        try:
+            st.session_state[LOAD] = lesson_arm_settings(lesson, arm, mode or "quick")
+        except (KeyError, ValueError) as exc:  # looked up among the lessons only; shown back as plain text
+            reason = exc.args[0] if exc.args else exc
+            st.session_state["tr_load_error"] = escape_markdown(f"The link's lesson cannot be loaded: {reason}")
+        return
     if run_id:
         try:
             record = store.load_run(store.run_dir_of_id(run_id))  # a run id, never a server path
@@ -190,7 +196,7 @@ def runs_tab() -> None:
                             placeholder="Pick two or more runs")
     if chosen:
         records = [by_id[r] for r in chosen]
-        render_overlays([(report.run_label(r), store.load_history(r.run_dir).get("epochs", [])) for r in records])
+        render_run_comparison([compared_run_of(r, store.load_history(r.run_dir)) for r in records], key="tr_cmp")
         compare = pd.DataFrame(report.compare_table(records, [store.load_results(r.run_dir) for r in records]))
         st.dataframe(compare, hide_index=True, width="stretch")
         scored = compare.dropna(subset=["test acc"])
@@ -350,6 +356,7 @@ def sweep_comparison(snaps: list) -> None:
                 x=alt.X(f"{fields[0]}:N", sort=None), y=alt.Y("test acc:Q", scale=alt.Scale(domain=[0, 1])),
                 tooltip=[f"{fields[0]}:N", alt.Tooltip("test acc:Q", format=".3f")])
             st.altair_chart(chart.properties(title=f"Test accuracy by {fields[0]}", height=300), width="stretch")
+    render_parallel_coordinates([{**r, "run": s.label} for r, s in zip(rows, snaps)], fields)
     render_overlays([(s.label, s.history or store.load_history(s.run_dir).get("epochs", [])) for s in snaps
                      if s.history or s.run_dir])  # released jobs: their curves are on disk
 

@@ -14,7 +14,7 @@ def test_home_page_shows_device_and_data_dir(isolated_dirs):
 
 def test_every_page_opens_without_error():
     for page in ["data_explorer", "architecture_builder", "training_runner",
-                 "resolution_lab", "transfer_learning", "gradcam_viewer", "inside_network", "class_board"]:
+                 "resolution_lab", "transfer_learning", "gradcam_viewer", "inside_network", "class_board", "lessons"]:
         at = make_app_test(page)
         assert not at.exception, (page, at.exception)
         assert len(at.title) >= 1, page
@@ -24,6 +24,6 @@ def test_every_page_calls_the_shell_guard():
     from pathlib import Path
 
     pages = sorted((Path(__file__).resolve().parents[1] / "pages").glob("*.py"))
-    assert len(pages) == 9  # the eight course pages and the Class board
+    assert len(pages) == 10  # the nine course pages (Lessons among them) and the Class board
     missing = [p.name for p in pages if "ensure_app_shell()" not in p.read_text()]
     assert not missing, f"pages without ensure_app_shell(): {missing}"

@@ -23,7 +23,8 @@ def test_datasets_json_lists_every_field(monkeypatch):
     by_name = {r["name"]: r for r in rows}
     shapes = by_name["shapes"]
     assert shapes == {"name": "shapes", "classes": shapes["classes"], "num_train": 10000, "num_test": 2000,
-                      "channels": 3, "height": 32, "width": 32, "source": "builtin", "available": True}
+                      "channels": 3, "height": 32, "width": 32, "source": "builtin", "available": True,
+                      "description": "generated offline: one shape per image"}
     assert len(shapes["classes"]) == 10
     mnist = by_name["mnist"]
     assert mnist["available"] is False and "no network" in mnist["reason"]

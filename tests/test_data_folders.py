@@ -205,3 +205,73 @@ def test_cache_dir_falls_back_when_data_dir_is_read_only(tmp_path, monkeypatch):
         assert cache_dir() == (tmp_path / "elsewhere").resolve()
     finally:
         os.chmod(ro, 0o755)
+
+
+def _cifar_copy(root: Path, folder: str, classes: list[str]) -> None:
+    """Two train images and one test image per class; CIFAR-10 class c has red level c*20 (colour, like CIFAR)."""
+    from cnnkit.data.torchvision_sets import CIFAR10_CLASSES
+
+    for name in classes:
+        for split, n in (("train", 2), ("test", 1)):
+            for i in range(n):
+                save(root / folder / split / name / f"{i}.png", solid((CIFAR10_CLASSES.index(name) * 20, 0, 200)))
+
+
+@pytest.fixture
+def offline_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CNNKIT_CACHE_DIR", str(tmp_path / ".cache"))
+    monkeypatch.setenv("CNNKIT_OFFLINE", "1")
+    return tmp_path
+
+
+def _red_levels(x: torch.Tensor) -> list[int]:
+    return [int(img[0, 0, 0]) // 20 for img in x]
+
+
+def test_cifar10_falls_back_to_a_folder_copy(offline_data_dir):
+    """No torchvision files, offline: `cifar10` loads <data_dir>/cifar10-jpeg and says so."""
+    from cnnkit.data.torchvision_sets import CIFAR10_CLASSES
+
+    assert not dataset_info("cifar10").available  # nothing there yet
+    assert "cifar10-jpeg" in dataset_info("cifar10").reason
+    _cifar_copy(offline_data_dir, "cifar10-jpeg", CIFAR10_CLASSES)
+    info = dataset_info("cifar10")
+    assert (info.available, info.classes, info.num_train, info.num_test) == (True, CIFAR10_CLASSES, 20, 10)
+    assert info.source == "torchvision" and "folder copy cifar10-jpeg/" in info.description
+    data = load_dataset("cifar10")
+    assert data.name == "cifar10" and data.classes == CIFAR10_CLASSES
+    assert data.train_x.shape == (20, 3, 8, 8) and data.test_x.shape == (10, 3, 8, 8)
+    assert data.train_y.tolist() == _red_levels(data.train_x) and sorted(data.train_y.tolist()) == sorted([*range(10)] * 2)
+    assert data.test_y.tolist() == _red_levels(data.test_x) == list(range(10))
+    assert any("cifar10-jpeg" in n for n in data.notes)
+    # The copy stays listed as a folder dataset under its own name too.
+    assert {"cifar10", "cifar10-jpeg"} <= {i.name for i in list_datasets()}
+
+
+def test_cifar10_folder_copy_is_labelled_in_torchvision_order(offline_data_dir, monkeypatch):
+    """Folder classes load alphabetically; a set whose torchvision order differs is relabelled to it."""
+    import dataclasses
+
+    from cnnkit.data import torchvision_sets
+    from cnnkit.data.torchvision_sets import CIFAR10_CLASSES
+
+    spec = torchvision_sets.TORCHVISION_SETS["cifar10"]
+    monkeypatch.setitem(torchvision_sets.TORCHVISION_SETS, "cifar10",
+                        dataclasses.replace(spec, classes=tuple(reversed(CIFAR10_CLASSES))))
+    _cifar_copy(offline_data_dir, "cifar10-jpeg", CIFAR10_CLASSES)
+    data = load_dataset("cifar10")
+    assert data.classes == list(reversed(CIFAR10_CLASSES))
+    assert data.test_y.tolist() == [9 - level for level in _red_levels(data.test_x)]
+    assert data.classes[data.test_y[_red_levels(data.test_x).index(0)]] == "airplane"
+
+
+def test_cifar10_folder_copy_named_cifar10_and_class_mismatch(offline_data_dir):
+    from cnnkit.data.torchvision_sets import CIFAR10_CLASSES
+
+    _cifar_copy(offline_data_dir, "cifar10-jpeg", CIFAR10_CLASSES[:9])  # a class missing: not taken for cifar10
+    assert not dataset_info("cifar10").available
+    _cifar_copy(offline_data_dir, "cifar10", CIFAR10_CLASSES)
+    info = dataset_info("cifar10")
+    assert info.available and "folder copy cifar10/" in info.description
+    assert load_dataset("cifar10").test_y.tolist() == list(range(10))

@@ -258,6 +258,9 @@ def write_lab_file(root, lab_id: str, text: str) -> None:
 
 @pytest.fixture
 def toy_kind(monkeypatch):
+    # Only "resolution" and the toy kind, whatever else an earlier test registered (cnnkit.lessons adds "lesson").
+    for kind in [k for k in LAB_KINDS if k != "resolution"]:
+        monkeypatch.delitem(LAB_KINDS, kind)
     monkeypatch.setitem(LAB_KINDS, "toy-lessons", LabKind("toy-lessons", ToyLessonResult))
 
 

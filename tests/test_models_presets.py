@@ -12,7 +12,8 @@ from cnnkit.models import (PRESETS, SpecError, adapt_spec, build_model, conv_lay
 
 PRESET_NAMES = ["lenet5", "mlp", "cnn2", "cnn3", "cnn4", "cnn5", "cnn3_bn", "cnn4_gap", "cnn4_gap_half",
                 "cnn4_gap_bn", "vgg6", "fashion_arc2", "fashion_arc3", "resnet_small", "vgg11_bn",
-                "speedrun94", "cnn3_fast"]
+                "speedrun94", "cnn3_fast", "cnn3_dropout", "cnn3_bn_dropout", "lenet_like", "lenet_like_k3",
+                "lenet_like_k7", "lenet_like_narrow", "lenet_like_wide"]
 
 
 def torch_params(model: torch.nn.Module) -> int:

@@ -40,6 +40,12 @@ def poll(at, job_id: str, until=lambda snap: snap.finished, timeout: float = 150
             seen.extend(p.proto.text for p in at.get("progress"))
 
 
+def chart_titles(at) -> str:
+    import json
+
+    return " | ".join(str(json.loads(c.proto.spec).get("title", "")) for c in at.get("vega_lite_chart"))
+
+
 def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -234,6 +240,7 @@ def test_sweep_queued_and_compared(monkeypatch):
     assert best and "lr=" in best[0]
     rows = next(df.value for df in at.dataframe if "lr" in df.value.columns and "message" in df.value.columns)
     assert rows["lr"].tolist() == [0.01, 0.001] and rows["status"].tolist() == ["done", "done"]
+    assert "Parallel coordinates: settings → test acc" in chart_titles(at)   # the sweep's lr → test accuracy
 
 
 def test_stop_while_the_data_loads_is_a_cancel_not_a_failure(monkeypatch):
@@ -421,3 +428,25 @@ def test_a_new_field_gets_its_flag_and_is_missed_until_the_form_has_a_row(monkey
     config = config_from_flags(parser.parse_args(["--mixup", "0.2", "--epochs", "2"]))
     assert isinstance(config, WithMixup) and config.mixup == 0.2 and config.epochs == 2
     assert _not_covered(WithMixup) == {"mixup": "no row in ui/train_settings.FORM"}
+
+
+def test_runs_comparison_smooths_groups_and_draws_parallel_coordinates(monkeypatch):
+    patch_dataset(monkeypatch, tiny_dataset())
+    runs = [train(TrainConfig(dataset="tiny", model=tiny_spec(), epochs=2, lr=lr, seed=seed, name=f"cmp {lr} {seed}"))
+            for lr, seed in ((0.01, 0), (0.01, 1), (0.001, 0))]
+    ids = [Path(r.run_dir).name for r in runs]
+    at = make_app_test("training_runner", timeout=150)
+    at.multiselect(key="tr_compare").set_value(ids).run()
+    assert not at.exception
+    titles = chart_titles(at)
+    assert "Loss per epoch: solid train, dashed validation" in titles and "Parallel coordinates" in titles
+    assert "(smoothed)" not in titles
+    at.toggle(key="tr_cmp_smooth").set_value(True).run()
+    titles = chart_titles(at)
+    assert "Loss per epoch: solid train, dashed validation (smoothed)" in titles
+    # Grouped by the seed-less settings: the two lr=0.01 seeds are one group with a band.
+    at.selectbox(key="tr_cmp_group_by").set_value("settings except the seed").run()
+    assert not at.exception
+    assert any("lr=0.01 (2 runs)" in c.value and "lr=0.001 (1 run)" in c.value for c in at.caption)
+    titles = chart_titles(at)
+    assert "mean ± std over each group" in titles

@@ -26,3 +26,8 @@ def ensure_app_shell() -> None:
         if not st.session_state.get("_cnnlab_shell_checked"):
             st.session_state["_cnnlab_shell_checked"] = True
             st.rerun()
+    # Settings another page handed over with ui.page_handoff.hand_off (e.g. a lesson's arm): before any widget.
+    from ui.page_handoff import apply_handoff, show_handoff_note
+
+    apply_handoff()
+    show_handoff_note()

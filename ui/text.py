@@ -26,3 +26,14 @@ def plain(text: object, limit: int = 300) -> str:
     escaped = _SPECIAL.sub(r"\\\1", cleaned)
     escaped = re.sub(r"(?i)\bwww\.", "www\\.", escaped)  # GFM links a bare www.example.com
     return _LINE_START.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], escaped)
+
+
+_PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+
+
+def escape_markdown(text: object) -> str:
+    """Longer text from outside the code (a teacher's lesson file, an engine message) for a markdown string:
+    every line cleaned like `plain` (no control or bidi characters), line breaks kept, every ASCII punctuation
+    mark escaped so it shows as itself, never as formatting, a link or a Streamlit directive."""
+    lines = [clean_text(line) for line in str(text).splitlines()]
+    return "\n".join(_PUNCTUATION.sub(r"\\\1", line) for line in lines)

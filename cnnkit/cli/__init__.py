@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "cnnkit.cli.export_cmd",
     "cnnkit.cli.privacy_cmd",
     "cnnkit.cli.class_cmd",
+    "cnnkit.cli.lesson_cmd",
 ]
 
 

@@ -11,7 +11,7 @@ from cnnkit.cli.common import print_json, progress
 def _info_row(info) -> dict:
     row = {"name": info.name, "classes": info.classes, "num_train": info.num_train, "num_test": info.num_test,
            "channels": info.channels, "height": info.height, "width": info.width, "source": info.source,
-           "available": info.available}
+           "available": info.available, "description": info.description}  # e.g. which copy of cifar10 loads
     if not info.available:
         row["reason"] = info.reason
     return row

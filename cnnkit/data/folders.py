@@ -69,6 +69,28 @@ def folder_layout(path: Path) -> dict[str, dict[str, list[str]]] | None:
     return None
 
 
+def split_class_counts(path: Path) -> dict[str, dict[str, int]] | None:
+    """{"train": {class: images}, "test": {...}} counted from file names alone (no stat, no header).
+
+    Cheap enough for every registry listing: a built-in dataset uses it to check a folder copy of
+    itself (see torchvision_sets.folder_copy). None unless `path` has both train/ and test/.
+    """
+    path = Path(path)
+    counts: dict[str, dict[str, int]] = {}
+    for split in ("train", "test"):
+        counts[split] = {}
+        for class_dir in _class_dirs(path / split):
+            try:
+                n = sum(1 for name in os.listdir(class_dir) if not name.startswith(".") and is_image_name(name))
+            except OSError:
+                n = 0
+            if n:
+                counts[split][class_dir.name] = n
+    if not counts["train"] or not (path / "test").is_dir():
+        return None
+    return counts
+
+
 def _split_counts(layout: dict[str, dict[str, list[str]]]) -> tuple[list[str], int, int]:
     classes = sorted(set().union(*[set(s) for s in layout.values()]))
     if "all" in layout:

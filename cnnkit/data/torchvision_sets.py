@@ -1,7 +1,10 @@
 """torchvision datasets: read from the data directory when present, downloaded when the network is there.
 
 The registry only checks that the files exist (no decoding). Offline with no files, the
-entry says so and what to do instead.
+entry says so and what to do instead. A set may also name folder copies of itself (class folders,
+e.g. CIFAR-10 saved as JPEGs in <data_dir>/cifar10-jpeg/{train,test}/<class>/): when torchvision's
+own files are absent, the first such copy loads under the set's name, labelled in torchvision's
+class order, so `dataset = "cifar10"` works wherever either copy is present.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cnnkit.data.folders import load_folder, split_class_counts
 from cnnkit.data.types import DatasetInfo, LoadedDataset, ProgressFn, report
 from cnnkit.paths import data_dir
 
@@ -35,6 +39,7 @@ class TorchvisionSpec:
     num_test: int
     classes: tuple[str, ...]
     host: str              # where torchvision downloads it from
+    folder_copies: tuple[str, ...] = ()  # folders in data_dir() holding it as train/ and test/ class folders
 
 
 CIFAR100_CLASSES = ("apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle",
@@ -61,7 +66,8 @@ TORCHVISION_SETS: dict[str, TorchvisionSpec] = {
                                      1, 28, 60000, 10000, tuple(FASHION_CLASSES), "fashion-mnist.s3-website.eu-central-1.amazonaws.com"),
     "cifar10": TorchvisionSpec("cifar10", "CIFAR10", "cifar-10-batches-py",
                                ("data_batch_1", "data_batch_5", "test_batch", "batches.meta"),
-                               3, 32, 50000, 10000, tuple(CIFAR10_CLASSES), "www.cs.toronto.edu"),
+                               3, 32, 50000, 10000, tuple(CIFAR10_CLASSES), "www.cs.toronto.edu",
+                               ("cifar10-jpeg", "cifar10")),
     "cifar100": TorchvisionSpec("cifar100", "CIFAR100", "cifar-100-python", ("train", "test", "meta"),
                                 3, 32, 50000, 10000, CIFAR100_CLASSES, "www.cs.toronto.edu"),
     "svhn": TorchvisionSpec("svhn", "SVHN", ".", ("train_32x32.mat", "test_32x32.mat"),
@@ -97,18 +103,61 @@ def files_present(spec: TorchvisionSpec, root: Path | None = None) -> bool:
     return all((folder / f).is_file() for f in spec.files)
 
 
+@dataclass(frozen=True)
+class FolderCopy:
+    """A folder of class folders holding a torchvision set: where, and how many images per split."""
+
+    path: Path
+    num_train: int
+    num_test: int
+
+    @property
+    def description(self) -> str:
+        return (f"from the folder copy {self.path.name}/ in the data directory (class folders, labelled in "
+                f"torchvision's class order; torchvision's own files are absent)")
+
+
+def folder_copy(name: str, root: Path | None = None) -> FolderCopy | None:
+    """The first of the set's folder copies whose train/ and test/ class folders are exactly its classes.
+
+    Exactly: a class missing or extra would shift labels against torchvision's, so such a folder is
+    not taken for the set (it still lists as a folder dataset under its own name).
+    """
+    spec = TORCHVISION_SETS[name]
+    for sub in spec.folder_copies:
+        path = (root or data_dir()) / sub
+        counts = split_class_counts(path) if path.is_dir() else None
+        if counts and set(counts["train"]) == set(spec.classes) == set(counts["test"]):
+            return FolderCopy(path, sum(counts["train"].values()), sum(counts["test"].values()))
+    return None
+
+
 def torchvision_info(name: str) -> DatasetInfo:
     spec = TORCHVISION_SETS[name]
     present = files_present(spec)
+    copy = None if present else folder_copy(name)
+    if copy is not None:
+        return DatasetInfo(name, list(spec.classes), spec.channels, spec.size, spec.size, copy.num_train,
+                           copy.num_test, "torchvision", True, None, copy.description)
     available, reason = True, None
     if not present and not network_available(spec.host):
         available = False
+        copies = " or ".join(f"{data_dir() / sub}/{{train,test}}/<class>/" for sub in spec.folder_copies)
         reason = (f"not downloaded and no network: put the {spec.class_name} files in "
-                  f"{data_dir() / spec.folder} (torchvision's layout), point CNNKIT_DATA_DIR at a folder "
-                  f"that has them, or import the images as a folder dataset")
-    description = "in the data directory" if present else "downloaded on first load"
+                  f"{data_dir() / spec.folder} (torchvision's layout)"
+                  + (f", or its images in {copies}" if copies else "")
+                  + ", point CNNKIT_DATA_DIR at a folder that has them, or import the images as a folder dataset")
+    description = "in the data directory (torchvision's files)" if present else "downloaded on first load"
     return DatasetInfo(name, list(spec.classes), spec.channels, spec.size, spec.size, spec.num_train,
                        spec.num_test, "torchvision", available, reason, description)
+
+
+def _load_folder_copy(spec: TorchvisionSpec, copy: FolderCopy, progress: ProgressFn | None) -> LoadedDataset:
+    # Cached under the folder's own name: the same decode cache as loading that folder dataset by name.
+    data = load_folder(copy.path, progress, name=copy.path.name)
+    to_torchvision = torch.tensor([spec.classes.index(c) for c in data.classes], dtype=torch.int64)
+    return LoadedDataset(spec.name, list(spec.classes), data.train_x, to_torchvision[data.train_y],
+                         data.test_x, to_torchvision[data.test_y], [*data.notes, f"read {copy.description}"])
 
 
 def _to_tensors(dataset, spec: TorchvisionSpec) -> tuple[torch.Tensor, torch.Tensor]:
@@ -129,11 +178,14 @@ def _to_tensors(dataset, spec: TorchvisionSpec) -> tuple[torch.Tensor, torch.Ten
 
 
 def load_torchvision(name: str, progress: ProgressFn | None = None) -> LoadedDataset:
-    import torchvision.datasets as tvd
-
     spec = TORCHVISION_SETS[name]
     root = data_dir()
     download = not files_present(spec)
+    copy = folder_copy(name) if download else None
+    if copy is not None:
+        return _load_folder_copy(spec, copy, progress)
+    import torchvision.datasets as tvd
+
     if download and not network_available(spec.host):
         raise ValueError(torchvision_info(name).reason)
     cls = getattr(tvd, spec.class_name)

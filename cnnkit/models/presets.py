@@ -76,6 +76,39 @@ def cnn4_gap_bn() -> ModelSpec:
                 "cnn4_gap with BatchNorm2d after each conv and Dropout 0.5 after the first Linear; 64×64 input")
 
 
+def cnn3_dropout() -> ModelSpec:
+    """Report 002-Q3's regularised base: the report never says where its dropout sits, so it goes where
+    it is most common, after the first Linear (a lesson's `dropout` setting overrides p)."""
+    return ModelSpec("cnn3_dropout", (3, 32, 32), 10, _conv_stack([32, 64, 128], padding=1) + [
+        L("flatten"), L("linear", out_features=256), L("relu"), L("dropout", p=0.5), L("linear", out_features=10),
+    ], "cnn3 with Dropout 0.5 after the first Linear (002-Q3's dropout; its place is our choice)")
+
+
+def cnn3_bn_dropout() -> ModelSpec:
+    return ModelSpec("cnn3_bn_dropout", (3, 32, 32), 10, _conv_stack([32, 64, 128], padding=1, bn=True) + [
+        L("flatten"), L("linear", out_features=256), L("relu"), L("dropout", p=0.5), L("linear", out_features=10),
+    ], "cnn3 with BatchNorm2d after every conv and Dropout 0.5 after the first Linear (004's second CNN)")
+
+
+# Report 003's LeNet-style net (Keras, beans at 299×299): three valid convs (6, 16, 120 filters) with max
+# pooling after the first two, Flatten, Dense 50, Dense → classes; no activation is printed, ReLU is ours.
+# At 64×64 (CIFAR-10 resized, the lessons' stand-in for beans) every kernel size up to 7 still fits.
+LENET_LIKE_CHANNELS = (6, 16, 120)
+
+
+def lenet_like(name: str = "lenet_like", kernel: int = 5, channels: tuple[int, int, int] = LENET_LIKE_CHANNELS,
+               ) -> ModelSpec:
+    layers: list[LayerSpec] = []
+    for i, c in enumerate(channels):
+        layers += [L("conv2d", out_channels=c, kernel_size=kernel), L("relu")]
+        if i < 2:
+            layers.append(L("maxpool2d", kernel_size=2))
+    layers += [L("flatten"), L("linear", out_features=50), L("relu"), L("linear", out_features=10)]
+    return ModelSpec(name, (3, 64, 64), 10, layers,
+                     f"003's LeNet-style net: Conv {kernel}×{kernel} ({', '.join(map(str, channels))} filters, no "
+                     f"padding), max-pool after the first two, Flatten, Dense 50 → classes; 64×64 input")
+
+
 def vgg6() -> ModelSpec:
     def block(c: int) -> list[LayerSpec]:
         return [x for _ in range(3) for x in (L("conv2d", out_channels=c, kernel_size=3), L("relu"))]
@@ -171,6 +204,14 @@ PRESETS: dict[str, Callable[[], ModelSpec]] = {
     "vgg11_bn": vgg11_bn,
     "speedrun94": speedrun94,
     "cnn3_fast": cnn3_fast,
+    # the course's lessons (cnnkit/lessons/course): 002-Q3, 004-Q4/5 and 003-Q2's kernel studies
+    "cnn3_dropout": cnn3_dropout,
+    "cnn3_bn_dropout": cnn3_bn_dropout,
+    "lenet_like": lenet_like,
+    "lenet_like_k3": lambda: lenet_like("lenet_like_k3", kernel=3),
+    "lenet_like_k7": lambda: lenet_like("lenet_like_k7", kernel=7),
+    "lenet_like_narrow": lambda: lenet_like("lenet_like_narrow", channels=(3, 8, 60)),
+    "lenet_like_wide": lambda: lenet_like("lenet_like_wide", channels=(12, 32, 240)),
 }
 
 

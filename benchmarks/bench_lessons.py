@@ -1,0 +1,194 @@
+"""Runs the course's lessons and writes ours against the report's figures, as Markdown and JSON, with the time
+each lesson took and the device.
+
+It runs each lesson through the engine the CLI uses (cnnkit.lessons.run_lesson: one job group per lesson through
+the job manager), one lesson after another.
+
+    .venv/bin/python benchmarks/bench_lessons.py --quick --plan                      # what would run, estimates
+    .venv/bin/python benchmarks/bench_lessons.py --quick --only 002-q4-batchnorm     # one lesson, quick mode
+    CNNKIT_DATA_DIR=../shared/data .venv/bin/python benchmarks/bench_lessons.py --full --only '002-*' \
+        --device cuda --seeds 1 --save-shipped                                         # the 002 lessons, shipped
+    .venv/bin/python benchmarks/bench_lessons.py --quick --save-shipped --json         # every lesson, quick
+
+--only takes lesson ids or shell patterns, comma-separated. The table goes to --out (default
+<checkpoint dir>/bench_lessons/lessons-<mode>.md and .json). --save-shipped also writes each finished lesson's
+result to assets/lesson_results/<id>-<mode>/lab.json (what a fresh install shows) and merges its rows into
+assets/lesson_results/<mode>.md and <mode>.json (which lessons ship results, in which mode, on which device).
+Runs go to the checkpoint directory (CNNKIT_CHECKPOINT_DIR; ./checkpoints by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cnnkit.transfer  # noqa: E402,F401  registers the "transfer" model kind (transfer arms)
+from cnnkit.cli.lesson_cmd import comparison_json  # noqa: E402
+from cnnkit.fileio import read_json, write_json  # noqa: E402
+from cnnkit.formatting import format_seconds  # noqa: E402
+from cnnkit.jobs import get_job_manager  # noqa: E402
+from cnnkit.lessons import estimate_lesson_seconds, list_lessons, run_lesson, ship_result  # noqa: E402
+from cnnkit.paths import checkpoint_dir, lesson_results_dir  # noqa: E402
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def select(patterns: Optional[str]) -> list:
+    lessons = list_lessons()
+    if not patterns:
+        return lessons
+    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
+    chosen = [lesson for lesson in lessons if any(fnmatch.fnmatchcase(lesson.id, p) for p in wanted)]
+    unknown = [p for p in wanted if not any(fnmatch.fnmatchcase(lesson.id, p) for lesson in lessons)]
+    if unknown:
+        raise SystemExit(f"no lesson matches {', '.join(unknown)}; lessons: {', '.join(l.id for l in lessons)}")
+    return chosen
+
+
+def _cell(metric: dict, key: str) -> tuple[str, str, str]:
+    """(ours 'mean ± std (n)', report, difference) as text; accuracy in percent, F1 as 0-1."""
+    ours, reported = metric["ours"], metric["reported"]
+    digits = 2 if key == "test_accuracy" else 4
+    if ours["mean"] is None:
+        text = "-"
+    else:
+        text = f"{ours['mean']:.{digits}f}" + (f" ± {ours['std']:.{digits}f}" if ours["std"] is not None else "")
+        text += f" (n={ours['n']})"
+    report = "-" if reported is None else f"{reported:.{digits}f}"
+    diff = "-" if ours["mean"] is None or reported is None else f"{ours['mean'] - reported:+.{digits}f}"
+    return text, report, diff
+
+
+def markdown(entries: list[dict], mode: str) -> str:
+    label = "quick mode (a subset, fewer epochs: not the report's settings)" if mode == "quick" else \
+        "full mode (the report's settings)"
+    lines = [f"Lessons, {label}: ours (mean ± std over seeds) against the report's figures.", "",
+             "| lesson | arm | test acc, ours | report | Δ | macro F1, ours | report | Δ | status | time | device |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|"]
+    for entry in entries:
+        if not entry.get("arms"):
+            lines.append(f"| {entry['id']} | - | - | - | - | - | - | - | {entry['status']}: "
+                         f"{entry.get('message', '')[:120]} | {format_seconds(entry['seconds'])} | {entry['device']} |")
+            continue
+        for i, arm in enumerate(entry["arms"]):
+            acc = _cell(arm["test_accuracy"], "test_accuracy")
+            f1 = _cell(arm["macro_f1"], "macro_f1")
+            timing = format_seconds(entry["seconds"]) if i == 0 else ""
+            where = entry.get("device_label") or entry["device"]
+            lines.append(f"| {entry['id'] if i == 0 else ''} | {arm['label']} | {acc[0]} | {acc[1]} | {acc[2]} | "
+                         f"{f1[0]} | {f1[1]} | {f1[2]} | {arm['status']} | {timing} | {where if i == 0 else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def merge_shipped_table(entries: list[dict], mode: str, folder: Path) -> None:
+    """assets/lesson_results/<mode>.json and .md: every shipped lesson's row, this run's replacing older ones."""
+    path = folder / f"{mode}.json"
+    old = read_json(path, {})
+    by_id = {e["id"]: e for e in (old.get("lessons", []) if isinstance(old, dict) else []) if isinstance(e, dict)}
+    by_id.update({e["id"]: e for e in entries if e.get("shipped")})
+    ordered = [by_id[k] for k in sorted(by_id)]
+    write_json(path, {"mode": mode, "lessons": ordered})
+    (folder / f"{mode}.md").write_text(markdown(ordered, mode))
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--quick", action="store_true", help="quick mode (the default)")
+    which.add_argument("--full", action="store_true", help="full mode: the report's settings")
+    parser.add_argument("--only", help="lesson ids or patterns, comma-separated (e.g. '002-*,000-p1-baseline')")
+    parser.add_argument("--seeds", type=int, default=None, help="repeats per arm (default: 3 on a GPU, 1 on a CPU)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--subset", type=int, default=None, help="train every arm on this many images")
+    parser.add_argument("--save-shipped", action="store_true",
+                        help="write each finished result into assets/lesson_results (what a fresh install shows)")
+    parser.add_argument("--shipped-dir", type=Path, default=None, help="instead of assets/lesson_results")
+    parser.add_argument("--out", type=Path, default=None, help="folder for lessons-<mode>.md and .json")
+    parser.add_argument("--plan", action="store_true", help="run nothing: list the lessons with time estimates")
+    parser.add_argument("--json", action="store_true", help="print the JSON report as one line on stdout")
+    args = parser.parse_args(argv)
+
+    mode = "full" if args.full else "quick"
+    lessons = select(args.only)
+    manager = get_job_manager()
+    device = manager.backend.resolve_device(args.device)
+    if args.plan:
+        rows = []
+        for lesson in lessons:
+            estimate = estimate_lesson_seconds(lesson, mode, device, args.seeds)
+            rows.append({"id": lesson.id, "arms": len(lesson.arms), **estimate.to_dict()})
+            print(f"{lesson.id:<36} {len(lesson.arms)} arm(s)  {estimate.text}", file=sys.stderr)
+        print(json.dumps({"mode": mode, "device": device, "lessons": rows}))
+        return 0
+
+    shipped_dir = args.shipped_dir or lesson_results_dir()
+    out = args.out or checkpoint_dir() / "bench_lessons"
+    entries: list[dict[str, Any]] = []
+    started = time.time()
+    report: dict[str, Any] = {"mode": mode, "device": device, "lessons": entries}
+    _log(f"{len(lessons)} lesson(s) in {mode} mode on {device}; load average {os.getloadavg()[0]:.2f}")
+    for number, lesson in enumerate(lessons, 1):
+        estimate = estimate_lesson_seconds(lesson, mode, device, args.seeds)
+        _log(f"[{number}/{len(lessons)}] {lesson.id}: {estimate.text}")
+        clock = time.monotonic()
+        entry: dict[str, Any] = {"id": lesson.id, "title": lesson.title, "mode": mode, "device": device,
+                                 "seconds": 0.0, "status": "failed", "message": "", "arms": [], "shipped": False,
+                                 "estimate_s": round(estimate.seconds, 1),
+                                 "load_average": round(os.getloadavg()[0], 2)}
+        try:
+            result = run_lesson(lesson.id, mode, args.seeds, args.device, args.subset, owner="",
+                                manager=manager, on_event=_events)
+        except (ValueError, RuntimeError, FileNotFoundError) as error:
+            entry["message"] = str(error)
+            _log(f"  {lesson.id} could not run: {error}")
+        else:
+            payload = comparison_json(lesson, result)
+            entry.update(status=result.status, message=result.message, device=result.device,
+                         device_label=result.device_label, cpu_count=os.cpu_count(),
+                         arms=payload["arms"], seeds=result.seeds, lab_id=result.lab_id, result_seconds=result.seconds)
+            if args.save_shipped and result.status == "done":
+                target = ship_result(result, shipped_dir / f"{lesson.id}-{mode}")
+                entry["shipped"] = True
+                _log(f"  shipped to {target}")
+        entry["seconds"] = round(time.monotonic() - clock, 1)
+        _log(f"  {lesson.id}: {entry['status']} in {format_seconds(entry['seconds'])}")
+        entries.append(entry)
+        # Written after every lesson, so a long full-mode run keeps what it has if it is stopped.
+        report = {"mode": mode, "device": device, "seeds": args.seeds, "subset": args.subset,
+                  "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+                  "seconds": round(time.time() - started, 1), "lessons": entries}
+        write_json(out / f"lessons-{mode}.json", report)
+        (out / f"lessons-{mode}.md").write_text(markdown(entries, mode))
+        if args.save_shipped:
+            merge_shipped_table(entries, mode, shipped_dir)
+    _log(f"table: {out / f'lessons-{mode}.md'}")
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(markdown(entries, mode))
+    return 0 if all(e["status"] in ("done", "partial") for e in entries) else 1
+
+
+def _events(event: dict) -> None:
+    if event["kind"] == "job" and event["status"] in ("running", "failed", "cancelled"):
+        _log(f"  [{event['status']}] {event['label']}" + (f": {event['error']}" if event.get("error") else ""))
+    elif event["kind"] == "epoch":
+        row = event["row"]
+        val = row.get("val_acc")
+        speed = row.get("images_per_s")
+        _log(f"    epoch {row.get('epoch')}: train loss {row.get('train_loss', 0):.4f}"
+             + (f", val acc {val:.3f}" if val is not None else "") + (f", {speed:,.0f} img/s" if speed else ""))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Predict first: before a lesson's results are shown, each student records a guess (which arm wins, by how many
+points). One small JSON file per lesson, checkpoint_dir()/lesson_predictions/<lesson_id>.json, written atomically;
+one guess per owner per lesson (a new one replaces the old). predictions_of / erase_predictions serve the privacy
+tools (everything one person typed, and forgetting it)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+from cnnkit.classroom.permissions import GUEST, clean_owner_name
+from cnnkit.fileio import read_json, write_json
+from cnnkit.lessons.loader import ID_RE
+from cnnkit.paths import checkpoint_dir
+
+FOLDER = "lesson_predictions"
+MAX_PREDICTIONS = 500            # per lesson: a class, many times over
+MAX_MARGIN = 100.0               # points of accuracy
+_LOCK = threading.Lock()         # one writer at a time in this process (read-modify-write of one file)
+
+
+def predictions_dir() -> Path:
+    return checkpoint_dir() / FOLDER
+
+
+def _file(lesson_id: str) -> Path:
+    if not isinstance(lesson_id, str) or not ID_RE.match(lesson_id):
+        raise ValueError(f"not a lesson id: {str(lesson_id)[:64]!r}")
+    return predictions_dir() / f"{lesson_id}.json"
+
+
+def _owner(owner: str) -> str:
+    return GUEST if owner in (None, GUEST) else clean_owner_name(owner)
+
+
+def _read(path: Path) -> list[dict]:
+    data = read_json(path, {})
+    rows = data.get("predictions", []) if isinstance(data, dict) else []
+    return [r for r in rows if isinstance(r, dict) and isinstance(r.get("owner"), str)
+            and isinstance(r.get("arm_id"), str)][:MAX_PREDICTIONS]
+
+
+def record_prediction(lesson_id: str, owner: str, arm_id: str, margin_points: float,
+                      arm_ids: Optional[list[str]] = None) -> dict:
+    """Record `owner`'s guess: arm `arm_id` wins by `margin_points` points of test accuracy (0-100). With `arm_ids`
+    (the lesson's arms) the arm is checked against them. Returns the stored row; ValueError saying what to change."""
+    path = _file(lesson_id)
+    owner = _owner(owner)
+    if not isinstance(arm_id, str) or not ID_RE.match(arm_id):
+        raise ValueError(f"not an arm id: {str(arm_id)[:64]!r}")
+    if arm_ids is not None and arm_id not in arm_ids:
+        raise ValueError(f"lesson {lesson_id} has no arm {arm_id!r}; choose one of {', '.join(arm_ids)}")
+    try:
+        margin = float(margin_points)
+    except (TypeError, ValueError):
+        raise ValueError(f"the margin is a number of points, e.g. 2.5 (got {str(margin_points)[:20]!r})") from None
+    if not math.isfinite(margin) or not 0 <= margin <= MAX_MARGIN:
+        raise ValueError(f"the margin is between 0 and {MAX_MARGIN:g} points (got {margin_points})")
+    row = {"owner": owner, "arm_id": arm_id, "margin_points": round(margin, 2), "created": time.time()}
+    with _LOCK:
+        rows = [r for r in _read(path) if r["owner"] != owner]
+        if len(rows) >= MAX_PREDICTIONS:
+            raise ValueError(f"lesson {lesson_id} already holds {MAX_PREDICTIONS} predictions; the teacher can erase them")
+        rows.append(row)
+        write_json(path, {"lesson_id": lesson_id, "predictions": rows})
+    return row
+
+
+def predictions(lesson_id: str) -> list[dict]:
+    """Every owner's guess for the lesson, oldest first: {owner, arm_id, margin_points, created}."""
+    return sorted(_read(_file(lesson_id)), key=lambda r: r.get("created", 0))
+
+
+def predictions_of(owner: str) -> list[dict]:
+    """Every guess `owner` recorded, over all lessons: {lesson_id, owner, arm_id, margin_points, created}."""
+    owner = _owner(owner)
+    folder = predictions_dir()
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        out += [{"lesson_id": path.stem, **r} for r in _read(path) if r["owner"] == owner]
+    return out
+
+
+def erase_predictions(owner: str, lesson_id: Optional[str] = None) -> int:
+    """Forget `owner`'s guesses (in one lesson, or all); returns how many were erased."""
+    owner = _owner(owner)
+    folder = predictions_dir()
+    paths = [_file(lesson_id)] if lesson_id else (sorted(folder.glob("*.json")) if folder.is_dir() else [])
+    erased = 0
+    with _LOCK:
+        for path in paths:
+            rows = _read(path)
+            kept = [r for r in rows if r["owner"] != owner]
+            if len(kept) != len(rows):
+                erased += len(rows) - len(kept)
+                write_json(path, {"lesson_id": path.stem, "predictions": kept})
+    return erased
+
+
+def prediction_outcomes(lesson_id: str, result) -> list[dict]:
+    """Each guess against a result: the actual winner (highest mean test accuracy) and margin over the runner-up,
+    whether the guess picked it and how far its margin was off (for the teacher to discuss)."""
+    means = [(a.mean("test_accuracy"), a.arm_id) for a in result.arms if a.mean("test_accuracy") is not None]
+    means.sort(reverse=True)
+    if not means:
+        return []
+    winner = means[0][1]
+    margin = means[0][0] - means[1][0] if len(means) > 1 else 0.0
+    return [{**r, "winner": winner, "actual_margin": round(margin, 2), "right_arm": r["arm_id"] == winner,
+             "margin_error": round(r["margin_points"] - margin, 2) if r["arm_id"] == winner else None}
+            for r in predictions(lesson_id)]

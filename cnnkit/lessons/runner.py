@@ -1,0 +1,460 @@
+"""Running a lesson: every arm × seed queued as ONE job group through the job manager (fair queue, owners), then
+collected into a LessonResult once the group's jobs have ended.
+
+submit_lesson() writes the result's lab folder at once (status "running", with the plan: which job is which arm
+and seed) and returns the group id; collect_result() reads each finished run (cnnkit.store; resolution-lab arms
+through their saved lab), aggregates mean ± std per arm and saves the result. Run names carry the group id
+("… [lesson-…]"), so a group whose jobs the manager no longer knows (an app restart) is still collected from disk.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, Union
+
+from cnnkit.jobs import FINISHED, JobManager, JobSnapshot, get_job_manager, new_group_id
+from cnnkit.labs.saved import labs_dir, list_labs, load_lab
+from cnnkit.lessons.loader import get_lesson
+from cnnkit.lessons.results import (LessonResult, SeedRun, aggregate_arm, latest_result, read_resolution_lab,
+                                    read_train_run, save_result, saved_results, shipped_result)
+from cnnkit.lessons.schema import MODES, Lesson
+
+GROUP_PREFIX = "lesson-"
+GPU_SEEDS = 3                    # default repeats on a GPU: enough for a std
+CPU_SEEDS = 1                    # default repeats on a CPU: a classroom laptop runs each arm once
+MAX_SEEDS = 10
+STATUSES = ("not run", "running", "results", "shipped results")
+
+
+def default_seeds(device: str) -> int:
+    """How many seeds an arm repeats over by default on `device` (a resolved device name)."""
+    return GPU_SEEDS if str(device).startswith("cuda") else CPU_SEEDS
+
+
+def _group_pattern(lesson_id: str) -> re.Pattern:
+    # new_group_id(prefix) appends HHMMSS-xxxx; matching the whole id keeps "a" from claiming "a-b"'s groups.
+    return re.compile(rf"^{re.escape(GROUP_PREFIX + lesson_id)}-\d{{6}}-[0-9a-f]{{4}}$")
+
+
+def _seed_list(lesson: Lesson, seeds: Union[int, Sequence[int], None], device: str) -> list[int]:
+    """Repeat offsets: an int n gives 0..n-1 (added to each arm's own seed), a list gives those offsets."""
+    if seeds is None:
+        seeds = default_seeds(device)
+    if isinstance(seeds, bool):
+        raise ValueError("seeds must be a whole number of repeats (1 or more) or a list of seeds")
+    if isinstance(seeds, int):
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise ValueError(f"seeds must be between 1 and {MAX_SEEDS} (got {seeds})")
+        return list(range(seeds))
+    offsets = [int(s) for s in seeds]
+    if not 1 <= len(offsets) <= MAX_SEEDS or len(set(offsets)) != len(offsets):
+        raise ValueError(f"give 1 to {MAX_SEEDS} different seeds (got {list(seeds)})")
+    return offsets
+
+
+def _with_subset(config: Any, subset: Optional[int]) -> Any:
+    if not subset:
+        return config
+    if subset < 1:
+        raise ValueError(f"subset must be a number of training images, 1 or more (got {subset})")
+    if hasattr(config, "base"):
+        config.base = {**config.base, "train_subset": int(subset)}
+    else:
+        config.train_subset = int(subset)
+    return config
+
+
+def planned_configs(lesson: Lesson, mode: str = "quick", seeds: Union[int, Sequence[int], None] = None,
+                    device: str = "auto", subset: Optional[int] = None) -> list[dict]:
+    """What submit_lesson queues, without queueing: {arm_id, kind, seed, config} per arm and seed."""
+    if mode not in MODES:
+        raise ValueError(f"unknown lesson mode {mode!r}; choose one of {', '.join(MODES)}")
+    offsets = _seed_list(lesson, seeds, device)
+    plan = []
+    for arm in lesson.arms:
+        for offset in offsets:
+            seed = lesson.arm_seed(arm) + offset
+            config = _with_subset(lesson.arm_config(arm, mode, seed, device), subset)
+            plan.append({"arm_id": arm.id, "kind": arm.kind, "seed": seed, "config": config})
+    return plan
+
+
+def _lab_job(config: Any, owner: str):
+    """The job function of a resolution-lab arm (it runs in a thread of the app, as the Resolution lab page's)."""
+    def job(context):
+        from cnnkit.labs import run_resolution_lab
+
+        return run_resolution_lab(config, on_progress=context.progress, cancel_event=context.cancel_event,
+                                  owner=owner)
+
+    return job
+
+
+def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequence[int], None] = None,
+                  device: str = "auto", owner: str = "", manager: Optional[JobManager] = None,
+                  subset: Optional[int] = None, limits: Any = None) -> str:
+    """Queue every arm × seed of the lesson as one job group; returns the group id. Seeds default to 3 on a GPU and
+    1 on a CPU. `limits`: a cnnkit.classroom ClassroomConfig whose limits every run must keep (a student's Run on the
+    page; None: none checked here). Raises ValueError (unknown mode, bad seeds, a config that cannot train, a run over
+    the class's limits, not enough queue room) before anything is queued."""
+    lesson = get_lesson(lesson_id)
+    manager = manager or get_job_manager()
+    resolved = manager.backend.resolve_device(device)
+    plan = planned_configs(lesson, mode, seeds, resolved, subset)
+    for entry in plan:
+        entry["config"].validate()
+        if limits is not None:
+            from cnnkit.classroom.config import check_run_allowed
+
+            config = entry["config"]
+            check_run_allowed(config.train_config() if hasattr(config, "train_config") else config, limits)
+    room = manager.queue_room(owner)
+    if room < len(plan):
+        raise ValueError(f"this lesson queues {len(plan)} runs but you may queue {room} more now (the class's cap on "
+                         "waiting runs): run fewer seeds or wait")
+    group = new_group_id(f"{GROUP_PREFIX}{lesson.id}-")
+    lab_dir = labs_dir() / group
+    result = LessonResult(lesson_id=lesson.id, mode=mode, device=resolved, seeds=[], owner=owner,
+                          created=time.time(), lab_id=group, lab_dir=str(lab_dir), status="running", group=group,
+                          lesson_title=lesson.title)
+    first_arm = lesson.arms[0].id
+    result.seeds = [e["seed"] for e in plan if e["arm_id"] == first_arm]
+    lab_dir.mkdir(parents=True, exist_ok=False)
+    save_result(result)
+    submitted: list[str] = []
+    try:
+        for entry in plan:
+            config, arm = entry["config"], lesson.arm(entry["arm_id"])
+            tag = " · quick" if mode == "quick" else ""
+            name = f"{lesson.id} · {arm.id} · seed {entry['seed']}{tag} [{group}]"
+            label = f"Lesson {lesson.title}: {arm.label} (seed {entry['seed']}{tag})"
+            if entry["kind"] == "resolution_lab":
+                config.name = name
+                config.base = {**config.base, "name": name}
+                job_id = manager.submit(_lab_job(config, owner), label=label, device=resolved, group=group,
+                                        meta={"lesson_id": lesson.id, "arm_id": arm.id, "seed": entry["seed"]},
+                                        owner=owner)
+            else:
+                config.name = name
+                job_id = manager.submit_training(config, label=label, group=group, owner=owner)
+            submitted.append(job_id)
+            result.plan.append({"arm_id": arm.id, "kind": entry["kind"], "seed": entry["seed"], "job_id": job_id,
+                                "name": name})
+    except BaseException:
+        for job_id in submitted:
+            manager.cancel(job_id)
+        result.status, result.message = "cancelled", "could not queue every run; none was kept"
+        save_result(result)
+        raise
+    save_result(result)
+    return group
+
+
+# --- collecting -----------------------------------------------------------------------------------------------
+def _result_of_group(group_id: str) -> LessonResult:
+    try:
+        result = load_lab(group_id, kind="lesson")
+    except FileNotFoundError:
+        raise ValueError(f"no lesson run {group_id!r} (no saved lab of that id)") from None
+    return result
+
+
+def _snapshot(manager: JobManager, job_id: str, group_id: str) -> Optional[JobSnapshot]:
+    """The manager's snapshot of a planned job, when the manager is the one that ran it (same group)."""
+    try:
+        snap = manager.snapshot(job_id)
+    except KeyError:
+        return None
+    return snap if snap.group == group_id else None
+
+
+def _find_run_by_name(name: str) -> Optional[Path]:
+    """A run folder whose config name is `name` (a group's run after the manager forgot the job)."""
+    from cnnkit import store
+
+    for record in store.list_runs():
+        if record.config.get("name") == name:
+            return Path(record.run_dir)
+    return None
+
+
+def _find_lab_by_name(name: str) -> Optional[Path]:
+    for entry in list_labs(kind="resolution"):
+        if entry.result is not None and entry.result.config.get("name") == name:
+            return Path(entry.lab_dir)
+    return None
+
+
+def group_jobs(group_id: str, manager: Optional[JobManager] = None) -> list[JobSnapshot]:
+    manager = manager or get_job_manager()
+    return manager.list(group=group_id)
+
+
+def lesson_jobs(group_id: str, manager: Optional[JobManager] = None) -> list[dict]:
+    """The group's jobs with the arm and seed each one trains (for live curves per arm):
+    {arm_id, seed, kind, job_id, name, snapshot (a JobSnapshot, None when this manager does not know the job)}."""
+    manager = manager or get_job_manager()
+    result = _result_of_group(group_id)
+    return [{**entry, "snapshot": _snapshot(manager, entry["job_id"], group_id)} for entry in result.plan]
+
+
+def collect_result(lesson_id: str, group_id: str, manager: Optional[JobManager] = None) -> LessonResult:
+    """Aggregate a finished group's runs into its LessonResult and save it (lab kind "lesson"). Collecting again
+    returns the saved result. ValueError while some of its jobs are still queued or running."""
+    manager = manager or get_job_manager()
+    with _COLLECT_LOCK:   # two sessions polling the same lesson collect it once
+        return _collect(lesson_id, group_id, manager)
+
+
+_COLLECT_LOCK = threading.Lock()
+
+
+def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult:
+    result = _result_of_group(group_id)
+    if result.lesson_id != lesson_id:
+        raise ValueError(f"lesson run {group_id!r} is of lesson {result.lesson_id!r}, not {lesson_id!r}")
+    if result.status != "running":
+        return result
+    snaps = {e["job_id"]: _snapshot(manager, e["job_id"], group_id) for e in result.plan}
+    waiting = [s for s in snaps.values() if s is not None and s.status not in FINISHED]
+    if waiting:
+        raise ValueError(f"lesson {lesson_id} is still running: {len(snaps) - len(waiting)} of {len(snaps)} runs "
+                         "have ended; collect it when all have")
+    lesson_arms: dict[str, list[SeedRun]] = {}
+    planned: dict[str, int] = {}
+    problems: list[str] = []
+    started, ended = [], []
+    for entry in result.plan:
+        arm_id, seed, snap = entry["arm_id"], int(entry["seed"]), snaps[entry["job_id"]]
+        planned[arm_id] = planned.get(arm_id, 0) + 1
+        lesson_arms.setdefault(arm_id, [])
+        if snap is not None:
+            started += [snap.started] if snap.started else []
+            ended += [snap.ended] if snap.ended else []
+            if snap.status != "done":
+                problems.append(f"{arm_id} seed {seed}: {snap.status}" + (f" ({snap.error or snap.message})"
+                                                                         if (snap.error or snap.message) else ""))
+                continue
+        try:
+            if entry["kind"] == "resolution_lab":
+                where = (snap.meta.get("lab_dir") if snap is not None else None) or _find_lab_by_name(entry["name"])
+                if not where:
+                    raise ValueError("its resolution lab was not saved")
+                seed_run = read_resolution_lab(where, seed)
+                lab = load_lab(Path(where), kind="resolution")
+                result.runs += [{"run_dir": r["run_dir"], "label": r.get("label", ""), "arm_id": arm_id, "seed": seed}
+                                for r in lab.runs]
+            else:
+                where = (snap.run_dir if snap is not None else None) or _find_run_by_name(entry["name"])
+                if not where:
+                    raise ValueError("it never started")
+                seed_run = read_train_run(where, seed)
+                result.runs.append({"run_dir": str(where), "label": entry["name"], "arm_id": arm_id, "seed": seed})
+        except (ValueError, FileNotFoundError, OSError, KeyError) as error:
+            problems.append(f"{arm_id} seed {seed}: {error}")
+            continue
+        lesson_arms[arm_id].append(seed_run)
+    result.arms = [aggregate_arm(arm_id, runs, planned[arm_id]) for arm_id, runs in lesson_arms.items()]
+    devices = [r.device for runs in lesson_arms.values() for r in runs if r.device]
+    result.device = devices[0] if devices else result.device
+    result.device_label = _device_label(result.device)
+    if started and ended:
+        result.seconds = round(max(ended) - min(started), 2)
+    else:
+        result.seconds = round(sum(a.seconds for a in result.arms), 2)
+    finished = sum(len(runs) for runs in lesson_arms.values())
+    if finished == 0:
+        result.status = "cancelled" if all(s is not None and s.status == "cancelled" for s in snaps.values()) \
+            else "failed"
+    else:
+        result.status = "done" if finished == len(result.plan) else "partial"
+    result.message = "; ".join(problems)[:2000]
+    save_result(result)
+    return result
+
+
+def _device_label(device: str) -> str:
+    """Where the runs trained, in words (they trained on this machine's backend, so it can be described here)."""
+    from cnnkit.device import describe_device
+
+    try:
+        return describe_device(device).label()
+    except (ValueError, RuntimeError, AssertionError):
+        return str(device)
+
+
+def cancel_lesson(group_id: str, by: Optional[str] = None, teacher: bool = False,
+                  manager: Optional[JobManager] = None) -> int:
+    """Stop every queued or running job of a lesson's group (`by`: only its owner or the teacher may; None: the app
+    itself). Returns how many were stopped; collect_result then keeps what finished (status partial or cancelled)."""
+    manager = manager or get_job_manager()
+    stopped = 0
+    for snap in manager.list(group=group_id):
+        if not snap.finished:
+            manager.cancel(snap.job_id, by=by, teacher=teacher)
+            stopped += 1
+    return stopped
+
+
+def collect_finished(lesson_id: Optional[str] = None, manager: Optional[JobManager] = None) -> list[LessonResult]:
+    """Collect every running lesson result whose jobs this manager ran and which have all ended (a page calls it on
+    each poll; the Run's own session may be gone). Groups the manager does not know are left alone: another
+    process may be running them."""
+    manager = manager or get_job_manager()
+    collected = []
+    for result in saved_results(lesson_id):
+        if result.status != "running" or not result.plan:
+            continue
+        snaps = [_snapshot(manager, e["job_id"], result.group) for e in result.plan]
+        if any(s is None for s in snaps) or any(not s.finished for s in snaps):
+            continue
+        try:
+            collected.append(collect_result(result.lesson_id, result.group, manager))
+        except ValueError:
+            continue
+    return collected
+
+
+def running_groups(lesson_id: str, manager: Optional[JobManager] = None) -> list[str]:
+    """The lesson's job groups with a queued or running job in this manager."""
+    manager = manager or get_job_manager()
+    pattern = _group_pattern(lesson_id)
+    return list(dict.fromkeys(s.group for s in manager.active() if pattern.match(s.group)))
+
+
+def lesson_status(lesson_id: str, owner: str = "", manager: Optional[JobManager] = None) -> str:
+    """"running" (a job of it is queued or training), "results" (a finished result of this install),
+    "shipped results" (only the one that ships) or "not run". Finished groups are collected on the way."""
+    manager = manager or get_job_manager()
+    if running_groups(lesson_id, manager):
+        return "running"
+    collect_finished(lesson_id, manager)
+    if any(r.status in ("done", "partial") for r in saved_results(lesson_id)):
+        return "results"
+    if any(shipped_result(lesson_id, mode) is not None for mode in MODES):
+        return "shipped results"
+    return "not run"
+
+
+def run_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequence[int], None] = None,
+               device: str = "auto", subset: Optional[int] = None, owner: str = "",
+               manager: Optional[JobManager] = None, on_event: Optional[Callable[[dict], None]] = None,
+               poll_s: float = 0.5) -> LessonResult:
+    """Submit the lesson, wait for its group to end and collect it (the CLI and bench_lessons.py). `on_event` gets
+    {"kind": "job", "label", "status"} when a job starts or ends and {"kind": "epoch", "label", "row"} per epoch.
+    KeyboardInterrupt stops the group's jobs and is raised again."""
+    manager = manager or get_job_manager()
+    group = submit_lesson(lesson_id, mode, seeds, device, owner, manager, subset)
+    emit = on_event or (lambda event: None)
+    seen_status: dict[str, str] = {}
+    seen_epochs: dict[str, int] = {}
+    try:
+        while True:
+            snaps = manager.list(group=group)
+            for snap in snaps:
+                if seen_status.get(snap.job_id) != snap.status:
+                    seen_status[snap.job_id] = snap.status
+                    emit({"kind": "job", "label": snap.label, "status": snap.status, "error": snap.error,
+                          "group": group})
+                rows = snap.history
+                for row in rows[seen_epochs.get(snap.job_id, 0):]:
+                    emit({"kind": "epoch", "label": snap.label, "row": row})
+                seen_epochs[snap.job_id] = len(rows)
+            if all(s.finished for s in snaps):
+                break
+            time.sleep(poll_s)
+    except KeyboardInterrupt:
+        for snap in manager.list(group=group):
+            if not snap.finished:
+                manager.cancel(snap.job_id)
+        raise
+    return collect_result(lesson_id, group, manager)
+
+
+def lesson_statuses(lesson_ids: Optional[Sequence[str]] = None, manager: Optional[JobManager] = None) -> dict[str, str]:
+    """lesson_status for many lessons in one pass over the saved results (the Lessons page's listing)."""
+    manager = manager or get_job_manager()
+    if lesson_ids is None:
+        from cnnkit.lessons.loader import list_lessons
+
+        lesson_ids = [lesson.id for lesson in list_lessons()]
+    collect_finished(None, manager)
+    active = {s.group for s in manager.active()}
+    finished = {r.lesson_id for r in saved_results() if r.status in ("done", "partial")}
+    out = {}
+    for lesson_id in lesson_ids:
+        pattern = _group_pattern(lesson_id)
+        if any(pattern.match(group) for group in active):
+            out[lesson_id] = "running"
+        elif lesson_id in finished:
+            out[lesson_id] = "results"
+        elif any(shipped_result(lesson_id, mode) is not None for mode in MODES):
+            out[lesson_id] = "shipped results"
+        else:
+            out[lesson_id] = "not run"
+    return out
+
+
+# --- estimates ------------------------------------------------------------------------------------------------
+ROUGH_IMAGES_PER_S = {"cpu": 800.0, "cuda": 15000.0, "mps": 4000.0}   # small CNNs at 32 px, a rough guide
+RUN_OVERHEAD_S = 5.0             # loading the data and building the model, per training
+
+
+@dataclass
+class LessonEstimate:
+    seconds: float
+    measured: bool                 # from a shipped result's measured time (else a rough figure)
+    device: str                    # where it was measured (or the device the rough figure is for)
+    text: str                      # one line for the page and the CLI
+
+    def to_dict(self) -> dict:
+        return {"seconds": self.seconds, "measured": self.measured, "device": self.device, "text": self.text}
+
+
+def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", device: str = "cpu",
+                            seeds: Optional[int] = None) -> LessonEstimate:
+    """About how long the lesson takes: the shipped result's measured seconds when there is one (scaled to the seeds
+    asked for, and saying on which device it was measured), else arms × seeds × epochs × images at a rough speed."""
+    from cnnkit.formatting import format_seconds
+
+    lesson = get_lesson(lesson) if isinstance(lesson, str) else lesson
+    repeats = seeds or default_seeds(device)
+    shipped = shipped_result(lesson.id, mode)
+    if shipped is not None and shipped.seconds > 0 and shipped.seeds:
+        seconds = shipped.seconds * repeats / len(shipped.seeds)
+        where = shipped.device_label or shipped.device or "an unknown device"
+        return LessonEstimate(seconds, True, shipped.device,
+                              f"about {format_seconds(seconds)} ({mode}, {repeats} seed(s); measured on {where})")
+    kind = "cuda" if str(device).startswith("cuda") else ("mps" if str(device) == "mps" else "cpu")
+    seconds = 0.0
+    for arm in lesson.arms:
+        settings = arm.train_settings(mode)
+        epochs = int(settings.get("epochs", 8))
+        train_size, test_size = _split_sizes(str(settings.get("dataset", "shapes")))
+        images = min(int(settings.get("train_subset") or 0) or train_size, train_size)
+        trainings = len(arm.config.get("resolutions", [32, 16, 8])) if arm.kind == "resolution_lab" else 1
+        # training, plus the test evaluation (about 3x faster per image) and a few seconds to load and start
+        per_run = (epochs * images + test_size / 3) / ROUGH_IMAGES_PER_S[kind] + RUN_OVERHEAD_S
+        seconds += per_run * trainings * repeats
+    return LessonEstimate(seconds, False, kind, f"roughly {format_seconds(seconds)} ({mode}, {repeats} seed(s) on "
+                                                f"{kind}; a guess from the number of images, not a measurement)")
+
+
+def _split_sizes(dataset: str) -> tuple[int, int]:
+    """(train, test) image counts of a dataset (a guess of 10,000 and 2,000 when it is not known here)."""
+    try:
+        from cnnkit.data import dataset_info
+
+        info = dataset_info(dataset)
+        return int(info.num_train) or 10000, int(info.num_test) or 2000
+    except (ValueError, OSError):
+        return 10000, 2000
+
+
+__all__ = ["CPU_SEEDS", "GPU_SEEDS", "GROUP_PREFIX", "LessonEstimate", "STATUSES", "cancel_lesson", "collect_finished",
+           "collect_result", "default_seeds", "estimate_lesson_seconds", "group_jobs", "latest_result",
+           "lesson_jobs", "lesson_status", "lesson_statuses", "planned_configs", "run_lesson", "running_groups", "submit_lesson"]

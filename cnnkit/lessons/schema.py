@@ -1,0 +1,183 @@
+"""What a lesson is, as dataclasses: the report's figures, the arms, the lesson itself.
+
+The loader (cnnkit.lessons.loader) builds these from TOML files and checks them; nothing here reads files.
+Units follow the reports: accuracies in percent (73.79), precision/recall/F1 as 0-1 (0.7389), losses raw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional, Union
+
+TOPICS = ("data and splits", "architecture and depth", "optimisation", "regularisation",
+          "resolution", "transfer", "explanation")
+MODES = ("quick", "full")
+ARM_KINDS = ("train", "resolution_lab")
+SOURCES = ("course", "teacher")
+
+# The figures an arm may report and compare (ReportedFigures fields and ArmResult.metrics keys).
+PERCENT_METRICS = ("test_accuracy", "val_accuracy", "train_accuracy")     # 0-100
+FRACTION_METRICS = ("macro_f1", "precision", "recall")                    # 0-1
+COMPARED_METRICS = ("test_accuracy", "macro_f1", "precision", "recall")   # what a run of ours measures on test
+CURVE_NAMES = ("train_loss", "val_loss", "train_acc", "val_acc", "first_layer_grad")  # *_acc in percent
+PER_CLASS_FIELDS = ("precision", "recall", "f1", "accuracy")               # accuracy in percent, others 0-1
+RESOLUTION_METHODS = ("TOTV", "TVTV")
+# resolution_lab arm settings that are the lab's own (everything else in its quick overrides goes to `base`)
+LAB_FIELDS = ("base", "resolutions", "mode", "native_size", "name")
+
+
+@dataclass
+class ReportedFigures:
+    """The report's numbers for one arm; None where the report gives none."""
+
+    test_accuracy: Optional[float] = None      # percent
+    macro_f1: Optional[float] = None           # 0-1 (the reports seldom say "macro"; see notes)
+    precision: Optional[float] = None          # 0-1
+    recall: Optional[float] = None             # 0-1
+    val_accuracy: Optional[float] = None       # percent
+    train_accuracy: Optional[float] = None     # percent
+    val_loss: Optional[float] = None
+    curves: dict[str, list[float]] = field(default_factory=dict)        # CURVE_NAMES -> one value per epoch
+    per_class: dict[str, dict[str, float]] = field(default_factory=dict)  # class -> PER_CLASS_FIELDS
+    # resolution_lab arms: method ("TOTV"/"TVTV") -> resolution in px as text ("16") ->
+    # {"test_accuracy", "precision", "recall", "macro_f1": numbers, "per_class": {class: {...}}}
+    by_resolution: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    notes: str = ""                            # e.g. "the text says 76.1, a typo"
+
+    def value(self, metric: str) -> Optional[float]:
+        return getattr(self, metric, None)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LessonArm:
+    id: str
+    label: str
+    kind: str                      # "train" (a TrainConfig) or "resolution_lab" (a ResolutionLabConfig)
+    config: dict                   # full mode: the report's settings (lesson defaults merged in)
+    quick: dict                    # overrides for quick mode (lesson-wide quick merged in)
+    reported: ReportedFigures = field(default_factory=ReportedFigures)
+    differs: list[str] = field(default_factory=list)   # settings that differ from the lesson's first arm
+    description: str = ""          # one line under the label (optional)
+
+    def train_settings(self, mode: str = "full") -> dict:
+        """The TrainConfig fields of this arm in `mode` (a resolution lab's shared `base`)."""
+        config = _with_quick(self.kind, self.config, self.quick if mode == "quick" else {})
+        return dict(config["base"]) if self.kind == "resolution_lab" else config
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _with_quick(kind: str, config: dict, quick: dict) -> dict:
+    """config with quick-mode overrides applied (a resolution lab: training settings go into its base)."""
+    if kind != "resolution_lab":
+        return {**config, **quick}
+    merged = {**config, "base": dict(config.get("base", {}))}
+    for key, value in quick.items():
+        if key in LAB_FIELDS and key != "base":
+            merged[key] = value
+        elif key == "base" and isinstance(value, dict):
+            merged["base"].update(value)
+        else:
+            merged["base"][key] = value
+    return merged
+
+
+@dataclass
+class Lesson:
+    id: str
+    title: str
+    topic: str                     # one of TOPICS
+    question: str
+    report: str = ""               # "002"
+    section: str = ""              # "002-Q4"
+    arms: list[LessonArm] = field(default_factory=list)
+    look_at: list[str] = field(default_factory=list)
+    conclusion: str = ""
+    filled_in: list[str] = field(default_factory=list)         # values the report does not give: ours and why
+    inconsistencies: list[str] = field(default_factory=list)   # where the report contradicts itself
+    substitutes: list[str] = field(default_factory=list)       # data/weights not offline and what runs instead
+    source: str = "course"         # "course" or "teacher"
+    path: str = ""                 # the file it was read from
+
+    def arm(self, arm_id: str) -> LessonArm:
+        for arm in self.arms:
+            if arm.id == arm_id:
+                return arm
+        raise KeyError(f"lesson {self.id!r} has no arm {arm_id!r} (arms: {', '.join(a.id for a in self.arms)})")
+
+    def arm_config(self, arm: Union[str, LessonArm], mode: str = "full", seed: Optional[int] = None,
+                   device: Optional[str] = None) -> Any:
+        """One arm's TrainConfig (or ResolutionLabConfig) in `mode`; seed None keeps the arm's own seed."""
+        from cnnkit.labs import ResolutionLabConfig
+        from cnnkit.train import TrainConfig
+
+        if mode not in MODES:
+            raise ValueError(f"unknown lesson mode {mode!r}; choose one of {', '.join(MODES)}")
+        arm = self.arm(arm) if isinstance(arm, str) else arm
+        config = _with_quick(arm.kind, arm.config, arm.quick if mode == "quick" else {})
+        name = f"{self.id} · {arm.id}" + (" · quick" if mode == "quick" else "")
+        if arm.kind == "resolution_lab":
+            base = dict(config.get("base", {}))
+            if seed is not None:
+                base["seed"] = int(seed)
+            if device is not None:
+                base["device"] = device
+            base.setdefault("name", name)
+            lab = ResolutionLabConfig.from_dict({**config, "base": TrainConfig.from_dict(base).to_dict()})
+            lab.name = lab.name or name
+            return lab
+        settings = dict(config)
+        if seed is not None:
+            settings["seed"] = int(seed)
+        if device is not None:
+            settings["device"] = device
+        settings.setdefault("name", name)
+        return TrainConfig.from_dict(settings)
+
+    def configs(self, mode: str = "full", seed: Optional[int] = None, device: str = "auto") -> list[tuple[str, Any]]:
+        """(arm id, TrainConfig or ResolutionLabConfig) for every arm in `mode` ("quick" applies the quick
+        overrides); `seed` None keeps each arm's own seed (default 0); `device` is set on every config."""
+        return [(arm.id, self.arm_config(arm, mode, seed, device)) for arm in self.arms]
+
+    def arm_seed(self, arm: LessonArm) -> int:
+        """The seed an arm's first repeat uses (its config's own, default 0)."""
+        seed = arm.train_settings("full").get("seed", 0)
+        return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else 0
+
+    def summary(self) -> dict:
+        """The listing's JSON: who, what, arms with their reported figures (no curves or per-class tables)."""
+        return {"id": self.id, "title": self.title, "topic": self.topic, "question": self.question,
+                "report": self.report, "section": self.section, "source": self.source,
+                "arms": [{"id": a.id, "label": a.label, "kind": a.kind, "differs": a.differs,
+                          "reported": {m: a.reported.value(m) for m in COMPARED_METRICS + ("val_accuracy",
+                                                                                         "train_accuracy", "val_loss")
+                                       if a.reported.value(m) is not None}}
+                         for a in self.arms]}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(eq=False)
+class LessonFileError(ValueError):
+    """A lesson file that cannot be used: which file, which field, what is wrong."""
+
+    path: str
+    field: str
+    message: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        from pathlib import Path
+
+        where = f"{Path(self.path).name}: " if self.path else ""
+        return f"{where}{self.field}: {self.message}" if self.field else f"{where}{self.message}"
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "field": self.field, "message": self.message, "text": str(self)}

@@ -1,0 +1,145 @@
+"""`python -m cnnkit lessons` and `lesson run|show`: the JSON shapes the page helpers, scripts and the benchmark
+rely on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cnnkit.cli import main as cli_main
+from tests.helpers.folders import tiny_folder
+
+LESSON = """
+id = "{id}"
+title = "Batch norm, tiny"
+topic = "regularisation"
+question = "Does batch norm help?"
+section = "002-Q4"
+
+[defaults]
+dataset = "{dataset}"
+epochs = 2
+batch_size = 16
+scheduler = "constant"
+
+[quick]
+epochs = 1
+
+[[arms]]
+id = "base"
+label = "Base"
+config = {{ model = "cnn2" }}
+[arms.reported]
+test_accuracy = 73.79
+macro_f1 = 0.7389
+
+[[arms]]
+id = "bn"
+label = "Base + BN"
+config = {{ model = "cnn3_bn" }}
+[arms.reported]
+test_accuracy = 77.71
+"""
+
+
+@pytest.fixture
+def lessons_dir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("CNNKIT_LESSON_RESULTS_DIR", str(tmp_path / "shipped"))
+    folder = tmp_path / "data" / "lessons"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def last_json(out: str) -> dict:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_lessons_lists_id_title_topic_arms_status_figures_and_broken_files(lessons_dir, capsys):
+    (lessons_dir / "bn.toml").write_text(LESSON.format(id="bn-tiny", dataset="shapes"))
+    (lessons_dir / "broken.toml").write_text(LESSON.format(id="broken", dataset="shapes").replace("epochs = 2",
+                                                                                                 "epochs = -1"))
+    assert cli_main(["lessons", "--json"]) == 0
+    data = last_json(capsys.readouterr().out)
+    mine = next(row for row in data["lessons"] if row["id"] == "bn-tiny")
+    assert {k: mine[k] for k in ("title", "topic", "status", "source", "section")} == {
+        "title": "Batch norm, tiny", "topic": "regularisation", "status": "not run", "source": "teacher",
+        "section": "002-Q4"}
+    assert [(a["id"], a["label"], a["differs"], a["reported"]) for a in mine["arms"]] == [
+        ("base", "Base", [], {"test_accuracy": 73.79, "macro_f1": 0.7389}),
+        ("bn", "Base + BN", ["model"], {"test_accuracy": 77.71})]
+    assert all(row["source"] == "course" for row in data["lessons"] if row["id"] != "bn-tiny")
+    [error] = data["errors"]
+    assert error["text"].startswith("broken.toml: arms[0].config: epochs must be at least 1")
+    assert error["field"] == "arms[0].config"
+
+
+def test_an_unknown_lesson_is_one_clear_line(lessons_dir, capsys):
+    assert cli_main(["lesson", "run", "no-such-lesson", "--quick", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "error: no lesson 'no-such-lesson': see `python -m cnnkit lessons`" in captured.err
+
+
+@pytest.mark.slow
+def test_lesson_run_prints_ours_and_the_report_per_arm_then_show_reopens_it(lessons_dir, capsys):
+    dataset = tiny_folder("lesson_cli_tiny")
+    (lessons_dir / "bn.toml").write_text(LESSON.format(id="bn-tiny", dataset=dataset))
+    code = cli_main(["lesson", "run", "bn-tiny", "--quick", "--seeds", "2", "--device", "cpu", "--subset", "24",
+                     "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    data = last_json(captured.out)
+    assert (data["lesson_id"], data["mode"], data["quick"], data["device"], data["status"]) == (
+        "bn-tiny", "quick", True, "cpu", "done")
+    assert data["seeds"] == [0, 1] and [arm["arm_id"] for arm in data["arms"]] == ["base", "bn"]
+    base = data["arms"][0]
+    assert base["test_accuracy"]["reported"] == 73.79 and base["macro_f1"]["reported"] == 0.7389
+    ours = base["test_accuracy"]["ours"]
+    assert ours["n"] == 2 and len(ours["per_seed"]) == 2
+    assert ours["mean"] == pytest.approx(sum(ours["per_seed"]) / 2) and ours["std"] is not None
+    assert data["arms"][1]["macro_f1"]["reported"] is None
+    assert {(r["arm"], r["metric"]) for r in data["rows"]} >= {("base", "test_accuracy"), ("bn", "macro_f1")}
+    assert "epoch 1" in captured.err and "[running] Lesson Batch norm, tiny: Base (seed 0 · quick)" in captured.err
+    # the result is saved: the listing says so and `lesson show` reopens it with no training
+    assert cli_main(["lesson", "show", "bn-tiny", "--json"]) == 0
+    shown = last_json(capsys.readouterr().out)
+    assert shown["status"] == "results" and shown["result"]["lab_id"] == data["lab_id"]
+    assert shown["result"]["arms"][0]["test_accuracy"]["ours"] == ours
+    assert shown["configs"]["quick"]["bn"]["epochs"] == 1 and shown["configs"]["full"]["bn"]["epochs"] == 2
+
+
+def load_bench():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_lessons.py"
+    spec = importlib.util.spec_from_file_location("bench_lessons", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_lessons_plans_by_pattern_and_merges_the_shipped_table(lessons_dir, tmp_path, capsys):
+    bench = load_bench()
+    (lessons_dir / "bn.toml").write_text(LESSON.format(id="bn-tiny", dataset="shapes"))
+    assert bench.main(["--quick", "--plan", "--only", "bn-*", "--device", "cpu"]) == 0
+    plan = last_json(capsys.readouterr().out)
+    assert plan["mode"] == "quick" and [(r["id"], r["arms"], r["measured"]) for r in plan["lessons"]] == [
+        ("bn-tiny", 2, False)]
+    with pytest.raises(SystemExit, match="no lesson matches nothing-like-this"):
+        bench.main(["--plan", "--only", "nothing-like-this"])
+    arm = {"label": "Base", "status": "done",
+           "test_accuracy": {"ours": {"mean": 71.0, "std": 1.5, "n": 2}, "reported": 73.79},
+           "macro_f1": {"ours": {"mean": 0.7, "std": None, "n": 1}, "reported": None}}
+    entry = {"id": "bn-tiny", "arms": [arm], "seconds": 65.0, "device": "cpu", "device_label": "CPU (2 threads)",
+             "status": "done", "shipped": True}
+    folder = tmp_path / "shipped"
+    bench.merge_shipped_table([entry], "quick", folder)
+    bench.merge_shipped_table([{**entry, "id": "other"}, {**entry, "id": "not-shipped", "shipped": False}], "quick",
+                              folder)
+    table = (folder / "quick.md").read_text()
+    assert "| bn-tiny | Base | 71.00 ± 1.50 (n=2) | 73.79 | -2.79 | 0.7000 (n=1) | - | - | done | 1 min 05 s | " \
+           "CPU (2 threads) |" in table
+    assert [e["id"] for e in json.loads((folder / "quick.json").read_text())["lessons"]] == ["bn-tiny", "other"]

@@ -1,0 +1,445 @@
+"""The lessons engine: lesson files and their checks, quick overrides, aggregation over seeds, saved and shipped
+results, the predictions store, and one lesson run end to end on a tiny folder dataset."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from cnnkit.jobs import JobManager
+from cnnkit.labs import labs_dir, list_labs, load_lab
+from cnnkit.lessons import (TOPICS, LessonFileError, LessonResult, aggregate_arm, cancel_lesson, collect_result,
+                            comparison_rows, curve_rows, erase_predictions, estimate_lesson_seconds, get_lesson,
+                            latest_result, lesson_file_errors, lesson_jobs, lesson_status, lesson_statuses,
+                            list_lessons, metric_summary, parse_lesson, planned_configs, prediction_outcomes,
+                            predictions, predictions_of, record_prediction, ship_result, shipped_result,
+                            lessons_by_topic, submit_lesson)
+from cnnkit.lessons.loader import MAX_ARMS, MAX_FILE_BYTES
+from cnnkit.lessons.results import SeedRun, save_result
+from cnnkit.train import TrainConfig
+from tests.helpers.folders import tiny_folder
+
+LESSON = """
+id = "{id}"
+title = "Depth"
+topic = "architecture and depth"
+question = "Does a deeper net do better?"
+report = "002"
+section = "002-Q2"
+look_at = ["the test accuracy"]
+conclusion = "Deeper is better here."
+filled_in = ["batch size 16: not given"]
+
+[defaults]
+dataset = "{dataset}"
+epochs = 2
+batch_size = 16
+optimizer = "adam"
+lr = 0.003
+scheduler = "constant"
+
+[quick]
+epochs = 1
+train_subset = 24
+
+[[arms]]
+id = "shallow"
+label = "2 conv layers"
+config = {{ model = "cnn2" }}
+[arms.reported]
+test_accuracy = 70.74
+macro_f1 = 0.7058
+[arms.reported.curves]
+train_loss = [1.3566, 0.9548]
+
+[[arms]]
+id = "deep"
+label = "3 conv layers"
+config = {{ model = "cnn3", lr = 0.001 }}
+quick = {{ batch_size = 8 }}
+[arms.reported]
+test_accuracy = 73.79
+macro_f1 = 0.7389
+"""
+
+
+def lesson_text(lesson_id: str = "depth-demo", dataset: str = "shapes") -> str:
+    return LESSON.format(id=lesson_id, dataset=dataset)
+
+
+@pytest.fixture
+def teacher_dir(tmp_path, monkeypatch) -> Path:
+    """A fresh data directory (so teacher lessons are only this test's), checkpoints and shipped results."""
+    monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("CNNKIT_LESSON_RESULTS_DIR", str(tmp_path / "shipped"))
+    folder = tmp_path / "data" / "lessons"
+    folder.mkdir(parents=True)
+    return folder
+
+
+# --- files and checks -----------------------------------------------------------------------------------------
+def test_a_lesson_file_becomes_arms_with_merged_settings_and_what_differs():
+    lesson = parse_lesson(lesson_text(), "depth.toml", source="teacher")
+    assert (lesson.id, lesson.topic, lesson.section, lesson.source) == ("depth-demo", "architecture and depth",
+                                                                        "002-Q2", "teacher")
+    shallow, deep = lesson.arms
+    assert shallow.config == {"dataset": "shapes", "epochs": 2, "batch_size": 16, "optimizer": "adam", "lr": 0.003,
+                              "scheduler": "constant", "model": "cnn2"}
+    assert deep.config["lr"] == 0.001 and deep.quick == {"epochs": 1, "train_subset": 24, "batch_size": 8}
+    assert deep.differs == ["lr", "model"] and shallow.differs == []
+    assert shallow.reported.test_accuracy == 70.74 and shallow.reported.curves["train_loss"] == [1.3566, 0.9548]
+    assert deep.reported.curves == {} and deep.reported.precision is None
+
+
+def test_quick_mode_applies_the_overrides_and_full_mode_the_report_settings():
+    lesson = parse_lesson(lesson_text(), "depth.toml")
+    full = dict(lesson.configs("full", device="cpu"))
+    quick = dict(lesson.configs("quick", seed=7, device="cpu"))
+    assert isinstance(full["deep"], TrainConfig)
+    assert (full["deep"].epochs, full["deep"].train_subset, full["deep"].batch_size) == (2, 0, 16)
+    assert (quick["deep"].epochs, quick["deep"].train_subset, quick["deep"].batch_size) == (1, 24, 8)
+    assert (quick["shallow"].batch_size, quick["shallow"].seed, quick["shallow"].device) == (16, 7, "cpu")
+    assert full["shallow"].seed == 0 and "quick" in quick["shallow"].name and "quick" not in full["shallow"].name
+    with pytest.raises(ValueError, match="unknown lesson mode 'fast'"):
+        lesson.configs("fast")
+    # seeds repeat each arm at its own seed + 0..n-1, as one plan
+    plan = planned_configs(lesson, "quick", seeds=3, device="cpu")
+    assert [(p["arm_id"], p["seed"]) for p in plan] == [("shallow", 0), ("shallow", 1), ("shallow", 2),
+                                                        ("deep", 0), ("deep", 1), ("deep", 2)]
+    assert len(planned_configs(lesson, "quick", device="cpu")) == 2          # 1 seed by default on a CPU
+    assert len(planned_configs(lesson, "quick", device="cuda")) == 6         # 3 on a GPU
+    assert planned_configs(lesson, "full", seeds=1, device="cpu", subset=10)[0]["config"].train_subset == 10
+
+
+def test_a_resolution_lab_arm_takes_defaults_into_its_base_and_lab_fields_from_quick():
+    text = lesson_text().split("[[arms]]")[0] + """
+[[arms]]
+id = "lab"
+kind = "resolution_lab"
+config = { resolutions = [32, 16, 8], base = { model = "cnn2" } }
+quick = { resolutions = [32, 16] }
+[arms.reported.by_resolution.TOTV.16]
+test_accuracy = 41
+precision = 0.475
+"""
+    lesson = parse_lesson(text, "res.toml")
+    config = lesson.configs("quick", device="cpu")[0][1]
+    assert config.resolutions == [32, 16] and config.base["epochs"] == 1 and config.base["train_subset"] == 24
+    assert config.base["model"] == "cnn2" and config.base["optimizer"] == "adam"
+    assert lesson.arms[0].reported.by_resolution == {"TOTV": {"16": {"test_accuracy": 41.0, "precision": 0.475}}}
+
+
+@pytest.mark.parametrize("change, message", [
+    (("lr = 0.003", 'lr = "fast"'), 'x.toml: defaults.lr: must be a number, got str "fast"'),
+    (('config = { model = "cnn3", lr = 0.001 }', 'config = { model = "cnn3", lr = "fast" }'),
+     'x.toml: arms[1].config.lr: must be a number, got str "fast"'),
+    (('topic = "architecture and depth"', 'topic = "cooking"'), 'x.toml: topic: "cooking" is not a topic'),
+    (('model = "cnn2"', 'model = "cnn99"'), 'x.toml: arms[0].config.model: unknown preset "cnn99"'),
+    (('id = "deep"', 'id = "shallow"'), 'x.toml: arms[1].id: "shallow" is used by an earlier arm'),
+    (("test_accuracy = 73.79", "test_accuracy = 173.79"),
+     "x.toml: arms[1].reported.test_accuracy: must be between 0 and 100, got 173.79"),
+    (("train_loss = [1.3566, 0.9548]", "train_loss = [1.3566]"),
+     "x.toml: arms[0].reported.curves.train_loss: has 1 values but the arm trains 2 epochs"),
+    (("quick = { batch_size = 8 }", "quick = { batch_size = 0 }"), "x.toml: arms[1].quick: batch size must be at least 1"),
+    (('label = "2 conv layers"', 'colour = "red"'), "x.toml: arms[0].colour: unknown field"),
+    (("epochs = 2", "epochs = 5000"), "x.toml: arms[0].config.epochs: is 5000; at most 300"),
+    (('id = "depth-demo"', 'id = "../../etc"'), "x.toml: id: \"../../etc\" must be 1-64 letters"),
+    (('question = "Does a deeper net do better?"', 'question = 3'), "x.toml: question: must be text, got int 3"),
+    (('scheduler = "constant"', 'scheduler = "constant"\naugment = { hflip = true, flipp = true }'),
+     "x.toml: defaults.augment.flipp: unknown augmentation; known: brightness"),
+])
+def test_a_broken_lesson_names_the_file_and_the_field(change, message):
+    old, new = change
+    text = lesson_text()
+    assert old in text
+    with pytest.raises(LessonFileError) as raised:
+        parse_lesson(text.replace(old, new, 1), "/somewhere/x.toml")
+    assert str(raised.value).startswith(message), str(raised.value)
+    assert raised.value.path == "/somewhere/x.toml" and raised.value.field in str(raised.value)
+
+
+def test_hostile_sizes_are_refused_before_anything_is_built():
+    huge = lesson_text() + "\n# " + "x" * MAX_FILE_BYTES
+    with pytest.raises(LessonFileError, match="larger than 256 KB"):
+        parse_lesson(huge, "big.toml")
+    many = lesson_text() + "".join(f'\n[[arms]]\nid = "a{i}"\nconfig = {{ model = "cnn2" }}\n' for i in range(MAX_ARMS))
+    with pytest.raises(LessonFileError, match=f"arms: has {MAX_ARMS + 2} arms; at most {MAX_ARMS}"):
+        parse_lesson(many, "many.toml")
+    with pytest.raises(LessonFileError, match="conclusion: is 5000 characters long; at most 4000"):
+        parse_lesson(lesson_text().replace('conclusion = "Deeper is better here."', f'conclusion = "{"y" * 5000}"'),
+                     "long.toml")
+    with pytest.raises(LessonFileError, match="not valid TOML"):
+        parse_lesson("id = [", "bad.toml")
+
+
+def test_teacher_lessons_are_listed_beside_the_course_and_broken_ones_reported(teacher_dir):
+    course = [lesson.id for lesson in list_lessons()]
+    (teacher_dir / "mine.toml").write_text(lesson_text("my-depth"))
+    (teacher_dir / "my_lesson.toml").write_text(lesson_text("broken").replace("lr = 0.001", 'lr = "fast"'))
+    (teacher_dir / "clash.toml").write_text(lesson_text(course[0]) if course else lesson_text("my-depth"))
+    (teacher_dir / "binary.toml").write_bytes(b"\xff\xfe\x00")
+    (teacher_dir / "notes.txt").write_text("not a lesson")
+    lessons = list_lessons()
+    assert [lesson.id for lesson in lessons] == course + ["my-depth"]
+    assert lessons[-1].source == "teacher" and all(lesson.source == "course" for lesson in lessons[:-1])
+    errors = {Path(e.path).name: e for e in lesson_file_errors()}
+    assert set(errors) == {"my_lesson.toml", "clash.toml", "binary.toml"}
+    assert str(errors["my_lesson.toml"]) == 'my_lesson.toml: arms[1].config.lr: must be a number, got str "fast"'
+    assert errors["my_lesson.toml"].field == "arms[1].config.lr"
+    assert "is already a lesson's id" in str(errors["clash.toml"]) and "not UTF-8" in str(errors["binary.toml"])
+    assert get_lesson("my-depth").arms[1].id == "deep"
+    grouped = lessons_by_topic(lessons)
+    assert list(grouped) == [t for t in TOPICS if t in {lesson.topic for lesson in lessons}]
+    assert "my-depth" in [lesson.id for lesson in grouped["architecture and depth"]]
+    assert sum(map(len, grouped.values())) == len(lessons)
+    with pytest.raises(KeyError, match="no lesson 'broken': see `python -m cnnkit lessons`"):
+        get_lesson("broken")
+
+
+def test_every_course_lesson_file_loads_and_builds_its_configs():
+    for lesson in list_lessons():
+        assert lesson.source == "course"
+        for mode in ("full", "quick"):
+            for arm_id, config in lesson.configs(mode, device="cpu"):
+                config.validate()
+
+
+# --- aggregation ----------------------------------------------------------------------------------------------
+def seed_run(seed: int, accuracy: float, f1: float, confusion: list[list[int]]) -> SeedRun:
+    return SeedRun(seed=seed, run_id=f"run-{seed}", figures={"test_accuracy": accuracy, "macro_f1": f1,
+                                                             "precision": f1, "recall": f1},
+                   history=[{"epoch": 1, "train_loss": 1.0 + seed, "train_acc": 0.5, "val_loss": 1.2, "val_acc": 0.4,
+                             "grad": {"layers.0.weight": 0.03}}],
+                   confusion=confusion, classes=["a", "b"],
+                   per_class=[{"class": "a", "precision": 0.5 + seed / 10, "recall": 0.6, "f1": 0.55, "accuracy": 0.6},
+                              {"class": "b", "precision": 0.7, "recall": 0.8, "f1": 0.75, "accuracy": 0.8}],
+                   seconds=10.0 + seed, device="cpu")
+
+
+def test_aggregation_is_mean_and_sample_std_over_seeds():
+    runs = [seed_run(0, 70.0, 0.70, [[3, 1], [0, 4]]), seed_run(1, 72.0, 0.74, [[4, 0], [1, 3]]),
+            seed_run(2, 77.0, 0.72, [[2, 2], [2, 2]])]
+    arm = aggregate_arm("base", runs, planned=3)
+    accuracy = arm.metrics["test_accuracy"]
+    # by hand: mean 73; deviations -3, -1, 4; sample variance (9 + 1 + 16) / 2 = 13
+    assert accuracy["mean"] == pytest.approx(73.0) and accuracy["std"] == pytest.approx(math.sqrt(13))
+    assert accuracy["per_seed"] == [70.0, 72.0, 77.0] and accuracy["n"] == 3
+    assert arm.metrics["macro_f1"]["mean"] == pytest.approx(0.72) and arm.metrics["macro_f1"]["std"] == pytest.approx(0.02)
+    assert arm.confusion == [[9, 3], [3, 9]]                      # summed over seeds
+    assert arm.per_class["a"]["precision"] == pytest.approx(0.6)  # (0.5 + 0.6 + 0.7) / 3
+    assert arm.per_class["b"]["accuracy"] == pytest.approx(80.0)  # percent
+    assert (arm.seeds, arm.run_ids, arm.seconds, arm.status) == ([0, 1, 2], ["run-0", "run-1", "run-2"], 33.0, "done")
+    assert [h[0]["train_loss"] for h in arm.histories] == [1.0, 2.0, 3.0]
+    partial = aggregate_arm("base", runs[:1], planned=3)
+    assert partial.status == "partial" and partial.metrics["test_accuracy"]["std"] is None
+    assert partial.message == "1 of 3 seed(s) finished"
+    assert aggregate_arm("base", [], planned=2).status == "failed"
+    assert metric_summary([]) == {"mean": None, "std": None, "n": 0, "per_seed": []}
+
+
+def test_comparison_rows_put_ours_beside_the_report_with_the_difference():
+    lesson = parse_lesson(lesson_text(), "depth.toml")
+    result = LessonResult(lesson_id=lesson.id, mode="quick", device="cpu", seeds=[0, 1], status="done",
+                          arms=[aggregate_arm("shallow", [seed_run(0, 70.0, 0.70, [[1]]), seed_run(1, 72.0, 0.74, [[1]])]),
+                                aggregate_arm("deep", [seed_run(0, 75.0, 0.75, [[1]])])])
+    rows = {(r["arm"], r["metric"]): r for r in comparison_rows(lesson, result)}
+    row = rows[("shallow", "test_accuracy")]
+    assert row["ours_mean"] == pytest.approx(71.0) and row["reported"] == 70.74
+    assert row["difference"] == pytest.approx(0.26) and row["n"] == 2 and row["quick"] is True
+    assert rows[("deep", "precision")]["reported"] is None and rows[("deep", "precision")]["difference"] is None
+    curves = curve_rows(lesson, result)
+    report_points = [c for c in curves if c["source"] == "report"]
+    assert [(c["epoch"], c["value"]) for c in report_points] == [(1, 1.3566), (2, 0.9548)]
+    ours = [c for c in curves if c["source"] == "ours" and c["arm"] == "shallow" and c["curve"] == "train_acc"]
+    assert [(c["seed"], c["value"]) for c in ours] == [(0, 50.0), (1, 50.0)]   # percent, like the report's
+
+
+def test_results_are_saved_as_lesson_labs_and_shipped_ones_open_read_only(teacher_dir):
+    (teacher_dir / "mine.toml").write_text(lesson_text("my-depth"))
+    arms = [aggregate_arm("shallow", [seed_run(0, 70.0, 0.70, [[1]])])]
+    result = LessonResult(lesson_id="my-depth", mode="quick", device="cpu", seeds=[0], arms=arms, seconds=42.0,
+                          status="done", lab_id="lesson-my-depth-000000-abcd", created=1.0,
+                          runs=[{"run_dir": "/nowhere/run", "label": "x", "arm_id": "shallow", "seed": 0}])
+    assert lesson_status("my-depth") == "not run" and latest_result("my-depth") is None
+    shipped_folder = ship_result(result)
+    assert shipped_folder.name == "my-depth-quick"
+    shipped = shipped_result("my-depth", "quick")
+    assert shipped.shipped and shipped.runs == [] and shipped.arms[0].metrics == arms[0].metrics
+    assert lesson_status("my-depth") == "shipped results" and latest_result("my-depth").shipped
+    assert lesson_statuses(["my-depth", "nothing"]) == {"my-depth": "shipped results", "nothing": "not run"}
+    with pytest.raises(ValueError, match="read-only"):
+        save_result(shipped)
+    estimate = estimate_lesson_seconds("my-depth", "quick", "cuda", seeds=3)
+    assert estimate.measured and estimate.seconds == pytest.approx(126.0) and "measured on cpu" in estimate.text
+    rough = estimate_lesson_seconds("my-depth", "full", "cpu")
+    assert not rough.measured and rough.seconds > 0 and "guess" in rough.text
+    # an own result of this install is preferred, and listed among the labs as kind "lesson"
+    result.lab_dir = str(labs_dir() / result.lab_id)
+    save_result(result)
+    assert lesson_status("my-depth") == "results" and lesson_statuses(["my-depth"]) == {"my-depth": "results"}
+    own = latest_result("my-depth")
+    assert not own.shipped and own.lab_id == result.lab_id and own.seconds == 42.0
+    assert [(lab.kind, lab.title) for lab in list_labs()] == [("lesson", "Lesson my-depth · quick · 1 seed(s)")]
+    assert load_lab(result.lab_id, kind="lesson").arms[0].confusion == [[1]]
+
+
+# --- predictions ----------------------------------------------------------------------------------------------
+def test_predictions_one_per_owner_listed_per_owner_and_erased(teacher_dir):
+    record_prediction("my-depth", "Ada", "deep", 3)
+    record_prediction("my-depth", "  Bob  ", "shallow", 1.5)
+    record_prediction("my-depth", "Ada", "shallow", 2)            # replaces Ada's first guess
+    record_prediction("other-lesson", "Ada", "x", 0)
+    assert [(p["owner"], p["arm_id"], p["margin_points"]) for p in predictions("my-depth")] == [
+        ("Bob", "shallow", 1.5), ("Ada", "shallow", 2.0)]
+    assert sorted(p["lesson_id"] for p in predictions_of("Ada")) == ["my-depth", "other-lesson"]
+    for bad, message in [(("my-depth", "Ada", "deep", -1), "between 0 and 100"),
+                         (("my-depth", "Ada", "deep", "lots"), "a number of points"),
+                         (("my-depth", "Ada", "deep", float("nan")), "between 0 and 100"),
+                         (("my-depth", "\x00\x01", "deep", 1), "type a name"),
+                         (("../x", "Ada", "deep", 1), "not a lesson id"),
+                         (("my-depth", "Ada", "no arm!", 1), "not an arm id")]:
+        with pytest.raises(ValueError, match=message):
+            record_prediction(*bad)
+    with pytest.raises(ValueError, match="has no arm 'wide'"):
+        record_prediction("my-depth", "Ada", "wide", 1, arm_ids=["shallow", "deep"])
+    result = LessonResult(lesson_id="my-depth", mode="quick", device="cpu", seeds=[0],
+                          arms=[aggregate_arm("shallow", [seed_run(0, 70.0, 0.7, [[1]])]),
+                                aggregate_arm("deep", [seed_run(0, 73.5, 0.7, [[1]])])])
+    outcomes = {o["owner"]: o for o in prediction_outcomes("my-depth", result)}
+    assert outcomes["Ada"]["winner"] == "deep" and outcomes["Ada"]["actual_margin"] == 3.5
+    assert outcomes["Ada"]["right_arm"] is False and outcomes["Ada"]["margin_error"] is None
+    assert erase_predictions("Ada") == 2 and predictions_of("Ada") == []
+    assert [p["owner"] for p in predictions("my-depth")] == ["Bob"]
+    stored = json.loads((Path(teacher_dir).parent.parent / "checkpoints" / "lesson_predictions" / "my-depth.json").read_text())
+    assert [p["owner"] for p in stored["predictions"]] == ["Bob"]
+
+
+# --- end to end -----------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_a_lesson_runs_end_to_end_in_quick_mode_as_one_job_group(teacher_dir):
+    dataset = tiny_folder("lesson_tiny")
+    (teacher_dir / "tiny.toml").write_text(lesson_text("tiny-depth", dataset))
+    manager = JobManager()
+    group = submit_lesson("tiny-depth", mode="quick", seeds=1, device="cpu", owner="Ada", manager=manager)
+    snaps = manager.list(group=group)
+    assert len(snaps) == 2 and {s.owner for s in snaps} == {"Ada"} and group.startswith("lesson-tiny-depth-")
+    assert lesson_status("tiny-depth", manager=manager) == "running"
+    jobs = lesson_jobs(group, manager)
+    assert [(j["arm_id"], j["seed"], j["snapshot"].job_id) for j in jobs] == [
+        ("shallow", 0, snaps[0].job_id), ("deep", 0, snaps[1].job_id)]
+    with pytest.raises(ValueError, match="still running: 0 of 2 runs have ended"):
+        collect_result("tiny-depth", group, manager)       # the second job waits for the first: not both ended
+    for snap in snaps:
+        assert manager.wait(snap.job_id, timeout=300).status == "done", manager.snapshot(snap.job_id).error
+    result = collect_result("tiny-depth", group, manager)
+    assert result.status == "done" and result.mode == "quick" and result.device == "cpu" and result.owner == "Ada"
+    for arm in result.arms:
+        assert arm.seeds == [0] and arm.metrics["test_accuracy"]["n"] == 1 and arm.metrics["test_accuracy"]["std"] is None
+        assert 0 <= arm.metrics["test_accuracy"]["mean"] <= 100 and 0 <= arm.metrics["macro_f1"]["mean"] <= 1
+        assert len(arm.histories[0]) == 1                        # quick mode: 1 epoch
+        assert sum(map(sum, arm.confusion)) == 18 and len(arm.classes) == 3     # the tiny set's 18 test images
+    assert {r["arm_id"] for r in result.runs} == {"shallow", "deep"}
+    assert collect_result("tiny-depth", group, manager).lab_id == result.lab_id      # collecting again: the same
+    assert lesson_status("tiny-depth", manager=manager) == "results"
+    assert latest_result("tiny-depth").lab_id == group
+
+
+def test_a_stopped_lesson_is_collected_as_cancelled_with_nothing_trained(teacher_dir):
+    import threading
+
+    (teacher_dir / "mine.toml").write_text(lesson_text("my-depth"))
+    manager = JobManager()
+    release = threading.Event()
+    blocker = manager.submit(lambda context: release.wait(30), label="someone else's run", device="cpu",
+                             owner="Bob")
+    group = submit_lesson("my-depth", mode="quick", seeds=2, device="cpu", owner="Ada", manager=manager)
+    assert [s.status for s in manager.list(group=group)] == ["queued"] * 4
+    with pytest.raises(ValueError, match="belongs to Ada: only they or the teacher can stop it"):
+        cancel_lesson(group, by="Bob", manager=manager)
+    assert cancel_lesson(group, by="Ada", manager=manager) == 4
+    from cnnkit.classroom.config import ClassroomConfig
+
+    with pytest.raises(ValueError, match="2 epochs is over this class's limit of 1"):
+        submit_lesson("my-depth", mode="full", seeds=1, device="cpu", owner="Ada", manager=manager,
+                      limits=ClassroomConfig(max_epochs=1))
+    assert len(manager.list()) == 5                        # nothing more was queued
+    release.set()
+    manager.wait(blocker, timeout=30)
+    result = collect_result("my-depth", group, manager)
+    assert result.status == "cancelled" and result.arms[0].status == "failed"
+    assert "shallow seed 0: cancelled" in result.message
+    assert lesson_status("my-depth", manager=manager) == "not run" and latest_result("my-depth") is None
+
+
+def test_any_damage_to_a_lesson_gives_a_lesson_file_error_never_another_exception():
+    """Hostile or careless files: replace any one value of a valid lesson (at any depth) with any TOML value."""
+    import tomllib
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from cnnkit.lessons.loader import lesson_from_data
+
+    valid = tomllib.loads(lesson_text())
+    paths: list[tuple] = []
+
+    def walk(node, trail):
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+        for key, value in items:
+            paths.append(trail + (key,))
+            walk(value, trail + (key,))
+
+    walk(valid, ())
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+                        st.text(max_size=300))
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.text(max_size=12), inner, max_size=4), max_leaves=12)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.sampled_from(paths), values)
+    def damage(path, value):
+        data = copy.deepcopy(valid)
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        try:
+            lesson_from_data(data, "fuzz.toml")
+        except LessonFileError as error:
+            assert str(error).startswith("fuzz.toml: ")
+
+    damage()
+
+
+@pytest.mark.slow
+def test_a_resolution_lab_arm_runs_through_the_lab_and_reports_each_resolution(teacher_dir):
+    dataset = tiny_folder("lesson_tiny")
+    text = lesson_text("tiny-res", dataset).split("[[arms]]")[0] + """
+[[arms]]
+id = "lab"
+kind = "resolution_lab"
+config = { resolutions = [32, 16], base = { model = "cnn2" } }
+[arms.reported.by_resolution.TOTV.16]
+test_accuracy = 41
+"""
+    (teacher_dir / "res.toml").write_text(text)
+    manager = JobManager()
+    group = submit_lesson("tiny-res", mode="quick", seeds=1, device="cpu", manager=manager)
+    for snap in manager.list(group=group):
+        assert manager.wait(snap.job_id, timeout=300).status == "done", manager.snapshot(snap.job_id).error
+    result = collect_result("tiny-res", group, manager)
+    [arm] = result.arms
+    assert result.status == "done" and set(arm.by_resolution) == {"TOTV", "TVTV"}
+    assert set(arm.by_resolution["TOTV"]) == {"32", "16"} and arm.by_resolution["TOTV"]["16"]["test_accuracy"]["n"] == 1
+    # the arm's own figures are the native TOTV row; the lab's two trainings are the result's runs
+    assert arm.metrics["test_accuracy"]["mean"] == arm.by_resolution["TOTV"]["32"]["test_accuracy"]["mean"]
+    assert len(result.runs) == 2 and len(arm.histories[0]) == 1
+    rows = {r["at"]: r for r in comparison_rows(get_lesson("tiny-res"), result) if r["metric"] == "test_accuracy"}
+    assert rows["TOTV 16 px"]["reported"] == 41.0 and rows["TOTV 16 px"]["ours_mean"] is not None
+    assert rows["TVTV 16 px"]["reported"] is None
+    assert [lab.kind for lab in list_labs()].count("resolution") == 1    # the lab is saved as a lab of its own

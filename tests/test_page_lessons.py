@@ -1,0 +1,280 @@
+"""AppTest of the Lessons page: the index by topic, a lesson with shipped results and its table (Predict first
+before it), a recorded guess, an unknown ?lesson= id shown as plain text, and Home's course section.
+
+A teacher lesson file (tests/helpers/lessons.py) and a result shipped with the engine's own ship_result, both in
+temporary folders: the test does not depend on the course's files or on shipped results being committed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cnnkit import lessons
+from tests.helpers.app import make_app_test
+from tests.helpers.lessons import LESSON_ID, lesson_folders, shipped_result
+
+
+@pytest.fixture(autouse=True)
+def folders(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNKIT_OFFLINE", "1")
+    return lesson_folders(monkeypatch, tmp_path)
+
+
+def open_lesson(lesson_id: str = LESSON_ID, name: str = ""):
+    at = make_app_test("lessons", timeout=120)
+    at.query_params["lesson"] = lesson_id
+    if name:
+        at.session_state["cnnlab_owner"] = name   # as ui/identity keeps a typed name
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def chart_titles(at) -> str:
+    return " | ".join(str(json.loads(c.proto.spec).get("title", "")) for c in at.get("vega_lite_chart"))
+
+
+def comparison_table(at):
+    return next(df.value for df in at.dataframe if "how close" in df.value.columns)
+
+
+def test_index_lists_lessons_by_topic_with_status(folders):
+    shipped_result(folders)
+    at = make_app_test("lessons", timeout=120)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Lessons"
+    assert "Regularisation" in [h.value for h in at.header]
+    assert any("Batch norm on shapes" in link.proto.label for link in at.get("page_link"))
+    assert "shipped results" in [c.value for c in at.caption]
+
+
+def test_a_lesson_with_shipped_results_shows_the_table_after_predict_first(folders):
+    shipped_result(folders)
+    at = open_lesson()
+    assert at.header[0].value == "Batch norm on shapes \\(test\\)"   # a file's text, escaped: plain text
+    # The arms side by side: the setting that differs is marked in words too.
+    arms = next(df.value for df in at.dataframe if "setting" in df.value.columns)
+    assert arms.iloc[0]["setting"] == "model" and arms.iloc[0]["differs"] == "yes"
+    # Predict first: no results until a guess is recorded or skipped.
+    assert not [df for df in at.dataframe if "how close" in df.value.columns]
+    assert "Predict first" in [h.value for h in at.subheader]
+    at.button(key=f"ls_pred_skip_{LESSON_ID}").click().run()
+    assert not at.exception, at.exception
+    table = comparison_table(at)
+    base = table[(table["arm"] == "Base CNN") & (table["figure"] == "test accuracy (%)")].iloc[0]
+    # per seed 69.5 and 70.5: mean 70, sample std sqrt(0.5) = 0.71; 3.79 points off is more than 2 std
+    assert base["ours (quick)"] == "70.00 ± 0.71" and base["report"] == "73.79"
+    assert base["difference"] == "-3.79" and base["how close"] == "ours lower"
+    bn = table[(table["arm"] == "Base CNN + BatchNorm") & (table["figure"] == "test accuracy (%)")].iloc[0]
+    assert bn["difference"] == "+0.29" and bn["how close"] == "close"    # 77 and 79: mean 78
+    assert base["seeds"] == 2
+    titles = chart_titles(at)
+    assert "'text': 'Training loss', 'subtitle': \"ours solid (quick), the report's dashed\"" in titles
+    assert "Confusion matrix of ours" in titles
+    assert any("Quick mode" in c.value for c in at.caption)
+    assert any("Batch norm ends higher" in m.value for m in at.markdown)   # the conclusion
+
+
+def test_predict_first_records_the_guess_and_compares_it(folders):
+    shipped_result(folders)
+    at = open_lesson(name="alice")
+    at.radio(key=f"ls_pred_arm_{LESSON_ID}").set_value("bn")
+    at.number_input(key=f"ls_pred_margin_{LESSON_ID}").set_value(5.0)
+    at.button(key=f"ls_pred_save_{LESSON_ID}").click().run()
+    assert not at.exception, at.exception
+    saved = lessons.predictions(LESSON_ID)
+    assert [(p["owner"], p["arm_id"], p["margin_points"]) for p in saved] == [("alice", "bn", 5.0)]
+    assert comparison_table(at) is not None
+    said = " ".join(m.value for m in at.markdown)
+    assert "Your guess" in said and "the right arm" in said   # bn wins ours: 76 against 70
+    # A new session of the same student opens on the results: the guess is on record.
+    again = open_lesson(name="alice")
+    assert comparison_table(again) is not None
+
+
+def test_an_unknown_lesson_id_is_shown_as_plain_text():
+    at = open_lesson("**nope**")
+    assert any("There is no lesson '**nope**'" in t.value for t in at.text)
+    assert at.title[0].value == "Lessons"
+    assert not any("The question" in m.value for m in at.markdown)   # no lesson opened
+    assert "Regularisation" in [h.value for h in at.header]           # the index instead
+
+
+def test_home_lists_the_course_lessons_with_shipped_results(folders):
+    shipped_result(folders)
+    from ui.lessons_home import shipped_lessons
+
+    shipped_lessons.clear()
+    at = make_app_test()
+    assert not at.exception, at.exception
+    assert "The course" in [h.value for h in at.subheader]
+    assert any("Batch norm on shapes" in link.proto.label for link in at.get("page_link"))
+
+
+def test_an_arm_opens_in_the_training_runner_with_its_settings(folders):
+    shipped_result(folders)
+    at = open_lesson()
+    at.button(key=f"ls_pred_skip_{LESSON_ID}").click().run()
+    at.selectbox(key=f"ls_open_arm_{LESSON_ID}").set_value("bn").run()
+    # A shipped result has no trained weights here: the viewers wait for a run of ours, and say so.
+    assert at.button(key=f"ls_open_gc_{LESSON_ID}").disabled
+    at.button(key=f"ls_open_tr_{LESSON_ID}").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Training runner"
+    assert at.slider(key="tr_epochs").value == 1                      # the quick settings
+    assert at.selectbox(key="tr_preset").value == "cnn3_bn"
+    assert at.select_slider(key="tr_lr").value == 0.001
+    assert any("lesson Batch norm on shapes (test), arm Base CNN + BatchNorm (quick)" in c.value for c in at.caption)
+
+
+def test_an_arm_with_a_run_of_ours_opens_in_the_grad_cam_viewer(folders, monkeypatch):
+    from pathlib import Path
+
+    from cnnkit.train import TrainConfig, train
+    from tests.helpers.train import patch_dataset, tiny_dataset, tiny_spec
+
+    patch_dataset(monkeypatch, tiny_dataset())
+    run = train(TrainConfig(dataset="tiny", model=tiny_spec(), epochs=1, lr=0.01, name="bn arm"))
+    shipped_result(folders, run_ids={"bn": [Path(run.run_dir).name]})
+    at = open_lesson()
+    at.button(key=f"ls_pred_skip_{LESSON_ID}").click().run()
+    at.selectbox(key=f"ls_open_arm_{LESSON_ID}").set_value("bn").run()
+    at.button(key=f"ls_open_gc_{LESSON_ID}").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Grad-CAM viewer"
+    assert at.selectbox(key="gc_model").value == f"run:{Path(run.run_dir)}"
+    assert any("Lesson Batch norm on shapes" in i.value and "BatchNorm" in i.value for i in at.info)  # the note
+
+
+def test_the_teacher_sees_the_class_guesses_against_the_result(folders):
+    shipped_result(folders)
+    lessons.record_prediction(LESSON_ID, "bob", "base", 3.0)
+    lessons.record_prediction(LESSON_ID, "carol", "bn", 6.0)
+    at = open_lesson()
+    at.session_state["cnnlab_teacher"] = True
+    at.button(key=f"ls_pred_skip_{LESSON_ID}").click().run()
+    assert not at.exception, at.exception
+    guesses = next(df.value for df in at.dataframe if "right arm" in df.value.columns)
+    assert guesses["student"].tolist() == ["bob", "carol"]
+    assert guesses["right arm"].tolist() == ["no", "yes"]
+    # ours: bn 78 against base 70, a lead of 8 points; carol guessed 6 -> off by -2
+    assert guesses["margin off by"].tolist()[1] == pytest.approx(-2.0)
+    assert any("1 of 2 picked the winning arm" in c.value for c in at.caption)
+    assert any("It takes" in c.value for c in at.caption)   # the engine's time estimate beside Run
+    # The teacher's link for the class, and a pin on Home.
+    assert f"lessons?lesson={LESSON_ID}" in [c.value for c in at.code]
+    at.button(key=f"ls_pin_{LESSON_ID}").click().run()
+    from cnnkit.classroom import load_pins
+
+    assert {"kind": "lesson", "id": LESSON_ID, "note": ""} in load_pins()
+
+
+def test_a_training_runner_link_loads_a_lessons_arm(folders):
+    at = make_app_test("training_runner", timeout=120)
+    at.query_params.update({"lesson": LESSON_ID, "arm": "bn"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.slider(key="tr_epochs").value == 1 and at.selectbox(key="tr_preset").value == "cnn3_bn"
+    at = make_app_test("training_runner", timeout=120)
+    at.query_params.update({"lesson": "no-such", "arm": "**x**"})
+    at.run()
+    assert any("no lesson" in e.value and "no\\-such" in e.value for e in at.error)   # escaped: plain text
+    assert at.slider(key="tr_epochs").value == 8                                     # the defaults stay
+
+
+def test_a_resolution_lab_lesson_by_resolution_and_opened_in_the_lab(folders):
+    from tests.helpers.lessons import RESOLUTION_ID, resolution_lesson
+
+    resolution_lesson(folders)
+    at = open_lesson(RESOLUTION_ID)
+    at.button(key=f"ls_pred_skip_{RESOLUTION_ID}").click().run()
+    assert not at.exception, at.exception
+    table = comparison_table(at)
+    row = table[table["arm"] == "Resolution lab · TOTV 16 px"].iloc[0]
+    assert row["ours (quick)"] == "60.00" and row["report"] == "41.00" and row["how close"] == "ours higher"
+    assert "Test accuracy by resolution: TOTV against TVTV" in chart_titles(at)
+    per_class = next(df.value for df in at.dataframe if "TOTV 16 px report" in df.value.columns)
+    circle = per_class[per_class["class"] == "circle"].iloc[0]
+    assert circle["TOTV 16 px report"] == pytest.approx(44.6) and circle["TOTV 16 px ours (quick)"] == 55.0
+    # Opened in the Resolution lab: its resolutions and training settings (quick mode) are in the form.
+    at.button(key=f"ls_open_rl_{RESOLUTION_ID}").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Resolution lab"
+    assert at.multiselect(key="rl_resolutions").value == [32, 16, 8]
+    assert at.slider(key="rl_epochs").value == 1
+
+
+def test_a_transfer_arm_opens_in_transfer_learning(folders):
+    from tests.helpers.lessons import TRANSFER_ID, transfer_lesson
+
+    transfer_lesson(folders)
+    at = open_lesson(TRANSFER_ID)
+    at.selectbox(key=f"ls_open_arm_{TRANSFER_ID}").set_value("fine-tuned").run()
+    at.button(key=f"ls_open_tl_{TRANSFER_ID}").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Transfer learning"
+    assert at.selectbox(key="tl_pretrained").value == "efficientnet_lite0"
+    assert at.selectbox(key="tl_dataset").value == "shapes"
+    assert at.radio(key="tl_strategy").value == "last:N"
+    assert any(r"Strategy last\:2" in i.value for i in at.info)   # escaped: shown as "last:2"
+
+
+def test_a_run_over_the_class_limits_is_refused_with_a_message(folders, monkeypatch, tmp_path):
+    config = tmp_path / "cnnlab.toml"
+    config.write_text('[limits]\npresets = ["cnn2"]\n')   # the lesson's arms use cnn3 and cnn3_bn
+    monkeypatch.setenv("CNNLAB_CONFIG", str(config))
+    at = open_lesson()
+    at.button(key=f"ls_run_{LESSON_ID}").click().run()
+    assert not at.exception, at.exception
+    assert at.error and "cnn3" in at.error[0].value
+    from cnnkit.jobs import get_job_manager
+
+    assert not [s for s in get_job_manager().list() if LESSON_ID in s.group]   # nothing queued
+
+
+def test_the_effect_table_compares_arm_differences(folders):
+    shipped_result(folders)
+    at = open_lesson()
+    at.button(key=f"ls_pred_skip_{LESSON_ID}").click().run()
+    effect = next(df.value for df in at.dataframe if "same direction" in df.value.columns)
+    # ours: 78 - 70 = +8; the report's: 77.71 - 73.79 = +3.92; both up
+    assert effect.iloc[0].tolist() == ["Base CNN + BatchNorm − Base CNN", "+8.00 points", "+3.92 points", "yes"]
+
+
+def test_a_lesson_someone_else_runs_is_followed_live(folders, monkeypatch):
+    import threading
+
+    from cnnkit.jobs import get_job_manager, new_group_id
+
+    release = threading.Event()
+    group = new_group_id(f"lesson-{LESSON_ID}-")
+    manager = get_job_manager()
+    job = manager.submit(lambda context: release.wait(30), label="the teacher's run", group=group, owner="teacher")
+    try:
+        at = open_lesson()
+        assert at.button(key=f"ls_run_{LESSON_ID}").disabled                 # one run of the lesson at a time
+        assert any("the teacher's run" in m.value for m in at.markdown)       # its progress, live
+        assert any("Only its owner or the teacher can stop it." in c.value for c in at.caption)
+    finally:
+        release.set()
+        manager.wait(job, timeout=30)
+
+
+@pytest.mark.slow  # every arm of the course (about 50 page switches): about a minute
+def test_every_course_arm_opens_in_its_page_with_its_settings():
+    """The forms accept every course arm's quick settings (a value outside a widget's options would fail here)."""
+    failures = []
+    course = [lesson for lesson in lessons.list_lessons() if lesson.source == "course"]
+    assert len(course) >= 20
+    for lesson in course:
+        for arm in lesson.arms:
+            at = open_lesson(lesson.id)
+            at.selectbox(key=f"ls_open_arm_{lesson.id}").set_value(arm.id).run()
+            transfer = isinstance(arm.config.get("model"), dict) and arm.config["model"].get("kind") == "transfer"
+            target = "rl" if arm.kind == "resolution_lab" else "tl" if transfer else "tr"
+            at.button(key=f"ls_open_{target}_{lesson.id}").click().run()
+            if at.exception or at.error or len(at.title) == 0 or at.title[0].value == "Lessons":
+                failures.append((lesson.id, arm.id, target, [e.value for e in at.exception],
+                                 [e.value for e in at.error]))
+    assert not failures, failures

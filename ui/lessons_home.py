@@ -1,0 +1,62 @@
+"""Home's "The course" block: the lessons whose results ship with the install, each a link to the Lessons page
+(a teacher's first screen is the course, not an empty form). pages/home.py calls render_course_section()."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.text import escape_markdown
+
+LESSONS_PAGE = "pages/lessons.py"
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def shipped_lessons() -> list[dict]:
+    """{id, title, topic, modes} of every lesson with shipped results, by topic (read once a minute:
+    the shipped files change only with the install)."""
+    from cnnkit import lessons
+
+    out = []
+    for lesson in [x for members in lessons.lessons_by_topic().values() for x in members]:
+        modes = [mode for mode in ("full", "quick") if lessons.shipped_result(lesson.id, mode) is not None]
+        if modes:
+            out.append({"id": lesson.id, "title": lesson.title, "topic": lesson.topic, "modes": modes,
+                        "question": lesson.question})
+    return out
+
+
+def render_course_section() -> None:
+    """The course's lessons with shipped results, grouped by topic; nothing when none ship."""
+    try:
+        shipped = shipped_lessons()
+    except (OSError, ValueError) as exc:  # a damaged install: Home still opens
+        st.caption(f"The course's lessons cannot be listed: {exc}")
+        return
+    if not shipped:
+        return
+    st.subheader("The course")
+    st.caption("The course's lab experiments with our results beside the report's, ready to open: ask the class to "
+               "predict, then run one live in quick mode.")
+    cols = st.columns(2)
+    for index, item in enumerate(shipped):
+        with cols[index % 2]:
+            st.page_link(LESSONS_PAGE, label=escape_markdown(f"{item['title']} ({item['topic']})"),
+                         query_params={"lesson": item["id"]}, icon="🎓")
+            st.caption(escape_markdown(f"{item['question']} · results: {', '.join(item['modes'])}"))
+    st.page_link(LESSONS_PAGE, label="All lessons", icon="📚")
+
+
+def pinned_lesson_link(lesson_id: str) -> None:
+    """A lesson the teacher pinned (cnnkit.classroom pins of kind "lesson"), as a link to it on the Lessons page."""
+    from cnnkit import lessons
+
+    try:
+        title = lessons.get_lesson(lesson_id).title
+    except KeyError:
+        st.caption(escape_markdown(f"📌 Lesson {lesson_id}: no longer in the course or the class's lesson files"))
+        return
+    st.page_link(LESSONS_PAGE, label=escape_markdown(f"Lesson: {title}"), query_params={"lesson": lesson_id},
+                 icon="📌")
+
+
+__all__ = ["pinned_lesson_link", "render_course_section", "shipped_lessons"]

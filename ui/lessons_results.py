@@ -1,0 +1,319 @@
+"""The Lessons page's results: ours (mean ± std over seeds) against the report's figures, the per-epoch curves
+overlaid (the report's dashed), per-class tables and confusion matrices, and the class's predictions.
+
+The rows come from cnnkit.lessons (comparison_rows, curve_rows); this module draws them. Quick results are
+labelled "quick" in every table and chart title."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from cnnkit import lessons
+from cnnkit.train.compare import band_rows, ordered_colours
+from ui.text import escape_markdown
+from ui.run_views import confusion_chart
+
+METRIC_NAMES = {"test_accuracy": "test accuracy (%)", "macro_f1": "macro F1", "precision": "precision",
+                "recall": "recall"}
+PERCENT = ("test_accuracy",)
+CURVE_TITLES = {"train_loss": "Training loss", "val_loss": "Validation loss", "train_acc": "Training accuracy (%)",
+                "val_acc": "Validation accuracy (%)", "first_layer_grad": "First layer's mean gradient"}
+SOURCE_DASH = alt.Scale(domain=["ours", "report"], range=[[1, 0], [6, 4]])
+# Shared by the band and the line layers (one merged legend): full-strength symbols, not the band's faint fill.
+ARM_LEGEND = alt.Legend(title="arm", symbolType="stroke", symbolOpacity=1, symbolStrokeWidth=3)
+# Shades for the difference column; the "how close" column says the same in words.
+VERDICT_COLOURS = {"close": "#d3f9d8", "ours higher": "#d0ebff", "ours lower": "#ffe3e3", "no report figure": ""}
+
+
+def _fmt(metric: str, value: Optional[float]) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.2f}" if metric in PERCENT else f"{value:.3f}"
+
+
+def verdict(metric: str, difference: Optional[float], std: Optional[float]) -> str:
+    """In words: "close" when ours is within 1 point (0.01 for 0-1 figures) or two of our seeds' standard
+    deviations of the report's; else which is higher."""
+    if difference is None:
+        return "no report figure"
+    tolerance = max(1.0 if metric in PERCENT else 0.01, 2 * (std or 0.0))
+    if abs(difference) <= tolerance:
+        return "close"
+    return "ours higher" if difference > 0 else "ours lower"
+
+
+def comparison_frame(lesson, result) -> pd.DataFrame:
+    rows = []
+    for row in lessons.comparison_rows(lesson, result):
+        metric = row["metric"]
+        ours = _fmt(metric, row["ours_mean"])
+        if row["ours_mean"] is not None and row.get("ours_std") is not None:
+            ours += f" ± {_fmt(metric, row['ours_std'])}"
+        rows.append({"arm": row["arm_label"] + (f" · {row['at']}" if row.get("at") else ""),
+                     "figure": METRIC_NAMES.get(metric, metric),
+                     "ours" + (" (quick)" if row.get("quick") else ""): ours, "seeds": row["n"],
+                     "report": _fmt(metric, row["reported"]),
+                     "difference": "—" if row["difference"] is None else
+                     f"{row['difference']:+.2f}" if metric in PERCENT else f"{row['difference']:+.3f}",
+                     "how close": verdict(metric, row["difference"], row.get("ours_std"))})
+    return pd.DataFrame(rows)
+
+
+def effect_frame(lesson, result) -> pd.DataFrame:
+    """Each arm's test accuracy against the first arm's, ours and the report's, in points: the effect a lesson is
+    about, comparable even in quick mode (whose absolute figures are lower than the report's)."""
+    first = lesson.arms[0]
+    base_ours = result.arm(first.id).mean("test_accuracy") if result.arm(first.id) else None
+    rows = []
+    for arm in lesson.arms[1:]:
+        ours = result.arm(arm.id).mean("test_accuracy") if result.arm(arm.id) else None
+        ours_delta = ours - base_ours if ours is not None and base_ours is not None else None
+        reported_delta = (arm.reported.test_accuracy - first.reported.test_accuracy
+                          if arm.reported.test_accuracy is not None and first.reported.test_accuracy is not None
+                          else None)
+        same = (None if ours_delta is None or reported_delta is None
+                else "yes" if (ours_delta > 0) == (reported_delta > 0) else "no")
+        rows.append({"arm": f"{arm.label} − {first.label}",
+                     "ours" + (" (quick)" if result.mode == "quick" else ""): _delta(ours_delta),
+                     "report": _delta(reported_delta), "same direction": same or "—"})
+    return pd.DataFrame(rows)
+
+
+def _delta(value: Optional[float]) -> str:
+    return "—" if value is None else f"{value:+.2f} points"
+
+
+def render_comparison(lesson, result) -> None:
+    quick = result.mode == "quick"
+    where = "shipped with the install" if result.shipped else f"run by {result.owner or 'a guest'}"
+    st.subheader("Ours against the report" + (" (quick)" if quick else ""))
+    st.caption(escape_markdown(
+        f"{'Quick mode: a subset and fewer epochs, so expect lower figures than the report; the effect is the point. ' if quick else ''}"
+        f"{len(result.seeds)} seed(s) per arm on {result.device_label or result.device or 'an unknown device'}, "
+        f"{where}. "
+        "Ours is the mean ± the standard deviation over the seeds."))
+    frame = comparison_frame(lesson, result)
+    if frame.empty:
+        st.info("No figures to compare yet.")
+        return
+    styled = frame.style.apply(lambda row: [f"background-color: {VERDICT_COLOURS.get(row['how close'], '')}"
+                                            if col in ("difference", "how close") else "" for col in row.index], axis=1)
+    st.dataframe(styled, hide_index=True, width="stretch")
+    effect = effect_frame(lesson, result)
+    if not effect.empty and (effect.iloc[:, 1] != "—").any():
+        st.markdown("**The effect**: test accuracy of each arm minus the first arm's"
+                    + (" (comparable even in quick mode)" if quick else ""))
+        st.dataframe(effect, hide_index=True, width="stretch")
+    for arm in lesson.arms:
+        ours = result.arm(arm.id)
+        if ours is not None and ours.message:
+            st.caption(escape_markdown(f"{arm.label}: {ours.message}"))
+        if arm.reported.notes:
+            st.caption(escape_markdown(f"The report's figures for {arm.label}: {arm.reported.notes}"))
+
+
+def curves_chart(rows: Sequence[dict], curve: str, labels: dict[str, str], quick: bool) -> Optional[alt.LayerChart]:
+    """One curve: ours per arm (the mean over seeds, a ± std band when there are several) solid, the report's
+    dashed, one stable colour per arm."""
+    picked = [r for r in rows if r["curve"] == curve]
+    if not picked:
+        return None
+    lines = []
+    for arm_id in dict.fromkeys(r["arm"] for r in picked):
+        reported = [r for r in picked if r["arm"] == arm_id and r["source"] == "report"]
+        lines += [{"arm": labels[arm_id], "source": "report", "epoch": r["epoch"], "value": r["value"], "std": None}
+                  for r in reported]
+        seeds: dict = {}
+        for r in picked:
+            if r["arm"] == arm_id and r["source"] == "ours":
+                seeds.setdefault(r["seed"], []).append({"epoch": r["epoch"], "value": r["value"]})
+        for band in band_rows(list(seeds.values()), "value"):
+            lines.append({"arm": labels[arm_id], "source": "ours", "epoch": band["epoch"], "value": band["mean"],
+                          "std": band["std"] if band["n"] > 1 else None, "lower": band["lower"],
+                          "upper": band["upper"]})
+    frame = pd.DataFrame(lines)
+    arm_ids = list(labels)
+    colours = ordered_colours(arm_ids)
+    scale = alt.Scale(domain=[labels[a] for a in arm_ids], range=[colours[a] for a in arm_ids])
+    base = alt.Chart(frame).encode(x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+                                   color=alt.Color("arm:N", scale=scale, legend=ARM_LEGEND))
+    line = base.mark_line(strokeWidth=2).encode(
+        y=alt.Y("value:Q", title=CURVE_TITLES.get(curve, curve), scale=alt.Scale(zero=False)),
+        strokeDash=alt.StrokeDash("source:N", scale=SOURCE_DASH, title=None, legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#333")),
+        tooltip=["arm:N", "source:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f"),
+                 alt.Tooltip("std:Q", format=".4f", title="± std (ours)")])
+    layers = line
+    ours = frame[(frame["source"] == "ours") & frame["std"].notna()] if "std" in frame else frame.iloc[0:0]
+    if not ours.empty:
+        layers = alt.Chart(ours).mark_area(opacity=0.15).encode(
+            x="epoch:Q", y="lower:Q", y2="upper:Q", color=alt.Color("arm:N", scale=scale, legend=ARM_LEGEND)) + line
+    title = alt.TitleParams(CURVE_TITLES.get(curve, curve),
+                            subtitle=f"ours solid{' (quick)' if quick else ''}, the report's dashed")
+    return layers.properties(title=title, height=280)
+
+
+def render_curves(lesson, result) -> None:
+    rows = lessons.curve_rows(lesson, result)
+    if not rows:
+        return
+    st.subheader("Per-epoch curves")
+    labels = {arm.id: arm.label for arm in lesson.arms}
+    quick = result is not None and result.mode == "quick"
+    curves = [c for c in lessons.CURVE_NAMES if any(r["curve"] == c for r in rows)]
+    for start in range(0, len(curves), 2):
+        cols = st.columns(2)
+        for col, curve in zip(cols, curves[start:start + 2]):
+            chart = curves_chart(rows, curve, labels, quick)
+            if chart is not None:
+                col.altair_chart(chart, width="stretch")
+    if quick:
+        st.caption("Quick mode trains fewer epochs: our curves stop where the quick run stopped.")
+
+
+def render_per_class(lesson, result) -> None:
+    """Per-class figures (the report's beside ours) and our confusion matrices, for the arms that have them."""
+    arms = [arm for arm in lesson.arms if arm.reported.per_class or
+            (result is not None and result.arm(arm.id) is not None and result.arm(arm.id).confusion)]
+    if not arms:
+        return
+    st.subheader("Per class")
+    tabs = st.tabs([escape_markdown(arm.label) for arm in arms])
+    for tab, arm in zip(tabs, arms):
+        ours = result.arm(arm.id) if result is not None else None
+        with tab:
+            classes = list(dict.fromkeys([*arm.reported.per_class, *((ours.per_class if ours else {}) or {})]))
+            rows = []
+            for name in classes:
+                row = {"class": name}
+                for key in ("precision", "recall", "f1"):
+                    row[f"report {key}"] = arm.reported.per_class.get(name, {}).get(key)
+                    row[f"ours {key}"] = (ours.per_class.get(name, {}) if ours else {}).get(key)
+                rows.append(row)
+            if rows:
+                frame = pd.DataFrame(rows).dropna(axis=1, how="all")
+                st.dataframe(frame, hide_index=True, width="stretch",
+                             column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                            for c in frame.columns if c != "class"})
+            if ours is not None and ours.confusion and ours.classes:
+                st.altair_chart(confusion_chart(ours.confusion, ours.classes).properties(
+                    title=f"Confusion matrix of ours, {len(ours.seeds)} seed(s) summed (rows: true class)"),
+                    width="stretch")
+
+
+METHOD_COLOURS = alt.Scale(domain=["TOTV", "TVTV"], range=["#D55E00", "#0072B2"])  # Okabe–Ito vermilion, blue
+
+
+def resolution_rows(arm, ours) -> list[dict]:
+    """{method, resolution, source ("ours"|"report"), accuracy, std} of a resolution-lab arm, ours and the report's."""
+    rows = []
+    for method in ("TOTV", "TVTV"):
+        for res, cell in arm.reported.by_resolution.get(method, {}).items():
+            if cell.get("test_accuracy") is not None:
+                rows.append({"method": method, "resolution": int(res), "source": "report",
+                             "accuracy": float(cell["test_accuracy"]), "std": None})
+        for res, cell in ((ours.by_resolution if ours else {}) or {}).get(method, {}).items():
+            summary = cell.get("test_accuracy") or {}
+            if summary.get("mean") is not None:
+                rows.append({"method": method, "resolution": int(res), "source": "ours",
+                             "accuracy": float(summary["mean"]), "std": summary.get("std")})
+    return rows
+
+
+def render_resolutions(lesson, result) -> None:
+    """Resolution-lab arms: test accuracy by resolution, TOTV against TVTV, ours solid and the report's dashed,
+    and the per-class accuracies at every resolution."""
+    for arm in [a for a in lesson.arms if a.kind == "resolution_lab"]:
+        ours = result.arm(arm.id) if result is not None else None
+        rows = resolution_rows(arm, ours)
+        if not rows:
+            continue
+        st.subheader("By resolution" + (f": {arm.label}" if len(lesson.arms) > 1 else ""))
+        frame = pd.DataFrame(rows)
+        order = sorted(frame["resolution"].unique(), reverse=True)
+        quick = " (quick)" if result is not None and result.mode == "quick" else ""
+        chart = alt.Chart(frame).mark_line(point=True, strokeWidth=2).encode(
+            x=alt.X("resolution:O", sort=order, title="test resolution (px)"),
+            y=alt.Y("accuracy:Q", title="test accuracy (%)", scale=alt.Scale(domain=[0, 100])),
+            color=alt.Color("method:N", scale=METHOD_COLOURS, title="method"),
+            strokeDash=alt.StrokeDash("source:N", scale=SOURCE_DASH, title=None,
+                                      legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#333")),
+            tooltip=["method:N", "resolution:O", "source:N", alt.Tooltip("accuracy:Q", format=".1f"),
+                     alt.Tooltip("std:Q", format=".1f", title="± std (ours)")])
+        st.altair_chart(chart.properties(title=alt.TitleParams(
+            "Test accuracy by resolution: TOTV against TVTV", subtitle=f"ours solid{quick}, the report's dashed"),
+            height=300), width="stretch")
+        table: dict[str, dict] = {}
+        ours_cells = (ours.by_resolution if ours else {}) or {}
+        for method in ("TOTV", "TVTV"):
+            reported_cells, measured_cells = arm.reported.by_resolution.get(method, {}), ours_cells.get(method, {})
+            for res in sorted({*reported_cells, *measured_cells}, key=int, reverse=True):
+                reported = reported_cells.get(res, {}).get("per_class", {})
+                measured = measured_cells.get(res, {}).get("per_class_accuracy", {})
+                for name in dict.fromkeys([*reported, *measured]):
+                    row = table.setdefault(name, {"class": name})
+                    row[f"{method} {res} px report"] = (reported.get(name) or {}).get("accuracy")
+                    row[f"{method} {res} px ours{quick}"] = measured.get(name)
+        if table:
+            per_class = pd.DataFrame(list(table.values())).dropna(axis=1, how="all")
+            st.caption("Per-class test accuracy (%) at each resolution: the report's and ours.")
+            st.dataframe(per_class, hide_index=True, width="stretch",
+                         column_config={c: st.column_config.NumberColumn(format="%.1f")
+                                        for c in per_class.columns if c != "class"})
+
+
+def winner(lesson, figures: dict[str, Optional[float]]) -> tuple[Optional[str], Optional[float]]:
+    """(the arm with the highest test accuracy, its lead over the next best in points) from {arm id: figure}."""
+    known = sorted(((v, a) for a, v in figures.items() if v is not None), reverse=True)
+    if not known:
+        return None, None
+    lead = known[0][0] - known[1][0] if len(known) > 1 else None
+    return known[0][1], lead
+
+
+def render_predictions(lesson, result, owner: str, teacher: bool) -> None:
+    """Your guess against the result; for the teacher, the whole class's guesses."""
+    labels = {arm.id: arm.label for arm in lesson.arms}
+    ours_best, ours_lead = winner(lesson, {a.id: (result.arm(a.id).mean("test_accuracy") if result and result.arm(a.id)
+                                                  else None) for a in lesson.arms})
+    report_best, report_lead = winner(lesson, {a.id: a.reported.test_accuracy for a in lesson.arms})
+    facts = []
+    if ours_best:
+        facts.append(f"ours: {labels[ours_best]}" + (f" by {ours_lead:.1f} points" if ours_lead is not None else ""))
+    if report_best:
+        facts.append(f"the report: {labels[report_best]}" + (f" by {report_lead:.1f} points"
+                                                              if report_lead is not None else ""))
+    if not facts:
+        return
+    st.subheader("Predictions against the result")
+    st.markdown(escape_markdown("Highest test accuracy: " + "; ".join(facts) + "."))
+    all_guesses = lessons.predictions(lesson.id)
+    mine = [g for g in all_guesses if g.get("owner") == owner] if owner else []
+    mine = mine or ([st.session_state[f"ls_guess_{lesson.id}"]] if f"ls_guess_{lesson.id}" in st.session_state else [])
+    if mine:
+        guess = mine[-1]
+        right = guess.get("arm_id") == ours_best
+        st.markdown(escape_markdown(f"Your guess: {labels.get(guess.get('arm_id'), guess.get('arm_id'))} by "
+                                    f"{float(guess.get('margin_points', 0)):.1f} points: "
+                                    + ("the right arm." if right else "not the arm that won here.")))
+    if teacher and all_guesses and result is not None:
+        outcomes = lessons.prediction_outcomes(lesson.id, result)
+        right = sum(o["right_arm"] for o in outcomes)
+        st.caption(f"The class's guesses against ours, for the discussion: {right} of {len(outcomes)} picked the "
+                   "winning arm.")
+        st.dataframe(pd.DataFrame([{"student": o["owner"] or "guest",
+                                    "guessed arm": labels.get(o["arm_id"], o["arm_id"]),
+                                    "guessed margin": o["margin_points"],
+                                    "right arm": "yes" if o["right_arm"] else "no",
+                                    "margin off by": o["margin_error"]} for o in outcomes]),
+                     hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.1f")
+                                    for c in ("guessed margin", "margin off by")})
+
+
+__all__ = ["comparison_frame", "curves_chart", "effect_frame", "render_comparison", "render_curves", "render_per_class",
+           "render_predictions", "render_resolutions", "resolution_rows", "verdict", "winner"]
