@@ -83,7 +83,7 @@ def run_section(lesson) -> bool:
         try:
             if not allowed:
                 raise ValueError(why)
-            group = lessons.submit_lesson(lesson.id, mode=mode, seeds=int(seeds), owner=owner,
+            group = lessons.submit_lesson(lesson.id, mode=mode, seeds=int(seeds), owner=owner, teacher=teacher,
                                           limits=None if teacher else class_config())  # the class's limits
         except (ValueError, KeyError) as exc:
             st.error(escape_markdown(exc.args[0] if exc.args else exc))  # may quote a lesson file

@@ -96,7 +96,7 @@ def _lab_job(config: Any, owner: str):
 
 def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequence[int], None] = None,
                   device: str = "auto", owner: str = "", manager: Optional[JobManager] = None,
-                  subset: Optional[int] = None, limits: Any = None) -> str:
+                  subset: Optional[int] = None, limits: Any = None, teacher: bool = False) -> str:
     """Queue every arm × seed of the lesson as one job group; returns the group id. Seeds default to 3 on a GPU and
     1 on a CPU. `limits`: a cnnkit.classroom ClassroomConfig whose limits every run must keep (a student's Run on the
     page; None: none checked here). Raises ValueError (unknown mode, bad seeds, a config that cannot train, a run over
@@ -136,17 +136,20 @@ def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequenc
                 config.name = name
                 config.base = {**config.base, "name": name}
                 job_id = manager.submit(_lab_job(config, owner), label=label, device=resolved, group=group,
-                                        meta={"lesson_id": lesson.id, "arm_id": arm.id, "seed": entry["seed"]},
-                                        owner=owner)
+                                        meta={"kind": "lesson", "lesson_id": lesson.id, "arm_id": arm.id,
+                                              "seed": entry["seed"], "config": dict(config.base)},
+                                        owner=owner, teacher=teacher)
             else:
                 config.name = name
-                job_id = manager.submit_training(config, label=label, group=group, owner=owner)
+                job_id = manager.submit_training(config, label=label, group=group, owner=owner, teacher=teacher,
+                                                 kind="lesson", meta={"lesson_id": lesson.id, "arm_id": arm.id,
+                                                                      "seed": entry["seed"]})
             submitted.append(job_id)
             result.plan.append({"arm_id": arm.id, "kind": entry["kind"], "seed": entry["seed"], "job_id": job_id,
                                 "name": name})
     except BaseException:
         for job_id in submitted:
-            manager.cancel(job_id)
+            manager.cancel(job_id, teacher=True)  # undoing this call's own queueing, not a user's Stop
         result.status, result.message = "cancelled", "could not queue every run; none was kept"
         save_result(result)
         raise
@@ -295,7 +298,8 @@ def cancel_lesson(group_id: str, by: Optional[str] = None, teacher: bool = False
     stopped = 0
     for snap in manager.list(group=group_id):
         if not snap.finished:
-            manager.cancel(snap.job_id, by=by, teacher=teacher)
+            # by None: the app itself (e.g. a shutdown), which acts with the teacher's rights
+            manager.cancel(snap.job_id, by=by or "", teacher=teacher or by is None)
             stopped += 1
     return stopped
 
