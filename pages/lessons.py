@@ -149,7 +149,7 @@ def teacher_tools(lesson) -> None:
     st.caption("Teacher: send the class to this lesson, or pin it to the Home page.")
     st.code(f"lessons?lesson={lesson.id}", language=None)
     if st.button("Pin to Home", key=f"ls_pin_{lesson.id}"):
-        pin("lesson", lesson.id)
+        pin("lesson", lesson.id, teacher=teacher)  # the gate checks it is the teacher
         st.toast("Pinned to the Home page.")
 
 

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from cnnkit import lessons
-from tests.helpers.app import make_app_test
+from tests.helpers.app import make_app_test, teacher_token
 from tests.helpers.lessons import LESSON_ID, lesson_folders, shipped_result
 
 
@@ -152,7 +152,7 @@ def test_the_teacher_sees_the_class_guesses_against_the_result(folders):
     lessons.record_prediction(LESSON_ID, "bob", "base", 3.0)
     lessons.record_prediction(LESSON_ID, "carol", "bn", 6.0)
     at = open_lesson()
-    at.session_state["cnnlab_teacher"] = True
+    at.session_state["cnnlab_teacher"] = teacher_token()
     at.button(key=f"ls_pred_skip_{LESSON_ID}").click().run()
     assert not at.exception, at.exception
     guesses = next(df.value for df in at.dataframe if "right arm" in df.value.columns)
