@@ -437,6 +437,7 @@ def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", dev
         settings = arm.train_settings(mode)
         epochs = int(settings.get("epochs", 8))
         train_size, test_size = _split_sizes(str(settings.get("dataset", "shapes")))
+        test_size = min(int(settings.get("test_subset") or 0) or test_size, test_size)
         images = min(int(settings.get("train_subset") or 0) or train_size, train_size)
         trainings = len(arm.config.get("resolutions", [32, 16, 8])) if arm.kind == "resolution_lab" else 1
         # training, plus the test evaluation (about 3x faster per image) and a few seconds to load and start
