@@ -124,9 +124,11 @@ def evaluate_model(model: nn.Module, x_uint8: torch.Tensor, y: torch.Tensor, cla
 
 def evaluate_run(run_dir, dataset: Optional[str] = None, resolution: Optional[int] = None, mode: str = "area",
                  restore: bool = True, which: str = "best", device: str = "cpu",
-                 progress: Optional[Callable[[float, str], None]] = None) -> tuple[EvalResult, dict]:
+                 progress: Optional[Callable[[float, str], None]] = None,
+                 test_subset: int = 0) -> tuple[EvalResult, dict]:
     """Evaluate a saved run on the test split of its dataset (or another with the same classes),
-    optionally at a lower resolution (downsampled with `mode`, resampled back up when `restore`)."""
+    optionally at a lower resolution (downsampled with `mode`, resampled back up when `restore`).
+    `test_subset`: only that many test images, the stratified subset training scores on (TrainConfig.test_subset)."""
     from cnnkit.data import load_dataset
     from cnnkit.device import resolve_device
     from cnnkit.store import load_run_model
@@ -143,9 +145,15 @@ def evaluate_run(run_dir, dataset: Optional[str] = None, resolution: Optional[in
     if data.test_x.shape[1] != channels:
         raise ValueError(f"{name} has {data.test_x.shape[1]}-channel images but the run takes {channels}; "
                          "choose a dataset with the same colour mode")
-    x = transform_resolution(data.test_x, size, resolution, mode, restore).to(torch_device)
+    test_x, test_y = data.test_x, data.test_y
+    if test_subset and test_subset < len(test_y):
+        from cnnkit.data import subset_of_test_split
+
+        index = subset_of_test_split(test_y, test_subset)
+        test_x, test_y = test_x[index], test_y[index]
+    x = transform_resolution(test_x, size, resolution, mode, restore).to(torch_device)
     normalise = Normaliser(loaded.mean, loaded.std, torch_device)
-    return evaluate_model(loaded.model, x, data.test_y.to(torch_device), list(data.classes), normalise,
+    return evaluate_model(loaded.model, x, test_y.to(torch_device), list(data.classes), normalise,
                           resolution=resolution)
 
 

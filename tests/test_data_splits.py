@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnnkit.data import kfold_indices, split_indices
+from cnnkit.data import kfold_indices, split_indices, stratified_subset, subset_of_test_split
 
 LABELS = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
 
@@ -62,3 +62,25 @@ def test_kfold_rejects_bad_k():
         kfold_indices(LABELS, k=1)
     with pytest.raises(ValueError, match="smaller k"):
         kfold_indices(torch.tensor([0, 0, 1, 1]), k=3)
+
+
+def test_stratified_subset_is_balanced_on_a_balanced_split_and_deterministic():
+    y = torch.arange(10_000) % 10                                   # CIFAR-10's test split: 1,000 per class
+    subset = stratified_subset(y, 2000, seed=0)
+    assert len(subset) == 2000 and len(set(subset.tolist())) == 2000 and torch.equal(subset, subset.sort().values)
+    assert torch.bincount(y[subset]).tolist() == [200] * 10
+    assert torch.equal(stratified_subset(y, 2000, seed=0), subset)  # the same seed: the same images
+    assert not torch.equal(stratified_subset(y, 2000, seed=1), subset)
+    assert torch.equal(subset_of_test_split(y, 2000), subset)         # what runs use: seed 0, whatever the run's seed
+    # 2,005 of 10 classes: 200 each and 5 classes get one more
+    assert sorted(torch.bincount(y[stratified_subset(y, 2005, seed=3)]).tolist()) == [200] * 5 + [201] * 5
+
+
+def test_stratified_subset_keeps_each_class_share_and_all_when_asked():
+    y = np.array([0] * 600 + [1] * 300 + [2] * 100)
+    counts = np.bincount(y[stratified_subset(y, 100, seed=4).numpy()]).tolist()
+    assert counts == [60, 30, 10]
+    assert np.bincount(y[stratified_subset(y, 7, seed=4).numpy()]).tolist() == [4, 2, 1]  # 4.2, 2.1, 0.7 rounded to 7
+    assert stratified_subset(y, 0).tolist() == list(range(1000)) == stratified_subset(y, 5000).tolist()
+    with pytest.raises(ValueError, match="0 \\(all\\) or more"):
+        stratified_subset(y, -1)

@@ -443,3 +443,119 @@ test_accuracy = 41
     assert rows["TOTV 16 px"]["reported"] == 41.0 and rows["TOTV 16 px"]["ours_mean"] is not None
     assert rows["TVTV 16 px"]["reported"] is None
     assert [lab.kind for lab in list_labs()].count("resolution") == 1    # the lab is saved as a lab of its own
+
+
+# --- original pretrained network of transfer arms -------------------------------------------------------------
+TRANSFER_LESSON = """
+id = "transfer-demo"
+title = "Transfer"
+topic = "transfer"
+question = "Head only or fine-tuned?"
+
+[defaults]
+dataset = "shapes"
+epochs = 2
+
+[[arms]]
+id = "head"
+label = "Head only"
+config = { model = { kind = "transfer", source = "efficientnet_lite0", strategy = "head" } }
+original_source = "resnet18"
+
+[[arms]]
+id = "tuned"
+label = "Fine-tuned"
+config = { model = { kind = "transfer", source = "efficientnet_lite0", strategy = "last:8" } }
+original_source = "resnet18"
+original_model = { strategy = "last:2" }
+"""
+
+
+def test_a_transfer_arm_runs_its_original_network_only_when_its_weights_are_offline(monkeypatch):
+    from cnnkit.lessons import planned_configs, schema
+
+    lesson = parse_lesson(TRANSFER_LESSON, "transfer.toml")
+    head, tuned = lesson.arms
+    assert (head.original_source, head.original_model) == ("resnet18", {})
+    assert (tuned.original_source, tuned.original_model) == ("resnet18", {"strategy": "last:2"})
+    asked = []
+    monkeypatch.setattr(schema, "original_weights_offline", lambda name: asked.append(name) or False)
+    assert [c.model["source"] for _, c in lesson.configs("quick")] == ["efficientnet_lite0"] * 2
+    assert lesson.arm_config("tuned").model["strategy"] == "last:8" and asked == ["resnet18"] * 3
+    assert [e["backbone"] for e in planned_configs(lesson, "quick", 1, "cpu")] == ["efficientnet_lite0"] * 2
+    monkeypatch.setattr(schema, "original_weights_offline", lambda name: name == "resnet18")
+    models = [c.model for _, c in lesson.configs("full")]
+    assert models == [{"kind": "transfer", "source": "resnet18", "strategy": "head"},
+                      {"kind": "transfer", "source": "resnet18", "strategy": "last:2"}]
+    assert [e["backbone"] for e in planned_configs(lesson, "quick", 1, "cpu")] == ["resnet18"] * 2
+    # Forced either way, whatever the cache holds.
+    assert lesson.arm_config("tuned", original=False).model["source"] == "efficientnet_lite0"
+    monkeypatch.setattr(schema, "original_weights_offline", lambda name: False)
+    assert lesson.arm_config("tuned", original=True).model == {"kind": "transfer", "source": "resnet18",
+                                                               "strategy": "last:2"}
+    assert lesson.summary()["arms"][0]["original_source"] == "resnet18"
+
+
+def test_original_weights_offline_reads_the_torch_cache_and_never_the_network(tmp_path, monkeypatch):
+    from cnnkit.lessons.schema import original_weights_offline
+    from cnnkit.models import pretrained
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(pretrained, "network_available", lambda *a, **k: True)  # a network would not count
+    assert not original_weights_offline("resnet18")
+    cached = pretrained.torch_cache_file("resnet18")
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"weights")
+    assert original_weights_offline("resnet18") and not original_weights_offline("vgg16")
+    assert not original_weights_offline("no_such_network")
+
+
+@pytest.mark.parametrize("arm_lines, message", [
+    ('original_source = "inception_v3"', r'arms\[1\]\.original_source: "inception_v3" is not a pretrained network; '
+                                         r'choose one of efficientnet_lite0, resnet18'),
+    ('original_model = { strategy = "last:2" }', r"arms\[1\]\.original_model: goes with original_source"),
+    ('original_source = "resnet18"\noriginal_model = { source = "vgg16" }',
+     r"arms\[1\]\.original_model\.source: is original_source"),
+    ('original_source = "resnet18"\noriginal_model = { strategy = "sideways" }',
+     r"arms\[1\]\.original_model: unknown strategy 'sideways'"),
+    ('original_source = "resnet18"\noriginal_model = { colour = "red" }',
+     r"arms\[1\]\.original_model: unknown transfer setting\(s\): colour"),
+])
+def test_a_broken_original_source_names_the_field(arm_lines, message):
+    text = TRANSFER_LESSON.replace('original_source = "resnet18"\noriginal_model = { strategy = "last:2" }', arm_lines)
+    with pytest.raises(LessonFileError, match=message):
+        parse_lesson(text, "transfer.toml")
+
+
+def test_original_source_is_only_for_transfer_arms():
+    text = lesson_text().replace('config = { model = "cnn3", lr = 0.001 }',
+                                 'config = { model = "cnn3", lr = 0.001 }\noriginal_source = "resnet18"')
+    assert 'original_source = "resnet18"' in text
+    with pytest.raises(LessonFileError, match=r'arms\[1\]\.original_source: is for transfer arms'):
+        parse_lesson(text, "depth.toml")
+
+
+def test_the_arm_result_records_which_network_ran_and_says_so():
+    from cnnkit.lessons import backbone_note
+    from cnnkit.lessons.results import run_backbone
+
+    assert run_backbone({"model": {"kind": "transfer", "source": "resnet18"}}) == "resnet18"
+    assert run_backbone({"model": "cnn3"}) == run_backbone({"model": {"layers": []}}) == ""
+    lesson = parse_lesson(TRANSFER_LESSON, "transfer.toml")
+    runs = [seed_run(s, 80.0, 0.8, [[1, 0], [0, 1]]) for s in (0, 1)]
+    for run in runs:
+        run.backbone = "resnet18"
+    original = aggregate_arm("head", runs)
+    runs[1].backbone = "efficientnet_lite0"
+    assert aggregate_arm("head", runs).backbone == "resnet18, efficientnet_lite0"
+    for run in runs:
+        run.backbone = "efficientnet_lite0"
+    substitute = aggregate_arm("tuned", runs)
+    result = LessonResult(lesson_id=lesson.id, mode="quick", device="cpu", seeds=[0, 1], arms=[original, substitute])
+    assert original.backbone == "resnet18" and result.summary()["arms"][0]["backbone"] == "resnet18"
+    assert backbone_note(lesson, result, "head") == ("ran ResNet-18, the report's network (its weights were in the "
+                                                     "torch cache)")
+    assert backbone_note(lesson, result, "tuned") == ("ran EfficientNet-Lite0 in place of the report's ResNet-18 "
+                                                      "(its weights were not in the torch cache)")
+    restored = LessonResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert restored.arm("tuned").backbone == "efficientnet_lite0"

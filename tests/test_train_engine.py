@@ -12,7 +12,7 @@ import torch
 from cnnkit import store
 from cnnkit.train import OPTIMIZERS, SCHEDULERS, TrainConfig, TrainingDiverged, resume, train
 from cnnkit.train.optim import LRSchedule, l1_penalty
-from tests.helpers.train import mlp_spec, patch_dataset, random_dataset, tiny_dataset, tiny_spec
+from tests.helpers.train import TINY_CLASSES, mlp_spec, patch_dataset, random_dataset, tiny_dataset, tiny_spec
 
 
 @pytest.fixture
@@ -241,3 +241,50 @@ def test_cuda_run_resumes_from_its_commit(tiny):
     assert first.status == "cancelled" and first.epochs == 1
     finished = resume(first.run_dir)
     assert finished.status == "done" and [row["epoch"] for row in finished.history] == [1, 2, 3]
+
+
+def test_test_subset_scores_a_stratified_fixed_subset_and_keeps_dataset_indices(tiny):
+    """test_subset: 20 of the 40 test images, each class's share kept, the same 20 whatever the run's seed; the
+    predictions and the mistakes name each image's index in the dataset's test split."""
+    from cnnkit.data import subset_of_test_split
+    from cnnkit.train.pipeline import prepare_data
+
+    expected = subset_of_test_split(tiny.test_y, 20)
+    assert torch.bincount(tiny.test_y).tolist() == [9, 12, 5, 14]
+    # half of each class: 4.5, 6, 2.5, 7 -> one of the two halves rounds up
+    assert torch.bincount(tiny.test_y[expected]).tolist() in ([5, 6, 2, 7], [4, 6, 3, 7])
+    prepared = prepare_data(config(test_subset=20, seed=7), tiny, torch.device("cpu"), 16)
+    assert torch.equal(prepared.test_index, expected) and torch.equal(prepared.test_y, tiny.test_y[expected])
+    assert torch.equal(prepared.test_x, tiny.test_x[expected])
+    assert any("stratified subset of 20 of 40 test images" in n for n in prepared.notes)
+    assert prepare_data(config(), tiny, torch.device("cpu"), 16).test_index is None          # 0: all 40
+    assert prepare_data(config(test_subset=40), tiny, torch.device("cpu"), 16).test_index is None
+    result = train(config(epochs=1, test_subset=20, seed=3))
+    assert result.results["num_test"] == 20 and sum(c["support"] for c in result.per_class) == 20
+    predictions = store.load_predictions(store.resolve_run_dir(result.run_id))
+    assert predictions["test_index"] == expected.tolist()
+    assert predictions["y_true"] == tiny.test_y[expected].tolist()
+    for mistake in result.results["mistakes"]:
+        assert mistake["index"] in predictions["test_index"]
+        assert TINY_CLASSES[int(tiny.test_y[mistake["index"]])] == mistake["true"]
+    # evaluate_run (the Resolution lab's other resolutions) scores the same subset: the same figure again
+    from cnnkit.evaluate import evaluate_run
+
+    again, _ = evaluate_run(store.resolve_run_dir(result.run_id), test_subset=20)
+    assert again.num_test == 20 and again.accuracy == pytest.approx(result.test_acc)
+    with pytest.raises(ValueError, match="test subset must be 0 or more"):
+        config(test_subset=-1).validate()
+
+
+def test_test_subset_has_a_cli_flag():
+    import argparse
+
+    from cnnkit.cli.common import add_config_flags, config_from_flags
+
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser)
+    assert "evaluate on this many test images (0 = all)" in parser.format_help()
+    assert config_from_flags(parser.parse_args(["--test-subset", "2000"])).test_subset == 2000
+    assert TrainConfig.from_dict({"test_subset": 500}).test_subset == 500
+    with pytest.raises(ValueError, match="test_subset"):
+        TrainConfig.from_dict({"test_subset": "many"})

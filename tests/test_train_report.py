@@ -107,6 +107,16 @@ def test_cell_images_are_the_right_images_upscaled_without_blur():
         report.cell_images(test_x[:3], PREDICTIONS, 0, 1)
 
 
+def test_cell_images_of_a_run_scored_on_a_test_subset_show_the_dataset_images():
+    # The run scored test images 0, 2, 3, 5, 7, 8 of 9 (a test_subset): prediction i is dataset image test_index[i].
+    test_x = torch.stack([torch.full((1, 8, 8), 10 * i, dtype=torch.uint8) for i in range(9)])
+    predictions = {**PREDICTIONS, "test_index": [0, 2, 3, 5, 7, 8]}
+    images, captions, total = report.cell_images(test_x, predictions, 0, 1, limit=2, target=64)
+    assert [int(img[0, 0, 0]) for img in images] == [50, 80] and captions == ["#5 · 95%", "#8 · 70%"]
+    with pytest.raises(ValueError, match="evaluate the run again"):
+        report.cell_images(test_x[:8], predictions, 0, 1)
+
+
 def test_mistake_images_and_roc_rows():
     test_x = torch.stack([torch.full((3, 4, 4), i, dtype=torch.uint8) for i in range(4)])
     mistakes = [{"index": 2, "true": "a", "predicted": "b", "confidence": 0.9},

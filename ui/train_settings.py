@@ -29,6 +29,7 @@ WEIGHT_DECAY_CHOICES = (0.0, 1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1)
 L1_CHOICES = (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)
 BATCH_CHOICES = (8, 16, 32, 64, 128, 256, 512)
 SUBSET_CHOICES = (0, 128, 256, 512, 1000, 2000, 5000, 10000, 20000)
+TEST_SUBSET_CHOICES = (0, 500, 1000, 2000, 5000)
 DEVICES = ("auto", "cpu", "cuda")
 SCHEDULE_HELP = {
     "constant": "the same rate throughout",
@@ -85,6 +86,10 @@ FORM: dict[str, Widget] = {
                       help="Datasets available here (see the Data explorer for the others)."),
     "train_subset": Widget(_DATA, "select_slider", "Training images", SUBSET_CHOICES,
                            format=lambda v: "all" if v == 0 else f"{v:,}", help="Train on a random subset for quick demos."),
+    "test_subset": Widget(_DATA, "select_slider", "Test images", TEST_SUBSET_CHOICES,
+                          format=lambda v: "all" if v == 0 else f"{v:,}",
+                          help="Score on a stratified subset of the test split (the same images every run): quicker, "
+                               "a little noisier."),
     "val_fraction": Widget(_DATA, "slider", "Validation share", (0.0, 0.5, 0.05),
                            help="Held out from training to pick the best epoch."),
     "split_strategy": Widget(_DATA, "radio", "Split", help="Stratified keeps every class's share in both parts."),

@@ -83,7 +83,7 @@ def _report_figures(lesson) -> dict[str, dict[str, Any]]:
 
 def comparison_json(lesson, result) -> dict:
     """The `lesson run` JSON: per arm ours (mean, std, per seed) and the report's figure per compared metric."""
-    from cnnkit.lessons import COMPARED_METRICS, comparison_rows
+    from cnnkit.lessons import COMPARED_METRICS, backbone_note, comparison_rows
 
     reported = _report_figures(lesson)
     arms = []
@@ -96,7 +96,9 @@ def comparison_json(lesson, result) -> dict:
                                         "n": summary.get("n", 0), "per_seed": summary.get("per_seed", [])},
                                "reported": reported[arm.id][metric]}
         arms.append({"arm_id": arm.id, "label": arm.label, "status": ours.status if ours else "failed",
-                     "seeds": ours.seeds if ours else [], "seconds": ours.seconds if ours else 0.0, **metrics})
+                     "seeds": ours.seeds if ours else [], "seconds": ours.seconds if ours else 0.0,
+                     **({"backbone": ours.backbone, "backbone_note": backbone_note(lesson, result, arm.id)}
+                        if ours and ours.backbone else {}), **metrics})
     return {"lesson_id": lesson.id, "title": lesson.title, "mode": result.mode, "quick": result.mode == "quick",
             "device": result.device, "device_label": result.device_label, "seeds": result.seeds,
             "seconds": result.seconds, "status": result.status,

@@ -6,7 +6,7 @@ from cnnkit.data.normalise import Normaliser
 from cnnkit.data.registry import dataset_info, list_datasets, load_dataset, validate_dataset_name
 from cnnkit.data.resolution import RESIZE_MODES, resize_batch, transform_resolution
 from cnnkit.data.shapes import SHAPE_CLASSES, generate_shapes
-from cnnkit.data.splits import kfold_indices, split_indices
+from cnnkit.data.splits import kfold_indices, split_indices, stratified_subset, subset_of_test_split
 from cnnkit.data.stats import channel_stats
 from cnnkit.data.types import DatasetInfo, LoadedDataset
 from cnnkit.data.zip_import import import_zip
@@ -16,5 +16,5 @@ __all__ = [
     "AugmentConfig", "DatasetInfo", "LoadedDataset", "Normaliser", "RESIZE_MODES", "SHAPE_CLASSES",
     "augment_batch", "augment_image", "channel_stats", "dataset_info", "generate_shapes",
     "import_zip", "kfold_indices", "list_datasets", "load_dataset", "resize_batch", "save_custom_dataset",
-    "split_indices", "transform_resolution", "validate_dataset_name",
+    "split_indices", "stratified_subset", "subset_of_test_split", "transform_resolution", "validate_dataset_name",
 ]

@@ -46,6 +46,40 @@ def split_indices(labels, val_fraction: float = 0.1, strategy: str = "stratified
     return torch.from_numpy(np.flatnonzero(~is_val)), torch.from_numpy(np.flatnonzero(is_val))
 
 
+def stratified_subset(labels, size: int, seed: int = 0) -> torch.Tensor:
+    """Sorted indices of `size` items keeping each class's share (largest remainder), drawn with `seed`.
+
+    A balanced split gives every class the same count (10 classes of 1,000, size 2,000: 200 each). size 0, or
+    at least the number of items, keeps all of them. The same labels, size and seed give the same indices.
+    """
+    y = _labels_array(labels)
+    n = len(y)
+    if size < 0:
+        raise ValueError(f"a subset size must be 0 (all) or more, got {size}")
+    if size == 0 or size >= n:
+        return torch.arange(n, dtype=torch.int64)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y, return_counts=True)
+    exact = counts * (size / n)
+    take = np.floor(exact).astype(np.int64)
+    # The images left over go to the classes with the largest remainders (ties: the seed decides).
+    remainder_order = np.lexsort((rng.permutation(len(classes)), -(exact - take)))
+    take[remainder_order[: size - int(take.sum())]] += 1
+    parts = [rng.permutation(np.flatnonzero(y == cls))[:k] for cls, k in zip(classes, take)]
+    return torch.from_numpy(np.sort(np.concatenate(parts))).to(torch.int64)
+
+
+# One fixed seed, not the run's: every run with the same test_subset is scored on the same images, so the arms
+# and seeds of a lesson differ by their training only.
+TEST_SUBSET_SEED = 0
+
+
+def subset_of_test_split(test_labels, size: int) -> torch.Tensor:
+    """The stratified test subset runs with TrainConfig.test_subset = size are scored on (training and
+    evaluate_run alike): stratified_subset with TEST_SUBSET_SEED."""
+    return stratified_subset(test_labels, size, TEST_SUBSET_SEED)
+
+
 def kfold_indices(labels, k: int = 5, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Stratified k-fold: k (train_idx, val_idx) pairs; every index is in exactly one val fold."""
     from sklearn.model_selection import StratifiedKFold

@@ -370,7 +370,8 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
                     emit({"kind": "status", "phase": "evaluating",
                           "message": f"testing the {planned.method} model at {test.resolution} px", "fraction": None})
                     evaluation = evaluate_run(trained.run_dir, resolution=test.resolution, mode=config.mode,
-                                              restore=not config.native_size, device=device)[0].to_dict()
+                                              restore=not config.native_size, device=device,
+                                              test_subset=base.test_subset)[0].to_dict()
                 table = result.totv if test.method == "TOTV" else result.tvtv
                 table.append(_row(test.resolution, evaluation, trained.run_dir))
                 table.sort(key=lambda row: -row.resolution)

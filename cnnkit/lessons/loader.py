@@ -48,6 +48,11 @@ The format (docs/lessons.md has a whole example)::
     [arms.reported.per_class.cat]        # optional per-class figures: precision, recall, f1, accuracy (percent)
     f1 = 0.55
 
+A transfer arm (config.model = { kind = "transfer", source = "efficientnet_lite0", ... }) may add
+`original_source = "resnet18"` (a cnnkit.models.pretrained name) and `original_model = { strategy = "last:2" }`:
+that network, with those model settings, runs instead when its weights are in the torch cache
+(LessonArm.runs_original); the ArmResult's `backbone` records which one ran.
+
 A resolution_lab arm's config is a ResolutionLabConfig: `resolutions = [32, 16, 8]`, `mode`, `native_size` and
 `base` (the training settings; [defaults] are merged into it, and quick overrides that are not lab fields go into
 it too). Its reported figures per resolution go in `[arms.reported.by_resolution.TOTV.16]` (test_accuracy,
@@ -85,7 +90,7 @@ ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 _LESSON_KEYS = {"id", "title", "topic", "question", "report", "section", "look_at", "conclusion", "filled_in",
                 "inconsistencies", "substitutes", "defaults", "quick", "arms"}
-_ARM_KEYS = {"id", "label", "kind", "config", "quick", "reported", "description"}
+_ARM_KEYS = {"id", "label", "kind", "config", "quick", "reported", "description", "original_source", "original_model"}
 _REPORTED_KEYS = {f.name for f in fields(ReportedFigures)}
 
 
@@ -399,12 +404,14 @@ def lesson_from_data(data: Any, path: Path | str = "lesson.toml", source: str = 
             config = {**defaults, **own}
             _check_train_settings(check, config, f"{where}.config")
             _check_train_settings(check, _with_quick(kind, config, quick), f"{where}.quick")
+        original_source, original_model = _original(check, arm_data, kind, config, quick, where)
         epochs = int((config["base"] if kind == "resolution_lab" else config).get("epochs", _default_epochs(kind)))
         reported = _reported(check, arm_data.get("reported", {}), f"{where}.reported", epochs)
         arms.append(LessonArm(id=arm_id, label=check.text(arm_data, "label", f"{where}.label") or arm_id, kind=kind,
                               config=config, quick=quick, reported=reported,
                               description=check.text(arm_data, "description", f"{where}.description",
-                                                     limit=MAX_LONG_TEXT)))
+                                                     limit=MAX_LONG_TEXT),
+                              original_source=original_source, original_model=original_model))
     for arm in arms:
         arm.differs = _differs(arms[0].config, arm.config) if arm is not arms[0] else []
     return Lesson(
@@ -416,6 +423,34 @@ def lesson_from_data(data: Any, path: Path | str = "lesson.toml", source: str = 
         filled_in=check.texts(data, "filled_in", "filled_in"),
         inconsistencies=check.texts(data, "inconsistencies", "inconsistencies"),
         substitutes=check.texts(data, "substitutes", "substitutes"), source=source, path=str(path))
+
+
+def _original(check: _Check, arm_data: dict, kind: str, config: dict, quick: dict,
+              where: str) -> tuple[str, dict]:
+    """(original_source, original_model) of a transfer arm: a known pretrained network, and model settings that
+    make a valid transfer model with it, in full and quick mode. ("", {}) when the arm names none."""
+    source = check.text(arm_data, "original_source", f"{where}.original_source")
+    model_overrides = check.table(arm_data, "original_model", f"{where}.original_model")
+    if not source:
+        if model_overrides:
+            raise check.fail(f"{where}.original_model", "goes with original_source; give that too or remove it")
+        return "", {}
+    model = config.get("model") if kind == "train" else None
+    if not isinstance(model, dict) or model.get("kind") != "transfer":
+        raise check.fail(f"{where}.original_source", "is for transfer arms: their config.model has "
+                                                     "kind = \"transfer\"")
+    from cnnkit.models.pretrained import PRETRAINED
+
+    if source not in PRETRAINED:
+        raise check.fail(f"{where}.original_source",
+                         f"\"{source[:40]}\" is not a pretrained network; choose one of {', '.join(PRETRAINED)}")
+    if "source" in model_overrides:
+        raise check.fail(f"{where}.original_model.source", "is original_source; give the network there")
+    for mode_where, settings in ((f"{where}.original_model", config), (f"{where}.quick", _with_quick(kind, config, quick))):
+        swapped = settings.get("model")
+        if isinstance(swapped, dict):
+            _check_model(check, {**swapped, **model_overrides, "source": source}, mode_where)
+    return source, model_overrides
 
 
 def _default_epochs(kind: str) -> int:

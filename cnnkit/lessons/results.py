@@ -52,6 +52,9 @@ class ArmResult:
     seconds: float = 0.0                                         # training time of its runs, summed
     status: str = "done"                                         # done | partial (some seeds) | failed
     message: str = ""
+    # transfer arms: the pretrained network its runs started from ("efficientnet_lite0", or the arm's
+    # original_source such as "resnet18" when its weights were in the torch cache); "" for other arms
+    backbone: str = ""
 
     def mean(self, metric: str) -> Optional[float]:
         return (self.metrics.get(metric) or {}).get("mean")
@@ -119,6 +122,7 @@ class LessonResult:
                 "device": self.device, "device_label": self.device_label, "seeds": self.seeds, "seconds": self.seconds, "status": self.status,
                 "shipped": self.shipped, "lab_id": self.lab_id, "message": self.message,
                 "arms": [{"arm_id": a.arm_id, "seeds": a.seeds, "status": a.status,
+                          **({"backbone": a.backbone} if a.backbone else {}),
                           "metrics": {m: a.metrics[m] for m in COMPARED_METRICS if m in a.metrics},
                           **({"by_resolution": a.by_resolution} if a.by_resolution else {})}
                          for a in self.arms]}
@@ -148,6 +152,15 @@ class SeedRun:
     seconds: float
     device: str
     by_resolution: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    backbone: str = ""             # a transfer run's pretrained source ("" for other models)
+
+
+def run_backbone(config: dict) -> str:
+    """The pretrained source a run's config started from ("" unless its model is a transfer model)."""
+    model = config.get("model") if isinstance(config, dict) else None
+    if isinstance(model, dict) and model.get("kind") == "transfer":
+        return str(model.get("source") or "")
+    return ""
 
 
 def read_train_run(run_dir: str | Path, seed: int) -> SeedRun:
@@ -160,7 +173,7 @@ def read_train_run(run_dir: str | Path, seed: int) -> SeedRun:
     return SeedRun(seed=seed, run_id=run_dir.name, figures=run_figures(results),
                    history=list(store.load_history(run_dir).get("epochs", [])), confusion=results.get("confusion"),
                    classes=list(results.get("classes") or record.classes), per_class=list(results.get("per_class", [])),
-                   seconds=float(record.seconds or 0.0), device=record.device)
+                   seconds=float(record.seconds or 0.0), device=record.device, backbone=run_backbone(record.config))
 
 
 def read_resolution_lab(lab_dir: str | Path, seed: int) -> SeedRun:
@@ -227,11 +240,32 @@ def aggregate_arm(arm_id: str, runs: list[SeedRun], planned: int = 0) -> ArmResu
     return ArmResult(arm_id=arm_id, run_ids=[r.run_id for r in runs], seeds=[r.seed for r in runs], metrics=metrics,
                      histories=[r.history for r in runs], confusion=confusion, classes=list(classes),
                      per_class=per_class, by_resolution=by_resolution, seconds=round(sum(r.seconds for r in runs), 2),
+                     backbone=", ".join(dict.fromkeys(r.backbone for r in runs if r.backbone)),
                      status="done" if len(runs) >= planned else "partial",
                      message="" if len(runs) >= planned else f"{len(runs)} of {planned} seed(s) finished")
 
 
 # --- comparison -----------------------------------------------------------------------------------------------
+def backbone_note(lesson: Lesson, result: LessonResult, arm_id: str) -> str:
+    """One sentence for a transfer arm with an original_source: which network its figures come from, e.g.
+    "ran EfficientNet-Lite0 in place of the report's ResNet-18 (its weights are not in the torch cache)". "" when
+    the arm names no original_source or has no result."""
+    from cnnkit.models.pretrained import PRETRAINED
+
+    arm = lesson.arm(arm_id)
+    ours = result.arm(arm_id) if result is not None else None
+    if not arm.original_source or ours is None or not ours.backbone:
+        return ""
+
+    def title(name: str) -> str:
+        return PRETRAINED[name].title if name in PRETRAINED else name
+
+    if ours.backbone == arm.original_source:
+        return f"ran {title(arm.original_source)}, the report's network (its weights were in the torch cache)"
+    return (f"ran {', '.join(title(b) for b in ours.backbone.split(', '))} in place of the report's "
+            f"{title(arm.original_source)} (its weights were not in the torch cache)")
+
+
 def comparison_rows(lesson: Lesson, result: LessonResult) -> list[dict]:
     """Long table of ours against the report's: one row per arm and metric (and per resolution for lab arms).
 

@@ -20,7 +20,7 @@ from cnnkit.jobs import FINISHED, JobManager, JobSnapshot, get_job_manager, new_
 from cnnkit.labs.saved import labs_dir, list_labs, load_lab
 from cnnkit.lessons.loader import get_lesson
 from cnnkit.lessons.results import (LessonResult, SeedRun, aggregate_arm, latest_result, read_resolution_lab,
-                                    read_train_run, save_result, saved_results, shipped_result)
+                                    read_train_run, run_backbone, save_result, saved_results, shipped_result)
 from cnnkit.lessons.schema import MODES, Lesson
 
 GROUP_PREFIX = "lesson-"
@@ -70,7 +70,8 @@ def _with_subset(config: Any, subset: Optional[int]) -> Any:
 
 def planned_configs(lesson: Lesson, mode: str = "quick", seeds: Union[int, Sequence[int], None] = None,
                     device: str = "auto", subset: Optional[int] = None) -> list[dict]:
-    """What submit_lesson queues, without queueing: {arm_id, kind, seed, config} per arm and seed."""
+    """What submit_lesson queues, without queueing: {arm_id, kind, seed, config, backbone} per arm and seed
+    (backbone: a transfer arm's pretrained source, its original_source when those weights are offline)."""
     if mode not in MODES:
         raise ValueError(f"unknown lesson mode {mode!r}; choose one of {', '.join(MODES)}")
     offsets = _seed_list(lesson, seeds, device)
@@ -79,7 +80,8 @@ def planned_configs(lesson: Lesson, mode: str = "quick", seeds: Union[int, Seque
         for offset in offsets:
             seed = lesson.arm_seed(arm) + offset
             config = _with_subset(lesson.arm_config(arm, mode, seed, device), subset)
-            plan.append({"arm_id": arm.id, "kind": arm.kind, "seed": seed, "config": config})
+            plan.append({"arm_id": arm.id, "kind": arm.kind, "seed": seed, "config": config,
+                         "backbone": run_backbone({"model": getattr(config, "model", None)})})
     return plan
 
 
@@ -146,7 +148,7 @@ def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequenc
                                                                       "seed": entry["seed"]})
             submitted.append(job_id)
             result.plan.append({"arm_id": arm.id, "kind": entry["kind"], "seed": entry["seed"], "job_id": job_id,
-                                "name": name})
+                                "name": name, **({"backbone": entry["backbone"]} if entry["backbone"] else {})})
     except BaseException:
         for job_id in submitted:
             manager.cancel(job_id, teacher=True)  # undoing this call's own queueing, not a user's Stop
@@ -439,6 +441,7 @@ def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", dev
         settings = arm.train_settings(mode)
         epochs = int(settings.get("epochs", 8))
         train_size, test_size = _split_sizes(str(settings.get("dataset", "shapes")))
+        test_size = min(int(settings.get("test_subset") or 0) or test_size, test_size)
         images = min(int(settings.get("train_subset") or 0) or train_size, train_size)
         trainings = len(arm.config.get("resolutions", [32, 16, 8])) if arm.kind == "resolution_lab" else 1
         # training, plus the test evaluation (about 3x faster per image) and a few seconds to load and start

@@ -61,6 +61,17 @@ class LessonArm:
     reported: ReportedFigures = field(default_factory=ReportedFigures)
     differs: list[str] = field(default_factory=list)   # settings that differ from the lesson's first arm
     description: str = ""          # one line under the label (optional)
+    # Transfer arms: the report's own pretrained network (a cnnkit.models.pretrained name, e.g. "resnet18"). It runs
+    # in place of the config's source (e.g. the bundled efficientnet_lite0) when its weights are in the torch cache;
+    # original_model holds the model settings that go with it (its blocks differ: e.g. strategy = "last:2").
+    original_source: str = ""
+    original_model: dict = field(default_factory=dict)
+
+    def runs_original(self, original: Optional[bool] = None) -> bool:
+        """Whether this arm runs its original_source: `original` None decides by original_weights_offline()."""
+        if not self.original_source or self.kind != "train":
+            return False
+        return original_weights_offline(self.original_source) if original is None else bool(original)
 
     def train_settings(self, mode: str = "full") -> dict:
         """The TrainConfig fields of this arm in `mode` (a resolution lab's shared `base`)."""
@@ -69,6 +80,26 @@ class LessonArm:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def original_weights_offline(name: str) -> bool:
+    """Are the pretrained network's weights here without a network (bundled, or a file in the torch cache)?
+
+    Offline only: a lesson never starts a 500 MB download on its own. Tests monkeypatch this."""
+    from cnnkit.models.pretrained import pretrained_info
+
+    try:
+        return pretrained_info(name, check_network=False).available
+    except (KeyError, ValueError):
+        return False
+
+
+def _with_original(config: dict, arm: "LessonArm") -> dict:
+    """config whose transfer model is the arm's original network (with its own model settings)."""
+    model = config.get("model")
+    if not isinstance(model, dict):
+        return config
+    return {**config, "model": {**model, **arm.original_model, "source": arm.original_source}}
 
 
 def _with_quick(kind: str, config: dict, quick: dict) -> dict:
@@ -110,8 +141,10 @@ class Lesson:
         raise KeyError(f"lesson {self.id!r} has no arm {arm_id!r} (arms: {', '.join(a.id for a in self.arms)})")
 
     def arm_config(self, arm: Union[str, LessonArm], mode: str = "full", seed: Optional[int] = None,
-                   device: Optional[str] = None) -> Any:
-        """One arm's TrainConfig (or ResolutionLabConfig) in `mode`; seed None keeps the arm's own seed."""
+                   device: Optional[str] = None, original: Optional[bool] = None) -> Any:
+        """One arm's TrainConfig (or ResolutionLabConfig) in `mode`; seed None keeps the arm's own seed. A transfer
+        arm with an original_source runs that network when `original` is True, or None and its weights are offline
+        (LessonArm.runs_original); its config's source otherwise."""
         from cnnkit.labs import ResolutionLabConfig
         from cnnkit.train import TrainConfig
 
@@ -130,7 +163,7 @@ class Lesson:
             lab = ResolutionLabConfig.from_dict({**config, "base": TrainConfig.from_dict(base).to_dict()})
             lab.name = lab.name or name
             return lab
-        settings = dict(config)
+        settings = _with_original(config, arm) if arm.runs_original(original) else dict(config)
         if seed is not None:
             settings["seed"] = int(seed)
         if device is not None:
@@ -138,10 +171,12 @@ class Lesson:
         settings.setdefault("name", name)
         return TrainConfig.from_dict(settings)
 
-    def configs(self, mode: str = "full", seed: Optional[int] = None, device: str = "auto") -> list[tuple[str, Any]]:
+    def configs(self, mode: str = "full", seed: Optional[int] = None, device: str = "auto",
+                original: Optional[bool] = None) -> list[tuple[str, Any]]:
         """(arm id, TrainConfig or ResolutionLabConfig) for every arm in `mode` ("quick" applies the quick
-        overrides); `seed` None keeps each arm's own seed (default 0); `device` is set on every config."""
-        return [(arm.id, self.arm_config(arm, mode, seed, device)) for arm in self.arms]
+        overrides); `seed` None keeps each arm's own seed (default 0); `device` is set on every config; `original`
+        as in arm_config."""
+        return [(arm.id, self.arm_config(arm, mode, seed, device, original)) for arm in self.arms]
 
     def arm_seed(self, arm: LessonArm) -> int:
         """The seed an arm's first repeat uses (its config's own, default 0)."""
@@ -153,6 +188,7 @@ class Lesson:
         return {"id": self.id, "title": self.title, "topic": self.topic, "question": self.question,
                 "report": self.report, "section": self.section, "source": self.source,
                 "arms": [{"id": a.id, "label": a.label, "kind": a.kind, "differs": a.differs,
+                          **({"original_source": a.original_source} if a.original_source else {}),
                           "reported": {m: a.reported.value(m) for m in COMPARED_METRICS + ("val_accuracy",
                                                                                          "train_accuracy", "val_loss")
                                        if a.reported.value(m) is not None}}

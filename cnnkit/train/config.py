@@ -73,6 +73,8 @@ class TrainConfig:
     resize_mode: str = field(default="area", metadata=_about("filter for downsampling", choices=RESIZE_MODES))
     restore_size: bool = field(default=True, metadata=_about("resample low resolutions back up to the image size"))
     train_subset: int = field(default=0, metadata=_about("train on this many images (0 = all), for quick demos"))
+    test_subset: int = field(default=0, metadata=_about(
+        "evaluate on this many test images (0 = all), a stratified subset, the same for every run: for quick runs"))
     early_stopping: int = field(default=0, metadata=_about("patience in epochs on validation accuracy (0 = off)"))
     flip_tta: bool = field(default=False, metadata=_about(
         "test-time augmentation: average each test image's prediction with its mirror image's "
@@ -110,8 +112,8 @@ class TrainConfig:
                 raise ValueError(f"{name.replace('_', ' ')} must be at least 1 pixel (got {value})")
         if self.step_size < 1 or not 0 < self.gamma <= 1:
             raise ValueError("step size must be at least 1 and gamma in (0, 1]")
-        if self.warmup_epochs < 0 or self.early_stopping < 0 or self.train_subset < 0:
-            raise ValueError("warm-up, early-stopping patience and train subset must be 0 or more")
+        if self.warmup_epochs < 0 or self.early_stopping < 0 or self.train_subset < 0 or self.test_subset < 0:
+            raise ValueError("warm-up, early-stopping patience, train subset and test subset must be 0 or more")
         if self.log_every < 1:
             raise ValueError("log_every must be at least 1")
         if not 0 <= self.seed < 2 ** 32:
@@ -146,7 +148,7 @@ class TrainConfig:
         return cls.from_dict(json.loads(text))
 
 
-_INT_FIELDS = {"epochs", "batch_size", "step_size", "plateau_patience", "warmup_epochs", "train_subset",
+_INT_FIELDS = {"epochs", "batch_size", "step_size", "plateau_patience", "warmup_epochs", "train_subset", "test_subset",
                "early_stopping", "seed", "log_every"}
 _OPTIONAL_INT_FIELDS = {"image_size", "train_resolution", "test_resolution"}
 _FLOAT_FIELDS = {"lr", "momentum", "weight_decay", "l1", "label_smoothing", "gamma", "val_fraction"}

@@ -470,6 +470,11 @@ def _finish(run: Run) -> TrainResult:
         evaluation, predictions = evaluate_model(run.model, run.prepared.test_x, run.prepared.test_y,
                                                  run.prepared.classes, run.normalise, run.amp_dtype,
                                                  resolution=resolution, flip_tta=config.flip_tta)
+        if run.prepared.test_index is not None:   # a test_subset: positions -> the dataset's test indices
+            index = run.prepared.test_index.tolist()
+            predictions["test_index"] = index
+            for mistake in evaluation.mistakes:
+                mistake["index"] = index[mistake["index"]]
         run.writer.write_results(evaluation.to_dict(), predictions)
         result.results = evaluation.to_dict()
         result.test_acc, result.macro_f1, result.per_class = evaluation.accuracy, evaluation.macro_f1, evaluation.per_class

@@ -9,7 +9,7 @@ from typing import Optional
 import torch
 
 from cnnkit.data import (AugmentConfig, LoadedDataset, augment_batch, channel_stats, split_indices,
-                         transform_resolution)
+                         subset_of_test_split, transform_resolution)
 from cnnkit.train.config import TrainConfig
 
 
@@ -26,6 +26,14 @@ class PreparedData:
     std: list[float]
     input_shape: tuple[int, int, int]
     notes: list[str] = field(default_factory=list)
+    test_index: Optional[torch.Tensor] = None   # with a test_subset: each test image's index in the dataset's test split
+
+
+def _scored_test_index(config: TrainConfig, test_y: torch.Tensor) -> Optional[torch.Tensor]:
+    """The test images a run is scored on (sorted dataset indices), None for all of them."""
+    if not config.test_subset or config.test_subset >= len(test_y):
+        return None
+    return subset_of_test_split(test_y, config.test_subset)
 
 
 def prepare_data(config: TrainConfig, dataset: LoadedDataset, device: torch.device, image_size: int,
@@ -47,7 +55,12 @@ def prepare_data(config: TrainConfig, dataset: LoadedDataset, device: torch.devi
 
     train_x = prep(dataset.train_x[train_idx], train_res)
     val_x = prep(dataset.train_x[val_idx], train_res)
-    test_x = prep(dataset.test_x, test_res)
+    test_index = _scored_test_index(config, dataset.test_y)
+    test_x_all, test_y = dataset.test_x, dataset.test_y
+    if test_index is not None:
+        test_x_all, test_y = dataset.test_x[test_index], dataset.test_y[test_index]
+        notes.append(f"testing on a stratified subset of {len(test_index)} of {len(dataset.test_y)} test images")
+    test_x = prep(test_x_all, test_res)
     if normalisation is None:
         mean, std = channel_stats(train_x)
         std = [max(s, 1e-3) for s in std]  # a constant channel must not divide by zero
@@ -58,8 +71,9 @@ def prepare_data(config: TrainConfig, dataset: LoadedDataset, device: torch.devi
         classes=list(dataset.classes),
         train_x=train_x.to(device), train_y=dataset.train_y[train_idx].to(device),
         val_x=val_x.to(device), val_y=dataset.train_y[val_idx].to(device),
-        test_x=test_x.to(device), test_y=dataset.test_y.to(device),
-        mean=mean, std=std, input_shape=(channels, int(train_x.shape[2]), int(train_x.shape[3])), notes=notes)
+        test_x=test_x.to(device), test_y=test_y.to(device),
+        mean=mean, std=std, input_shape=(channels, int(train_x.shape[2]), int(train_x.shape[3])), notes=notes,
+        test_index=test_index)
 
 
 def batches(n: int, batch_size: int, generator: Optional[torch.Generator], device: torch.device,

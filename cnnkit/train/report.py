@@ -124,13 +124,16 @@ def cell_images(test_x, predictions: dict, true_index: int, predicted_index: int
     """(images, captions, total) for one confusion-matrix cell: up to `limit` upscaled test images of
     that cell, most confident first, captioned with the confidence; total = images in the cell."""
     indices = cell_indices(predictions, true_index, predicted_index)
-    if indices and max(indices) >= len(test_x):
+    # A run scored on a test_subset lists each prediction's index in the dataset's test split.
+    dataset_index = predictions.get("test_index") or range(len(predictions["y_true"]))
+    if indices and max(dataset_index[i] for i in indices) >= len(test_x):
         raise ValueError(f"the run's predictions cover {len(predictions['y_true'])} test images but the dataset "
                          f"now has {len(test_x)}; evaluate the run again")
     confidence = predictions.get("confidence") or [None] * len(predictions["y_true"])
     shown = indices[:limit]
-    images = [chw_to_display(test_x[i], target) for i in shown]
-    captions = [f"#{i}" + (f" · {confidence[i]:.0%}" if confidence[i] is not None else "") for i in shown]
+    images = [chw_to_display(test_x[dataset_index[i]], target) for i in shown]
+    captions = [f"#{dataset_index[i]}" + (f" · {confidence[i]:.0%}" if confidence[i] is not None else "")
+                for i in shown]
     return images, captions, len(indices)
 
 
