@@ -17,6 +17,7 @@ from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
 from ui.identity import class_config, current_owner, is_teacher, may_train
 from ui.job_follow import follow_jobs
+from ui.links import share_box
 from ui.export_buttons import render_export_buttons, render_run_import
 from ui.run_views import render_overlays, render_run_results
 from ui.shell import ensure_app_shell
@@ -229,7 +230,7 @@ def runs_tab() -> None:
             st.rerun()
     if teacher:
         st.caption("Teacher: send the class to this run's settings, or pin it to the Home page.")
-        st.code(f"training_runner?run={record.run_id}", language=None)
+        share_box("pages/training_runner.py", {"run": record.run_id}, what=f"run {record.run_id}'s settings")
         if st.button("Pin to Home", key="tr_pin"):
             from cnnkit.classroom import pin
 

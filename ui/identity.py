@@ -126,3 +126,14 @@ def render_identity() -> None:
                 st.error(st.session_state.pop("cnnlab_teacher_error"))
     if config.limits_text():
         st.caption(config.limits_text())
+
+
+def identity_params() -> dict[str, str]:
+    """The query parameters that carry this session's identity into a link it opens (a new tab starts a new
+    session and knows only its URL): {"name": <typed name>} while a typed name is in use, {} for a guest or a
+    signed-in user (their sign-in is the browser's own). ui/links.py adds these to every in-app link.
+    (Helper C's identity work replaces this body with name + secret key at merge.)"""
+    if _signed_in_user():
+        return {}
+    owner = current_owner()
+    return {NAME_PARAM: owner} if owner else {}
