@@ -4,8 +4,6 @@ honest-prediction note beside a prediction."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import streamlit as st
 
@@ -14,6 +12,7 @@ from cnnkit.explain.examples import list_examples
 from cnnkit.explain.familiarity import PredictionCheck, ReferenceStats, check_prediction, colourfulness, dataset_reference
 from cnnkit.explain.viewer import (ModelChoice, default_choice_key, image_digest, list_demo_choices, list_run_choices,
                                    order_choices, pretrained_choices)
+from ui.text import plain_markdown
 
 
 @st.cache_resource
@@ -92,12 +91,8 @@ def show_prediction_check(model, probabilities, model_input, picture=None) -> Pr
     check = check_prediction(probabilities, model.classes, model_input, reference, original,
                              model_channels=int(model.input_shape[0]))
     if check.caveats:  # class names may be typed by a user (an imported dataset): shown as plain text
-        st.warning(_plain(check.summary()), icon="⚠️")
+        st.warning(plain_markdown(check.summary()), icon="⚠️")
     if check.known_classes:
-        st.caption(_plain(check.classes_text()))
+        st.caption(plain_markdown(check.classes_text()))
     return check
 
-
-def _plain(text: str) -> str:
-    """Text with Markdown's special characters escaped, for st.warning / st.caption (which render Markdown)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
