@@ -12,9 +12,11 @@ from cnnkit.data.preview import make_grid, resolution_strip, sample_indices_per_
 from cnnkit.data.resolution import RESIZE_MODES
 from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager
-from cnnkit.labs import ResolutionLabConfig, ResolutionLabResult, list_labs, load_lab, network_views, run_resolution_lab
+from cnnkit.labs import (ResolutionLabConfig, ResolutionLabResult, estimate_lab, list_labs, load_lab, network_views,
+                         run_resolution_lab)
 from cnnkit.labs.resolution import default_lab_training
 from cnnkit.store import load_history
+from ui.estimates import cached_measure, estimate_button
 from ui.identity import class_config, current_owner
 from ui.images import show_pixels
 from ui.job_follow import follow_jobs, followed_snapshots, render_live_curves
@@ -281,6 +283,7 @@ st.subheader("Run a lab")
 config, device = lab_settings()
 running = any(not s.finished for s in followed_snapshots(st.session_state[JOBS]))
 st.caption(plan_text(config))
+estimate_button(f"{K}_estimate", lambda: estimate_lab(config, device, measure=cached_measure), what="the whole lab")
 if st.button("Run the lab", type="primary", key=f"{K}_run", disabled=running,
              help="Trains the TOTV model, then one TVTV model per lower resolution, in the background."):
     try:
