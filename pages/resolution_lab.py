@@ -203,6 +203,18 @@ def lab_settings() -> tuple[ResolutionLabConfig, str]:
     return config, base.device
 
 
+def preview_resolutions(config: ResolutionLabConfig) -> None:
+    """What the lab compares, before it runs: one test image per class at each chosen resolution."""
+    dataset = config.train_config().dataset
+    try:
+        images = sample_images(dataset)
+        strips = dict(resolution_strip(images, config.sorted_resolutions(), mode=config.mode, target=48))
+    except (ValueError, FileNotFoundError, OSError):
+        return
+    for res, strip in strips.items():
+        show_pixels(strip, caption=f"{dataset} test images at {res}×{res} px")
+
+
 def plan_text(config: ResolutionLabConfig) -> str:
     """What the lab will train, in one line (or why it cannot run)."""
     try:
@@ -283,6 +295,7 @@ st.subheader("Run a lab")
 config, device = lab_settings()
 running = any(not s.finished for s in followed_snapshots(st.session_state[JOBS]))
 st.caption(plan_text(config))
+preview_resolutions(config)
 estimate_button(f"{K}_estimate", lambda: estimate_lab(config, device, measure=cached_measure), what="the whole lab")
 if st.button("Run the lab", type="primary", key=f"{K}_run", disabled=running,
              help="Trains the TOTV model, then one TVTV model per lower resolution, in the background."):

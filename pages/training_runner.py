@@ -21,7 +21,7 @@ from ui.job_follow import follow_jobs
 from ui.estimates import cached_measure, estimate_button
 from ui.links import share_box
 from ui.export_buttons import render_export_buttons, render_run_import
-from ui.run_views import render_overlays, render_run_results
+from ui.run_views import render_network_preview, render_overlays, render_run_results
 from ui.shell import ensure_app_shell
 from ui.train_settings import load_training_settings, training_settings
 
@@ -95,11 +95,12 @@ def current_snapshot() -> JobSnapshot | None:
         return None
 
 
-def live_panel() -> None:
+def live_panel(config: TrainConfig) -> None:
     """The followed job's progress and curves while it runs; the page reruns once when it finishes."""
     snap = current_snapshot()
     if snap is None:
         st.caption("No run started in this session yet.")
+        render_network_preview(config)
         return
     follow_jobs([snap.job_id], key="tr", stop_help="Ends the run within a batch; what was trained is kept.")
 
@@ -149,7 +150,7 @@ def train_tab(config: TrainConfig, start: bool) -> None:
         st.session_state["tr_follow"] = st.session_state.get(CURRENT) if st.session_state.get(CURRENT) in mine else mine[0]
         st.selectbox("Following", mine, key="tr_follow",
                      format_func=lambda j: f"{known[j].label} · {known[j].status}", on_change=_follow_choice)
-    live_panel()
+    live_panel(config)
     finished_panel()
 
 

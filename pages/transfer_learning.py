@@ -363,7 +363,9 @@ with estimate_box:
                         "Other jobs running at the same time slow it down."
                         + (" Two-stage: the head-only epochs, then the unfrozen ones." if len(estimate.stages) > 1
                            else ""))
-    cols[2].metric("Estimated run", format_seconds(estimate.total_seconds), help=f"{config.epochs} epochs")
+    cols[2].metric("Estimated run", format_seconds(estimate.run_seconds),
+                   help=f"{config.epochs} epochs and the test split ({estimate.test_images:,} images); loading the "
+                        "data not included")
 
 if train_one or train_many:
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cnnkit.train.eta import FINISH_SECONDS, WARMUP_STEPS, EtaEstimator
+from cnnkit.train.eta import EVAL_COST_RATIO, FINISH_SECONDS, WARMUP_STEPS, EtaEstimator, eval_cost_ratio
 
 
 class FakeClock:
@@ -46,7 +46,8 @@ def test_validation_and_test_are_included_first_assumed_then_measured():
     eta.epoch_done(epoch_seconds=14.0, train_seconds=10.0)  # the epoch's validation and commit took 4 s
     eta.begin_epoch()
     run_steps(eta, clock, [1.0] * 3)
-    assert eta.eta(13) == pytest.approx(7 + 4.0 + 200 * per_image + FINISH_SECONDS)  # one validation left, as measured
+    # one validation left, as measured; the test pass at the validation's measured cost per image (4 s / 100)
+    assert eta.eta(13) == pytest.approx(7 + 4.0 + 200 * 0.04 + FINISH_SECONDS)
 
 
 def test_a_resumed_run_does_not_pay_the_finished_epochs_again():
@@ -65,3 +66,9 @@ def test_a_slowdown_shows_within_the_next_epoch():
     eta.begin_epoch()
     run_steps(eta, clock, [3.0] * 4)  # another job started on the same CPU
     assert eta.seconds_per_step == pytest.approx(3.0)
+
+
+def test_a_frozen_backbone_evaluates_at_about_the_cost_of_its_training_step():
+    assert eval_cost_ratio(1000, 0) == pytest.approx(EVAL_COST_RATIO)  # backward ≈ 2 forwards
+    assert eval_cost_ratio(10, 990) == pytest.approx(EVAL_COST_RATIO + (1 - EVAL_COST_RATIO) * 0.99)
+    assert eval_cost_ratio(0, 0) == pytest.approx(EVAL_COST_RATIO)

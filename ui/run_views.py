@@ -294,3 +294,25 @@ def _confusion_section(record, results: dict, classes: list[str], key: str) -> N
     shown = f" (the {len(images)} most confident shown)" if total > len(images) else ""
     st.caption(f"{total} test images of {classes[true_index]} predicted as {classes[pred_index]}{shown}.")
     _gallery(images, captions)
+
+
+def render_network_preview(config) -> None:
+    """Before a first run: the network the form would train, layer by layer (output shape, parameters,
+    receptive field), so the page opens on something to look at. Preset and spec networks only."""
+    from dataclasses import replace
+
+    from cnnkit.models import ModelSpec, get_preset, summarize, summary_table
+    from ui.datasets import cached_datasets
+
+    try:
+        spec = get_preset(config.model) if isinstance(config.model, str) else ModelSpec.from_dict(config.model)
+        info = next(d for d in cached_datasets() if d.name == config.dataset)
+        size = int(config.image_size or info.height)
+        spec = replace(spec, input_shape=(int(info.channels), size, size), num_classes=len(info.classes))
+        summary = summarize(spec)
+    except (ValueError, KeyError, TypeError, StopIteration):  # a transfer dict, an unknown dataset, a bad spec
+        return
+    st.markdown(f"**The network you are about to train:** {config.model_label()} on {config.dataset}, "
+                f"{summary.total_params:,} parameters")
+    st.dataframe(pd.DataFrame(summary_table(summary))[["name", "layer", "details", "output", "params",
+                                                       "receptive field"]], hide_index=True, width="stretch")

@@ -11,8 +11,9 @@ So the estimator
 - measures seconds per training step over the steps since the warm-up ended (and restarts the
   measurement at each epoch, so a slowdown shows within an epoch);
 - measures the per-epoch overhead (validation, commit) once an epoch has ended; before that it assumes
-  a forward-only pass over the validation images at EVAL_COST_RATIO of a training step's per-image cost;
-- adds the final test evaluation the same way.
+  a forward-only pass over the validation images at eval_cost_ratio() of a training step's per-image cost
+  (a third for a network that trains whole, up to 1 for a frozen backbone);
+- adds the final test evaluation at the measured validation cost per image (before: the same ratio).
 """
 
 from __future__ import annotations
@@ -27,8 +28,16 @@ WARMUP_STEPS = 3
 WARMUP_SECONDS = 0.5
 # At least this many measured steps before a first ETA is given (one step's time is noisy).
 MIN_MEASURED_STEPS = 2
-# A forward pass in eval mode costs about a third of a training step (forward + backward ≈ 3 forwards).
+# A forward pass in eval mode costs about a third of a training step (forward + backward ≈ 3 forwards)...
 EVAL_COST_RATIO = 0.35
+
+
+def eval_cost_ratio(trainable_params: int, frozen_params: int) -> float:
+    """...but a frozen backbone has no backward pass: its training step is mostly a forward. The ratio goes from
+    EVAL_COST_RATIO (all trainable) to 1 (all frozen) with the frozen share of the parameters."""
+    total = trainable_params + frozen_params
+    frozen_share = frozen_params / total if total else 0.0
+    return EVAL_COST_RATIO + (1 - EVAL_COST_RATIO) * frozen_share
 # The end of a run besides the test pass: metrics, ROC curves, writing the results (measured 0.3-0.4 s for
 # Digits on a loaded 2-core machine; the same constant as cnnkit.train.estimate.FINISH_SECONDS).
 FINISH_SECONDS = 0.4
@@ -44,6 +53,7 @@ class EtaEstimator:
     val_images: int = 0
     test_images: int = 0
     epochs_done_before: int = 0  # a resumed run: epochs committed before this session (their overhead is paid)
+    eval_cost_ratio: float = EVAL_COST_RATIO  # eval forward / training step, per image, until validation is timed
     clock: Callable[[], float] = time.perf_counter
     _start: Optional[float] = None
     _steps_seen: int = 0
@@ -92,9 +102,11 @@ class EtaEstimator:
         epochs_ended = self.epochs_done_before + len(self._epoch_overheads)
         # the epoch in progress still has its validation to do: every epoch not ended yet pays one overhead
         epochs_left = max(0, epochs_total - epochs_ended)
-        per_image_eval = EVAL_COST_RATIO * per_step / max(1, self.batch_size)
+        per_image_eval = self.eval_cost_ratio * per_step / max(1, self.batch_size)
         if self._epoch_overheads:
             overhead = sorted(self._epoch_overheads)[len(self._epoch_overheads) // 2]  # the median: robust
+            if self.val_images:  # a timed validation pass: the test pass costs the same per image
+                per_image_eval = overhead / self.val_images
         else:
             overhead = self.val_images * per_image_eval
         return steps_left * per_step + epochs_left * overhead + self.test_images * per_image_eval + FINISH_SECONDS

@@ -30,7 +30,7 @@ from cnnkit.models import ModelBundle, build_bundle, count_params
 from cnnkit.store import DamagedRun, EpochCommit, RunWriter
 from cnnkit.store.checkpoints import load_weights_into
 from cnnkit.train.config import TrainConfig
-from cnnkit.train.eta import EtaEstimator
+from cnnkit.train.eta import EtaEstimator, eval_cost_ratio
 from cnnkit.train.optim import LRSchedule, build_optimizer, l1_penalty, loss_function, weight_parameters
 from cnnkit.train.recipes import prepare_model
 from cnnkit.train.pipeline import PreparedData, augment, batches, prepare_data
@@ -296,7 +296,8 @@ def _prepare(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
               cancel_event=cancel_event, trainable=counts.trainable, frozen=counts.frozen)
     run.eta = EtaEstimator(total_steps=config.epochs * run.steps_per_epoch, steps_per_epoch=run.steps_per_epoch,
                            batch_size=config.batch_size, val_images=len(prepared.val_x),
-                           test_images=len(prepared.test_x), epochs_done_before=commit.epoch if commit else 0)
+                           test_images=len(prepared.test_x), epochs_done_before=commit.epoch if commit else 0,
+                           eval_cost_ratio=eval_cost_ratio(counts.trainable, counts.frozen))
     if commit is not None:
         run.schedule.load_state_dict(commit.schedule)
         run.state = RunState(epoch=commit.epoch, history=list(commit.history["epochs"]),

@@ -165,10 +165,19 @@ class CostEstimate:
     epochs: int
     device: str
     stages: list[StageCost] = field(default_factory=list)
+    test_images: int = 0  # the final evaluation of the best epoch on the test split
 
     @property
     def total_seconds(self) -> float:
+        """The epochs (training and validation) in all."""
         return sum(stage.seconds_per_epoch * stage.epochs for stage in self.stages)
+
+    @property
+    def run_seconds(self) -> float:
+        """The whole run: the epochs, then the test split at the last stage's eval cost (at 224 px the test pass
+        can take as long as an epoch of a frozen backbone)."""
+        test = self.test_images * self.stages[-1].eval_seconds_per_image if self.stages else 0.0
+        return self.total_seconds + test
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -192,8 +201,8 @@ class CostEstimate:
         return f"about {parts} at {size}: {format_seconds(self.total_seconds)} in all on {self.device}"
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"total_seconds": self.total_seconds, "seconds_per_epoch": self.seconds_per_epoch,
-                               "text": self.describe()}
+        return asdict(self) | {"total_seconds": self.total_seconds, "run_seconds": self.run_seconds,
+                               "seconds_per_epoch": self.seconds_per_epoch, "text": self.describe()}
 
 
 def plan_cost(config, device: Optional[str] = None, info=None, probe: Optional[Probe] = None) -> CostEstimate:
@@ -238,4 +247,5 @@ def plan_cost(config, device: Optional[str] = None, info=None, probe: Optional[P
                                 train_seconds_per_image=cost.train_seconds_per_image,
                                 eval_seconds_per_image=cost.eval_seconds_per_image))
     return CostEstimate(image_size=image_size, batch_size=config.batch_size, train_images=n_train,
-                        eval_images=n_val, epochs=config.epochs, device=device_name, stages=stages)
+                        eval_images=n_val, epochs=config.epochs, device=device_name, stages=stages,
+                        test_images=int(info.num_test))
