@@ -9,9 +9,11 @@ import streamlit as st
 from cnnkit.data.preview import hwc_to_display
 from cnnkit.explain import DEFAULT_DISPLAY_SIZE, METHODS, heatmap_image, overlay, randomization_check
 from cnnkit.explain.viewer import attribute, choice_cache_key, load_choice, prepare, sample_test_images
+from ui.charts import show_chart
 from ui.models import (TEST_SET, model_cache, pick_picture, picture_sources, show_prediction_check,
                        viewer_model_choices)
 from ui.shell import ensure_app_shell
+from ui.text import plain_markdown
 
 ensure_app_shell()
 
@@ -103,7 +105,11 @@ bars = alt.Chart(top).mark_bar().encode(
     y=alt.Y("class:N", sort="-x", title=None),
     tooltip=["class", "index", alt.Tooltip("probability:Q", format=".2%")],
 )
-st.altair_chart(bars, width="stretch")
+best = prepared.predictions[0]
+show_chart(bars, top.assign(probability=top["probability"].round(4)),
+           title="Probability of the five most probable classes",
+           description=f"The most probable class is {plain_markdown(best['class'])} at {best['probability']:.1%}; "
+                       "the bars show the five most probable classes.")
 with cache.use(key, lambda: load_choice(choice)) as em:
     model_input = em.to_uint8(image) if hasattr(image, "convert") else image
     show_prediction_check(em, [r["probability"] for r in sorted(prepared.probabilities, key=lambda r: r["index"])],

@@ -24,15 +24,40 @@ def class_colours(classes: list[str]) -> alt.Scale:
     return alt.Scale(domain=list(classes), range=[CLASS_PALETTE[i % len(CLASS_PALETTE)] for i in range(len(classes))])
 
 
-def show_chart(chart: alt.Chart, data: pd.DataFrame, title: str, description: str, key: str | None = None,
-               table: bool = True, **kwargs):
-    """st.altair_chart with a title, a description (the chart's ARIA label and a caption: the text alternative)
-    and, when the chart is the only carrier of its numbers, the numbers in a table under "Numbers as a table".
-    Returns what st.altair_chart returns (a selection event when on_select is given)."""
-    event = st.altair_chart(chart.properties(title=title, description=description), width="stretch", key=key,
-                            **kwargs)
-    st.caption(description)
-    if table:
-        with st.expander(f"{title}: numbers as a table"):
+def chart_data(chart) -> pd.DataFrame | None:
+    """The numbers a chart draws: its own data, or the largest data of its layers (a diagonal line or a text
+    layer carries no numbers of its own)."""
+    frames = []
+    for part in [chart, *getattr(chart, "layer", []), *getattr(chart, "hconcat", []), *getattr(chart, "vconcat", [])]:
+        data = getattr(part, "data", None)
+        if isinstance(data, pd.DataFrame):
+            frames.append(data)
+    return max(frames, key=len) if frames else None
+
+
+def show_chart(chart, data: pd.DataFrame | None = None, title: str | None = None, description: str | None = None,
+               key: str | None = None, table: bool = True, **kwargs):
+    """st.altair_chart that every student can read: a title (the chart's own when None), a description (the
+    chart's ARIA label and a caption: the text alternative), and the numbers in a table under "Numbers as a
+    table" (data: the chart's own when None). Returns what st.altair_chart returns (the selection event with
+    on_select)."""
+    properties = {k: v for k, v in (("title", title), ("description", description)) if v}
+    if properties:
+        chart = chart.properties(**properties)
+    event = st.altair_chart(chart, width="stretch", key=key, **kwargs)
+    if description:
+        st.caption(description)
+    data = chart_data(chart) if data is None else data
+    if table and data is not None:
+        label = title or _title_text(chart) or "Chart"
+        with st.expander(f"{label}: numbers as a table"):
             st.dataframe(data, hide_index=True, width="stretch")
     return event
+
+
+def _title_text(chart) -> str:
+    title = getattr(chart, "title", None)
+    if isinstance(title, str):
+        return title
+    text = getattr(title, "text", None)
+    return text if isinstance(text, str) else ""

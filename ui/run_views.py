@@ -15,6 +15,7 @@ import streamlit as st
 
 from cnnkit import store
 from cnnkit.train import report
+from ui.charts import CLASS_PALETTE, show_chart
 from ui.export_buttons import render_export_buttons
 
 SPLIT_COLOURS = alt.Scale(domain=["train", "validation"], range=["#1f77b4", "#ff7f0e"])
@@ -93,7 +94,8 @@ def roc_chart(roc: Sequence[dict]) -> Optional[alt.Chart]:
         return None
     curves = alt.Chart(pd.DataFrame(rows)).mark_line().encode(
         x=alt.X("fpr:Q", title="false positive rate"), y=alt.Y("tpr:Q", title="true positive rate"),
-        color=alt.Color("label:N", title="class (AUC)"), tooltip=["label:N", "fpr:Q", "tpr:Q"])
+        color=alt.Color("label:N", title="class (AUC)", scale=alt.Scale(range=CLASS_PALETTE)),
+        tooltip=["label:N", "fpr:Q", "tpr:Q"])
     diagonal = alt.Chart(pd.DataFrame({"fpr": [0, 1], "tpr": [0, 1]})).mark_line(
         strokeDash=[4, 4], color="#999").encode(x="fpr:Q", y="tpr:Q")
     return (diagonal + curves).properties(title="ROC curves, one class against the rest", height=360)
@@ -122,7 +124,7 @@ def render_overlays(histories: Sequence[tuple[str, Sequence[dict]]],
 
 def _show(chart: Optional[alt.Chart], empty: str = "") -> None:
     if chart is not None:
-        st.altair_chart(chart, width="stretch")
+        show_chart(chart)  # its numbers as a table too: a screen reader cannot read a chart
     elif empty:
         st.caption(empty)
 
