@@ -113,9 +113,11 @@ def per_class_heatmap(result: ResolutionLabResult) -> alt.Chart:
     base = alt.Chart(frame).encode(x=alt.X("column:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
                                    y=alt.Y("class:N", sort=result.classes, title=None))
     cells = base.mark_rect().encode(
-        color=alt.Color("accuracy:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[0, 1]), title="accuracy"),
+        # blues, not red-yellow-green: red against green is the pair most colour-blind students cannot tell apart
+        color=alt.Color("accuracy:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title="accuracy"),
         tooltip=["class:N", "method:N", "resolution:Q", alt.Tooltip("accuracy:Q", format=".1%")])
-    text = base.mark_text(fontSize=11).encode(text=alt.Text("accuracy:Q", format=".0%"))
+    text = base.mark_text(fontSize=11).encode(text=alt.Text("accuracy:Q", format=".0%"), color=alt.condition(
+        "datum.accuracy > 0.6", alt.value("white"), alt.value("black")))  # readable on dark and light cells
     return (cells + text).properties(title="Per-class accuracy", height=max(220, 30 * len(result.classes)))
 
 

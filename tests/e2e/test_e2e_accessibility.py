@@ -62,5 +62,6 @@ def test_page_opens_on_something_to_look_at_and_passes_axe(page, app_server, sha
     page.locator(VISUALS).first.wait_for(state="attached", timeout=120_000)
     assert page.locator(VISUALS).count() >= 1, f"{title}: nothing to look at without a click"
     assert page.get_by_text(re.compile("Traceback")).count() == 0
+    assert page.get_by_role("button", name="Deploy").count() == 0  # toolbarMode = "viewer" (.streamlit/config.toml)
     violations = blocking_violations(page)
     assert not violations, f"{title}: " + "\n".join(violations)
