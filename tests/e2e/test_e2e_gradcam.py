@@ -21,8 +21,11 @@ def open_with_upload(page, app_server) -> None:
     model.click()
     page.keyboard.type("EfficientNet")
     page.get_by_role("option", name=re.compile("EfficientNet-Lite0")).click()
+    # the model's rerun opens on an example photo (no test set): wait for it before choosing the upload box
+    page.get_by_text("What the model sees (224×224)").wait_for(timeout=120_000)
     page.locator("[data-testid='stRadio']").first.get_by_text("Upload", exact=True).click()
     page.get_by_text("Choose an image").wait_for(timeout=60_000)
+    page.locator("[data-testid='stFileUploader']").wait_for(timeout=60_000)
 
 
 def test_upload_photo_shows_predictions_and_overlay(page, app_server):
