@@ -15,10 +15,9 @@ from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager, new_group_id
 from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
-from cnnkit.train.estimate import estimate_training
 from ui.identity import class_config, current_owner, is_teacher, may_train
 from ui.job_follow import follow_jobs
-from ui.estimates import cached_measure, estimate_button
+from ui.estimates import estimate_button, run_seconds
 from ui.links import share_box
 from ui.export_buttons import render_export_buttons, render_run_import
 from ui.run_views import render_network_preview, render_overlays, render_run_results
@@ -391,7 +390,7 @@ with tabs[0]:
         # The button sits above the live panel so the run is in view the moment it starts.
         start = st.button("Train", type="primary", key="tr_train", width="stretch",
                           help="Queue a run with the settings on the left.")
-        estimate_button("tr_estimate", lambda: estimate_training(settings, measure=cached_measure).total_seconds)
+        estimate_button("tr_estimate", lambda: run_seconds(settings))
         train_tab(settings, start)
 with tabs[1]:
     runs_tab()

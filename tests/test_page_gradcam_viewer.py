@@ -121,3 +121,14 @@ def test_camera_picture_is_explained():
     assert not at.exception, at.exception
     captions = " ".join(c for img in at.image for c in img.captions)
     assert "Grad-CAM for" in captions and "palace" in captions
+
+
+def test_a_photo_shown_to_the_shapes_demo_gets_a_plain_warning():
+    at = make_app_test("gradcam_viewer", timeout=120)  # opens on the Shapes demo
+    at.radio(key="gc_source").set_value("Example")
+    at.run()
+    at.selectbox(key="gc_example").set_value("grace_hopper")
+    at.run()
+    assert not at.exception, at.exception
+    warnings = " ".join(w.value.replace("\\", "") for w in at.warning)
+    assert "Take this answer with caution" in warnings and "unlike the shapes images" in warnings

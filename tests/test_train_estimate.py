@@ -63,3 +63,12 @@ def test_the_lab_estimate_sums_its_trainings(monkeypatch):
     one = estimate_training(base, info=INFO, measure=measure).total_seconds
     # two trainings (TOTV 8 px, TVTV 4 px) and the TOTV model's extra test at 4 px
     assert estimate_lab(config, measure=measure) == pytest.approx(2 * one + 200 * 0.001)
+
+
+def test_evaluation_batches_hold_about_as_many_pixels_as_500_images_of_32_px():
+    from cnnkit.evaluate import eval_batch_size
+
+    assert eval_batch_size(32, 32) == 500
+    assert eval_batch_size(8, 8) == 500  # never more than the limit
+    assert eval_batch_size(96, 96) == 500 * 32 * 32 // (96 * 96) == 55
+    assert eval_batch_size(224, 224) == 16  # at least 16

@@ -11,7 +11,8 @@ import streamlit as st
 from cnnkit.device import resolve_device
 from cnnkit.formatting import format_seconds
 from cnnkit.train import TrainConfig
-from cnnkit.train.estimate import StepCost, measure_step_cost
+from cnnkit.train.estimate import StepCost, estimate_training, measure_step_cost
+from ui.datasets import cached_datasets
 
 # Settings that do not change the time of one step: left out of the cache key.
 _NOT_COST = ("epochs", "seed", "name", "train_subset", "val_fraction", "early_stopping", "log_every", "lr",
@@ -32,6 +33,12 @@ def cached_measure(config: TrainConfig, data_shape: tuple, num_classes: int, dev
     """measure_step_cost, remembered per process for the settings that change a step's time."""
     device_name = str(resolve_device(device or config.device))  # "auto" resolved: the key names the real device
     return _cached_cost(_cost_key(config), tuple(data_shape), int(num_classes), device_name)
+
+
+def run_seconds(config: TrainConfig) -> float:
+    """The estimated seconds of one run with these settings (the dataset's facts from the page's dataset list)."""
+    info = next((d for d in cached_datasets() if d.name == config.dataset), None)
+    return estimate_training(config, info=info, measure=cached_measure).total_seconds
 
 
 def estimate_button(key: str, estimate: Callable[[], float], what: str = "this run") -> None:

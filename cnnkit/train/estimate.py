@@ -4,7 +4,8 @@ The estimate times the run's own network with its own batch size, optimiser, los
 precision on the run's device: WARMUP_STEPS steps first (allocations, kernel selection and autotuning
 make the first steps of a process several times slower; an estimate from them was 13× too long on a fresh
 server), then steps until MEASURE_SECONDS have passed; the median step is scaled to the run's steps.
-Validation and the final test are timed as forward passes at the evaluator's batch size (500).
+Validation and the final test are timed as forward passes at the evaluator's batch size (eval_batch_size:
+500 images at 32 px, fewer for larger images).
 
 What it leaves out: loading the dataset (the first time, a download or a generation) and the run folder's
 commits (milliseconds). `estimate_training` answers for any TrainConfig (transfer dicts included);
@@ -86,7 +87,7 @@ def measure_step_cost(config: TrainConfig, data_shape: tuple[int, int, int], num
     """Time the config's network on random images of data_shape (C, H, W): training steps as the trainer runs
     them (augmentation, normalisation, autocast, loss, backward, optimiser step) and eval forward passes."""
     from cnnkit.data import AugmentConfig, Normaliser
-    from cnnkit.evaluate import autocast_context
+    from cnnkit.evaluate import autocast_context, eval_batch_size
     from cnnkit.models import build_bundle
     from cnnkit.train.loop import autocast_dtype_for
     from cnnkit.train.optim import build_optimizer, loss_function
@@ -122,7 +123,9 @@ def measure_step_cost(config: TrainConfig, data_shape: tuple[int, int, int], num
         loss.backward()
         optimizer.step()
 
-    eval_x = torch.randint(0, 256, (min(EVAL_BATCH, max(batch, 64)), *shape), dtype=torch.uint8).to(torch_device)
+    # one evaluation batch as cnnkit.evaluate.predict makes it (its size per image size: eval_batch_size)
+    eval_x = torch.randint(0, 256, (eval_batch_size(shape[1], shape[2], EVAL_BATCH), *shape),
+                           dtype=torch.uint8).to(torch_device)
 
     @torch.no_grad()
     def eval_pass() -> None:
