@@ -124,6 +124,8 @@ class JobSnapshot:
                 from cnnkit.formatting import format_seconds
 
                 parts.append(f"ETA {format_seconds(self.eta_s)}")
+            else:  # the first steps are warm-up, not a measurement (cnnkit.train.eta)
+                parts.append("ETA estimating…")
             return " · ".join(parts)
         return self.message or self.phase or self.status
 

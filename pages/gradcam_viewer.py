@@ -8,17 +8,12 @@ import streamlit as st
 
 from cnnkit.data.preview import hwc_to_display
 from cnnkit.explain import DEFAULT_DISPLAY_SIZE, METHODS, heatmap_image, overlay, randomization_check
-from cnnkit.explain.viewer import (
-    attribute,
-    choice_cache_key,
-    list_demo_choices,
-    list_run_choices,
-    load_choice,
-    prepare,
-    sample_test_images,
-)
-from ui.models import PICTURE_SOURCES, cached_pretrained_choices, model_cache, pick_picture
+from cnnkit.explain.viewer import attribute, choice_cache_key, load_choice, prepare, sample_test_images
+from ui.charts import show_chart
+from ui.models import (TEST_SET, model_cache, pick_picture, picture_sources, show_prediction_check,
+                       viewer_model_choices)
 from ui.shell import ensure_app_shell
+from ui.text import plain
 
 ensure_app_shell()
 
@@ -29,12 +24,13 @@ st.title("Grad-CAM viewer")
 st.caption("What does the network predict for an image, and where does it look? Pick a model and an image; "
            "the heatmap shows which regions raised the score of the chosen class.")
 
-choices = cached_pretrained_choices() + list_run_choices() + list_demo_choices()  # runs: always fresh
+choices, default_key = viewer_model_choices()  # trained models first; opens on the Shapes demo
 labels = {c.key: c.label for c in choices}
 keys = [c.key for c in choices]
 with st.sidebar:
     st.subheader("Grad-CAM viewer model")
-    model_key = st.selectbox("Model", keys, format_func=labels.get, key="gc_model")
+    model_key = st.selectbox("Model", keys, index=keys.index(default_key) if default_key in keys else 0,
+                             format_func=labels.get, key="gc_model")
 choice = next(c for c in choices if c.key == model_key)
 unavailable = [c for c in choices if not c.available]
 if unavailable:
@@ -48,7 +44,7 @@ if choice.reason:
     st.info(choice.reason)
 
 # ---- the image ---------------------------------------------------------------------------
-sources = [*PICTURE_SOURCES] + (["Test set"] if choice.kind in ("run", "demo") else [])
+sources = picture_sources(has_test_set=choice.kind in ("run", "demo"))  # opens on a test image
 source = st.radio("Image from", sources, horizontal=True, key="gc_source")
 # a PIL image, or (below) a uint8 C×H×W tensor from the test set
 try:
@@ -67,7 +63,7 @@ with st.spinner(f"Loading {choice.label}…"):
         st.error(f"Could not load the model: {exc}")
         st.stop()
 
-if source == "Test set":
+if source == TEST_SET:
     seed = st.session_state.setdefault("gc_test_seed", 0)
     if st.button("5 random", key="gc_random"):
         st.session_state["gc_test_seed"] = seed = seed + 1
@@ -109,13 +105,21 @@ bars = alt.Chart(top).mark_bar().encode(
     y=alt.Y("class:N", sort="-x", title=None),
     tooltip=["class", "index", alt.Tooltip("probability:Q", format=".2%")],
 )
-st.altair_chart(bars, width="stretch")
+best = prepared.predictions[0]
+show_chart(bars, top.assign(probability=top["probability"].round(4)),
+           title="Probability of the five most probable classes",
+           description=f"The most probable class is {plain(best['class'])} at {best['probability']:.1%}; "
+                       "the bars show the five most probable classes.")
+with cache.use(key, lambda: load_choice(choice)) as em:
+    model_input = em.to_uint8(image) if hasattr(image, "convert") else image
+    show_prediction_check(em, [r["probability"] for r in sorted(prepared.probabilities, key=lambda r: r["index"])],
+                          model_input, image if hasattr(image, "convert") else None)
 
 controls = st.columns(4)
 ranking = prepared.probabilities  # every class, most probable first: the default is the prediction
 probability = {r["index"]: r["probability"] for r in ranking}
 with controls[0]:
-    target = st.selectbox("Class to explain", [r["index"] for r in ranking], key=f"gc_target:{choice.key}",
+    target = st.selectbox("Class to explain", [r["index"] for r in ranking], key=f"gc_target:{choice.key}:{image_id}",
                           format_func=lambda i: f"{class_names[i]} ({probability[i]:.1%})"
                           + (" — predicted" if i == ranking[0]["index"] else ""))
 with controls[1]:

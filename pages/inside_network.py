@@ -8,15 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit.data.preview import hwc_to_display
-from cnnkit.explain import load_image, overlay
-from cnnkit.explain.viewer import (DEMO_SHAPES_KEY, choice_cache_key, image_digest, list_demo_choices, list_run_choices,
-                                   sample_test_images)
+from cnnkit.explain import load_image
+from cnnkit.explain.viewer import choice_cache_key, image_digest, sample_test_images
 from cnnkit.inspect import (capture_activations, conv_modules, explain_layer, load_model_choice, overview_layers,
-                            preset_choices, softmax_breakdown, strongest_channel, trace_unit)
+                            softmax_breakdown, strongest_channel, trace_unit)
 from ui.draw_canvas import draw_canvas
 from ui.inside_tabs import render_before_after, render_channels, render_filters, render_output_size, render_top_images
 from ui.inside_unit import pick_unit, render_arithmetic, render_overview, render_softmax, render_unit_panel, take_clicks
-from ui.models import PICTURE_SOURCES, cached_pretrained_choices, model_cache, pick_picture
+from ui.models import TEST_SET, model_cache, pick_picture, picture_sources, show_prediction_check, viewer_model_choices
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
@@ -28,13 +27,10 @@ st.title("Inside the network")
 st.caption("Activation maps, filters and the arithmetic of every layer, for your own trained model, a preset "
            "with random weights, or EfficientNet-Lite0.")
 
-runs = list_run_choices()
-demos = list_demo_choices()
-choices = cached_pretrained_choices() + preset_choices() + runs + demos
+# trained models first (demos, your runs), then ImageNet, then presets with random weights; opens on the Shapes demo
+choices, default = viewer_model_choices(include_presets=True)
 labels = {c.key: c.label for c in choices}
 keys = [c.key for c in choices if c.available]
-# your newest run; else the shipped Shapes demo (trained weights); else the course's baseline with random weights
-default = runs[0].key if runs else DEMO_SHAPES_KEY if DEMO_SHAPES_KEY in keys else "preset:cnn3"
 with st.sidebar:
     st.subheader("Inside the network model")
     model_key = st.selectbox("Model", keys, index=keys.index(default) if default in keys else 0,
@@ -57,13 +53,12 @@ def locked(function, *args, **kwargs):
 
 
 # ---- the image ---------------------------------------------------------------------------------
-sources = [*PICTURE_SOURCES] + (["Test set"] if em.dataset else [])
-if em.input_shape[0] == 1:  # grey models (Digits, MNIST): draw a digit
-    sources.append("Draw")
+# grey models (Digits, MNIST): draw a digit; a model with a dataset opens on a test image
+sources = picture_sources(has_test_set=bool(em.dataset), extra=("Draw",) if em.input_shape[0] == 1 else ())
 source = st.radio("Image from", sources, horizontal=True, key="in_source")
 try:
     image, image_id = pick_picture(source, "in")
-    if source == "Test set":
+    if source == TEST_SET:
         seed = st.number_input("Sample", 0, 10_000, 0, key="in_test_seed", help="another number, other images")
         with st.spinner("Loading the test set…"):
             samples = sample_test_images(em, n=6, seed=int(seed))
@@ -102,6 +97,7 @@ with right:
     top = np.argsort(-probabilities)[:5]
     st.dataframe(pd.DataFrame({"class": [em.classes[i] if i < len(em.classes) else str(i) for i in top],
                                "probability": [f"{probabilities[i]:.1%}" for i in top]}), hide_index=True)
+    show_prediction_check(em, probabilities, em.to_uint8(image) if not is_array else image, None if is_array else image)
     st.caption(f"{em.name}: {len(acts.layers)} layers captured, {acts.nbytes / 2 ** 20:.1f} MiB of maps.")
 
 st.subheader("The whole network, one click")

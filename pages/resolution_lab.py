@@ -11,10 +11,12 @@ from cnnkit.data.preview import make_grid, resolution_strip, sample_indices_per_
 from cnnkit.data.resolution import RESIZE_MODES
 from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager
-from cnnkit.labs import ResolutionLabConfig, ResolutionLabResult, list_labs, load_lab, network_views, run_resolution_lab
+from cnnkit.labs import (ResolutionLabConfig, ResolutionLabResult, estimate_lab, list_labs, load_lab, network_views,
+                         run_resolution_lab)
 from cnnkit.labs.resolution import default_lab_training
 from cnnkit.store import load_history
-from ui.identity import class_config, current_owner, is_teacher
+from ui.estimates import cached_measure, estimate_button
+from ui.identity import current_owner, is_teacher
 from ui.images import show_pixels
 from ui.job_follow import follow_jobs, followed_snapshots, render_live_curves
 from ui.run_views import render_curves
@@ -110,9 +112,11 @@ def per_class_heatmap(result: ResolutionLabResult) -> alt.Chart:
     base = alt.Chart(frame).encode(x=alt.X("column:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
                                    y=alt.Y("class:N", sort=result.classes, title=None))
     cells = base.mark_rect().encode(
-        color=alt.Color("accuracy:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[0, 1]), title="accuracy"),
+        # blues, not red-yellow-green: red against green is the pair most colour-blind students cannot tell apart
+        color=alt.Color("accuracy:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title="accuracy"),
         tooltip=["class:N", "method:N", "resolution:Q", alt.Tooltip("accuracy:Q", format=".1%")])
-    text = base.mark_text(fontSize=11).encode(text=alt.Text("accuracy:Q", format=".0%"))
+    text = base.mark_text(fontSize=11).encode(text=alt.Text("accuracy:Q", format=".0%"), color=alt.condition(
+        "datum.accuracy > 0.6", alt.value("white"), alt.value("black")))  # readable on dark and light cells
     return (cells + text).properties(title="Per-class accuracy", height=max(220, 30 * len(result.classes)))
 
 
@@ -200,6 +204,18 @@ def lab_settings() -> tuple[ResolutionLabConfig, str]:
     return config, base.device
 
 
+def preview_resolutions(config: ResolutionLabConfig) -> None:
+    """What the lab compares, before it runs: one test image per class at each chosen resolution."""
+    dataset = config.train_config().dataset
+    try:
+        images = sample_images(dataset)
+        strips = dict(resolution_strip(images, config.sorted_resolutions(), mode=config.mode, target=48))
+    except (ValueError, FileNotFoundError, OSError):
+        return
+    for res, strip in strips.items():
+        show_pixels(strip, caption=f"{dataset} test images at {res}×{res} px")
+
+
 def plan_text(config: ResolutionLabConfig) -> str:
     """What the lab will train, in one line (or why it cannot run)."""
     try:
@@ -281,6 +297,8 @@ st.subheader("Run a lab")
 config, device = lab_settings()
 running = any(not s.finished for s in followed_snapshots(st.session_state[JOBS]))
 st.caption(plan_text(config))
+preview_resolutions(config)
+estimate_button(f"{K}_estimate", lambda: estimate_lab(config, device, measure=cached_measure), what="the whole lab")
 if st.button("Run the lab", type="primary", key=f"{K}_run", disabled=running,
              help="Trains the TOTV model, then one TVTV model per lower resolution, in the background."):
     try:

@@ -18,10 +18,12 @@ from cnnkit.train import TrainConfig
 from cnnkit.train import report, sweeps
 from ui.identity import actor, class_config, current_owner, is_teacher
 from ui.job_follow import follow_jobs
-from ui.lessons_links import lesson_arm_settings
+from ui.estimates import estimate_button, run_seconds
 from ui.export_buttons import render_export_buttons, render_run_import
+from ui.lessons_links import lesson_arm_settings
+from ui.links import share_box
 from ui.run_compare import compared_run_of, render_parallel_coordinates, render_run_comparison
-from ui.run_views import render_overlays, render_run_results
+from ui.run_views import render_network_preview, render_overlays, render_run_results
 from ui.shell import ensure_app_shell
 from ui.text import escape_markdown, plain
 from ui.train_settings import load_training_settings, training_settings
@@ -110,11 +112,12 @@ def current_snapshot() -> JobSnapshot | None:
         return None
 
 
-def live_panel() -> None:
+def live_panel(config: TrainConfig) -> None:
     """The followed job's progress and curves while it runs; the page reruns once when it finishes."""
     snap = current_snapshot()
     if snap is None:
         st.caption("No run started in this session yet.")
+        render_network_preview(config)
         return
     follow_jobs([snap.job_id], key="tr", stop_help="Ends the run within a batch; what was trained is kept.")
 
@@ -160,7 +163,7 @@ def train_tab(config: TrainConfig, start: bool) -> None:
         st.session_state["tr_follow"] = st.session_state.get(CURRENT) if st.session_state.get(CURRENT) in mine else mine[0]
         st.selectbox("Following", mine, key="tr_follow",
                      format_func=lambda j: f"{known[j].label} · {known[j].status}", on_change=_follow_choice)
-    live_panel()
+    live_panel(config)
     finished_panel()
 
 
@@ -255,7 +258,7 @@ def runs_tab() -> None:
             st.rerun()
     if teacher:
         st.caption("Teacher: send the class to this run's settings, or pin it to the Home page.")
-        st.code(f"training_runner?run={record.run_id}", language=None)
+        share_box("pages/training_runner.py", {"run": record.run_id}, what=f"run {record.run_id}'s settings")
         if st.button("Pin to Home", key="tr_pin"):
             from cnnkit.classroom import pin
 
@@ -415,6 +418,7 @@ with tabs[0]:
         # The button sits above the live panel so the run is in view the moment it starts.
         start = st.button("Train", type="primary", key="tr_train", width="stretch",
                           help="Queue a run with the settings on the left.")
+        estimate_button("tr_estimate", lambda: run_seconds(settings))
         train_tab(settings, start)
 with tabs[1]:
     runs_tab()

@@ -30,6 +30,8 @@ def opened(model: str = "preset:cnn3_bn"):
     at = make_app_test("inside_network")
     at.selectbox(key="in_model").set_value(model)
     at.run()
+    at.radio(key="in_source").set_value("Upload")
+    at.run()
     at.file_uploader(key="in_upload").set_value(("noise.png", png_bytes(), "image/png"))
     at.run()
     assert not at.exception, at.exception
@@ -46,7 +48,13 @@ def test_page_asks_for_an_image_and_rejects_a_non_image(tmp_path, monkeypatch):
     at = make_app_test("inside_network")
     assert not at.exception, at.exception
     assert at.title[0].value == "Inside the network"
-    assert at.selectbox(key="in_model").value == "preset:cnn3"  # no runs yet: the course's baseline
+    # no runs and no demos: a trained ImageNet model before the presets' random weights, on an example photo
+    model = at.selectbox(key="in_model")
+    assert model.value == "pretrained:efficientnet_lite0"
+    assert [o.split(":")[0] for o in model.options][-1] == "Preset"
+    assert at.radio(key="in_source").value == "Example" and len(at.image) >= 1
+    at.radio(key="in_source").set_value("Upload")
+    at.run()
     assert any("Choose an image" in i.value for i in at.info)
     at.file_uploader(key="in_upload").set_value(("notes.txt", b"definitely not a picture", "text/plain"))
     at.run()
@@ -172,7 +180,10 @@ def test_saved_run_test_set_and_before_after(saved_run, tiny_shapes):
     assert all(torch.equal(start.model.state_dict()[k], v) for k, v in initial.items())  # re-init with the seed
 
     at = make_app_test("inside_network")
-    assert at.selectbox(key="in_model").value == f"run:{run_dir}"  # your own run first
+    assert at.selectbox(key="in_model").value == "demo:demo-shapes-cnn3_bn_small"  # the page opens on the demo
+    assert at.radio(key="in_source").value == "Test set"  # and a test image
+    at.selectbox(key="in_model").set_value(f"run:{run_dir}")
+    at.run()
     at.radio(key="in_source").set_value("Test set")
     at.run()
     assert not at.exception, at.exception

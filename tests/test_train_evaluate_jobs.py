@@ -203,6 +203,8 @@ def test_job_progress_text_says_where_the_job_is():
     training = _snapshot(phase="training", epoch=2, epochs=4, epoch_step=5, steps_per_epoch=10,
                          images_per_s=1234.4, eta_s=75.0)
     assert training.progress_text == "Epoch 2/4 · step 5/10 · 1,234 img/s · ETA 1 min 15 s"
+    warming_up = _snapshot(phase="training", epoch=1, epochs=4, epoch_step=2, steps_per_epoch=10, eta_s=None)
+    assert warming_up.progress_text == "Epoch 1/4 · step 2/10 · ETA estimating…"  # no guess from warm-up steps
     assert _snapshot(phase="loading", message="loading shapes").progress_text == "loading shapes"
     assert _snapshot(phase="preparing").progress_text == "preparing"
 

@@ -52,7 +52,7 @@ def test_one_job_shows_its_bar_and_stop_ends_it():
     assert not at.exception, at.exception
     assert any(m.value == "**one job** · running" for m in at.markdown)
     bar = at.get("progress")[0].proto
-    assert bar.value == 37 and bar.text == "Epoch 2/4 · step 5/10"  # 1.5 of 4 epochs
+    assert bar.value == 37 and bar.text == "Epoch 2/4 · step 5/10 · ETA estimating…"  # 1.5 of 4 epochs; no ETA yet
     assert at.session_state["finished_calls"] == []
     at.button(key="t_stop").click().run()
     assert manager.wait(job_id, timeout=5).status == "done"  # this job returns normally when stopped

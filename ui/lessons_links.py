@@ -14,7 +14,6 @@ from cnnkit import store
 from cnnkit.models.pretrained import list_pretrained
 from ui.datasets import available_dataset_names
 from ui.page_handoff import hand_off
-from ui.text import escape_markdown
 
 TRAINING_RUNNER_LOAD = "tr_load_settings"   # the Training runner's own "load these settings" key (pages/training_runner.py)
 

@@ -15,6 +15,7 @@ import streamlit as st
 
 from cnnkit import store
 from cnnkit.train import report
+from ui.charts import CLASS_PALETTE, show_chart
 from ui.export_buttons import render_export_buttons
 from ui.text import plain
 
@@ -102,7 +103,8 @@ def roc_chart(roc: Sequence[dict]) -> Optional[alt.Chart]:
         return None
     curves = alt.Chart(pd.DataFrame(rows)).mark_line().encode(
         x=alt.X("fpr:Q", title="false positive rate"), y=alt.Y("tpr:Q", title="true positive rate"),
-        color=alt.Color("label:N", title="class (AUC)"), tooltip=["label:N", "fpr:Q", "tpr:Q"])
+        color=alt.Color("label:N", title="class (AUC)", scale=alt.Scale(range=CLASS_PALETTE)),
+        tooltip=["label:N", "fpr:Q", "tpr:Q"])
     diagonal = alt.Chart(pd.DataFrame({"fpr": [0, 1], "tpr": [0, 1]})).mark_line(
         strokeDash=[4, 4], color="#999").encode(x="fpr:Q", y="tpr:Q")
     return (diagonal + curves).properties(title="ROC curves, one class against the rest", height=360)
@@ -131,7 +133,7 @@ def render_overlays(histories: Sequence[tuple[str, Sequence[dict]]],
 
 def _show(chart: Optional[alt.Chart], empty: str = "") -> None:
     if chart is not None:
-        st.altair_chart(chart, width="stretch")
+        show_chart(chart)  # its numbers as a table too: a screen reader cannot read a chart
     elif empty:
         st.caption(empty)
 
@@ -301,3 +303,25 @@ def _confusion_section(record, results: dict, classes: list[str], key: str) -> N
     shown = f" (the {len(images)} most confident shown)" if total > len(images) else ""
     st.caption(f"{total} test images of {classes[true_index]} predicted as {classes[pred_index]}{shown}.")
     _gallery(images, captions)
+
+
+def render_network_preview(config) -> None:
+    """Before a first run: the network the form would train, layer by layer (output shape, parameters,
+    receptive field), so the page opens on something to look at. Preset and spec networks only."""
+    from dataclasses import replace
+
+    from cnnkit.models import ModelSpec, get_preset, summarize, summary_table
+    from ui.datasets import cached_datasets
+
+    try:
+        spec = get_preset(config.model) if isinstance(config.model, str) else ModelSpec.from_dict(config.model)
+        info = next(d for d in cached_datasets() if d.name == config.dataset)
+        size = int(config.image_size or info.height)
+        spec = replace(spec, input_shape=(int(info.channels), size, size), num_classes=len(info.classes))
+        summary = summarize(spec)
+    except (ValueError, KeyError, TypeError, StopIteration):  # a transfer dict, an unknown dataset, a bad spec
+        return
+    st.markdown(f"**The network you are about to train:** {config.model_label()} on {config.dataset}, "
+                f"{summary.total_params:,} parameters")
+    st.dataframe(pd.DataFrame(summary_table(summary))[["name", "layer", "details", "output", "params",
+                                                       "receptive field"]], hide_index=True, width="stretch")

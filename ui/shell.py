@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import cnnkit.transfer  # noqa: F401  registers the "transfer" model kind: every page can load transfer runs
+from ui.images import install_image_alt_text
 
 
 def ensure_app_shell() -> None:
@@ -21,6 +22,7 @@ def ensure_app_shell() -> None:
     """
     from streamlit.runtime.pages_manager import PagesManager
 
+    install_image_alt_text()  # every picture gets alt text (its caption): screen readers, axe-core
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         if not st.session_state.get("_cnnlab_shell_checked"):

@@ -299,10 +299,12 @@ def _draw(key: str, name: str, widget: Widget, defaults: TrainConfig, drawn: dic
         return int(st.number_input(label, min_value=0, max_value=512, step=1, value=int(value or 0), **kwargs)) or None
     elif kind == "optional_slider":
         on = st.checkbox(widget.toggle, value=value is not None, key=f"{key}_{name}_on", help=widget.help)
+        if not on:  # drawn only when on: a greyed-out slider's label fails contrast (axe-core) and says nothing
+            return None
         low, high, step = options
-        kwargs.update(help=None, disabled=not on)
+        kwargs.update(help=None)
         chosen = st.slider(label, low, high, _widget_value(name, widget, value), step, **kwargs)
-        return float(chosen) if on else None
+        return float(chosen)
     elif kind == "select_slider":
         chosen = st.select_slider(label, _with(options, value), value=value, **kwargs)
     elif kind in ("selectbox", "radio"):

@@ -55,7 +55,7 @@ def _stderr_progress(json_mode: bool):
             last[0] = time.monotonic()
             progress(f"epoch {event['epoch']}/{event['epochs']} step {event['epoch_step']}/{event['steps_per_epoch']} "
                      f"loss {event['loss']:.4f} lr {event['lr']:.2e} {event['images_per_s']:.0f} img/s "
-                     f"ETA {event['eta_s']:.0f} s")
+                     + (f"ETA {event['eta_s']:.0f} s" if event.get("eta_s") is not None else "ETA estimating…"))
         elif kind == "epoch":
             row = event["row"]
             val = f" val loss {row['val_loss']:.4f} val acc {row['val_acc']:.2%}" if row["val_acc"] is not None else ""

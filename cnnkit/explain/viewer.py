@@ -81,6 +81,29 @@ def _choices_from_runs(root: Path | None, kind: str, prefix: str) -> list[ModelC
     return choices
 
 
+# The pickers' order: trained models first (a fresh install's demos, then your runs), then ImageNet models, then
+# presets with random weights (they show what training changes, not what a network learned).
+CHOICE_ORDER = {"demo": 0, "run": 1, "pretrained": 2, "preset": 3}
+
+
+def order_choices(choices: list[ModelChoice]) -> list[ModelChoice]:
+    """Demos (the Shapes demo first), runs (newest first, as listed), pretrained, presets; unavailable ones last."""
+    def rank(indexed: tuple[int, ModelChoice]) -> tuple:
+        position, choice = indexed
+        return (not choice.available, CHOICE_ORDER.get(choice.kind, len(CHOICE_ORDER)),
+                choice.key != DEMO_SHAPES_KEY, position)
+
+    return [choice for _, choice in sorted(enumerate(choices), key=rank)]
+
+
+def default_choice_key(choices: list[ModelChoice]) -> str | None:
+    """What a viewer opens on: the Shapes demo (trained, offline, with a test set); else the first available."""
+    available = [c.key for c in choices if c.available]
+    if DEMO_SHAPES_KEY in available:
+        return DEMO_SHAPES_KEY
+    return order_choices([c for c in choices if c.available])[0].key if available else None
+
+
 def pretrained_choices(check_network: bool = True) -> list[ModelChoice]:
     """The registered ImageNet models, each available or with the reason it is not."""
     from cnnkit.models.pretrained import list_pretrained

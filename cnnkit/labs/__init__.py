@@ -8,6 +8,7 @@ from cnnkit.labs.resolution import (  # importing it registers the "resolution" 
     ResolutionLabConfig,
     ResolutionLabResult,
     ResolutionRow,
+    estimate_lab,
     network_views,
     run_resolution_lab,
 )
@@ -27,5 +28,5 @@ from cnnkit.labs.saved import (
 )
 
 __all__ = ["DamagedLab", "LAB_KINDS", "LabKind", "LabPlan", "PlannedTest", "PlannedTraining", "ResolutionLabConfig",
-           "ResolutionLabResult", "ResolutionRow", "SavedLab", "delete_lab", "find_lab", "labs_dir", "list_labs",
+           "ResolutionLabResult", "ResolutionRow", "SavedLab", "delete_lab", "estimate_lab", "find_lab", "labs_dir", "list_labs",
            "load_lab", "network_views", "register_lab_kind", "run_resolution_lab", "save_lab"]

@@ -99,6 +99,12 @@ class ResolutionLabConfig:
         return LabPlan(dataset=base.dataset, native=native, resolutions=resolutions, epochs=base.epochs,
                        trainings=trainings)
 
+    def training_config(self, planned: "PlannedTraining", name: str = "") -> TrainConfig:
+        """The TrainConfig of one planned training (what run_resolution_lab trains, and what is estimated)."""
+        return TrainConfig.from_dict({
+            **self.train_config().to_dict(), "train_resolution": planned.train_resolution, "test_resolution": None,
+            "resize_mode": self.mode, "restore_size": not self.native_size, "name": name})
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -252,6 +258,22 @@ class LabCancelled(Exception):
 register_lab_kind(LabKind(KIND, ResolutionLabResult, "TOTV against TVTV at several resolutions"))
 
 
+def estimate_lab(config: ResolutionLabConfig, device: Optional[str] = None, measure=None) -> float:
+    """Seconds the lab will take: each planned training's measured estimate (cnnkit.train.estimate), one after
+    another as the lab runs them; the extra TOTV test passes at lower resolutions are a forward pass over the
+    test split each. Raises ValueError like plan()."""
+    from cnnkit.train.estimate import estimate_training
+
+    plan = config.plan()
+    info = dataset_info(config.train_config().dataset)
+    total = 0.0
+    for planned in plan.trainings:
+        estimate = estimate_training(config.training_config(planned), info=info, device=device, measure=measure)
+        extra_tests = sum(1 for test in planned.tests if not test.own_test)
+        total += estimate.total_seconds + extra_tests * estimate.test_images * estimate.eval_seconds_per_image
+    return total
+
+
 def _new_lab_id(dataset: str, model: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{model}-{dataset}")[:40]
     return f"{time.strftime('%Y%m%d-%H%M%S')}-res-{safe}-{secrets.token_hex(2)}"
@@ -342,9 +364,7 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
     prefix = (config.name or base.name or f"reslab {lab_id[-4:]}").strip()
 
     def fit(planned: PlannedTraining, stage: int) -> Any:
-        train_config = TrainConfig.from_dict({
-            **base.to_dict(), "train_resolution": planned.train_resolution, "test_resolution": None,
-            "resize_mode": config.mode, "restore_size": not config.native_size, "name": f"{prefix} · {planned.label}"})
+        train_config = config.training_config(planned, name=f"{prefix} · {planned.label}")
         emit({"kind": "lab", "lab_stage": stage + 1, "lab_stages": stages, "lab_model": planned.label,
               "lab_fraction": stage / stages})
         try:

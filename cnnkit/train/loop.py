@@ -5,6 +5,7 @@ it without sharing state with the loop:
   {"kind": "status", "phase", "message", "fraction"}       loading, preparing, evaluating, ...
   {"kind": "run_dir", "run_dir"}                          once the run folder exists
   {"kind": "step", "epoch", "step", "epoch_step", "steps_per_epoch", "loss", "lr", "images_per_s", "eta_s"}
+                                                          eta_s: None while warming up (cnnkit.train.eta)
   {"kind": "epoch", "row": {...}}                         one per finished epoch (see EpochRow)
 """
 
@@ -29,6 +30,7 @@ from cnnkit.models import ModelBundle, build_bundle, count_params
 from cnnkit.store import DamagedRun, EpochCommit, RunWriter
 from cnnkit.store.checkpoints import load_weights_into
 from cnnkit.train.config import TrainConfig
+from cnnkit.train.eta import EtaEstimator, eval_cost_ratio
 from cnnkit.train.optim import LRSchedule, build_optimizer, l1_penalty, loss_function, weight_parameters
 from cnnkit.train.recipes import prepare_model
 from cnnkit.train.pipeline import PreparedData, augment, batches, prepare_data
@@ -184,6 +186,7 @@ class Run:
     frozen: int
     state: RunState = field(default_factory=RunState)
     started: float = field(default_factory=time.perf_counter)
+    eta: Optional[EtaEstimator] = None  # the live ETA (cnnkit.train.eta): measured after warm-up
 
     @property
     def steps_per_epoch(self) -> int:
@@ -233,8 +236,10 @@ def _train(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
     with run.writer:
         try:
             while run.state.epoch < config.epochs and run.state.status == "done":
+                epoch_start, trained_before = time.perf_counter(), run.state.train_seconds
                 row = _train_epoch(run)
                 _end_epoch(run, row)
+                run.eta.epoch_done(time.perf_counter() - epoch_start, run.state.train_seconds - trained_before)
         except TrainingCancelled:
             _stop_cancelled(run)
         except BaseException as error:
@@ -289,6 +294,10 @@ def _prepare(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
               schedule=LRSchedule(config, math.ceil(len(prepared.train_x) / config.batch_size)),
               scaler=torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16), writer=writer, emit=emit,
               cancel_event=cancel_event, trainable=counts.trainable, frozen=counts.frozen)
+    run.eta = EtaEstimator(total_steps=config.epochs * run.steps_per_epoch, steps_per_epoch=run.steps_per_epoch,
+                           batch_size=config.batch_size, val_images=len(prepared.val_x),
+                           test_images=len(prepared.test_x), epochs_done_before=commit.epoch if commit else 0,
+                           eval_cost_ratio=eval_cost_ratio(counts.trainable, counts.frozen))
     if commit is not None:
         run.schedule.load_state_dict(commit.schedule)
         run.state = RunState(epoch=commit.epoch, history=list(commit.history["epochs"]),
@@ -346,8 +355,8 @@ def _train_epoch(run: Run) -> dict:
     if note:
         run.emit("status", phase="training", message=note, fraction=None)
     model.train()
+    run.eta.begin_epoch()
     steps_per_epoch = run.steps_per_epoch
-    total_steps = config.epochs * steps_per_epoch
     global_step = epoch * steps_per_epoch
     weights = weight_parameters(model)
     epoch_start = time.perf_counter()
@@ -382,6 +391,7 @@ def _train_epoch(run: Run) -> dict:
             grad_samples += 1
         run.scaler.step(run.optimizer)
         run.scaler.update()
+        run.eta.step()
         detached = loss.detach().float()
         if state.start_loss is None:
             state.start_loss = float(detached)  # one sync per run
@@ -396,7 +406,7 @@ def _train_epoch(run: Run) -> dict:
                 raise TrainingDiverged(_diverged_message(config, epoch, epoch_step, value, state.start_loss))
             elapsed = time.perf_counter() - epoch_start
             rate = seen / max(elapsed, 1e-9)
-            eta = (total_steps - global_step) * config.batch_size / max(rate, 1e-9)
+            eta = run.eta.eta(global_step)  # None while warming up: "estimating…"
             state.steps.append({"step": global_step, "epoch": epoch + epoch_step / steps_per_epoch, "loss": value,
                                 "lr": lr})
             run.emit("step", epoch=epoch + 1, epochs=config.epochs, step=global_step, epoch_step=epoch_step,

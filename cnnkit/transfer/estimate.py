@@ -4,7 +4,8 @@ Upsampling 32 px images to 224 px multiplies the work of a CNN by ~49, so the pa
 estimate before anyone queues a 2-hour run on a laptop. The estimate times a couple of real
 forward/backward steps of the actual network (with the strategy's frozen parts frozen: a frozen
 backbone needs no weight gradients) plus forward passes for validation, and scales by the number
-of images. The first step is a warm-up and is not counted.
+of images. The first steps are a warm-up and are not counted (cnnkit.train.estimate does the same for
+any run, with the optimiser step included).
 
 `plan_cost` prices a whole transfer run (the page, the CLI and the benchmark all call it): a
 two-stage run's head-only epochs at the head's cost, the rest at the unfrozen strategy's.
@@ -22,6 +23,7 @@ from torch import nn
 
 from cnnkit.device import resolve_device
 from cnnkit.formatting import format_seconds
+from cnnkit.train.estimate import split_sizes  # noqa: F401  (re-exported: one split rule, the trainer's)
 
 
 @dataclass
@@ -49,24 +51,30 @@ class EpochCost:
                 f"({self.images_per_s:.0f} training images/s on {self.device})")
 
 
+WARMUP_STEPS = 3  # untimed calls first: a fresh process's first steps (allocation, kernel selection) are slow
+
+
 def _time(fn, repeats: int) -> float:
-    fn()  # warm-up (allocations, kernel selection)
-    best = math.inf
+    for _ in range(WARMUP_STEPS):
+        fn()
+    times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]  # the median: one slow outlier (another job's burst) does not count
 
 
 def estimate_epoch_cost(model: nn.Module, input_shape: tuple[int, int, int], train_images: int,
-                        eval_images: int = 0, batch_size: int = 32, device: str = "cpu", repeats: int = 2,
-                        probe_batch: int = 8) -> EpochCost:
+                        eval_images: int = 0, batch_size: int = 32, device: str = "cpu", repeats: int = 3,
+                        probe_batch: int = 64) -> EpochCost:
     """Seconds per epoch for `model` (its requires_grad flags as they are) at `input_shape` (C, H, W).
 
     Times `repeats` training steps (forward, backward, no optimizer: its cost is small next to a
-    CNN's) on a batch of min(batch_size, probe_batch) random images, and as many forward passes;
-    the best time per image is scaled to train_images and eval_images. The model is left as it was.
+    CNN's) on a batch of min(batch_size, probe_batch) random images, and as many forward passes, after
+    WARMUP_STEPS untimed ones; the median time per image is scaled to train_images and eval_images. The
+    probe batch is the run's own up to 64 images: a GPU takes about as long for 8 images as for 64, so a
+    small probe batch overstated a GPU run's time several times over. The model is left as it was.
     """
     if train_images < 0 or eval_images < 0:
         raise ValueError("image counts must be 0 or more")
@@ -126,7 +134,7 @@ Probe = Callable[[dict, tuple, int, int, str], EpochCost]
 
 
 def probe_network(model_dict: dict, data_shape: tuple[int, int, int], num_classes: int, batch_size: int,
-                  device: str, repeats: int = 2, probe_batch: int = 8) -> EpochCost:
+                  device: str, repeats: int = 3, probe_batch: int = 64) -> EpochCost:
     """Per-image costs (train_images = eval_images = 1) of a transfer model dict's network."""
     from cnnkit.transfer.builder import build_transfer_bundle
 
@@ -157,10 +165,19 @@ class CostEstimate:
     epochs: int
     device: str
     stages: list[StageCost] = field(default_factory=list)
+    test_images: int = 0  # the final evaluation of the best epoch on the test split
 
     @property
     def total_seconds(self) -> float:
+        """The epochs (training and validation) in all."""
         return sum(stage.seconds_per_epoch * stage.epochs for stage in self.stages)
+
+    @property
+    def run_seconds(self) -> float:
+        """The whole run: the epochs, then the test split at the last stage's eval cost (at 224 px the test pass
+        can take as long as an epoch of a frozen backbone)."""
+        test = self.test_images * self.stages[-1].eval_seconds_per_image if self.stages else 0.0
+        return self.total_seconds + test
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -184,18 +201,8 @@ class CostEstimate:
         return f"about {parts} at {size}: {format_seconds(self.total_seconds)} in all on {self.device}"
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"total_seconds": self.total_seconds, "seconds_per_epoch": self.seconds_per_epoch,
-                               "text": self.describe()}
-
-
-def split_sizes(num_train: int, val_fraction: float, train_subset: int = 0) -> tuple[int, int]:
-    """(training, validation) images per epoch, as the trainer splits: validation from the whole
-    training split, then the subset of the rest."""
-    n_val = int(round(num_train * val_fraction))
-    n_train = num_train - n_val
-    if train_subset:
-        n_train = min(n_train, train_subset)
-    return n_train, n_val
+        return asdict(self) | {"total_seconds": self.total_seconds, "run_seconds": self.run_seconds,
+                               "seconds_per_epoch": self.seconds_per_epoch, "text": self.describe()}
 
 
 def plan_cost(config, device: Optional[str] = None, info=None, probe: Optional[Probe] = None) -> CostEstimate:
@@ -240,4 +247,5 @@ def plan_cost(config, device: Optional[str] = None, info=None, probe: Optional[P
                                 train_seconds_per_image=cost.train_seconds_per_image,
                                 eval_seconds_per_image=cost.eval_seconds_per_image))
     return CostEstimate(image_size=image_size, batch_size=config.batch_size, train_images=n_train,
-                        eval_images=n_val, epochs=config.epochs, device=device_name, stages=stages)
+                        eval_images=n_val, epochs=config.epochs, device=device_name, stages=stages,
+                        test_images=int(info.num_test))
