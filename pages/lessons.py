@@ -10,6 +10,7 @@ import streamlit as st
 from cnnkit import lessons
 from cnnkit.classroom import pin
 from cnnkit.jobs import get_job_manager
+from ui.links import share_box
 from ui.identity import class_config, current_owner, is_teacher, may_train
 from ui.job_follow import follow_jobs
 from ui.lessons_links import render_open_buttons
@@ -147,7 +148,7 @@ def lesson_page(lesson) -> None:
 def teacher_tools(lesson) -> None:
     """The teacher's link to this lesson (for the class) and a pin on Home."""
     st.caption("Teacher: send the class to this lesson, or pin it to the Home page.")
-    st.code(f"lessons?lesson={lesson.id}", language=None)
+    share_box("pages/lessons.py", {"lesson": lesson.id}, what="this lesson")
     if st.button("Pin to Home", key=f"ls_pin_{lesson.id}"):
         pin("lesson", lesson.id, teacher=teacher)  # the gate checks it is the teacher
         st.toast("Pinned to the Home page.")
