@@ -25,7 +25,7 @@ from ui.links import share_box
 from ui.run_compare import compared_run_of, render_parallel_coordinates, render_run_comparison
 from ui.run_views import render_network_preview, render_overlays, render_run_results
 from ui.shell import ensure_app_shell
-from ui.text import escape_markdown, plain
+from ui.text import plain
 from ui.train_settings import load_training_settings, training_settings
 
 ensure_app_shell()
@@ -59,7 +59,7 @@ def deep_link_settings() -> None:
             st.session_state[LOAD] = lesson_arm_settings(lesson, arm, mode or "quick")
         except (KeyError, ValueError) as exc:  # looked up among the lessons only; shown back as plain text
             reason = exc.args[0] if exc.args else exc
-            st.session_state["tr_load_error"] = escape_markdown(f"The link's lesson cannot be loaded: {reason}")
+            st.session_state["tr_load_error"] = f"The link's lesson cannot be loaded: {plain(reason)}"
         return
     if run_id:
         try:

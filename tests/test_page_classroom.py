@@ -129,9 +129,10 @@ def test_links_preload_settings(class_dirs):
     at = app("training_runner", run="run-lr", name="Anna")
     assert any("Settings of run run-lr (link)" in c.value for c in at.caption)
     assert at.select_slider(key="tr_batch_size").value == 32
-    at = app("training_runner", preset="lenet5", lesson="week3")
+    at = app("training_runner", preset="lenet5")
     assert at.selectbox(key="tr_preset").value == "lenet5"
-    assert any("Lesson week3" in i.value for i in at.info)
+    at = app("training_runner", lesson="week3")  # not a lesson: said, in plain text; nothing else changes
+    assert any("The link's lesson cannot be loaded" in e.value and "week3" in e.value for e in at.error)
     at = app("training_runner", run="../etc")
     assert any("is not a run id" in e.value for e in at.error)
 
