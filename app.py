@@ -1,6 +1,11 @@
 """CNN Lab: the entry point. `streamlit run app.py`."""
 
-import streamlit as st
+from cnnkit.threads import set_openmp_wait_env
+
+# Before anything here loads torch: OpenMP reads its wait policy once (a short spin; cnnkit.threads, issue 24).
+set_openmp_wait_env()
+
+import streamlit as st  # noqa: E402
 
 from ui.identity import class_config
 from ui.sidebar import render_sidebar

@@ -30,8 +30,11 @@ THREADS_ENV = "CNNKIT_THREADS"
 WAIT_ENV = "CNNKIT_OMP_WAIT"
 # libgomp spins this many times before sleeping (its default is 300,000, PASSIVE is 0). A short spin keeps the
 # quiet speed (a sibling thread is back within microseconds) but stops a waiting thread from burning the core
-# a descheduled sibling needs. Measured with benchmarks/bench_busy.py.
-AUTO_SPINCOUNT = "10000"
+# a descheduled sibling needs. Measured on the 2-core box, default run on Shapes, 2 threads (img/s):
+# quiet: default spin 2732, 10000 2843, 1000 2726, PASSIVE 2149 (-21 %); one core busy: 290, 284, 383, 388.
+# The thread count is the lever (1 thread with one core busy: 1230-1830); the short spin only softens the
+# seconds before a re-tune. benchmarks/bench_busy.py measures the whole.
+AUTO_SPINCOUNT = "1000"
 USER_OMP_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 # Tuning: batches per candidate (after one warm-up batch that lets OpenMP resize its team).

@@ -73,6 +73,7 @@ def test_wait_policy_is_set_only_before_torch_and_never_over_the_users():
         rules.set_openmp_wait_env({"CNNKIT_OMP_WAIT": "sometimes"}, torch_loaded=False)
 
 
+@pytest.mark.slow  # a fresh interpreter loading the whole CLI (and torch)
 def test_the_cli_sets_the_wait_policy_before_torch_starts(tmp_path):
     # `python -m cnnkit` runs cnnkit/__main__.py, which must set it before anything imports torch
     code = ("import runpy, sys, os\nsys.argv = ['cnnkit', '--help']\n"
@@ -82,6 +83,15 @@ def test_the_cli_sets_the_wait_policy_before_torch_starts(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
                          cwd=Path(__file__).resolve().parents[1])
     assert f"SPIN={rules.AUTO_SPINCOUNT}" in out.stdout, out.stderr[-2000:]
+
+
+def test_a_spawned_worker_reaches_its_wait_setting_before_torch():
+    # ProcessBackend's worker runs cnnkit.jobs._train_in_worker in a fresh process: importing cnnkit.jobs (to
+    # find it) must not load torch, or set_openmp_wait_env there would come too late
+    code = "import sys, cnnkit.jobs, cnnkit.cli\nprint('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
 
 
 # --- reading the machine ---------------------------------------------------------------------------------------
