@@ -166,12 +166,12 @@ def test_retune_when_cores_came_free_for_a_run_below_its_share():
 
 # --- the tuner on real batches -------------------------------------------------------------------------------
 
-def _conv_batches(tuner: ThreadTuner, batches: int, images: int = 64) -> None:
+def _conv_batches(tuner: ThreadTuner, batches: int, images: int = 32) -> None:
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(),
                               torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.AdaptiveAvgPool2d(1),
                               torch.nn.Flatten(), torch.nn.Linear(32, 4))
-    x = torch.randn(images, 3, 32, 32)
+    x = torch.randn(images, 3, 24, 24)
     for _ in range(batches):
         tuner.batch_started()
         net(x).sum().backward()
@@ -247,6 +247,20 @@ def test_a_run_records_its_choice(auto_threads, monkeypatch, tmp_path):
     assert [e["threads_text"] for e in events if e["kind"] == "threads"] == [result.threads]
     assert store.read_run_meta(Path(result.run_dir))["threads"]["threads"] == 1
     assert result.summary()["threads"] == result.threads  # the CLI's JSON line
+
+
+def test_a_run_too_short_to_compare_still_says_what_it_trained_at(auto_threads, monkeypatch, tmp_path):
+    from cnnkit import store
+    from cnnkit.train import TrainConfig, train
+    from tests.helpers.train import patch_dataset, tiny_dataset, tiny_spec
+
+    monkeypatch.setattr(rules, "cpu_count", lambda: 2)
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(tmp_path / "runs"))
+    patch_dataset(monkeypatch, tiny_dataset(n_train=48))
+    result = train(TrainConfig(dataset="tiny", model=tiny_spec(), epochs=1, batch_size=16, device="cpu"))
+    record = store.read_run_meta(Path(result.run_dir))["threads"]
+    assert record["threads"] == 1 and "too few batches" in record["reason"]  # 3 batches: the 1-thread round only
+    assert result.threads.startswith("1 thread")
 
 
 def test_running_jobs_share_the_cores_and_the_live_text_shows_the_choice(monkeypatch):

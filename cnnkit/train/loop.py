@@ -246,6 +246,7 @@ def _train(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
         except TrainingCancelled:
             _stop_cancelled(run)
         except BaseException as error:
+            run.tuner.restore()
             run.writer.finish("failed", message=str(error) or type(error).__name__)
             raise
         try:
@@ -253,6 +254,8 @@ def _train(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
         except BaseException as error:
             run.writer.finish("failed", message=str(error) or type(error).__name__)
             raise
+        finally:
+            run.tuner.restore()
 
 
 def _prepare(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
@@ -467,6 +470,7 @@ def _stop_cancelled(run: Run) -> None:
 def _finish(run: Run) -> TrainResult:
     """The best epoch on the test split (not for a cancelled run), the result, the run's final status."""
     state, config = run.state, run.config
+    run.tuner.settle()
     seconds = time.perf_counter() - run.started
     img_per_s = state.train_images / state.train_seconds if state.train_seconds else 0.0
     result = TrainResult(

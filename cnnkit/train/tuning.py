@@ -29,6 +29,7 @@ class ThreadTuner:
     def __init__(self, device: torch.device, emit: Emit, explicit: Optional[int] = None,
                  cap: Optional[Callable[[], Optional[int]]] = None, environ: Optional[dict] = None):
         self.emit = emit
+        self._original = torch.get_num_threads()  # put back when the run ends (see restore)
         self.cores = rules.cpu_count()
         self.cap = cap
         self.enabled = device.type == "cpu"
@@ -75,6 +76,19 @@ class ThreadTuner:
             self._tune_step(images, seconds)
         else:
             self._watch_step(images, seconds)
+
+    def settle(self) -> None:
+        """A run too short to time every candidate keeps (and reports) the count it trained at last."""
+        if self.choice is None and self._current is not None:
+            self._choose(rules.ThreadChoice(self._current, self.cores, "tuned", self._busy, rates=dict(self._rates),
+                                            cap=self._cap(), reason=f"{self._reason}: too few batches to compare",
+                                            wait_policy=self.wait_policy))
+
+    def restore(self) -> None:
+        """The thread count from before the run: torch.set_num_threads also sets the default for threads that
+        start later (each page run of the server is a new thread), which must not keep a busy moment's choice."""
+        if torch.get_num_threads() != self._original:
+            torch.set_num_threads(self._original)
 
     # --- tuning ------------------------------------------------------------------------------------------------
     @property
