@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -72,13 +73,23 @@ def run_training(args: list[str], env: dict, timeout: float) -> dict:
     try:
         done = subprocess.run([sys.executable, "-m", "cnnkit", "train", "--json", *args], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as slow:
+        # too slow to finish: its last progress line's img/s (the CLI prints one every 2 s) stands for it
+        text = slow.stderr.decode(errors="replace") if isinstance(slow.stderr, bytes) else (slow.stderr or "")
+        rates = re.findall(r"step \d+/\d+ .* (\d+) img/s", text)
+        if rates:
+            return {"img_s": float(rates[-1]), "partial": f"stopped after {timeout:.0f} s", "threads": _threads(text)}
         return {"error": f"over {timeout:.0f} s"}
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["?"])[-1][:300]}
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     return {"img_s": round(summary["train_img_per_s"], 1), "threads": summary.get("threads", ""),
             "test_acc": summary.get("test_acc"), "wall_s": round(time.perf_counter() - started, 1)}
+
+
+def _threads(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith("CPU: ")]
+    return lines[-1][5:] if lines else ""
 
 
 def measure(workload: str, args: list[str], condition: str, mode: str, base_env: dict, cores: int,

@@ -206,7 +206,7 @@ def describe_choice(threads: int, cores: int, busy: Optional[float], source: str
         return f"{text} (set by {source})"
     if busy is None:
         return text
-    taken = cores - free_cores(cores, busy)
+    taken = min(cores, int(busy + 0.5))  # all of them may be busy (we still get a share of one)
     if taken <= 0:
         return f"{text}; {cores} cores free" if cores > 1 else text
     return f"{text}; {taken} core{'s' if taken > 1 else ''} busy elsewhere"

@@ -144,6 +144,7 @@ def test_the_choice_in_words():
     assert rules.describe_choice(1, 2, 0.9, "tuned") == "1 thread; 1 core busy elsewhere"
     assert rules.describe_choice(2, 2, 0.1, "tuned") == "2 threads; 2 cores free"
     assert rules.describe_choice(3, 4, 2.0, "tuned") == "3 threads; 2 cores busy elsewhere"
+    assert rules.describe_choice(1, 2, 1.8, "tuned") == "1 thread; 2 cores busy elsewhere"
     assert rules.describe_choice(4, 2, None, "--threads") == "4 threads (set by --threads)"
 
 
