@@ -151,8 +151,11 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path,
                         default=Path(os.environ.get("CNNKIT_DATA_DIR", "/work/shared/data")),
                         help="folder holding cifar10-jpeg (read-only is fine: the decode cache goes elsewhere)")
-    parser.add_argument("--timeout", type=float, default=240.0, help="seconds one training may take")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds one training may take (default 60 with --quick, else 240); a run stopped "
+                             "then counts with its last progress line's img/s")
     args = parser.parse_args()
+    args.timeout = args.timeout or (60.0 if args.quick else 240.0)
 
     from cnnkit.threads import cpu_count
 
