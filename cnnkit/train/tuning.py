@@ -48,23 +48,23 @@ class ThreadTuner:
         self._watch: Optional[rules.RetuneWatch] = None
         self._window = [0, 0.0]             # images, seconds
         self._window_probe: Optional[rules.CpuSample] = None
-        if not self.enabled:
-            return
-        if user is not None:
+        self._started = False               # the first round starts with the first batch (data prep keeps all threads)
+        if user is not None:  # the user's count, on a GPU too (its CPU work: evaluation, augmentation on the CPU)
             count, source = user
             torch.set_num_threads(count)
             self._choose(rules.ThreadChoice(count, self.cores, source, None, wait_policy=self.wait_policy))
             self.enabled = False
-        elif self.cores == 1:
+        elif self.enabled and self.cores == 1:
             torch.set_num_threads(1)
             self._choose(rules.ThreadChoice(1, 1, "single core", None, wait_policy=self.wait_policy))
             self.enabled = False
-        else:
-            self._start_round("start")
 
     # --- the loop's two calls --------------------------------------------------------------------------------
     def batch_started(self) -> None:
         if self.enabled:
+            if not self._started:
+                self._started = True
+                self._start_round("start")
             self._batch_start = time.perf_counter()
 
     def batch_done(self, images: int) -> None:
