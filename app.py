@@ -1,11 +1,6 @@
 """CNN Lab: the entry point. `streamlit run app.py`."""
 
-from cnnkit.threads import set_openmp_wait_env
-
-# Before anything here loads torch: OpenMP reads its wait policy once (a short spin; cnnkit.threads, issue 24).
-set_openmp_wait_env()
-
-import streamlit as st  # noqa: E402
+import streamlit as st
 
 from ui.identity import class_config
 from ui.sidebar import render_sidebar

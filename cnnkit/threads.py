@@ -12,7 +12,9 @@ cnnkit.train.loop drives it with real batches.
 
 OpenMP's wait policy (libgomp, which PyTorch's Linux wheels bundle: OMP_WAIT_POLICY, GOMP_SPINCOUNT) is
 read once, when the OpenMP runtime loads with torch; `set_openmp_wait_env()` sets it for a process that has
-not imported torch yet (the CLI entry point, the process backend's spawned workers) and does nothing later.
+not imported torch yet and does nothing later. cnnkit/__init__.py calls it: every way into the engine (the
+CLI, the server's pages, which Streamlit may run without app.py, the process backend's workers) imports
+cnnkit before torch.
 """
 
 from __future__ import annotations
