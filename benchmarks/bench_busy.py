@@ -17,10 +17,12 @@ The last stdout line is one JSON object: quiet_img_s, busy1_img_s, busy1_ratio, 
 (tuned, default Shapes run), today_* (the same without tuning), quiet_vs_today (goal >= 0.97), every run's
 figures, and the load average before each run (on a shared machine the figures are noisy: read them with it).
 
-Measured on the 2-core dev box while 8 other sessions shared it (load average 6-18, so "quiet" was not):
-  --quick (shapes):  tuned quiet 550, one busy 434 (0.79), two busy 158 img/s; today quiet 132, one and two
-                     busy under 45 img/s (stopped at 240 s); tuned chose 1 thread everywhere (the box was busy).
-  --only cifar:      tuned quiet 173, one busy 109, two busy 95; today 84, 49, 54 img/s (tuned 2.1-2.2x).
+Measured on the 2-core dev box while 8 other sessions shared it (load average 6-18, so "quiet" was not;
+tuned chose 1 thread everywhere, "N cores busy elsewhere"):
+  --quick (shapes), load 7-11:  tuned quiet 948, one busy 919 (0.97), two busy 294 img/s; today 905 (first epoch
+                     only, stopped at 60 s), 120 (0.13), 81: one busy core, tuned 7.7x today.
+  --quick (shapes), load 6-13:  tuned 550, 434 (0.79), 158; today 132, under 45 (stopped at 240 s).
+  --only cifar, load 11-18:  tuned quiet 173, one busy 109, two busy 95; today 84, 49, 54 img/s (tuned 2.1-2.2x).
 Single runs of the default recipe by hand at load 0.3-2.5: 2 threads 2716-2843 img/s quiet (1 thread 1715),
 one core busy: 2 threads 271-383 with any spin setting, 1 thread 1230. Re-run on a quiet machine for the
 goals (busy1_ratio >= 0.5, quiet_vs_today >= 0.97).
