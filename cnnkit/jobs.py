@@ -126,6 +126,8 @@ class JobSnapshot:
                 parts.append(f"ETA {format_seconds(self.eta_s)}")
             else:  # the first steps are warm-up, not a measurement (cnnkit.train.eta)
                 parts.append("ETA estimating…")
+            if self.meta.get("threads_text"):  # the CPU thread choice (cnnkit.train.tuning), e.g. "1 thread; ..."
+                parts.append(str(self.meta["threads_text"]))
             return " · ".join(parts)
         return self.message or self.phase or self.status
 
@@ -152,6 +154,10 @@ class JobContext:
     def cancelled(self) -> bool:
         return self.cancel_event.is_set()
 
+    def thread_share(self) -> int:
+        """CPU threads this job may use now: its fair share of the cores among the jobs running here."""
+        return self._manager._thread_share(self.job_id)
+
 
 class TrainingJob:
     """The job function of a training: train(config) or a resume, as data (a config and a run folder) so a
@@ -167,7 +173,7 @@ class TrainingJob:
 
         try:
             return train(self.config, on_progress=context.progress, cancel_event=context.cancel_event,
-                         resume_from=self.resume_from, owner=self.owner)
+                         resume_from=self.resume_from, owner=self.owner, thread_cap=context.thread_share)
         except Cancelled as exc:
             # A cancel escapes train() only before its first step (e.g. while the data loads).
             raise Cancelled(str(exc) or "stopped before training started") from None
@@ -192,10 +198,15 @@ class LocalBackend:
 
 
 def _train_in_worker(config_dict: dict, resume_from: Optional[str], owner: str, kind_modules: list,
-                     events, cancel_event) -> None:
+                     events, cancel_event, thread_cap: Optional[int] = None) -> None:
     """One training in a spawned worker process (ProcessBackend): progress events go to `events` as
-    ("event", dict), then one ("end", status, result or exception, traceback)."""
+    ("event", dict), then one ("end", status, result or exception, traceback). `thread_cap`: the job's
+    fair share of the cores when it started."""
     import importlib
+
+    from cnnkit.threads import set_openmp_wait_env
+
+    set_openmp_wait_env()  # a fresh process: OpenMP has not started yet, so its wait policy can still be set
 
     for module in kind_modules:  # model kinds registered in the app (e.g. transfer) must exist here too
         importlib.import_module(module)
@@ -203,7 +214,8 @@ def _train_in_worker(config_dict: dict, resume_from: Optional[str], owner: str, 
 
     try:
         result = train(TrainConfig.from_dict(config_dict), on_progress=lambda e: events.put(("event", e)),
-                       cancel_event=cancel_event, resume_from=resume_from, owner=owner)
+                       cancel_event=cancel_event, resume_from=resume_from, owner=owner,
+                       thread_cap=(lambda: thread_cap) if thread_cap else None)
         events.put(("end", "done", result, ""))
     except Cancelled as exc:
         events.put(("end", "cancelled", str(exc) or "stopped before training started", ""))
@@ -303,7 +315,7 @@ class ProcessBackend(RemoteTrainingBackend):
         kind_modules = sorted({kind.build.__module__ for kind in MODEL_KINDS.values()})
         worker = self._context.Process(target=_train_in_worker, daemon=True, name=f"cnnkit-{job_id}",
                                        args=(spec.config.to_dict(), spec.resume_from, spec.owner, kind_modules,
-                                             events, cancel))
+                                             events, cancel, manager._thread_share(job_id)))
         try:
             _start_without_main(worker)
         except Exception as exc:
@@ -590,6 +602,18 @@ class JobManager:
             job.snapshot.status = "running"
             job.snapshot.started = time.time()
             self.backend.start(self, job)
+
+    def _thread_share(self, job_id: str) -> int:
+        """The fair share of this machine's cores for a running job: the cores split between the jobs
+        running on its device (cnnkit.threads.fair_share; earlier jobs get the remainder)."""
+        from cnnkit.threads import cpu_count, fair_share
+
+        with self._lock:
+            device = self._jobs[job_id].snapshot.device
+            running = [j for j in self._order if self._jobs[j].snapshot.status == "running"
+                       and self._jobs[j].snapshot.device == device]
+            index = running.index(job_id) if job_id in running else len(running)
+            return fair_share(cpu_count(), max(len(running), index + 1), index)
 
     def _run(self, job_id: str) -> None:
         """Run the job's function in this thread (LocalBackend) and record how it ended."""

@@ -23,6 +23,9 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     config = data.parent / "cnnlab.toml"
     config.write_text("")
     os.environ["CNNLAB_CONFIG"] = str(config)
+    # One fixed CPU thread count: runs are bit-for-bit reproducible only at the same count, and the tuner
+    # (cnnkit.train.tuning) would choose by the machine's load. tests/test_threads.py unsets it to test tuning.
+    os.environ.setdefault("CNNKIT_THREADS", "2")
     return {"data": data, "checkpoints": checkpoints, "config": config}
 
 

@@ -61,6 +61,8 @@ def _stderr_progress(json_mode: bool):
             val = f" val loss {row['val_loss']:.4f} val acc {row['val_acc']:.2%}" if row["val_acc"] is not None else ""
             progress(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.2%}{val} "
                      f"({row['seconds']:.1f} s, {row['images_per_s']:.0f} img/s)")
+        elif kind == "threads":
+            progress(f"CPU: {event['threads_text']}")
         elif kind == "run_dir":
             progress(f"run folder: {event['run_dir']}")
             for note in event.get("notes", []):
@@ -84,7 +86,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     check_run_allowed(config, load_classroom_config())  # the class's limits (cnnlab.toml), as on the pages
-    result = train(config, on_progress=_stderr_progress(args.json), owner=args.owner)
+    result = train(config, on_progress=_stderr_progress(args.json), owner=args.owner, threads=args.threads)
     _print_result(result, args.json)
     return 0
 
@@ -92,7 +94,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from cnnkit.train import resume
 
-    result = resume(args.run, on_progress=_stderr_progress(args.json))
+    result = resume(args.run, on_progress=_stderr_progress(args.json), threads=args.threads)
     _print_result(result, args.json)
     return 0
 
@@ -139,17 +141,25 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_threads_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads to train with (default: timed on the first batches from the cores free "
+                             "now, and again when the speed drops; CNNKIT_THREADS or OMP_NUM_THREADS also fix it)")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a model (progress on stderr, one JSON line on stdout)")
     add_train_flags(train)
     train.add_argument("--json", action="store_true", help="only the JSON result on stdout (it is always the last line)")
     train.add_argument("--owner", default=CLI_OWNER, help="whose run it is (the class board and Runs tab show it; "
                        f"default {CLI_OWNER!r}, which no web session can act as)")
+    _add_threads_flag(train)
     train.set_defaults(func=cmd_train)
 
     resume = subparsers.add_parser("resume", help="go on with an interrupted or stopped run from its last epoch")
     resume.add_argument("run", help="run folder or run id")
     resume.add_argument("--json", action="store_true")
+    _add_threads_flag(resume)
     resume.set_defaults(func=cmd_resume)
 
     evaluate = subparsers.add_parser("evaluate", help="evaluate a saved run on a test split")

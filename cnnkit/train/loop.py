@@ -34,6 +34,7 @@ from cnnkit.train.eta import EtaEstimator, eval_cost_ratio
 from cnnkit.train.optim import LRSchedule, build_optimizer, l1_penalty, loss_function, weight_parameters
 from cnnkit.train.recipes import prepare_model
 from cnnkit.train.pipeline import PreparedData, augment, batches, prepare_data
+from cnnkit.train.tuning import ThreadTuner
 
 ProgressCallback = Callable[[dict], None]
 
@@ -66,6 +67,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     results: Optional[dict] = None
     message: str = ""
+    threads: str = ""              # the CPU thread choice in words, e.g. "1 thread; 1 core busy elsewhere"
 
     def summary(self) -> dict:
         """The CLI's JSON line: everything but the bulky history and full results."""
@@ -184,6 +186,7 @@ class Run:
     cancel_event: Optional[threading.Event]
     trainable: int
     frozen: int
+    tuner: ThreadTuner
     state: RunState = field(default_factory=RunState)
     started: float = field(default_factory=time.perf_counter)
     eta: Optional[EtaEstimator] = None  # the live ETA (cnnkit.train.eta): measured after warm-up
@@ -199,20 +202,24 @@ class Run:
 
 def train(config: TrainConfig, on_progress: Optional[ProgressCallback] = None,
           cancel_event: Optional[threading.Event] = None, resume_from: Optional[str | Path] = None,
-          checkpoint_root: Optional[Path] = None, owner: str = "") -> TrainResult:
+          checkpoint_root: Optional[Path] = None, owner: str = "", threads: Optional[int] = None,
+          thread_cap: Optional[Callable[[], Optional[int]]] = None) -> TrainResult:
     """Train, save and evaluate one run. resume_from: an interrupted/cancelled run folder to go on with.
     owner: who trains it (recorded in a new run's run.json; "" = a guest; a resumed run keeps its own).
+    threads: CPU threads chosen by the user (None: CNNKIT_THREADS / OMP_NUM_THREADS, else tuned on the
+    first batches, see cnnkit.train.tuning); thread_cap: the job manager's fair share, asked at each tuning.
 
     Raises ValueError (bad settings, unavailable data, diverged loss, a run that is busy, finished or
     damaged) with a message saying what to change. A cancelled run returns with status "cancelled"
     and keeps what was trained."""
     config.validate()
     writer = RunWriter.open(resume_from) if resume_from is not None else None
-    return _train(config, writer, _Emitter(on_progress), cancel_event, checkpoint_root, owner)
+    return _train(config, writer, _Emitter(on_progress), cancel_event, checkpoint_root, owner,
+                  (threads, thread_cap))
 
 
 def resume(run_dir: str | Path, on_progress: Optional[ProgressCallback] = None,
-           cancel_event: Optional[threading.Event] = None) -> TrainResult:
+           cancel_event: Optional[threading.Event] = None, threads: Optional[int] = None) -> TrainResult:
     """Go on with an interrupted or cancelled run right after its last committed epoch."""
     writer = RunWriter.open(run_dir)
     try:
@@ -221,14 +228,15 @@ def resume(run_dir: str | Path, on_progress: Optional[ProgressCallback] = None,
     except ValueError as error:
         writer.close()
         raise DamagedRun(f"run {writer.run_dir.name} cannot be resumed: config.json: {error}") from None
-    return _train(config, writer, _Emitter(on_progress), cancel_event, None)
+    return _train(config, writer, _Emitter(on_progress), cancel_event, None, "", (threads, None))
 
 
 def _train(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
-           cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path], owner: str = "") -> TrainResult:
+           cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path], owner: str = "",
+           threads: tuple = (None, None)) -> TrainResult:
     """The recipe: prepare (nothing written until everything is checked), epochs, final evaluation."""
     try:
-        run = _prepare(config, writer, emit, cancel_event, checkpoint_root, owner)
+        run = _prepare(config, writer, emit, cancel_event, checkpoint_root, owner, threads)
     except BaseException:
         if writer is not None:
             writer.close()  # a failed resume leaves the run as it was
@@ -243,6 +251,7 @@ def _train(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
         except TrainingCancelled:
             _stop_cancelled(run)
         except BaseException as error:
+            run.tuner.restore()
             run.writer.finish("failed", message=str(error) or type(error).__name__)
             raise
         try:
@@ -250,13 +259,17 @@ def _train(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
         except BaseException as error:
             run.writer.finish("failed", message=str(error) or type(error).__name__)
             raise
+        finally:
+            run.tuner.restore()
 
 
 def _prepare(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
-             cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path], owner: str = "") -> Run:
+             cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path], owner: str = "",
+             threads: tuple = (None, None)) -> Run:
     """Data, network, optimiser, the committed state of a resumed run; then (and only then) the run
     folder is written: created, or brought in line with its last commit and marked running."""
     device = resolve_device(config.device)
+    tuner = ThreadTuner(device, emit, explicit=threads[0], cap=threads[1])  # a bad --threads fails before any work
     generator = seed_everything(config.seed)
     if writer is not None:
         _check_config_matches_run(config, writer)
@@ -293,7 +306,7 @@ def _prepare(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
               criterion=loss_function(config, len(prepared.classes)), optimizer=optimizer,
               schedule=LRSchedule(config, math.ceil(len(prepared.train_x) / config.batch_size)),
               scaler=torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16), writer=writer, emit=emit,
-              cancel_event=cancel_event, trainable=counts.trainable, frozen=counts.frozen)
+              cancel_event=cancel_event, trainable=counts.trainable, frozen=counts.frozen, tuner=tuner)
     run.eta = EtaEstimator(total_steps=config.epochs * run.steps_per_epoch, steps_per_epoch=run.steps_per_epoch,
                            batch_size=config.batch_size, val_images=len(prepared.val_x),
                            test_images=len(prepared.test_x), epochs_done_before=commit.epoch if commit else 0,
@@ -371,6 +384,7 @@ def _train_epoch(run: Run) -> dict:
     n_train = len(run.prepared.train_x)
     for epoch_step, index in enumerate(batches(n_train, config.batch_size, run.generator, run.device), start=1):
         _check_cancel(run.cancel_event)
+        run.tuner.batch_started()
         lr = run.schedule.apply(run.optimizer, epoch, epoch_step - 1)
         x = run.normalise(augment(run.prepared.train_x[index], run.augment, run.generator))
         y = run.prepared.train_y[index]
@@ -400,6 +414,7 @@ def _train_epoch(run: Run) -> dict:
         window_steps += 1
         correct += (logits.detach().argmax(dim=1) == y).sum()
         seen += len(y)
+        run.tuner.batch_done(len(y))
         if log_now:
             value = float(window_loss) / window_steps
             if not math.isfinite(value) or _exploded(value, state.start_loss):
@@ -465,13 +480,15 @@ def _stop_cancelled(run: Run) -> None:
 def _finish(run: Run) -> TrainResult:
     """The best epoch on the test split (not for a cancelled run), the result, the run's final status."""
     state, config = run.state, run.config
+    run.tuner.settle()
     seconds = time.perf_counter() - run.started
     img_per_s = state.train_images / state.train_seconds if state.train_seconds else 0.0
     result = TrainResult(
         run_id=run.writer.run_dir.name, run_dir=str(run.writer.run_dir), status=state.status, dataset=config.dataset,
         model=run.model_name, device=str(run.device), epochs=len(state.history), seconds=seconds,
         train_img_per_s=img_per_s, test_acc=None, macro_f1=None, per_class=[], best_val_acc=state.best_score,
-        trainable_params=run.trainable, frozen_params=run.frozen, history=state.history, message=state.message)
+        trainable_params=run.trainable, frozen_params=run.frozen, history=state.history, message=state.message,
+        threads=run.tuner.choice.text if run.tuner.choice else "")
     if state.status != "cancelled":
         run.emit("status", phase="evaluating", message="evaluating the best epoch on the test split", fraction=None)
         if state.best_weights is not None:
@@ -488,8 +505,9 @@ def _finish(run: Run) -> TrainResult:
         run.writer.write_results(evaluation.to_dict(), predictions)
         result.results = evaluation.to_dict()
         result.test_acc, result.macro_f1, result.per_class = evaluation.accuracy, evaluation.macro_f1, evaluation.per_class
+    thread_fields = {"threads": run.tuner.choice.to_dict()} if run.tuner.choice else {}
     run.writer.finish(state.status, message=state.message, seconds=seconds, train_img_per_s=img_per_s,
-                      test_accuracy=result.test_acc, macro_f1=result.macro_f1)
+                      test_accuracy=result.test_acc, macro_f1=result.macro_f1, **thread_fields)
     return result
 
 
