@@ -26,6 +26,9 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # One fixed CPU thread count: runs are bit-for-bit reproducible only at the same count, and the tuner
     # (cnnkit.train.tuning) would choose by the machine's load. tests/test_threads.py unsets it to test tuning.
     os.environ.setdefault("CNNKIT_THREADS", "2")
+    # The app hides error details from students (.streamlit/config.toml); every AppTest shows the real error
+    # (the e2e server gets --client.showErrorDetails full on its command line).
+    os.environ["STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"] = "full"
     return {"data": data, "checkpoints": checkpoints, "config": config}
 
 

@@ -183,7 +183,7 @@ def test_a_second_session_typing_a_claimed_name_is_refused(class_dirs):
 
 def test_link_parameters_and_run_notes_are_shown_as_text(class_dirs):
     at = app("training_runner", lesson="[x](http://evil.example)![i](http://evil.example/i.png)")
-    shown = " ".join(i.value for i in at.info)
+    shown = " ".join(e.value for e in at.error)  # not a lesson: said, with the link's text escaped
     assert "\\[x\\]\\(http\\:" in shown and "](http" not in shown
     at = app("training_runner", preset="![i](http://evil.example/i.png)")
     assert any("is not a model this app knows" in e.value and "](http" not in e.value for e in at.error)

@@ -73,7 +73,7 @@ def _pinned_run(home_dirs, run_id: str = "run-ben") -> None:
                                                  "epochs_done": 1}))
     from cnnkit.classroom import pin
 
-    pin("run", run_id)
+    pin("run", run_id, teacher=True)
 
 
 def test_a_pinned_run_link_keeps_the_students_name(home_dirs):

@@ -179,7 +179,7 @@ def test_a_training_runner_link_loads_a_lessons_arm(folders):
     at = make_app_test("training_runner", timeout=120)
     at.query_params.update({"lesson": "no-such", "arm": "**x**"})
     at.run()
-    assert any("no lesson" in e.value and "no\\-such" in e.value for e in at.error)   # escaped: plain text
+    assert any("no lesson" in e.value and "no-such" in e.value for e in at.error)   # ui.text.plain: as typed
     assert at.slider(key="tr_epochs").value == 8                                     # the defaults stay
 
 

@@ -17,7 +17,7 @@ from cnnkit.paths import checkpoint_dir, data_dir, demo_runs_dir
 from ui.charts import show_chart
 from ui.identity import current_owner, is_teacher
 from ui.lessons_home import pinned_lesson_link
-from ui.links import page_link, share_box
+from ui.links import in_navigation, navigation_pages, page_link, share_box
 from ui.sidebar import device_info
 from ui.text import plain
 
@@ -37,29 +37,6 @@ PAGE_GUIDE = {
 INSIDE = "pages/inside_network.py"
 GRADCAM = "pages/gradcam_viewer.py"
 TRAIN = "pages/training_runner.py"
-
-
-def navigation_pages() -> list[tuple[str, str]]:
-    """(page file relative to the app, title) of every page in this session's navigation (app.py, filtered by
-    the class config), in menu order; Home excluded."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    root = Path(__file__).resolve().parents[1]
-    pages = []
-    for info in (ctx.pages_manager.get_pages().values() if ctx else []):
-        path = Path(info.get("script_path", ""))
-        try:
-            relative = path.resolve().relative_to(root).as_posix()
-        except ValueError:
-            continue
-        if relative.startswith("pages/") and relative != "pages/home.py":
-            pages.append((relative, info.get("page_name", path.stem)))
-    return pages
-
-
-def _in_navigation(page: str) -> bool:
-    return any(p == page for p, _ in navigation_pages())
 
 
 def render_start_here() -> None:
@@ -104,7 +81,7 @@ def _pinned_run(run_id: str, teacher: bool) -> None:
     if record.owner:
         facts.append(f"by {record.owner}")
     st.text(f"📌 Run {record.run_id}: " + ", ".join(str(f) for f in facts if f))
-    if _in_navigation(TRAIN):
+    if in_navigation(TRAIN):
         page_link(TRAIN, label="Open its settings in the Training runner", params={"run": record.run_id}, icon="⚙️")
     if teacher:
         st.caption("Teacher: the link for the class (copy it, or let them scan the QR code).")
@@ -157,12 +134,12 @@ def render_demos() -> None:
                                        f"after epoch 1 to {last['validation accuracy']:.0%} after epoch "
                                        f"{int(last['epoch'])}.")
             if demo["dataset"] == "shapes":
-                if _in_navigation(INSIDE):
+                if in_navigation(INSIDE):
                     st.page_link(INSIDE, label="Look inside the demo", icon="🔬",
                                  help="Every layer of this network on a test image: one click, nothing to set up.")
-                if _in_navigation(GRADCAM):
+                if in_navigation(GRADCAM):
                     st.page_link(GRADCAM, label="Where does it look? (Grad-CAM)", icon="🔥")
-            elif demo["dataset"] == "digits" and _in_navigation(INSIDE):
+            elif demo["dataset"] == "digits" and in_navigation(INSIDE):
                 st.caption("Pick it in *Inside the network* and draw a digit.")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.links import in_navigation
 from ui.text import escape_markdown
 
 LESSONS_PAGE = "pages/lessons.py"
@@ -32,7 +33,7 @@ def render_course_section() -> None:
     except (OSError, ValueError) as exc:  # a damaged install: Home still opens
         st.caption(f"The course's lessons cannot be listed: {exc}")
         return
-    if not shipped:
+    if not shipped or not in_navigation(LESSONS_PAGE):  # a class config may hide the Lessons page
         return
     st.subheader("The course")
     st.caption("The course's lab experiments with our results beside the report's, ready to open: ask the class to "
@@ -52,6 +53,8 @@ def pinned_lesson_link(lesson_id: str) -> None:
 
     try:
         title = lessons.get_lesson(lesson_id).title
+        if not in_navigation(LESSONS_PAGE):
+            raise KeyError(lesson_id)
     except KeyError:
         st.caption(escape_markdown(f"📌 Lesson {lesson_id}: no longer in the course or the class's lesson files"))
         return

@@ -21,6 +21,30 @@ PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 HOME_PAGE = "pages/home.py"  # the default page: its URL path is the app's root
 
 
+def navigation_pages() -> list[tuple[str, str]]:
+    """(page file relative to the app, title) of every page in this session's navigation (app.py, filtered by
+    the class config), in menu order; Home excluded."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    root = PAGES_DIR.parent
+    pages = []
+    for info in (ctx.pages_manager.get_pages().values() if ctx else []):
+        path = Path(info.get("script_path", ""))
+        try:
+            relative = path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if relative.startswith("pages/") and relative != "pages/home.py":
+            pages.append((relative, info.get("page_name", path.stem)))
+    return pages
+
+
+def in_navigation(page: str) -> bool:
+    """Whether `pages/x.py` is in this session's navigation (a class config may hide pages)."""
+    return any(p == page for p, _ in navigation_pages())
+
+
 def page_url_path(page: str) -> str:
     """The URL path Streamlit gives `pages/x.py` in app.py's navigation ("x"); "" for Home."""
     return "" if page == HOME_PAGE else Path(page).stem
