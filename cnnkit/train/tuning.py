@@ -45,6 +45,7 @@ class ThreadTuner:
         self._reason = "start"
         self._busy: Optional[float] = None
         self._probe: Optional[rules.CpuSample] = None
+        self._round_probe: Optional[rules.CpuSample] = None
         self._watch: Optional[rules.RetuneWatch] = None
         self._window = [0, 0.0]             # images, seconds
         self._window_probe: Optional[rules.CpuSample] = None
@@ -100,6 +101,7 @@ class ThreadTuner:
         self._rates = {}
         self._plan = [1]  # first 1 thread: its batches also tell how busy the other cores are
         self._busy = None
+        self._round_probe = rules.sample_cpu()  # the whole round: a longer window when one candidate's is too short
         self._next_candidate()
 
     def _cap(self) -> Optional[int]:
@@ -133,6 +135,9 @@ class ThreadTuner:
         if self._plan:
             self._next_candidate()
             return
+        if self._busy is None and self._round_probe:  # fast batches: judge the other cores over the whole round
+            end = rules.sample_cpu()
+            self._busy = rules.busy_elsewhere(self._round_probe, end, self.cores) if end else None
         best = rules.pick_fastest(self._rates)
         torch.set_num_threads(best)
         self._current = None
