@@ -319,6 +319,16 @@ def test_predictions_one_per_owner_listed_per_owner_and_erased(teacher_dir):
     assert [p["owner"] for p in stored["predictions"]] == ["Bob"]
 
 
+def test_erasing_a_student_erases_their_predictions_and_keeps_the_others(teacher_dir):
+    from cnnkit.classroom.student_data import erase_student, student_data
+
+    record_prediction("my-depth", "Ada", "deep", 3)
+    record_prediction("my-depth", "Bob", "shallow", 1)
+    assert student_data("Ada", teacher=True).counts().get("predictions") == 1  # listed with the rest of hers
+    erase_student("Ada", teacher=True)
+    assert predictions_of("Ada") == [] and [p["owner"] for p in predictions("my-depth")] == ["Bob"]
+
+
 # --- end to end -----------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_a_lesson_runs_end_to_end_in_quick_mode_as_one_job_group(teacher_dir):

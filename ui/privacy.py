@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 import cnnkit.labs  # noqa: F401  registers runs, datasets and labs as student data
+import cnnkit.lessons  # noqa: F401  registers lesson predictions as student data
 from cnnkit.classroom import GUEST, NotAllowed
 from cnnkit.classroom.student_data import (StudentBusy, erase_student, export_file_name, export_student,
                                            known_students, privacy_rows, retention, student_data)

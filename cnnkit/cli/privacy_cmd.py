@@ -12,6 +12,7 @@ from cnnkit.cli.common import print_json, progress, topic_subparsers
 
 def _kinds() -> None:
     import cnnkit.labs  # noqa: F401  registers runs, datasets and labs (cnnkit.labs imports store and data)
+    import cnnkit.lessons  # noqa: F401  registers lesson predictions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

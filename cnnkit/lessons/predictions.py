@@ -114,3 +114,12 @@ def prediction_outcomes(lesson_id: str, result) -> list[dict]:
     return [{**r, "winner": winner, "actual_margin": round(margin, 2), "right_arm": r["arm_id"] == winner,
              "margin_error": round(r["margin_points"] - margin, 2) if r["arm_id"] == winner else None}
             for r in predictions(lesson_id)]
+
+
+# A student's predictions are student data: listed, exported and erased with the rest of theirs (issue 25).
+from cnnkit.classroom.student_data import owner_records_kind, register_student_data  # noqa: E402
+
+register_student_data(owner_records_kind(
+    "predictions", predictions_of, erase_predictions,
+    what="Lesson predictions: which arm a student guessed would win a lesson, and by how many points",
+    where="the checkpoint folder's lesson_predictions/<lesson>.json", kept="until the teacher erases the student"))
