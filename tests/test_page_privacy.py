@@ -114,6 +114,9 @@ def test_an_uploaded_image_is_used_in_memory_and_never_written_to_disk(class_dir
     roots = (class_dirs / "data", class_dirs / "runs")
     before = files_under(*roots)
     picture = flower_png()
+    # the viewers open on the demo and a test image: the upload box comes with the Upload source
+    at.radio(key=key.replace("_upload", "_source")).set_value("Upload").run()
+    assert not at.exception, at.exception
     at.file_uploader(key=key).set_value(("my-face.png", picture, "image/png"))
     at.run()
     assert not at.exception, at.exception

@@ -70,6 +70,17 @@ def _sidebar(page):
     return page.locator("[data-testid='stSidebar']")
 
 
+def _wait_for_cookie(context, name: str, timeout_s: float = 30.0) -> str:
+    """The value of cookie `name` once the browser holds it; fails after `timeout_s`."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        values = [c["value"] for c in context.cookies() if c["name"] == name]
+        if values and values[0]:
+            return values[0]
+        time.sleep(0.1)
+    pytest.fail(f"the browser never stored the {name} cookie")
+
+
 def test_a_student_cannot_act_as_another_and_the_teacher_stops_one_run(browser, app_server, isolated_dirs):
     tag = secrets.token_hex(2)
     anna = f"Anna{tag}"
@@ -120,6 +131,9 @@ def test_a_student_cannot_act_as_another_and_the_teacher_stops_one_run(browser, 
         password.fill("e2e-owl")
         password.press("Enter")
         _sidebar(teacher).get_by_text("Teacher mode").wait_for()
+        # The page's script stores the teacher cookie just after "Teacher mode" shows (st.html loads after the
+        # text): reload once the browser holds it, as a teacher's reload would; it must come within seconds.
+        assert _wait_for_cookie(context, "cnnlab_teacher") != "e2e-owl"  # a session token, not the password
         teacher.reload()
         _sidebar(teacher).get_by_text("Teacher mode").wait_for()
         assert "e2e-owl" not in teacher.url and "teacher" not in teacher.url.split("?")[-1]

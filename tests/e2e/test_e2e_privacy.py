@@ -39,6 +39,12 @@ def _open(page, app_server: str, link: str, heading: str) -> None:
     page.wait_for_timeout(1500)  # charts, images and fonts of the page load
 
 
+def _choose_upload(page) -> None:
+    """A viewer's image source: Upload (the viewers open on a test image; the upload box comes with Upload)."""
+    page.locator("[data-testid='stRadio']").filter(has_text="Image from").get_by_text("Upload", exact=True).click()
+    page.locator("[data-testid='stFileUploader']").wait_for(timeout=60_000)
+
+
 def test_the_server_neither_announces_usage_statistics_nor_asks_for_an_email(app_server, isolated_dirs):
     # tests/conftest.py's server runs with the app's own .streamlit/config.toml and no STREAMLIT_* overrides.
     log = (isolated_dirs["data"].parent / "streamlit.log").read_text()
@@ -80,10 +86,12 @@ def test_every_page_talks_only_to_the_app_server(browser, app_server):
         panel.locator("[data-testid='stVegaLiteChart'], .vega-embed").first.wait_for(timeout=60_000)
 
         _open(page, app_server, "Inside the network", "Inside the network")
+        _choose_upload(page)  # the viewer opens on the demo and a test image
         page.locator("input[type=file]").set_input_files(str(ROOT / "assets" / "examples" / "flower.jpg"))
         page.locator("[data-testid='stImage'] img").first.wait_for(timeout=120_000)
 
         _open(page, app_server, "Grad-CAM viewer", "Grad-CAM viewer")
+        _choose_upload(page)
         page.locator("input[type=file]").set_input_files(str(ROOT / "assets" / "examples" / "flower.jpg"))
         page.get_by_text("Top-5 predictions").wait_for(timeout=180_000)
         page.get_by_text(re.compile(r"Grad-CAM for ")).first.wait_for(timeout=180_000)

@@ -31,7 +31,8 @@ def test_run_a_small_lab_and_see_both_methods(page, app_server):
     expect(charts.first).to_be_visible()
     assert charts.count() >= 4  # accuracy, precision, F1 and the per-class heatmap
     page.get_by_role("heading", name="The images at each resolution").wait_for()
-    page.get_by_text("8×8 px").wait_for()
+    # the results' label of the 8 px strip (exact: the preview's caption "shapes test images at 8×8 px" also says it)
+    page.get_by_text("8×8 px", exact=True).wait_for()
     page.get_by_text(f"{default_lab_training().model_label()} on shapes (32 px native)").first.wait_for()  # caption
     assert page.get_by_text("Traceback").count() == 0
     assert page.get_by_text("The lab failed").count() == 0
