@@ -26,6 +26,11 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # One fixed CPU thread count: runs are bit-for-bit reproducible only at the same count, and the tuner
     # (cnnkit.train.tuning) would choose by the machine's load. tests/test_threads.py unsets it to test tuning.
     os.environ.setdefault("CNNKIT_THREADS", "2")
+    # The shipped CIFAR-10 subset would make CIFAR-10 "available" offline in every test; tests that want it
+    # point CNNKIT_SHIPPED_DATASETS_DIR at it (tests/test_data_folders.py).
+    shipped = data.parent / "shipped-datasets"
+    shipped.mkdir(exist_ok=True)
+    os.environ["CNNKIT_SHIPPED_DATASETS_DIR"] = str(shipped)
     # The app hides error details from students (.streamlit/config.toml); every AppTest shows the real error
     # (the e2e server gets --client.showErrorDetails full on its command line).
     os.environ["STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"] = "full"

@@ -275,3 +275,31 @@ def test_cifar10_folder_copy_named_cifar10_and_class_mismatch(offline_data_dir):
     info = dataset_info("cifar10")
     assert info.available and "folder copy cifar10/" in info.description
     assert load_dataset("cifar10").test_y.tolist() == list(range(10))
+
+
+def test_offline_cifar10_falls_back_to_the_subset_that_ships_and_a_data_dir_copy_wins(offline_data_dir, monkeypatch):
+    """A fresh install offline: `cifar10` is the shipped subset (quick lessons run); a copy in the data directory
+    (the full set) is preferred when there is one."""
+    from cnnkit.data.torchvision_sets import CIFAR10_CLASSES
+
+    shipped = offline_data_dir / "shipped"
+    monkeypatch.setenv("CNNKIT_SHIPPED_DATASETS_DIR", str(shipped))
+    _cifar_copy(shipped, "cifar10-subset", CIFAR10_CLASSES)
+    info = dataset_info("cifar10")
+    assert (info.available, info.num_train, info.num_test) == (True, 20, 10)
+    assert "subset that ships with CNN Lab" in info.description
+    data = load_dataset("cifar10")
+    assert data.train_y.tolist() == _red_levels(data.train_x) and data.test_y.tolist() == list(range(10))
+    _cifar_copy(offline_data_dir, "cifar10-jpeg", CIFAR10_CLASSES[:5])  # not all classes: not taken
+    assert "subset" in dataset_info("cifar10").description
+    _cifar_copy(offline_data_dir, "cifar10-jpeg", CIFAR10_CLASSES)
+    assert "folder copy cifar10-jpeg/" in dataset_info("cifar10").description
+
+
+def test_the_shipped_cifar10_subset_holds_every_class_in_both_splits():
+    from cnnkit.data.folders import split_class_counts
+    from cnnkit.data.torchvision_sets import CIFAR10_CLASSES
+
+    counts = split_class_counts(Path(__file__).resolve().parents[1] / "assets" / "datasets" / "cifar10-subset")
+    assert counts["train"] == {name: 600 for name in CIFAR10_CLASSES}
+    assert counts["test"] == {name: 100 for name in CIFAR10_CLASSES}

@@ -20,7 +20,7 @@ import torch
 
 from cnnkit.data.folders import load_folder, split_class_counts
 from cnnkit.data.types import DatasetInfo, LoadedDataset, ProgressFn, report
-from cnnkit.paths import data_dir
+from cnnkit.paths import data_dir, shipped_datasets_dir
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -40,6 +40,7 @@ class TorchvisionSpec:
     classes: tuple[str, ...]
     host: str              # where torchvision downloads it from
     folder_copies: tuple[str, ...] = ()  # folders in data_dir() holding it as train/ and test/ class folders
+    shipped_subset: str = ""  # a folder in cnnkit.paths.shipped_datasets_dir(): the offline fallback, if any
 
 
 CIFAR100_CLASSES = ("apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle",
@@ -67,7 +68,7 @@ TORCHVISION_SETS: dict[str, TorchvisionSpec] = {
     "cifar10": TorchvisionSpec("cifar10", "CIFAR10", "cifar-10-batches-py",
                                ("data_batch_1", "data_batch_5", "test_batch", "batches.meta"),
                                3, 32, 50000, 10000, tuple(CIFAR10_CLASSES), "www.cs.toronto.edu",
-                               ("cifar10-jpeg", "cifar10")),
+                               ("cifar10-jpeg", "cifar10"), "cifar10-subset"),
     "cifar100": TorchvisionSpec("cifar100", "CIFAR100", "cifar-100-python", ("train", "test", "meta"),
                                 3, 32, 50000, 10000, CIFAR100_CLASSES, "www.cs.toronto.edu"),
     "svhn": TorchvisionSpec("svhn", "SVHN", ".", ("train_32x32.mat", "test_32x32.mat"),
@@ -111,8 +112,13 @@ class FolderCopy:
     num_train: int
     num_test: int
 
+    shipped: bool = False  # the small subset that ships with CNN Lab (offline, no copy in the data directory)
+
     @property
     def description(self) -> str:
+        if self.shipped:
+            return (f"the {self.num_train:,} + {self.num_test:,}-image subset that ships with CNN Lab "
+                    f"({self.path.name}: offline, for quick lessons; download the full set when online)")
         return (f"from the folder copy {self.path.name}/ in the data directory (class folders, labelled in "
                 f"torchvision's class order; torchvision's own files are absent)")
 
@@ -124,11 +130,13 @@ def folder_copy(name: str, root: Path | None = None) -> FolderCopy | None:
     not taken for the set (it still lists as a folder dataset under its own name).
     """
     spec = TORCHVISION_SETS[name]
-    for sub in spec.folder_copies:
-        path = (root or data_dir()) / sub
+    places = [((root or data_dir()) / sub, False) for sub in spec.folder_copies]
+    if spec.shipped_subset and not network_available(spec.host):  # online, the full set downloads instead
+        places.append((shipped_datasets_dir() / spec.shipped_subset, True))
+    for path, shipped in places:
         counts = split_class_counts(path) if path.is_dir() else None
         if counts and set(counts["train"]) == set(spec.classes) == set(counts["test"]):
-            return FolderCopy(path, sum(counts["train"].values()), sum(counts["test"].values()))
+            return FolderCopy(path, sum(counts["train"].values()), sum(counts["test"].values()), shipped)
     return None
 
 
