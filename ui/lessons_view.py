@@ -24,8 +24,14 @@ def lesson_label(lesson) -> str:
 
 
 def render_index(all_lessons: Sequence, statuses: dict[str, str], page: str) -> None:
-    """Every lesson grouped by topic (in the course's topic order), each a link with its status."""
-    for topic, members in lessons.lessons_by_topic(list(all_lessons)).items():
+    """The course at a glance (one table), then every lesson grouped by topic (in the course's topic order),
+    each a link with its status."""
+    by_topic = lessons.lessons_by_topic(list(all_lessons))
+    st.dataframe([{"topic": topic, "lesson": lesson.title, "report": lesson.section or lesson.report,
+                   "arms": len(lesson.arms), "status": STATUS_LABELS.get(statuses.get(lesson.id, "not run"), "")}
+                  for topic, members in by_topic.items() for lesson in members],
+                 hide_index=True, width="stretch")
+    for topic, members in by_topic.items():
         st.header(topic.capitalize())  # h2 under the page title (axe: heading order)
         for lesson in members:
             cols = st.columns([5, 1])

@@ -20,6 +20,8 @@ PAGES = [
     ("transfer_learning", "Transfer learning"),
     ("gradcam_viewer", "Grad-CAM viewer"),
     ("inside_network", "Inside the network"),
+    ("lessons", "Lessons"),
+    ("lessons?lesson=002-q4-batchnorm", "Lessons"),  # one lesson (Batch norm), opened on its shipped results
 ]
 # What counts as "something to look at" in the page's main area.
 VISUALS = ("[data-testid='stMain'] :is([data-testid='stImage'] img, [data-testid='stVegaLiteChart'], "
@@ -54,7 +56,7 @@ def blocking_violations(page) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("path,title", PAGES, ids=[p or "home" for p, _ in PAGES])
+@pytest.mark.parametrize("path,title", PAGES, ids=[(p or "home").replace("?", "-") for p, _ in PAGES])
 def test_page_opens_on_something_to_look_at_and_passes_axe(page, app_server, shapes_cached, path, title):
     page.goto(f"{app_server}/{path}")
     page.get_by_role("heading", name=title, level=1).wait_for(timeout=120_000)
