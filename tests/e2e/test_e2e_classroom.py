@@ -130,12 +130,12 @@ def test_a_student_cannot_act_as_another_and_the_teacher_stops_one_run(browser, 
         password = _sidebar(teacher).locator("input[aria-label='Teacher password']")
         password.fill("e2e-owl")
         password.press("Enter")
-        _sidebar(teacher).get_by_text("Teacher mode").wait_for()
+        _sidebar(teacher).get_by_text("Teacher mode", exact=True).wait_for()
         # The page's script stores the teacher cookie just after "Teacher mode" shows (st.html loads after the
         # text): reload once the browser holds it, as a teacher's reload would; it must come within seconds.
         assert _wait_for_cookie(context, "cnnlab_teacher") != "e2e-owl"  # a session token, not the password
         teacher.reload()
-        _sidebar(teacher).get_by_text("Teacher mode").wait_for()
+        _sidebar(teacher).get_by_text("Teacher mode", exact=True).wait_for()
         assert "e2e-owl" not in teacher.url and "teacher" not in teacher.url.split("?")[-1]
         teacher.get_by_text("Teacher: join links, names, running jobs").click()
         row = teacher.locator("[data-testid='stHorizontalBlock']").filter(has_text=f"{anna} ·")
