@@ -27,6 +27,15 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+def check_required_fields(cls: type, data: dict) -> None:
+    """ValueError naming the fields of dataclass `cls` that have no default and are missing from `data` (a saved
+    result read back: every lab kind's from_dict)."""
+    missing = [f.name for f in dataclasses.fields(cls)
+               if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in data]
+    if missing:
+        raise ValueError(f"missing field(s) {', '.join(missing)}")
+
+
 def atomic_write_bytes(path: Path, write) -> None:
     """write(file) into a temp file beside `path`, fsync, then rename over it: readers see old or new, never half."""
     path = Path(path)

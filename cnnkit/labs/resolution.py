@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -23,6 +23,7 @@ from cnnkit.data import dataset_info, transform_resolution
 from cnnkit.data.resolution import RESIZE_MODES
 from cnnkit.device import resolve_device
 from cnnkit.evaluate import evaluate_run
+from cnnkit.fileio import check_required_fields
 from cnnkit.labs.saved import LabKind, labs_dir, register_lab_kind, save_lab
 from cnnkit.models import build_bundle
 from cnnkit.train import TrainConfig, train
@@ -211,10 +212,7 @@ class ResolutionLabResult:
         data = dict(data)
         if data.get("kind", KIND) != KIND:
             raise ValueError(f"a {data['kind']!r} lab is not a resolution lab")
-        missing = [f.name for f in fields(cls)
-                   if f.default is MISSING and f.default_factory is MISSING and f.name not in data]
-        if missing:
-            raise ValueError(f"missing field(s) {', '.join(missing)}")
+        check_required_fields(cls, data)
         data["totv"] = [ResolutionRow(**r) for r in data.get("totv", [])]
         data["tvtv"] = [ResolutionRow(**r) for r in data.get("tvtv", [])]
         known = {f.name for f in fields(cls)}

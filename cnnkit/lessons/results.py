@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
 from cnnkit import store
+from cnnkit.fileio import check_required_fields
 from cnnkit.labs.saved import LabKind, list_labs, load_lab, register_lab_kind, save_lab
 from cnnkit.lessons.schema import COMPARED_METRICS, MODES, Lesson
 from cnnkit.paths import lesson_results_dir
@@ -102,10 +103,7 @@ class LessonResult:
         data = dict(data)
         if data.get("kind", KIND) != KIND:
             raise ValueError(f"a {data.get('kind')!r} lab is not a lesson result")
-        missing = [f.name for f in fields(cls)
-                   if f.default is MISSING and f.default_factory is MISSING and f.name not in data]
-        if missing:
-            raise ValueError(f"missing field(s) {', '.join(missing)}")
+        check_required_fields(cls, data)
         if data.get("mode") not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)} (got {data.get('mode')!r})")
         arm_fields = {f.name for f in fields(ArmResult)}
