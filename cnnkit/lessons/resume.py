@@ -9,7 +9,6 @@ of five 002 lessons) reuses that finished run instead of training it again (`fin
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any, Optional
 
 from cnnkit.jobs import JobManager, get_job_manager, run_is_resumable
@@ -27,14 +26,14 @@ def learning_settings(config: dict) -> dict:
     return {key: value for key, value in config.items() if key not in _NOT_LEARNING}
 
 
-def find_finished_twin(config: Any) -> Optional[Path]:
-    """A finished run whose learning settings equal `config`'s (a TrainConfig), else None."""
+def find_finished_twin(config: Any):
+    """A finished run (its cnnkit.store.RunRecord) whose learning settings equal `config`'s (a TrainConfig)."""
     from cnnkit import store
 
     wanted = learning_settings(config.to_dict())
     for record in store.list_runs():
         if record.status == "done" and learning_settings(record.config) == wanted:
-            return Path(record.run_dir)
+            return record
     return None
 
 
@@ -67,7 +66,7 @@ def resume_group(group_id: str, manager: Optional[JobManager] = None, owner: str
         known = _known_job(manager, entry.get("job_id", ""), group_id)
         if known is not None and known.status in ("queued", "running", "done"):
             continue                                  # this manager is still on it (or finished it)
-        label = f"Lesson {lesson.title}: {lesson.arm(entry['arm_id']).label} (seed {entry['seed']}, resumed)"
+        label = f"Lesson {lesson.title}: {lesson.arm(entry['arm_id']).label} (seed {entry['seed']})"
         meta = {"lesson_id": lesson.id, "arm_id": entry["arm_id"], "seed": entry["seed"]}
         if entry["kind"] == "resolution_lab":
             where = _find_lab_by_name(entry["name"])
@@ -85,7 +84,8 @@ def resume_group(group_id: str, manager: Optional[JobManager] = None, owner: str
             continue
         if record is not None and run_is_resumable(record) and record.epochs_done > 0:
             config = _planned_config(lesson, entry, result.mode, device)
-            entry["job_id"] = manager.submit_training(config, label=label, group=group_id, resume_from=str(run_dir),
+            entry["job_id"] = manager.submit_training(config, label=f"{label}, resumed after epoch {record.epochs_done}",
+                                                      group=group_id, resume_from=str(run_dir),
                                                       owner=owner, teacher=True, kind="lesson", meta=meta)
             queued += 1
             continue
@@ -94,7 +94,7 @@ def resume_group(group_id: str, manager: Optional[JobManager] = None, owner: str
         config = _planned_config(lesson, entry, result.mode, device)
         twin = find_finished_twin(config) if reuse_twins else None
         if twin is not None:
-            entry["name"] = store.read_run_config(twin).get("name", entry["name"])
+            entry["name"] = twin.config.get("name", entry["name"])
             entry["job_id"] = ""
             continue
         entry["job_id"] = manager.submit_training(config, label=label, group=group_id, owner=owner, teacher=True,
