@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
-CKPT=${CKPT:-checkpoints/full-lessons}
+CKPT=${CKPT:-../full-ck}   # beside the checkout: kept when the checkout is laid anew
 PYTHON=${PYTHON:-.venv/bin/python}
 mkdir -p "$CKPT"
 export CNNKIT_DATA_DIR=$DATA CNNKIT_THREADS=1 CNNKIT_CHECKPOINT_DIR=$CKPT
