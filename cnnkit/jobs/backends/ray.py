@@ -1,7 +1,7 @@
-"""Training jobs on a Ray cluster: the JobManager's RayBackend (issue 16).
+"""Backend "ray": training jobs on a Ray cluster (issue 16).
 
-Imported only when CNNKIT_RAY_ADDRESS is set (cnnkit.jobs.get_job_manager), so `ray` stays an optional
-install (requirements-ray.txt). The manager still decides WHAT starts and when (its queue, fair order, slots);
+Imported only when chosen (CNNKIT_JOB_BACKEND=ray or CNNKIT_RAY_ADDRESS set; cnnkit.jobs.get_job_manager), so
+`ray` stays an optional install (requirements-ray.txt). The manager still decides WHAT starts and when (its queue, fair order, slots);
 this backend decides only HOW a started job runs: Ray picks the machine.
 
 Choices, and why:
@@ -35,7 +35,8 @@ from typing import Optional
 import ray
 
 from cnnkit.cancellation import Cancelled
-from cnnkit.jobs import JobManager, RemoteTrainingBackend, _Job, portable_exception
+from cnnkit.jobs.backends.base import RemoteTrainingBackend, portable_exception
+from cnnkit.jobs.context import Job
 from cnnkit.paths import CACHE_DIR_ENV, CHECKPOINT_DIR_ENV, DATA_DIR_ENV, checkpoint_dir, data_dir
 
 CPUS_PER_JOB_ENV = "CNNKIT_RAY_CPUS_PER_JOB"
@@ -172,7 +173,6 @@ class RayBackend(RemoteTrainingBackend):
     def __init__(self, address: Optional[str] = None, cpus_per_job: Optional[int] = None):
         _connect(address)
         self.cpus_per_job = int(cpus_per_job or os.environ.get(CPUS_PER_JOB_ENV, "2"))
-        super().__init__()
         self._hub = None
         self._hub_lock = threading.Lock()
 
@@ -209,7 +209,7 @@ class RayBackend(RemoteTrainingBackend):
         resources = {"num_gpus": 1, "num_cpus": 1} if device == "cuda" else {"num_cpus": self.cpus_per_job}
         return {**resources, "runtime_env": {"env_vars": env}}
 
-    def _watch(self, manager: JobManager, job: _Job) -> None:
+    def _watch(self, manager, job: Job) -> None:
         """The app's side of one Ray training: submit it, move its events into the snapshot, pass Stop on."""
         from cnnkit.models.registry import MODEL_KINDS
 
@@ -234,7 +234,7 @@ class RayBackend(RemoteTrainingBackend):
         self._end(manager, job, ref, stop_pressed)
         hub.forget.remote(job_id)
 
-    def _follow(self, manager: JobManager, job: _Job, ref, hub) -> bool:
+    def _follow(self, manager, job: Job, ref, hub) -> bool:
         """Until the task ends: move its events over, pass Stop on. Returns whether Stop was pressed."""
         job_id = job.snapshot.job_id
         started = False
@@ -253,7 +253,7 @@ class RayBackend(RemoteTrainingBackend):
                     return True
 
     @staticmethod
-    def _collect(manager: JobManager, job_id: str, hub) -> bool:
+    def _collect(manager, job_id: str, hub) -> bool:
         """Apply the events the worker has sent; whether there were any."""
         try:
             events = ray.get(hub.drain.remote(job_id), timeout=30)
@@ -263,7 +263,7 @@ class RayBackend(RemoteTrainingBackend):
             manager._apply_event(job_id, event)
         return bool(events)
 
-    def _end(self, manager: JobManager, job: _Job, ref, stop_pressed: bool) -> None:
+    def _end(self, manager, job: Job, ref, stop_pressed: bool) -> None:
         job_id = job.snapshot.job_id
         try:
             status, value, trace = ray.get(ref)
@@ -284,7 +284,7 @@ class RayBackend(RemoteTrainingBackend):
         self._finish_remote(manager, job_id, status, value, trace)
 
     @staticmethod
-    def _mark_run(job: _Job, status: str, message: str) -> None:
+    def _mark_run(job: Job, status: str, message: str) -> None:
         """A worker that died left its run marked running: say how it ended (through RunWriter, whose lock the
         dead worker's kernel has released), so it is listed as resumable on any machine."""
         from cnnkit.store import RunWriter
@@ -299,4 +299,8 @@ class RayBackend(RemoteTrainingBackend):
             pass  # still locked (the worker lives on), finished or gone: leave it as it is
 
 
-__all__ = ["CPUS_PER_JOB_ENV", "RayAddressError", "RayBackend"]
+def create(address: Optional[str] = None, **options) -> RayBackend:
+    return RayBackend(address, **options)
+
+
+__all__ = ["CPUS_PER_JOB_ENV", "RayAddressError", "RayBackend", "create"]
