@@ -136,8 +136,11 @@ def _train_on_worker(hub, job_id: str, config_dict: dict, resume_from: Optional[
     from cnnkit.train import TrainConfig, train
 
     pump = _EventPump(hub, job_id)
-    pump({"kind": "status", "phase": "starting", "message": f"training on {socket.gethostname()} (Ray)",
-          "fraction": None})
+    context = ray.get_runtime_context()
+    # Where it trains, for the job's meta (a department's benchmark counts the nodes used).
+    pump({"kind": "placement", "ray_node_id": context.get_node_id(), "ray_node_ip": ray.util.get_node_ip_address()})
+    pump({"kind": "status", "phase": "starting",
+          "message": f"training on {socket.gethostname()} ({ray.util.get_node_ip_address()}, Ray)", "fraction": None})
     try:
         result = train(TrainConfig.from_dict(config_dict), on_progress=pump,
                        cancel_event=_RemoteCancelFlag(hub, job_id), resume_from=resume_from, owner=owner)
@@ -202,12 +205,8 @@ class RayBackend(RemoteTrainingBackend):
                 self._hub = _Hub.remote()
             return self._hub
 
-    def _task_options(self, device: str) -> dict:
-        env = {DATA_DIR_ENV: str(data_dir()), CHECKPOINT_DIR_ENV: str(checkpoint_dir())}
-        if os.environ.get(CACHE_DIR_ENV):
-            env[CACHE_DIR_ENV] = os.environ[CACHE_DIR_ENV]
-        resources = {"num_gpus": 1, "num_cpus": 1} if device == "cuda" else {"num_cpus": self.cpus_per_job}
-        return {**resources, "runtime_env": {"env_vars": env}}
+    def _task_options(self, device: str, node: Optional[str] = None) -> dict:
+        return task_options(device, self.cpus_per_job, worker_env(), node)
 
     def _watch(self, manager, job: Job) -> None:
         """The app's side of one Ray training: submit it, move its events into the snapshot, pass Stop on."""
@@ -219,7 +218,8 @@ class RayBackend(RemoteTrainingBackend):
         kind_modules = sorted({kind.build.__module__ for kind in MODEL_KINDS.values()})
         try:
             hub = self.hub()
-            ref = _train_on_worker.options(**self._task_options(job.snapshot.device)).remote(
+            ref = _train_on_worker.options(**self._task_options(job.snapshot.device,
+                                                                 job.snapshot.meta.get("ray_node"))).remote(
                 hub, job_id, config, spec.resume_from, kind_modules, spec.owner)
         except Exception as exc:  # e.g. the cluster went away
             manager._finish(job_id, None, RuntimeError(f"could not submit the job to Ray: {exc}"))
@@ -275,9 +275,7 @@ class RayBackend(RemoteTrainingBackend):
             if stop_pressed:
                 manager._finish(job_id, None, Cancelled("stopped: Ray ended the job's worker"))
                 return
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            message = (f"the Ray worker training this job stopped ({type(exc).__name__}: {reason}); the run keeps "
-                       "its last saved epoch: resume it from the run list")
+            message = died_message(exc, job.snapshot.meta.get("ray_node_ip"))
             self._mark_run(job, "failed", message)
             manager._finish(job_id, None, RuntimeError(message))
             return
@@ -285,22 +283,54 @@ class RayBackend(RemoteTrainingBackend):
 
     @staticmethod
     def _mark_run(job: Job, status: str, message: str) -> None:
-        """A worker that died left its run marked running: say how it ended (through RunWriter, whose lock the
-        dead worker's kernel has released), so it is listed as resumable on any machine."""
-        from cnnkit.store import RunWriter
+        mark_run(job.snapshot.run_dir or job.fn.resume_from, status, message)
 
-        run_dir = job.snapshot.run_dir or job.fn.resume_from
-        if not run_dir:
-            return
-        try:
-            with RunWriter.open(run_dir) as writer:
-                writer.finish(status, message=message)
-        except (ValueError, OSError):
-            pass  # still locked (the worker lives on), finished or gone: leave it as it is
+
+def worker_env() -> dict:
+    """The folders a worker must use, as this app sees them (shared storage: the same path everywhere)."""
+    env = {DATA_DIR_ENV: str(data_dir()), CHECKPOINT_DIR_ENV: str(checkpoint_dir())}
+    if os.environ.get(CACHE_DIR_ENV):
+        env[CACHE_DIR_ENV] = os.environ[CACHE_DIR_ENV]
+    return env
+
+
+def task_options(device: str, cpus_per_job: int, env: dict, node: Optional[str] = None) -> dict:
+    """Ray options for one training: one GPU for a CUDA run, else `cpus_per_job` CPUs; the folders in `env`;
+    `node` (a Ray node id, e.g. from a job's meta["ray_node"]): only on that node, failing if it is gone."""
+    resources = {"num_gpus": 1, "num_cpus": 1} if device == "cuda" else {"num_cpus": cpus_per_job}
+    options = {**resources, "runtime_env": {"env_vars": dict(env)}}
+    if node:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=node, soft=False)
+    return options
+
+
+def died_message(exc: BaseException, node_ip: Optional[str]) -> str:
+    """What a job whose Ray worker or node stopped says, e.g. after its machine went away."""
+    reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    where = f"the Ray worker on node {node_ip}" if node_ip else "the Ray worker"
+    return (f"{where} training this job stopped ({type(exc).__name__}: {reason}); the run keeps its last saved "
+            "epoch: resume it from the run list")
+
+
+def mark_run(run_dir: Optional[str], status: str, message: str) -> None:
+    """A worker that died left its run marked running: say how it ended (through RunWriter, whose lock the
+    dead worker's kernel has released), so it is listed as resumable on any machine."""
+    from cnnkit.store import RunWriter
+
+    if not run_dir:
+        return
+    try:
+        with RunWriter.open(run_dir) as writer:
+            writer.finish(status, message=message)
+    except (ValueError, OSError):
+        pass  # still locked (the worker lives on), finished or gone: leave it as it is
 
 
 def create(address: Optional[str] = None, **options) -> RayBackend:
     return RayBackend(address, **options)
 
 
-__all__ = ["CPUS_PER_JOB_ENV", "RayAddressError", "RayBackend", "create"]
+__all__ = ["CPUS_PER_JOB_ENV", "RayAddressError", "RayBackend", "create", "died_message", "mark_run", "task_options",
+           "worker_env"]
