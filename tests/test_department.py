@@ -44,7 +44,7 @@ queue = SharedJobManager.connect("%s", address=address, slots=2, cpus_per_job=1)
 config = lambda name, epochs: TrainConfig(dataset="%s", model=tiny_spec(), epochs=epochs, batch_size=8,
                                           device="cpu", log_every=2, name=name)
 ids = {"ana": queue.submit_training(config("ana", 400), owner="ana", meta={"ray_node": head}),
-       "cy": queue.submit_training(config("cy", 12), owner="cy", meta={"ray_node": second}),
+       "cy": queue.submit_training(config("cy", 20), owner="cy", meta={"ray_node": second}),
        "bo": queue.submit_training(config("bo", 1), owner="bo")}
 print(json.dumps(ids), flush=True)
 time.sleep(600)
@@ -102,7 +102,7 @@ def test_a_department_loses_no_job_to_a_dead_server_or_node(cluster):
         failed = queue.wait(ids["cy"], timeout=60)
         assert failed.status == "failed" and "127.0.0.3" in failed.error and "resume" in failed.error, failed.error
         record = wait_until(lambda: (r := load_run(Path(failed.run_dir))).status == "failed" and r, 10, "run failed")
-        assert 1 <= record.epochs_done < 12 and queue.can_resume(record)
+        assert 1 <= record.epochs_done < 20 and queue.can_resume(record)
 
         # 4. the teacher stops ana from server B; bo, which waited, runs on the head
         queue.cancel(ids["ana"], by="teacher", teacher=True)
@@ -115,6 +115,6 @@ def test_a_department_loses_no_job_to_a_dead_server_or_node(cluster):
         assert resumed.status == "done" and resumed.meta["ray_node_ip"] == "127.0.0.2", resumed.error
         first = resumed.history[0]["epoch"]
         assert first in (record.epochs_done + 1, record.epochs_done + 2), (first, record.epochs_done)
-        assert resumed.result.epochs == 12 and load_run(Path(failed.run_dir)).status == "done"
+        assert resumed.result.epochs == 20 and load_run(Path(failed.run_dir)).status == "done"
     finally:
         queue.close()
