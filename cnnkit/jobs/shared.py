@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
+import os
+import socket
 import threading
 import time
 from typing import Any, Optional
@@ -45,6 +47,7 @@ ID_PREFIX = "class-"      # shared jobs' ids ("class-7"); a server's own closure
 POLL_S = 0.5              # each server asks the class queue what changed this often
 CALL_TIMEOUT_S = 30.0
 HEAD_RESOURCE = "node:__internal_head__"  # a resource only Ray's head node has
+SERVER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def actor_name(class_name: str) -> str:
@@ -327,6 +330,7 @@ class SharedJobManager(JobQueue):
             return self.local.submit(fn, label, device, group, meta, owner=owner, teacher=teacher)
         meta = dict(meta or {})
         meta.setdefault("kind", "train")
+        meta.setdefault("server", SERVER_ID)  # which app server was asked (a department's benchmark counts them)
         gate.check(str(meta["kind"]), gate.Actor(owner or GUEST, teacher), self.class_config,
                    training=gate.job_trainings(meta))
         from cnnkit.models.registry import MODEL_KINDS
