@@ -5,6 +5,7 @@ server. A server process that dies (and a second Ray node) are in tests/test_dep
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -94,3 +95,92 @@ def test_closures_run_on_the_server_that_was_asked(servers):
     job_id = one.submit(lambda context: os.getpid(), label="closure")
     assert one.wait(job_id, timeout=10).result == os.getpid()
     assert job_id in [s.job_id for s in one.list()] and job_id not in [s.job_id for s in two.list()]
+
+
+# --- the class state the servers share (cnnkit.classroom.class_state) ------------------------------------------
+@pytest.fixture
+def shared_state(servers, monkeypatch):
+    """The class state through each server's store in turn (`use(0)` / `use(1)`), as two servers would."""
+    from cnnkit.classroom import class_state
+
+    stores = [servers[0].class_store, servers[1].class_store]
+    for store in stores:
+        store.put("teacher_guard", None)
+    monkeypatch.setattr(class_state, "_SHARED_GUARDS", {})
+
+    def use(index: int):
+        class_state.set_class_store(stores[index])
+        return class_state.teacher_guard()
+    yield use
+    class_state.set_class_store(None)
+
+
+def test_a_teacher_signed_in_on_one_server_is_the_teacher_on_the_other(shared_state):
+    from cnnkit.classroom.permissions import hash_password
+
+    password = hash_password("staff-room")
+    token = shared_state(0).sign_in("staff-room", password)
+    assert shared_state(1).is_session(token)
+    shared_state(1).sign_out(token)  # leaving teacher mode on one server ends it on both
+    assert not shared_state(0).is_session(token)
+
+
+def test_a_guesser_gets_the_free_tries_once_for_the_whole_class(shared_state):
+    from cnnkit.classroom.permissions import NotAllowed, hash_password
+    from cnnkit.classroom.teacher import FREE_TRIES, TooManyTries
+
+    password = hash_password("staff-room")
+    for attempt in range(FREE_TRIES):
+        with pytest.raises(NotAllowed, match="not the teacher password"):
+            shared_state(attempt % 2).sign_in(f"guess{attempt}", password)  # alternating servers
+    with pytest.raises(TooManyTries):
+        shared_state(0).sign_in("guess-again", password)
+    with pytest.raises(TooManyTries):
+        shared_state(1).sign_in("staff-room", password)  # even the right one waits: the class is rate-limited
+
+
+def test_a_class_lock_held_by_one_server_waits_for_the_other(servers):
+    one, two = (server.class_store for server in servers)
+    assert one.acquire("names", "server-1", 30.0)
+    assert not two.acquire("names", "server-2", 30.0)  # held elsewhere: wait
+    one.release("names", "server-1")
+    assert two.acquire("names", "server-2", 0.2)
+    time.sleep(0.3)
+    assert one.acquire("names", "server-1", 30.0)  # a dead holder's lease runs out
+    one.release("names", "server-1")
+
+
+CLAIM = r"""
+import json, os, sys, time
+import ray
+ray.init(address=sys.argv[1], log_to_driver=False)
+import cnnkit.jobs  # registers the shared class state
+from cnnkit.classroom.names import NameTaken, use_name
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))  # both servers claim at the same moment
+won = {}
+for name in sys.argv[3:]:
+    try:
+        won[name] = bool(use_name(name)[1])
+    except NameTaken:
+        won[name] = False
+print(json.dumps(won))
+"""
+
+
+def test_two_servers_claiming_one_name_at_the_same_moment_exactly_one_wins(servers, tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    names = [f"student{i}" for i in range(8)]
+    env = {**os.environ, "CNNKIT_SHARED_QUEUE": "test-class", "CNNKIT_RAY_ADDRESS": "auto",
+           "CNNKIT_CHECKPOINT_DIR": str(tmp_path), "PYTHONPATH": str(root)}
+    start = time.time() + 25  # both processes connected and imported by then
+    address = ray.get_runtime_context().gcs_address
+    procs = [subprocess.Popen([sys.executable, "-c", CLAIM, address, str(start), *names], env=env, cwd=root,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-1500:] for o in outs]
+    won = [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
+    assert all(won[0][n] != won[1][n] for n in names), won  # every name: one server won, the other was refused

@@ -18,6 +18,7 @@ import threading
 from typing import Optional
 
 from cnnkit.cancellation import Cancelled, raise_if_cancelled
+from cnnkit.classroom.class_state import register_class_store_factory
 from cnnkit.jobs.backends import backend_names, create_backend
 from cnnkit.jobs.backends.base import Backend, RemoteTrainingBackend, portable_exception
 from cnnkit.jobs.backends.process import ProcessBackend
@@ -83,6 +84,15 @@ def get_job_manager() -> JobQueue:
             _MANAGER = JobManager(max_concurrent_per_device=int(slots or 1), backend=backend,
                                   max_queued_per_owner=per_owner)
         return _MANAGER
+
+
+def _shared_class_store():
+    """The class state's store when the queue is shared (cnnkit.classroom.class_state asks for it)."""
+    manager = get_job_manager()
+    return getattr(manager, "class_store", None)
+
+
+register_class_store_factory(_shared_class_store)
 
 
 __all__ = ["DEFAULT_JOB_SECONDS", "FINISHED", "RESUMABLE_STATUSES", "WRITING_STATUSES", "Backend", "Cancelled",

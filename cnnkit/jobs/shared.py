@@ -73,6 +73,7 @@ class ClassQueue:
         self.stop_asked: dict[str, float] = {}
         self.state: dict[str, Any] = {}      # the class state (see state_*)
         self.state_version = 0
+        self.leases: dict[str, tuple[str, float]] = {}  # class-state lease -> (holder, until: wall clock)
         self._slots_cache = (0.0, 1)
 
     # --- settings ---------------------------------------------------------------------------------
@@ -251,23 +252,49 @@ class ClassQueue:
     async def state_get(self, key: str) -> Any:
         return copy.deepcopy(self.state.get(key))
 
-    async def state_update(self, key: str, expected: Any, value: Any) -> tuple[bool, Any]:
-        """Compare and set: store `value` at `key` only if it holds `expected` now (None: absent). Returns
-        (whether it was stored, the value held now). Calls run one at a time, so exactly one of two racing
-        writers wins."""
-        current = self.state.get(key)
-        if current != expected:
-            return False, copy.deepcopy(current)
+    async def state_put(self, key: str, value: Any) -> None:
         if value is None:
             self.state.pop(key, None)
         else:
             self.state[key] = copy.deepcopy(value)
         self.state_version += 1
-        return True, copy.deepcopy(value)
+
+    async def state_acquire(self, name: str, holder: str, lease_s: float) -> bool:
+        """Take lease `name` for `holder` (cnnkit.classroom.class_state.class_lock) unless another holder has it
+        and it has not run out."""
+        current = self.leases.get(name)
+        now = time.time()
+        if current is None or current[0] == holder or current[1] < now:
+            self.leases[name] = (holder, now + lease_s)
+            return True
+        return False
+
+    async def state_release(self, name: str, holder: str) -> None:
+        if self.leases.get(name, ("",))[0] == holder:
+            self.leases.pop(name, None)
 
     async def ping(self) -> dict:
         return {"class": self.class_name, "jobs": len(self.jobs), "version": self.version,
                 "node": ray.get_runtime_context().get_node_id()}
+
+
+class RayClassStore:
+    """The class state's store (cnnkit.classroom.class_state.ClassStore) in the class queue's actor."""
+
+    def __init__(self, actor):
+        self.actor = actor
+
+    def acquire(self, name: str, holder: str, lease_s: float) -> bool:
+        return ray.get(self.actor.state_acquire.remote(name, holder, lease_s), timeout=CALL_TIMEOUT_S)
+
+    def release(self, name: str, holder: str) -> None:
+        ray.get(self.actor.state_release.remote(name, holder), timeout=CALL_TIMEOUT_S)
+
+    def get(self, key: str) -> Any:
+        return ray.get(self.actor.state_get.remote(key), timeout=CALL_TIMEOUT_S)
+
+    def put(self, key: str, value: Any) -> None:
+        ray.get(self.actor.state_put.remote(key, value), timeout=CALL_TIMEOUT_S)
 
 
 def _cancelled(message: str) -> BaseException:
@@ -299,6 +326,7 @@ class SharedJobManager(JobQueue):
         self.class_config = class_config
         self.max_history_points = max_history_points
         self.local = JobManager(class_config=class_config)  # this server's closures (not trainings)
+        self.class_store = RayClassStore(actor)              # the class state (cnnkit.classroom.class_state)
         self._lock = threading.Lock()
         self._version = 0
         self._snaps: dict[str, JobSnapshot] = {}
@@ -420,4 +448,4 @@ class SharedJobManager(JobQueue):
         return ray.get(ref, timeout=CALL_TIMEOUT_S)
 
 
-__all__ = ["ClassQueue", "SharedJobManager", "actor_name", "class_actor"]
+__all__ = ["ClassQueue", "RayClassStore", "SharedJobManager", "actor_name", "class_actor"]
