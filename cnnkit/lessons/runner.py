@@ -98,8 +98,9 @@ def _lab_job(config: Any, owner: str):
 
 def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequence[int], None] = None,
                   device: str = "auto", owner: str = "", manager: Optional[JobManager] = None,
-                  subset: Optional[int] = None, limits: Any = None, teacher: bool = False) -> str:
-    """Queue every arm × seed of the lesson as one job group; returns the group id. Seeds default to 3 on a GPU and
+                  subset: Optional[int] = None, limits: Any = None, teacher: bool = False, queue: bool = True) -> str:
+    """Queue every arm × seed of the lesson as one job group; returns the group id. `queue=False` only saves the
+    group's plan (cnnkit.lessons.resume.resume_group then queues what is not trained yet). Seeds default to 3 on a GPU and
     1 on a CPU. `limits`: a cnnkit.classroom ClassroomConfig whose limits every run must keep (a student's Run on the
     page; None: none checked here). Raises ValueError (unknown mode, bad seeds, a config that cannot train, a run over
     the class's limits, not enough queue room) before anything is queued."""
@@ -134,7 +135,9 @@ def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequenc
             tag = " · quick" if mode == "quick" else ""
             name = f"{lesson.id} · {arm.id} · seed {entry['seed']}{tag} [{group}]"
             label = f"Lesson {lesson.title}: {arm.label} (seed {entry['seed']}{tag})"
-            if entry["kind"] == "resolution_lab":
+            if not queue:
+                job_id = ""
+            elif entry["kind"] == "resolution_lab":
                 config.name = name
                 config.base = {**config.base, "name": name}
                 job_id = manager.submit(_lab_job(config, owner), label=label, device=resolved, group=group,
@@ -355,6 +358,15 @@ def run_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequence[i
     KeyboardInterrupt stops the group's jobs and is raised again."""
     manager = manager or get_job_manager()
     group = submit_lesson(lesson_id, mode, seeds, device, owner, manager, subset)
+    wait_for_group(group, manager, on_event, poll_s)
+    return collect_result(lesson_id, group, manager)
+
+
+def wait_for_group(group: str, manager: Optional[JobManager] = None,
+                   on_event: Optional[Callable[[dict], None]] = None, poll_s: float = 0.5) -> None:
+    """Block until every job of `group` has ended; `on_event` as run_lesson's. KeyboardInterrupt stops the group's
+    jobs and is raised again."""
+    manager = manager or get_job_manager()
     emit = on_event or (lambda event: None)
     seen_status: dict[str, str] = {}
     seen_epochs: dict[str, int] = {}
@@ -371,14 +383,13 @@ def run_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequence[i
                     emit({"kind": "epoch", "label": snap.label, "row": row})
                 seen_epochs[snap.job_id] = len(rows)
             if all(s.finished for s in snaps):
-                break
+                return
             time.sleep(poll_s)
     except KeyboardInterrupt:
         for snap in manager.list(group=group):
             if not snap.finished:
                 manager.cancel(snap.job_id)
         raise
-    return collect_result(lesson_id, group, manager)
 
 
 def lesson_statuses(lesson_ids: Optional[Sequence[str]] = None, manager: Optional[JobManager] = None) -> dict[str, str]:

@@ -1,0 +1,114 @@
+"""Going on with a lesson group whose process ended before it did (a benchmark stopped by the end of a session, an
+app restart): every planned run that did not finish is queued again, and a run that stopped after some epochs goes
+on after its last finished epoch (cnnkit.store keeps one commit per epoch), so no finished epoch is trained twice.
+
+Also: a full-mode arm whose exact settings another lesson already trained (the report's base CNN is the first arm
+of five 002 lessons) reuses that finished run instead of training it again (`find_finished_twin`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any, Optional
+
+from cnnkit.jobs import JobManager, get_job_manager, run_is_resumable
+from cnnkit.lessons.loader import get_lesson
+from cnnkit.lessons.results import save_result
+from cnnkit.lessons.runner import _find_lab_by_name, _find_run_by_name, _lab_job, _result_of_group
+
+# Settings that do not change what a run learns (where and how fast it ran, its label): ignored when two runs'
+# settings are compared.
+_NOT_LEARNING = ("name", "device", "log_every", "precision")
+
+
+def learning_settings(config: dict) -> dict:
+    """A training config's settings that decide what it learns (a saved config.json or TrainConfig.to_dict())."""
+    return {key: value for key, value in config.items() if key not in _NOT_LEARNING}
+
+
+def find_finished_twin(config: Any):
+    """A finished run (its cnnkit.store.RunRecord) whose learning settings equal `config`'s (a TrainConfig)."""
+    from cnnkit import store
+
+    wanted = learning_settings(config.to_dict())
+    for record in store.list_runs():
+        if record.status == "done" and learning_settings(record.config) == wanted:
+            return record
+    return None
+
+
+def _planned_config(lesson, entry: dict, mode: str, device: str):
+    arm = lesson.arm(entry["arm_id"])
+    config = lesson.arm_config(arm, mode, int(entry["seed"]), device)
+    config.name = entry["name"]
+    if entry["kind"] == "resolution_lab":
+        config.base = {**config.base, "name": entry["name"]}
+    return config
+
+
+def resume_group(group_id: str, manager: Optional[JobManager] = None, owner: str = "",
+                 reuse_twins: bool = True) -> int:
+    """Queue again whatever the lesson group `group_id` has not finished: a stopped run goes on after its last
+    finished epoch, a run that never started (or broke before its first epoch) starts afresh, a resolution-lab arm
+    runs again whole. With `reuse_twins`, a train arm that has a finished twin (find_finished_twin) takes that run.
+    The group's saved plan gets the new job ids, so collect_result follows them. Returns how many jobs were queued.
+    ValueError when the group is already collected (its status is not "running")."""
+    from cnnkit import store
+
+    manager = manager or get_job_manager()
+    result = _result_of_group(group_id)
+    if result.status != "running":
+        raise ValueError(f"lesson run {group_id} is {result.status}: there is nothing to go on with")
+    lesson = get_lesson(result.lesson_id)
+    device = manager.backend.resolve_device(result.device or "auto")
+    queued = 0
+    for entry in result.plan:
+        known = _known_job(manager, entry.get("job_id", ""), group_id)
+        if known is not None and known.status in ("queued", "running", "done"):
+            continue                                  # this manager is still on it (or finished it)
+        label = f"Lesson {lesson.title}: {lesson.arm(entry['arm_id']).label} (seed {entry['seed']})"
+        meta = {"lesson_id": lesson.id, "arm_id": entry["arm_id"], "seed": entry["seed"]}
+        if entry["kind"] == "resolution_lab":
+            where = _find_lab_by_name(entry["name"])
+            if where is not None:
+                continue                              # a saved lab is a finished one
+            config = _planned_config(lesson, entry, result.mode, device)
+            entry["job_id"] = manager.submit(_lab_job(config, owner), label=label, device=device, group=group_id,
+                                             meta={"kind": "lesson", **meta, "config": dict(config.base)},
+                                             owner=owner, teacher=True)
+            queued += 1
+            continue
+        run_dir = _find_run_by_name(entry["name"])
+        record = store.load_run(run_dir) if run_dir is not None else None
+        if record is not None and record.status == "done":
+            continue
+        if record is not None and run_is_resumable(record) and record.epochs_done > 0:
+            config = _planned_config(lesson, entry, result.mode, device)
+            entry["job_id"] = manager.submit_training(config, label=f"{label}, resumed after epoch {record.epochs_done}",
+                                                      group=group_id, resume_from=str(run_dir),
+                                                      owner=owner, teacher=True, kind="lesson", meta=meta)
+            queued += 1
+            continue
+        if run_dir is not None:
+            shutil.rmtree(run_dir, ignore_errors=True)  # broke before its first epoch: nothing to keep
+        config = _planned_config(lesson, entry, result.mode, device)
+        twin = find_finished_twin(config) if reuse_twins else None
+        if twin is not None:
+            entry["name"] = twin.config.get("name", entry["name"])
+            entry["job_id"] = ""
+            continue
+        entry["job_id"] = manager.submit_training(config, label=label, group=group_id, owner=owner, teacher=True,
+                                                  kind="lesson", meta=meta)
+        queued += 1
+    save_result(result)
+    return queued
+
+
+def _known_job(manager: JobManager, job_id: str, group_id: str):
+    if not job_id:
+        return None
+    try:
+        snap = manager.snapshot(job_id)
+    except KeyError:
+        return None
+    return snap if snap.group == group_id else None

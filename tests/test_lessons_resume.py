@@ -1,0 +1,84 @@
+"""Going on with a lesson group after its process ended (bench_lessons.py --full --resume): a stopped run goes on
+after its last finished epoch, a finished one is kept, and another lesson's finished run of the same settings is
+reused instead of trained again."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from cnnkit import store
+from cnnkit.jobs import JobManager
+from cnnkit.lessons import collect_result, submit_lesson
+from cnnkit.lessons.resume import learning_settings, resume_group
+from cnnkit.lessons.runner import wait_for_group
+from tests.helpers.folders import tiny_folder
+from tests.test_lessons_engine import lesson_text, teacher_dir  # noqa: F401  (the fixture)
+
+
+def _long_lesson(lesson_id: str, dataset: str) -> str:
+    # full mode trains 40 epochs of the tiny set: long enough to stop one run in the middle
+    text = lesson_text(lesson_id, dataset).replace("epochs = 2\n", "epochs = 40\n", 1)
+    return text.replace("[arms.reported.curves]\ntrain_loss = [1.3566, 0.9548]\n", "")  # curves: one per epoch
+
+
+def _runs_by_arm() -> dict[str, store.RunRecord]:
+    return {record.config["name"].split(" · ")[1]: record for record in store.list_runs()}
+
+
+@pytest.mark.slow
+def test_a_group_goes_on_after_each_runs_last_finished_epoch_and_keeps_finished_runs(teacher_dir):
+    dataset = tiny_folder("lesson_resume")
+    (teacher_dir / "long.toml").write_text(_long_lesson("long-depth", dataset))
+    first = JobManager()
+    group = submit_lesson("long-depth", mode="full", seeds=1, device="cpu", manager=first, queue=False)
+    assert first.list(group=group) == []                     # queue=False: only the plan is saved
+    assert resume_group(group, first) == 2
+    shallow, deep = first.list(group=group)
+    assert first.wait(shallow.job_id, timeout=300).status == "done"
+    deadline = time.monotonic() + 120
+    while len(first.snapshot(deep.job_id).history) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first.cancel(deep.job_id, teacher=True)                  # the session ends in the middle of the deep arm
+    first.wait(deep.job_id, timeout=120)
+    stopped = _runs_by_arm()["deep"]
+    assert 2 <= stopped.epochs_done < 40 and stopped.status != "done"
+    kept = store.load_history(stopped.run_dir)["epochs"][:stopped.epochs_done]
+
+    later = JobManager()                                     # the next session: a new process knows no job
+    assert resume_group(group, later) == 1                   # only the deep arm; the shallow one is finished
+    wait_for_group(group, later)
+    result = collect_result("long-depth", group, later)
+    assert result.status == "done", result.message
+    runs = _runs_by_arm()
+    assert len(store.list_runs()) == 2                       # the deep run went on in its own folder
+    deep_history = store.load_history(runs["deep"].run_dir)["epochs"]
+    assert runs["deep"].epochs_done == 40 and deep_history[:len(kept)] == kept
+    assert {arm.arm_id: len(arm.histories[0]) for arm in result.arms} == {"shallow": 40, "deep": 40}
+    with pytest.raises(ValueError, match="is done: there is nothing to go on with"):
+        resume_group(group, later)
+
+
+@pytest.mark.slow
+def test_an_arm_with_a_finished_twin_reuses_it(teacher_dir):
+    dataset = tiny_folder("lesson_twins")
+    (teacher_dir / "a.toml").write_text(lesson_text("twin-a", dataset))
+    (teacher_dir / "b.toml").write_text(lesson_text("twin-b", dataset))   # the same arms and settings
+    manager = JobManager()
+    first = submit_lesson("twin-a", mode="full", seeds=1, device="cpu", manager=manager, queue=False)
+    assert resume_group(first, manager) == 2
+    wait_for_group(first, manager)
+    assert collect_result("twin-a", first, manager).status == "done"
+    second = submit_lesson("twin-b", mode="full", seeds=1, device="cpu", manager=manager, queue=False)
+    assert resume_group(second, manager) == 0                # both arms trained already with these settings
+    result = collect_result("twin-b", second, manager)
+    assert result.status == "done" and len(store.list_runs()) == 2
+    assert {r["run_dir"] for r in result.runs} == {str(r.run_dir) for r in store.list_runs()}
+    other = submit_lesson("twin-b", mode="full", seeds=[1], device="cpu", manager=manager, queue=False)
+    assert resume_group(other, manager) == 2                 # another seed is other settings: trained
+
+
+def test_learning_settings_ignore_the_label_and_the_device_only():
+    config = {"name": "a", "device": "cuda", "log_every": 5, "precision": "auto", "lr": 0.1, "seed": 3}
+    assert learning_settings(config) == {"lr": 0.1, "seed": 3}
