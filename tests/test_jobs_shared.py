@@ -116,7 +116,7 @@ def shared_state(servers, monkeypatch):
 
 
 def test_a_teacher_signed_in_on_one_server_is_the_teacher_on_the_other(shared_state):
-    from cnnkit.classroom.permissions import hash_password
+    from cnnkit.classroom.config import hash_password
 
     password = hash_password("staff-room")
     token = shared_state(0).sign_in("staff-room", password)
@@ -126,7 +126,8 @@ def test_a_teacher_signed_in_on_one_server_is_the_teacher_on_the_other(shared_st
 
 
 def test_a_guesser_gets_the_free_tries_once_for_the_whole_class(shared_state):
-    from cnnkit.classroom.permissions import NotAllowed, hash_password
+    from cnnkit.classroom.config import hash_password
+    from cnnkit.classroom.permissions import NotAllowed
     from cnnkit.classroom.teacher import FREE_TRIES, TooManyTries
 
     password = hash_password("staff-room")
