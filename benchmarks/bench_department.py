@@ -17,8 +17,8 @@ How:
   with their old cookie (HAProxy sends them to a server that is up) and open the page again
   (reconnect_render_p95_s); the queue must still hold, and then finish, every job that server had queued or
   running (server_kill_jobs_lost).
-- Teacher: signed in on one server's class state, the session must be known on every server (teacher_both_servers;
-  None when the class state is not shared yet).
+- Teacher: signed in with the password on app1's page, the teacher cookie that page writes opens teacher mode on
+  every server (teacher_both_servers), before the class starts.
 - The figures come from the class queue itself (a client in this process) and the run folders: runs_done,
   runs_lost (expected runs that did not end done), fair_order_ok (a student of another server started before the
   sweep's second run: the sweep took turns across servers), nodes_used (the Ray nodes the runs trained on).
@@ -59,17 +59,20 @@ class RoutedStudent(Student):
     page's address as the app rewrites it (the claimed name's key: ui.identity), as a browser's address bar does,
     so that a reconnected tab is the same student."""
 
-    def __init__(self, url: str, name: str, server: str, query: str = ""):
+    def __init__(self, url: str, name: str, server: str, query: str = "", cookies: str = ""):
         super().__init__(url, name)
         self.server = server
         self.query = query or f"name={name}"
+        self.cookies = cookies
+        self.teacher_token = ""  # set when the page writes the teacher cookie (ui.identity)
 
     async def __aenter__(self):
         import websockets
 
         ws = await websockets.connect(self.url.replace("http://", "ws://") + "/_stcore/stream",
                                       subprotocols=["streamlit"], max_size=None, open_timeout=120, ping_interval=None,
-                                      additional_headers={"Cookie": f"CNNLAB_SERVER={self.server}"})
+                                      additional_headers={"Cookie": f"CNNLAB_SERVER={self.server}"
+                                                                   + (f"; {self.cookies}" if self.cookies else "")})
         self.ws = _Tab(ws, self)
         self._reader = asyncio.create_task(self._read())
         return self
@@ -99,6 +102,11 @@ class _Tab:
             msg.ParseFromString(raw)
             if msg.WhichOneof("type") == "page_info_changed" and msg.page_info_changed.query_string:
                 self._student.query = msg.page_info_changed.query_string
+            elif (msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element"
+                  and msg.delta.new_element.WhichOneof("type") == "html"):
+                found = re.search(r'"cnnlab_teacher" \+ \'=\' \+ "([^"]+)"', msg.delta.new_element.html.body)
+                if found:
+                    self._student.teacher_token = found.group(1)
             yield raw
 
     async def close(self) -> None:
@@ -209,8 +217,9 @@ def main() -> int:
             from cnnkit.jobs.shared import SharedJobManager
 
             queue = SharedJobManager.connect(class_name, address=cluster.address)
+            report.update(asyncio.run(_teacher_both_servers(url, args.servers)))
+            _log(f"teacher: {report['teacher_on']}")
             report.update(asyncio.run(_run_class(args, url, queue, procs, expected)))
-            report["teacher_both_servers"] = _teacher_both_servers(queue, class_name)
             queue.close()
         finally:
             for proc in procs + ([proxy] if proxy else []):
@@ -314,19 +323,23 @@ async def _run_class(args, url: str, queue, procs: list[subprocess.Popen], expec
     }
 
 
-def _teacher_both_servers(queue, class_name: str) -> Optional[bool]:
-    """A teacher session opened through one server's class state is known through another's. None when the
-    class state is not shared (cnnkit.classroom has no shared store yet)."""
-    try:
-        from cnnkit.classroom import teacher
-    except ImportError:
-        return None
-    if not hasattr(teacher, "shared_guard"):
-        return None
-    hashed = __import__("hashlib").sha256(TEACHER_PASSWORD.encode()).hexdigest()
-    one, two = teacher.shared_guard(class_name), teacher.shared_guard(class_name)
-    token = one.sign_in(TEACHER_PASSWORD, hashed)
-    return two.is_session(token)
+async def _teacher_both_servers(url: str, servers: int) -> dict:
+    """The teacher signs in on app1's page (the password box of ui.identity); the page's teacher cookie, brought to
+    every server (as the browser does after the proxy sent it elsewhere), must open teacher mode there too."""
+    out: dict = {"teacher_signed_in": False, "teacher_on": {}}
+    async with RoutedStudent(url, "teacher", "app1") as tab:
+        await tab.rerun()
+        tab.set_widget("cnnlab_teacher_pw", string_value=TEACHER_PASSWORD)
+        await tab.rerun()
+        if not tab.teacher_token:
+            await tab.rerun()
+        out["teacher_signed_in"] = bool(tab.teacher_token)
+    for k in range(1, servers + 1):
+        async with RoutedStudent(url, f"teacher{k}", f"app{k}", cookies=f"cnnlab_teacher={tab.teacher_token}") as other:
+            await other.rerun()
+            out["teacher_on"][f"app{k}"] = "cnnlab_teacher_off" in other.widgets  # "Leave teacher mode" is drawn
+    out["teacher_both_servers"] = out["teacher_signed_in"] and all(out["teacher_on"].values())
+    return out
 
 
 if __name__ == "__main__":
