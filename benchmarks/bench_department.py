@@ -338,7 +338,11 @@ async def _teacher_both_servers(url: str, servers: int) -> dict:
         async with RoutedStudent(url, f"teacher{k}", f"app{k}", cookies=f"cnnlab_teacher={tab.teacher_token}") as other:
             await other.rerun()
             out["teacher_on"][f"app{k}"] = "cnnlab_teacher_off" in other.widgets  # "Leave teacher mode" is drawn
-    out["teacher_both_servers"] = out["teacher_signed_in"] and all(out["teacher_on"].values())
+    async with RoutedStudent(url, "nobody", f"app{servers}") as control:  # no cookie: no teacher mode
+        await control.rerun()
+        out["teacher_without_cookie"] = "cnnlab_teacher_off" in control.widgets
+    out["teacher_both_servers"] = (out["teacher_signed_in"] and all(out["teacher_on"].values())
+                                   and not out["teacher_without_cookie"])
     return out
 
 
