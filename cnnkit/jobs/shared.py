@@ -211,7 +211,20 @@ class ClassQueue:
         self.refs.pop(job_id, None)
         self.stop_asked.pop(job_id, None)
         self._touch(job_id)
+        self._release_finished()
         self._dispatch()
+
+    def _release_finished(self, now: Optional[float] = None) -> None:
+        """As the in-process queue does (JobManager.KEEP_LIVE_FINISHED): old finished jobs keep their snapshot
+        but hand back their live curves and result, which are in the run folder on the shared storage."""
+        now = time.time() if now is None else now
+        finished = sorted((self.jobs[j]["snap"] for j in self.order if self.jobs[j]["snap"].finished
+                           and not self.jobs[j]["snap"].meta.get("released")), key=lambda snap: snap.ended or 0.0)
+        for snap in finished[:max(0, len(finished) - JobManager.KEEP_LIVE_FINISHED)]:
+            if now - (snap.ended or now) >= JobManager.RELEASE_AFTER_S:
+                snap.history, snap.steps, snap.result = [], [], None
+                snap.meta["released"] = True
+                self._touch(snap.job_id)
 
     async def cancel(self, job_id: str) -> str:
         """Stop a job (the server checked who may): a queued one never starts, a running one stops at its next
