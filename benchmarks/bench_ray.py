@@ -90,7 +90,7 @@ def main() -> None:
 
     import ray
 
-    from cnnkit.jobs_ray import RayBackend
+    from cnnkit.jobs.backends.ray import RayBackend
 
     local_manager = JobManager()
     local_manager.wait(local_manager.submit_training(config(64, name="warm-up")))  # imports, dataset cache

@@ -43,7 +43,7 @@ def _make_folder_dataset(root: Path, per_class_train: int = 24, per_class_test: 
 
 @pytest.fixture(scope="module")
 def backend():
-    from cnnkit.jobs_ray import RayBackend
+    from cnnkit.jobs.backends.ray import RayBackend
 
     _make_folder_dataset(data_dir())
     ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False)
@@ -143,7 +143,7 @@ def test_jobs_that_are_not_trainings_run_in_the_app(backend):
 
 
 def test_a_jobs_api_address_is_refused_with_what_to_set_instead(monkeypatch):
-    from cnnkit.jobs_ray import RayAddressError, _connect
+    from cnnkit.jobs.backends.ray import RayAddressError, _connect
 
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     with pytest.raises(RayAddressError, match="ray://"):

@@ -20,9 +20,11 @@ import streamlit as st
 
 from cnnkit.classroom import (GUEST, NAME_TAKEN, Actor, ConfigError, clean_owner_name, load_classroom_config,
                               use_name)
+import cnnkit.jobs  # noqa: F401  (registers the shared class state's store: cnnkit.classroom.class_state)
+from cnnkit.classroom.class_state import teacher_guard
 from cnnkit.classroom.config import ClassroomConfig
 from cnnkit.classroom.permissions import is_teacher_user
-from cnnkit.classroom.teacher import GUARD, SESSION_S
+from cnnkit.classroom.teacher import SESSION_S
 from ui.text import plain
 
 NAME_PARAM = "name"
@@ -112,10 +114,10 @@ def _cookie_token() -> str:
 
 def is_teacher() -> bool:
     token = st.session_state.get(TEACHER)
-    if token and GUARD.is_session(token):
+    if token and teacher_guard().is_session(token):
         return True
     cookie = _cookie_token()
-    if cookie and cookie != token and GUARD.is_session(cookie):
+    if cookie and cookie != token and teacher_guard().is_session(cookie):
         st.session_state[TEACHER] = cookie  # a reload: the browser brought the teacher session back
         return True
     return is_teacher_user(_signed_in_user().get("groups"), class_config().teacher_group)
@@ -147,7 +149,7 @@ def _set_name() -> None:
 
 def _unlock_teacher() -> None:
     try:
-        token = GUARD.sign_in(st.session_state.get("cnnlab_teacher_pw", ""), class_config().teacher_password_sha256)
+        token = teacher_guard().sign_in(st.session_state.get("cnnlab_teacher_pw", ""), class_config().teacher_password_sha256)
     except ValueError as exc:  # wrong, or too many tries
         st.session_state["cnnlab_teacher_error"] = str(exc)
     else:
@@ -157,8 +159,8 @@ def _unlock_teacher() -> None:
 
 
 def _leave_teacher() -> None:
-    GUARD.sign_out(st.session_state.pop(TEACHER, None))
-    GUARD.sign_out(_cookie_token())
+    teacher_guard().sign_out(st.session_state.pop(TEACHER, None))
+    teacher_guard().sign_out(_cookie_token())
     st.session_state[_COOKIE_TODO] = ""
 
 

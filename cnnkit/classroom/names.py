@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
+from cnnkit.classroom.class_state import class_lock
 from cnnkit.classroom.permissions import NotAllowed, clean_owner_name, name_key
 from cnnkit.fileio import read_json, write_json
 from cnnkit.paths import checkpoint_dir
@@ -44,7 +45,9 @@ def _locked(root: Optional[Path]) -> Iterator[dict]:
     """The claims, read and written under a lock (threads of the app and other processes, e.g. the CLI)."""
     path = names_file(root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _LOCK, open(path.with_name(".names.lock"), "a+") as lock:
+    # class_lock: one writer across every app server of the class (cnnkit.classroom.class_state); the flock
+    # below stays for this machine's processes (e.g. the CLI).
+    with class_lock("names", path.parent), _LOCK, open(path.with_name(".names.lock"), "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = read_json(path, {})
         claims = data if isinstance(data, dict) else {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from cnnkit.classroom.class_state import class_lock
 from cnnkit.classroom.gate import Actor, check
 from cnnkit.fileio import read_json, write_json
 from cnnkit.paths import checkpoint_dir
@@ -28,15 +29,18 @@ def pin(kind: str, item_id: str, note: str = "", root: Optional[Path] = None, *,
     check("pin", Actor(teacher=teacher))
     if kind not in PIN_KINDS:
         raise ValueError(f"can pin a {' or a '.join(PIN_KINDS)}, not {kind!r}")
-    pins = [p for p in load_pins(root) if (p["kind"], p["id"]) != (kind, item_id)]
-    pins.append({"kind": kind, "id": item_id, "note": note})
     pins_file(root).parent.mkdir(parents=True, exist_ok=True)
-    write_json(pins_file(root), pins)
+    with class_lock("pins", pins_file(root).parent):  # one writer across the class's servers
+        pins = [p for p in load_pins(root) if (p["kind"], p["id"]) != (kind, item_id)]
+        pins.append({"kind": kind, "id": item_id, "note": note})
+        write_json(pins_file(root), pins)
     return pins
 
 
 def unpin(kind: str, item_id: str, root: Optional[Path] = None, *, teacher: bool = False) -> list[dict]:
     check("pin", Actor(teacher=teacher))
-    pins = [p for p in load_pins(root) if (p["kind"], p["id"]) != (kind, item_id)]
-    write_json(pins_file(root), pins)
+    pins_file(root).parent.mkdir(parents=True, exist_ok=True)
+    with class_lock("pins", pins_file(root).parent):
+        pins = [p for p in load_pins(root) if (p["kind"], p["id"]) != (kind, item_id)]
+        write_json(pins_file(root), pins)
     return pins

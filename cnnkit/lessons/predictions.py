@@ -6,11 +6,11 @@ tools (everything one person typed, and forgetting it)."""
 from __future__ import annotations
 
 import math
-import threading
 import time
 from pathlib import Path
 from typing import Optional
 
+from cnnkit.classroom.class_state import class_lock
 from cnnkit.classroom.permissions import GUEST, clean_owner_name
 from cnnkit.fileio import read_json, write_json
 from cnnkit.lessons.loader import ID_RE
@@ -19,7 +19,6 @@ from cnnkit.paths import checkpoint_dir
 FOLDER = "lesson_predictions"
 MAX_PREDICTIONS = 500            # per lesson: a class, many times over
 MAX_MARGIN = 100.0               # points of accuracy
-_LOCK = threading.Lock()         # one writer at a time in this process (read-modify-write of one file)
 
 
 def predictions_dir() -> Path:
@@ -60,7 +59,7 @@ def record_prediction(lesson_id: str, owner: str, arm_id: str, margin_points: fl
     if not math.isfinite(margin) or not 0 <= margin <= MAX_MARGIN:
         raise ValueError(f"the margin is between 0 and {MAX_MARGIN:g} points (got {margin_points})")
     row = {"owner": owner, "arm_id": arm_id, "margin_points": round(margin, 2), "created": time.time()}
-    with _LOCK:
+    with class_lock("predictions"):  # one writer across the class's servers (and this process's threads)
         rows = [r for r in _read(path) if r["owner"] != owner]
         if len(rows) >= MAX_PREDICTIONS:
             raise ValueError(f"lesson {lesson_id} already holds {MAX_PREDICTIONS} predictions; the teacher can erase them")
@@ -92,7 +91,7 @@ def erase_predictions(owner: str, lesson_id: Optional[str] = None) -> int:
     folder = predictions_dir()
     paths = [_file(lesson_id)] if lesson_id else (sorted(folder.glob("*.json")) if folder.is_dir() else [])
     erased = 0
-    with _LOCK:
+    with class_lock("predictions"):  # one writer across the class's servers (and this process's threads)
         for path in paths:
             rows = _read(path)
             kept = [r for r in rows if r["owner"] != owner]

@@ -1,7 +1,7 @@
-"""Training jobs on a Ray cluster: the JobManager's RayBackend (issue 16).
+"""Backend "ray": training jobs on a Ray cluster (issue 16).
 
-Imported only when CNNKIT_RAY_ADDRESS is set (cnnkit.jobs.get_job_manager), so `ray` stays an optional
-install (requirements-ray.txt). The manager still decides WHAT starts and when (its queue, fair order, slots);
+Imported only when chosen (CNNKIT_JOB_BACKEND=ray or CNNKIT_RAY_ADDRESS set; cnnkit.jobs.get_job_manager), so
+`ray` stays an optional install (requirements-ray.txt). The manager still decides WHAT starts and when (its queue, fair order, slots);
 this backend decides only HOW a started job runs: Ray picks the machine.
 
 Choices, and why:
@@ -35,7 +35,8 @@ from typing import Optional
 import ray
 
 from cnnkit.cancellation import Cancelled
-from cnnkit.jobs import JobManager, RemoteTrainingBackend, _Job, portable_exception
+from cnnkit.jobs.backends.base import RemoteTrainingBackend, portable_exception
+from cnnkit.jobs.context import Job
 from cnnkit.paths import CACHE_DIR_ENV, CHECKPOINT_DIR_ENV, DATA_DIR_ENV, checkpoint_dir, data_dir
 
 CPUS_PER_JOB_ENV = "CNNKIT_RAY_CPUS_PER_JOB"
@@ -135,8 +136,11 @@ def _train_on_worker(hub, job_id: str, config_dict: dict, resume_from: Optional[
     from cnnkit.train import TrainConfig, train
 
     pump = _EventPump(hub, job_id)
-    pump({"kind": "status", "phase": "starting", "message": f"training on {socket.gethostname()} (Ray)",
-          "fraction": None})
+    context = ray.get_runtime_context()
+    # Where it trains, for the job's meta (a department's benchmark counts the nodes used).
+    pump({"kind": "placement", "ray_node_id": context.get_node_id(), "ray_node_ip": ray.util.get_node_ip_address()})
+    pump({"kind": "status", "phase": "starting",
+          "message": f"training on {socket.gethostname()} ({ray.util.get_node_ip_address()}, Ray)", "fraction": None})
     try:
         result = train(TrainConfig.from_dict(config_dict), on_progress=pump,
                        cancel_event=_RemoteCancelFlag(hub, job_id), resume_from=resume_from, owner=owner)
@@ -172,7 +176,6 @@ class RayBackend(RemoteTrainingBackend):
     def __init__(self, address: Optional[str] = None, cpus_per_job: Optional[int] = None):
         _connect(address)
         self.cpus_per_job = int(cpus_per_job or os.environ.get(CPUS_PER_JOB_ENV, "2"))
-        super().__init__()
         self._hub = None
         self._hub_lock = threading.Lock()
 
@@ -202,14 +205,10 @@ class RayBackend(RemoteTrainingBackend):
                 self._hub = _Hub.remote()
             return self._hub
 
-    def _task_options(self, device: str) -> dict:
-        env = {DATA_DIR_ENV: str(data_dir()), CHECKPOINT_DIR_ENV: str(checkpoint_dir())}
-        if os.environ.get(CACHE_DIR_ENV):
-            env[CACHE_DIR_ENV] = os.environ[CACHE_DIR_ENV]
-        resources = {"num_gpus": 1, "num_cpus": 1} if device == "cuda" else {"num_cpus": self.cpus_per_job}
-        return {**resources, "runtime_env": {"env_vars": env}}
+    def _task_options(self, device: str, node: Optional[str] = None) -> dict:
+        return task_options(device, self.cpus_per_job, worker_env(), node)
 
-    def _watch(self, manager: JobManager, job: _Job) -> None:
+    def _watch(self, manager, job: Job) -> None:
         """The app's side of one Ray training: submit it, move its events into the snapshot, pass Stop on."""
         from cnnkit.models.registry import MODEL_KINDS
 
@@ -219,7 +218,8 @@ class RayBackend(RemoteTrainingBackend):
         kind_modules = sorted({kind.build.__module__ for kind in MODEL_KINDS.values()})
         try:
             hub = self.hub()
-            ref = _train_on_worker.options(**self._task_options(job.snapshot.device)).remote(
+            ref = _train_on_worker.options(**self._task_options(job.snapshot.device,
+                                                                 job.snapshot.meta.get("ray_node"))).remote(
                 hub, job_id, config, spec.resume_from, kind_modules, spec.owner)
         except Exception as exc:  # e.g. the cluster went away
             manager._finish(job_id, None, RuntimeError(f"could not submit the job to Ray: {exc}"))
@@ -234,7 +234,7 @@ class RayBackend(RemoteTrainingBackend):
         self._end(manager, job, ref, stop_pressed)
         hub.forget.remote(job_id)
 
-    def _follow(self, manager: JobManager, job: _Job, ref, hub) -> bool:
+    def _follow(self, manager, job: Job, ref, hub) -> bool:
         """Until the task ends: move its events over, pass Stop on. Returns whether Stop was pressed."""
         job_id = job.snapshot.job_id
         started = False
@@ -253,7 +253,7 @@ class RayBackend(RemoteTrainingBackend):
                     return True
 
     @staticmethod
-    def _collect(manager: JobManager, job_id: str, hub) -> bool:
+    def _collect(manager, job_id: str, hub) -> bool:
         """Apply the events the worker has sent; whether there were any."""
         try:
             events = ray.get(hub.drain.remote(job_id), timeout=30)
@@ -263,7 +263,7 @@ class RayBackend(RemoteTrainingBackend):
             manager._apply_event(job_id, event)
         return bool(events)
 
-    def _end(self, manager: JobManager, job: _Job, ref, stop_pressed: bool) -> None:
+    def _end(self, manager, job: Job, ref, stop_pressed: bool) -> None:
         job_id = job.snapshot.job_id
         try:
             status, value, trace = ray.get(ref)
@@ -275,28 +275,62 @@ class RayBackend(RemoteTrainingBackend):
             if stop_pressed:
                 manager._finish(job_id, None, Cancelled("stopped: Ray ended the job's worker"))
                 return
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            message = (f"the Ray worker training this job stopped ({type(exc).__name__}: {reason}); the run keeps "
-                       "its last saved epoch: resume it from the run list")
+            message = died_message(exc, job.snapshot.meta.get("ray_node_ip"))
             self._mark_run(job, "failed", message)
             manager._finish(job_id, None, RuntimeError(message))
             return
         self._finish_remote(manager, job_id, status, value, trace)
 
     @staticmethod
-    def _mark_run(job: _Job, status: str, message: str) -> None:
-        """A worker that died left its run marked running: say how it ended (through RunWriter, whose lock the
-        dead worker's kernel has released), so it is listed as resumable on any machine."""
-        from cnnkit.store import RunWriter
-
-        run_dir = job.snapshot.run_dir or job.fn.resume_from
-        if not run_dir:
-            return
-        try:
-            with RunWriter.open(run_dir) as writer:
-                writer.finish(status, message=message)
-        except (ValueError, OSError):
-            pass  # still locked (the worker lives on), finished or gone: leave it as it is
+    def _mark_run(job: Job, status: str, message: str) -> None:
+        mark_run(job.snapshot.run_dir or job.fn.resume_from, status, message)
 
 
-__all__ = ["CPUS_PER_JOB_ENV", "RayAddressError", "RayBackend"]
+def worker_env() -> dict:
+    """The folders a worker must use, as this app sees them (shared storage: the same path everywhere)."""
+    env = {DATA_DIR_ENV: str(data_dir()), CHECKPOINT_DIR_ENV: str(checkpoint_dir())}
+    if os.environ.get(CACHE_DIR_ENV):
+        env[CACHE_DIR_ENV] = os.environ[CACHE_DIR_ENV]
+    return env
+
+
+def task_options(device: str, cpus_per_job: int, env: dict, node: Optional[str] = None) -> dict:
+    """Ray options for one training: one GPU for a CUDA run, else `cpus_per_job` CPUs; the folders in `env`;
+    `node` (a Ray node id, e.g. from a job's meta["ray_node"]): only on that node, failing if it is gone."""
+    resources = {"num_gpus": 1, "num_cpus": 1} if device == "cuda" else {"num_cpus": cpus_per_job}
+    options = {**resources, "runtime_env": {"env_vars": dict(env)}}
+    if node:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=node, soft=False)
+    return options
+
+
+def died_message(exc: BaseException, node_ip: Optional[str]) -> str:
+    """What a job whose Ray worker or node stopped says, e.g. after its machine went away."""
+    reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    where = f"the Ray worker on node {node_ip}" if node_ip else "the Ray worker"
+    return (f"{where} training this job stopped ({type(exc).__name__}: {reason}); the run keeps its last saved "
+            "epoch: resume it from the run list")
+
+
+def mark_run(run_dir: Optional[str], status: str, message: str) -> None:
+    """A worker that died left its run marked running: say how it ended (through RunWriter, whose lock the
+    dead worker's kernel has released), so it is listed as resumable on any machine."""
+    from cnnkit.store import RunWriter
+
+    if not run_dir:
+        return
+    try:
+        with RunWriter.open(run_dir) as writer:
+            writer.finish(status, message=message)
+    except (ValueError, OSError):
+        pass  # still locked (the worker lives on), finished or gone: leave it as it is
+
+
+def create(address: Optional[str] = None, **options) -> RayBackend:
+    return RayBackend(address, **options)
+
+
+__all__ = ["CPUS_PER_JOB_ENV", "RayAddressError", "RayBackend", "create", "died_message", "mark_run", "task_options",
+           "worker_env"]
