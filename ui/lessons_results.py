@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit import lessons
+from cnnkit.classroom.identity import same_person
 from cnnkit.train.compare import band_rows, ordered_colours
 from ui.text import escape_markdown
 from ui.run_views import confusion_chart
@@ -292,7 +293,7 @@ def render_predictions(lesson, result, owner: str, teacher: bool) -> None:
     st.subheader("Predictions against the result")
     st.markdown(escape_markdown("Highest test accuracy: " + "; ".join(facts) + "."))
     all_guesses = lessons.predictions(lesson.id)
-    mine = [g for g in all_guesses if g.get("owner") == owner] if owner else []
+    mine = [g for g in all_guesses if same_person(g.get("owner"), owner)] if owner else []
     mine = mine or ([st.session_state[f"ls_guess_{lesson.id}"]] if f"ls_guess_{lesson.id}" in st.session_state else [])
     if mine:
         guess = mine[-1]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from cnnkit.classroom.identity import same_person
 from cnnkit.classroom.student_data import StudentDataKind, StudentItem, register_student_data
 from cnnkit.fileio import read_json
 from cnnkit.store.records import ACTIVE_STATUSES, delete_run, list_runs
@@ -24,7 +25,7 @@ def run_items(owner: Optional[str]) -> list[StudentItem]:
     items = []
     for record in list_runs():
         who = _owner(record)
-        if owner is not None and who != owner:
+        if owner is not None and not same_person(who, owner):
             continue
         label = f"run {record.run_id} ({record.name or record.model_name or '?'} on {record.dataset or '?'}, " \
                 f"{record.status})"
