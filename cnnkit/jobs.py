@@ -24,7 +24,8 @@ from typing import Any, Callable, Optional
 
 from cnnkit.cancellation import Cancelled, raise_if_cancelled
 from cnnkit.classroom import gate
-from cnnkit.classroom.permissions import GUEST
+from cnnkit.classroom.identity import same_person
+from cnnkit.classroom.permissions import GUEST, STOPPED_BY_TEACHER
 
 JobFunction = Callable[["JobContext"], Any]
 FINISHED = ("done", "failed", "cancelled")
@@ -352,6 +353,7 @@ class _Job:
                                     owner=owner)
         self.fn = fn
         self.cancel_event = threading.Event()
+        self.stopped_by_teacher = False   # the teacher stopped someone else's job: its student is told so
         self.thread: Optional[threading.Thread] = None
 
 
@@ -497,11 +499,13 @@ class JobManager:
             job = self._jobs[job_id]
             gate.check("stop", gate.Actor(by or GUEST, teacher), self.class_config, target_owner=job.snapshot.owner,
                        what=job.snapshot.label)
+            job.stopped_by_teacher = teacher and not same_person(by, job.snapshot.owner)
             job.cancel_event.set()
             if job.snapshot.status == "queued":
                 job.snapshot.status = "cancelled"
                 job.snapshot.ended = time.time()
-                job.snapshot.message = "cancelled before it started"
+                job.snapshot.message = (STOPPED_BY_TEACHER + " before it started" if job.stopped_by_teacher
+                                        else "cancelled before it started")
                 self._dispatch()
 
     def wait(self, job_id: str, timeout: Optional[float] = None) -> JobSnapshot:
@@ -634,7 +638,7 @@ class JobManager:
             status, error = getattr(result, "status", "done"), None
         elif isinstance(exc, Cancelled):  # stopped on request: a cancel, not a failure
             result, status, error = None, "cancelled", None
-            job.snapshot.message = str(exc) or "stopped"
+            job.snapshot.message = STOPPED_BY_TEACHER if job.stopped_by_teacher else (str(exc) or "stopped")
         else:
             result, status = None, "failed"
             error = str(exc) or type(exc).__name__

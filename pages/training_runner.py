@@ -12,6 +12,7 @@ import streamlit as st
 from cnnkit import store
 from cnnkit.classroom import may_cancel, runs_of
 from cnnkit.classroom.gate import allowed
+from cnnkit.classroom.permissions import owner_label
 from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager, new_group_id
 from cnnkit.train import TrainConfig
@@ -185,13 +186,13 @@ def runs_tab() -> None:
         return
     table = pd.DataFrame(report.runs_table(runs))
     if everyone:
-        table.insert(0, "owner", [r.owner or "guest" for r in runs])
+        table.insert(0, "owner", [owner_label(r.owner, "guest") for r in runs])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "test acc": st.column_config.NumberColumn(format="%.3f"),
         "macro F1": st.column_config.NumberColumn(format="%.3f"),
         "best val acc": st.column_config.NumberColumn(format="%.3f")})
     by_id = {r.run_id: r for r in runs}
-    labels = {r.run_id: f"{report.run_label(r)} · {r.status}" + (f" · {r.owner or 'guest'}" if everyone else "")
+    labels = {r.run_id: f"{report.run_label(r)} · {r.status}" + (f" · {owner_label(r.owner, 'guest')}" if everyone else "")
               + (f" · {r.origin}" if r.origin else "") for r in runs}
 
     st.subheader("Compare runs")

@@ -15,13 +15,14 @@ never carries it. The rules themselves live in cnnkit.classroom; this module onl
 from __future__ import annotations
 
 import json
+import secrets
 
 import streamlit as st
 
 from cnnkit.classroom import (GUEST, NAME_TAKEN, Actor, ConfigError, clean_owner_name, load_classroom_config,
                               use_name)
 from cnnkit.classroom.config import ClassroomConfig
-from cnnkit.classroom.permissions import is_teacher_user
+from cnnkit.classroom.permissions import TEACHER_OWNER, is_teacher_user
 from cnnkit.classroom.teacher import GUARD, SESSION_S
 from ui.text import plain
 
@@ -89,6 +90,8 @@ def current_owner() -> str:
         # page switches drop the query string: put the name and its key back so a reload keeps them
         st.query_params[NAME_PARAM] = st.session_state[OWNER]
         st.query_params[KEY_PARAM] = st.session_state.get(OWNER_KEY, "")
+    if not st.session_state[OWNER] and is_teacher():
+        return TEACHER_OWNER  # the teacher's runs are the teacher's, not a guest's (issue 29)
     return st.session_state[OWNER]
 
 
@@ -145,9 +148,18 @@ def _set_name() -> None:
     _claim(name, "")
 
 
+def _browser_session() -> str:
+    """A random id of this browser session: wrong teacher passwords are counted per session (and server-wide),
+    so students guessing in their tabs do not lock the teacher out of theirs."""
+    if "cnnlab_client" not in st.session_state:
+        st.session_state["cnnlab_client"] = secrets.token_hex(8)
+    return st.session_state["cnnlab_client"]
+
+
 def _unlock_teacher() -> None:
     try:
-        token = GUARD.sign_in(st.session_state.get("cnnlab_teacher_pw", ""), class_config().teacher_password_sha256)
+        token = GUARD.sign_in(st.session_state.get("cnnlab_teacher_pw", ""), class_config().teacher_password_sha256,
+                              client=_browser_session())
     except ValueError as exc:  # wrong, or too many tries
         st.session_state["cnnlab_teacher_error"] = str(exc)
     else:

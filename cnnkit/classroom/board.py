@@ -34,7 +34,7 @@ def board_rows(records: Iterable[Any], dataset: str, where: Optional[Callable[[A
     for rank, record in enumerate(best_runs_by_owner(records, dataset, where), start=1):
         config = record.config or {}
         model = config.get("model")
-        rows.append({"rank": rank, "owner": owner_label(owner_of(record)), "run": record.run_id,
+        rows.append({"rank": rank, "owner": owner_label(owner_of(record), "guest"), "run": record.run_id,
                      "model": model if isinstance(model, str) else record.model_name,
                      "epochs": config.get("epochs"), "optimizer": config.get("optimizer"), "lr": config.get("lr"),
                      "batch": config.get("batch_size"), "train images": config.get("train_subset") or "all",

@@ -20,6 +20,7 @@ CLI_OWNER = "(command line)"
 # anyone can type, so the teacher's runs say "the teacher's" and no visitor can claim them.
 TEACHER_OWNER = "(teacher)"
 MAX_NAME_LENGTH = 40
+STOPPED_BY_TEACHER = "stopped by the teacher"   # a job's message when the teacher stopped a student's job
 MAX_EMAIL_LENGTH = 254
 
 
@@ -58,11 +59,12 @@ def clean_identity(name: str) -> str:
     return clean_owner_name(cleaned)
 
 
-def owner_label(owner: str) -> str:
-    """An owner as a listing shows it: "the teacher", "a guest", the command line, or the name."""
+def owner_label(owner: str, guest: str = "a guest") -> str:
+    """An owner as a listing shows it: "the teacher" (runs made in teacher mode), `guest` for the guest, or the
+    name (the command line's owner as it is)."""
     if owner == TEACHER_OWNER:
         return "the teacher"
-    return owner or "a guest"
+    return owner or guest
 
 
 def owner_of(thing: Any) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from cnnkit.classroom.identity import same_person
-from cnnkit.classroom.permissions import GUEST, clean_identity
+from cnnkit.classroom.permissions import GUEST, TEACHER_OWNER, clean_identity
 from cnnkit.fileio import read_json, write_json
 from cnnkit.lessons.loader import ID_RE
 from cnnkit.paths import checkpoint_dir
@@ -38,7 +38,9 @@ def _file(lesson_id: str) -> Path:
 
 
 def _owner(owner: str) -> str:
-    return GUEST if owner in (None, GUEST) else clean_identity(owner)
+    if owner in (None, GUEST) or owner == TEACHER_OWNER:
+        return owner or GUEST
+    return clean_identity(owner)
 
 
 def _read(path: Path) -> list[dict]:
