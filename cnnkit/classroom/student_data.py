@@ -164,6 +164,12 @@ class StudentData:
             counts["pins"] = len(self.pins)
         return counts
 
+    def rows(self) -> list[dict]:
+        """One row per item and pin, {"kind", "item", "busy"} (the teacher's table)."""
+        rows = [{"kind": item.kind, "item": item.label, "busy": item.busy} for item in self.items]
+        return rows + [{"kind": "pins", "item": f"{pin['kind']} {pin['id']} pinned to Home", "busy": ""}
+                       for pin in self.pins]
+
     def lines(self) -> list[str]:
         """What goes, one line each (the confirmation's list)."""
         lines = [f"{item.kind}: {item.label}" + (f" (busy: {item.busy})" if item.busy else "") for item in self.items]

@@ -86,8 +86,8 @@ def predictions(lesson_id: str) -> list[dict]:
 
 
 def predictions_of(owner: str) -> list[dict]:
-    """Every guess `owner` recorded, over all lessons: {lesson_id, owner, arm_id, margin_points, created}."""
-    owner = _owner(owner)
+    """Every guess `owner` recorded (the identity rule), over all lessons: {lesson_id, owner, arm_id,
+    margin_points, created}. Any owner string is matched, none refused: this serves the privacy tools."""
     folder = predictions_dir()
     if not folder.is_dir():
         return []
@@ -98,8 +98,7 @@ def predictions_of(owner: str) -> list[dict]:
 
 
 def erase_predictions(owner: str, lesson_id: Optional[str] = None) -> int:
-    """Forget `owner`'s guesses (in one lesson, or all); returns how many were erased."""
-    owner = _owner(owner)
+    """Forget `owner`'s guesses (the identity rule; in one lesson, or all); returns how many were erased."""
     folder = predictions_dir()
     paths = [_file(lesson_id)] if lesson_id else (sorted(folder.glob("*.json")) if folder.is_dir() else [])
     erased = 0
