@@ -74,6 +74,21 @@ def test_the_identity_rule_is_one_function_for_every_kind_of_name():
     assert not same_person("(command line)", "command line") and same_person(TEACHER_OWNER, TEACHER_OWNER)
 
 
+def test_every_look_alike_in_the_ts39_table_is_the_same_person_in_a_name():
+    import unicodedata
+
+    from cnnkit.classroom.identity import _prototypes
+
+    known = [(source, target) for source, target in _prototypes().items()
+             if all(unicodedata.category(ch) != "Cn" for ch in source + target)]  # this Python's Unicode knows them
+    assert len(known) > 6000
+    missed = [(source, target) for source, target in known if not same_person(f"Jo{source}y", f"Jo{target}y")]
+    assert missed == []
+    # capitals that fold to a letter unlike their look-alike's: caught by the key of the skeleton taken first
+    assert same_person("\u0412en", "Ben") and same_person("\u041danna", "Hanna") and same_person("\u0392en", "Ben")
+    assert same_person("Ivan", "ivan") and same_person("Ivan", "lvan") and not same_person("ivan", "lvan")
+
+
 def test_old_claims_files_keyed_by_case_folding_are_read_by_the_identity_rule(folders):
     (folders / "runs" / "names.json").write_text(json.dumps({
         "anna": {"name": "Anna", "key_sha256": "0" * 64, "claimed": 1.0}}))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Optional
 
-from cnnkit.classroom.identity import identity_key, same_person
+from cnnkit.classroom.identity import person_groups, same_person
 from cnnkit.classroom.permissions import owner_label, owner_of
 
 
@@ -19,10 +19,10 @@ def runs_of(records: Iterable[Any], owner: Optional[str]) -> list:
 def best_runs_by_owner(records: Iterable[Any], dataset: str, where: Optional[Callable[[Any], bool]] = None) -> list:
     """Each owner's best finished run on `dataset` by test accuracy, best first."""
     best: dict[str, Any] = {}
+    records = [r for r in records if r.dataset == dataset and r.test_accuracy is not None and (not where or where(r))]
+    groups = person_groups(owner_of(r) for r in records)   # one person, one row (the identity rule)
     for record in records:
-        if record.dataset != dataset or record.test_accuracy is None or (where and not where(record)):
-            continue
-        owner = identity_key(owner_of(record)) if owner_of(record) else ""  # one person, one row (identity rule)
+        owner = groups[owner_of(record)] if owner_of(record) else ""
         if owner not in best or record.test_accuracy > best[owner].test_accuracy:
             best[owner] = record
     return sorted(best.values(), key=lambda r: (-r.test_accuracy, r.created))

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
-from cnnkit.classroom.identity import identity_key
+from cnnkit.classroom.identity import identity_key, identity_keys, same_person
 from cnnkit.classroom.permissions import NotAllowed, clean_owner_name
 from cnnkit.fileio import read_json, write_json
 from cnnkit.paths import checkpoint_dir
@@ -73,8 +73,18 @@ def _by_identity(data) -> dict:
     for stored_key, claim in sorted(((k, v) for k, v in data.items() if isinstance(v, dict)),
                                     key=lambda kv: _claimed_at(kv[1])):
         name = claim.get("name") if isinstance(claim.get("name"), str) else stored_key
-        claims.setdefault(identity_key(name), claim)
+        if stored_key == identity_key(name) or _find(claims, name) is None:
+            claims.setdefault(identity_key(name), claim)
     return claims
+
+
+def _find(claims: dict, name: str) -> Optional[str]:
+    """The key (in `claims`) of the claim that is `name`'s person (any identity key in common), or None."""
+    wanted = set(identity_keys(name))
+    for stored_key, claim in claims.items():
+        if not wanted.isdisjoint(identity_keys(str(claim.get("name") or stored_key))):
+            return stored_key
+    return None
 
 
 def _claimed_at(claim: dict) -> float:
@@ -105,7 +115,7 @@ def use_name(name: str, key: str = "", root: Optional[Path] = None, *, teacher: 
     cleaned = clean_owner_name(name)
     ident = identity_key(cleaned)
     with _locked(root) as claims:
-        claim = claims.get(ident)
+        claim = claims.get(_find(claims, cleaned) or ident)
         if isinstance(claim, dict) and claim.get("key_sha256"):
             if key and hmac.compare_digest(_hash(key), str(claim["key_sha256"])):
                 return str(claim.get("name") or cleaned), key
@@ -115,7 +125,7 @@ def use_name(name: str, key: str = "", root: Optional[Path] = None, *, teacher: 
     if not teacher and holds_work(cleaned):  # outside the lock: it reads every run
         raise NameTaken(NAME_HOLDS_WORK)
     with _locked(root) as claims:
-        if ident in claims:  # claimed meanwhile by another session
+        if _find(claims, cleaned) is not None:  # claimed meanwhile by another session
             raise NameTaken(NAME_TAKEN)
         if len(claims) >= MAX_CLAIMS:
             raise NotAllowed(TOO_MANY_CLAIMS)
@@ -126,7 +136,8 @@ def use_name(name: str, key: str = "", root: Optional[Path] = None, *, teacher: 
 
 def key_matches(name: str, key: str, root: Optional[Path] = None) -> bool:
     """Whether `key` is the key of claimed name `name` (False for a free name)."""
-    claim = _by_identity(read_json(names_file(root), {})).get(identity_key(name))
+    claims = _by_identity(read_json(names_file(root), {}))
+    claim = claims.get(_find(claims, name) or "")
     return bool(key) and isinstance(claim, dict) and hmac.compare_digest(_hash(key), str(claim.get("key_sha256")))
 
 
@@ -134,11 +145,12 @@ def release_name(name: str, root: Optional[Path] = None) -> bool:
     """Free a claimed name (the teacher's button, or erasing a student); True when it was claimed. The name is
     matched by the identity rule, so erasing "anna" releases "Anna"'s claim, as it erases Anna's runs."""
     with _locked(root) as claims:
-        return claims.pop(identity_key(name), None) is not None
+        found = _find(claims, name)
+        return found is not None and claims.pop(found, None) is not None
 
 
 def _claims_of(owner: str) -> list[dict]:
-    return [row for row in claimed_names() if identity_key(row["name"]) == identity_key(owner)]
+    return [row for row in claimed_names() if same_person(row["name"], owner)]
 
 
 def _describe_claim(row: dict) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
-from cnnkit.classroom.identity import identity_key, same_person
+from cnnkit.classroom.identity import identity_key, person_groups, same_person
 from cnnkit.classroom.permissions import GUEST, NotAllowed
 from cnnkit.classroom.pins import load_pins, unpin
 from cnnkit.fileio import atomic_write_bytes, to_jsonable
@@ -197,15 +197,14 @@ def known_students() -> list[str]:
     """Every named student something is stored of (the teacher's picker): claims, predictions, runs, labs,
     datasets, signed-in students included; one entry per person (identity rule), under their claimed name when
     they claimed one, sorted. Not the guest, nor the command line's or the teacher's own owner."""
+    found: list[tuple[str, str]] = []   # (kind, owner), claims first so a person is listed under their claim
+    for kind in sorted(STUDENT_DATA_KINDS.values(), key=lambda k: k.kind != "name"):
+        found += [(kind.kind, item.owner) for item in kind.items(None)
+                  if isinstance(item.owner, str) and item.owner.strip() and not item.owner.startswith("(")]
+    groups = person_groups(owner for _, owner in found)
     names: dict[str, str] = {}
-    for kind in list(STUDENT_DATA_KINDS.values()):
-        for item in kind.items(None):
-            owner = item.owner
-            if not isinstance(owner, str) or not owner.strip() or owner.startswith("("):
-                continue
-            ident = identity_key(owner)
-            if kind.kind == "name" or ident not in names:
-                names[ident] = owner
+    for _, owner in found:
+        names.setdefault(groups[owner], owner)
     return sorted(names.values(), key=lambda name: (identity_key(name), name))
 
 
