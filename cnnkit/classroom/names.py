@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import hmac
+import json
 import secrets
 import threading
 import time
@@ -26,13 +27,13 @@ from typing import Iterator, Optional
 
 from cnnkit.classroom.identity import identity_key, identity_keys, same_person
 from cnnkit.classroom.permissions import NotAllowed, clean_owner_name
-from cnnkit.fileio import read_json, write_json
+from cnnkit.fileio import atomic_write_bytes, read_json
 from cnnkit.paths import checkpoint_dir
 
 NAME_TAKEN = "this name is taken: use your own link, or ask the teacher"
 NAME_HOLDS_WORK = ("saved work already belongs to this name, but nobody has claimed it: ask the teacher for its "
                    "join link (Class board, Teacher: join links)")
-MAX_CLAIMS = 1000   # names claimed at once on one server: many classes; a flood of claims stops here
+MAX_CLAIMS = 500    # names claimed at once on one server: several classes; a flood of claims stops here
 TOO_MANY_CLAIMS = (f"this server already keeps {MAX_CLAIMS} claimed names, the most it keeps: ask the teacher to "
                    "release names nobody uses (Class board, or `python -m cnnkit class release-name NAME`)")
 _LOCK = threading.Lock()
@@ -57,11 +58,44 @@ def _locked(root: Optional[Path]) -> Iterator[dict]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with _LOCK, open(path.with_name(".names.lock"), "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        claims = _by_identity(read_json(path, {}))
+        claims = dict(_read_claims(path))
         before = dict(claims)
         yield claims
-        if claims != before:
-            write_json(path, claims)
+        if claims != before:  # compact: the file is rewritten on every claim (plain strings and numbers only)
+            data = json.dumps(claims, separators=(",", ":")).encode()
+            atomic_write_bytes(path, lambda handle: handle.write(data))
+
+
+# The last names.json read, by its (path, inode, size, mtime): a flood of claims past the cap, and every page
+# view's key check, do not parse and re-key the same file again. Another process's write changes the signature.
+_CACHE: dict = {}
+
+
+def _signature(path: Path) -> Optional[tuple]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _read_claims(path: Path) -> dict:
+    """The claims in `path` keyed by identity (read-only: callers copy before changing it)."""
+    signature = _signature(path)
+    if signature is not None and _CACHE.get("signature") == signature:
+        return _CACHE["claims"]
+    claims = _by_identity(read_json(path, {}))
+    _CACHE.update(signature=signature, claims=claims, index=_index(claims))
+    return claims
+
+
+def _index(claims: dict) -> dict[str, str]:
+    """Every identity key of every claimed name -> that claim's key in `claims` (the first claim wins)."""
+    index: dict[str, str] = {}
+    for stored_key, claim in claims.items():
+        for key in identity_keys(str(claim.get("name") or stored_key)):
+            index.setdefault(key, stored_key)
+    return index
 
 
 def _by_identity(data) -> dict:
@@ -69,22 +103,28 @@ def _by_identity(data) -> dict:
     the case-folded name: re-keyed here; of two claims that are now one name, the older one stays."""
     if not isinstance(data, dict):
         return {}
+    if all(isinstance(v, dict) and isinstance(v.get("name"), str) and k == identity_key(v["name"])
+           for k, v in data.items()):
+        return data   # written under the identity rule already (the usual case): nothing to re-key
     claims: dict = {}
     for stored_key, claim in sorted(((k, v) for k, v in data.items() if isinstance(v, dict)),
                                     key=lambda kv: _claimed_at(kv[1])):
         name = claim.get("name") if isinstance(claim.get("name"), str) else stored_key
-        if stored_key == identity_key(name) or _find(claims, name) is None:
-            claims.setdefault(identity_key(name), claim)
+        if _find(claims, name) is None:
+            claims[identity_key(name)] = claim
     return claims
 
 
 def _find(claims: dict, name: str) -> Optional[str]:
     """The key (in `claims`) of the claim that is `name`'s person (any identity key in common), or None."""
-    wanted = set(identity_keys(name))
-    for stored_key, claim in claims.items():
-        if not wanted.isdisjoint(identity_keys(str(claim.get("name") or stored_key))):
-            return stored_key
-    return None
+    index = _CACHE["index"] if _CACHE.get("claims") is not None and _same_claims(claims) else _index(claims)
+    found = next((index[key] for key in identity_keys(name) if key in index), None)
+    return found if found in claims else None
+
+
+def _same_claims(claims: dict) -> bool:
+    cached = _CACHE["claims"]
+    return claims is cached or (len(claims) == len(cached) and claims == cached)
 
 
 def _claimed_at(claim: dict) -> float:
@@ -94,8 +134,7 @@ def _claimed_at(claim: dict) -> float:
 
 def claimed_names(root: Optional[Path] = None) -> list[dict]:
     """[{"name", "claimed"}] of every claimed name, oldest first (never the key hashes)."""
-    rows = [{"name": str(v.get("name", k)), "claimed": _claimed_at(v)}
-            for k, v in _by_identity(read_json(names_file(root), {})).items()]
+    rows = [{"name": str(v.get("name", k)), "claimed": _claimed_at(v)} for k, v in _read_claims(names_file(root)).items()]
     return sorted(rows, key=lambda r: r["claimed"])
 
 
@@ -136,7 +175,7 @@ def use_name(name: str, key: str = "", root: Optional[Path] = None, *, teacher: 
 
 def key_matches(name: str, key: str, root: Optional[Path] = None) -> bool:
     """Whether `key` is the key of claimed name `name` (False for a free name)."""
-    claims = _by_identity(read_json(names_file(root), {}))
+    claims = _read_claims(names_file(root))
     claim = claims.get(_find(claims, name) or "")
     return bool(key) and isinstance(claim, dict) and hmac.compare_digest(_hash(key), str(claim.get("key_sha256")))
 

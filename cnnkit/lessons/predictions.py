@@ -20,7 +20,7 @@ from cnnkit.lessons.loader import ID_RE
 from cnnkit.paths import checkpoint_dir
 
 FOLDER = "lesson_predictions"
-MAX_PREDICTIONS = 2000           # per lesson: more than the names a server claims (names.MAX_CLAIMS)
+MAX_PREDICTIONS = 2000           # per lesson: more than the names a server claims (names.MAX_CLAIMS), every one guessing
 GUEST_PREDICTION = ("type your name in the sidebar first: a guess is kept under your name (a guest's guess "
                     "stays in this browser tab only)")
 MAX_MARGIN = 100.0               # points of accuracy
