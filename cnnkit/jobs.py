@@ -638,7 +638,7 @@ class JobManager:
             status, error = getattr(result, "status", "done"), None
         elif isinstance(exc, Cancelled):  # stopped on request: a cancel, not a failure
             result, status, error = None, "cancelled", None
-            job.snapshot.message = STOPPED_BY_TEACHER if job.stopped_by_teacher else (str(exc) or "stopped")
+            job.snapshot.message = str(exc) or "stopped"
         else:
             result, status = None, "failed"
             error = str(exc) or type(exc).__name__
@@ -653,6 +653,8 @@ class JobManager:
                 snap.message = getattr(result, "message", "") or snap.message
             if error:
                 snap.message = error
+            if snap.status == "cancelled" and job.stopped_by_teacher:
+                snap.message = STOPPED_BY_TEACHER  # its student is told who stopped it
             snap.ended = time.time()
             self._release_finished_histories()
             self._dispatch()

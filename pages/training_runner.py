@@ -12,7 +12,7 @@ import streamlit as st
 from cnnkit import store
 from cnnkit.classroom import may_cancel, runs_of
 from cnnkit.classroom.gate import allowed
-from cnnkit.classroom.permissions import owner_label
+from cnnkit.classroom.permissions import STOPPED_BY_TEACHER, owner_label
 from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager, new_group_id
 from cnnkit.train import TrainConfig
@@ -137,7 +137,8 @@ def finished_panel() -> None:
         return
     note = getattr(snap.result, "message", "") or ""  # e.g. "stopped early after epoch 5: ..."
     if snap.status == "cancelled":
-        st.warning(f"{note or 'Stopped.'} What was trained is saved; resume it from the Runs tab.")
+        said = "Stopped by the teacher." if snap.message == STOPPED_BY_TEACHER else (note or "Stopped.")
+        st.warning(f"{said} What was trained is saved; resume it from the Runs tab.")
     else:
         st.success(f"{snap.label}: finished" + (f"; {note}" if note else "."))
     if snap.run_dir and (Path(snap.run_dir) / "run.json").is_file():

@@ -300,3 +300,41 @@ def test_a_student_whose_job_the_teacher_stopped_is_told_so(folders, by, teacher
     assert snap.status == "cancelled" and status_text(snap) == expected
     if teacher:
         assert snap.message == STOPPED_BY_TEACHER
+
+
+# --- 5. the teacher cookie: set by the server, HttpOnly ---------------------------------------------------------
+def _get(path_and_query: str):
+    import asyncio
+
+    from starlette.requests import Request
+
+    from ui.teacher_cookie import teacher_cookie
+
+    path, _, query = path_and_query.partition("?")
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": query.encode(), "headers": [],
+             "scheme": "http", "server": ("127.0.0.1", 8501), "root_path": ""}
+    return asyncio.run(teacher_cookie(Request(scope)))
+
+
+def test_the_teacher_cookie_is_set_by_the_server_httponly_from_a_one_time_code():
+    from urllib.parse import quote
+
+    from cnnkit.classroom.config import hash_password
+    from cnnkit.classroom.teacher import GUARD
+    from ui.teacher_cookie import COOKIE_PATH, routes
+
+    assert [route.path for route in routes()] == [COOKIE_PATH]   # what server.py mounts beside the app
+    token = GUARD.sign_in("owl", hash_password("owl"), client="teacher tab")
+    code = GUARD.handoff(token)
+    assert token not in code
+    response = _get(f"{COOKIE_PATH}?code={code}&next={quote('/class_board?name=x')}")
+    cookie = response.headers["set-cookie"]
+    assert response.status_code == 303 and response.headers["location"] == "/class_board?name=x"
+    assert cookie.startswith(f"cnnlab_teacher={token};") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    again = _get(f"{COOKIE_PATH}?code={code}")   # a code works once
+    assert again.status_code == 403 and b"used up or too old" in again.body
+    away = _get(f"{COOKIE_PATH}?code={GUARD.handoff(token)}&next={quote('https://evil.example/x')}")
+    assert away.headers["location"] == "/"   # never sends the browser to another host
+    cleared = _get(f"{COOKIE_PATH}?clear=1&next=/")
+    assert 'cnnlab_teacher=""' in cleared.headers["set-cookie"] and "Max-Age=0" in cleared.headers["set-cookie"]
+    GUARD.sign_out(token)

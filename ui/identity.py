@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
@@ -24,6 +25,7 @@ from cnnkit.classroom import (GUEST, NAME_TAKEN, Actor, ConfigError, clean_owner
 from cnnkit.classroom.config import ClassroomConfig
 from cnnkit.classroom.permissions import TEACHER_OWNER, is_teacher_user
 from cnnkit.classroom.teacher import GUARD, SESSION_S
+from ui.teacher_cookie import COOKIE_PATH, MOUNTED
 from ui.text import plain
 
 NAME_PARAM = "name"
@@ -175,13 +177,31 @@ def _leave_teacher() -> None:
 
 
 def _write_cookie() -> None:
-    """Set or clear the teacher cookie in the browser (a script in the page; the token never enters a link)."""
+    """Set or clear the teacher cookie in the browser. Under server.py the server sets it, HttpOnly (the page
+    sends the browser through ui.teacher_cookie's route with a one-time code); under `streamlit run app.py` a
+    script in the page sets it. The token never enters a link."""
     if _COOKIE_TODO not in st.session_state:
         return
     token = st.session_state.pop(_COOKIE_TODO)
+    if MOUNTED["route"]:
+        query = urlencode({"code": GUARD.handoff(token)} if token else {"clear": "1"})
+        back = urlencode({"next": _this_page()})
+        st.html(f"<script>window.location.replace({json.dumps(f'{COOKIE_PATH}?{query}&{back}')});</script>",
+                unsafe_allow_javascript=True)
+        return
     age = int(SESSION_S) if token else 0
     st.html(f"<script>document.cookie = {json.dumps(TEACHER_COOKIE)} + '=' + {json.dumps(token)} + "
             f"'; path=/; max-age={age}; SameSite=Strict';</script>", unsafe_allow_javascript=True)
+
+
+def _this_page() -> str:
+    """This page's path and query string (name and key), for the way back from the cookie route."""
+    try:
+        path = urlsplit(st.context.url or "/").path or "/"
+    except Exception:
+        path = "/"
+    params = {k: v for k, v in st.query_params.to_dict().items()}
+    return path + (f"?{urlencode(params)}" if params else "")
 
 
 def render_identity() -> None:

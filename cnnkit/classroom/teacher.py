@@ -5,8 +5,11 @@ read). Wrong guesses are rate-limited per browser session (`client`): after FREE
 WINDOW_S, that session's next try waits longer (2, 4, 8 ... up to MAX_WAIT_S seconds), so students guessing
 in their own tabs never lock the real teacher out of theirs (issue 29). A server-wide ceiling bounds guessing
 from many sessions: past SERVER_TRIES wrong guesses within WINDOW_S every session waits the same way.
-A right password opens a teacher session: a random token the page keeps in a browser cookie (never in a
-link), checked here by its hash; it ends when the teacher leaves teacher mode, or after SESSION_S.
+A right password opens a teacher session: a random token the browser keeps in a cookie (never in a link),
+checked here by its hash; it ends when the teacher leaves teacher mode, or after SESSION_S. So that page scripts
+cannot read the cookie (HttpOnly), the server sets it in an HTTP response (ui/teacher_cookie.py, mounted by
+server.py): the page hands the browser a one-time code (`handoff`, valid HANDOFF_S, used once), which that
+response exchanges for the token (`redeem`); the token itself never appears in a link.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ SERVER_TRIES = 100          # wrong guesses within WINDOW_S from all sessions to
 WINDOW_S = 300.0
 MAX_WAIT_S = 60.0
 SESSION_S = 12 * 3600.0
+HANDOFF_S = 60.0
 
 
 class TooManyTries(NotAllowed):
@@ -42,6 +46,7 @@ class TeacherGuard:
         self._server_failures: list[float] = []
         self._server_next_try = 0.0
         self._sessions: dict[str, float] = {}   # token sha256 -> expiry (clock seconds)
+        self._handoffs: dict[str, tuple[str, float]] = {}   # code sha256 -> (token, expiry)
 
     def sign_in(self, typed: str, password_sha256: str, client: str = "") -> str:
         """A new teacher-session token when `typed` is the password; NotAllowed (TooManyTries while guesses
@@ -87,6 +92,27 @@ class TeacherGuard:
         with self._lock:
             self._sessions = {k: v for k, v in self._sessions.items() if v > now}
             return any(hmac.compare_digest(_hash(token), k) for k in self._sessions)
+
+    def handoff(self, token: str) -> str:
+        """A one-time code for an open teacher session's token (the cookie route redeems it once, within
+        HANDOFF_S); NotAllowed for a token that is not a session."""
+        if not self.is_session(token):
+            raise NotAllowed("not a teacher session")
+        now = self._clock()
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self._handoffs = {k: v for k, v in self._handoffs.items() if v[1] > now}
+            self._handoffs[_hash(code)] = (token, now + HANDOFF_S)
+        return code
+
+    def redeem(self, code: Optional[str]) -> Optional[str]:
+        """The token a handoff code stands for (once; None when unknown, used or expired)."""
+        if not code:
+            return None
+        now = self._clock()
+        with self._lock:
+            token, expiry = self._handoffs.pop(_hash(code), (None, 0.0))
+        return token if token and expiry > now and self.is_session(token) else None
 
     def sign_out(self, token: Optional[str]) -> None:
         if token:
