@@ -273,27 +273,31 @@ def test_the_teachers_runs_are_the_teachers():
         use_name(TEACHER_OWNER)
 
 
-def _blocking_job(manager, owner: str):
+def _blocking_job(manager, owner: str, returns: bool = False):
     started = threading.Event()
 
     def work(context):
         started.set()
         while not context.cancelled:
             time.sleep(0.01)
+        if returns:  # as cnnkit.train does: a result whose status is "cancelled"
+            from types import SimpleNamespace
+            return SimpleNamespace(status="cancelled", message="stopped by the user during epoch 1")
         from cnnkit.cancellation import Cancelled
         raise Cancelled("cancelled")
 
     return manager.submit(work, meta={"kind": "job"}, owner=owner), started
 
 
+@pytest.mark.parametrize("returns", [False, True])
 @pytest.mark.parametrize("by, teacher, expected", [("", True, STOPPED_BY_TEACHER), ("Anna", False, "cancelled")])
-def test_a_student_whose_job_the_teacher_stopped_is_told_so(folders, by, teacher, expected):
+def test_a_student_whose_job_the_teacher_stopped_is_told_so(folders, by, teacher, expected, returns):
     from cnnkit.jobs import JobManager
     from cnnkit.classroom.config import ClassroomConfig
     from ui.job_follow import status_text
 
     manager = JobManager(class_config=ClassroomConfig())
-    job_id, started = _blocking_job(manager, "Anna")
+    job_id, started = _blocking_job(manager, "Anna", returns)
     assert started.wait(10)
     manager.cancel(job_id, by=by, teacher=teacher)
     snap = manager.wait(job_id, timeout=10)
