@@ -110,6 +110,17 @@ def test_a_runs_owner_nobody_claimed_is_not_handed_to_the_first_visitor(folders)
         use_name("Cleo")
 
 
+def test_the_teachers_shell_hands_out_a_name_that_owns_runs(folders, capsys):
+    make_run("cleo")
+    assert cli_main(["class", "join-link", "Cleo", "--url", "http://lab.example:8501", "--json"]) == 0
+    link = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["link"]
+    assert link.startswith("http://lab.example:8501/?name=Cleo&key=")
+    key = link.split("key=")[1]
+    assert use_name("cleo", key) == ("Cleo", key)
+    assert cli_main(["class", "join-link", "\u0421leo"]) == 1   # taken now, by its look-alike too
+    assert "this name is taken" in capsys.readouterr().err
+
+
 def test_the_board_puts_one_person_in_one_row_and_the_gate_lets_her_act_on_her_runs(folders):
     from cnnkit.classroom.gate import Actor, check
     from cnnkit.classroom.config import ClassroomConfig
