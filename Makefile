@@ -32,10 +32,10 @@ $(RAY_STAMP): $(STAMP) requirements-ray.txt
 # The app with its trainings on the Ray cluster at RAY_ADDRESS (default: the one this machine belongs to).
 RAY_ADDRESS ?= auto
 run-ray: setup-ray
-	CNNKIT_RAY_ADDRESS=$(RAY_ADDRESS) $(BIN)/streamlit run app.py $(STREAMLIT_FLAGS)
+	CNNKIT_RAY_ADDRESS=$(RAY_ADDRESS) $(BIN)/streamlit run server.py $(STREAMLIT_FLAGS)
 
 run: setup
-	$(BIN)/streamlit run app.py $(STREAMLIT_FLAGS)
+	$(BIN)/streamlit run server.py $(STREAMLIT_FLAGS)
 
 test: setup setup-ray
 	$(BIN)/python -m pytest -q

@@ -5,6 +5,8 @@ import streamlit as st
 
 from cnnkit import store
 from cnnkit.classroom import board_rows
+from cnnkit.classroom.identity import same_person
+from cnnkit.classroom.permissions import owner_label
 from cnnkit.paths import demo_runs_dir
 from ui.class_admin import render_class_admin
 from ui.identity import current_owner
@@ -32,11 +34,11 @@ if not datasets:
 dataset = st.selectbox("Dataset", datasets, key="cb_dataset")
 # Lessons come later: a lesson filter will pass `where=` to board_rows (e.g. the run's lesson id).
 rows = board_rows(runs, dataset)
-me = current_owner() or "guest"
+me = current_owner()
 table = pd.DataFrame(rows)
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={"test acc": st.column_config.ProgressColumn("test acc", format="%.3f", min_value=0,
                                                                          max_value=1)})
-mine = [r for r in rows if r["owner"] == me]
+mine = [r for r in rows if r["owner"] == owner_label(me, "guest") or (me and same_person(r["owner"], me))]
 if mine:
     st.caption(f"Your best run is number {mine[0]['rank']} of {len(rows)}.")

@@ -12,6 +12,7 @@ import streamlit as st
 from cnnkit import store
 from cnnkit.classroom import may_cancel, runs_of
 from cnnkit.classroom.gate import allowed
+from cnnkit.classroom.permissions import STOPPED_BY_TEACHER, owner_label
 from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager, new_group_id
 from cnnkit.train import TrainConfig
@@ -136,7 +137,8 @@ def finished_panel() -> None:
         return
     note = getattr(snap.result, "message", "") or ""  # e.g. "stopped early after epoch 5: ..."
     if snap.status == "cancelled":
-        st.warning(f"{note or 'Stopped.'} What was trained is saved; resume it from the Runs tab.")
+        said = "Stopped by the teacher." if snap.message == STOPPED_BY_TEACHER else (note or "Stopped.")
+        st.warning(f"{said} What was trained is saved; resume it from the Runs tab.")
     else:
         st.success(f"{snap.label}: finished" + (f"; {note}" if note else "."))
     if snap.run_dir and (Path(snap.run_dir) / "run.json").is_file():
@@ -185,13 +187,13 @@ def runs_tab() -> None:
         return
     table = pd.DataFrame(report.runs_table(runs))
     if everyone:
-        table.insert(0, "owner", [r.owner or "guest" for r in runs])
+        table.insert(0, "owner", [owner_label(r.owner, "guest") for r in runs])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "test acc": st.column_config.NumberColumn(format="%.3f"),
         "macro F1": st.column_config.NumberColumn(format="%.3f"),
         "best val acc": st.column_config.NumberColumn(format="%.3f")})
     by_id = {r.run_id: r for r in runs}
-    labels = {r.run_id: f"{report.run_label(r)} · {r.status}" + (f" · {r.owner or 'guest'}" if everyone else "")
+    labels = {r.run_id: f"{report.run_label(r)} · {r.status}" + (f" · {owner_label(r.owner, 'guest')}" if everyone else "")
               + (f" · {r.origin}" if r.origin else "") for r in runs}
 
     st.subheader("Compare runs")

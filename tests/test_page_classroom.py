@@ -54,6 +54,13 @@ def app(page: str | None = None, **params):
     return at
 
 
+def join_key(name: str) -> str:
+    """The key of `name`'s join link, made by the teacher's tools (a name that owns runs is theirs to hand out)."""
+    from cnnkit.classroom import use_name
+
+    return use_name(name, teacher=True)[1]
+
+
 def sidebar_text(at) -> str:
     return " ".join(m.value for m in at.sidebar.markdown)
 
@@ -72,7 +79,7 @@ def test_a_typed_name_is_kept_in_the_address(class_dirs):
 def test_runs_tab_shows_mine_by_default_and_everyones_on_request(class_dirs):
     fake_run(class_dirs, "run-anna", "Anna")
     fake_run(class_dirs, "run-ben", "Ben")
-    at = app("training_runner", name="Anna")
+    at = app("training_runner", name="Anna", key=join_key("Anna"))
     assert len(at.selectbox(key="tr_run_pick").options) == 1 and at.selectbox(key="tr_run_pick").value == "run-anna"
     at.toggle(key="tr_runs_everyone").set_value(True).run()
     labels = at.selectbox(key="tr_run_pick").options
@@ -92,7 +99,7 @@ def test_class_board_lists_each_owners_best_run(class_dirs):
     fake_run(class_dirs, "a2", "Anna", acc=0.9, lr=0.01)
     fake_run(class_dirs, "b1", "Ben", acc=0.7)
     fake_run(class_dirs, "c1", "Cleo", acc=0.99, dataset="digits")
-    at = app("class_board", name="Ben")
+    at = app("class_board", name="Ben", key=join_key("Ben"))
     assert at.title[0].value == "Class board"
     at.selectbox(key="cb_dataset").set_value("shapes").run()
     board = at.dataframe[0].value
@@ -167,7 +174,7 @@ def _param(at, name: str) -> str:
 
 def test_a_second_session_typing_a_claimed_name_is_refused(class_dirs):
     fake_run(class_dirs, "run-anna", "Anna")
-    anna = app(name="Anna")
+    anna = app(name="Anna", key=join_key("Anna"))
     assert "**You are** Anna" in sidebar_text(anna) and _param(anna, "key")
     intruder = app(name="Anna")  # the name without its key: refused, a guest
     assert any("this name is taken: use your own link, or ask the teacher" in e.value for e in intruder.sidebar.error)

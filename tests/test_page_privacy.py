@@ -79,7 +79,8 @@ def test_the_teacher_sees_what_is_kept_and_erases_one_student_after_confirming(c
     assert {"identity", "runs", "datasets", "labs", "viewer uploads"} <= set(kinds)
     assert at.selectbox(key="pv_student").options == ["Anna", "Ben"]
     at.selectbox(key="pv_student").set_value("Anna").run()
-    assert any("run r-anna" in t.value for t in at.text)
+    listed = at.dataframe[1].value
+    assert list(listed.columns) == ["kind", "item", "busy"] and any("run r-anna" in item for item in listed["item"])
     assert at.button(key="pv_erase").disabled  # not before the confirmation
     at.checkbox(key="pv_sure").check().run()
     at.button(key="pv_erase").click().run()

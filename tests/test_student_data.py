@@ -208,9 +208,11 @@ def test_a_student_exports_their_own_data_and_not_anyone_elses(folders, predicti
         names = zf.namelist()
         saved = json.loads(zf.read("student.json"))
     assert saved["owner"] == "Greta" and saved["counts"] == manifest["counts"]
-    assert f"runs/{mine['run']}/{mine['run']}/run.json" in names
-    assert f"labs/{mine['lab']}/{mine['lab']}/lab.json" in names
-    assert f"datasets/{mine['dataset']}/{mine['dataset']}/red/0.png" in names
+    # flat (issue 29): runs/<id>/run.json, not runs/<id>/<id>/run.json; no lock files
+    assert f"runs/{mine['run']}/run.json" in names
+    assert f"labs/{mine['lab']}/lab.json" in names
+    assert f"datasets/{mine['dataset']}/red/0.png" in names
+    assert not any(name.endswith(".lock") for name in names)
     assert [i["record"]["guess"] for i in saved["items"] if i["kind"] == "predictions"] == ["deeper is better"]
     assert not any("Hanna" in name for name in names) and b"Hanna" not in zf_bytes(payload)
     assert saved["pins"] == [{"kind": "run", "id": mine["run"], "note": "a good one"}]

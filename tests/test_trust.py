@@ -212,7 +212,7 @@ def test_teacher_password_is_hashed_and_guesses_are_rate_limited():
     for _ in range(5):
         with pytest.raises(NotAllowed, match="not the teacher password"):
             guard.sign_in("guess", hashed)
-    with pytest.raises(TooManyTries, match="too many wrong tries: wait 2 s"):
+    with pytest.raises(TooManyTries, match="too many wrong tries from this browser: wait 2 s"):
         guard.sign_in("owl", hashed)  # even the right one waits: no free guesses
     now[0] += 3
     token = guard.sign_in("owl", hashed)

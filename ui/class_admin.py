@@ -15,6 +15,7 @@ import segno
 import streamlit as st
 
 from cnnkit.classroom import claimed_names, release_name, use_name
+from cnnkit.classroom.permissions import owner_label
 from cnnkit.jobs import get_job_manager
 from ui.identity import KEY_PARAM, NAME_PARAM, current_owner, is_teacher
 from ui.text import plain
@@ -50,7 +51,7 @@ def _make_links() -> None:
         if not line.strip():
             continue
         try:
-            name, key = use_name(line, "")
+            name, key = use_name(line, "", teacher=is_teacher())  # the teacher's links claim names with saved work
         except ValueError as exc:  # taken already, or not a name
             problems.append(f"{plain(line, 60)}: {plain(exc)}")
         else:
@@ -96,7 +97,7 @@ def render_running_jobs() -> None:
         st.caption("Nothing is training or queued.")
     for snap in active:
         left, right = st.columns([3, 1])
-        left.text(f"{snap.owner or 'guest'} · {snap.label} · {snap.status}")
+        left.text(f"{owner_label(snap.owner, 'guest')} · {snap.label} · {snap.status}")
         if right.button("Stop", key=f"ca_stop_{snap.job_id}"):
             try:
                 manager.cancel(snap.job_id, by=current_owner(), teacher=is_teacher())  # the gate checks again

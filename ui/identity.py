@@ -15,6 +15,8 @@ never carries it. The rules themselves live in cnnkit.classroom; this module onl
 from __future__ import annotations
 
 import json
+import secrets
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
@@ -23,8 +25,10 @@ from cnnkit.classroom import (GUEST, NAME_TAKEN, Actor, ConfigError, clean_owner
 import cnnkit.jobs  # noqa: F401  (registers the shared class state's store: cnnkit.classroom.class_state)
 from cnnkit.classroom.class_state import teacher_guard
 from cnnkit.classroom.config import ClassroomConfig
-from cnnkit.classroom.permissions import is_teacher_user
+from cnnkit.classroom.class_state import teacher_guard
+from cnnkit.classroom.permissions import TEACHER_OWNER, is_teacher_user
 from cnnkit.classroom.teacher import SESSION_S
+from ui.teacher_cookie import COOKIE_PATH, MOUNTED
 from ui.text import plain
 
 NAME_PARAM = "name"
@@ -91,6 +95,8 @@ def current_owner() -> str:
         # page switches drop the query string: put the name and its key back so a reload keeps them
         st.query_params[NAME_PARAM] = st.session_state[OWNER]
         st.query_params[KEY_PARAM] = st.session_state.get(OWNER_KEY, "")
+    if not st.session_state[OWNER] and is_teacher():
+        return TEACHER_OWNER  # the teacher's runs are the teacher's, not a guest's (issue 29)
     return st.session_state[OWNER]
 
 
@@ -147,9 +153,18 @@ def _set_name() -> None:
     _claim(name, "")
 
 
+def _browser_session() -> str:
+    """A random id of this browser session: wrong teacher passwords are counted per session (and server-wide),
+    so students guessing in their tabs do not lock the teacher out of theirs."""
+    if "cnnlab_client" not in st.session_state:
+        st.session_state["cnnlab_client"] = secrets.token_hex(8)
+    return st.session_state["cnnlab_client"]
+
+
 def _unlock_teacher() -> None:
     try:
-        token = teacher_guard().sign_in(st.session_state.get("cnnlab_teacher_pw", ""), class_config().teacher_password_sha256)
+        token = teacher_guard().sign_in(st.session_state.get("cnnlab_teacher_pw", ""),
+                                        class_config().teacher_password_sha256, client=_browser_session())
     except ValueError as exc:  # wrong, or too many tries
         st.session_state["cnnlab_teacher_error"] = str(exc)
     else:
@@ -165,13 +180,31 @@ def _leave_teacher() -> None:
 
 
 def _write_cookie() -> None:
-    """Set or clear the teacher cookie in the browser (a script in the page; the token never enters a link)."""
+    """Set or clear the teacher cookie in the browser. Under server.py the server sets it, HttpOnly (the page
+    sends the browser through ui.teacher_cookie's route with a one-time code); under `streamlit run app.py` a
+    script in the page sets it. The token never enters a link."""
     if _COOKIE_TODO not in st.session_state:
         return
     token = st.session_state.pop(_COOKIE_TODO)
+    if MOUNTED["route"]:
+        query = urlencode({"code": teacher_guard().handoff(token)} if token else {"clear": "1"})
+        back = urlencode({"next": _this_page()})
+        st.html(f"<script>window.location.replace({json.dumps(f'{COOKIE_PATH}?{query}&{back}')});</script>",
+                unsafe_allow_javascript=True)
+        return
     age = int(SESSION_S) if token else 0
     st.html(f"<script>document.cookie = {json.dumps(TEACHER_COOKIE)} + '=' + {json.dumps(token)} + "
             f"'; path=/; max-age={age}; SameSite=Strict';</script>", unsafe_allow_javascript=True)
+
+
+def _this_page() -> str:
+    """This page's path and query string (name and key), for the way back from the cookie route."""
+    try:
+        path = urlsplit(st.context.url or "/").path or "/"
+    except Exception:
+        path = "/"
+    params = {k: v for k, v in st.query_params.to_dict().items()}
+    return path + (f"?{urlencode(params)}" if params else "")
 
 
 def render_identity() -> None:

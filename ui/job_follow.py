@@ -18,6 +18,7 @@ from typing import Callable, Optional, Sequence
 import streamlit as st
 
 from cnnkit.classroom import may_cancel
+from cnnkit.classroom.permissions import STOPPED_BY_TEACHER
 from cnnkit.jobs import JobSnapshot, get_job_manager
 from ui.identity import current_owner, is_teacher
 from cnnkit.train.report import decimate
@@ -147,7 +148,7 @@ def render_live_curves(history: Sequence[dict], steps: Sequence[dict], job_id: O
 
 def _one_job(snap: JobSnapshot, describe: Describe) -> None:
     fraction, text = describe(snap)
-    st.markdown(f"**{plain(snap.label)}** · {snap.status}")
+    st.markdown(f"**{plain(snap.label)}** · {status_text(snap)}")
     st.progress(_clip(fraction), text=text)
     facts = []
     if snap.meta.get("trainable_params"):
@@ -164,12 +165,19 @@ def _several_jobs(snaps: list[JobSnapshot], describe: Describe) -> None:
     st.progress(_clip(overall), text=f"{done}/{len(snaps)} runs finished")
     for snap in snaps:
         if snap.finished:
-            st.caption(f"**{plain(snap.label)}**: {snap.status}")
+            st.caption(f"**{plain(snap.label)}**: {status_text(snap)}")
         elif snap.status == "queued":
             st.caption(f"**{plain(snap.label)}**: queued (position {snap.queue_position})")
         else:
             fraction, text = describe(snap)
             st.progress(_clip(fraction), text=f"{snap.label}: {text}")
+
+
+def status_text(snap: JobSnapshot) -> str:
+    """A job's status for its student: "stopped by the teacher" rather than a bare "cancelled"."""
+    if snap.status == "cancelled" and (snap.message or "").startswith(STOPPED_BY_TEACHER):
+        return STOPPED_BY_TEACHER
+    return snap.status
 
 
 def _clip(fraction: Optional[float]) -> float:

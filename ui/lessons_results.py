@@ -14,6 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit import lessons
+from cnnkit.classroom.identity import same_person
+from cnnkit.classroom.permissions import owner_label
 from cnnkit.train.compare import band_rows, ordered_colours
 from ui.text import escape_markdown
 from ui.run_views import confusion_chart
@@ -90,7 +92,7 @@ def _delta(value: Optional[float]) -> str:
 
 def render_comparison(lesson, result) -> None:
     quick = result.mode == "quick"
-    where = "shipped with the install" if result.shipped else f"run by {result.owner or 'a guest'}"
+    where = "shipped with the install" if result.shipped else f"run by {owner_label(result.owner)}"
     st.subheader("Ours against the report" + (" (quick)" if quick else ""))
     st.caption(escape_markdown(
         f"{'Quick mode: a subset and fewer epochs, so expect lower figures than the report; the effect is the point. ' if quick else ''}"
@@ -292,7 +294,7 @@ def render_predictions(lesson, result, owner: str, teacher: bool) -> None:
     st.subheader("Predictions against the result")
     st.markdown(escape_markdown("Highest test accuracy: " + "; ".join(facts) + "."))
     all_guesses = lessons.predictions(lesson.id)
-    mine = [g for g in all_guesses if g.get("owner") == owner] if owner else []
+    mine = [g for g in all_guesses if same_person(g.get("owner"), owner)] if owner else []
     mine = mine or ([st.session_state[f"ls_guess_{lesson.id}"]] if f"ls_guess_{lesson.id}" in st.session_state else [])
     if mine:
         guess = mine[-1]
@@ -305,7 +307,7 @@ def render_predictions(lesson, result, owner: str, teacher: bool) -> None:
         right = sum(o["right_arm"] for o in outcomes)
         st.caption(f"The class's guesses against ours, for the discussion: {right} of {len(outcomes)} picked the "
                    "winning arm.")
-        st.dataframe(pd.DataFrame([{"student": o["owner"] or "guest",
+        st.dataframe(pd.DataFrame([{"student": owner_label(o["owner"], "guest"),
                                     "guessed arm": labels.get(o["arm_id"], o["arm_id"]),
                                     "guessed margin": o["margin_points"],
                                     "right arm": "yes" if o["right_arm"] else "no",

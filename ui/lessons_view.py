@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnkit import lessons
+from cnnkit.classroom.identity import same_person
 from cnnkit.train.compare import format_setting
 from ui.text import escape_markdown
 
@@ -117,7 +118,7 @@ def own_prediction(lesson_id: str, owner: str) -> Optional[dict]:
     """This owner's latest recorded guess for the lesson, if any (a guest's are kept per session only)."""
     if not owner:
         return st.session_state.get(f"ls_guess_{lesson_id}")
-    mine = [p for p in lessons.predictions(lesson_id) if p.get("owner") == owner]
+    mine = [p for p in lessons.predictions(lesson_id) if same_person(p.get("owner"), owner)]
     return mine[-1] if mine else None
 
 
@@ -139,7 +140,8 @@ def render_predict_first(lesson, owner: str) -> bool:
     buttons = st.columns(2)
     if buttons[0].button("Record my guess and show the results", type="primary", key=f"ls_pred_save_{lesson.id}"):
         try:
-            lessons.record_prediction(lesson.id, owner, winner, float(margin), arm_ids=list(labels))
+            if owner:  # a guest's guess stays in this tab (every guest their own); a name's is kept for the class
+                lessons.record_prediction(lesson.id, owner, winner, float(margin), arm_ids=list(labels))
         except ValueError as exc:
             st.error(escape_markdown(exc))
             return False

@@ -14,6 +14,7 @@ import streamlit as st
 import cnnkit.labs  # noqa: F401  registers runs, datasets and labs as student data
 import cnnkit.lessons  # noqa: F401  registers lesson predictions as student data
 from cnnkit.classroom import GUEST, NotAllowed
+from cnnkit.classroom.identity import same_person
 from cnnkit.classroom.student_data import (StudentBusy, erase_student, export_file_name, export_student,
                                            known_students, privacy_rows, retention, student_data)
 from cnnkit.jobs import get_job_manager
@@ -37,7 +38,7 @@ def retention_at_start() -> dict:
 def _cancel_queued_jobs(owner: str) -> None:
     manager = get_job_manager()
     for job in manager.active():
-        if job.owner == owner and job.status == "queued":
+        if same_person(job.owner, owner) and job.status == "queued":
             manager.cancel(job.job_id, by=GUEST, teacher=is_teacher())
 
 
@@ -58,7 +59,8 @@ def render_teacher_privacy() -> None:
             return
         owner = st.selectbox("Student", students, key="pv_student")
         data = student_data(owner, teacher=True)
-        st.text("\n".join(data.lines()) or "nothing stored")  # names and run names as text, never markdown
+        # one row per item, as plain cells (a dataframe shows text as text, never markdown or raw JSON)
+        st.dataframe(pd.DataFrame(data.rows(), columns=["kind", "item", "busy"]), hide_index=True, width="stretch")
         st.download_button("Export this student's data (zip)", data=lambda: export_student(owner, teacher=True)[0],
                            file_name=export_file_name(owner), mime="application/zip", key="pv_export")
         sure = st.checkbox("Yes, erase everything listed above", key="pv_sure")

@@ -111,6 +111,9 @@ _GUARD_KEY = "teacher_guard"
 _NOT_STATE = ("_lock", "_clock", "_store")
 
 
+_INSIDE = threading.local()   # within one guard call, on this thread
+
+
 def _shared_guard_class():
     from cnnkit.classroom.teacher import TeacherGuard
 
@@ -126,19 +129,29 @@ def _shared_guard_class():
         def _state(self) -> dict:
             return {k: v for k, v in vars(self).items() if k not in _NOT_STATE}
 
-        def _call(self, method, *args, write: bool = True):
+        def _call(self, method, *args, write: bool = True, **kwargs):
+            if getattr(_INSIDE, "call", False):       # handoff() asks is_session(): the state is loaded already
+                return method(*args, **kwargs)
             with class_lock("teacher"):
                 saved = self._store.get(_GUARD_KEY)
                 if isinstance(saved, dict):
                     vars(self).update(saved)
+                _INSIDE.call = True
                 try:
-                    return method(*args)
+                    return method(*args, **kwargs)
                 finally:
+                    _INSIDE.call = False
                     if write:
                         self._store.put(_GUARD_KEY, self._state())
 
-        def sign_in(self, typed: str, password_sha256: str) -> str:
-            return self._call(super().sign_in, typed, password_sha256)
+        def sign_in(self, typed: str, password_sha256: str, client: str = "") -> str:
+            return self._call(super().sign_in, typed, password_sha256, client=client)
+
+        def handoff(self, token: str) -> str:
+            return self._call(super().handoff, token)
+
+        def redeem(self, code: Optional[str]) -> Optional[str]:
+            return self._call(super().redeem, code) if code else None
 
         def is_session(self, token: Optional[str]) -> bool:
             if not token:

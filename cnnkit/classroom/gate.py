@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from cnnkit.classroom.config import ClassroomConfig, check_run_allowed, load_classroom_config
-from cnnkit.classroom.permissions import GUEST, NotAllowed
+from cnnkit.classroom.identity import same_person
+from cnnkit.classroom.permissions import GUEST, NotAllowed, owner_label
 
 # Actions that change something but train nothing; every other action (any job kind) spends compute.
 CHANGE_ACTIONS = ("stop", "delete", "import", "pin")
@@ -61,8 +62,8 @@ def check(action: str, actor: Actor, config: Optional[ClassroomConfig] = None, *
         raise NotAllowed(NAME_FIRST)
     if action == "pin" and not actor.teacher:
         raise NotAllowed("only the teacher can pin to or unpin from the Home page")
-    if target_owner is not _NOT_GIVEN and not actor.teacher and (target_owner is None or target_owner != actor.owner):
-        holder = "the teacher" if target_owner is None else (target_owner or "a guest")
+    if target_owner is not _NOT_GIVEN and not actor.teacher and (target_owner is None or not same_person(target_owner, actor.owner)):
+        holder = "the teacher" if target_owner is None else owner_label(target_owner)
         raise NotAllowed(f"{what or 'this'} belongs to {holder}: only they or the teacher can "
                          f"{_VERBS.get(action, action)} it")
     if action not in CHANGE_ACTIONS and not actor.teacher:

@@ -9,13 +9,19 @@ import hmac
 import re
 from typing import Any
 
+from cnnkit.classroom.identity import same_person
 from cnnkit.formatting import clean_text
 
 GUEST = ""
 # The owner of runs made with `python -m cnnkit` (whoever has a shell on the server): not the web's guest, so a
 # nameless web visitor cannot delete or resume them. Typed names start with a letter or digit, so none is this.
 CLI_OWNER = "(command line)"
+# The owner of runs the teacher makes in teacher mode without a name of their own: like CLI_OWNER, not a name
+# anyone can type, so the teacher's runs say "the teacher's" and no visitor can claim them.
+TEACHER_OWNER = "(teacher)"
 MAX_NAME_LENGTH = 40
+STOPPED_BY_TEACHER = "stopped by the teacher"   # a job's message when the teacher stopped a student's job
+MAX_EMAIL_LENGTH = 254
 
 
 class NotAllowed(ValueError):
@@ -36,9 +42,29 @@ def clean_owner_name(name: str) -> str:
     return cleaned
 
 
-def name_key(name: str) -> str:
-    """The form two names are compared in: "Anna" and "anna" are one name (one claim, no look-alike)."""
-    return clean_text(name).casefold()
+def is_email(name: str) -> bool:
+    """A signed-in identity's form: one @, something on both sides, a dot in the domain, no spaces."""
+    return isinstance(name, str) and bool(re.fullmatch(r"[^\s@]+@[^\s@]+\.[^\s@]+", name))
+
+
+def clean_identity(name: str) -> str:
+    """An owner the privacy tools and predictions accept: a typed name (clean_owner_name) or a signed-in
+    identity's e-mail address (anna@school.example), at most MAX_EMAIL_LENGTH characters. Raises ValueError
+    saying what to change."""
+    cleaned = clean_text(name)
+    if "@" in cleaned:
+        if len(cleaned) > MAX_EMAIL_LENGTH or not is_email(cleaned):
+            raise ValueError("a signed-in student is named by their e-mail address, e.g. anna@school.example")
+        return cleaned
+    return clean_owner_name(cleaned)
+
+
+def owner_label(owner: str, guest: str = "a guest") -> str:
+    """An owner as a listing shows it: "the teacher" (runs made in teacher mode), `guest` for the guest, or the
+    name (the command line's owner as it is)."""
+    if owner == TEACHER_OWNER:
+        return "the teacher"
+    return owner or guest
 
 
 def owner_of(thing: Any) -> str:
@@ -51,16 +77,15 @@ def owner_of(thing: Any) -> str:
 
 def may_delete(record: Any, who: str, teacher: bool = False) -> bool:
     """A saved run may be deleted by its owner or the teacher (whether nothing writes it is the store's check)."""
-    return teacher or owner_of(record) == (who or GUEST)
+    return teacher or same_person(owner_of(record), who or GUEST)
 
 
 def may_cancel(snapshot: Any, who: str, teacher: bool = False) -> bool:
     """A job may be cancelled by whoever submitted it or the teacher."""
-    return teacher or owner_of(snapshot) == (who or GUEST)
+    return teacher or same_person(owner_of(snapshot), who or GUEST)
 
 
-def _name(who: str) -> str:
-    return who or "a guest"
+_name = owner_label
 
 
 def check_may_delete(record: Any, who: str, teacher: bool = False) -> None:

@@ -8,7 +8,9 @@ line: `register_student_data(owner_records_kind(...))`.
 
 Rules (enforced here, not only on a page): only the teacher erases (the CLI is the server's operator and
 counts as the teacher); a student may list and export their own data, the teacher anyone's; the guest ("")
-is nobody in particular and cannot be exported or erased as a student. Nothing is removed while one of its
+is nobody in particular and cannot be exported or erased as a student. Owners are matched by THE identity rule
+(cnnkit.classroom.identity): erasing "anna" erases what "Anna" owns and releases her claim, exactly what the
+claim matches; signed-in students (anna@school.example) are students like any other. Nothing is removed while one of its
 runs is training. `[privacy] retention_days = N` in cnnlab.toml removes runs and uploads (imported and
 hand-made datasets) older than N days, pinned runs excepted.
 """
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
+from cnnkit.classroom.identity import identity_key, person_groups, same_person
 from cnnkit.classroom.permissions import GUEST, NotAllowed
 from cnnkit.classroom.pins import load_pins, unpin
 from cnnkit.fileio import atomic_write_bytes, to_jsonable
@@ -74,22 +77,40 @@ def register_student_data(kind: StudentDataKind) -> None:
 
 
 def owner_records_kind(kind: str, records_of: Callable[[str], Iterable[Any]], erase_all: Callable[[str], Any],
-                       what: str, where: str, kept: str) -> StudentDataKind:
+                       what: str, where: str, kept: str,
+                       all_records: Optional[Callable[[], Iterable[tuple[str, Any]]]] = None,
+                       describe: Optional[Callable[[Any], str]] = None) -> StudentDataKind:
     """A kind kept as records in a shared file: `records_of(owner)` lists one owner's records (anything JSON-able:
-    exported as is), `erase_all(owner)` removes them all. Listing everyone's (for retention) is not offered."""
+    exported as is), `erase_all(owner)` removes them all. `all_records()`: every (owner, record), so the teacher's
+    list of students finds them; `describe(record)`: one line of plain text for the listing (default: its
+    fields as "key value"). Such records never expire (retention removes runs and uploads)."""
+
+    def label(record: Any) -> str:
+        return (describe or _record_text)(record)[:160]
 
     def items(owner: Optional[str]) -> list[StudentItem]:
         if owner is None:
-            return []
-        return [StudentItem(kind, f"{kind}-{index + 1}", owner, _record_label(kind, record), record=to_jsonable(record))
-                for index, record in enumerate(records_of(owner) or [])]
+            pairs = list(all_records()) if all_records is not None else []
+        else:
+            pairs = [(owner, record) for record in records_of(owner) or []]
+        return [StudentItem(kind, f"{kind}-{index + 1}", who, label(record), record=to_jsonable(record))
+                for index, (who, record) in enumerate(pairs)]
 
     return StudentDataKind(kind, what, where, kept, items, erase=lambda owner, _items: erase_all(owner))
 
 
-def _record_label(kind: str, record: Any) -> str:
-    text = record if isinstance(record, str) else json.dumps(to_jsonable(record), sort_keys=True)
-    return f"{kind}: {text[:80]}"
+def _record_text(record: Any) -> str:
+    """A record as plain words ("arm_id bn, margin_points 2.5"), never raw JSON."""
+    if isinstance(record, dict):
+        return ", ".join(f"{key} {_record_text(value)}" for key, value in record.items())
+    if isinstance(record, (list, tuple)):
+        return "; ".join(_record_text(value) for value in record)
+    return str(record)
+
+
+def owner_items(kind: StudentDataKind, owner: str) -> list[StudentItem]:
+    """`kind`'s items of `owner`, matched by the identity rule (a kind's own filter may be coarser)."""
+    return [item for item in kind.items(owner) if same_person(item.owner, owner)]
 
 
 def remove_paths(item: StudentItem) -> None:
@@ -111,7 +132,7 @@ def _named(owner: str) -> str:
 
 def check_may_see(owner: str, who: str, teacher: bool) -> None:
     """A student sees and exports their own data; the teacher anyone's."""
-    if not teacher and (who or GUEST) != owner:
+    if not teacher and not same_person(who or GUEST, owner):
         raise NotAllowed(f"only {owner} or the teacher can see or export {owner}'s data")
 
 
@@ -143,6 +164,12 @@ class StudentData:
             counts["pins"] = len(self.pins)
         return counts
 
+    def rows(self) -> list[dict]:
+        """One row per item and pin, {"kind", "item", "busy"} (the teacher's table)."""
+        rows = [{"kind": item.kind, "item": item.label, "busy": item.busy} for item in self.items]
+        return rows + [{"kind": "pins", "item": f"{pin['kind']} {pin['id']} pinned to Home", "busy": ""}
+                       for pin in self.pins]
+
     def lines(self) -> list[str]:
         """What goes, one line each (the confirmation's list)."""
         lines = [f"{item.kind}: {item.label}" + (f" (busy: {item.busy})" if item.busy else "") for item in self.items]
@@ -162,14 +189,23 @@ def student_data(owner: str, who: str = GUEST, teacher: bool = False) -> Student
     """Everything every registered kind stores of `owner`, for them or the teacher."""
     owner = _named(owner)
     check_may_see(owner, who, teacher)
-    items = [item for kind in STUDENT_DATA_KINDS.values() for item in kind.items(owner)]
+    items = [item for kind in list(STUDENT_DATA_KINDS.values()) for item in owner_items(kind, owner)]
     return StudentData(owner, items, _pinned(items))
 
 
 def known_students() -> list[str]:
-    """Every named owner something is stored of (the teacher's picker), sorted."""
-    owners = {item.owner for kind in STUDENT_DATA_KINDS.values() for item in kind.items(None)}
-    return sorted(owner for owner in owners if owner)
+    """Every named student something is stored of (the teacher's picker): claims, predictions, runs, labs,
+    datasets, signed-in students included; one entry per person (identity rule), under their claimed name when
+    they claimed one, sorted. Not the guest, nor the command line's or the teacher's own owner."""
+    found: list[tuple[str, str]] = []   # (kind, owner), claims first so a person is listed under their claim
+    for kind in sorted(STUDENT_DATA_KINDS.values(), key=lambda k: k.kind != "name"):
+        found += [(kind.kind, item.owner) for item in kind.items(None)
+                  if isinstance(item.owner, str) and item.owner.strip() and not item.owner.startswith("(")]
+    groups = person_groups(owner for _, owner in found)
+    names: dict[str, str] = {}
+    for _, owner in found:
+        names.setdefault(groups[owner], owner)
+    return sorted(names.values(), key=lambda name: (identity_key(name), name))
 
 
 # -- export -------------------------------------------------------------------------------------------------
@@ -181,22 +217,35 @@ def export_file_name(owner: str) -> str:
 
 def _zip_path(zf: zipfile.ZipFile, path: Path, arcname: str) -> int:
     """Add a file or a folder (recursively) under `arcname`; the number of files added."""
-    if path.is_file():
+    if path.is_file() and not path.is_symlink():
         zf.write(path, arcname)
         return 1
     count = 0
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         for child in sorted(path.rglob("*")):
-            if child.is_file() and not child.is_symlink():
+            if child.is_file() and not child.is_symlink() and not _not_data(child):
                 zf.write(child, f"{arcname}/{child.relative_to(path).as_posix()}")
                 count += 1
     return count
 
 
+def _not_data(path: Path) -> bool:
+    """Files that say nothing about the student: a run's lock (train.lock), half-written temporary files."""
+    return path.suffix == ".lock" or (path.name.startswith(".") and path.suffix == ".tmp")
+
+
+def _arcname(item: StudentItem, path: Path) -> str:
+    """Where an item's path goes in the zip: a run's folder as runs/<id>/… (flat), several paths or a single
+    file under <kind>/<id>/<name>."""
+    if len(item.paths) == 1 and path.is_dir():
+        return f"{item.kind}/{item.item_id}"
+    return f"{item.kind}/{item.item_id}/{path.name}"
+
+
 def export_student(owner: str, out: Optional[str | Path] = None, who: str = GUEST,
                    teacher: bool = False) -> tuple[bytes | None, dict]:
     """Everything of `owner` as one zip: student.json (what each item is, records without files, pins) and
-    each item's files under <kind>/<item id>/. Written atomically to `out`, or returned as bytes when `out`
+    each item's files under <kind>/<item id>/ (locks left out). Written atomically to `out`, or returned as bytes when `out`
     is None (a download button). Returns (bytes or None, the manifest)."""
     data = student_data(owner, who, teacher)
     manifest = {"owner": data.owner, "exported": time.time(), "counts": data.counts(),
@@ -208,7 +257,7 @@ def export_student(owner: str, out: Optional[str | Path] = None, who: str = GUES
         files = 0
         for item in data.items:
             for path in map(Path, item.paths):
-                files += _zip_path(zf, path, f"{item.kind}/{item.item_id}/{path.name}")
+                files += _zip_path(zf, path, _arcname(item, path))
         manifest["files"] = files
         zf.writestr(MANIFEST, json.dumps(to_jsonable(manifest), indent=1))
     payload = buffer.getvalue()

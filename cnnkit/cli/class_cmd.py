@@ -3,6 +3,7 @@
     python -m cnnkit class hash-password        # asks for the password; prints the cnnlab.toml line
     python -m cnnkit class check-config [FILE]  # validates cnnlab.toml (the app refuses to run with errors)
     python -m cnnkit class release-name NAME    # frees a claimed student name
+    python -m cnnkit class join-link NAME       # claims NAME for its student (even one that owns runs): the link
 """
 
 from __future__ import annotations
@@ -47,6 +48,21 @@ def cmd_release_name(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_join_link(args: argparse.Namespace) -> int:
+    from urllib.parse import urlencode
+
+    from cnnkit.classroom import use_name
+
+    name, key = use_name(args.name, "", teacher=True)  # the shell is the server's operator: the teacher's tool
+    link = args.url.rstrip("/") + "/?" + urlencode({"name": name, "key": key})
+    if args.json:
+        print_json({"name": name, "link": link})
+    else:
+        print(f"{name}: {link}")
+        print("(the key is shown only now: hand this link to its student)")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     sub = topic_subparsers(subparsers, "class", "the class: its config, claimed names, students' data")
     p = sub.add_parser("hash-password", help="print the teacher_password_sha256 line for cnnlab.toml")
@@ -59,3 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("release-name", help="free a claimed student name")
     p.add_argument("name")
     p.set_defaults(func=cmd_release_name)
+    p = sub.add_parser("join-link", help="claim a name for its student and print their join link (a name that "
+                                         "owns runs made with --owner is claimed only this way or on the Class board)")
+    p.add_argument("name")
+    p.add_argument("--url", default="http://localhost:8501", help="the app's address students open")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_join_link)

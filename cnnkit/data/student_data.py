@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
+from cnnkit.classroom.identity import same_person
 from cnnkit.classroom.student_data import StudentDataKind, StudentItem, file_mtime, register_student_data
 from cnnkit.data.import_staging import OWNER_FILE
 from cnnkit.fileio import read_json
@@ -25,7 +26,7 @@ def dataset_items(owner: Optional[str]) -> list[StudentItem]:
         if not isinstance(record, dict):
             continue
         who = record.get("owner") if isinstance(record.get("owner"), str) else ""
-        if owner is not None and who != owner:
+        if owner is not None and not same_person(who, owner):
             continue
         created = record.get("created")
         created = float(created) if isinstance(created, (int, float)) else file_mtime(folder / OWNER_FILE)

@@ -22,7 +22,7 @@ from cnnkit import store
 from cnnkit.classroom import gate
 from cnnkit.classroom.config import ImportLimits, import_limits
 from cnnkit.data.zip_import import clean_class_name, read_entry_limited, safe_entry_parts
-from cnnkit.classroom.permissions import clean_owner_name
+from cnnkit.classroom.permissions import clean_identity
 
 from cnnkit.models import rebuild_model
 
@@ -246,7 +246,7 @@ def import_run_zip(source: str | Path | bytes | BinaryIO, root: Optional[Path] =
     original = str(info.get("run_id") or "")[:80] if isinstance(info, dict) else ""
     # Who trained it: the original run's owner, kept so run lists can say "imported from …".
     try:  # a name from a file: cleaned like a typed one (bounded, no control characters)
-        imported_from = clean_owner_name(meta["owner"]) if isinstance(meta.get("owner"), str) else ""
+        imported_from = clean_identity(meta["owner"]) if isinstance(meta.get("owner"), str) else ""
     except ValueError:
         imported_from = ""
     note = "imported from a run zip" + (f" (run {original}" + (f" by {imported_from}" if imported_from else "") + ")"

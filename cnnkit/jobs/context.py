@@ -67,4 +67,5 @@ class Job:
                                     owner=owner)
         self.fn = fn
         self.cancel_event = threading.Event()
+        self.stopped_by_teacher = False   # the teacher stopped someone else's job: its student is told so
         self.thread: Optional[threading.Thread] = None

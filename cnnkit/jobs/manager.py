@@ -15,7 +15,8 @@ import traceback
 from typing import Any, Optional
 
 from cnnkit.classroom import gate
-from cnnkit.classroom.permissions import GUEST
+from cnnkit.classroom.identity import same_person
+from cnnkit.classroom.permissions import GUEST, STOPPED_BY_TEACHER
 from cnnkit.jobs.fair import expected_wait, start_order
 from cnnkit.jobs.backends.thread import LocalBackend
 from cnnkit.jobs.context import Job, JobContext, JobFunction, TrainingJob
@@ -116,11 +117,13 @@ class JobManager(JobQueue):
             job = self._jobs[job_id]
             gate.check("stop", gate.Actor(by or GUEST, teacher), self.class_config, target_owner=job.snapshot.owner,
                        what=job.snapshot.label)
+            job.stopped_by_teacher = teacher and not same_person(by, job.snapshot.owner)
             job.cancel_event.set()
             if job.snapshot.status == "queued":
                 job.snapshot.status = "cancelled"
                 job.snapshot.ended = time.time()
-                job.snapshot.message = "cancelled before it started"
+                job.snapshot.message = (STOPPED_BY_TEACHER + " before it started" if job.stopped_by_teacher
+                                        else "cancelled before it started")
                 self._dispatch()
 
     # --- internals --------------------------------------------------------------------------
@@ -203,6 +206,8 @@ class JobManager(JobQueue):
             snap.status = status
             if message:
                 snap.message = message
+            if snap.status == "cancelled" and job.stopped_by_teacher:
+                snap.message = STOPPED_BY_TEACHER  # its student is told who stopped it
             snap.ended = time.time()
             self._release_finished_histories()
             self._dispatch()

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
+from cnnkit.classroom.identity import same_person
 from cnnkit.classroom.student_data import StudentDataKind, StudentItem, register_student_data
 from cnnkit.fileio import read_json
 from cnnkit.labs.saved import LAB_FILE, list_labs
@@ -25,7 +26,7 @@ def lab_items(owner: Optional[str]) -> list[StudentItem]:
     items = []
     for lab in list_labs():
         who = _owner(lab)
-        if owner is None or who == owner:
+        if owner is None or same_person(who, owner):
             items.append(StudentItem("labs", lab.lab_id, who, f"lab {lab.lab_id} ({lab.kind or '?'}, {lab.status})",
                                      paths=[lab.lab_dir], created=lab.created))
     return items

@@ -1,7 +1,9 @@
 """Predict first: before a lesson's results are shown, each student records a guess (which arm wins, by how many
 points). One small JSON file per lesson, checkpoint_dir()/lesson_predictions/<lesson_id>.json, written atomically;
 one guess per owner per lesson (a new one replaces the old). predictions_of / erase_predictions serve the privacy
-tools (everything one person typed, and forgetting it)."""
+tools (everything one person typed, and forgetting it). Owners are matched by THE identity rule
+(cnnkit.classroom.identity) and may be typed names or signed-in e-mail addresses; a guest has no name to keep a
+guess under, so the page keeps a guest's guess in that browser session only (every guest their own)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,16 @@ from pathlib import Path
 from typing import Optional
 
 from cnnkit.classroom.class_state import class_lock
-from cnnkit.classroom.permissions import GUEST, clean_owner_name
+from cnnkit.classroom.identity import same_person
+from cnnkit.classroom.permissions import GUEST, TEACHER_OWNER, clean_identity
 from cnnkit.fileio import read_json, write_json
 from cnnkit.lessons.loader import ID_RE
 from cnnkit.paths import checkpoint_dir
 
 FOLDER = "lesson_predictions"
-MAX_PREDICTIONS = 500            # per lesson: a class, many times over
+MAX_PREDICTIONS = 2000           # per lesson: more than the names a server claims (names.MAX_CLAIMS), every one guessing
+GUEST_PREDICTION = ("type your name in the sidebar first: a guess is kept under your name (a guest's guess "
+                    "stays in this browser tab only)")
 MAX_MARGIN = 100.0               # points of accuracy
 
 
@@ -32,7 +37,9 @@ def _file(lesson_id: str) -> Path:
 
 
 def _owner(owner: str) -> str:
-    return GUEST if owner in (None, GUEST) else clean_owner_name(owner)
+    if owner in (None, GUEST) or owner == TEACHER_OWNER:
+        return owner or GUEST
+    return clean_identity(owner)
 
 
 def _read(path: Path) -> list[dict]:
@@ -48,6 +55,8 @@ def record_prediction(lesson_id: str, owner: str, arm_id: str, margin_points: fl
     (the lesson's arms) the arm is checked against them. Returns the stored row; ValueError saying what to change."""
     path = _file(lesson_id)
     owner = _owner(owner)
+    if owner == GUEST:
+        raise ValueError(GUEST_PREDICTION)
     if not isinstance(arm_id, str) or not ID_RE.match(arm_id):
         raise ValueError(f"not an arm id: {str(arm_id)[:64]!r}")
     if arm_ids is not None and arm_id not in arm_ids:
@@ -60,9 +69,11 @@ def record_prediction(lesson_id: str, owner: str, arm_id: str, margin_points: fl
         raise ValueError(f"the margin is between 0 and {MAX_MARGIN:g} points (got {margin_points})")
     row = {"owner": owner, "arm_id": arm_id, "margin_points": round(margin, 2), "created": time.time()}
     with class_lock("predictions"):  # one writer across the class's servers (and this process's threads)
-        rows = [r for r in _read(path) if r["owner"] != owner]
+        rows = [r for r in _read(path) if not same_person(r["owner"], owner)]
         if len(rows) >= MAX_PREDICTIONS:
-            raise ValueError(f"lesson {lesson_id} already holds {MAX_PREDICTIONS} predictions; the teacher can erase them")
+            raise ValueError(f"lesson {lesson_id} already keeps {MAX_PREDICTIONS} predictions, the most one lesson "
+                             "keeps, so yours was not recorded (the results are shown all the same): ask the "
+                             "teacher to erase old ones (Class board, Privacy)")
         rows.append(row)
         write_json(path, {"lesson_id": lesson_id, "predictions": rows})
     return row
@@ -74,27 +85,26 @@ def predictions(lesson_id: str) -> list[dict]:
 
 
 def predictions_of(owner: str) -> list[dict]:
-    """Every guess `owner` recorded, over all lessons: {lesson_id, owner, arm_id, margin_points, created}."""
-    owner = _owner(owner)
+    """Every guess `owner` recorded (the identity rule), over all lessons: {lesson_id, owner, arm_id,
+    margin_points, created}. Any owner string is matched, none refused: this serves the privacy tools."""
     folder = predictions_dir()
     if not folder.is_dir():
         return []
     out = []
     for path in sorted(folder.glob("*.json")):
-        out += [{"lesson_id": path.stem, **r} for r in _read(path) if r["owner"] == owner]
+        out += [{"lesson_id": path.stem, **r} for r in _read(path) if same_person(r["owner"], owner)]
     return out
 
 
 def erase_predictions(owner: str, lesson_id: Optional[str] = None) -> int:
-    """Forget `owner`'s guesses (in one lesson, or all); returns how many were erased."""
-    owner = _owner(owner)
+    """Forget `owner`'s guesses (the identity rule; in one lesson, or all); returns how many were erased."""
     folder = predictions_dir()
     paths = [_file(lesson_id)] if lesson_id else (sorted(folder.glob("*.json")) if folder.is_dir() else [])
     erased = 0
     with class_lock("predictions"):  # one writer across the class's servers (and this process's threads)
         for path in paths:
             rows = _read(path)
-            kept = [r for r in rows if r["owner"] != owner]
+            kept = [r for r in rows if not same_person(r["owner"], owner)]
             if len(kept) != len(rows):
                 erased += len(rows) - len(kept)
                 write_json(path, {"lesson_id": path.stem, "predictions": kept})
@@ -118,7 +128,19 @@ def prediction_outcomes(lesson_id: str, result) -> list[dict]:
 # A student's predictions are student data: listed, exported and erased with the rest of theirs (issue 25).
 from cnnkit.classroom.student_data import owner_records_kind, register_student_data  # noqa: E402
 
+def _everyones() -> list[tuple[str, dict]]:
+    """(owner, guess) of every named owner's guess over all lessons (the teacher's list of students)."""
+    folder = predictions_dir()
+    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return [(r["owner"], {"lesson_id": path.stem, **r}) for path in paths for r in _read(path) if r["owner"]]
+
+
+def _describe(guess: dict) -> str:
+    return (f"lesson {guess.get('lesson_id', '?')}: guessed {guess.get('arm_id', '?')} wins by "
+            f"{guess.get('margin_points', '?')} points")
+
+
 register_student_data(owner_records_kind(
-    "predictions", predictions_of, erase_predictions,
+    "predictions", predictions_of, erase_predictions, all_records=_everyones, describe=_describe,
     what="Lesson predictions: which arm a student guessed would win a lesson, and by how many points",
     where="the checkpoint folder's lesson_predictions/<lesson>.json", kept="until the teacher erases the student"))

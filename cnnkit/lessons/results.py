@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from cnnkit import store
+from cnnkit.classroom.identity import same_person
 from cnnkit.fileio import check_required_fields
 from cnnkit.labs.saved import LabKind, list_labs, load_lab, register_lab_kind, save_lab
 from cnnkit.lessons.schema import COMPARED_METRICS, MODES, Lesson
@@ -358,7 +359,7 @@ def latest_result(lesson_id: str, mode: Optional[str] = None, owner: Optional[st
     one (mode None: full before quick). Running and failed results are not returned."""
     own = [r for r in saved_results(lesson_id, mode) if r.status in ("done", "partial")]
     if owner is not None:
-        own.sort(key=lambda r: r.owner != owner)   # stable: newest first within each owner group
+        own.sort(key=lambda r: not same_person(r.owner, owner))   # stable: newest first within each owner group
     if own:
         return own[0]
     for candidate in ([mode] if mode else ["full", "quick"]):

@@ -3,12 +3,15 @@ whole. Registered when cnnkit.store is imported."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
+from cnnkit.classroom.identity import same_person
 from cnnkit.classroom.student_data import StudentDataKind, StudentItem, register_student_data
 from cnnkit.fileio import read_json
-from cnnkit.store.records import ACTIVE_STATUSES, delete_run, list_runs
+from cnnkit.paths import checkpoint_dir
+from cnnkit.store.records import ACTIVE_STATUSES, delete_run, list_runs, load_run
 
 
 def _owner(record) -> str:
@@ -19,12 +22,38 @@ def _owner(record) -> str:
     return record.owner or ""
 
 
+def _folder_owner(run_dir: Path) -> str:
+    """run.json's owner field alone (cheap: a name claim asks whether a name owns runs)."""
+    try:
+        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    owner = meta.get("owner") if isinstance(meta, dict) else None
+    return owner if isinstance(owner, str) else ""
+
+
+def _records(owner: Optional[str]) -> list:
+    """Every run's record, or (owner given) those whose run.json names that person: the others are not loaded."""
+    if owner is None:
+        return list_runs()
+    root = checkpoint_dir()
+    folders = [child for child in (root.iterdir() if root.is_dir() else [])
+               if child.is_dir() and (child / "run.json").is_file() and same_person(_folder_owner(child), owner)]
+    records = []
+    for folder in folders:
+        try:
+            records.append(load_run(folder))
+        except OSError:
+            continue
+    return records
+
+
 def run_items(owner: Optional[str]) -> list[StudentItem]:
     """The runs of `owner` (None: everyone's), a training one marked busy."""
     items = []
-    for record in list_runs():
+    for record in _records(owner):
         who = _owner(record)
-        if owner is not None and who != owner:
+        if owner is not None and not same_person(who, owner):
             continue
         label = f"run {record.run_id} ({record.name or record.model_name or '?'} on {record.dataset or '?'}, " \
                 f"{record.status})"

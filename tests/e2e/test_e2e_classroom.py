@@ -32,7 +32,10 @@ def _run_options(browser, app_server: str, student: str) -> list[str]:
     try:
         page = context.new_page()
         page.set_default_timeout(60_000)
-        page.goto(f"{app_server}/training_runner?name={student}")
+        from cnnkit.classroom import use_name
+
+        _, key = use_name(student, teacher=True)  # their saved runs' name: the teacher's join link claims it
+        page.goto(f"{app_server}/training_runner?name={student}&key={key}")
         page.get_by_role("heading", name="Training runner", level=1).wait_for()
         page.locator("[data-testid='stSidebar']").get_by_text(f"You are {student}").wait_for()
         page.get_by_role("tab", name="Runs").click()
@@ -95,10 +98,14 @@ def test_a_student_cannot_act_as_another_and_the_teacher_stops_one_run(browser, 
     config.write_text('[class]\nteacher_password = "e2e-owl"\n')
     contexts = []
     try:
-        # Anna claims her name and starts a run from the link's settings.
+        # Anna's name owns a run nobody claimed: the teacher's join link claims it for her (issue 29); she
+        # starts a run from the link's settings.
+        from cnnkit.classroom import use_name
+
+        _, anna_key = use_name(anna, teacher=True)
         context, anna_page = _context(browser)
         contexts.append(context)
-        anna_page.goto(f"{app_server}/training_runner?name={anna}&run={long_run}")
+        anna_page.goto(f"{app_server}/training_runner?name={anna}&key={anna_key}&run={long_run}")
         _sidebar(anna_page).get_by_text(f"You are {anna}").wait_for()
         assert "key=" in anna_page.url
         anna_page.get_by_role("button", name="Train", exact=True).click()
@@ -134,6 +141,10 @@ def test_a_student_cannot_act_as_another_and_the_teacher_stops_one_run(browser, 
         # The page's script stores the teacher cookie just after "Teacher mode" shows (st.html loads after the
         # text): reload once the browser holds it, as a teacher's reload would; it must come within seconds.
         assert _wait_for_cookie(context, "cnnlab_teacher") != "e2e-owl"  # a session token, not the password
+        # set by the server (server.py's route), HttpOnly: no page script can read it (issue 29)
+        assert [c["httpOnly"] for c in context.cookies() if c["name"] == "cnnlab_teacher"] == [True]
+        _sidebar(teacher).get_by_text("Teacher mode", exact=True).wait_for()
+        assert "cnnlab_teacher" not in teacher.evaluate("document.cookie")
         teacher.reload()
         _sidebar(teacher).get_by_text("Teacher mode", exact=True).wait_for()
         assert "e2e-owl" not in teacher.url and "teacher" not in teacher.url.split("?")[-1]
@@ -142,6 +153,7 @@ def test_a_student_cannot_act_as_another_and_the_teacher_stops_one_run(browser, 
         row.get_by_role("button", name="Stop").click()
         anna_page.get_by_role("tab", name="Train").click()
         anna_page.get_by_text("resume it from the Runs tab").wait_for(timeout=120_000)  # stopped, work kept
+        anna_page.get_by_text("Stopped by the teacher. What was trained is saved").wait_for()  # who stopped it
         assert teacher.get_by_text("Traceback").count() == 0 and ben_page.get_by_text("Traceback").count() == 0
     finally:
         config.write_text("")

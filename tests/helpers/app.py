@@ -51,14 +51,15 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def streamlit_server(log_path: Path):
-    """A fresh `streamlit run app.py` process on a free port (its base URL), stopped on exit."""
+    """A fresh `streamlit run server.py` process (app.py with the teacher-cookie route, as a class server runs)
+    on a free port (its base URL), stopped on exit."""
     port = _free_port()
     # No usage-statistics override here: the app's own .streamlit/config.toml must keep them off
     # (tests/e2e/test_e2e_privacy.py checks that no page talks to any other host).
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"),
          "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
          # the app hides tracebacks from students; tests show them so "no Traceback" checks can fail
