@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -60,10 +63,152 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, lambda handle: handle.write(data))
 
 
-def read_json(path: Path, default: Any = None) -> Any:
+# --- reading stored and teacher files -------------------------------------------------------------------------
+# Every file CNN Lab reads back (a run's JSON, a lab, names, pins, predictions, a teacher's lesson or cnnlab.toml)
+# may have been damaged or written by someone else. It is read bounded (size, then nesting depth) before any parser
+# sees it, so no file can exhaust memory, recurse the parser to death or block on a pipe; a bad one is a
+# DamagedFile naming it, and fails that file only.
+MAX_JSON_BYTES = 64 * 1024 * 1024    # a run's history or predictions; far above any real one
+MAX_NESTING = 32                     # brackets deep (and, parsed, containers deep); real files need under 10
+
+_log = logging.getLogger(__name__)
+
+
+class DamagedFile(ValueError):
+    """A stored or teacher file that cannot be used (too big, too deep, not UTF-8, not valid, not a regular
+    file); the message names the file and says why."""
+
+
+def read_text_bounded(path: Path, max_bytes: int) -> str:
+    """The UTF-8 text of the regular file `path` (a BOM is dropped), at most `max_bytes` read. FileNotFoundError when
+    it does not exist; DamagedFile naming it when it is a folder, a pipe, a device (also through a symlink), larger
+    than `max_bytes` or not UTF-8. A pipe is never opened for reading, so nothing blocks or reads forever."""
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        info = os.stat(path)              # follows a symlink: a link to /dev/zero is judged as /dev/zero
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise DamagedFile(f"{path} cannot be read ({error.strerror or error})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DamagedFile(f"{path} is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise DamagedFile(f"{path} is not a regular file (a pipe, a device or a socket); replace it with a file")
+    if info.st_size > max_bytes:
+        raise DamagedFile(f"{path} is {_size(info.st_size)}; at most {_size(max_bytes)} is read")
+    try:
+        # O_NONBLOCK: should it have become a pipe since the stat, opening it does not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        raise DamagedFile(f"{path} cannot be read ({error.strerror or error})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DamagedFile(f"{path} is not a regular file (a pipe, a device or a socket); replace it with a file")
+        chunks, left = [], max_bytes + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as error:
+        raise DamagedFile(f"{path} cannot be read ({error.strerror or error})") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > max_bytes:
+        raise DamagedFile(f"{path} is larger than {_size(max_bytes)}; at most that is read")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DamagedFile(f"{path} is not UTF-8 text (byte {error.start} cannot be read); save it as UTF-8") from None
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
+
+
+# Strings and comments (TOML's four kinds of string and # comments; JSON's one kind of string) are skipped, so a
+# bracket inside text does not count; what is left of [ ] { } is the nesting a parser would recurse into.
+_TOML_TOKENS = re.compile(r'''"""(?:\\.|[^\\])*?"""|''\'.*?''\'|"(?:\\.|[^"\\\n])*"|'[^'\n]*'|#[^\n]*|[\[\]{}]''', re.S)
+_JSON_TOKENS = re.compile(r'"(?:\\.|[^"\\])*"|[\[\]{}]', re.S)
+
+
+def nesting_depth(text: str, syntax: str = "json", stop_at: int = MAX_NESTING) -> int:
+    """How many brackets deep `text` nests (strings and comments skipped), counted without parsing it; the count
+    stops once past `stop_at`. syntax: "json" or "toml"."""
+    depth = deepest = 0
+    for match in (_TOML_TOKENS if syntax == "toml" else _JSON_TOKENS).finditer(text):
+        mark = match.group()
+        if mark in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop_at:
+                    break
+        elif mark in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def data_depth(obj: Any, stop_at: int = MAX_NESTING) -> int:
+    """How many containers (dicts, lists) deep parsed data nests, walked without recursion (TOML's dotted keys nest
+    tables that no bracket shows); stops once past `stop_at`."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list, tuple)):
+            deepest = max(deepest, depth)
+            if deepest > stop_at:
+                break
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def check_nesting(text: str, path: Path | str, syntax: str = "json", max_depth: int = MAX_NESTING) -> None:
+    """DamagedFile naming `path` when `text` nests deeper than `max_depth` (checked before it is parsed)."""
+    if nesting_depth(text, syntax, max_depth) > max_depth:
+        raise DamagedFile(f"{path} nests more than {max_depth} levels deep; a real one needs a few")
+
+
+def parse_json_bounded(text: str, path: Path | str, max_depth: int = MAX_NESTING) -> Any:
+    """JSON text parsed once its nesting is known to be bounded; DamagedFile naming `path` when it is not JSON."""
+    check_nesting(text, path, "json", max_depth)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DamagedFile(f"{path} is not valid JSON (line {error.lineno}: {error.msg})") from None
+    except (ValueError, RecursionError, MemoryError) as error:  # e.g. a number of 5000 digits
+        raise DamagedFile(f"{path} cannot be read as JSON ({str(error)[:80] or type(error).__name__})") from None
+    if data_depth(data, max_depth) > max_depth:
+        raise DamagedFile(f"{path} nests more than {max_depth} levels deep; a real one needs a few")
+    return data
+
+
+_NO_DEFAULT = object()
+
+
+def load_json_file(path: Path, default: Any = _NO_DEFAULT, max_bytes: int = MAX_JSON_BYTES,
+                   max_depth: int = MAX_NESTING) -> Any:
+    """A stored JSON file read bounded: `default` when it does not exist (FileNotFoundError without one); DamagedFile
+    naming it when it cannot be used. For readers that must not go on as if a damaged file were empty (claims:
+    an empty list would free every name)."""
+    try:
+        text = read_text_bounded(path, max_bytes)
+    except FileNotFoundError:
+        if default is _NO_DEFAULT:
+            raise
+        return default
+    return parse_json_bounded(text, path, max_depth)
+
+
+def read_json(path: Path, default: Any = None, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """A stored JSON file, or `default` when it is missing or cannot be used (too big, too deep, not UTF-8, not
+    JSON, not a file: logged with the file's name). For readers to whom a damaged file is as good as none."""
+    try:
+        return load_json_file(path, default, max_bytes)
+    except DamagedFile as error:
+        _log.warning("%s: ignored", error)
         return default
 
 
@@ -75,8 +220,6 @@ def write_export(path: Path, data: bytes) -> Path:
     """Write an export (a run zip, an ONNX file) to `path` the safe way: into a temporary file beside it, renamed
     only onto a regular file or a new name. A symlink, device, folder, missing or read-only folder gets an
     ExportTargetError naming the path, never a traceback and never a replaced link or device."""
-    import stat
-
     path = Path(path).expanduser()
     try:
         info = os.lstat(path)
