@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import re
 import stat
@@ -37,6 +38,61 @@ def check_required_fields(cls: type, data: dict) -> None:
                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in data]
     if missing:
         raise ValueError(f"missing field(s) {', '.join(missing)}")
+
+
+def _type_name(tp: Any) -> str:
+    import typing
+
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Union:
+        return " or ".join(_type_name(a) for a in args)
+    if tp is type(None):
+        return "null"
+    if origin in (list, dict):
+        return f"a list of {_type_name(args[0])}" if origin is list and args else (
+            f"a table of {_type_name(args[1])}" if args else "a table")
+    return {float: "a number", int: "a whole number", str: "text", bool: "true or false", list: "a list",
+            dict: "a table"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def value_matches(value: Any, tp: Any) -> bool:
+    """Whether JSON-read `value` is of type hint `tp` (str, int, float, bool, list[...], dict[str, ...], Optional,
+    Any): a float is any finite number, an int a whole one, neither is a bool. Walks the value without recursion
+    limits of its own: the caller has bounded its depth."""
+    import typing
+
+    if tp is Any:
+        return True
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Union:
+        return any(value_matches(value, a) for a in args)
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp in (str, bool):
+        return isinstance(value, tp)
+    if origin is list or tp is list:
+        return isinstance(value, list) and (not args or all(value_matches(v, args[0]) for v in value))
+    if origin is dict or tp is dict:
+        return isinstance(value, dict) and (not args or all(
+            isinstance(k, str) and value_matches(v, args[1]) for k, v in value.items()))
+    return isinstance(value, tp) if isinstance(tp, type) else True
+
+
+def check_field_types(cls: type, data: dict, skip: tuple[str, ...] = ()) -> None:
+    """ValueError naming the first field of dataclass `cls` present in `data` whose value is not of the field's
+    type (a saved result read back: `created: "abc"` or `seeds: 5` is refused here, not where a page uses it)."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in data and f.name not in skip and not value_matches(data[f.name], hints[f.name]):
+            shown = repr(data[f.name])
+            raise ValueError(f"{f.name} must be {_type_name(hints[f.name])}, got "
+                             f"{type(data[f.name]).__name__} {shown[:40]}")
 
 
 def atomic_write_bytes(path: Path, write) -> None:

@@ -1,0 +1,205 @@
+"""Issue 29, files and bounds: nothing a file can do takes a page down. Every reader of a teacher or stored file
+(lesson TOML, lesson results, names, pins, predictions, cnnlab.toml) fails closed for that file only, naming it,
+with size and depth bounded before parsing; every command that writes a user-chosen path goes through
+fileio.write_export's guard; transfer records are bounded before a network is built. Hypothesis fuzzes the lesson
+loader and the lesson result reader at the end."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.helpers.lessons import LESSON_ID, LESSON_TOML, lesson_folders, shipped_result
+
+DEEP_TOML = "a = " + "[" * 50_000 + "]" * 50_000           # 100 KB of nested arrays
+
+
+@pytest.fixture
+def folders(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNKIT_OFFLINE", "1")
+    config = tmp_path / "cnnlab.toml"
+    config.write_text("")
+    monkeypatch.setenv("CNNLAB_CONFIG", str(config))
+    found = lesson_folders(monkeypatch, tmp_path)
+    found["config"] = config
+    return found
+
+
+def _teacher_file(folders, name: str, text: str | bytes) -> Path:
+    path = folders["data"] / "lessons" / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def _errors() -> dict[str, str]:
+    from cnnkit.lessons import lesson_file_errors
+
+    return {Path(e.path).name: str(e) for e in lesson_file_errors()}
+
+
+# --- item 4: lesson files ----------------------------------------------------------------------------------------
+def test_a_deeply_nested_lesson_file_fails_alone_with_its_name(folders):
+    from cnnkit.lessons import list_lessons
+
+    _teacher_file(folders, "deep.toml", DEEP_TOML)
+    assert LESSON_ID in [lesson.id for lesson in list_lessons()]      # the other lessons still list
+    assert _errors()["deep.toml"] == "deep.toml: nests more than 16 levels of brackets; a lesson file needs a few"
+
+
+def test_dotted_keys_and_huge_numbers_in_a_lesson_file_fail_alone(folders):
+    _teacher_file(folders, "dotted.toml", "a" + ".a" * 2000 + " = 1")
+    _teacher_file(folders, "digits.toml", "a = 1" + "0" * 5000)
+    errors = _errors()
+    assert errors["dotted.toml"] == "dotted.toml: nests more than 16 levels of tables; a lesson file needs a few"
+    assert errors["digits.toml"].startswith("digits.toml: cannot be read as TOML (Exceeds the limit")
+
+
+def test_the_lessons_command_lists_despite_a_deep_teacher_file(folders, capsys):
+    from cnnkit.cli import main
+
+    _teacher_file(folders, "deep.toml", DEEP_TOML)
+    assert main(["lessons", "--json"]) == 0
+    assert LESSON_ID in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("settings_line, message", [
+    ('dataset = "../../../../etc"', "arms[0].config.dataset: '../../../../etc' is not a dataset name"),
+    ("image_size = 100000", "arms[0].config.image_size: is 100000 pixels; at most 1024"),
+    ("batch_size = 1000000", "arms[0].config.batch_size: is 1000000; at most 4096"),
+])
+def test_a_lesson_file_is_checked_completely_when_listed(folders, settings_line, message):
+    from cnnkit.lessons import list_lessons
+
+    text = LESSON_TOML.replace('dataset = "shapes"\n', "").replace("batch_size = 32\n", "")
+    _teacher_file(folders, f"{LESSON_ID}.toml", text.replace("[defaults]\n", f"[defaults]\n{settings_line}\n"))
+    assert LESSON_ID not in [lesson.id for lesson in list_lessons()]
+    assert message in _errors()[f"{LESSON_ID}.toml"]
+
+
+def test_a_utf8_bom_is_accepted(folders):
+    from cnnkit.lessons import list_lessons
+
+    _teacher_file(folders, f"{LESSON_ID}.toml", "\ufeff" + LESSON_TOML)
+    assert LESSON_ID in [lesson.id for lesson in list_lessons()]
+    assert not _errors()
+
+
+def test_a_non_utf8_lesson_file_is_named(folders):
+    _teacher_file(folders, "latin1.toml", 'title = "caf\xe9"'.encode("latin-1"))
+    assert _errors()["latin1.toml"].startswith("latin1.toml: is not UTF-8 text (byte 12 cannot be read)")
+
+
+def test_a_fifo_or_a_link_to_a_device_as_a_lesson_file_gets_a_message_and_is_never_read(folders):
+    lessons_dir = folders["data"] / "lessons"
+    os.mkfifo(lessons_dir / "pipe.toml")        # nothing writes to it: opening it for reading would block forever
+    os.symlink("/dev/zero", lessons_dir / "zero.toml")   # reading it would never end
+    errors = _errors()
+    for name in ("pipe.toml", "zero.toml"):
+        assert errors[name] == f"{name}: is not a regular file (a pipe, a device or a socket); replace it with a file"
+
+
+def test_an_unexpected_error_in_a_teacher_file_fails_that_file_only(folders, monkeypatch):
+    from cnnkit.lessons import list_lessons, loader
+
+    _teacher_file(folders, "other.toml", LESSON_TOML.replace(f'id = "{LESSON_ID}"', 'id = "other"'))
+    real = loader.lesson_from_data
+
+    def explode(data, path="lesson.toml", source="course"):
+        if Path(path).name == "other.toml":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(data, path, source)
+
+    monkeypatch.setattr(loader, "lesson_from_data", explode)
+    assert [lesson.id for lesson in list_lessons() if lesson.source == "teacher"] == [LESSON_ID]
+    assert _errors()["other.toml"] == "other.toml: cannot be checked (RecursionError: maximum recursion depth exceeded)"
+
+
+# --- item 4: lesson results ---------------------------------------------------------------------------------------
+def _saved_result(folders, lab_id: str, change) -> Path:
+    """A copy of the shipped test result saved as this install's own (a lab), with `change(data)` applied."""
+    shipped = shipped_result(folders)
+    data = json.loads((shipped / "lab.json").read_text())
+    data.update(shipped=False, lab_id=lab_id, status="done")
+    folder = folders["checkpoints"] / "labs" / lab_id
+    folder.mkdir(parents=True)
+    raw = change(data)
+    (folder / "lab.json").write_bytes(raw if isinstance(raw, bytes) else json.dumps(raw if raw is not None else data).encode())
+    return folder / "lab.json"
+
+
+def _set(path: str, value):
+    def change(data):
+        target = data
+        keys = path.split(".")
+        for key in keys[:-1]:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        target[keys[-1]] = value
+        return data
+    return change
+
+
+DAMAGES = {
+    "created": (_set("created", "abc"), "created must be a number, got str 'abc'"),
+    "seeds": (_set("seeds", 5), "seeds must be a list of a whole number, got int 5"),
+    "metrics": (_set("arms.0.metrics", {"test_accuracy": "high"}),
+                "arms[0]: metrics.test_accuracy must be a table of mean, std, n and per_seed, got str"),
+    "mean": (_set("arms.0.metrics.test_accuracy.mean", "70%"), "arms[0]: metrics.test_accuracy.mean must be numbers"),
+    "history": (_set("arms.0.histories", [[{"epoch": 1, "train_acc": "x"}]]),
+                "arms[0]: histories[0] must be a list of epoch rows of numbers"),
+    "deep": (lambda data: ("[" * 100_000 + "]" * 100_000).encode(), "nests more than 32 levels deep"),
+    "not-utf8": (lambda data: b'{"kind": "lesson", "lesson_id": "caf\xe9"}', "is not UTF-8 text"),
+    "confusion": (_set("arms.0.confusion", [[1, 2], [3]]), "arms[0]: confusion must be a square matrix"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_lesson_result_is_left_out_and_named(folders, damage):
+    from cnnkit.labs.saved import list_labs
+    from cnnkit.lessons import damaged_results, latest_result, lesson_statuses, saved_results
+
+    change, message = DAMAGES[damage]
+    path = _saved_result(folders, "damaged-lab", change)
+    assert saved_results(LESSON_ID) == []
+    assert latest_result(LESSON_ID).shipped                     # the shipped one still shows
+    assert lesson_statuses([LESSON_ID]) == {LESSON_ID: "shipped results"}
+    [entry] = list_labs()
+    assert entry.damaged and str(path) in entry.reason and message in entry.reason
+    [line] = damaged_results()
+    assert str(path) in line and message in line
+
+
+def test_a_damaged_shipped_result_is_named_and_not_shown(folders):
+    from cnnkit.lessons import damaged_results, latest_result
+
+    shipped = shipped_result(folders)
+    data = json.loads((shipped / "lab.json").read_text())
+    data["arms"][0]["metrics"] = 5
+    (shipped / "lab.json").write_text(json.dumps(data))
+    assert latest_result(LESSON_ID) is None
+    [line] = damaged_results()
+    assert str(shipped / "lab.json") in line and "arms[0]: metrics must be a table, got int 5" in line
+
+
+@pytest.mark.slow
+def test_the_lessons_index_and_lesson_open_beside_a_damaged_result(folders):
+    from tests.helpers.app import make_app_test
+
+    path = _saved_result(folders, "damaged-lab", _set("created", "abc"))
+    _saved_result(folders, "deep-lab", DAMAGES["deep"][0])
+    at = make_app_test("lessons", timeout=120)
+    assert not at.exception, at.exception
+    assert any(str(path) in t.value for t in at.text)
+    at = make_app_test("lessons", timeout=120)
+    at.query_params["lesson"] = LESSON_ID
+    at.run()
+    assert not at.exception, at.exception
