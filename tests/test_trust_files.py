@@ -203,3 +203,122 @@ def test_the_lessons_index_and_lesson_open_beside_a_damaged_result(folders):
     at.query_params["lesson"] = LESSON_ID
     at.run()
     assert not at.exception, at.exception
+
+
+# --- item 4: cnnlab.toml ------------------------------------------------------------------------------------------
+BIG = "1" + "0" * 400
+
+
+@pytest.mark.parametrize("text, message", [
+    (f"[privacy]\nretention_days = {BIG}\n",
+     "[privacy] retention_days must be a whole number from 1 to 36,500, not 100000000000… (401 digits)"),
+    ("[imports]\nmax_params = 100000000000\n", "[imports] max_params must be a whole number from 1 to 10,000,000,000"),
+    ("[limits]\njobs_per_device = 100000\n", "[limits] jobs_per_device must be a whole number from 1 to 256"),
+    ("[class]\npages = " + "[" * 40_000 + "]" * 40_000 + "\n", "nests more than 8 levels of brackets"),
+    ("[privacy]\nretention_days = 1" + "0" * 5000 + "\n", "cannot be read as TOML (Exceeds the limit"),
+])
+def test_check_config_refuses_what_the_class_cannot_use(folders, capsys, text, message):
+    from cnnkit.cli import main
+
+    folders["config"].write_text(text)
+    assert main(["class", "check-config", str(folders["config"])]) == 1
+    err = capsys.readouterr().err
+    assert message in err and str(folders["config"]) in err and "Traceback" not in err
+
+
+def test_retention_refuses_days_it_cannot_count(folders, capsys):
+    from cnnkit.cli import main
+
+    assert main(["class", "retention", "--days", BIG[:30], "--dry-run"]) == 1
+    assert "retention days must be a whole number from 1 to 36,500" in capsys.readouterr().err
+
+
+def test_a_pipe_or_device_link_as_cnnlab_toml_is_refused_not_ignored(folders, tmp_path, monkeypatch):
+    from cnnkit.classroom.config import ConfigError, load_classroom_config
+
+    pipe = tmp_path / "pipe.toml"
+    os.mkfifo(pipe)
+    monkeypatch.setenv("CNNLAB_CONFIG", str(pipe))
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        load_classroom_config()          # never opened for reading: it would block forever
+    folders["config"].unlink()
+    folders["config"].symlink_to("/dev/zero")
+    monkeypatch.setenv("CNNLAB_CONFIG", str(folders["config"]))
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        load_classroom_config()
+
+
+# --- item 4: names, pins, predictions -----------------------------------------------------------------------------
+DAMAGED_JSON = {"not-utf8": b'{"anna": "caf\xe9"}', "deep": b"[" * 100_000 + b"]" * 100_000,
+                "not-json": b"{", "folder": None}
+
+
+def _damage(path: Path, kind: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if DAMAGED_JSON[kind] is None:
+        path.mkdir()
+    else:
+        path.write_bytes(DAMAGED_JSON[kind])
+
+
+@pytest.mark.parametrize("kind", list(DAMAGED_JSON))
+def test_a_damaged_names_file_stops_claims_and_is_not_overwritten(folders, kind):
+    from cnnkit.classroom.names import claimed_names, key_matches, names_file, use_name
+
+    path = names_file()
+    _damage(path, kind)
+    before = path.read_bytes() if path.is_file() else None
+    with pytest.raises(ValueError, match="the class's claimed names cannot be read") as caught:
+        use_name("Anna")
+    assert str(path) in str(caught.value)
+    assert (path.read_bytes() if path.is_file() else None) == before     # nothing freed, nothing replaced
+    assert claimed_names() == [] and not key_matches("Anna", "any")
+
+
+def test_claims_of_the_wrong_type_are_skipped(folders):
+    from cnnkit.classroom.names import claimed_names, names_file
+
+    names_file().parent.mkdir(parents=True, exist_ok=True)
+    names_file().write_text(json.dumps({"anna": {"name": "Anna", "claimed": 5.0}, "bob": {"name": "Bob", "claimed": "x"},
+                                        "eve": {"name": 7, "claimed": 1.0}, "zed": "nope"}))
+    assert claimed_names() == [{"name": "Anna", "claimed": 5.0}]
+
+
+@pytest.mark.parametrize("kind", list(DAMAGED_JSON))
+def test_a_damaged_pins_file_reads_as_no_pins(folders, kind):
+    from cnnkit.classroom.pins import load_pins, pins_file
+
+    _damage(pins_file(), kind)
+    assert load_pins() == []
+
+
+def test_pins_of_the_wrong_type_are_skipped(folders):
+    from cnnkit.classroom.pins import load_pins, pins_file
+
+    pins_file().parent.mkdir(parents=True, exist_ok=True)
+    pins_file().write_text(json.dumps([{"kind": "run", "id": ["x"]}, {"kind": "run", "id": "r1", "note": "ok"}]))
+    assert load_pins() == [{"kind": "run", "id": "r1", "note": "ok"}]
+
+
+@pytest.mark.parametrize("kind", list(DAMAGED_JSON))
+def test_a_damaged_predictions_file_reads_as_none_and_is_not_overwritten(folders, kind):
+    from cnnkit.lessons.predictions import predictions, predictions_dir, record_prediction
+
+    path = predictions_dir() / f"{LESSON_ID}.json"
+    _damage(path, kind)
+    assert predictions(LESSON_ID) == []
+    with pytest.raises(ValueError, match="the predictions of this lesson cannot be read") as caught:
+        record_prediction(LESSON_ID, "Anna", "bn", 2.0)
+    assert str(path) in str(caught.value)
+
+
+def test_predictions_of_the_wrong_type_are_skipped(folders):
+    from cnnkit.lessons.predictions import predictions, predictions_dir
+
+    path = predictions_dir() / f"{LESSON_ID}.json"
+    path.parent.mkdir(parents=True)
+    rows = [{"owner": "Anna", "arm_id": "bn", "margin_points": 2.0, "created": 1.0},
+            {"owner": "Bob", "arm_id": "bn", "margin_points": "lots", "created": 2.0},
+            {"owner": "Cy", "arm_id": "bn", "margin_points": 1.0, "created": "yesterday"}]
+    path.write_text(json.dumps({"lesson_id": LESSON_ID, "predictions": rows}))
+    assert [r["owner"] for r in predictions(LESSON_ID)] == ["Anna"]

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from cnnkit.classroom.permissions import NotAllowed, clean_owner_name, name_key
-from cnnkit.fileio import read_json, write_json
+from cnnkit.fileio import DamagedFile, load_json_file, read_json, value_matches, write_json
 from cnnkit.paths import checkpoint_dir
 
 NAME_TAKEN = "this name is taken: use your own link, or ask the teacher"
 _LOCK = threading.Lock()
+MAX_NAMES_BYTES = 16 * 1024 * 1024   # names.json: a claim is ~150 bytes
 
 
 class NameTaken(NotAllowed):
@@ -46,7 +47,13 @@ def _locked(root: Optional[Path]) -> Iterator[dict]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with _LOCK, open(path.with_name(".names.lock"), "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        data = read_json(path, {})
+        try:
+            # strict: a damaged file read as "no claims" would free every name, and the write below would
+            # replace it; claiming stops (fails closed) until the teacher fixes or removes it
+            data = load_json_file(path, {}, max_bytes=MAX_NAMES_BYTES)
+        except DamagedFile as error:
+            raise ValueError(f"the class's claimed names cannot be read ({error}); ask the teacher to fix or "
+                             "remove that file") from None
         claims = data if isinstance(data, dict) else {}
         before = dict(claims)
         yield claims
@@ -56,9 +63,10 @@ def _locked(root: Optional[Path]) -> Iterator[dict]:
 
 def claimed_names(root: Optional[Path] = None) -> list[dict]:
     """[{"name", "claimed"}] of every claimed name, oldest first (never the key hashes)."""
-    data = read_json(names_file(root), {})
+    data = read_json(names_file(root), {}, max_bytes=MAX_NAMES_BYTES)
     rows = [{"name": v.get("name", k), "claimed": v.get("claimed", 0.0)} for k, v in
-            (data.items() if isinstance(data, dict) else []) if isinstance(v, dict)]
+            (data.items() if isinstance(data, dict) else []) if isinstance(v, dict)
+            and isinstance(v.get("name", k), str) and value_matches(v.get("claimed", 0.0), float)]
     return sorted(rows, key=lambda r: r["claimed"])
 
 
@@ -80,7 +88,7 @@ def use_name(name: str, key: str = "", root: Optional[Path] = None) -> tuple[str
 
 def key_matches(name: str, key: str, root: Optional[Path] = None) -> bool:
     """Whether `key` is the key of claimed name `name` (False for a free name)."""
-    data = read_json(names_file(root), {})
+    data = read_json(names_file(root), {}, max_bytes=MAX_NAMES_BYTES)
     claim = data.get(name_key(name)) if isinstance(data, dict) else None
     return bool(key) and isinstance(claim, dict) and hmac.compare_digest(_hash(key), str(claim.get("key_sha256")))
 

@@ -272,6 +272,11 @@ def retention(days: Optional[int], dry_run: bool = False, now: Optional[float] =
     result: dict = {"days": days, "dry_run": dry_run, "removed": [], "kept": [], "errors": []}
     if not days:
         return result
+    from cnnkit.classroom.config import MAX_COUNTS
+
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_COUNTS["retention_days"]:
+        raise ValueError(f"retention days must be a whole number from 1 to {MAX_COUNTS['retention_days']:,} "
+                         f"(got {str(days)[:20]})")
     cutoff = (time.time() if now is None else now) - float(days) * DAY_SECONDS
     pinned = {pin["id"] for pin in load_pins() if pin["kind"] == "run"}
     old: list[StudentItem] = []

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Optional
 
 from cnnkit.classroom.permissions import GUEST, clean_owner_name
-from cnnkit.fileio import read_json, write_json
+from cnnkit.fileio import DamagedFile, load_json_file, read_json, value_matches, write_json
 from cnnkit.lessons.loader import ID_RE
 from cnnkit.paths import checkpoint_dir
 
 FOLDER = "lesson_predictions"
 MAX_PREDICTIONS = 500            # per lesson: a class, many times over
 MAX_MARGIN = 100.0               # points of accuracy
+MAX_FILE_BYTES = 4 * 1024 * 1024  # one lesson's predictions: 500 rows of ~120 bytes, many times over
 _LOCK = threading.Lock()         # one writer at a time in this process (read-modify-write of one file)
 
 
@@ -36,11 +37,21 @@ def _owner(owner: str) -> str:
     return GUEST if owner in (None, GUEST) else clean_owner_name(owner)
 
 
-def _read(path: Path) -> list[dict]:
-    data = read_json(path, {})
+def _read(path: Path, strict: bool = False) -> list[dict]:
+    """The rows of one lesson's file that are whole predictions. A damaged file reads as none; `strict` (before
+    a write) raises a ValueError naming it instead, so a write never replaces the other students' guesses."""
+    if strict:
+        try:
+            data = load_json_file(path, {}, max_bytes=MAX_FILE_BYTES)
+        except DamagedFile as error:
+            raise ValueError(f"the predictions of this lesson cannot be read ({error}); ask the teacher to fix or "
+                             "remove that file") from None
+    else:
+        data = read_json(path, {}, max_bytes=MAX_FILE_BYTES)
     rows = data.get("predictions", []) if isinstance(data, dict) else []
     return [r for r in rows if isinstance(r, dict) and isinstance(r.get("owner"), str)
-            and isinstance(r.get("arm_id"), str)][:MAX_PREDICTIONS]
+            and isinstance(r.get("arm_id"), str) and value_matches(r.get("margin_points"), float)
+            and value_matches(r.get("created", 0.0), float)][:MAX_PREDICTIONS]
 
 
 def record_prediction(lesson_id: str, owner: str, arm_id: str, margin_points: float,
@@ -61,7 +72,7 @@ def record_prediction(lesson_id: str, owner: str, arm_id: str, margin_points: fl
         raise ValueError(f"the margin is between 0 and {MAX_MARGIN:g} points (got {margin_points})")
     row = {"owner": owner, "arm_id": arm_id, "margin_points": round(margin, 2), "created": time.time()}
     with _LOCK:
-        rows = [r for r in _read(path) if r["owner"] != owner]
+        rows = [r for r in _read(path, strict=True) if r["owner"] != owner]
         if len(rows) >= MAX_PREDICTIONS:
             raise ValueError(f"lesson {lesson_id} already holds {MAX_PREDICTIONS} predictions; the teacher can erase them")
         rows.append(row)
@@ -94,7 +105,7 @@ def erase_predictions(owner: str, lesson_id: Optional[str] = None) -> int:
     erased = 0
     with _LOCK:
         for path in paths:
-            rows = _read(path)
+            rows = _read(path, strict=True)
             kept = [r for r in rows if r["owner"] != owner]
             if len(kept) != len(rows):
                 erased += len(rows) - len(kept)
