@@ -272,10 +272,17 @@ class ExportTargetError(ValueError):
     """An export's target path is not a place a file may be written (the message says why and what to do)."""
 
 
-def write_export(path: Path, data: bytes) -> Path:
-    """Write an export (a run zip, an ONNX file) to `path` the safe way: into a temporary file beside it, renamed
-    only onto a regular file or a new name. A symlink, device, folder, missing or read-only folder gets an
-    ExportTargetError naming the path, never a traceback and never a replaced link or device."""
+def _writable(folder: Path) -> bool:
+    # os.access alone says yes to root even on a folder marked read-only (r-x): honour the marking too.
+    try:
+        return os.access(folder, os.W_OK | os.X_OK) and bool(os.stat(folder).st_mode & 0o222)
+    except OSError:
+        return False
+
+
+def check_export_target(path: Path) -> Path:
+    """The checks of write_export, alone: a command calls it before the work whose result it will write, so a wrong
+    place is refused at once (ExportTargetError with write_export's messages)."""
     path = Path(path).expanduser()
     try:
         info = os.lstat(path)
@@ -292,8 +299,36 @@ def write_export(path: Path, data: bytes) -> Path:
     parent = path.parent
     if not parent.is_dir():
         raise ExportTargetError(f"the folder {parent} does not exist; create it first or choose another one")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not _writable(parent):
         raise ExportTargetError(f"the folder {parent} is read-only for CNN Lab; choose a folder you can write to")
+    return path
+
+
+def check_output_folder(folder: Path, setting: str = "") -> Path:
+    """A folder CNN Lab writes into (runs, datasets, event files), checked before anything is written: an existing
+    folder (a link to one is fine) or a new one whose nearest existing parent is a folder; writable. ExportTargetError
+    in write_export's words otherwise; `setting` names where the folder came from (e.g. CNNKIT_CHECKPOINT_DIR)."""
+    folder = Path(folder).expanduser()
+    hint = f" (from {setting})" if setting else ""
+    probe = folder
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    if probe.is_symlink() and not probe.exists():
+        raise ExportTargetError(f"{probe} is a symbolic link to nothing{hint}; choose another folder")
+    if not probe.is_dir():
+        kind = "a file" if probe.is_file() else "not a folder (a device or a pipe)"
+        raise ExportTargetError(f"{probe} is {kind}{hint}; choose a folder")
+    if not _writable(probe):
+        raise ExportTargetError(f"the folder {probe} is read-only for CNN Lab{hint}; choose a folder you can write to")
+    return folder
+
+
+def write_export(path: Path, data: bytes) -> Path:
+    """Write an export (a run zip, an ONNX file) to `path` the safe way: into a temporary file beside it, renamed
+    only onto a regular file or a new name. A symlink, device, folder, missing or read-only folder gets an
+    ExportTargetError naming the path, never a traceback and never a replaced link or device."""
+    path = check_export_target(path)
+    parent = path.parent
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     except OSError as error:

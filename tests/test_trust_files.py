@@ -322,3 +322,127 @@ def test_predictions_of_the_wrong_type_are_skipped(folders):
             {"owner": "Cy", "arm_id": "bn", "margin_points": 1.0, "created": "yesterday"}]
     path.write_text(json.dumps({"lesson_id": LESSON_ID, "predictions": rows}))
     assert [r["owner"] for r in predictions(LESSON_ID)] == ["Anna"]
+
+
+# --- item 5: every user-chosen place through the export guard ----------------------------------------------------
+def _places(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Wrong places to write a file, each with the message the export command gives for it."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    link = tmp_path / "link.zip"
+    link.symlink_to(victim)
+    pipe = tmp_path / "pipe.zip"
+    os.mkfifo(pipe)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    return {"symlink": (link, "is a symbolic link; give the path of a new or regular file instead"),
+            "device": (Path("/dev/null"), "is not a regular file (a device or a pipe); choose another file"),
+            "fifo": (pipe, "is not a regular file (a device or a pipe); choose another file"),
+            "folder": (folder, "is a folder; give a file name inside it"),
+            "missing": (tmp_path / "nowhere" / "x.zip", "does not exist; create it first or choose another one"),
+            "read-only": (locked / "x.zip", "is read-only for CNN Lab; choose a folder you can write to")}
+
+
+PLACES = ["symlink", "device", "fifo", "folder", "missing", "read-only"]
+
+
+def _refused(capsys, argv: list[str], message: str) -> None:
+    from cnnkit.cli import main
+
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_export_student_goes_through_the_export_guard(folders, tmp_path, capsys, place):
+    target, message = _places(tmp_path)[place]
+    _refused(capsys, ["class", "export-student", "Anna", "--out", str(target)], message)
+    assert (tmp_path / "victim.txt").read_text() == "keep me" and (tmp_path / "link.zip").is_symlink()
+    assert Path("/dev/null").is_char_device() and (tmp_path / "pipe.zip").is_fifo()
+
+
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize("command", ["gradcam --out", "gradcam --save-map", "inspect --out"])
+def test_gradcam_and_inspect_outputs_go_through_the_export_guard(folders, tmp_path, capsys, place, command):
+    from tests.helpers.zips import png
+
+    image = tmp_path / "photo.png"
+    image.write_bytes(png())
+    name, flag = command.split()
+    target, message = _places(tmp_path)[place]
+    _refused(capsys, [name, "preset:cnn3", str(image), flag, str(target)], message)
+
+
+def test_tensorboard_export_into_wrong_places_is_one_error_line(folders, tmp_path, capsys):
+    from cnnkit.export import import_run_zip
+    from tests.helpers.zips import run_zip
+
+    run_dir = import_run_zip(run_zip(), owner="Anna")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / run_dir.name).write_text("a file where the run's folder goes")
+    for logdir, message in [(a_file, "file.txt is a file; choose a folder"),
+                            (a_file / "logs", "file.txt is a file; choose a folder"),
+                            (Path("/dev/null"), "/dev/null is not a folder (a device or a pipe); choose a folder"),
+                            (locked / "logs", "locked is read-only for CNN Lab; choose a folder you can write to"),
+                            (tmp_path / "logs", f"{run_dir.name} is a file; choose a folder")]:
+        _refused(capsys, ["tensorboard-export", str(run_dir), "--logdir", str(logdir)], message)
+
+
+@pytest.mark.parametrize("where, message", [
+    ("file", "is a file (from CNNKIT_CHECKPOINT_DIR); choose a folder"),
+    ("read-only", "is read-only for CNN Lab (from CNNKIT_CHECKPOINT_DIR); choose a folder you can write to"),
+])
+def test_train_and_import_run_into_a_wrong_checkpoint_folder_are_one_error_line(folders, tmp_path, capsys,
+                                                                               monkeypatch, where, message):
+    from tests.helpers.zips import run_zip
+
+    bad = tmp_path / "bad"
+    if where == "file":
+        bad.write_text("not a folder")
+    else:
+        bad.mkdir()
+        bad.chmod(0o555)
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(bad / "runs") if where == "file" else str(bad))
+    _refused(capsys, ["train", "--preset", "cnn3", "--dataset", "shapes", "--epochs", "1"], message)
+    zip_path = tmp_path / "run.zip"
+    zip_path.write_bytes(run_zip())
+    _refused(capsys, ["import-run", str(zip_path)], message)
+
+
+def test_import_zip_into_a_read_only_data_folder_is_one_error_line(folders, tmp_path, capsys, monkeypatch):
+    from tests.helpers.zips import dataset_zip, png
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    monkeypatch.setenv("CNNKIT_DATA_DIR", str(locked))
+    zip_path = tmp_path / "set.zip"
+    zip_path.write_bytes(dataset_zip({"a/1.png": png(), "b/1.png": png((0, 0, 200))}))
+    _refused(capsys, ["import-zip", str(zip_path), "--name", "mine"],
+             "is read-only for CNN Lab (from CNNKIT_DATA_DIR); choose a folder you can write to")
+
+
+@pytest.mark.parametrize("kind, message", [("folder", "is a folder, not a file"),
+                                           ("fifo", "is not a regular file (a pipe, a device or a socket)"),
+                                           ("missing", "no file"), ("not-utf8", "is not UTF-8 text")])
+@pytest.mark.parametrize("flag", ["--config", "--spec"])
+def test_train_config_or_spec_that_is_not_a_json_file_is_one_error_line(folders, tmp_path, capsys, kind, message,
+                                                                         flag):
+    path = tmp_path / "settings.json"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "not-utf8":
+        path.write_bytes(b'{"lr": "caf\xe9"}')
+    _refused(capsys, ["train", flag, str(path), "--dataset", "shapes"], message)
+    _refused(capsys, ["resolution-lab", flag, str(path), "--dataset", "shapes"], message)

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from cnnkit.classroom.permissions import GUEST, NotAllowed
 from cnnkit.classroom.pins import load_pins, unpin
-from cnnkit.fileio import atomic_write_bytes, to_jsonable
+from cnnkit.fileio import to_jsonable, write_export
 
 DAY_SECONDS = 86400.0
 MANIFEST = "student.json"
@@ -214,7 +214,7 @@ def export_student(owner: str, out: Optional[str | Path] = None, who: str = GUES
     payload = buffer.getvalue()
     if out is None:
         return payload, manifest
-    atomic_write_bytes(Path(out), lambda handle: handle.write(payload))
+    write_export(Path(out), payload)   # the export guard: never over a link, device, pipe or folder
     return None, manifest
 
 
