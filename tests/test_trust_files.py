@@ -446,3 +446,53 @@ def test_train_config_or_spec_that_is_not_a_json_file_is_one_error_line(folders,
         path.write_bytes(b'{"lr": "caf\xe9"}')
     _refused(capsys, ["train", flag, str(path), "--dataset", "shapes"], message)
     _refused(capsys, ["resolution-lab", flag, str(path), "--dataset", "shapes"], message)
+
+
+# --- item 6: transfer records bounded before anything is built -----------------------------------------------------
+def _transfer_record(arch: str = "vgg16", head: int = 300_000, **extra) -> dict:
+    return {"kind": "transfer", "source": arch, "source_kind": "pretrained", "arch": arch, "num_classes": head,
+            "in_channels": 3, "strategy": "head", "image_size": 32, **extra}
+
+
+@pytest.mark.parametrize("record, message", [
+    (_transfer_record(), "its transfer record names a head of 300000 classes but the run has 2"),
+    (_transfer_record(head=2), "its transfer network has 134,268,738 parameters, over this server's limit of "
+                               "50,000,000 (imports: max_params)"),
+    (_transfer_record("resnet18", head=2, in_channels=100_000), "in_channels must be 1 to 64"),
+    ({"kind": "transfer", "source": "x", "source_kind": "run", "num_classes": 2, "base_num_classes": 300_000,
+      "base_input_shape": [3, 32, 32], "base_record": {"kind": "spec", "spec": {}}},
+     "its source run's base_num_classes must be 1 to 1,000 (imports: max_classes), not 300000"),
+    ({"kind": "transfer", "source": "x", "source_kind": "run", "num_classes": 2, "base_num_classes": 2,
+      "base_input_shape": [3, 100_000, 32], "base_record": {"kind": "spec", "spec": {}}},
+     "its source run's base_input_shape must be [channels, height, width] within 64 channels and 1024 pixels"),
+])
+def test_a_transfer_record_over_the_limits_is_refused_from_its_record(folders, record, message):
+    import resource
+
+    from cnnkit.export import import_run_zip
+    from cnnkit.export.run_import import RunImportError
+    from tests.helpers.zips import run_zip
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(RunImportError, match="does not describe a network CNN Lab can rebuild") as caught:
+        import_run_zip(run_zip(meta={"model_record": record, "input_shape": [3, 32, 32], "classes": ["c0", "c1"],
+                                     "mean": [0.5] * 3, "std": [0.25] * 3}), owner="Anna")
+    assert message in str(caught.value)
+    # nothing was built: VGG16's 300,000-class head alone would be 4.9 GB
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024
+
+
+def test_a_transfer_run_within_the_limits_still_imports(folders):
+    import torch
+
+    from cnnkit.export import import_run_zip
+    from cnnkit.transfer.builder import rebuild_transfer_model
+    from tests.helpers.zips import run_zip
+
+    record = _transfer_record("efficientnet_lite0", head=2)
+    buffer = io.BytesIO()
+    torch.save(rebuild_transfer_model(record, (3, 32, 32), 2).state_dict(), buffer)
+    run_dir = import_run_zip(run_zip(meta={"model_record": record, "input_shape": [3, 32, 32], "classes": ["c0", "c1"],
+                                     "mean": [0.5] * 3, "std": [0.25] * 3},
+                                     weights=buffer.getvalue()), owner="Anna")
+    assert (run_dir / "weights.pt").is_file() or any(run_dir.iterdir())
