@@ -496,3 +496,92 @@ def test_a_transfer_run_within_the_limits_still_imports(folders):
                                      "mean": [0.5] * 3, "std": [0.25] * 3},
                                      weights=buffer.getvalue()), owner="Anna")
     assert (run_dir / "weights.pt").is_file() or any(run_dir.iterdir())
+
+
+# --- poor cases -----------------------------------------------------------------------------------------------------
+def _png_header(width: int, height: int, colour_type: int = 6) -> bytes:
+    """A PNG's signature, header and one small IDAT chunk: what PIL reads to tell the size, nothing to decode."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1024)) + chunk(b"IEND", b"")
+
+
+def test_a_huge_png_is_refused_from_its_header_before_decoding(tmp_path, capsys):
+    import resource
+
+    from cnnkit.cli import main
+    from cnnkit.explain import load_image
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError) as caught:
+        load_image(_png_header(13_000, 13_000), name="big.png")
+    assert str(caught.value) == ("big.png is 13000×13000 pixels (RGBA): decoding it would take 645 MB, over 256 MB; "
+                                 "resize it to at most about 8,192 pixels a side")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024
+    image = tmp_path / "big.png"
+    image.write_bytes(_png_header(13_000, 13_000))
+    for argv in (["gradcam", "preset:cnn3", str(image)], ["inspect", "preset:cnn3", str(image)]):
+        _refused(capsys, argv, "big.png is 13000×13000 pixels (RGBA): decoding it would take 645 MB")
+
+
+def test_a_large_photo_within_the_bound_still_opens():
+    from cnnkit.explain import load_image
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (3000, 2000), (10, 20, 30)).save(buffer, format="PNG")
+    assert max(load_image(buffer.getvalue()).size) <= 2048
+
+
+def _follow_app():
+    import streamlit as st
+
+    from ui.job_follow import follow_jobs
+
+    follow_jobs(st.session_state.get("ids", ()), group=st.session_state.get("group"), key="t")
+
+
+def test_progress_bars_show_job_labels_and_texts_as_plain_text():
+    import threading
+    import time
+
+    from streamlit.testing.v1 import AppTest
+
+    from cnnkit.jobs import get_job_manager
+
+    manager = get_job_manager()
+    release = threading.Event()
+    label = "[click](http://evil.example) **Lesson** :red[x]"
+
+    def job(context):
+        context.progress({"kind": "status", "phase": "loading", "message": "![img](http://evil.example/i.png)",
+                          "fraction": 0.5})
+        release.wait(120)
+
+    group = "files-follow-group"
+    ids = [manager.submit(job, label=label, device="files-follow", group=group) for _ in range(2)]
+    deadline = time.monotonic() + 10
+    while manager.snapshot(ids[0]).status != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    try:
+        for state in ({"group": group}, {"ids": ids[:1]}):
+            at = AppTest.from_function(_follow_app, default_timeout=30)
+            for key, value in state.items():
+                at.session_state[key] = value
+            at.run()
+            assert not at.exception, at.exception
+            texts = [p.proto.text for p in at.get("progress")]
+            assert texts, state
+            assert r"\!\[img\]\(http\://evil.example/i.png\)" in texts[-1], texts
+            if "group" in state:
+                assert texts[1].startswith(r"\[click\]\(http\://evil.example\) \*\*Lesson\*\* \:red\[x\]: ")
+    finally:
+        release.set()
+        for job_id in ids:
+            manager.wait(job_id, timeout=10)
