@@ -585,3 +585,19 @@ def test_progress_bars_show_job_labels_and_texts_as_plain_text():
         release.set()
         for job_id in ids:
             manager.wait(job_id, timeout=10)
+
+
+def test_a_dataset_zip_whose_train_and_test_classes_differ_is_refused(folders):
+    from cnnkit.data import import_zip
+    from tests.helpers.zips import dataset_zip, png
+
+    files = {"train/cat/1.png": png(), "train/dog/1.png": png((0, 0, 200)), "test/cat/1.png": png(),
+             "test/bird/1.png": png((0, 200, 0))}
+    with pytest.raises(ValueError) as caught:
+        import_zip(dataset_zip(files), "mixed")
+    assert str(caught.value) == ("train/ and test/ must hold the same class folders (only in train/: dog; only in "
+                                 "test/: bird); add the missing folders or remove those classes")
+    assert not (folders["data"] / "mixed").exists()
+    same = {"train/cat/1.png": png(), "train/dog/1.png": png((0, 0, 200)), "test/cat/1.png": png(),
+            "test/dog/1.png": png((0, 0, 200))}
+    assert import_zip(dataset_zip(same), "same").classes == ["cat", "dog"]
