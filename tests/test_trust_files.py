@@ -601,3 +601,144 @@ def test_a_dataset_zip_whose_train_and_test_classes_differ_is_refused(folders):
     same = {"train/cat/1.png": png(), "train/dog/1.png": png((0, 0, 200)), "test/cat/1.png": png(),
             "test/dog/1.png": png((0, 0, 200))}
     assert import_zip(dataset_zip(same), "same").classes == ["cat", "dog"]
+
+
+# --- Hypothesis: the lesson loader and the lesson result reader -------------------------------------------------------
+FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+HOSTILE_TEXT = ["../../../../etc", "/etc/passwd", "shapes", "cifar10", "cnn3", "transfer", "resolution_lab", "", " ",
+                "x" * 300, "[click](http://evil.example)", "\u202e", "nan", "TOTV", "16", "last:2", "vgg16"]
+toml_values = st.recursive(
+    st.booleans() | st.integers(-2**70, 2**70) | st.sampled_from([0, 1, 2, 32, 100_000, 10**30])
+    | st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(HOSTILE_TEXT) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(HOSTILE_TEXT[:8]) | st.text(max_size=6),
+                                                                 inner, max_size=4),
+    max_leaves=10)
+LESSON_PATHS = [("id",), ("title",), ("topic",), ("question",), ("look_at",), ("defaults",), ("quick",), ("arms",),
+                ("defaults", "dataset"), ("defaults", "epochs"), ("defaults", "image_size"), ("defaults", "lr"),
+                ("defaults", "batch_size"), ("defaults", "augment"), ("quick", "train_subset"), ("arms", 0),
+                ("arms", 0, "id"), ("arms", 0, "kind"), ("arms", 0, "config"), ("arms", 0, "config", "model"),
+                ("arms", 0, "quick"), ("arms", 0, "reported"), ("arms", 0, "reported", "curves"),
+                ("arms", 0, "reported", "curves", "train_loss"), ("arms", 0, "reported", "per_class"),
+                ("arms", 0, "reported", "by_resolution"), ("arms", 1, "original_source"), ("arms", 1, "label"),
+                ("bogus",)]
+
+
+def _toml(value) -> str:
+    """A TOML value (inline tables and arrays) for the fuzzer; None has no TOML form and is written as ""."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return "nan" if value != value else ("inf" if value > 0 else "-inf") if value in (float("inf"), float("-inf")) else repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml(v)}" for k, v in value.items()) + "}"
+    return '""'
+
+
+def _set_path(data, path: tuple, value):
+    target = data
+    for key in path[:-1]:
+        try:
+            target = target[key]
+        except (KeyError, IndexError, TypeError):
+            return data
+    if isinstance(target, dict) or (isinstance(target, list) and isinstance(path[-1], int) and path[-1] < len(target)):
+        target[path[-1]] = value
+    return data
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.sampled_from(LESSON_PATHS), toml_values), min_size=1, max_size=3))
+def test_fuzzed_lesson_files_give_a_lesson_or_a_message_naming_the_file(changes):
+    import tomllib
+
+    from cnnkit.lessons import Lesson, LessonFileError, parse_lesson
+
+    data = tomllib.loads(LESSON_TOML)
+    for path, value in changes:
+        data = _set_path(data, path, value)
+    text = "\n".join(f"{json.dumps(key)} = {_toml(value)}" for key, value in data.items())
+    try:
+        lesson = parse_lesson(text, "fuzzed.toml", "teacher")
+    except LessonFileError as error:
+        assert str(error).startswith("fuzzed.toml: ") and "Traceback" not in str(error)
+    else:
+        assert isinstance(lesson, Lesson) and lesson.arms
+
+
+fragments = st.sampled_from(["[", "]", "{", "}", "[[arms]]", "\ufeff", "\x00", "a = 1" + "0" * 5000, '"""', "'''",
+                             "x.y.z = 1", "= =", "\n", "#", "\xff", "é", "[" * 500, "a" + ".a" * 300 + " = 1"])
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, len(LESSON_TOML)), fragments), max_size=4), st.booleans())
+def test_fuzzed_lesson_bytes_give_a_lesson_or_a_message_naming_the_file(tmp_path_factory, inserts, as_latin1):
+    from cnnkit.lessons import LessonFileError, load_lesson_file
+
+    text = LESSON_TOML
+    for position, fragment in sorted(inserts, reverse=True):
+        text = text[:position] + fragment + text[position:]
+    path = tmp_path_factory.mktemp("fuzz") / "fuzzed.toml"
+    path.write_bytes(text.encode("latin-1", "replace") if as_latin1 else text.encode("utf-8"))
+    try:
+        load_lesson_file(path)
+    except LessonFileError as error:
+        assert str(error).startswith("fuzzed.toml: ")
+
+
+RESULT_PATHS = [("created",), ("seeds",), ("mode",), ("status",), ("arms",), ("seconds",), ("lesson_title",),
+                ("device",), ("plan",), ("runs",), ("arms", 0), ("arms", 0, "arm_id"), ("arms", 0, "metrics"),
+                ("arms", 0, "metrics", "test_accuracy"), ("arms", 0, "metrics", "test_accuracy", "mean"),
+                ("arms", 0, "metrics", "test_accuracy", "std"), ("arms", 0, "metrics", "test_accuracy", "per_seed"),
+                ("arms", 0, "metrics", "test_accuracy", "n"), ("arms", 1, "metrics", "macro_f1"),
+                ("arms", 0, "histories"), ("arms", 0, "histories", 0), ("arms", 0, "histories", 0, 0),
+                ("arms", 0, "histories", 0, 0, "train_acc"), ("arms", 0, "histories", 0, 0, "grad"),
+                ("arms", 0, "confusion"), ("arms", 0, "classes"), ("arms", 0, "per_class"),
+                ("arms", 0, "per_class", "circle"), ("arms", 0, "by_resolution"), ("arms", 0, "seeds"),
+                ("arms", 0, "seconds"), ("arms", 0, "status"), ("arms", 0, "backbone"), ("arms", 0, "message")]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+
+
+@pytest.fixture(scope="module")
+def result_base(tmp_path_factory):
+    """A valid lesson result's lab.json data and the lesson it belongs to (the test lesson file)."""
+    from cnnkit.lessons import parse_lesson
+
+    folder = tmp_path_factory.mktemp("base")
+    shipped = shipped_result({"shipped": folder})
+    return json.loads((shipped / "lab.json").read_text()), parse_lesson(LESSON_TOML, "test.toml", "teacher")
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.sampled_from(RESULT_PATHS), json_values), min_size=1, max_size=3))
+def test_fuzzed_lesson_results_are_read_whole_or_left_out_with_a_reason(result_base, tmp_path_factory, changes):
+    import copy
+
+    from cnnkit.labs.saved import list_labs, load_lab
+    from cnnkit.lessons import LessonResult, comparison_rows, curve_rows
+    from ui.lessons_results import comparison_frame, effect_frame
+
+    data, lesson = copy.deepcopy(result_base[0]), result_base[1]
+    for path, value in changes:
+        data = _set_path(data, path, value)
+    root = tmp_path_factory.mktemp("labs")
+    (root / "fuzzed").mkdir()
+    (root / "fuzzed" / "lab.json").write_text(json.dumps(data))
+    [entry] = list_labs(root)
+    try:
+        result = load_lab("fuzzed", root, kind="lesson")
+    except ValueError as error:
+        assert entry.damaged and entry.reason == str(error) and "lab.json" in str(error)
+        return
+    assert isinstance(result, LessonResult) and not entry.damaged
+    # Everything a page does with a result it could read works on it.
+    result.title(), result.summary(), comparison_rows(lesson, result), curve_rows(lesson, result)
+    comparison_frame(lesson, result), effect_frame(lesson, result)
