@@ -133,7 +133,8 @@ def _saved_result(folders, lab_id: str, change) -> Path:
     folder = folders["checkpoints"] / "labs" / lab_id
     folder.mkdir(parents=True)
     raw = change(data)
-    (folder / "lab.json").write_bytes(raw if isinstance(raw, bytes) else json.dumps(raw if raw is not None else data).encode())
+    raw = raw if isinstance(raw, bytes) else json.dumps(raw if raw is not None else data).encode()
+    (folder / "lab.json").write_bytes(raw)
     return folder / "lab.json"
 
 
@@ -279,7 +280,8 @@ def test_claims_of_the_wrong_type_are_skipped(folders):
     from cnnkit.classroom.names import claimed_names, names_file
 
     names_file().parent.mkdir(parents=True, exist_ok=True)
-    names_file().write_text(json.dumps({"anna": {"name": "Anna", "claimed": 5.0}, "bob": {"name": "Bob", "claimed": "x"},
+    names_file().write_text(json.dumps({"anna": {"name": "Anna", "claimed": 5.0},
+                                        "bob": {"name": "Bob", "claimed": "x"},
                                         "eve": {"name": 7, "claimed": 1.0}, "zed": "nope"}))
     assert claimed_names() == [{"name": "Anna", "claimed": 5.0}]
 
@@ -325,6 +327,22 @@ def test_predictions_of_the_wrong_type_are_skipped(folders):
 
 
 # --- item 5: every user-chosen place through the export guard ----------------------------------------------------
+def _device(tmp_path: Path) -> Path:
+    """A device node of this test's own (a copy of /dev/null made with mknod, or a socket where mknod is not
+    allowed): a test must never aim a write at the real /dev/null, which a regression would replace."""
+    import socket
+    import stat
+
+    path = tmp_path / "device"
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+        server.close()
+    return path
+
+
 def _places(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     """Wrong places to write a file, each with the message the export command gives for it."""
     victim = tmp_path / "victim.txt"
@@ -339,7 +357,7 @@ def _places(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     locked.mkdir()
     locked.chmod(0o555)
     return {"symlink": (link, "is a symbolic link; give the path of a new or regular file instead"),
-            "device": (Path("/dev/null"), "is not a regular file (a device or a pipe); choose another file"),
+            "device": (_device(tmp_path), "is not a regular file (a device or a pipe); choose another file"),
             "fifo": (pipe, "is not a regular file (a device or a pipe); choose another file"),
             "folder": (folder, "is a folder; give a file name inside it"),
             "missing": (tmp_path / "nowhere" / "x.zip", "does not exist; create it first or choose another one"),
@@ -362,7 +380,7 @@ def test_export_student_goes_through_the_export_guard(folders, tmp_path, capsys,
     target, message = _places(tmp_path)[place]
     _refused(capsys, ["class", "export-student", "Anna", "--out", str(target)], message)
     assert (tmp_path / "victim.txt").read_text() == "keep me" and (tmp_path / "link.zip").is_symlink()
-    assert Path("/dev/null").is_char_device() and (tmp_path / "pipe.zip").is_fifo()
+    assert not (tmp_path / "device").is_file() and (tmp_path / "pipe.zip").is_fifo()
 
 
 @pytest.mark.parametrize("place", PLACES)
@@ -391,7 +409,7 @@ def test_tensorboard_export_into_wrong_places_is_one_error_line(folders, tmp_pat
     (tmp_path / "logs" / run_dir.name).write_text("a file where the run's folder goes")
     for logdir, message in [(a_file, "file.txt is a file; choose a folder"),
                             (a_file / "logs", "file.txt is a file; choose a folder"),
-                            (Path("/dev/null"), "/dev/null is not a folder (a device or a pipe); choose a folder"),
+                            (_device(tmp_path), "device is not a folder (a device or a pipe); choose a folder"),
                             (locked / "logs", "locked is read-only for CNN Lab; choose a folder you can write to"),
                             (tmp_path / "logs", f"{run_dir.name} is a file; choose a folder")]:
         _refused(capsys, ["tensorboard-export", str(run_dir), "--logdir", str(logdir)], message)
@@ -508,7 +526,8 @@ def _png_header(width: int, height: int, colour_type: int = 6) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1024)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
+            + chunk(b"IEND", b""))
 
 
 def test_a_huge_png_is_refused_from_its_header_before_decoding(tmp_path, capsys):
@@ -630,7 +649,9 @@ def _toml(value) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return "nan" if value != value else ("inf" if value > 0 else "-inf") if value in (float("inf"), float("-inf")) else repr(value)
+        if value != value:
+            return "nan"
+        return ("inf" if value > 0 else "-inf") if value in (float("inf"), float("-inf")) else repr(value)
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, list):
@@ -667,12 +688,19 @@ def test_fuzzed_lesson_files_give_a_lesson_or_a_message_naming_the_file(changes)
         lesson = parse_lesson(text, "fuzzed.toml", "teacher")
     except LessonFileError as error:
         assert str(error).startswith("fuzzed.toml: ") and "Traceback" not in str(error)
-    else:
+    else:   # checked completely when listed: what a run would refuse is refused here
+        import re
+
         assert isinstance(lesson, Lesson) and lesson.arms
+        for arm in lesson.arms:
+            given_settings = arm.config.get("base", arm.config)
+            assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", str(given_settings.get("dataset", "shapes")))
+            assert (given_settings.get("image_size") or 0) <= 1024
 
 
 fragments = st.sampled_from(["[", "]", "{", "}", "[[arms]]", "\ufeff", "\x00", "a = 1" + "0" * 5000, '"""', "'''",
-                             "x.y.z = 1", "= =", "\n", "#", "\xff", "é", "[" * 500, "a" + ".a" * 300 + " = 1"])
+                             "x.y.z = 1", "= =", "\n", "#", "\xff", "é", "\nx = " + "[" * 5000 + "\n",
+                             "a" + ".a" * 300 + " = 1"])
 
 
 @FUZZ

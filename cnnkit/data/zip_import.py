@@ -131,7 +131,8 @@ def _layout(files: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     if split_layout and "test" in tops:
         # A class in one split only would silently train on classes the test never scores (or the reverse).
         by_split = {split: {p[1] for p in files.values() if p[0] == split} for split in ("train", "test")}
-        only_train, only_test = sorted(by_split["train"] - by_split["test"]), sorted(by_split["test"] - by_split["train"])
+        only_train = sorted(by_split["train"] - by_split["test"])
+        only_test = sorted(by_split["test"] - by_split["train"])
         if only_train or only_test:
             where = "; ".join(part for part in (
                 f"only in train/: {', '.join(only_train[:5])}" if only_train else "",

@@ -119,7 +119,8 @@ def _read_kind(folder: Path) -> tuple[str, Any]:
     except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
         raise DamagedLab(f"{path} is not a complete {kind} lab: {str(error)[:300]}") from None
     # What every listing uses of any kind: a number to sort by, a status and a title (never a crash later).
-    if not value_matches(getattr(result, "created", None), float) or not isinstance(getattr(result, "status", None), str):
+    created, status = getattr(result, "created", None), getattr(result, "status", None)
+    if not value_matches(created, float) or not isinstance(status, str):
         raise DamagedLab(f"{path} is not a complete {kind} lab: created must be a number and status text")
     try:
         result.title()

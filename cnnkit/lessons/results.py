@@ -160,10 +160,10 @@ def _check_arm_data(arm: Any) -> None:
         raise ValueError(f"must be a table, got {type(arm).__name__}")
     check_required_fields(ArmResult, arm)
     check_field_types(ArmResult, arm, skip=("metrics", "by_resolution", "histories"))
-    for key, kind in (("metrics", dict), ("by_resolution", dict[str, dict[str, dict]]), ("histories", list[list])):
+    for key, kind, shape in (("metrics", dict, "a table"), ("by_resolution", dict[str, dict[str, dict]], "tables of tables"),
+                             ("histories", list[list], "a list of lists")):
         if key in arm and not value_matches(arm[key], kind):
-            raise ValueError(f"{key} must be {'a table' if kind is dict else 'tables of tables' if key != 'histories' else 'a list of lists'}, "
-                             f"got {type(arm[key]).__name__} {repr(arm[key])[:40]}")
+            raise ValueError(f"{key} must be {shape}, got {type(arm[key]).__name__} {repr(arm[key])[:40]}")
     for metric, summary in arm.get("metrics", {}).items():
         _check_summary(summary, f"metrics.{metric}")
     for method, rows in arm.get("by_resolution", {}).items():
