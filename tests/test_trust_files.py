@@ -770,3 +770,10 @@ def test_fuzzed_lesson_results_are_read_whole_or_left_out_with_a_reason(result_b
     # Everything a page does with a result it could read works on it.
     result.title(), result.summary(), comparison_rows(lesson, result), curve_rows(lesson, result)
     comparison_frame(lesson, result), effect_frame(lesson, result)
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_import_zip_of_a_folder_or_a_pipe_is_one_error_line_and_never_blocks(folders, tmp_path, capsys, kind):
+    path = tmp_path / "set.zip"
+    path.mkdir() if kind == "folder" else os.mkfifo(path)
+    _refused(capsys, ["import-zip", str(path), "--name", "mine"], "give the path of a zip of class folders")
