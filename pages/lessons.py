@@ -171,3 +171,8 @@ else:
         with st.expander(f"{len(broken)} lesson file(s) of this class cannot be used"):
             for error in broken:
                 st.text(str(error))
+    unreadable = lessons.damaged_results()
+    if unreadable:
+        with st.expander(f"{len(unreadable)} saved lesson result(s) cannot be read (left out)"):
+            for line in unreadable:
+                st.text(line)

@@ -149,7 +149,7 @@ def render_live_curves(history: Sequence[dict], steps: Sequence[dict], job_id: O
 def _one_job(snap: JobSnapshot, describe: Describe) -> None:
     fraction, text = describe(snap)
     st.markdown(f"**{plain(snap.label)}** · {status_text(snap)}")
-    st.progress(_clip(fraction), text=text)
+    st.progress(_clip(fraction), text=plain(text))   # the bar's text renders markdown: a label is plain text
     facts = []
     if snap.meta.get("trainable_params"):
         facts.append(f"{snap.meta['trainable_params']:,} trainable parameters")
@@ -170,7 +170,7 @@ def _several_jobs(snaps: list[JobSnapshot], describe: Describe) -> None:
             st.caption(f"**{plain(snap.label)}**: queued (position {snap.queue_position})")
         else:
             fraction, text = describe(snap)
-            st.progress(_clip(fraction), text=f"{snap.label}: {text}")
+            st.progress(_clip(fraction), text=f"{plain(snap.label)}: {plain(text)}")
 
 
 def status_text(snap: JobSnapshot) -> str:

@@ -27,7 +27,11 @@ from ui.identity import class_config, is_teacher
 def retention_at_start() -> dict:
     """cnnlab.toml's [privacy] retention_days applied once per server process (its first page view)."""
     days = class_config().retention_days
-    result = retention(days)
+    try:
+        result = retention(days)
+    except (ValueError, OSError) as error:  # retention runs before every page: it must not take them down
+        print(f"CNN Lab retention ({days} days) did not run: {error}", file=sys.stderr)
+        return {"days": days, "dry_run": False, "removed": [], "kept": [], "errors": [str(error)]}
     if result["removed"] or result["errors"]:
         print(f"CNN Lab retention ({days} days): removed {len(result['removed'])} item(s)"
               + (f"; could not remove {len(result['errors'])}: {result['errors'][0]}" if result["errors"] else ""),

@@ -141,6 +141,14 @@ SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
               "teacher_password_sha256": ("sha256", True), "teacher_group": ("text", False)},
     "privacy": {"retention_days": ("count", False)},
 }
+# The largest value each count may take: anything above cannot be used (retention_days of 1 followed by 400 zeros
+# passed as "a whole number" and then overflowed every page's retention), so check-config refuses it.
+MAX_COUNTS: dict[str, int] = {
+    "max_epochs": 100_000, "max_train_images": 1_000_000_000, "jobs_per_device": 256, "queue_per_owner": 100_000,
+    "max_params": 10_000_000_000, "max_input_size": 16_384, "max_input_channels": 4096, "max_classes": 1_000_000,
+    "max_json_mb": 4096, "max_image_mb": 4096, "retention_days": 36_500}
+MAX_CONFIG_BYTES = 1024 * 1024    # cnnlab.toml is a few lines
+MAX_CONFIG_NESTING = 8            # sections of settings: two levels; lists of names: three
 _EXPECTED = {"count": "a whole number of at least 1", "names": "a list of names in quotes",
              "bool": "true or false", "text": "text in quotes", "sha256": "64 hexadecimal digits"}
 
@@ -148,6 +156,13 @@ _EXPECTED = {"count": "a whole number of at least 1", "names": "a list of names 
 def _did_you_mean(word: str, known) -> str:
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+
+
+def _shown(value: Any) -> str:
+    """A value in a message, cut short (a number of 400 digits is shown by its first ones and its length)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 24:
+        return f"{str(value)[:12]}… ({len(str(abs(value)))} digits)"
+    return repr(value)[:70]
 
 
 def _valid(kind: str, value: Any) -> bool:
@@ -178,10 +193,38 @@ def check_config_data(data: Any, path: Path | str) -> dict[str, dict[str, Any]]:
                 raise ConfigError(f"{path}: unknown key {key!r} in [{section}]{_did_you_mean(key, SCHEMA[section])}")
             kind, secret = SCHEMA[section][key]
             if not _valid(kind, value):
-                shown = "" if secret else f", not {value!r}"[:80]
+                shown = "" if secret else f", not {_shown(value)}"
                 raise ConfigError(f"{path}: [{section}] {key} must be {_EXPECTED[kind]}{shown}")
+            if kind == "count" and value > MAX_COUNTS.get(key, value):
+                raise ConfigError(f"{path}: [{section}] {key} must be a whole number from 1 to "
+                                  f"{MAX_COUNTS[key]:,}, not {_shown(value)}")
             checked[section][key] = value
     return checked
+
+
+def _read_config(path: Path) -> Any:
+    """cnnlab.toml parsed, its size and nesting bounded before tomllib sees it; ConfigError naming it otherwise
+    (a folder, a pipe or a device link is refused, never read)."""
+    from cnnkit.fileio import DamagedFile, data_depth, nesting_depth, read_text_bounded
+
+    try:
+        text = read_text_bounded(path, MAX_CONFIG_BYTES)
+    except DamagedFile as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror})") from None
+    if nesting_depth(text, "toml", MAX_CONFIG_NESTING) > MAX_CONFIG_NESTING:
+        raise ConfigError(f"{path} nests more than {MAX_CONFIG_NESTING} levels of brackets; it holds four sections")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message quotes no values, only where the syntax breaks
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # e.g. a number of 5000 digits
+        raise ConfigError(f"{path} cannot be read as TOML ({str(exc)[:60]})") from None
+    if data_depth(data, MAX_CONFIG_NESTING) > MAX_CONFIG_NESTING:
+        raise ConfigError(f"{path} nests more than {MAX_CONFIG_NESTING} levels of tables; it holds four sections")
+    return data
 
 
 def load_classroom_config(path: Optional[str | Path] = None) -> ClassroomConfig:
@@ -190,14 +233,8 @@ def load_classroom_config(path: Optional[str | Path] = None) -> ClassroomConfig:
     from_env = not path and bool(os.environ.get(CONFIG_ENV))
     path = Path(path).expanduser() if path else config_path()
     data: dict = {}
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            # tomllib's message quotes no values, only where the syntax breaks
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-        except OSError as exc:
-            raise ConfigError(f"{path} cannot be read ({exc.strerror})") from None
+    if path.exists() or path.is_symlink():
+        data = _read_config(path)
     elif from_env:
         raise ConfigError(f"{CONFIG_ENV} points to {path}, which does not exist")
     checked = check_config_data(data, path)

@@ -28,7 +28,7 @@ from typing import Iterator, Optional
 from cnnkit.classroom.class_state import class_lock
 from cnnkit.classroom.identity import identity_key, identity_keys, same_person
 from cnnkit.classroom.permissions import NotAllowed, clean_owner_name
-from cnnkit.fileio import atomic_write_bytes, read_json
+from cnnkit.fileio import DamagedFile, atomic_write_bytes, load_json_file
 from cnnkit.paths import checkpoint_dir
 
 NAME_TAKEN = "this name is taken: use your own link, or ask the teacher"
@@ -38,6 +38,7 @@ MAX_CLAIMS = 500    # names claimed at once on one server: several classes; a fl
 TOO_MANY_CLAIMS = (f"this server already keeps {MAX_CLAIMS} claimed names, the most it keeps: ask the teacher to "
                    "release names nobody uses (Class board, or `python -m cnnkit class release-name NAME`)")
 _LOCK = threading.Lock()
+MAX_NAMES_BYTES = 16 * 1024 * 1024   # names.json: a claim is ~150 bytes
 
 
 class NameTaken(NotAllowed):
@@ -61,7 +62,13 @@ def _locked(root: Optional[Path]) -> Iterator[dict]:
     # below stays for this machine's processes (e.g. the CLI).
     with class_lock("names", path.parent), _LOCK, open(path.with_name(".names.lock"), "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        claims = dict(_read_claims(path))
+        try:
+            # strict: a damaged file read as "no claims" would free every name, and the write below would
+            # replace it; claiming stops (fails closed) until the teacher fixes or removes it
+            claims = dict(_read_claims(path, strict=True))
+        except DamagedFile as error:
+            raise ValueError(f"the class's claimed names cannot be read ({error}); ask the teacher to fix or "
+                             "remove that file") from None
         before = dict(claims)
         yield claims
         if claims != before:  # compact: the file is rewritten on every claim (plain strings and numbers only)
@@ -82,12 +89,19 @@ def _signature(path: Path) -> Optional[tuple]:
     return (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
-def _read_claims(path: Path) -> dict:
-    """The claims in `path` keyed by identity (read-only: callers copy before changing it)."""
+def _read_claims(path: Path, strict: bool = False) -> dict:
+    """The claims in `path` keyed by identity (read-only: callers copy before changing it). A damaged file reads
+    as no claims, or raises DamagedFile when `strict` (before a write); it is never cached."""
     signature = _signature(path)
     if signature is not None and _CACHE.get("signature") == signature:
         return _CACHE["claims"]
-    claims = _by_identity(read_json(path, {}))
+    try:
+        data = load_json_file(path, {}, max_bytes=MAX_NAMES_BYTES)
+    except DamagedFile:
+        if strict:
+            raise
+        return {}
+    claims = _by_identity(data)
     _CACHE.update(signature=signature, claims=claims, index=_index(claims))
     return claims
 

@@ -11,6 +11,7 @@ from cnnkit.fileio import read_json, write_json
 from cnnkit.paths import checkpoint_dir
 
 PIN_KINDS = ("run", "lesson")
+MAX_PINS_BYTES = 4 * 1024 * 1024
 
 
 def pins_file(root: Optional[Path] = None) -> Path:
@@ -20,8 +21,9 @@ def pins_file(root: Optional[Path] = None) -> Path:
 
 def load_pins(root: Optional[Path] = None) -> list[dict]:
     """[{"kind": "run"|"lesson", "id": ..., "note": ...}], oldest first; [] when none or unreadable."""
-    data = read_json(pins_file(root), [])
-    return [p for p in data if isinstance(p, dict) and p.get("kind") in PIN_KINDS] if isinstance(data, list) else []
+    data = read_json(pins_file(root), [], max_bytes=MAX_PINS_BYTES)   # damaged: no pins (logged, naming it)
+    return [p for p in data if isinstance(p, dict) and p.get("kind") in PIN_KINDS and isinstance(p.get("id"), str)
+            and isinstance(p.get("note", ""), str)] if isinstance(data, list) else []
 
 
 def pin(kind: str, item_id: str, note: str = "", root: Optional[Path] = None, *, teacher: bool = False) -> list[dict]:

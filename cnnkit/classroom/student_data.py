@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable, Optional
 from cnnkit.classroom.identity import identity_key, person_groups, same_person
 from cnnkit.classroom.permissions import GUEST, NotAllowed
 from cnnkit.classroom.pins import load_pins, unpin
-from cnnkit.fileio import atomic_write_bytes, to_jsonable
+from cnnkit.fileio import to_jsonable, write_export
 
 DAY_SECONDS = 86400.0
 MANIFEST = "student.json"
@@ -263,7 +263,7 @@ def export_student(owner: str, out: Optional[str | Path] = None, who: str = GUES
     payload = buffer.getvalue()
     if out is None:
         return payload, manifest
-    atomic_write_bytes(Path(out), lambda handle: handle.write(payload))
+    write_export(Path(out), payload)   # the export guard: never over a link, device, pipe or folder
     return None, manifest
 
 
@@ -321,6 +321,11 @@ def retention(days: Optional[int], dry_run: bool = False, now: Optional[float] =
     result: dict = {"days": days, "dry_run": dry_run, "removed": [], "kept": [], "errors": []}
     if not days:
         return result
+    from cnnkit.classroom.config import MAX_COUNTS
+
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_COUNTS["retention_days"]:
+        raise ValueError(f"retention days must be a whole number from 1 to {MAX_COUNTS['retention_days']:,} "
+                         f"(got {str(days)[:20]})")
     cutoff = (time.time() if now is None else now) - float(days) * DAY_SECONDS
     pinned = {pin["id"] for pin in load_pins() if pin["kind"] == "run"}
     old: list[StudentItem] = []

@@ -48,3 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         # Bad input gets one clear line, not a traceback.
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        # A place the commands' own checks did not foresee (a disk filling up, a folder removed meanwhile).
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}; check that the place exists and can be written", file=sys.stderr)
+        return 1

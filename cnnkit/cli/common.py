@@ -11,6 +11,21 @@ from typing import Any, Collection
 
 from cnnkit.fileio import to_jsonable
 
+MAX_INPUT_JSON_BYTES = 16 * 1024 * 1024   # a --config or --spec file: a few KB
+
+
+def read_json_input(path: Any, what: str = "JSON file") -> Any:
+    """A JSON file given on the command line (--config, --spec), read bounded; ValueError saying what is wrong
+    (missing, a folder, a pipe or device, too big, not UTF-8, not JSON), never an OSError traceback."""
+    from pathlib import Path
+
+    from cnnkit.fileio import load_json_file
+
+    try:
+        return load_json_file(Path(path), max_bytes=MAX_INPUT_JSON_BYTES)
+    except FileNotFoundError:
+        raise ValueError(f"no file {path}; give the path of a {what}") from None
+
 
 def print_json(obj: Any) -> None:
     """One JSON object on one stdout line (the contract of every --json command)."""

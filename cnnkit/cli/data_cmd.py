@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from cnnkit.cli.common import print_json, progress
 
@@ -62,6 +63,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from cnnkit.classroom import CLI_OWNER
 
+    from cnnkit.fileio import check_output_folder
+    from cnnkit.paths import DATA_DIR_ENV, data_dir
+
+    if not Path(args.zip).is_file():   # a folder, a pipe or a device is not read (a pipe would block)
+        raise ValueError(f"no file {args.zip}; give the path of a zip of class folders")
+    check_output_folder(data_dir(), DATA_DIR_ENV)   # where the imported dataset goes
     # Whoever has a shell on the server administers it: the CLI acts with the teacher's rights.
     info = import_zip(args.zip, args.name, overwrite=args.overwrite, max_bytes=int(args.max_mb * 1024 * 1024),
                       owner=CLI_OWNER, teacher=True)

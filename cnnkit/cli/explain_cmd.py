@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from cnnkit.cli.common import print_json, progress
@@ -35,26 +33,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_gradcam)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run_gradcam(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
     from cnnkit.explain import conv_layers, explain, load_explainable, load_image, overlay, randomization_check, top_k
 
+    from cnnkit.fileio import check_export_target, write_export
+
     if not 0.0 <= args.opacity <= 1.0:
         raise ValueError(f"--opacity must be between 0 and 1, got {args.opacity}")
+    for target in (args.out, args.save_map):   # a wrong place is refused before the work, in the export's words
+        if target:
+            check_export_target(Path(target))
     image = load_image(args.image)
     if not args.json:
         progress(f"loading {args.model}")
@@ -86,12 +77,12 @@ def run_gradcam(args: argparse.Namespace) -> int:
         out = Path(args.out)
         fmt = {".jpg": "JPEG", ".jpeg": "JPEG"}.get(out.suffix.lower(), "PNG")
         Image.fromarray(picture).save(buffer, format=fmt)
-        _atomic_write(out, buffer.getvalue())
+        write_export(out, buffer.getvalue())
         result["out"] = str(out)
     if args.save_map:
         buffer = io.BytesIO()
         np.save(buffer, attribution.map.astype(np.float32))
-        _atomic_write(Path(args.save_map), buffer.getvalue())
+        write_export(Path(args.save_map), buffer.getvalue())
         result["map"] = str(args.save_map)
     if args.json:
         print_json(result)

@@ -57,11 +57,14 @@ def cmd_tensorboard(args: argparse.Namespace) -> int:
 
 def cmd_import_run(args: argparse.Namespace) -> int:
     from cnnkit.export import import_run_zip
+    from cnnkit.fileio import check_output_folder
+    from cnnkit.paths import CHECKPOINT_DIR_ENV, checkpoint_dir
 
     if not Path(args.zip).is_file():
         raise ValueError(f"no file {args.zip}; give the path of a run zip")
     from cnnkit.classroom import CLI_OWNER
 
+    check_output_folder(checkpoint_dir(), CHECKPOINT_DIR_ENV)   # where the imported run goes
     run_dir = import_run_zip(args.zip, max_bytes=int(args.max_mb * 1024 * 1024), owner=CLI_OWNER, teacher=True)
     if args.json:
         print_json({"run_id": run_dir.name, "run_dir": str(run_dir)})

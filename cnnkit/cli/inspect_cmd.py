@@ -54,9 +54,11 @@ def run_inspect(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from cnnkit.explain import top_k
-    from cnnkit.fileio import atomic_write_bytes
+    from cnnkit.fileio import check_export_target, write_export
     from cnnkit.inspect import capture_activations, channel_grid, layer_table
 
+    if args.out:
+        check_export_target(Path(args.out))   # a wrong place is refused before the work, in the export's words
     model, x = _load(args)
     acts = capture_activations(model.model, x)
     maps = acts.maps()
@@ -70,7 +72,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         grid = channel_grid(layer.values, page=args.page)
         buffer = io.BytesIO()
         Image.fromarray(grid.image).save(buffer, format="PNG")
-        atomic_write_bytes(Path(args.out), lambda handle: handle.write(buffer.getvalue()))
+        write_export(Path(args.out), buffer.getvalue())
         result.update(out=str(args.out), grid_layer=layer.name, grid_channels=grid.channels,
                       grid_range=list(grid.value_range), grid_pages=grid.pages)
     if args.json:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from cnnkit.cli.common import print_json, progress
+from cnnkit.cli.common import print_json, progress, read_json_input
 from cnnkit.data.resolution import RESIZE_MODES
 
 
@@ -66,17 +65,13 @@ def build_lab_config(args: argparse.Namespace):
 
     base: dict = {}
     if args.config:
-        try:
-            base = json.loads(Path(args.config).read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{args.config} is not valid JSON: {error}") from None
+        base = read_json_input(args.config, "JSON file of training settings")
+        if not isinstance(base, dict):
+            raise ValueError(f"{args.config} must hold a JSON object of training settings (got {type(base).__name__})")
     base.update(dataset=args.dataset, epochs=args.epochs, train_subset=args.train_subset, seed=args.seed,
                 device=args.device)
     if args.spec:
-        try:
-            base["model"] = json.loads(Path(args.spec).read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{args.spec} is not valid JSON: {error}") from None
+        base["model"] = read_json_input(args.spec, "model spec JSON file")
     elif args.preset:
         base["model"] = args.preset
     for name in ("batch_size", "lr", "optimizer"):

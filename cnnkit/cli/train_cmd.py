@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from cnnkit.classroom.permissions import CLI_OWNER
-from cnnkit.cli.common import add_config_flags, config_from_flags, print_json, progress
+from cnnkit.cli.common import add_config_flags, config_from_flags, print_json, progress, read_json_input
 from cnnkit.data.resolution import RESIZE_MODES
 
 
@@ -24,10 +23,7 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace):
     data: dict[str, Any] = {}
     if args.config:
-        try:
-            data = json.loads(Path(args.config).read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{args.config} is not valid JSON: {error}") from None
+        data = read_json_input(args.config, "JSON file of training settings")
         if not isinstance(data, dict):
             raise ValueError(f"{args.config} must hold a JSON object of training settings (got {type(data).__name__})")
     if args.preset and args.spec:
@@ -35,7 +31,7 @@ def config_from_args(args: argparse.Namespace):
     if args.preset:
         data["model"] = args.preset
     if args.spec:
-        data["model"] = json.loads(Path(args.spec).read_text())
+        data["model"] = read_json_input(args.spec, "model spec JSON file")
     return config_from_flags(args, data)
 
 
@@ -84,8 +80,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from cnnkit.classroom import check_run_allowed, load_classroom_config
 
+    from cnnkit.fileio import check_output_folder
+    from cnnkit.paths import CHECKPOINT_DIR_ENV, checkpoint_dir
+
     config = config_from_args(args)
     check_run_allowed(config, load_classroom_config())  # the class's limits (cnnlab.toml), as on the pages
+    check_output_folder(checkpoint_dir(), CHECKPOINT_DIR_ENV)   # where the run folder goes, before training
     result = train(config, on_progress=_stderr_progress(args.json), owner=args.owner, threads=args.threads)
     _print_result(result, args.json)
     return 0

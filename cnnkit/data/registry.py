@@ -100,6 +100,17 @@ def validate_dataset_name(name: str) -> str:
     return name
 
 
+def check_dataset_reference(name: str) -> str:
+    """The name, if it can name a dataset: a built-in one, or a folder dataset's name (one folder, no path; it
+    need not be imported yet). ValueError saying what to change if not (a lesson file's dataset, checked when
+    the file is listed)."""
+    if isinstance(name, str) and (name in BUILTIN_DATASETS or _NAME_RE.match(name)):
+        return name
+    raise ValueError(f"{str(name)[:40]!r} is not a dataset name: give a built-in dataset "
+                     f"({', '.join(BUILTIN_DATASETS)}) or an imported one's name (1 to 64 letters, digits, '-', "
+                     "'_' or '.', starting with a letter or digit; no folders)")
+
+
 def _folder_candidates() -> list[Path]:
     root = data_dir()
     if not root.is_dir():

@@ -128,6 +128,17 @@ def _layout(files: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
                          f"{len(classes)}: {', '.join(sorted(classes)) or 'none'}")
     if split_layout and "train" not in tops:
         raise ValueError("the zip has a test/ folder but no train/ folder")
+    if split_layout and "test" in tops:
+        # A class in one split only would silently train on classes the test never scores (or the reverse).
+        by_split = {split: {p[1] for p in files.values() if p[0] == split} for split in ("train", "test")}
+        only_train = sorted(by_split["train"] - by_split["test"])
+        only_test = sorted(by_split["test"] - by_split["train"])
+        if only_train or only_test:
+            where = "; ".join(part for part in (
+                f"only in train/: {', '.join(only_train[:5])}" if only_train else "",
+                f"only in test/: {', '.join(only_test[:5])}" if only_test else "") if part)
+            raise ValueError(f"train/ and test/ must hold the same class folders ({where}); add the missing "
+                             "folders or remove those classes")
     return files
 
 

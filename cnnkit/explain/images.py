@@ -16,6 +16,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 DEFAULT_MAX_SIDE = 2048
+# The decoded pixels an upload may take, judged from the header before anything is decoded: a 13000² RGBA PNG
+# (676 MB decoded, 2.4 GB with the copies made on the way to RGB) is refused; a 50-megapixel RGB photo is not.
+MAX_DECODED_BYTES = 256 * 1024 * 1024
 EXIF_ORIENTATION = 0x0112
 _TRANSPOSE_FOR_ORIENTATION = {
     2: [Image.Transpose.FLIP_LEFT_RIGHT],
@@ -50,6 +53,22 @@ def _read_bytes(source: bytes | bytearray | str | os.PathLike | BinaryIO) -> tup
         name = getattr(source, "name", None)
         return source.read(), (Path(name).name if isinstance(name, str) else "the file")
     raise ValueError(f"cannot read an image from a {type(source).__name__}; give bytes, a path or a file")
+
+
+class ImageTooLarge(ValueError):
+    """An image whose decoded pixels would take more memory than MAX_DECODED_BYTES (told from its header)."""
+
+
+def _check_decoded_size(image: Image.Image, label: str) -> None:
+    """ValueError when decoding `image` (opened: only its header read) would take more than MAX_DECODED_BYTES."""
+    width, height = image.size
+    per_band = 4 if image.mode in ("I", "F") else 2 if image.mode.startswith("I;16") else 1
+    decoded = width * height * len(image.getbands()) * per_band
+    if decoded > MAX_DECODED_BYTES:
+        side = int((MAX_DECODED_BYTES / (len(image.getbands()) * per_band)) ** 0.5)
+        raise ImageTooLarge(f"{label} is {width}×{height} pixels ({image.mode}): decoding it would take "
+                         f"{decoded / 2 ** 20:,.0f} MB, over {MAX_DECODED_BYTES // 2 ** 20} MB; resize it to at most "
+                         f"about {side:,} pixels a side")
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
@@ -119,15 +138,20 @@ def load_image(source: bytes | bytearray | str | os.PathLike | BinaryIO, max_sid
             # (DecompressionBombError, ~180 megapixels) is refused.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
+            if image.format != "JPEG":
+                _check_decoded_size(image, label)   # before getexif: on a PNG it decodes the whole image
             orientation = image.getexif().get(EXIF_ORIENTATION, 1)
             if image.format == "JPEG" and max(image.size) > max_side:
                 # Decode directly at 1/2, 1/4 or 1/8 size: a 50-megapixel photo never fully lands in memory.
                 image.draft(image.mode, (max_side, max_side))
+            _check_decoded_size(image, label)
             image.load()
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         if isinstance(exc, UnidentifiedImageError):
             raise ValueError(f"{label} is not an image PIL can read (formats: {readable_formats()})") from None
         raise ValueError(f"{label} is too large to open safely ({exc}); resize it below {Image.MAX_IMAGE_PIXELS * 2 // 1_000_000} megapixels") from None
+    except ImageTooLarge:
+        raise
     except (OSError, SyntaxError, ValueError) as exc:
         raise ValueError(f"{label} could not be decoded ({exc}); it may be truncated or corrupt, try saving it again as PNG or JPEG") from None
     if getattr(image, "n_frames", 1) > 1:

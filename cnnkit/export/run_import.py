@@ -161,15 +161,21 @@ def check_run_meta_bounds(meta: dict, limits: ImportLimits) -> None:
             raise RunImportError(f"run.json in the zip: {name!r} should have one number per channel ({c})")
 
 
-def _rebuild(meta: dict) -> torch.nn.Module:
+def _rebuild(meta: dict, limits: Optional[ImportLimits] = None) -> torch.nn.Module:
     """The network run.json describes; a spec's parameter count is checked against the limits before it is
-    built (cnnkit.models.build_model)."""
+    built (cnnkit.models.build_model), another kind's record by its own check_bounds (a transfer record's
+    classes and parameters), also before it is built."""
     import cnnkit.transfer  # noqa: F401  registers the "transfer" model kind
+    from cnnkit.models.registry import model_kind
 
     try:
         record = meta["model_record"]
+        kind = record.get("kind", "spec")
+        if kind != "spec" and model_kind(kind).check_bounds is not None:
+            model_kind(kind).check_bounds(record, tuple(meta["input_shape"]), len(meta["classes"]),
+                                          limits or import_limits())
         return rebuild_model(record, tuple(meta["input_shape"]), len(meta["classes"]))
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RuntimeError) as error:
         raise RunImportError(f"run.json in the zip does not describe a network CNN Lab can rebuild "
                              f"({str(error)[:300]})") from None
 
@@ -224,7 +230,7 @@ def import_run_zip(source: str | Path | bytes | BinaryIO, root: Optional[Path] =
         if not isinstance(meta, dict):
             raise RunImportError("run.json in the zip should be a JSON object")
         check_run_meta_bounds(meta, limits)
-        model = _rebuild(meta)
+        model = _rebuild(meta, limits)
         raw_weights = _read(archive, names, "weights.pt", budget, zip_label, _expected_bytes(model),
                             "weights file of this network (its parameters, counted from run.json)")
         members = {m: _read(archive, names, m, budget, zip_label, json_cap, JSON_CAP)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from cnnkit import store
-from cnnkit.fileio import read_json, to_jsonable
+from cnnkit.fileio import ExportTargetError, check_output_folder, read_json, to_jsonable
 
 # history column -> TensorBoard tag
 EPOCH_TAGS = {"train_loss": "loss/train", "val_loss": "loss/validation", "train_acc": "accuracy/train",
@@ -68,6 +68,7 @@ def export_run(run: str | Path, logdir: str | Path) -> TensorBoardRun:
     history = store.load_history(run_dir)
     epochs, steps = history.get("epochs", []), history.get("steps", [])
     target = Path(logdir) / run_dir.name
+    check_output_folder(target)   # a file, a device or a read-only folder gets the export's message, not OSError
     start = float(meta.get("created") or 0.0) or None
     count = 0
     writer = SummaryWriter(log_dir=str(target))
@@ -109,4 +110,9 @@ def export_runs(runs: Optional[Iterable[str | Path]], logdir: str | Path) -> lis
         selected = [record.run_dir for record in store.list_runs() if store.load_history(record.run_dir).get("epochs")]
         if not selected:
             raise ValueError("no saved run has a finished epoch yet; train one first or name runs to export")
-    return [export_run(run, logdir) for run in selected]
+    check_output_folder(Path(logdir))   # before any run is written
+    try:
+        return [export_run(run, logdir) for run in selected]
+    except OSError as error:   # what the checks could not foresee (a full disk)
+        raise ExportTargetError(f"cannot write event files in {logdir} ({error.strerror}); choose another "
+                                "folder") from None

@@ -9,7 +9,6 @@ A lab that cannot be read (bad JSON, missing fields, an unknown kind, no lab.jso
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -17,12 +16,14 @@ from pathlib import Path
 from typing import Any, Optional, Protocol
 
 from cnnkit import store
-from cnnkit.fileio import read_json, write_json
+from cnnkit.fileio import (DamagedFile, parse_json_bounded, read_json, read_text_bounded, value_matches,
+                           write_json)
 from cnnkit.paths import checkpoint_dir
 
 LAB_FILE = "lab.json"
 LEGACY_KIND = "resolution"   # labs saved before the kind field were all resolution labs
 DAMAGED = "damaged"          # SavedLab.status of a lab that cannot be opened
+MAX_LAB_BYTES = 32 * 1024 * 1024   # a lab.json (the course's largest is 36 KB)
 
 
 class DamagedLab(ValueError):
@@ -98,17 +99,16 @@ def _read_kind(folder: Path) -> tuple[str, Any]:
     """(kind, loaded result) of the lab in `folder`; DamagedLab saying why it cannot be loaded."""
     path = folder / LAB_FILE
     try:
-        text = path.read_text()
+        # bounded before parsing: size, then nesting depth (a damaged or planted file cannot exhaust the page)
+        data = parse_json_bounded(read_text_bounded(path, MAX_LAB_BYTES), path)
     except FileNotFoundError:
-        raise DamagedLab(f"{LAB_FILE} is missing (a folder without a lab: delete it by hand)") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise DamagedLab(f"{LAB_FILE} cannot be read ({error})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DamagedLab(f"{LAB_FILE} is not valid JSON (line {error.lineno}: {error.msg})") from None
+        raise DamagedLab(f"{path} is missing (a folder without a lab: delete it by hand)") from None
+    except OSError as error:
+        raise DamagedLab(f"{path} cannot be read ({error.strerror or error})") from None
+    except DamagedFile as error:
+        raise DamagedLab(str(error)) from None
     if not isinstance(data, dict):
-        raise DamagedLab(f"{LAB_FILE} holds a {type(data).__name__}, not a lab")
+        raise DamagedLab(f"{path} holds a {type(data).__name__}, not a lab")
     kind = data.get("kind", LEGACY_KIND)
     entry = LAB_KINDS.get(kind) if isinstance(kind, str) else None
     if entry is None:
@@ -116,8 +116,16 @@ def _read_kind(folder: Path) -> tuple[str, Any]:
         raise DamagedLab(f"unknown lab kind {kind!r} (known kinds: {known})")
     try:
         result = entry.result_class.from_dict(data)
-    except (TypeError, ValueError, KeyError, AttributeError) as error:
-        raise DamagedLab(f"{LAB_FILE} is not a complete {kind} lab: {error}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
+        raise DamagedLab(f"{path} is not a complete {kind} lab: {str(error)[:300]}") from None
+    # What every listing uses of any kind: a number to sort by, a status and a title (never a crash later).
+    created, status = getattr(result, "created", None), getattr(result, "status", None)
+    if not value_matches(created, float) or not isinstance(status, str):
+        raise DamagedLab(f"{path} is not a complete {kind} lab: created must be a number and status text")
+    try:
+        result.title()
+    except Exception as error:  # noqa: BLE001  any kind's title from damaged fields
+        raise DamagedLab(f"{path} is not a complete {kind} lab: {type(error).__name__}: {str(error)[:120]}") from None
     result.lab_dir = str(folder)  # the folder may have moved with the checkpoint dir
     return kind, result
 

@@ -71,6 +71,7 @@ from typing import Any, Optional
 from cnnkit.lessons.schema import (ARM_KINDS, CURVE_NAMES, FRACTION_METRICS, LAB_FIELDS, PER_CLASS_FIELDS,
                                    PERCENT_METRICS, RESOLUTION_METHODS, TOPICS, Lesson, LessonArm, LessonFileError,
                                    ReportedFigures, _with_quick)
+from cnnkit.fileio import DamagedFile, data_depth, nesting_depth, read_text_bounded
 from cnnkit.paths import data_dir
 
 COURSE_DIR = Path(__file__).resolve().parent / "course"
@@ -86,6 +87,9 @@ MAX_LONG_TEXT = 4000             # question, conclusion, notes
 MAX_LIST_ITEMS = 30              # look_at, filled_in, ...
 MAX_CLASSES = 200                # per-class rows
 MAX_RESOLUTIONS = 8
+MAX_NESTING = 16                 # brackets/tables deep; the deepest real lesson nests 7
+MAX_IMAGE_SIDE = 1024            # image_size, train_resolution, test_resolution (as cnnlab.toml's max_input_size)
+MAX_BATCH_SIZE = 4096
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 _LESSON_KEYS = {"id", "title", "topic", "question", "report", "section", "look_at", "conclusion", "filled_in",
@@ -197,7 +201,25 @@ def _check_train_settings(check: _Check, settings: dict, where: str) -> None:
         raise check.fail(where, str(error)) from None
     if config.epochs > MAX_EPOCHS:
         raise check.fail(f"{where}.epochs", f"is {config.epochs}; at most {MAX_EPOCHS}")
+    _check_sizes(check, config, where)
     _check_model(check, config.model, f"{where}.model")
+
+
+def _check_sizes(check: _Check, config: Any, where: str) -> None:
+    """What a run would refuse, refused when the file is listed: a dataset that cannot be a dataset's name (a path),
+    an image side or batch too large to build."""
+    from cnnkit.data.registry import check_dataset_reference
+
+    try:
+        check_dataset_reference(config.dataset)
+    except ValueError as error:
+        raise check.fail(f"{where}.dataset", str(error)) from None
+    for name in ("image_size", "train_resolution", "test_resolution"):
+        value = getattr(config, name)
+        if value is not None and value > MAX_IMAGE_SIDE:
+            raise check.fail(f"{where}.{name}", f"is {value} pixels; at most {MAX_IMAGE_SIDE}")
+    if config.batch_size > MAX_BATCH_SIZE:
+        raise check.fail(f"{where}.batch_size", f"is {config.batch_size}; at most {MAX_BATCH_SIZE}")
 
 
 def _check_model(check: _Check, model: Any, where: str) -> None:
@@ -347,10 +369,18 @@ def parse_lesson(text: str, path: Path | str = "lesson.toml", source: str = "cou
     check = _Check(path)
     if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
         raise check.fail("", f"is larger than {MAX_FILE_BYTES // 1024} KB; a lesson file is a few KB")
+    text = text.removeprefix("\ufeff")   # a BOM (some Windows editors write one) is not part of the TOML
+    # Depth is bounded before the parser sees it (tomllib recurses per bracket), and after (dotted keys nest too).
+    if nesting_depth(text, "toml", MAX_NESTING) > MAX_NESTING:
+        raise check.fail("", f"nests more than {MAX_NESTING} levels of brackets; a lesson file needs a few")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise check.fail("", f"is not valid TOML ({error})") from None
+    except (ValueError, RecursionError) as error:  # e.g. a number of 5000 digits
+        raise check.fail("", f"cannot be read as TOML ({str(error)[:80] or type(error).__name__})") from None
+    if data_depth(data, MAX_NESTING) > MAX_NESTING:
+        raise check.fail("", f"nests more than {MAX_NESTING} levels of tables; a lesson file needs a few")
     return lesson_from_data(data, path, source)
 
 
@@ -464,16 +494,14 @@ def _default_epochs(kind: str) -> int:
 
 
 def load_lesson_file(path: Path, source: str = "teacher") -> Lesson:
-    """Read and check one lesson file (size bounded before it is read whole)."""
+    """Read and check one lesson file: a regular file (a pipe or a link to a device is refused, never read), its
+    size bounded before it is read, UTF-8 (a BOM is dropped)."""
     path = Path(path)
     check = _Check(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise check.fail("", f"is {size // 1024} KB; a lesson file may be at most {MAX_FILE_BYTES // 1024} KB")
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise check.fail("", "is not UTF-8 text") from None
+        text = read_text_bounded(path, MAX_FILE_BYTES)
+    except DamagedFile as error:
+        raise check.fail("", str(error).removeprefix(f"{path} ")) from None
     except OSError as error:
         raise check.fail("", f"cannot be read ({error.strerror or error})") from None
     return parse_lesson(text, path, source)
@@ -488,7 +516,8 @@ def teacher_lessons_dir() -> Path:
 def _files(folder: Path, limit: Optional[int] = None) -> list[Path]:
     if not folder.is_dir():
         return []
-    found = sorted(p for p in folder.glob("*.toml") if p.is_file() and not p.name.startswith("."))
+    # Everything named *.toml but folders: a pipe or a link to a device is listed, so load_lesson_file names it.
+    found = sorted(p for p in folder.glob("*.toml") if not p.is_dir() and not p.name.startswith("."))
     return found[:limit] if limit else found
 
 
@@ -512,6 +541,10 @@ def _load_all() -> tuple[list[Lesson], list[LessonFileError]]:
             lesson = load_lesson_file(path, "teacher")
         except LessonFileError as error:
             errors.append(error)
+            continue
+        except Exception as error:  # noqa: BLE001  a teacher's file fails alone, never the listing
+            errors.append(LessonFileError(str(path), "", f"cannot be checked ({type(error).__name__}: "
+                                                         f"{str(error)[:120]})"))
             continue
         if lesson.id in seen:
             errors.append(LessonFileError(str(path), "id", f"\"{lesson.id}\" is already a lesson's id; "

@@ -15,7 +15,7 @@ from typing import Optional
 from cnnkit.classroom.class_state import class_lock
 from cnnkit.classroom.identity import same_person
 from cnnkit.classroom.permissions import GUEST, TEACHER_OWNER, clean_identity
-from cnnkit.fileio import read_json, write_json
+from cnnkit.fileio import DamagedFile, load_json_file, read_json, value_matches, write_json
 from cnnkit.lessons.loader import ID_RE
 from cnnkit.paths import checkpoint_dir
 
@@ -24,6 +24,7 @@ MAX_PREDICTIONS = 2000           # per lesson: more than the names a server clai
 GUEST_PREDICTION = ("type your name in the sidebar first: a guess is kept under your name (a guest's guess "
                     "stays in this browser tab only)")
 MAX_MARGIN = 100.0               # points of accuracy
+MAX_FILE_BYTES = 4 * 1024 * 1024  # one lesson's predictions: 2,000 rows of ~120 bytes, many times over
 
 
 def predictions_dir() -> Path:
@@ -42,11 +43,21 @@ def _owner(owner: str) -> str:
     return clean_identity(owner)
 
 
-def _read(path: Path) -> list[dict]:
-    data = read_json(path, {})
+def _read(path: Path, strict: bool = False) -> list[dict]:
+    """The rows of one lesson's file that are whole predictions. A damaged file reads as none; `strict` (before
+    a write) raises a ValueError naming it instead, so a write never replaces the other students' guesses."""
+    if strict:
+        try:
+            data = load_json_file(path, {}, max_bytes=MAX_FILE_BYTES)
+        except DamagedFile as error:
+            raise ValueError(f"the predictions of this lesson cannot be read ({error}); ask the teacher to fix or "
+                             "remove that file") from None
+    else:
+        data = read_json(path, {}, max_bytes=MAX_FILE_BYTES)
     rows = data.get("predictions", []) if isinstance(data, dict) else []
     return [r for r in rows if isinstance(r, dict) and isinstance(r.get("owner"), str)
-            and isinstance(r.get("arm_id"), str)][:MAX_PREDICTIONS]
+            and isinstance(r.get("arm_id"), str) and value_matches(r.get("margin_points"), float)
+            and value_matches(r.get("created", 0.0), float)][:MAX_PREDICTIONS]
 
 
 def record_prediction(lesson_id: str, owner: str, arm_id: str, margin_points: float,
@@ -69,7 +80,7 @@ def record_prediction(lesson_id: str, owner: str, arm_id: str, margin_points: fl
         raise ValueError(f"the margin is between 0 and {MAX_MARGIN:g} points (got {margin_points})")
     row = {"owner": owner, "arm_id": arm_id, "margin_points": round(margin, 2), "created": time.time()}
     with class_lock("predictions"):  # one writer across the class's servers (and this process's threads)
-        rows = [r for r in _read(path) if not same_person(r["owner"], owner)]
+        rows = [r for r in _read(path, strict=True) if not same_person(r["owner"], owner)]
         if len(rows) >= MAX_PREDICTIONS:
             raise ValueError(f"lesson {lesson_id} already keeps {MAX_PREDICTIONS} predictions, the most one lesson "
                              "keeps, so yours was not recorded (the results are shown all the same): ask the "
@@ -103,7 +114,7 @@ def erase_predictions(owner: str, lesson_id: Optional[str] = None) -> int:
     erased = 0
     with class_lock("predictions"):  # one writer across the class's servers (and this process's threads)
         for path in paths:
-            rows = _read(path)
+            rows = _read(path, strict=True)
             kept = [r for r in rows if not same_person(r["owner"], owner)]
             if len(kept) != len(rows):
                 erased += len(rows) - len(kept)

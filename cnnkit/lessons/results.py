@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from cnnkit import store
 from cnnkit.classroom.identity import same_person
-from cnnkit.fileio import check_required_fields
+from cnnkit.fileio import check_field_types, check_required_fields, value_matches
 from cnnkit.labs.saved import LabKind, list_labs, load_lab, register_lab_kind, save_lab
 from cnnkit.lessons.schema import COMPARED_METRICS, MODES, Lesson
 from cnnkit.paths import lesson_results_dir
@@ -106,11 +106,19 @@ class LessonResult:
             raise ValueError(f"a {data.get('kind')!r} lab is not a lesson result")
         check_required_fields(cls, data)
         if data.get("mode") not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)} (got {data.get('mode')!r})")
+            raise ValueError(f"mode must be one of {', '.join(MODES)} (got {str(data.get('mode'))[:40]!r})")
+        check_field_types(cls, data, skip=("arms",))
+        if data.get("status", "running") not in RESULT_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(RESULT_STATUSES)} (got {str(data['status'])[:40]!r})")
         arm_fields = {f.name for f in fields(ArmResult)}
         arms = data.get("arms", [])
         if not isinstance(arms, list):
             raise ValueError("arms must be a list")
+        for index, arm in enumerate(arms):
+            try:
+                _check_arm_data(arm)
+            except ValueError as error:
+                raise ValueError(f"arms[{index}]: {error}") from None
         data["arms"] = [ArmResult(**{k: v for k, v in arm.items() if k in arm_fields}) for arm in arms]
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
@@ -125,6 +133,55 @@ class LessonResult:
                           "metrics": {m: a.metrics[m] for m in COMPARED_METRICS if m in a.metrics},
                           **({"by_resolution": a.by_resolution} if a.by_resolution else {})}
                          for a in self.arms]}
+
+
+_NUMBER = Optional[float]
+# a run's epoch row as the pages read it: these figures numbers (or null), its grad table numbers per layer
+_HISTORY_FIGURES = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s")
+
+
+def _history_row_ok(row: Any) -> bool:
+    return (isinstance(row, dict) and all(value_matches(row.get(key), _NUMBER) for key in _HISTORY_FIGURES)
+            and value_matches(row.get("grad"), Optional[dict[str, _NUMBER]]))
+
+
+def _check_summary(summary: Any, where: str) -> None:
+    """A metric_summary() read back: mean and std numbers (or null), n a count, per_seed numbers (or null)."""
+    if not isinstance(summary, dict):
+        raise ValueError(f"{where} must be a table of mean, std, n and per_seed, got {type(summary).__name__}")
+    for key, kind in (("mean", _NUMBER), ("std", _NUMBER), ("n", int), ("per_seed", list[_NUMBER])):
+        if key in summary and not value_matches(summary[key], kind):
+            raise ValueError(f"{where}.{key} must be {'a count' if kind is int else 'numbers or null'}, got "
+                             f"{type(summary[key]).__name__} {repr(summary[key])[:40]}")
+
+
+def _check_arm_data(arm: Any) -> None:
+    """One arm of a saved result, every field of the type the pages use it as (ValueError naming the field)."""
+    if not isinstance(arm, dict):
+        raise ValueError(f"must be a table, got {type(arm).__name__}")
+    check_required_fields(ArmResult, arm)
+    check_field_types(ArmResult, arm, skip=("metrics", "by_resolution", "histories"))
+    for key, kind, shape in (("metrics", dict, "a table"), ("by_resolution", dict[str, dict[str, dict]], "tables of tables"),
+                             ("histories", list[list], "a list of lists")):
+        if key in arm and not value_matches(arm[key], kind):
+            raise ValueError(f"{key} must be {shape}, got {type(arm[key]).__name__} {repr(arm[key])[:40]}")
+    for metric, summary in arm.get("metrics", {}).items():
+        _check_summary(summary, f"metrics.{metric}")
+    for method, rows in arm.get("by_resolution", {}).items():
+        for res, cells in rows.items():
+            for metric, cell in cells.items():
+                where = f"by_resolution.{method}.{res}.{metric}"
+                if metric == "per_class_accuracy":
+                    if not value_matches(cell, dict[str, float]):
+                        raise ValueError(f"{where} must be a table of class = number")
+                else:
+                    _check_summary(cell, where)
+    for seed, history in enumerate(arm.get("histories", [])):
+        if not all(_history_row_ok(row) for row in history):
+            raise ValueError(f"histories[{seed}] must be a list of epoch rows of numbers")
+    confusion = arm.get("confusion")
+    if confusion and any(len(row) != len(confusion) for row in confusion):
+        raise ValueError("confusion must be a square matrix")
 
 
 register_lab_kind(LabKind(KIND, LessonResult, "a lesson of the course: its arms over seeds, ours beside the report's"))
@@ -352,6 +409,20 @@ def shipped_result(lesson_id: str, mode: str) -> Optional[LessonResult]:
         return None    # a folder that does not hold what its name says is not shown as that lesson's figures
     result.shipped = True
     return result
+
+
+def damaged_results() -> list[str]:
+    """Lesson results that cannot be read (this install's and shipped ones), one line each naming the file and why:
+    they are left out of every listing, and the Lessons index lists them here."""
+    lines = [entry.reason for entry in list_labs(kind=KIND) if entry.damaged]
+    folder = lesson_results_dir()
+    for child in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if child.is_dir() and not child.name.startswith("."):
+            try:
+                load_lab(child, kind=KIND)
+            except (FileNotFoundError, ValueError) as error:
+                lines.append(str(error))
+    return lines
 
 
 def latest_result(lesson_id: str, mode: Optional[str] = None, owner: Optional[str] = None) -> Optional[LessonResult]:

@@ -44,6 +44,9 @@ class ModelKind:
     name: str
     build: Callable[..., ModelBundle]            # (model dict, input_shape, num_classes, config) -> ModelBundle
     rebuild: Callable[..., nn.Module]            # (record, input_shape, num_classes) -> untrained network
+    # (record, input_shape, num_classes, limits) -> None: a record from outside (a run zip) against the class's
+    # import limits, ValueError before anything is built (a spec's are checked by build_model itself)
+    check_bounds: Optional[Callable[..., None]] = None
 
 
 MODEL_KINDS: dict[str, ModelKind] = {}

@@ -417,8 +417,64 @@ def comparison_rows(snapshots) -> list[dict]:
     return rows
 
 
+# ---------------------------------------------------------------------------------------- bounds
+
+MAX_BASE_RUNS = 4   # a transfer run whose source is a transfer run ...: this many levels at most
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_record_fields(record: Any, num_classes: int, limits, depth: int = 0) -> None:
+    if not isinstance(record, dict):
+        raise ValueError("its transfer record is not a table")
+    head = record.get("num_classes")
+    if head is not None and head != num_classes:
+        raise ValueError(f"its transfer record names a head of {str(head)[:24]} classes but the run has "
+                         f"{num_classes:,}")
+    if "in_channels" in record and not _whole(record["in_channels"], 1, limits.max_input_channels):
+        raise ValueError(f"its transfer record's in_channels must be 1 to {limits.max_input_channels} "
+                         "(imports: max_input_channels)")
+    if record.get("source_kind") != "run":
+        return
+    if depth >= MAX_BASE_RUNS:
+        raise ValueError(f"its transfer record nests more than {MAX_BASE_RUNS} source runs")
+    base_classes, base_shape = record.get("base_num_classes"), record.get("base_input_shape")
+    if not _whole(base_classes, 1, limits.max_classes):
+        raise ValueError(f"its source run's base_num_classes must be 1 to {limits.max_classes:,} "
+                         f"(imports: max_classes), not {str(base_classes)[:24]}")
+    if not (isinstance(base_shape, list) and len(base_shape) == 3
+            and _whole(base_shape[0], 1, limits.max_input_channels)
+            and all(_whole(side, 1, limits.max_input_size) for side in base_shape[1:])):
+        raise ValueError(f"its source run's base_input_shape must be [channels, height, width] within "
+                         f"{limits.max_input_channels} channels and {limits.max_input_size} pixels a side")
+    base = record.get("base_record")
+    if isinstance(base, dict) and base.get("kind") == "transfer":
+        _check_record_fields(base, base_classes, limits, depth + 1)
+
+
+def check_transfer_bounds(record: dict, input_shape: tuple[int, int, int], num_classes: int, limits=None) -> None:
+    """A transfer record from outside (a run zip) against the import limits, before its network is built: the head
+    it names against the run's classes, its channels and its source run's, then its parameters, counted on
+    PyTorch's meta device (shapes only: nothing is allocated, so a head of 300,000 classes costs nothing to
+    count). ValueError naming the field and the limit."""
+    if limits is None:
+        from cnnkit.classroom.config import import_limits
+
+        limits = import_limits()
+    _check_record_fields(record, num_classes, limits)
+    with torch.device("meta"):
+        net = rebuild_transfer_model(record, input_shape, num_classes)
+    total = sum(p.numel() for p in net.parameters())
+    if total > limits.max_params:
+        raise ValueError(f"its transfer network has {total:,} parameters, over this server's limit of "
+                         f"{limits.max_params:,} (imports: max_params)")
+
+
 # The trainer and the store find this kind through the models registry (models never imports transfer).
-register_model_kind(ModelKind("transfer", build=build_transfer_bundle, rebuild=rebuild_transfer_model))
+register_model_kind(ModelKind("transfer", build=build_transfer_bundle, rebuild=rebuild_transfer_model,
+                              check_bounds=check_transfer_bounds))
 
 __all__ = ["GROUP_PREFIX", "comparison_rows", "strategy_label", "trained_blocks", "transfer_configs",
            "STRATEGIES", "StrategyCounts", "TransferModel", "TransferSettings", "build_transfer_bundle",
