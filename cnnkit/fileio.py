@@ -60,6 +60,20 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, lambda handle: handle.write(data))
 
 
+def file_signature(paths) -> tuple:
+    """(path, inode, mtime_ns, size) of each file, None in place of a missing one: a cache key that changes whenever
+    one of them is written, replaced (atomic_write_bytes: a new inode) or removed. Costs one stat per file."""
+    out = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            out.append((str(path), None))
+            continue
+        out.append((str(path), st.st_ino, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
 def read_json(path: Path, default: Any = None) -> Any:
     try:
         return json.loads(Path(path).read_text())
