@@ -14,7 +14,7 @@ import streamlit as st
 from cnnkit import store
 from cnnkit.classroom import load_pins, unpin
 from cnnkit.paths import checkpoint_dir, data_dir, demo_runs_dir
-from ui.charts import show_chart
+from ui.charts import chart_spec, show_chart
 from ui.identity import current_owner, is_teacher
 from ui.lessons_home import pinned_lesson_link
 from ui.links import in_navigation, navigation_pages, page_link, share_box
@@ -109,6 +109,18 @@ def demo_summaries() -> list[dict]:
     return sorted(summaries, key=lambda s: s["dataset"] != "shapes")
 
 
+@st.cache_resource(ttl=60, max_entries=16, show_spinner=False)
+def demo_curve_chart(run_id: str, curve: list[dict]) -> tuple[dict, pd.DataFrame]:
+    """A demo's learning curve (its spec, ui.charts.chart_spec, and its numbers), built once per server: the same
+    for every session, and an Altair chart costs ~10 ms of CPU to build each time. Keyed by the curve itself."""
+    frame = pd.DataFrame(curve)
+    chart = alt.Chart(frame).mark_line(point=True, color="#0072B2").encode(
+        x=alt.X("epoch:O", title="epoch"),
+        y=alt.Y("validation accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        tooltip=["epoch", alt.Tooltip("validation accuracy:Q", format=".1%")]).properties(height=160)
+    return chart_spec(chart), frame
+
+
 def render_demos() -> None:
     """The demo runs with their accuracy and learning curve, and one click to look inside."""
     demos = demo_summaries()
@@ -122,14 +134,10 @@ def render_demos() -> None:
             st.metric("Test accuracy", f"{demo['accuracy']:.1%}",
                       help=f"{demo['model']} on {demo['dataset']} ({demo['classes']} classes), on test images it "
                            "never saw in training.")
-            curve = pd.DataFrame(demo["curve"])
-            if not curve.empty:
-                chart = alt.Chart(curve).mark_line(point=True, color="#0072B2").encode(
-                    x=alt.X("epoch:O", title="epoch"),
-                    y=alt.Y("validation accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-                    tooltip=["epoch", alt.Tooltip("validation accuracy:Q", format=".1%")]).properties(height=160)
+            if demo["curve"]:
+                spec, curve = demo_curve_chart(demo["run_id"], demo["curve"])
                 last = curve.iloc[-1]
-                show_chart(chart, curve, title="Validation accuracy per epoch",
+                show_chart(spec, curve, title="Validation accuracy per epoch",
                            description=f"Validation accuracy rose from {curve.iloc[0]['validation accuracy']:.0%} "
                                        f"after epoch 1 to {last['validation accuracy']:.0%} after epoch "
                                        f"{int(last['epoch'])}.")
