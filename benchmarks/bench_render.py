@@ -103,13 +103,14 @@ def in_process(pages: list[str], sessions: int, profile_dir: Path | None) -> dic
             stats.sort_stats("tottime").print_stats(30)
             profile_dir.mkdir(parents=True, exist_ok=True)
             (profile_dir / f"{page}.txt").write_text(text.getvalue())
+            profile.dump_stats(str(profile_dir / f"{page}.prof"))  # for pstats' print_callers
     report["load_avg_after"] = round(os.getloadavg()[0], 2)
     return report
 
 
 def on_server(pages: list[str], sessions: int, burst: int) -> dict:
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_classroom import Student, _pct, _server
+    from bench_classroom import Student, _cpu_jiffies, _pct, _server
 
     work = Path(tempfile.mkdtemp(prefix="bench-render-"))
     env = dict(os.environ, **_env(work))
@@ -119,18 +120,26 @@ def on_server(pages: list[str], sessions: int, burst: int) -> dict:
             return await student.rerun()
 
     report: dict = {"mode": "server", "sessions": sessions, "burst": burst, "load_avg": round(os.getloadavg()[0], 2)}
-    with _server(work / "streamlit.log", env) as (url, _pid):
+    tick = os.sysconf("SC_CLK_TCK")
+    with _server(work / "streamlit.log", env) as (url, pid):
+        def server_cpu_ms() -> float:  # the server's own CPU time: robust to the machine's other load
+            return _cpu_jiffies(pid)[0] * 1000 / tick
+
         for page in pages:
             cold = asyncio.run(first_render(url, page, f"{page}-0"))
+            before = server_cpu_ms()
             warm = [asyncio.run(first_render(url, page, f"{page}-{i + 1}")) for i in range(sessions)]
             report[page] = {"cold_s": round(cold, 2), "warm_s_median": round(statistics.median(warm), 3),
-                            "warm_s_min": round(min(warm), 3)}
+                            "warm_s_min": round(min(warm), 3),
+                            "server_cpu_ms_per_session": round((server_cpu_ms() - before) / sessions, 1)}
         if burst:
             async def together() -> list[float]:
                 return await asyncio.gather(*[first_render(url, "training_runner", f"b{i}") for i in range(burst)])
+            before = server_cpu_ms()
             times = asyncio.run(together())
             report["burst_training_runner"] = {"p50_s": _pct(times, 0.5), "p95_s": _pct(times, 0.95),
-                                               "max_s": round(max(times), 2)}
+                                               "max_s": round(max(times), 2),
+                                               "server_cpu_ms_per_session": round((server_cpu_ms() - before) / burst, 1)}
     report["load_avg_after"] = round(os.getloadavg()[0], 2)
     return report
 
