@@ -53,7 +53,8 @@ def show_chart(chart, data: pd.DataFrame | None = None, title: str | None = None
     """st.altair_chart that every student can read: a title (the chart's own when None), a description (the
     chart's ARIA label and a caption: the text alternative), and the numbers in a table under "Numbers as a
     table" (data: the chart's own when None). `chart` may be an Altair chart or a spec from chart_spec (then give
-    `data`). Returns what st.altair_chart returns (the selection event with on_select)."""
+    `data`, a DataFrame or, built once with the spec, a pyarrow Table). Returns what st.altair_chart returns (the
+    selection event with on_select)."""
     properties = {k: v for k, v in (("title", title), ("description", description)) if v}
     if isinstance(chart, dict):  # a spec built once: a copy (Streamlit edits the spec it is given)
         chart = {**copy.deepcopy(chart), **properties}
