@@ -4,7 +4,6 @@ import streamlit as st
 
 from ui.identity import class_config
 from ui.privacy import retention_at_start
-from ui.shell import render_slot
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
@@ -26,6 +25,5 @@ PAGES = [
 config = class_config()
 retention_at_start()  # cnnlab.toml's [privacy] retention_days, once per server process
 page = st.navigation([p for p in PAGES if config.shows_page(p.title)])
-with render_slot():  # a few page runs at once per server (ui/shell.py): a class opening pages leaves training its turns
-    render_sidebar()
-    page.run()
+render_sidebar()
+page.run()
