@@ -143,8 +143,8 @@ def _cpu_jiffies(pid: int) -> tuple[int, int]:
 class Student:
     """One browser tab, as Streamlit's frontend speaks to the server (only what this test needs)."""
 
-    def __init__(self, url: str, name: str):
-        self.url, self.name = url, name
+    def __init__(self, url: str, name: str, page: str = PAGE):
+        self.url, self.name, self.page = url, name, page
         self.widgets: dict[str, str] = {}          # user key -> element id, from the latest renders
         self.states: dict[str, object] = {}         # element id -> WidgetState the tab holds (sent every rerun)
         self.fragments: set[str] = set()            # fragments with run_every of the last full render
@@ -226,7 +226,7 @@ class Student:
         msg = BackMsg()
         client = msg.rerun_script
         client.query_string = f"name={self.name}"
-        client.page_name = PAGE
+        client.page_name = self.page
         client.page_script_hash = self.page_hash
         client.widget_states.widgets.extend(self.states.values())
         if trigger:

@@ -119,6 +119,20 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, lambda handle: handle.write(data))
 
 
+def file_signature(paths) -> tuple:
+    """(path, inode, mtime_ns, size) of each file, None in place of a missing one: a cache key that changes whenever
+    one of them is written, replaced (atomic_write_bytes: a new inode) or removed. Costs one stat per file."""
+    out = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            out.append((str(path), None))
+            continue
+        out.append((str(path), st.st_ino, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
 # --- reading stored and teacher files -------------------------------------------------------------------------
 # Every file CNN Lab reads back (a run's JSON, a lab, names, pins, predictions, a teacher's lesson or cnnlab.toml)
 # may have been damaged or written by someone else. It is read bounded (size, then nesting depth) before any parser

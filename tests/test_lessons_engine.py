@@ -201,6 +201,27 @@ def test_teacher_lessons_are_listed_beside_the_course_and_broken_ones_reported(t
         get_lesson("broken")
 
 
+def test_the_listing_is_read_once_and_again_as_soon_as_a_lesson_file_changes(teacher_dir, monkeypatch):
+    from cnnkit.lessons import loader
+
+    reads = []
+    parse = loader.parse_lesson
+    monkeypatch.setattr(loader, "parse_lesson", lambda *a, **k: reads.append(1) or parse(*a, **k))
+    course = len(list_lessons())
+    reads.clear()
+    assert len(list_lessons()) == course and lesson_file_errors() == [] and reads == []  # kept: nothing re-read
+    (teacher_dir / "mine.toml").write_text(lesson_text("my-depth"))
+    assert [lesson.id for lesson in list_lessons()][-1] == "my-depth"  # a new file: on the next listing
+    (teacher_dir / "mine.toml").write_text(lesson_text("my-depth").replace('title = "Depth"', 'title = "Deeper"'))
+    assert get_lesson("my-depth").title == "Deeper"  # rewritten (the same size or not): read again
+    (teacher_dir / "mine.toml").write_text(lesson_text("my-depth").replace("lr = 0.001", 'lr = "fast"'))
+    assert "my-depth" not in [lesson.id for lesson in list_lessons()] and len(lesson_file_errors()) == 1
+    (teacher_dir / "mine.toml").unlink()
+    assert len(list_lessons()) == course and lesson_file_errors() == []  # removed: gone
+    list_lessons().clear()  # a caller's list is its own: the kept listing is not changed
+    assert len(list_lessons()) == course
+
+
 def test_every_course_lesson_file_loads_and_builds_its_configs():
     for lesson in list_lessons():
         assert lesson.source == "course"

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import altair as alt
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from cnnkit import store
 from cnnkit.classroom import load_pins, unpin
 from cnnkit.paths import checkpoint_dir, data_dir, demo_runs_dir
-from ui.charts import show_chart
+from ui.charts import chart_spec, show_chart
 from ui.identity import current_owner, is_teacher
 from ui.lessons_home import pinned_lesson_link
 from ui.links import in_navigation, navigation_pages, page_link, share_box
@@ -88,9 +89,10 @@ def _pinned_run(run_id: str, teacher: bool) -> None:
         share_box(TRAIN, {"run": record.run_id}, what=f"run {record.run_id}'s settings")
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@st.cache_resource(ttl=60, show_spinner=False)  # one copy per server, shared by every session: never changed
 def demo_summaries() -> list[dict]:
-    """The shipped demo runs: name, model, dataset, test accuracy, validation accuracy per epoch."""
+    """The shipped demo runs: name, model, dataset, test accuracy, validation accuracy per epoch, and that curve
+    drawn once per server (an Altair chart costs ~10 ms of CPU to build: every session's Home drew two)."""
     summaries = []
     try:
         records = store.list_runs(demo_runs_dir())
@@ -100,13 +102,29 @@ def demo_summaries() -> list[dict]:
         if record.test_accuracy is None:
             continue
         epochs = store.load_history(record.run_dir).get("epochs", [])
+        curve = [{"epoch": row.get("epoch"), "validation accuracy": row.get("val_acc")}
+                 for row in epochs if row.get("val_acc") is not None]
         summaries.append({"name": record.name or record.run_id, "run_id": record.run_id, "model": record.model_name,
                           "dataset": record.dataset, "accuracy": float(record.test_accuracy),
-                          "classes": len(record.classes), "curve": [
-                              {"epoch": row.get("epoch"), "validation accuracy": row.get("val_acc")}
-                              for row in epochs if row.get("val_acc") is not None]})
+                          "classes": len(record.classes), "curve": curve, **_curve_chart(curve)})
     # the Shapes demo (the viewers' default) first
     return sorted(summaries, key=lambda s: s["dataset"] != "shapes")
+
+
+def _curve_chart(curve: list[dict]) -> dict:
+    """A demo's learning curve: its Vega-Lite spec (ui.charts.chart_spec), its numbers as an Arrow table (what
+    st.dataframe sends) and its text alternative; {} without a curve."""
+    if not curve:
+        return {}
+    frame = pd.DataFrame(curve)
+    chart = alt.Chart(frame).mark_line(point=True, color="#0072B2").encode(
+        x=alt.X("epoch:O", title="epoch"),
+        y=alt.Y("validation accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        tooltip=["epoch", alt.Tooltip("validation accuracy:Q", format=".1%")]).properties(height=160)
+    first, last = curve[0], curve[-1]
+    return {"chart": chart_spec(chart), "table": pa.Table.from_pandas(frame, preserve_index=False),
+            "description": f"Validation accuracy rose from {first['validation accuracy']:.0%} after epoch 1 to "
+                           f"{last['validation accuracy']:.0%} after epoch {int(last['epoch'])}."}
 
 
 def render_demos() -> None:
@@ -122,17 +140,9 @@ def render_demos() -> None:
             st.metric("Test accuracy", f"{demo['accuracy']:.1%}",
                       help=f"{demo['model']} on {demo['dataset']} ({demo['classes']} classes), on test images it "
                            "never saw in training.")
-            curve = pd.DataFrame(demo["curve"])
-            if not curve.empty:
-                chart = alt.Chart(curve).mark_line(point=True, color="#0072B2").encode(
-                    x=alt.X("epoch:O", title="epoch"),
-                    y=alt.Y("validation accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-                    tooltip=["epoch", alt.Tooltip("validation accuracy:Q", format=".1%")]).properties(height=160)
-                last = curve.iloc[-1]
-                show_chart(chart, curve, title="Validation accuracy per epoch",
-                           description=f"Validation accuracy rose from {curve.iloc[0]['validation accuracy']:.0%} "
-                                       f"after epoch 1 to {last['validation accuracy']:.0%} after epoch "
-                                       f"{int(last['epoch'])}.")
+            if demo.get("chart"):
+                show_chart(demo["chart"], demo["table"], title="Validation accuracy per epoch",
+                           description=demo["description"])
             if demo["dataset"] == "shapes":
                 if in_navigation(INSIDE):
                     st.page_link(INSIDE, label="Look inside the demo", icon="🔬",

@@ -9,6 +9,7 @@ because the page they open it from (Home, a pinned run) builds the link with *th
 
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -27,17 +28,21 @@ def navigation_pages() -> list[tuple[str, str]]:
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()
-    root = PAGES_DIR.parent
     pages = []
     for info in (ctx.pages_manager.get_pages().values() if ctx else []):
-        path = Path(info.get("script_path", ""))
-        try:
-            relative = path.resolve().relative_to(root).as_posix()
-        except ValueError:
-            continue
-        if relative.startswith("pages/") and relative != "pages/home.py":
-            pages.append((relative, info.get("page_name", path.stem)))
+        relative = _app_relative(info.get("script_path", ""))
+        if relative and relative.startswith("pages/") and relative != "pages/home.py":
+            pages.append((relative, info.get("page_name", Path(relative).stem)))
     return pages
+
+
+@functools.lru_cache(maxsize=256)  # Path.resolve is a few syscalls; a page asks for every link it draws
+def _app_relative(script_path: str) -> str:
+    """A page script's path relative to the app's folder ("pages/x.py"); "" outside it."""
+    try:
+        return Path(script_path).resolve().relative_to(PAGES_DIR.parent).as_posix()
+    except ValueError:
+        return ""
 
 
 def in_navigation(page: str) -> bool:

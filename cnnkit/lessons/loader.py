@@ -63,11 +63,13 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import tomllib
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Optional
 
+from cnnkit.fileio import file_signature
 from cnnkit.lessons.schema import (ARM_KINDS, CURVE_NAMES, FRACTION_METRICS, LAB_FIELDS, PER_CLASS_FIELDS,
                                    PERCENT_METRICS, RESOLUTION_METHODS, TOPICS, Lesson, LessonArm, LessonFileError,
                                    ReportedFigures, _with_quick)
@@ -521,7 +523,26 @@ def _files(folder: Path, limit: Optional[int] = None) -> list[Path]:
     return found[:limit] if limit else found
 
 
+# Every page run lists the lessons (Home's course, the Lessons index, a pinned lesson): parsing and checking ~20
+# TOML files costs ~30 ms of CPU, so the parsed list is kept per process and read again only when a lesson
+# file (the course's or the teacher's) is added, removed or written: the next listing sees the change.
+_LOADED: dict = {}
+_LOADED_LOCK = threading.Lock()
+
+
 def _load_all() -> tuple[list[Lesson], list[LessonFileError]]:
+    teacher_folder = teacher_lessons_dir()
+    teacher_files = _files(teacher_folder)
+    key = (str(COURSE_DIR), str(teacher_folder), len(teacher_files),
+           file_signature(_files(COURSE_DIR) + teacher_files[:MAX_TEACHER_FILES]))
+    with _LOADED_LOCK:
+        if _LOADED.get("key") != key:
+            _LOADED.update(key=key, value=_read_all())
+        lessons, errors = _LOADED["value"]
+    return list(lessons), list(errors)
+
+
+def _read_all() -> tuple[list[Lesson], list[LessonFileError]]:
     lessons: list[Lesson] = []
     errors: list[LessonFileError] = []
     seen: set[str] = set()
