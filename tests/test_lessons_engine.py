@@ -581,3 +581,8 @@ def test_quick_note_and_quick_limit_are_read_and_listed():
     assert parse_lesson(lesson_text(), "depth.toml").quick_limit == ""
     with pytest.raises(LessonFileError, match="quick_note: must be text"):
         parse_lesson(text.replace('quick_note = "24 images for 1 epoch"', "quick_note = 3"), "depth.toml")
+
+
+def test_quick_changes_list_what_quick_mode_changes_once_and_each_arms_own():
+    lesson = parse_lesson(lesson_text(), "depth.toml")
+    assert lesson.quick_changes() == ["epochs: 2 → 1", "train_subset: all → 24", "deep batch_size: 16 → 8"]
