@@ -105,6 +105,7 @@ def test_lesson_run_prints_ours_and_the_report_per_arm_then_show_reopens_it(less
                                                              + [bn[1] - data["arms"][0]["test_accuracy"]["ours"]
                                                                 ["per_seed"][1]])
     assert verdict["verdict"] in ("reproduced", "not reproduced", "within noise") and verdict["counted"] == 1
+    assert data["data"].startswith(dataset + ": ")     # which data made the figures, in words
     assert re.fullmatch(r"CPU \(\d+(-\d+)? threads?\)", data["device_label"])
     base = data["arms"][0]
     assert base["test_accuracy"]["reported"] == 73.79 and base["macro_f1"]["reported"] == 0.7389
