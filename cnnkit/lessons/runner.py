@@ -85,6 +85,27 @@ def planned_configs(lesson: Lesson, mode: str = "quick", seeds: Union[int, Seque
     return plan
 
 
+def data_description(plan: list[dict]) -> str:
+    """Which data the plan's runs train on, per dataset in words ("cifar10: the 6,000 + 1,000-image subset that
+    ships with CNN Lab (...)"), as the registry describes it now."""
+    from cnnkit.data import dataset_info
+
+    names = []
+    for entry in plan:
+        config = entry["config"]
+        name = (config.base.get("dataset") if hasattr(config, "base") else getattr(config, "dataset", "")) or ""
+        if name and name not in names:
+            names.append(name)
+    parts = []
+    for name in names:
+        try:
+            info = dataset_info(name)
+            parts.append(f"{name}: {info.description}" if info.available else f"{name}: not available ({info.reason})")
+        except (ValueError, OSError):
+            parts.append(name)
+    return "; ".join(parts)
+
+
 def _lab_job(config: Any, owner: str):
     """The job function of a resolution-lab arm (it runs in a thread of the app, as the Resolution lab page's)."""
     def job(context):
@@ -126,6 +147,7 @@ def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequenc
                           lesson_title=lesson.title)
     first_arm = lesson.arms[0].id
     result.seeds = [e["seed"] for e in plan if e["arm_id"] == first_arm]
+    result.data = data_description(plan)
     lab_dir.mkdir(parents=True, exist_ok=False)
     save_result(result)
     submitted: list[str] = []
@@ -269,7 +291,7 @@ def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult
     result.arms = [aggregate_arm(arm_id, runs, planned[arm_id]) for arm_id, runs in lesson_arms.items()]
     devices = [r.device for runs in lesson_arms.values() for r in runs if r.device]
     result.device = devices[0] if devices else result.device
-    result.device_label = _device_label(result.device)
+    result.device_label = _device_label(result.device, [r.threads for runs in lesson_arms.values() for r in runs])
     if started and ended:
         result.seconds = round(max(ended) - min(started), 2)
     else:
@@ -285,14 +307,21 @@ def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult
     return result
 
 
-def _device_label(device: str) -> str:
-    """Where the runs trained, in words (they trained on this machine's backend, so it can be described here)."""
+def _device_label(device: str, threads: Sequence[int] = ()) -> str:
+    """Where the runs trained, in words (they trained on this machine's backend, so it can be described here). On a
+    CPU the thread count is the runs' own (each run records its choice), not this process's: "CPU (1 thread)",
+    "CPU (1-2 threads)" when they differ."""
     from cnnkit.device import describe_device
 
     try:
-        return describe_device(device).label()
+        label = describe_device(device).label()
     except (ValueError, RuntimeError, AssertionError):
         return str(device)
+    used = sorted({t for t in threads if t})
+    if label.startswith("CPU") and used:
+        count = str(used[0]) if len(used) == 1 else f"{used[0]}-{used[-1]}"
+        label = f"CPU ({count} thread{'' if count == '1' else 's'})"
+    return label
 
 
 def cancel_lesson(group_id: str, by: Optional[str] = None, teacher: bool = False,
