@@ -75,6 +75,12 @@ def test_group_by_a_setting_and_by_the_seedless_config():
     assert compare.group_runs({"a": {"seed": 0}, "b": {"seed": 1}}) == {"same settings": ["a", "b"]}
 
 
+def test_a_run_without_a_dropout_setting_joins_dropout_0():
+    configs = {"a": {"dropout": None, "seed": 0}, "b": {"dropout": 0.0, "seed": 1}, "c": {"dropout": 0.5, "seed": 0}}
+    assert compare.group_runs(configs, by="dropout") == {"dropout=0": ["a", "b"], "dropout=0.5": ["c"]}
+    assert compare.group_runs(configs) == {"dropout=0": ["a", "b"], "dropout=0.5": ["c"]}
+
+
 def test_mean_std_uses_the_sample_std():
     # [1, 2, 3]: mean 2, squared deviations 1 + 0 + 1 = 2, / (n - 1) = 1 -> std 1
     assert compare.mean_std([1, 2, 3]) == (2.0, 1.0, 3)
