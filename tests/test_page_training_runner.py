@@ -378,7 +378,6 @@ def test_bad_settings_are_refused_with_a_message_before_queueing():
 def _not_covered(config_cls) -> dict[str, str]:
     """Fields of `config_cls` (TrainConfig or a stand-in) that the CLI or the form does not set."""
     import argparse
-import json
     import dataclasses
 
     from cnnkit.cli.common import OWN_FLAGS, add_config_flags
@@ -458,3 +457,19 @@ def test_runs_comparison_smooths_groups_and_draws_parallel_coordinates(monkeypat
     assert any("lr=0.01 (2 runs)" in c.value and "lr=0.001 (1 run)" in c.value for c in at.caption)
     titles = chart_titles(at)
     assert "mean ± std over each group" in titles
+
+
+def test_the_runs_tab_says_when_runs_end_near_chance(monkeypatch):
+    """A sweep whose every run ends at chance (11.7 % on 10 classes) gets a word, not silence."""
+    from cnnkit.store import update_run
+
+    patch_dataset(monkeypatch, tiny_dataset())
+    runs = [train(TrainConfig(dataset="tiny", model=tiny_spec(), epochs=1, seed=seed, name=f"chance {seed}"))
+            for seed in (0, 1)]
+    for run in runs:   # 4 classes: chance is 25 %
+        update_run(Path(run.run_dir), test_accuracy=0.26)
+    at = make_app_test("training_runner", timeout=150)
+    assert not at.exception
+    notes = [w.value for w in at.warning if "near chance" in w.value]
+    assert len(notes) == 1 and "runs end near chance (25 % for 4 classes): this network has not learnt yet: train " \
+        "more epochs, raise the learning rate (or add warm-up), or use more training images." in notes[0], notes

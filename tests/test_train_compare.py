@@ -130,3 +130,13 @@ def test_parallel_rows_one_per_run_and_axis_with_the_metric_last():
     assert by[("a", "optimizer")]["position"] == 1.0 and by[("a", "optimizer")]["value"] == "sgd"
     assert by[("a", "test acc")]["order"] == 2 and by[("b", "test acc")]["position"] == 0.0
     assert by[("b", "lr")]["value"] == "0.001" and by[("b", "lr")]["test acc"] == 0.6
+
+
+def test_near_chance_by_the_number_of_classes():
+    from cnnkit.train import report
+
+    assert report.near_chance(0.117, 10) and not report.near_chance(0.2, 10)
+    assert report.near_chance(0.40, 3) and not report.near_chance(0.45, 3)
+    assert not report.near_chance(None, 10) and not report.near_chance(0.5, 1)
+    assert report.chance_note([0.8, 0.9], 10) == ""
+    assert report.chance_note([0.11], 10).startswith("This run ends near chance (10 % for 10 classes)")
