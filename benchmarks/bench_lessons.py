@@ -9,6 +9,9 @@ the job manager), one lesson after another.
     CNNKIT_DATA_DIR=../shared/data .venv/bin/python benchmarks/bench_lessons.py --full --only '002-*' \
         --device cuda --seeds 1 --save-shipped                                         # the 002 lessons, shipped
     .venv/bin/python benchmarks/bench_lessons.py --quick --save-shipped --json         # every lesson, quick
+    .venv/bin/python benchmarks/bench_lessons.py --quick --seeds 3 --first-seed 100 --json
+                                    # the agreement table: does quick mode reproduce the report's direction, on
+                                    # seeds no one tuned on (offsets 100, 101, 102 added to every arm's own seed)
 
 --only takes lesson ids or shell patterns, comma-separated. The table goes to --out (default
 <checkpoint dir>/bench_lessons/lessons-<mode>.md and .json). --save-shipped also writes each finished lesson's
@@ -31,7 +34,7 @@ from typing import Any, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cnnkit.transfer  # noqa: E402,F401  registers the "transfer" model kind (transfer arms)
-from cnnkit.cli.lesson_cmd import comparison_json  # noqa: E402
+from cnnkit.cli.lesson_cmd import comparison_json, seed_offsets  # noqa: E402
 from cnnkit.fileio import read_json, write_json  # noqa: E402
 from cnnkit.formatting import format_seconds  # noqa: E402
 from cnnkit.jobs import get_job_manager  # noqa: E402
@@ -90,6 +93,42 @@ def markdown(entries: list[dict], mode: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def agreement_markdown(entries: list[dict], mode: str) -> str:
+    """Per lesson and arm: the report's difference from the first arm, ours per seed, mean ± std, how many seeds
+    have the report's sign, the verdict (cnnkit.lessons.verdict), and the time of one seed of every arm."""
+    lines = [f"Agreement, {mode} mode: arm minus the lesson's first arm, test accuracy points (the report's validation "
+             "accuracy where it gives no test figure).", "",
+             "| lesson | arm | report Δ | ours Δ per seed | mean ± std | seeds agreeing | verdict | time per seed |",
+             "|---|---|---:|---:|---:|---:|---|---:|"]
+    counted = reproduced = two_of_three = 0
+    for entry in entries:
+        verdict = entry.get("verdict") or {}
+        seeds = len(entry.get("seeds") or []) or 1
+        per_seed = format_seconds(entry["seconds"] / seeds) if entry.get("seconds") else "-"
+        arms = verdict.get("arms") or []
+        if not arms:
+            lines.append(f"| {entry['id']} | - | - | - | - | - | {verdict.get('verdict', entry['status'])} | "
+                         f"{per_seed} |")
+            continue
+        for i, arm in enumerate(arms):
+            report = "-" if arm["report_diff"] is None else f"{arm['report_diff']:+.2f}" + (
+                " (val)" if arm["report_metric"] == "val_accuracy" else "")
+            diffs = ", ".join(f"{d:+.2f}" for d in arm["ours_diffs"]) or "-"
+            spread = "-" if arm["mean"] is None else f"{arm['mean']:+.2f}" + (
+                f" ± {arm['std']:.2f}" if arm["std"] is not None else "")
+            agree = f"{arm['agreeing']}/{len(arm['ours_diffs'])}" if arm["counted"] else "-"
+            if arm["counted"]:
+                counted += 1
+                reproduced += arm["verdict"] == "reproduced"
+                two_of_three += 3 * arm["agreeing"] >= 2 * len(arm["ours_diffs"]) > 0
+            lines.append(f"| {entry['id'] if i == 0 else ''} | {arm['label']} | {report} | {diffs} | {spread} | "
+                         f"{agree} | {arm['verdict']} | {per_seed if i == 0 else ''} |")
+    lines += ["", f"{reproduced} of {counted} counted differences reproduced (mean beyond the spread, the report's "
+                  f"sign); {two_of_three} of {counted} have the report's sign in at least 2 of 3 seeds (or the "
+                  "same share)."]
+    return "\n".join(lines) + "\n"
+
+
 def merge_shipped_table(entries: list[dict], mode: str, folder: Path) -> None:
     """assets/lesson_results/<mode>.json and .md: every shipped lesson's row, this run's replacing older ones."""
     path = folder / f"{mode}.json"
@@ -108,6 +147,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     which.add_argument("--full", action="store_true", help="full mode: the report's settings")
     parser.add_argument("--only", help="lesson ids or patterns, comma-separated (e.g. '002-*,000-p1-baseline')")
     parser.add_argument("--seeds", type=int, default=None, help="repeats per arm (default: 3 on a GPU, 1 on a CPU)")
+    parser.add_argument("--first-seed", type=int, default=0, metavar="K",
+                        help="seed offsets K ... K+N-1 added to every arm's own seed (default 0)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--subset", type=int, default=None, help="train every arm on this many images")
     parser.add_argument("--save-shipped", action="store_true",
@@ -146,7 +187,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                                  "estimate_s": round(estimate.seconds, 1),
                                  "load_average": round(os.getloadavg()[0], 2)}
         try:
-            result = run_lesson(lesson.id, mode, args.seeds, args.device, args.subset, owner="",
+            result = run_lesson(lesson.id, mode, seed_offsets(args.seeds, args.first_seed, device), args.device,
+                                args.subset, owner="",
                                 manager=manager, on_event=_events)
         except (ValueError, RuntimeError, FileNotFoundError) as error:
             entry["message"] = str(error)
@@ -155,7 +197,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             payload = comparison_json(lesson, result)
             entry.update(status=result.status, message=result.message, device=result.device,
                          device_label=result.device_label, cpu_count=os.cpu_count(),
-                         arms=payload["arms"], seeds=result.seeds, lab_id=result.lab_id, result_seconds=result.seconds)
+                         arms=payload["arms"], seeds=result.seeds, lab_id=result.lab_id, result_seconds=result.seconds,
+                         verdict=payload["verdict"], quick_limit=lesson.quick_limit)
             if args.save_shipped and result.status == "done":
                 target = ship_result(result, shipped_dir / f"{lesson.id}-{mode}")
                 entry["shipped"] = True
@@ -164,18 +207,22 @@ def main(argv: Optional[list[str]] = None) -> int:
         _log(f"  {lesson.id}: {entry['status']} in {format_seconds(entry['seconds'])}")
         entries.append(entry)
         # Written after every lesson, so a long full-mode run keeps what it has if it is stopped.
-        report = {"mode": mode, "device": device, "seeds": args.seeds, "subset": args.subset,
+        report = {"mode": mode, "device": device, "seeds": args.seeds, "first_seed": args.first_seed,
+                  "subset": args.subset,
                   "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
                   "seconds": round(time.time() - started, 1), "lessons": entries}
         write_json(out / f"lessons-{mode}.json", report)
-        (out / f"lessons-{mode}.md").write_text(markdown(entries, mode))
+        (out / f"lessons-{mode}.md").write_text(markdown(entries, mode) + "\n" + agreement_markdown(entries, mode))
         if args.save_shipped:
             merge_shipped_table(entries, mode, shipped_dir)
     _log(f"table: {out / f'lessons-{mode}.md'}")
     if args.json:
+        report["agreement"] = agreement_markdown(entries, mode)
+        print(report["agreement"], file=sys.stderr)
         print(json.dumps(report))
     else:
         print(markdown(entries, mode))
+        print(agreement_markdown(entries, mode))
     return 0 if all(e["status"] in ("done", "partial") for e in entries) else 1
 
 

@@ -4,6 +4,7 @@ rely on."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -87,14 +88,24 @@ def test_an_unknown_lesson_is_one_clear_line(lessons_dir, capsys):
 def test_lesson_run_prints_ours_and_the_report_per_arm_then_show_reopens_it(lessons_dir, capsys):
     dataset = tiny_folder("lesson_cli_tiny")
     (lessons_dir / "bn.toml").write_text(LESSON.format(id="bn-tiny", dataset=dataset))
-    code = cli_main(["lesson", "run", "bn-tiny", "--quick", "--seeds", "2", "--device", "cpu", "--subset", "24",
-                     "--json"])
+    code = cli_main(["lesson", "run", "bn-tiny", "--quick", "--seeds", "2", "--first-seed", "5", "--device", "cpu",
+                     "--subset", "24", "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     data = last_json(captured.out)
     assert (data["lesson_id"], data["mode"], data["quick"], data["device"], data["status"]) == (
         "bn-tiny", "quick", True, "cpu", "done")
-    assert data["seeds"] == [0, 1] and [arm["arm_id"] for arm in data["arms"]] == ["base", "bn"]
+    assert data["seeds"] == [5, 6] and [arm["arm_id"] for arm in data["arms"]] == ["base", "bn"]
+    # the verdict: bn minus base per seed offset (5, 6), against the report's +3.92
+    verdict = data["verdict"]
+    bn = data["arms"][1]["test_accuracy"]["ours"]["per_seed"]
+    assert verdict["arms"][0]["seeds"] == [5, 6] and verdict["arms"][0]["report_diff"] == pytest.approx(3.92)
+    assert verdict["arms"][0]["ours_diffs"] == pytest.approx([bn[0] - ours_seed for ours_seed in
+                                                              data["arms"][0]["test_accuracy"]["ours"]["per_seed"]][:1]
+                                                             + [bn[1] - data["arms"][0]["test_accuracy"]["ours"]
+                                                                ["per_seed"][1]])
+    assert verdict["verdict"] in ("reproduced", "not reproduced", "within noise") and verdict["counted"] == 1
+    assert re.fullmatch(r"CPU \(\d+(-\d+)? threads?\)", data["device_label"])
     base = data["arms"][0]
     assert base["test_accuracy"]["reported"] == 73.79 and base["macro_f1"]["reported"] == 0.7389
     ours = base["test_accuracy"]["ours"]
@@ -102,13 +113,18 @@ def test_lesson_run_prints_ours_and_the_report_per_arm_then_show_reopens_it(less
     assert ours["mean"] == pytest.approx(sum(ours["per_seed"]) / 2) and ours["std"] is not None
     assert data["arms"][1]["macro_f1"]["reported"] is None
     assert {(r["arm"], r["metric"]) for r in data["rows"]} >= {("base", "test_accuracy"), ("bn", "macro_f1")}
-    assert "epoch 1" in captured.err and "[running] Lesson Batch norm, tiny: Base (seed 0 · quick)" in captured.err
+    assert "epoch 1" in captured.err and "[running] Lesson Batch norm, tiny: Base (seed 5 · quick)" in captured.err
     # the result is saved: the listing says so and `lesson show` reopens it with no training
     assert cli_main(["lesson", "show", "bn-tiny", "--json"]) == 0
     shown = last_json(capsys.readouterr().out)
     assert shown["status"] == "results" and shown["result"]["lab_id"] == data["lab_id"]
     assert shown["result"]["arms"][0]["test_accuracy"]["ours"] == ours
     assert shown["configs"]["quick"]["bn"]["epochs"] == 1 and shown["configs"]["full"]["bn"]["epochs"] == 2
+    assert cli_main(["lessons", "--json"]) == 0
+    listed = {row["id"]: row for row in last_json(capsys.readouterr().out)["lessons"]}
+    assert listed["bn-tiny"]["verdict"]["verdict"] == verdict["verdict"]
+    assert listed["bn-tiny"]["verdict"]["result"]["lab_id"] == data["lab_id"]
+    assert listed["bn-tiny"]["verdicts"]["full"]["verdict"] == "no result"
 
 
 def load_bench():
@@ -143,3 +159,30 @@ def test_bench_lessons_plans_by_pattern_and_merges_the_shipped_table(lessons_dir
     assert "| bn-tiny | Base | 71.00 ± 1.50 (n=2) | 73.79 | -2.79 | 0.7000 (n=1) | - | - | done | 1 min 05 s | " \
            "CPU (2 threads) |" in table
     assert [e["id"] for e in json.loads((folder / "quick.json").read_text())["lessons"]] == ["bn-tiny", "other"]
+
+
+def test_bench_lessons_agreement_table_counts_arms_and_seeds_in_the_reports_direction():
+    bench = load_bench()
+    arm = {"label": "BN", "report_diff": 3.92, "report_metric": "test_accuracy", "ours_diffs": [2.0, -1.0, 4.0],
+           "mean": 5 / 3, "std": 2.5166, "agreeing": 2, "counted": True, "verdict": "within noise"}
+    small = {**arm, "label": "tiny", "report_diff": 0.6, "counted": False, "verdict": "report difference ≤ 1 point"}
+    entries = [{"id": "bn", "seconds": 90.0, "seeds": [100, 101, 102], "status": "done",
+                "verdict": {"verdict": "within noise", "arms": [arm, small]}},
+               {"id": "one-arm", "seconds": 20.0, "seeds": [100], "status": "done",
+                "verdict": {"verdict": "no verdict", "arms": []}}]
+    table = bench.agreement_markdown(entries, "quick")
+    assert "| bn | BN | +3.92 | +2.00, -1.00, +4.00 | +1.67 ± 2.52 | 2/3 | within noise | 30.0 s |" in table
+    assert "|  | tiny | +0.60 | +2.00, -1.00, +4.00 | +1.67 ± 2.52 | - | report difference ≤ 1 point |  |" in table
+    assert "| one-arm | - | - | - | - | - | no verdict | 20.0 s |" in table
+    assert "0 of 1 counted differences reproduced" in table and "1 of 1 have the report's sign in at least 2 of 3" \
+        in table
+
+
+def test_seed_offsets_start_at_the_first_seed():
+    from cnnkit.cli.lesson_cmd import seed_offsets
+
+    assert seed_offsets(None, 0, "cpu") is None
+    assert seed_offsets(3, 100, "cpu") == [100, 101, 102]
+    assert seed_offsets(None, 7, "cpu") == [7]
+    with pytest.raises(ValueError, match="--first-seed must be 0 or more"):
+        seed_offsets(2, -1, "cpu")

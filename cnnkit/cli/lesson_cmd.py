@@ -2,10 +2,11 @@
 
     python -m cnnkit lessons --json                       every lesson: id, title, topic, arms, status, figures
     python -m cnnkit lesson show ID --json                one lesson: settings per arm, report's figures, result
-    python -m cnnkit lesson run ID [--quick] [--seeds N] [--device cpu] [--subset N] --json
+    python -m cnnkit lesson run ID [--quick] [--seeds N] [--first-seed K] [--device cpu] [--subset N] --json
 
 `lesson run` prints progress on stderr; its last stdout line is one JSON object with, per arm, ours (mean, std,
-per seed) and the report's figure for test accuracy and macro F1 (and the other compared metrics).
+per seed) and the report's figure for test accuracy and macro F1 (and the other compared metrics), and the verdict
+(cnnkit.lessons.verdict: does ours reproduce the report's direction, arm minus first arm, seed by seed).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("lesson_id", metavar="ID")
     run.add_argument("--quick", action="store_true", help="quick mode: a subset and fewer epochs (CPU classrooms)")
     run.add_argument("--seeds", type=int, default=None, help="repeats per arm (default: 3 on a GPU, 1 on a CPU)")
+    run.add_argument("--first-seed", type=int, default=0, metavar="K",
+                     help="seed offsets K ... K+N-1, each added to every arm's own seed (default 0); a check on "
+                          "seeds no one tuned on uses e.g. 100")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     run.add_argument("--subset", type=int, default=None, help="train every arm on this many images")
     run.add_argument("--owner", default="", help="whose runs these are (a class's name for the student)")
@@ -56,18 +60,37 @@ def _lesson(lesson_id: str):
         raise ValueError(error.args[0]) from None
 
 
+def verdict_json(lesson, result) -> dict:
+    """A lesson's verdict as JSON, with the result it was judged on (mode, seeds, shipped, lab id)."""
+    from cnnkit.lessons import lesson_verdict
+
+    data = lesson_verdict(lesson, result).to_dict()
+    data["result"] = None if result is None else {"mode": result.mode, "seeds": result.seeds,
+                                                  "shipped": result.shipped, "lab_id": result.lab_id,
+                                                  "device_label": result.device_label}
+    return data
+
+
 def lessons_command(args: argparse.Namespace) -> int:
-    from cnnkit.lessons import lesson_file_errors, lesson_statuses, list_lessons
+    from cnnkit.lessons import latest_result, lesson_file_errors, lesson_statuses, list_lessons
 
     lessons = list_lessons()
     statuses = lesson_statuses([lesson.id for lesson in lessons])
-    rows = [{**lesson.summary(), "status": statuses[lesson.id]} for lesson in lessons]
+    rows = []
+    for lesson in lessons:
+        # the verdict of the result the page shows first (this install's newest, else the shipped full, then quick),
+        # and per mode
+        by_mode = {mode: verdict_json(lesson, latest_result(lesson.id, mode)) for mode in ("quick", "full")}
+        latest = latest_result(lesson.id)
+        rows.append({**lesson.summary(), "status": statuses[lesson.id], "verdict": verdict_json(lesson, latest),
+                     "verdicts": by_mode})
     errors = [e.to_dict() for e in lesson_file_errors()]
     if args.json:
         print_json({"lessons": rows, "errors": errors})
         return 0
     for row in rows:
-        print(f"{row['id']:<32} {row['topic']:<24} {row['status']:<16} {row['title']}")
+        print(f"{row['id']:<32} {row['topic']:<24} {row['status']:<16} {row['verdict']['verdict']:<16} "
+              f"{row['title']}")
     for error in errors:
         print(f"cannot use {error['text']}")
     if not rows:
@@ -99,11 +122,13 @@ def comparison_json(lesson, result) -> dict:
                      "seeds": ours.seeds if ours else [], "seconds": ours.seconds if ours else 0.0,
                      **({"backbone": ours.backbone, "backbone_note": backbone_note(lesson, result, arm.id)}
                         if ours and ours.backbone else {}), **metrics})
+    verdict = verdict_json(lesson, result)
+    verdict.pop("result")
     return {"lesson_id": lesson.id, "title": lesson.title, "mode": result.mode, "quick": result.mode == "quick",
             "device": result.device, "device_label": result.device_label, "seeds": result.seeds,
             "seconds": result.seconds, "status": result.status,
             "message": result.message, "lab_id": result.lab_id, "shipped": result.shipped, "arms": arms,
-            "rows": comparison_rows(lesson, result)}
+            "rows": comparison_rows(lesson, result), "verdict": verdict}
 
 
 def _fmt(value: Any, metric: str) -> str:
@@ -124,7 +149,26 @@ def comparison_table(payload: dict) -> str:
             text = _fmt(ours["mean"], metric) + (f" ± {_fmt(ours['std'], metric)}" if ours["std"] is not None else "")
             cells += [f"{text:>18}", f"{_fmt(arm[metric]['reported'], metric):>8}"]
         lines.append(f"{arm['label'][:24]:<24} " + " ".join(cells))
+    verdict = payload.get("verdict") or {}
+    if verdict:
+        lines.append(f"verdict: {verdict['text']}")
+        lines += [f"  {arm['label'][:24]:<24} {arm['text']}" for arm in verdict.get("arms", [])]
     return "\n".join(lines)
+
+
+def seed_offsets(seeds, first_seed: int, device: str):
+    """What run_lesson takes: None (the device's default count) when neither is given, else the offsets
+    first_seed ... first_seed + n - 1 (n: --seeds, or the device's default)."""
+    from cnnkit.lessons import default_seeds
+
+    if seeds is None and not first_seed:
+        return None
+    count = default_seeds(device) if seeds is None else seeds
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"--seeds must be 1 or more (got {seeds})")
+    if first_seed < 0:
+        raise ValueError(f"--first-seed must be 0 or more (got {first_seed})")
+    return list(range(first_seed, first_seed + count))
 
 
 class _Reporter:
@@ -150,8 +194,8 @@ def lesson_run_command(args: argparse.Namespace) -> int:
     device = manager.backend.resolve_device(args.device)
     estimate = estimate_lesson_seconds(lesson, mode, device, args.seeds)
     progress(f"lesson {lesson.id} ({mode}) on {device}: {estimate.text}")
-    result = run_lesson(lesson.id, mode, args.seeds, args.device, args.subset, args.owner, manager,
-                        on_event=_Reporter())
+    result = run_lesson(lesson.id, mode, seed_offsets(args.seeds, args.first_seed, device), args.device, args.subset,
+                        args.owner, manager, on_event=_Reporter())
     payload = comparison_json(lesson, result)
     if not args.json:
         progress(comparison_table(payload))

@@ -89,7 +89,8 @@ MAX_RESOLUTIONS = 8
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 _LESSON_KEYS = {"id", "title", "topic", "question", "report", "section", "look_at", "conclusion", "filled_in",
-                "inconsistencies", "substitutes", "defaults", "quick", "arms"}
+                "inconsistencies", "substitutes", "defaults", "quick", "arms", "quick_note",
+                "quick_limit"}
 _ARM_KEYS = {"id", "label", "kind", "config", "quick", "reported", "description", "original_source", "original_model"}
 _REPORTED_KEYS = {f.name for f in fields(ReportedFigures)}
 
@@ -422,7 +423,9 @@ def lesson_from_data(data: Any, path: Path | str = "lesson.toml", source: str = 
         conclusion=check.text(data, "conclusion", "conclusion", limit=MAX_LONG_TEXT),
         filled_in=check.texts(data, "filled_in", "filled_in"),
         inconsistencies=check.texts(data, "inconsistencies", "inconsistencies"),
-        substitutes=check.texts(data, "substitutes", "substitutes"), source=source, path=str(path))
+        substitutes=check.texts(data, "substitutes", "substitutes"),
+        quick_note=check.text(data, "quick_note", "quick_note", limit=MAX_LONG_TEXT),
+        quick_limit=check.text(data, "quick_limit", "quick_limit", limit=MAX_LONG_TEXT), source=source, path=str(path))
 
 
 def _original(check: _Check, arm_data: dict, kind: str, config: dict, quick: dict,

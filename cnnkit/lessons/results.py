@@ -151,6 +151,17 @@ class SeedRun:
     device: str
     by_resolution: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     backbone: str = ""             # a transfer run's pretrained source ("" for other models)
+    threads: int = 0               # the CPU threads the run trained with (its last thread choice); 0: not recorded
+
+
+def run_threads(run_dir: str | Path) -> int:
+    """The CPU thread count a finished run trained with (run.json's "threads", written at its end); 0 if unknown."""
+    from cnnkit.fileio import read_json
+
+    meta = read_json(Path(run_dir) / "run.json", {})
+    choice = meta.get("threads") if isinstance(meta, dict) else None
+    value = choice.get("threads") if isinstance(choice, dict) else None
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def run_backbone(config: dict) -> str:
@@ -171,7 +182,8 @@ def read_train_run(run_dir: str | Path, seed: int) -> SeedRun:
     return SeedRun(seed=seed, run_id=run_dir.name, figures=run_figures(results),
                    history=list(store.load_history(run_dir).get("epochs", [])), confusion=results.get("confusion"),
                    classes=list(results.get("classes") or record.classes), per_class=list(results.get("per_class", [])),
-                   seconds=float(record.seconds or 0.0), device=record.device, backbone=run_backbone(record.config))
+                   seconds=float(record.seconds or 0.0), device=record.device, backbone=run_backbone(record.config),
+                   threads=run_threads(run_dir))
 
 
 def read_resolution_lab(lab_dir: str | Path, seed: int) -> SeedRun:
@@ -188,18 +200,19 @@ def read_resolution_lab(lab_dir: str | Path, seed: int) -> SeedRun:
                 "per_class_accuracy": {c["class"]: 100.0 * float(c["accuracy"]) for c in row.per_class}}
     native = next((r for r in lab.totv if r.resolution == lab.native), None)
     totv_run = next((r for r in lab.runs if r.get("method") == "TOTV"), None)
-    history, confusion, per_class, seconds, device = [], None, [], float(lab.seconds), ""
+    history, confusion, per_class, seconds, device, threads = [], None, [], float(lab.seconds), "", 0
     if totv_run is not None:
         try:
             train = read_train_run(totv_run["run_dir"], seed)
             history, confusion, per_class, device = train.history, train.confusion, train.per_class, train.device
+            threads = train.threads
         except (ValueError, FileNotFoundError, OSError):
             pass
     figures = ({"test_accuracy": 100.0 * native.accuracy, "macro_f1": native.f1, "precision": native.precision,
                 "recall": native.recall} if native else {})
     return SeedRun(seed=seed, run_id=lab.lab_id, figures=figures, history=history, confusion=confusion,
                    classes=list(lab.classes), per_class=per_class or (native.per_class if native else []),
-                   seconds=seconds, device=device, by_resolution=by_resolution)
+                   seconds=seconds, device=device, by_resolution=by_resolution, threads=threads)
 
 
 # --- aggregation ----------------------------------------------------------------------------------------------

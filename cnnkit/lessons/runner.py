@@ -266,7 +266,7 @@ def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult
     result.arms = [aggregate_arm(arm_id, runs, planned[arm_id]) for arm_id, runs in lesson_arms.items()]
     devices = [r.device for runs in lesson_arms.values() for r in runs if r.device]
     result.device = devices[0] if devices else result.device
-    result.device_label = _device_label(result.device)
+    result.device_label = _device_label(result.device, [r.threads for runs in lesson_arms.values() for r in runs])
     if started and ended:
         result.seconds = round(max(ended) - min(started), 2)
     else:
@@ -282,14 +282,21 @@ def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult
     return result
 
 
-def _device_label(device: str) -> str:
-    """Where the runs trained, in words (they trained on this machine's backend, so it can be described here)."""
+def _device_label(device: str, threads: Sequence[int] = ()) -> str:
+    """Where the runs trained, in words (they trained on this machine's backend, so it can be described here). On a
+    CPU the thread count is the runs' own (each run records its choice), not this process's: "CPU (1 thread)",
+    "CPU (1-2 threads)" when they differ."""
     from cnnkit.device import describe_device
 
     try:
-        return describe_device(device).label()
+        label = describe_device(device).label()
     except (ValueError, RuntimeError, AssertionError):
         return str(device)
+    used = sorted({t for t in threads if t})
+    if label.startswith("CPU") and used:
+        count = str(used[0]) if len(used) == 1 else f"{used[0]}-{used[-1]}"
+        label = f"CPU ({count} thread{'' if count == '1' else 's'})"
+    return label
 
 
 def cancel_lesson(group_id: str, by: Optional[str] = None, teacher: bool = False,

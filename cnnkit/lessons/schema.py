@@ -131,6 +131,12 @@ class Lesson:
     filled_in: list[str] = field(default_factory=list)         # values the report does not give: ours and why
     inconsistencies: list[str] = field(default_factory=list)   # where the report contradicts itself
     substitutes: list[str] = field(default_factory=list)       # data/weights not offline and what runs instead
+    # Quick mode in words, shown on screen beside the Mode choice: how its settings differ from the report's
+    # (e.g. "3,000 images at 24 px for 6 epochs, not 43,750 at 32 px for 10").
+    quick_note: str = ""
+    # Non-empty when quick mode cannot show the report's effect in its 3 minutes: why, with figures. The page shows
+    # it before Run and leads with the full-mode result.
+    quick_limit: str = ""
     source: str = "course"         # "course" or "teacher"
     path: str = ""                 # the file it was read from
 
@@ -187,6 +193,7 @@ class Lesson:
         """The listing's JSON: who, what, arms with their reported figures (no curves or per-class tables)."""
         return {"id": self.id, "title": self.title, "topic": self.topic, "question": self.question,
                 "report": self.report, "section": self.section, "source": self.source,
+                "quick_note": self.quick_note, "quick_limit": self.quick_limit,
                 "arms": [{"id": a.id, "label": a.label, "kind": a.kind, "differs": a.differs,
                           **({"original_source": a.original_source} if a.original_source else {}),
                           "reported": {m: a.reported.value(m) for m in COMPARED_METRICS + ("val_accuracy",

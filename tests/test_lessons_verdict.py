@@ -1,0 +1,106 @@
+"""Verdicts: does ours reproduce the report's direction (arm minus first arm), per arm and per lesson."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from cnnkit.lessons import parse_lesson
+from cnnkit.lessons.results import ArmResult, LessonResult, metric_summary
+from cnnkit.lessons.verdict import (NO_FIGURE, NO_RESULT, NO_VERDICT, NOT_REPRODUCED, REPRODUCED, SMALL, WITHIN_NOISE,
+                                    judge, lesson_verdict)
+
+LESSON = """
+id = "v-demo"
+title = "Verdicts"
+topic = "architecture and depth"
+question = "?"
+[defaults]
+dataset = "shapes"
+epochs = 1
+[[arms]]
+id = "a"
+config = {{ model = "cnn2" }}
+[arms.reported]
+{a}
+[[arms]]
+id = "b"
+config = {{ model = "cnn3", seed = 10 }}
+[arms.reported]
+{b}
+[[arms]]
+id = "c"
+config = {{ model = "cnn3" }}
+[arms.reported]
+{c}
+"""
+
+
+def lesson(a="test_accuracy = 70.0", b="test_accuracy = 73.0", c="test_accuracy = 65.0"):
+    return parse_lesson(LESSON.format(a=a, b=b, c=c), "v.toml")
+
+
+def arm(arm_id: str, seeds: list[int], accuracies: list[float]) -> ArmResult:
+    return ArmResult(arm_id=arm_id, seeds=seeds, metrics={"test_accuracy": metric_summary(accuracies)})
+
+
+def result(*arms: ArmResult) -> LessonResult:
+    return LessonResult(lesson_id="v-demo", mode="quick", device="cpu", seeds=[0, 1, 2], arms=list(arms))
+
+
+@pytest.mark.parametrize("report, ours, verdict, mean, std", [
+    (3.0, [2.0, 4.0, 3.0], REPRODUCED, 3.0, 1.0),                 # mean 3 > std 1, same sign
+    (3.0, [-2.0, -4.0, -3.0], NOT_REPRODUCED, -3.0, 1.0),
+    (3.0, [1.0, -1.0, 3.0], WITHIN_NOISE, 1.0, 2.0),              # std 2 >= |mean| 1
+    (3.0, [0.5], REPRODUCED, 0.5, None),                          # one seed: by sign, no spread
+    (-3.0, [0.5], NOT_REPRODUCED, 0.5, None),
+    (3.0, [0.0], WITHIN_NOISE, 0.0, None),
+    (0.6, [5.0, 6.0], SMALL, 5.5, math.sqrt(0.5)),                # |report| <= 1: not counted
+    (None, [5.0], NO_FIGURE, 5.0, None),
+    (3.0, [], NO_RESULT, None, None),
+])
+def test_judge_follows_the_documented_rules(report, ours, verdict, mean, std):
+    got, got_mean, got_std, one_seed = judge(report, ours)
+    assert got == verdict
+    assert got_mean == pytest.approx(mean) if mean is not None else got_mean is None
+    assert got_std == pytest.approx(std) if std is not None else got_std is None
+    assert one_seed == (len(ours) == 1)
+
+
+def test_arms_pair_by_seed_offset_and_the_lesson_takes_the_worst():
+    # b's own seed is 10, so its seeds 10, 11, 12 pair with a's 0, 1, 2; c misses seed 1
+    found = lesson_verdict(lesson(), result(arm("a", [0, 1, 2], [60.0, 62.0, 61.0]),
+                                            arm("b", [12, 10, 11], [66.0, 64.0, 63.0]),
+                                            arm("c", [0, 2], [58.0, 63.0])))
+    b, c = found.arms
+    assert (b.report_diff, b.seeds, b.ours_diffs) == (3.0, [0, 1, 2], [4.0, 1.0, 5.0])
+    assert b.mean == pytest.approx(10 / 3) and b.std == pytest.approx(math.sqrt(13 / 3))  # deviations 2/3, -7/3, 5/3
+    assert (b.verdict, b.agreeing, b.counted, b.one_seed) == (REPRODUCED, 3, True, False)
+    # c: report -5; ours -2 and +2: mean 0 -> within noise
+    assert (c.report_diff, c.seeds, c.ours_diffs, c.verdict, c.agreeing) == (-5.0, [0, 2], [-2.0, 2.0],
+                                                                             WITHIN_NOISE, 1)
+    assert (found.verdict, found.counted, found.reproduced) == (WITHIN_NOISE, 2, 1)
+    assert found.text == "within noise: 1 of 2 differences reproduced"
+    assert "± 2.08 over 3 seeds" in b.text and "3 of 3 seeds" in b.text
+    assert json.loads(json.dumps(found.to_dict()))["arms"][0]["ours_diffs"] == [4.0, 1.0, 5.0]
+
+
+def test_validation_figures_stand_in_where_the_report_gives_no_test_accuracy_for_both():
+    found = lesson_verdict(lesson(a="val_accuracy = 77.43", b="test_accuracy = 85.24\nval_accuracy = 83.47",
+                                  c="macro_f1 = 0.7"),
+                           result(arm("a", [0], [50.0]), arm("b", [10], [49.0]), arm("c", [0], [55.0])))
+    b, c = found.arms
+    assert b.report_metric == "val_accuracy" and b.report_diff == pytest.approx(6.04)
+    assert (b.verdict, b.one_seed) == (NOT_REPRODUCED, True)
+    assert (c.verdict, c.counted, c.report_diff) == (NO_FIGURE, False, None)
+    assert (found.verdict, found.counted, found.one_seed) == (NOT_REPRODUCED, 1, True)
+
+
+def test_no_result_and_no_verdict():
+    assert lesson_verdict(lesson(), None).verdict == NO_RESULT
+    small = lesson_verdict(lesson(b="test_accuracy = 70.5", c="test_accuracy = 69.5"),
+                           result(arm("a", [0], [50.0]), arm("b", [10], [49.0]), arm("c", [0], [55.0])))
+    assert small.verdict == NO_VERDICT and small.counted == 0 and "1 point or less" in small.text
+    assert [a.verdict for a in small.arms] == [SMALL, SMALL]
