@@ -88,8 +88,13 @@ def test_a_lesson_file_becomes_arms_with_merged_settings_and_what_differs():
     assert (lesson.id, lesson.topic, lesson.section, lesson.source) == ("depth-demo", "architecture and depth",
                                                                         "002-Q2", "teacher")
     shallow, deep = lesson.arms
+    # The file's settings over the lessons' documented defaults (LESSON_DEFAULTS), never the Training runner's
+    # one-cycle recipe: the file sets no weight decay, label smoothing or Nesterov, so those are the defaults'.
     assert shallow.config == {"dataset": "shapes", "epochs": 2, "batch_size": 16, "optimizer": "adam", "lr": 0.003,
-                              "scheduler": "constant", "model": "cnn2"}
+                              "scheduler": "constant", "model": "cnn2", "weight_decay": 0.0, "label_smoothing": 0.0,
+                              "nesterov": False}
+    assert lesson.defaulted == {"weight_decay": 0.0, "label_smoothing": 0.0, "nesterov": False}
+    assert lesson.arm_config(shallow).weight_decay == 0.0 and lesson.arm_config(shallow).scheduler == "constant"
     assert deep.config["lr"] == 0.001 and deep.quick == {"epochs": 1, "train_subset": 24, "batch_size": 8}
     assert deep.differs == ["lr", "model"] and shallow.differs == []
     assert shallow.reported.test_accuracy == 70.74 and shallow.reported.curves["train_loss"] == [1.3566, 0.9548]

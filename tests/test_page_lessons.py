@@ -78,6 +78,8 @@ def test_a_lesson_with_shipped_results_shows_the_table_after_predict_first(folde
     # The arms side by side: the setting that differs is marked in words too.
     arms = next(df.value for df in at.dataframe if "setting" in df.value.columns)
     assert arms.iloc[0]["setting"] == "model" and arms.iloc[0]["differs"] == "yes"
+    # What the file does not set comes from the lessons' documented defaults, said on the page
+    assert any("Not set in the lesson's file, so the lessons' defaults: nesterov False" in c for c in shown(at.caption))
     # Predict first: no results until a guess is recorded or skipped.
     assert not [df for df in at.dataframe if "figure" in df.value.columns]
     assert "Predict first" in [h.value for h in at.subheader]

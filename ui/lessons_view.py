@@ -111,6 +111,10 @@ def render_arms(lesson, mode: str) -> None:
         lambda row: ["background-color: #fff3bf; font-weight: 600" if row[DIFFERS] else "" for _ in row], axis=1)
     st.dataframe(styled, hide_index=True, width="stretch")
     st.caption(f"Settings of {mode} mode; the shaded rows (differs = yes) are what this lesson changes.")
+    if lesson.defaulted:
+        taken = ", ".join(f"{name} {format_setting(value)}" for name, value in lesson.defaulted.items())
+        st.caption(escape_markdown(f"Not set in the lesson's file, so the lessons' defaults: {taken} (see "
+                                   "docs/lessons.md); set them in the file's [defaults] to change them."))
 
 
 # --- Predict first -------------------------------------------------------------------------------

@@ -68,7 +68,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Optional
 
-from cnnkit.lessons.schema import (ARM_KINDS, CURVE_NAMES, FRACTION_METRICS, LAB_FIELDS, PER_CLASS_FIELDS,
+from cnnkit.lessons.schema import (ARM_KINDS, CURVE_NAMES, FRACTION_METRICS, LAB_FIELDS, LESSON_DEFAULTS,
+                                   PER_CLASS_FIELDS,
                                    PERCENT_METRICS, RESOLUTION_METHODS, TOPICS, Lesson, LessonArm, LessonFileError,
                                    ReportedFigures, _with_quick)
 from cnnkit.paths import data_dir
@@ -372,6 +373,7 @@ def lesson_from_data(data: Any, path: Path | str = "lesson.toml", source: str = 
     defaults = check.table(data, "defaults", "defaults")
     shared_quick = check.table(data, "quick", "quick")
     _check_setting_types(check, defaults, "defaults")
+    defaults, defaulted = _with_lesson_defaults(defaults, data.get("arms"))
     _check_setting_types(check, shared_quick, "quick", skip=LAB_FIELDS)
     arms_data = data.get("arms")
     if not isinstance(arms_data, list) or not arms_data:
@@ -423,9 +425,22 @@ def lesson_from_data(data: Any, path: Path | str = "lesson.toml", source: str = 
         conclusion=check.text(data, "conclusion", "conclusion", limit=MAX_LONG_TEXT),
         filled_in=check.texts(data, "filled_in", "filled_in"),
         inconsistencies=check.texts(data, "inconsistencies", "inconsistencies"),
-        substitutes=check.texts(data, "substitutes", "substitutes"),
+        substitutes=check.texts(data, "substitutes", "substitutes"), defaulted=defaulted,
         quick_note=check.text(data, "quick_note", "quick_note", limit=MAX_LONG_TEXT),
         quick_limit=check.text(data, "quick_limit", "quick_limit", limit=MAX_LONG_TEXT), source=source, path=str(path))
+
+
+def _with_lesson_defaults(defaults: dict, arms_data: Any) -> tuple[dict, dict]:
+    """([defaults] over LESSON_DEFAULTS, the LESSON_DEFAULTS taken: those no arm's config or base sets either)."""
+    own: set[str] = set(defaults)
+    for arm in arms_data if isinstance(arms_data, list) else []:
+        config = arm.get("config") if isinstance(arm, dict) else None
+        if isinstance(config, dict):
+            own |= set(config)
+            if isinstance(config.get("base"), dict):
+                own |= set(config["base"])
+    taken = {k: v for k, v in LESSON_DEFAULTS.items() if k not in own}
+    return {**LESSON_DEFAULTS, **defaults}, taken
 
 
 def _original(check: _Check, arm_data: dict, kind: str, config: dict, quick: dict,
