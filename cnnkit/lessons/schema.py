@@ -28,6 +28,7 @@ RESOLUTION_METHODS = ("TOTV", "TVTV")
 # shows the ones a lesson takes (Lesson.defaulted).
 LESSON_DEFAULTS = {"optimizer": "adam", "lr": 0.001, "batch_size": 64, "scheduler": "constant",
                    "weight_decay": 0.0, "label_smoothing": 0.0, "nesterov": False}
+ARM_SOURCE_PREFIX = "arm:"   # a chained arm's transfer source before the run it starts from exists
 # resolution_lab arm settings that are the lab's own (everything else in its quick overrides goes to `base`)
 LAB_FIELDS = ("base", "resolutions", "mode", "native_size", "name")
 
@@ -72,6 +73,10 @@ class LessonArm:
     # original_model holds the model settings that go with it (its blocks differ: e.g. strategy = "last:2").
     original_source: str = ""
     original_model: dict = field(default_factory=dict)
+    # A lesson chain (000-P4): the id of an earlier train arm whose trained network this arm starts from. Its
+    # config.model is a transfer model ({kind = "transfer", strategy = "last:1"}: which layers train) whose source
+    # is "arm:<that id>" until its run of the same seed has finished; the runner then puts that run's folder there.
+    start_from: str = ""
 
     def runs_original(self, original: Optional[bool] = None) -> bool:
         """Whether this arm runs its original_source: `original` None decides by original_weights_offline()."""
