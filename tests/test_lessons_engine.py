@@ -595,3 +595,66 @@ def test_the_arm_result_records_which_network_ran_and_says_so():
                                                       "(its weights were not in the torch cache)")
     restored = LessonResult.from_dict(json.loads(json.dumps(result.to_dict())))
     assert restored.arm("tuned").backbone == "efficientnet_lite0"
+
+
+# --- lesson chains (start_from) ---------------------------------------------------------------------------------
+CHAIN = """
+id = "chain"
+title = "Chain"
+topic = "transfer"
+question = "Does a trained network transfer?"
+
+[defaults]
+dataset = "{dataset}"
+epochs = 1
+batch_size = 8
+
+[[arms]]
+id = "source"
+label = "trained from scratch"
+config = {{ model = "cnn2" }}
+
+[[arms]]
+id = "fc"
+label = "FC layers only"
+start_from = "{start}"
+config = {{ model = {{ kind = "transfer", strategy = "last:1" }} }}
+"""
+
+
+def test_a_chained_arm_names_an_earlier_arm_and_a_transfer_model():
+    lesson = parse_lesson(CHAIN.format(dataset="shapes", start="source"), "chain.toml")
+    arm = lesson.arm("fc")
+    assert arm.start_from == "source" and arm.config["model"]["source"] == "arm:source"
+    with pytest.raises(LessonFileError, match=r'arms\[1\].start_from: "fc" is not an earlier arm of this lesson; '
+                                              r"earlier arms: source"):
+        parse_lesson(CHAIN.format(dataset="shapes", start="fc"), "chain.toml")
+    plain = CHAIN.format(dataset="shapes", start="source").replace(
+        '{ kind = "transfer", strategy = "last:1" }', '"cnn2"')
+    with pytest.raises(LessonFileError, match=r"arms\[1\].config.model: an arm with start_from needs a transfer model"):
+        parse_lesson(plain, "chain.toml")
+    named = CHAIN.format(dataset="shapes", start="source").replace('start_from = "source"\n', "").replace(
+        'strategy = "last:1"', 'strategy = "last:1", source = "arm:source"')
+    with pytest.raises(LessonFileError, match=r'config.model.source: "arm:source" names an arm: write '
+                                              r'start_from = "source" instead'):
+        parse_lesson(named, "chain.toml")
+
+
+@pytest.mark.slow
+def test_a_chained_arm_starts_from_the_earlier_arms_trained_run_of_the_same_seed(teacher_dir):
+    from cnnkit import store
+
+    dataset = tiny_folder("chain_tiny")
+    (teacher_dir / "chain.toml").write_text(CHAIN.format(dataset=dataset, start="source"))
+    manager = JobManager()
+    group = submit_lesson("chain", mode="full", seeds=[0, 1], device="cpu", manager=manager)
+    for snap in manager.list(group=group):
+        assert manager.wait(snap.job_id, timeout=300).status == "done", manager.snapshot(snap.job_id).error
+    result = collect_result("chain", group, manager)
+    assert result.status == "done" and [a.seeds for a in result.arms] == [[0, 1], [0, 1]]
+    runs = {(r["arm_id"], r["seed"]): r["run_dir"] for r in result.runs}
+    for seed in (0, 1):
+        config = store.load_run(runs[("fc", seed)]).config
+        # the same seed's run of the earlier arm is the transfer source; only the FC layers trained
+        assert Path(config["model"]["source"]).name == Path(runs[("source", seed)]).name
+        assert config["model"]["strategy"] == "last:1"

@@ -281,17 +281,7 @@ def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult
                                                                          if (snap.error or snap.message) else ""))
                 continue
         try:
-            if arm.start_from:
-                config.name = name
-                offset = entry["seed"] - lesson.arm_seed(arm)
-                after = next(e["job_id"] for e in result.plan if e["arm_id"] == arm.start_from
-                             and e["seed"] - lesson.arm_seed(lesson.arm(arm.start_from)) == offset)
-                job_id = manager.submit(_chained_job(config, after, manager, owner), label=label, device=resolved,
-                                        group=group, owner=owner, teacher=teacher,
-                                        meta={"kind": "lesson", "lesson_id": lesson.id, "arm_id": arm.id,
-                                              "seed": entry["seed"], "config": config.to_dict(),
-                                              "starts_from": after})
-            elif entry["kind"] == "resolution_lab":
+            if entry["kind"] == "resolution_lab":
                 where = (snap.meta.get("lab_dir") if snap is not None else None) or _find_lab_by_name(entry["name"])
                 if not where:
                     raise ValueError("its resolution lab was not saved")
