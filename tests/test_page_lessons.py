@@ -391,3 +391,12 @@ def test_every_course_arm_opens_in_its_page_with_its_settings():
                 failures.append((lesson.id, arm.id, target, [e.value for e in at.exception],
                                  [e.value for e in at.error]))
     assert not failures, failures
+
+
+def test_a_lesson_chain_says_where_each_arm_starts_and_what_data_stands_in():
+    at = open_lesson("000-p4-transfer-chain")
+    captions = shown(at.caption)
+    assert any("P4a: FC layers only, new data starts from the trained network of “Phase 3's network on CIFAR-10 "
+               "(the starting point)”" in c for c in captions), captions
+    assert any(c.startswith("Quick mode: the first arm trains on 1,000 CIFAR-10 images") for c in captions)
+    assert any("cifar10-3, CIFAR-10's cat, dog and horse images" in i for i in shown(at.info))   # the substitute

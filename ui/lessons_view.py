@@ -100,9 +100,13 @@ def _column(arm, arms) -> str:
 
 def render_arms(lesson, mode: str) -> None:
     st.subheader("The arms")
+    labels = {arm.id: arm.label for arm in lesson.arms}
     for arm in lesson.arms:
         if arm.description:
             st.caption(escape_markdown(f"{arm.label}: {arm.description}"))
+        if arm.start_from:
+            st.caption(escape_markdown(f"{arm.label} starts from the trained network of “{labels[arm.start_from]}” "
+                                       "(its run of the same seed; this arm's run waits for it)."))
     frame = settings_table(lesson, mode)
     if frame.empty:
         return
