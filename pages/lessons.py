@@ -10,6 +10,7 @@ import streamlit as st
 from cnnkit import lessons
 from cnnkit.classroom import pin
 from cnnkit.jobs import get_job_manager
+from ui.estimates import cached_measure
 from ui.links import share_box
 from ui.identity import class_config, current_owner, is_teacher, may_train
 from ui.job_follow import follow_jobs
@@ -100,8 +101,9 @@ def run_section(lesson) -> bool:
     try:
         # both modes' times, so the choice is an informed one
         for each in sorted(lessons.MODES, key=lambda m: m != mode):
+            # arms without a measured pace in a result get a few of their steps timed here (cached)
             estimate = lessons.estimate_lesson_seconds(lesson, each, device="cuda" if gpu else "cpu",
-                                                       seeds=int(seeds))
+                                                       seeds=int(seeds), measure=cached_measure)
             st.caption(escape_markdown(f"{each.capitalize()} mode takes {estimate.text}."))
     except (ValueError, KeyError):
         pass
