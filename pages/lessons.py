@@ -10,13 +10,15 @@ import streamlit as st
 from cnnkit import lessons
 from cnnkit.classroom import pin
 from cnnkit.jobs import get_job_manager
+from ui.estimates import cached_measure
 from ui.links import share_box
 from ui.identity import class_config, current_owner, is_teacher, may_train
 from ui.job_follow import follow_jobs
 from ui.lessons_links import render_open_buttons
-from ui.lessons_results import (render_comparison, render_curves, render_per_class, render_predictions,
+from ui.lessons_results import (render_comparison, render_curves, render_modes, render_per_class, render_predictions,
                                 render_resolutions)
-from ui.lessons_view import render_arms, render_header, render_index, render_notes, render_predict_first
+from ui.lessons_view import (render_arms, render_class_guesses, render_header, render_index, render_notes,
+                             render_predict_first)
 from ui.text import escape_markdown
 from ui.run_compare import ComparedRun, runs_curve_chart
 from ui.shell import ensure_app_shell
@@ -37,8 +39,32 @@ def statuses(ids: tuple[str, ...]) -> dict[str, str]:
     return lessons.lesson_statuses(list(ids))
 
 
+@st.cache_data(ttl=10, show_spinner=False)
+def verdicts(ids: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    # lesson id -> mode -> the verdict of the result the page shows for that mode (the index's columns)
+    out: dict[str, dict[str, str]] = {}
+    for lesson_id in ids:
+        lesson = lessons.get_lesson(lesson_id)
+        for mode in lessons.MODES:
+            result = lessons.latest_result(lesson_id, mode)
+            if result is not None and len(lesson.arms) > 1:
+                out.setdefault(lesson_id, {})[mode] = lessons.lesson_verdict(lesson, result).verdict
+    return out
+
+
 def group_key(lesson_id: str) -> str:
     return f"ls_group_{lesson_id}"
+
+
+def mode_key(lesson_id: str) -> str:
+    return f"ls_mode_{lesson_id}"
+
+
+def default_mode(lesson) -> str:
+    """Quick, unless quick mode cannot show this lesson's effect (quick_limit) and a full result exists."""
+    if lesson.quick_limit and lessons.latest_result(lesson.id, "full") is not None:
+        return "full"
+    return "quick"
 
 
 def live_details(snaps: list, names: dict[str, str]) -> None:
@@ -61,15 +87,24 @@ def run_section(lesson) -> bool:
     st.subheader("Run it")
     gpu = device_info().kind == "cuda"
     cols = st.columns([2, 1, 1])
-    mode = cols[0].radio("Mode", lessons.MODES, key=f"ls_mode_{lesson.id}", horizontal=True,
-                         help="quick: a subset and fewer epochs (minutes on a laptop CPU); full: the report's settings.")
+    mode = cols[0].radio("Mode", lessons.MODES, key=mode_key(lesson.id), horizontal=True,
+                         help="quick: a subset and fewer epochs (minutes on a laptop CPU); full: the report's settings. "
+                              "It also picks which mode's result is shown below.")
     seeds = cols[1].number_input("Seeds per arm", 1, 5, lessons.default_seeds("cuda" if gpu else "cpu"),
                                  key=f"ls_seeds_{lesson.id}",
                                  help="Each arm repeats with this many seeds: the table then shows mean ± std, so you "
                                       "see whether a difference is bigger than the seeds' spread.")
+    if mode == "quick" and lesson.quick_note:
+        st.caption(escape_markdown(f"Quick mode: {lesson.quick_note}"))
+    if mode == "quick" and lesson.quick_limit:
+        st.warning(escape_markdown(f"Quick mode cannot show this lesson's effect: {lesson.quick_limit}"))
     try:
-        estimate = lessons.estimate_lesson_seconds(lesson, mode, device="cuda" if gpu else "cpu", seeds=int(seeds))
-        st.caption(escape_markdown(f"It takes {estimate.text}."))
+        # both modes' times, so the choice is an informed one
+        for each in sorted(lessons.MODES, key=lambda m: m != mode):
+            # arms without a measured pace in a result get a few of their steps timed here (cached)
+            estimate = lessons.estimate_lesson_seconds(lesson, each, device="cuda" if gpu else "cpu",
+                                                       seeds=int(seeds), measure=cached_measure)
+            st.caption(escape_markdown(f"{each.capitalize()} mode takes {estimate.text}."))
     except (ValueError, KeyError):
         pass
     group = st.session_state.get(group_key(lesson.id))
@@ -122,17 +157,27 @@ def lesson_page(lesson) -> None:
     if teacher:
         teacher_tools(lesson)
     render_notes(lesson)
-    mode = st.session_state.get(f"ls_mode_{lesson.id}", "quick")
+    if mode_key(lesson.id) not in st.session_state:
+        st.session_state[mode_key(lesson.id)] = default_mode(lesson)
+    mode = st.session_state[mode_key(lesson.id)]
     render_arms(lesson, mode)
     if lesson.look_at:
         st.markdown("**What to look at**\n\n" + "\n".join(f"- {escape_markdown(x)}" for x in lesson.look_at))
     revealed = render_predict_first(lesson, owner)  # before any result: a guess, or skip
     running = run_section(lesson)
-    result = lessons.latest_result(lesson.id, owner=owner)
-    if result is None and not running:
+    mode = st.session_state.get(mode_key(lesson.id), mode)
+    # Each mode's own newest result: a quick run never hides the full one (nor the other way round).
+    results = {each: lessons.latest_result(lesson.id, each, owner=owner) for each in lessons.MODES}
+    result = results[mode]
+    if not any(results.values()) and not running:
         st.info("No results yet: press Run. Quick mode takes a few minutes on a laptop CPU.")
-    if result is None or not revealed:
+    if not any(results.values()) or not revealed:
         render_open_buttons(lesson, None)
+        return
+    render_modes(lesson, results, mode)
+    if result is None:
+        st.info(escape_markdown(f"No {mode}-mode result yet: press Run, or switch Mode to see the other mode's."))
+        render_open_buttons(lesson, None, mode)
         return
     render_comparison(lesson, result)
     render_curves(lesson, result)
@@ -152,6 +197,7 @@ def teacher_tools(lesson) -> None:
     if st.button("Pin to Home", key=f"ls_pin_{lesson.id}"):
         pin("lesson", lesson.id, teacher=teacher)  # the gate checks it is the teacher
         st.toast("Pinned to the Home page.")
+    render_class_guesses(lesson)
 
 
 all_lessons = lessons.list_lessons()
@@ -165,7 +211,7 @@ else:
         st.text(f"There is no lesson {wanted[:MAX_ID_SHOWN]!r}. Pick one from the list below.")
     st.caption("The course's lab experiments, one click each: read the question, predict the result, run it, and "
                "compare ours with the report's figures. Lessons with shipped results open with them at once.")
-    render_index(all_lessons, statuses(tuple(by_id)), PAGE)
+    render_index(all_lessons, statuses(tuple(by_id)), PAGE, verdicts(tuple(by_id)))
     broken = lessons.lesson_file_errors()
     if broken:
         with st.expander(f"{len(broken)} lesson file(s) of this class cannot be used"):

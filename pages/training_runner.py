@@ -170,6 +170,18 @@ def train_tab(config: TrainConfig, start: bool) -> None:
 
 
 # --- Runs ----------------------------------------------------------------------------------------
+def chance_warning(records: list) -> None:
+    """A word when runs end near chance (a sweep at 2 epochs: every run 11.7 %), per number of classes."""
+    by_classes: dict[int, list] = {}
+    for record in records:
+        if record.status in ("done", "early_stopped") and record.classes:
+            by_classes.setdefault(len(record.classes), []).append(record.test_accuracy)
+    for classes, accuracies in by_classes.items():
+        note = report.chance_note(accuracies, classes)
+        if note:
+            st.warning(note)
+
+
 def runs_tab() -> None:
     runs = store.list_runs()
     everyone = st.toggle("Everyone's runs", key="tr_runs_everyone",
@@ -186,6 +198,7 @@ def runs_tab() -> None:
         render_run_import("tr_import", owner)
         return
     table = pd.DataFrame(report.runs_table(runs))
+    chance_warning(runs)
     if everyone:
         table.insert(0, "owner", [owner_label(r.owner, "guest") for r in runs])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
@@ -391,6 +404,7 @@ def sweeps_tab(config: TrainConfig) -> None:
             sweep_comparison(snaps)
         return
     records = saved[group]
+    chance_warning(records)
     items = sweeps.saved_run_items(records, [store.load_history(r.run_dir).get("epochs", []) for r in records])
     st.dataframe(pd.DataFrame(sweeps.sweep_rows(items)).drop(columns=["run_dir"]), hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.3f")

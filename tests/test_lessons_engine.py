@@ -12,7 +12,7 @@ import pytest
 
 from cnnkit.jobs import JobManager
 from cnnkit.labs import labs_dir, list_labs, load_lab
-from cnnkit.lessons import (TOPICS, LessonFileError, LessonResult, aggregate_arm, cancel_lesson, collect_result,
+from cnnkit.lessons import (TOPICS, ArmResult, LessonFileError, LessonResult, aggregate_arm, cancel_lesson, collect_result,
                             comparison_rows, curve_rows, erase_predictions, estimate_lesson_seconds, get_lesson,
                             latest_result, lesson_file_errors, lesson_jobs, lesson_status, lesson_statuses,
                             list_lessons, metric_summary, parse_lesson, planned_configs, prediction_outcomes,
@@ -88,8 +88,13 @@ def test_a_lesson_file_becomes_arms_with_merged_settings_and_what_differs():
     assert (lesson.id, lesson.topic, lesson.section, lesson.source) == ("depth-demo", "architecture and depth",
                                                                         "002-Q2", "teacher")
     shallow, deep = lesson.arms
+    # The file's settings over the lessons' documented defaults (LESSON_DEFAULTS), never the Training runner's
+    # one-cycle recipe: the file sets no weight decay, label smoothing or Nesterov, so those are the defaults'.
     assert shallow.config == {"dataset": "shapes", "epochs": 2, "batch_size": 16, "optimizer": "adam", "lr": 0.003,
-                              "scheduler": "constant", "model": "cnn2"}
+                              "scheduler": "constant", "model": "cnn2", "weight_decay": 0.0, "label_smoothing": 0.0,
+                              "nesterov": False}
+    assert lesson.defaulted == {"weight_decay": 0.0, "label_smoothing": 0.0, "nesterov": False}
+    assert lesson.arm_config(shallow).weight_decay == 0.0 and lesson.arm_config(shallow).scheduler == "constant"
     assert deep.config["lr"] == 0.001 and deep.quick == {"epochs": 1, "train_subset": 24, "batch_size": 8}
     assert deep.differs == ["lr", "model"] and shallow.differs == []
     assert shallow.reported.test_accuracy == 70.74 and shallow.reported.curves["train_loss"] == [1.3566, 0.9548]
@@ -242,6 +247,29 @@ def seed_run(seed: int, accuracy: float, f1: float, confusion: list[list[int]]) 
                    seconds=10.0 + seed, device="cpu")
 
 
+def test_estimates_come_from_the_pace_a_result_measured_in_either_mode(teacher_dir):
+    """The lesson's time from its runs' measured images/s (evaluations included) at today's settings, and the
+    seconds each run cost outside its training: quick and full from the same measurement never contradict."""
+    from cnnkit.lessons.runner import measured_rates
+
+    (teacher_dir / "mine.toml").write_text(lesson_text("my-depth"))
+    history = [{"epoch": 1, "images_per_s": 100.0, "seconds": 2.0}]          # 200 images trained in epoch 1
+    arms = [ArmResult(arm_id=a, seeds=[0], histories=[history], seconds=4.0) for a in ("shallow", "deep")]
+    # wall 10 s, runs 8 s: 1 s per run outside training (loading the data, building the network)
+    ship_result(LessonResult(lesson_id="my-depth", mode="quick", device="cpu", seeds=[0], arms=arms, seconds=10.0,
+                             status="done", device_label="CPU (1 thread)"))
+    rates, overhead = measured_rates(get_lesson("my-depth"), "quick", "cpu")
+    assert rates["shallow"] == (50.0, "CPU (1 thread)") and overhead == pytest.approx(1.0)   # 200 images / 4 s
+    quick = estimate_lesson_seconds("my-depth", "quick", "cpu", seeds=2)
+    # quick: 1 epoch × 24 images / 50 per s + 1 s, per arm and seed: (0.48 + 1) × 2 arms × 2 seeds
+    assert quick.measured and quick.source == "results" and quick.seconds == pytest.approx(5.92)
+    assert "from the images/s its runs reached on CPU (1 thread)" in quick.text
+    full = estimate_lesson_seconds("my-depth", "full", "cpu", seeds=1)
+    # full: 2 epochs × 9,000 Shapes training images (10 % held out) at the same pace (same input size)
+    assert full.measured and full.seconds == pytest.approx(2 * (2 * 9000 / 50.0 + 1.0))
+    assert full.seconds > quick.seconds
+
+
 def test_aggregation_is_mean_and_sample_std_over_seeds():
     runs = [seed_run(0, 70.0, 0.70, [[3, 1], [0, 4]]), seed_run(1, 72.0, 0.74, [[4, 0], [1, 3]]),
             seed_run(2, 77.0, 0.72, [[2, 2], [2, 2]])]
@@ -295,9 +323,7 @@ def test_results_are_saved_as_lesson_labs_and_shipped_ones_open_read_only(teache
     assert lesson_statuses(["my-depth", "nothing"]) == {"my-depth": "shipped results", "nothing": "not run"}
     with pytest.raises(ValueError, match="read-only"):
         save_result(shipped)
-    estimate = estimate_lesson_seconds("my-depth", "quick", "cuda", seeds=3)
-    assert estimate.measured and estimate.seconds == pytest.approx(126.0) and "measured on cpu" in estimate.text
-    rough = estimate_lesson_seconds("my-depth", "full", "cpu")
+    rough = estimate_lesson_seconds("my-depth", "full", "cuda")   # no result on a GPU: a guess, said so
     assert not rough.measured and rough.seconds > 0 and "guess" in rough.text
     # an own result of this install is preferred, and listed among the labs as kind "lesson"
     result.lab_dir = str(labs_dir() / result.lab_id)
@@ -607,3 +633,64 @@ def test_quick_note_and_quick_limit_are_read_and_listed():
 def test_quick_changes_list_what_quick_mode_changes_once_and_each_arms_own():
     lesson = parse_lesson(lesson_text(), "depth.toml")
     assert lesson.quick_changes() == ["epochs: 2 → 1", "train_subset: all → 24", "deep batch_size: 16 → 8"]
+# --- lesson chains (start_from) ---------------------------------------------------------------------------------
+CHAIN = """
+id = "chain"
+title = "Chain"
+topic = "transfer"
+question = "Does a trained network transfer?"
+
+[defaults]
+dataset = "{dataset}"
+epochs = 1
+batch_size = 8
+
+[[arms]]
+id = "source"
+label = "trained from scratch"
+config = {{ model = "cnn2" }}
+
+[[arms]]
+id = "fc"
+label = "FC layers only"
+start_from = "{start}"
+config = {{ model = {{ kind = "transfer", strategy = "last:1" }} }}
+"""
+
+
+def test_a_chained_arm_names_an_earlier_arm_and_a_transfer_model():
+    lesson = parse_lesson(CHAIN.format(dataset="shapes", start="source"), "chain.toml")
+    arm = lesson.arm("fc")
+    assert arm.start_from == "source" and arm.config["model"]["source"] == "arm:source"
+    with pytest.raises(LessonFileError, match=r'arms\[1\].start_from: "fc" is not an earlier arm of this lesson; '
+                                              r"earlier arms: source"):
+        parse_lesson(CHAIN.format(dataset="shapes", start="fc"), "chain.toml")
+    plain = CHAIN.format(dataset="shapes", start="source").replace(
+        '{ kind = "transfer", strategy = "last:1" }', '"cnn2"')
+    with pytest.raises(LessonFileError, match=r"arms\[1\].config.model: an arm with start_from needs a transfer model"):
+        parse_lesson(plain, "chain.toml")
+    named = CHAIN.format(dataset="shapes", start="source").replace('start_from = "source"\n', "").replace(
+        'strategy = "last:1"', 'strategy = "last:1", source = "arm:source"')
+    with pytest.raises(LessonFileError, match=r'config.model.source: "arm:source" names an arm: write '
+                                              r'start_from = "source" instead'):
+        parse_lesson(named, "chain.toml")
+
+
+@pytest.mark.slow
+def test_a_chained_arm_starts_from_the_earlier_arms_trained_run_of_the_same_seed(teacher_dir):
+    from cnnkit import store
+
+    dataset = tiny_folder("chain_tiny")
+    (teacher_dir / "chain.toml").write_text(CHAIN.format(dataset=dataset, start="source"))
+    manager = JobManager()
+    group = submit_lesson("chain", mode="full", seeds=[0, 1], device="cpu", manager=manager)
+    for snap in manager.list(group=group):
+        assert manager.wait(snap.job_id, timeout=300).status == "done", manager.snapshot(snap.job_id).error
+    result = collect_result("chain", group, manager)
+    assert result.status == "done" and [a.seeds for a in result.arms] == [[0, 1], [0, 1]]
+    runs = {(r["arm_id"], r["seed"]): r["run_dir"] for r in result.runs}
+    for seed in (0, 1):
+        config = store.load_run(runs[("fc", seed)]).config
+        # the same seed's run of the earlier arm is the transfer source; only the FC layers trained
+        assert Path(config["model"]["source"]).name == Path(runs[("source", seed)]).name
+        assert config["model"]["strategy"] == "last:1"

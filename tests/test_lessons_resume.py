@@ -14,7 +14,7 @@ from cnnkit.lessons import collect_result, submit_lesson
 from cnnkit.lessons.resume import learning_settings, resume_group
 from cnnkit.lessons.runner import wait_for_group
 from tests.helpers.folders import tiny_folder
-from tests.test_lessons_engine import lesson_text, teacher_dir  # noqa: F401  (the fixture)
+from tests.test_lessons_engine import CHAIN, lesson_text, teacher_dir  # noqa: F401  (the fixture)
 
 
 def _long_lesson(lesson_id: str, dataset: str) -> str:
@@ -77,6 +77,20 @@ def test_an_arm_with_a_finished_twin_reuses_it(teacher_dir):
     assert {r["run_dir"] for r in result.runs} == {str(r.run_dir) for r in store.list_runs()}
     other = submit_lesson("twin-b", mode="full", seeds=[1], device="cpu", manager=manager, queue=False)
     assert resume_group(other, manager) == 2                 # another seed is other settings: trained
+
+
+@pytest.mark.slow
+def test_a_chained_arm_queued_again_starts_from_its_source_arms_run(teacher_dir):
+    dataset = tiny_folder("lesson_resume_chain")
+    (teacher_dir / "chain.toml").write_text(CHAIN.format(dataset=dataset, start="source"))
+    manager = JobManager()
+    group = submit_lesson("chain", mode="full", seeds=1, device="cpu", manager=manager, queue=False)
+    assert resume_group(group, manager) == 2                 # the chained arm waits for its source's new job
+    wait_for_group(group, manager)
+    result = collect_result("chain", group, manager)
+    assert result.status == "done", result.message
+    runs = {r["arm_id"]: r["run_dir"] for r in result.runs}
+    assert store.load_run(runs["fc"]).config["model"]["source"] == runs["source"]
 
 
 def test_learning_settings_ignore_the_label_and_the_device_only():

@@ -220,6 +220,12 @@ def test_teacher_panel_makes_join_links_with_qr_codes_and_releases_names(class_d
     assert [row["name"] for row in claimed_names()] == ["Anna", "Ben"]
     at.button(key="ca_release_0").click().run()
     assert [row["name"] for row in claimed_names()] == ["Ben"]
+    # Links for a lesson open that lesson (the Lessons page with ?lesson=), not Home.
+    at.selectbox(key="ca_target").set_value("002-q4-batchnorm").run()
+    at.text_area(key="ca_names").input("Cleo").run()
+    at.button(key="ca_make").click().run()
+    links = [c.value for c in at.code if "name=" in c.value]
+    assert len(links) == 1 and "/lessons?lesson=002-q4-batchnorm&name=Cleo&key=" in links[0]
     GUARD.sign_out(at.session_state["cnnlab_teacher"])
 
 

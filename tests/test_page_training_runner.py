@@ -3,6 +3,7 @@ builder hand-over; compare, resume and delete saved runs; a sweep queued and com
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -240,7 +241,7 @@ def test_sweep_queued_and_compared(monkeypatch):
     assert best and "lr=" in best[0]
     rows = next(df.value for df in at.dataframe if "lr" in df.value.columns and "message" in df.value.columns)
     assert rows["lr"].tolist() == [0.01, 0.001] and rows["status"].tolist() == ["done", "done"]
-    assert "Parallel coordinates: settings → test acc" in chart_titles(at)   # the sweep's lr → test accuracy
+    assert "'subtitle': 'settings → test acc, one line per run'" in chart_titles(at)   # the sweep's lr → test acc
 
 
 def test_stop_while_the_data_loads_is_a_cancel_not_a_failure(monkeypatch):
@@ -439,14 +440,36 @@ def test_runs_comparison_smooths_groups_and_draws_parallel_coordinates(monkeypat
     at.multiselect(key="tr_compare").set_value(ids).run()
     assert not at.exception
     titles = chart_titles(at)
-    assert "Loss per epoch: solid train, dashed validation" in titles and "Parallel coordinates" in titles
-    assert "(smoothed)" not in titles
+    assert "'text': 'Loss per epoch', 'subtitle': 'solid train, dashed validation'}" in titles
+    assert "Parallel coordinates" in titles and "smoothed" not in titles
     at.toggle(key="tr_cmp_smooth").set_value(True).run()
     titles = chart_titles(at)
-    assert "Loss per epoch: solid train, dashed validation (smoothed)" in titles
+    # Short titles, the rest as a subtitle: a half-width chart no longer cuts "(smooth…"
+    assert "'text': 'Loss per epoch', 'subtitle': 'solid train, dashed validation, smoothed'}" in titles
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert all(len(str((s.get("title") or {}).get("text", ""))) <= 40 for s in specs if isinstance(s.get("title"), dict))
+    # Parallel coordinates keep every axis's name (Vega's overlap culling is off).
+    parallel = next(s for s in specs if "Parallel" in str(s.get("title")))
+    assert '"labelOverlap": false' in json.dumps(parallel)
     # Grouped by the seed-less settings: the two lr=0.01 seeds are one group with a band.
     at.selectbox(key="tr_cmp_group_by").set_value("settings except the seed").run()
     assert not at.exception
     assert any("lr=0.01 (2 runs)" in c.value and "lr=0.001 (1 run)" in c.value for c in at.caption)
     titles = chart_titles(at)
     assert "mean ± std over each group" in titles
+
+
+def test_the_runs_tab_says_when_runs_end_near_chance(monkeypatch):
+    """A sweep whose every run ends at chance (11.7 % on 10 classes) gets a word, not silence."""
+    from cnnkit.store import update_run
+
+    patch_dataset(monkeypatch, tiny_dataset())
+    runs = [train(TrainConfig(dataset="tiny", model=tiny_spec(), epochs=1, seed=seed, name=f"chance {seed}"))
+            for seed in (0, 1)]
+    for run in runs:   # 4 classes: chance is 25 %
+        update_run(Path(run.run_dir), test_accuracy=0.26)
+    at = make_app_test("training_runner", timeout=150)
+    assert not at.exception
+    notes = [w.value for w in at.warning if "near chance" in w.value]
+    assert len(notes) == 1 and "runs end near chance (25 % for 4 classes): this network has not learnt yet: train " \
+        "more epochs, raise the learning rate (or add warm-up), or use more training images." in notes[0], notes

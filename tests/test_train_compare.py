@@ -75,6 +75,12 @@ def test_group_by_a_setting_and_by_the_seedless_config():
     assert compare.group_runs({"a": {"seed": 0}, "b": {"seed": 1}}) == {"same settings": ["a", "b"]}
 
 
+def test_a_run_without_a_dropout_setting_joins_dropout_0():
+    configs = {"a": {"dropout": None, "seed": 0}, "b": {"dropout": 0.0, "seed": 1}, "c": {"dropout": 0.5, "seed": 0}}
+    assert compare.group_runs(configs, by="dropout") == {"dropout=0": ["a", "b"], "dropout=0.5": ["c"]}
+    assert compare.group_runs(configs) == {"dropout=0": ["a", "b"], "dropout=0.5": ["c"]}
+
+
 def test_mean_std_uses_the_sample_std():
     # [1, 2, 3]: mean 2, squared deviations 1 + 0 + 1 = 2, / (n - 1) = 1 -> std 1
     assert compare.mean_std([1, 2, 3]) == (2.0, 1.0, 3)
@@ -124,3 +130,13 @@ def test_parallel_rows_one_per_run_and_axis_with_the_metric_last():
     assert by[("a", "optimizer")]["position"] == 1.0 and by[("a", "optimizer")]["value"] == "sgd"
     assert by[("a", "test acc")]["order"] == 2 and by[("b", "test acc")]["position"] == 0.0
     assert by[("b", "lr")]["value"] == "0.001" and by[("b", "lr")]["test acc"] == 0.6
+
+
+def test_near_chance_by_the_number_of_classes():
+    from cnnkit.train import report
+
+    assert report.near_chance(0.117, 10) and not report.near_chance(0.2, 10)
+    assert report.near_chance(0.40, 3) and not report.near_chance(0.45, 3)
+    assert not report.near_chance(None, 10) and not report.near_chance(0.5, 1)
+    assert report.chance_note([0.8, 0.9], 10) == ""
+    assert report.chance_note([0.11], 10).startswith("This run ends near chance (10 % for 10 classes)")

@@ -23,8 +23,12 @@ from ui.text import plain
 LINKS = "ca_links"  # session state: [(name, link)] made in this session (their keys are not kept elsewhere)
 
 
+JOIN_TARGET = "ca_target"  # session state: where the join links land ("" = Home, else a lesson id)
+LESSONS_PAGE = "pages/lessons.py"
+
+
 def app_base_url() -> str:
-    """This app's address without a page or query string: where a join link lands (Home)."""
+    """This app's address without a page or query string: Home, where a join link lands unless it names a lesson."""
     try:
         url = st.context.url or ""
     except Exception:
@@ -35,7 +39,13 @@ def app_base_url() -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
 
 
-def join_link(name: str, key: str) -> str:
+def join_link(name: str, key: str, lesson_id: str = "") -> str:
+    """The student's link: Home, or with `lesson_id` that lesson on the Lessons page (the class starts there)."""
+    from ui.links import page_url_path
+
+    if lesson_id:
+        return (app_base_url() + page_url_path(LESSONS_PAGE) + "?"
+                + urlencode({"lesson": lesson_id, NAME_PARAM: name, KEY_PARAM: key}))
     return app_base_url() + "?" + urlencode({NAME_PARAM: name, KEY_PARAM: key})
 
 
@@ -55,13 +65,27 @@ def _make_links() -> None:
         except ValueError as exc:  # taken already, or not a name
             problems.append(f"{plain(line, 60)}: {plain(exc)}")
         else:
-            links.append((name, join_link(name, key)))
+            links.append((name, join_link(name, key, st.session_state.get(JOIN_TARGET) or "")))
     st.session_state[LINKS] = links
     st.session_state["ca_problems"] = problems
 
 
+def _lesson_titles() -> dict[str, str]:
+    """"" (Home) and every lesson id -> what the choice shows."""
+    from cnnkit import lessons
+
+    try:
+        listed = lessons.list_lessons()
+    except (OSError, ValueError):   # a damaged course: the links still land on Home
+        listed = []
+    return {"": "Home", **{lesson.id: f"Lesson: {lesson.title}" for lesson in listed}}
+
+
 def render_join_links() -> None:
     st.text_area("The class's names, one per line", key="ca_names", placeholder="Anna\nBen\nCleo")
+    titles = _lesson_titles()
+    st.selectbox("The links open", list(titles), format_func=titles.get, key=JOIN_TARGET,
+                 help="Home, or a lesson: the class starts on it, each student under their own name.")
     st.button("Make join links", key="ca_make", on_click=_make_links,
               help="Each name is kept for its student: only the link's holder can use it.")
     for problem in st.session_state.pop("ca_problems", []):

@@ -7,6 +7,7 @@ labelled "quick" in every table and chart title."""
 from __future__ import annotations
 
 import math
+import time
 from typing import Optional, Sequence
 
 import altair as alt
@@ -28,8 +29,11 @@ CURVE_TITLES = {"train_loss": "Training loss", "val_loss": "Validation loss", "t
 SOURCE_DASH = alt.Scale(domain=["ours", "report"], range=[[1, 0], [6, 4]])
 # Shared by the band and the line layers (one merged legend): full-strength symbols, not the band's faint fill.
 ARM_LEGEND = alt.Legend(title="arm", symbolType="stroke", symbolOpacity=1, symbolStrokeWidth=3)
-# Shades for the difference column; the "how close" column says the same in words.
+# Shades for the full-mode difference column; the "how close" column says the same in words.
 VERDICT_COLOURS = {"close": "#d3f9d8", "ours higher": "#d0ebff", "ours lower": "#ffe3e3", "no report figure": ""}
+# Shades of the effect's verdict (cnnkit.lessons.verdict); the verdict column says it in words.
+EFFECT_COLOURS = {"reproduced": "#d3f9d8", "not reproduced": "#ffe3e3", "within noise": "#fff3bf"}
+EFFECT = "verdict"
 
 
 def _fmt(metric: str, value: Optional[float]) -> str:
@@ -49,74 +53,190 @@ def verdict(metric: str, difference: Optional[float], std: Optional[float]) -> s
     return "ours higher" if difference > 0 else "ours lower"
 
 
+def result_label(result) -> str:
+    """Which result this is, in one line: mode, seeds, where it trained (threads used), when, and whose."""
+    when = time.strftime("%Y-%m-%d", time.localtime(result.created)) if result.created else "date not recorded"
+    whose = "shipped with the install" if result.shipped else f"run by {owner_label(result.owner)}"
+    return (f"{result.mode} mode · {len(result.seeds)} seed(s) per arm · "
+            f"{result.device_label or result.device or 'device not recorded'} · {when} · {whose}")
+
+
 def comparison_frame(lesson, result) -> pd.DataFrame:
+    """Absolute figures, ours beside the report's. Quick mode trains less, so its absolute figures are lower by
+    design: its table has no "how close" judgement (the effect table judges it)."""
     rows = []
+    quick = result.mode == "quick"
     for row in lessons.comparison_rows(lesson, result):
         metric = row["metric"]
         ours = _fmt(metric, row["ours_mean"])
         if row["ours_mean"] is not None and row.get("ours_std") is not None:
             ours += f" ± {_fmt(metric, row['ours_std'])}"
-        rows.append({"arm": row["arm_label"] + (f" · {row['at']}" if row.get("at") else ""),
-                     "figure": METRIC_NAMES.get(metric, metric),
-                     "ours" + (" (quick)" if row.get("quick") else ""): ours, "seeds": row["n"],
-                     "report": _fmt(metric, row["reported"]),
-                     "difference": "—" if row["difference"] is None else
-                     f"{row['difference']:+.2f}" if metric in PERCENT else f"{row['difference']:+.3f}",
-                     "how close": verdict(metric, row["difference"], row.get("ours_std"))})
+        entry = {"arm": row["arm_label"] + (f" · {row['at']}" if row.get("at") else ""),
+                 "figure": METRIC_NAMES.get(metric, metric),
+                 "ours" + (" (quick)" if quick else ""): ours, "seeds": row["n"],
+                 "report": _fmt(metric, row["reported"]),
+                 "difference": "—" if row["difference"] is None else
+                 f"{row['difference']:+.2f}" if metric in PERCENT else f"{row['difference']:+.3f}"}
+        if not quick:
+            entry["how close"] = verdict(metric, row["difference"], row.get("ours_std"))
+        rows.append(entry)
     return pd.DataFrame(rows)
 
 
 def effect_frame(lesson, result) -> pd.DataFrame:
-    """Each arm's test accuracy against the first arm's, ours and the report's, in points: the effect a lesson is
-    about, comparable even in quick mode (whose absolute figures are lower than the report's)."""
+    """Each arm's test accuracy minus the first arm's, the report's against ours seed by seed (mean ± std), and the
+    verdict (cnnkit.lessons.verdict): the effect a lesson is about, comparable in quick mode too."""
     first = lesson.arms[0]
-    base_ours = result.arm(first.id).mean("test_accuracy") if result.arm(first.id) else None
     rows = []
-    for arm in lesson.arms[1:]:
-        ours = result.arm(arm.id).mean("test_accuracy") if result.arm(arm.id) else None
-        ours_delta = ours - base_ours if ours is not None and base_ours is not None else None
-        reported_delta = (arm.reported.test_accuracy - first.reported.test_accuracy
-                          if arm.reported.test_accuracy is not None and first.reported.test_accuracy is not None
-                          else None)
-        same = (None if ours_delta is None or reported_delta is None
-                else "yes" if (ours_delta > 0) == (reported_delta > 0) else "no")
-        rows.append({"arm": f"{arm.label} − {first.label}",
-                     "ours" + (" (quick)" if result.mode == "quick" else ""): _delta(ours_delta),
-                     "report": _delta(reported_delta), "same direction": same or "—"})
+    for v in lessons.arm_verdicts(lesson, result):
+        ours = "—" if v.mean is None else f"{v.mean:+.2f}" + (f" ± {v.std:.2f}" if v.std is not None else "")
+        rows.append({"arm": f"{v.label} − {first.label}",
+                     "report": "—" if v.report_diff is None else f"{v.report_diff:+.2f}",
+                     "ours" + (" (quick)" if result.mode == "quick" else ""): ours,
+                     "per seed": ", ".join(f"{d:+.1f}" for d in v.ours_diffs) or "—",
+                     "seeds agreeing": f"{v.agreeing} of {len(v.ours_diffs)}" if v.ours_diffs else "—",
+                     EFFECT: v.verdict + (" (one seed)" if v.one_seed else "")})
     return pd.DataFrame(rows)
 
 
-def _delta(value: Optional[float]) -> str:
-    return "—" if value is None else f"{value:+.2f} points"
+def effect_chart(lesson, result) -> Optional[alt.LayerChart]:
+    """The effect per seed: each seed of ours a dot, ours' mean ± std a bar, the report's a diamond, per arm."""
+    rows = []
+    for v in lessons.arm_verdicts(lesson, result):
+        for offset, diff in zip(v.seeds, v.ours_diffs):
+            rows.append({"arm": v.label, "what": "ours, one seed", "points": diff, "seed": offset})
+        if v.mean is not None:
+            spread = v.std or 0.0
+            rows.append({"arm": v.label, "what": "ours, mean ± std", "points": v.mean, "low": v.mean - spread,
+                         "high": v.mean + spread})
+        if v.report_diff is not None:
+            rows.append({"arm": v.label, "what": "the report", "points": v.report_diff})
+    if not any(r["what"] == "ours, one seed" for r in rows):
+        return None
+    frame = pd.DataFrame(rows)
+    order = [a.label for a in lesson.arms[1:]]
+    shapes = alt.Scale(domain=["ours, one seed", "ours, mean ± std", "the report"],
+                       range=["circle", "stroke", "diamond"])
+    colours = alt.Scale(domain=["ours, one seed", "ours, mean ± std", "the report"],
+                        range=["#0072B2", "#0072B2", "#D55E00"])
+    y = alt.Y("arm:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False))
+    x_title = f"test accuracy minus {lesson.arms[0].label}'s (points)"
+    points = alt.Chart(frame).transform_filter("datum.what != 'ours, mean ± std'").mark_point(
+        size=90, filled=True, opacity=0.8).encode(
+        x=alt.X("points:Q", title=x_title), y=y, shape=alt.Shape("what:N", scale=shapes, title=None),
+        color=alt.Color("what:N", scale=colours, title=None),
+        tooltip=["arm:N", "what:N", alt.Tooltip("points:Q", format="+.2f"), "seed:Q"])
+    spread = alt.Chart(frame).transform_filter("datum.what == 'ours, mean ± std'")
+    bars = spread.mark_rule(strokeWidth=2, color="#0072B2").encode(x="low:Q", x2="high:Q", y=y)
+    means = spread.mark_tick(thickness=3, size=22, color="#0072B2").encode(
+        x="points:Q", y=y, tooltip=["arm:N", alt.Tooltip("points:Q", format="+.2f", title="ours, mean"),
+                                    alt.Tooltip("low:Q", format="+.2f"), alt.Tooltip("high:Q", format="+.2f")])
+    zero = alt.Chart(pd.DataFrame({"points": [0.0]})).mark_rule(color="#999", strokeDash=[4, 4]).encode(x="points:Q")
+    return (zero + bars + means + points).properties(
+        title=alt.TitleParams("The effect, seed by seed", subtitle="dots: our seeds; bar: mean ± std; "
+                                                                   "diamond: the report"),
+        height=max(120, 48 * len(order)))
+
+
+def render_verdict(lesson, result) -> None:
+    """The lesson's verdict in one line, coloured by it (and said in words)."""
+    verdict_ = lessons.lesson_verdict(lesson, result)
+    show = {"reproduced": st.success, "not reproduced": st.error, "within noise": st.warning}.get(verdict_.verdict,
+                                                                                                   st.info)
+    show(escape_markdown(f"Verdict ({result.mode} mode): {verdict_.text}"))
+
+
+def chance_notes(lesson, result) -> list[str]:
+    """One sentence per arm whose mean test accuracy is near chance (it has not learnt yet)."""
+    from cnnkit.train.report import chance_note
+
+    notes = []
+    for arm in lesson.arms:
+        ours = result.arm(arm.id)
+        mean = ours.mean("test_accuracy") if ours is not None else None
+        if mean is None or not ours.classes:
+            continue
+        note = chance_note([mean / 100.0], len(ours.classes), what="arm")
+        if note:
+            notes.append(f"{arm.label}: {note.replace('This arm ends', 'ends')}")
+    return notes
 
 
 def render_comparison(lesson, result) -> None:
     quick = result.mode == "quick"
-    where = "shipped with the install" if result.shipped else f"run by {owner_label(result.owner)}"
-    st.subheader("Ours against the report" + (" (quick)" if quick else ""))
-    st.caption(escape_markdown(
-        f"{'Quick mode: a subset and fewer epochs, so expect lower figures than the report; the effect is the point. ' if quick else ''}"
-        f"{len(result.seeds)} seed(s) per arm on {result.device_label or result.device or 'an unknown device'}, "
-        f"{where}. "
-        "Ours is the mean ± the standard deviation over the seeds."))
+    st.subheader(("Quick" if quick else "Full") + "-mode result")
+    st.caption(escape_markdown(result_label(result) + ". Ours is the mean ± the standard deviation over the seeds."))
+    for note in chance_notes(lesson, result):
+        st.warning(escape_markdown(note))
+    if len(lesson.arms) > 1:
+        render_verdict(lesson, result)
+        effect = effect_frame(lesson, result)
+        if not effect.empty:
+            st.markdown("**The effect**: each arm's test accuracy minus the first arm's, the report's against ours"
+                        + (" (the point of quick mode: its absolute figures are lower by design)" if quick else ""))
+            styled = effect.style.apply(lambda row: [f"background-color: {EFFECT_COLOURS.get(row[EFFECT].split(' (')[0], '')}"
+                                                     if col in (EFFECT, effect.columns[2]) else "" for col in row.index],
+                                        axis=1)
+            st.dataframe(styled, hide_index=True, width="stretch")
+            chart = effect_chart(lesson, result)
+            if chart is not None:
+                st.altair_chart(chart, width="stretch")
     frame = comparison_frame(lesson, result)
     if frame.empty:
         st.info("No figures to compare yet.")
         return
-    styled = frame.style.apply(lambda row: [f"background-color: {VERDICT_COLOURS.get(row['how close'], '')}"
-                                            if col in ("difference", "how close") else "" for col in row.index], axis=1)
-    st.dataframe(styled, hide_index=True, width="stretch")
-    effect = effect_frame(lesson, result)
-    if not effect.empty and (effect.iloc[:, 1] != "—").any():
-        st.markdown("**The effect**: test accuracy of each arm minus the first arm's"
-                    + (" (comparable even in quick mode)" if quick else ""))
-        st.dataframe(effect, hide_index=True, width="stretch")
+    st.markdown("**Absolute figures**" + (": quick mode trains on fewer images for fewer epochs, so expect them "
+                                           "lower than the report's; the effect above is what to compare"
+                                           if quick else ""))
+    if quick:
+        st.dataframe(frame, hide_index=True, width="stretch")
+    else:
+        styled = frame.style.apply(lambda row: [f"background-color: {VERDICT_COLOURS.get(row['how close'], '')}"
+                                                if col in ("difference", "how close") else "" for col in row.index],
+                                   axis=1)
+        st.dataframe(styled, hide_index=True, width="stretch")
     for arm in lesson.arms:
         ours = result.arm(arm.id)
         if ours is not None and ours.message:
             st.caption(escape_markdown(f"{arm.label}: {ours.message}"))
         if arm.reported.notes:
             st.caption(escape_markdown(f"The report's figures for {arm.label}: {arm.reported.notes}"))
+
+
+def modes_frame(lesson, results: dict) -> pd.DataFrame:
+    """Quick and full side by side: per arm our mean test accuracy in each mode that has a result (its column says
+    the mode, seeds and device), and the report's."""
+    rows = []
+    for arm in lesson.arms:
+        row = {"arm": arm.label}
+        for mode, result in results.items():
+            if result is None:
+                continue
+            ours = result.arm(arm.id)
+            summary = (ours.metrics.get("test_accuracy") or {}) if ours else {}
+            text = _fmt("test_accuracy", summary.get("mean"))
+            if summary.get("std") is not None:
+                text += f" ± {summary['std']:.2f}"
+            row[f"{mode}: {len(result.seeds)} seed(s), {result.device_label or result.device}"] = text
+        row["report"] = _fmt("test_accuracy", arm.reported.test_accuracy)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def render_modes(lesson, results: dict, shown: str) -> None:
+    """Both modes' results at a glance (a new run of one mode never hides the other's), each labelled."""
+    present = {m: r for m, r in results.items() if r is not None}
+    if not present:
+        return
+    st.subheader("Results: quick and full")
+    for mode, result in present.items():
+        verdict_ = lessons.lesson_verdict(lesson, result) if len(lesson.arms) > 1 else None
+        st.caption(escape_markdown(f"{result_label(result)}" + (f" · verdict: {verdict_.verdict}" if verdict_ else "")))
+    st.dataframe(modes_frame(lesson, present), hide_index=True, width="stretch")
+    missing = [m for m in results if results[m] is None]
+    st.caption(escape_markdown(
+        f"Test accuracy (%) per mode. Below: the {shown}-mode result in detail; switch Mode above to see the other."
+        + (f" No {missing[0]}-mode result yet." if missing else "")))
 
 
 def curves_chart(rows: Sequence[dict], curve: str, labels: dict[str, str], quick: bool) -> Optional[alt.LayerChart]:
@@ -317,5 +437,6 @@ def render_predictions(lesson, result, owner: str, teacher: bool) -> None:
                                     for c in ("guessed margin", "margin off by")})
 
 
-__all__ = ["comparison_frame", "curves_chart", "effect_frame", "render_comparison", "render_curves", "render_per_class",
+__all__ = ["chance_notes", "comparison_frame", "curves_chart", "effect_chart", "effect_frame", "modes_frame",
+           "render_comparison", "render_modes", "render_verdict", "result_label", "render_curves", "render_per_class",
            "render_predictions", "render_resolutions", "resolution_rows", "verdict", "winner"]

@@ -24,14 +24,19 @@ def lesson_label(lesson) -> str:
     return f"{lesson.title}{where}{mine}"
 
 
-def render_index(all_lessons: Sequence, statuses: dict[str, str], page: str) -> None:
-    """The course at a glance (one table), then every lesson grouped by topic (in the course's topic order),
-    each a link with its status."""
+def render_index(all_lessons: Sequence, statuses: dict[str, str], page: str,
+                 verdicts: Optional[dict[str, dict[str, str]]] = None) -> None:
+    """The course at a glance (one table: status and the verdict per mode), then every lesson grouped by topic (in
+    the course's topic order), each a link with its status."""
     by_topic = lessons.lessons_by_topic(list(all_lessons))
+    verdicts = verdicts or {}
     st.dataframe([{"topic": topic, "lesson": lesson.title, "report": lesson.section or lesson.report,
-                   "arms": len(lesson.arms), "status": STATUS_LABELS.get(statuses.get(lesson.id, "not run"), "")}
+                   "arms": len(lesson.arms), "status": STATUS_LABELS.get(statuses.get(lesson.id, "not run"), ""),
+                   **{f"verdict ({mode})": verdicts.get(lesson.id, {}).get(mode, "—") for mode in lessons.MODES}}
                   for topic, members in by_topic.items() for lesson in members],
                  hide_index=True, width="stretch")
+    st.caption("Verdict: does our result show the report's direction, each arm against the first? reproduced, not "
+               "reproduced, or within noise (our seeds' spread is larger than the difference).")
     for topic, members in by_topic.items():
         st.header(topic.capitalize())  # h2 under the page title (axe: heading order)
         for lesson in members:
@@ -96,9 +101,13 @@ def _column(arm, arms) -> str:
 
 def render_arms(lesson, mode: str) -> None:
     st.subheader("The arms")
+    labels = {arm.id: arm.label for arm in lesson.arms}
     for arm in lesson.arms:
         if arm.description:
             st.caption(escape_markdown(f"{arm.label}: {arm.description}"))
+        if arm.start_from:
+            st.caption(escape_markdown(f"{arm.label} starts from the trained network of “{labels[arm.start_from]}” "
+                                       "(its run of the same seed; this arm's run waits for it)."))
     frame = settings_table(lesson, mode)
     if frame.empty:
         return
@@ -107,9 +116,27 @@ def render_arms(lesson, mode: str) -> None:
         lambda row: ["background-color: #fff3bf; font-weight: 600" if row[DIFFERS] else "" for _ in row], axis=1)
     st.dataframe(styled, hide_index=True, width="stretch")
     st.caption(f"Settings of {mode} mode; the shaded rows (differs = yes) are what this lesson changes.")
+    if lesson.defaulted:
+        taken = ", ".join(f"{name} {format_setting(value)}" for name, value in lesson.defaulted.items())
+        st.caption(escape_markdown(f"Not set in the lesson's file, so the lessons' defaults: {taken} (see "
+                                   "docs/lessons.md); set them in the file's [defaults] to change them."))
 
 
 # --- Predict first -------------------------------------------------------------------------------
+def render_class_guesses(lesson) -> None:
+    """For the teacher, before and after the run: every guess of the class with its margin (not only a count)."""
+    guesses = lessons.predictions(lesson.id)
+    if not guesses:
+        st.caption("No guesses from the class yet.")
+        return
+    labels = {arm.id: arm.label for arm in lesson.arms}
+    st.caption(f"The class's guesses ({len(guesses)}):")
+    st.dataframe(pd.DataFrame([{"student": g.get("owner") or "guest",
+                                "guessed arm": labels.get(g.get("arm_id"), g.get("arm_id")),
+                                "by (points)": float(g.get("margin_points", 0.0))} for g in guesses]),
+                 hide_index=True, width="stretch",
+                 column_config={"by (points)": st.column_config.NumberColumn(format="%.1f")})
+
 def revealed_key(lesson_id: str) -> str:
     return f"ls_revealed_{lesson_id}"
 
@@ -154,5 +181,5 @@ def render_predict_first(lesson, owner: str) -> bool:
     return False
 
 
-__all__ = ["render_arms", "render_header", "render_index", "render_notes", "render_predict_first",
+__all__ = ["render_arms", "render_class_guesses", "render_header", "render_index", "render_notes", "render_predict_first",
            "settings_table"]

@@ -74,7 +74,7 @@ def runs_curve_chart(runs: Sequence[ComparedRun], metric: str, weight: float) ->
     rows = compare.smooth_rows(rows, weight, series=("run", "split")) if weight else rows
     frame = pd.DataFrame(compare.decimate_series(rows, MAX_POINTS, series=("run", "split")))
     scale = colour_scale([r.key for r in runs], {r.key: r.label for r in runs})
-    title = f"{metric.capitalize()} per epoch: solid train, dashed validation" + (" (smoothed)" if weight else "")
+    title = chart_title(f"{metric.capitalize()} per epoch", "solid train, dashed validation", weight)
     return _line_layers(frame, "epoch", metric, scale, bool(weight), True, "epoch").properties(
         title=title, height=_height(len(runs)))
 
@@ -88,9 +88,16 @@ def step_loss_chart(runs: Sequence[ComparedRun], weight: float) -> Optional[alt.
     rows = compare.smooth_rows(rows, weight, series=("run",)) if weight else rows
     frame = pd.DataFrame(compare.decimate_series(rows, MAX_POINTS, series=("run",)))
     scale = colour_scale([r.key for r in runs if r.steps], {r.key: r.label for r in runs})
-    title = "Training loss every few steps" + (" (smoothed)" if weight else "")
+    title = chart_title("Training loss every few steps", "", weight)
     return _line_layers(frame, "epoch", "training loss", scale, bool(weight), False, "epoch").properties(
         title=title, height=_height(len(runs)))
+
+
+def chart_title(title: str, subtitle: str = "", weight: float = 0.0) -> alt.TitleParams:
+    """A short title and the rest as a subtitle: a chart in half the page's width cuts a long title ("(smooth…")."""
+    parts = [subtitle] if subtitle else []
+    parts += ["smoothed"] if weight else []
+    return alt.TitleParams(title, subtitle=", ".join(parts)) if parts else alt.TitleParams(title)
 
 
 def _height(runs: int) -> int:
@@ -118,7 +125,7 @@ def band_chart(runs: Sequence[ComparedRun], groups: dict[str, list[str]], metric
     line = base.mark_line(point=True).encode(
         y="mean:Q", tooltip=["group:N", "epoch:Q", alt.Tooltip("mean:Q", format=".4f"),
                              alt.Tooltip("std:Q", format=".4f"), alt.Tooltip("n:Q", title="runs at this epoch")])
-    title = f"Validation {metric}: mean ± std over each group's runs" + (" (smoothed)" if weight else "")
+    title = chart_title(f"Validation {metric}", "mean ± std over each group's runs", weight)
     return (band + line).properties(title=title, height=300)
 
 
@@ -127,7 +134,9 @@ def parallel_chart(rows: Sequence[dict], metric: str) -> alt.LayerChart:
     frame = pd.DataFrame(rows)
     frame["axis"] = [f"{a} (log scale)" if scale == "log" else a for a, scale in zip(frame["axis"], frame["scale"])]
     axes = frame.drop_duplicates("axis").sort_values("order")["axis"].tolist()
-    base = alt.Chart(frame).encode(x=alt.X("axis:N", sort=axes, title=None, axis=alt.Axis(labelAngle=0)))
+    # Every axis keeps its name: Vega culls overlapping labels by default (half of them vanished); tilted instead.
+    base = alt.Chart(frame).encode(x=alt.X("axis:N", sort=axes, title=None,
+                                           axis=alt.Axis(labelAngle=-20, labelOverlap=False, labelLimit=200)))
     lines = base.mark_line(strokeWidth=2).encode(
         y=alt.Y("position:Q", axis=None, scale=alt.Scale(domain=[-0.05, 1.05])),
         detail="run:N", color=alt.Color(f"{metric}:Q", scale=alt.Scale(scheme="viridis"), title=metric),
@@ -140,8 +149,8 @@ def parallel_chart(rows: Sequence[dict], metric: str) -> alt.LayerChart:
              + labels.mark_text(align="left", dx=4, fontSize=11, color="#333"))
     # One vertical axis line per setting, as parallel-coordinate charts draw them.
     rules = alt.Chart(pd.DataFrame({"axis": axes})).mark_rule(color="#999").encode(x=alt.X("axis:N", sort=axes))
-    return (rules + lines + ticks).properties(title=f"Parallel coordinates: settings → {metric} (one line per run)",
-                                              height=320)
+    return (rules + lines + ticks).properties(
+        title=alt.TitleParams("Parallel coordinates", subtitle=f"settings → {metric}, one line per run"), height=320)
 
 
 def _show(chart) -> None:

@@ -84,8 +84,10 @@ def confusion_chart(confusion: Sequence[Sequence[int]], classes: Sequence[str]) 
     """Heatmap with counts; clicking a cell selects it (selection "cell" with fields true, predicted)."""
     frame = pd.DataFrame(report.confusion_rows(confusion, classes))
     base = alt.Chart(frame).encode(
-        x=alt.X("predicted:N", sort=list(classes), title="predicted"),
-        y=alt.Y("true:N", sort=list(classes), title="true"))
+        # labelOverlap off: Vega would otherwise drop every other class name when they crowd (10 classes).
+        x=alt.X("predicted:N", sort=list(classes), title="predicted",
+                axis=alt.Axis(labelOverlap=False, labelAngle=-45, labelLimit=120)),
+        y=alt.Y("true:N", sort=list(classes), title="true", axis=alt.Axis(labelOverlap=False, labelLimit=120)))
     pick = alt.selection_point(name=CELL_SELECTION, fields=["true", "predicted"], on="click", clear=False,
                               empty=False)
     cells = base.mark_rect(stroke="#333").encode(

@@ -70,7 +70,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from cnnkit.fileio import file_signature
-from cnnkit.lessons.schema import (ARM_KINDS, CURVE_NAMES, FRACTION_METRICS, LAB_FIELDS, PER_CLASS_FIELDS,
+from cnnkit.lessons.schema import (ARM_KINDS, ARM_SOURCE_PREFIX, CURVE_NAMES, FRACTION_METRICS, LAB_FIELDS,
+                                   LESSON_DEFAULTS, PER_CLASS_FIELDS,
                                    PERCENT_METRICS, RESOLUTION_METHODS, TOPICS, Lesson, LessonArm, LessonFileError,
                                    ReportedFigures, _with_quick)
 from cnnkit.fileio import DamagedFile, data_depth, nesting_depth, read_text_bounded
@@ -97,7 +98,8 @@ ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _LESSON_KEYS = {"id", "title", "topic", "question", "report", "section", "look_at", "conclusion", "filled_in",
                 "inconsistencies", "substitutes", "defaults", "quick", "arms", "quick_note",
                 "quick_limit"}
-_ARM_KEYS = {"id", "label", "kind", "config", "quick", "reported", "description", "original_source", "original_model"}
+_ARM_KEYS = {"id", "label", "kind", "config", "quick", "reported", "description", "original_source", "original_model",
+             "start_from"}
 _REPORTED_KEYS = {f.name for f in fields(ReportedFigures)}
 
 
@@ -404,6 +406,7 @@ def lesson_from_data(data: Any, path: Path | str = "lesson.toml", source: str = 
     defaults = check.table(data, "defaults", "defaults")
     shared_quick = check.table(data, "quick", "quick")
     _check_setting_types(check, defaults, "defaults")
+    defaults, defaulted = _with_lesson_defaults(defaults, data.get("arms"))
     _check_setting_types(check, shared_quick, "quick", skip=LAB_FIELDS)
     arms_data = data.get("arms")
     if not isinstance(arms_data, list) or not arms_data:
@@ -435,6 +438,7 @@ def lesson_from_data(data: Any, path: Path | str = "lesson.toml", source: str = 
             _check_lab_settings(check, _with_quick(kind, config, quick), f"{where}.quick")
         else:
             config = {**defaults, **own}
+            start_from = _start_from(check, arm_data, config, arms, where)
             _check_train_settings(check, config, f"{where}.config")
             _check_train_settings(check, _with_quick(kind, config, quick), f"{where}.quick")
         original_source, original_model = _original(check, arm_data, kind, config, quick, where)
@@ -444,7 +448,8 @@ def lesson_from_data(data: Any, path: Path | str = "lesson.toml", source: str = 
                               config=config, quick=quick, reported=reported,
                               description=check.text(arm_data, "description", f"{where}.description",
                                                      limit=MAX_LONG_TEXT),
-                              original_source=original_source, original_model=original_model))
+                              original_source=original_source, original_model=original_model,
+                              start_from=start_from if kind == "train" else ""))
     for arm in arms:
         arm.differs = _differs(arms[0].config, arm.config) if arm is not arms[0] else []
     return Lesson(
@@ -455,9 +460,52 @@ def lesson_from_data(data: Any, path: Path | str = "lesson.toml", source: str = 
         conclusion=check.text(data, "conclusion", "conclusion", limit=MAX_LONG_TEXT),
         filled_in=check.texts(data, "filled_in", "filled_in"),
         inconsistencies=check.texts(data, "inconsistencies", "inconsistencies"),
-        substitutes=check.texts(data, "substitutes", "substitutes"),
+        substitutes=check.texts(data, "substitutes", "substitutes"), defaulted=defaulted,
         quick_note=check.text(data, "quick_note", "quick_note", limit=MAX_LONG_TEXT),
         quick_limit=check.text(data, "quick_limit", "quick_limit", limit=MAX_LONG_TEXT), source=source, path=str(path))
+
+
+def _start_from(check: _Check, arm_data: dict, config: dict, earlier: list[LessonArm], where: str) -> str:
+    """The earlier arm a chained arm starts from ("" for none); sets its transfer model's source to "arm:<id>"
+    (the runner replaces it with that arm's run of the same seed)."""
+    start_from = check.text(arm_data, "start_from", f"{where}.start_from")
+    model = config.get("model")
+    source = model.get("source", "") if isinstance(model, dict) else ""
+    if not start_from:
+        if isinstance(source, str) and source.startswith(ARM_SOURCE_PREFIX):
+            raise check.fail(f"{where}.config.model.source", f"\"{source[:40]}\" names an arm: write "
+                                                             f"start_from = \"{source[len(ARM_SOURCE_PREFIX):][:40]}\" instead")
+        return ""
+    if arm_data.get("kind", "train") != "train":
+        raise check.fail(f"{where}.start_from", "is for train arms")
+    ids = [arm.id for arm in earlier]
+    if start_from not in ids:
+        raise check.fail(f"{where}.start_from", f"\"{start_from[:40]}\" is not an earlier arm of this lesson"
+                                                + (f"; earlier arms: {', '.join(ids)}" if ids else
+                                                   " (the first arm cannot start from another)"))
+    if earlier[ids.index(start_from)].kind != "train":
+        raise check.fail(f"{where}.start_from", f"arm \"{start_from}\" is a resolution lab: start from a train arm")
+    if not isinstance(model, dict) or model.get("kind") != "transfer":
+        raise check.fail(f"{where}.config.model", "an arm with start_from needs a transfer model, e.g. "
+                                                  "{ kind = \"transfer\", strategy = \"last:1\" } (which layers train)")
+    wanted = ARM_SOURCE_PREFIX + start_from
+    if source and source != wanted:
+        raise check.fail(f"{where}.config.model.source", f"leave it out: start_from = \"{start_from}\" gives it")
+    config["model"] = {**model, "source": wanted}
+    return start_from
+
+
+def _with_lesson_defaults(defaults: dict, arms_data: Any) -> tuple[dict, dict]:
+    """([defaults] over LESSON_DEFAULTS, the LESSON_DEFAULTS taken: those no arm's config or base sets either)."""
+    own: set[str] = set(defaults)
+    for arm in arms_data if isinstance(arms_data, list) else []:
+        config = arm.get("config") if isinstance(arm, dict) else None
+        if isinstance(config, dict):
+            own |= set(config)
+            if isinstance(config.get("base"), dict):
+                own |= set(config["base"])
+    taken = {k: v for k, v in LESSON_DEFAULTS.items() if k not in own}
+    return {**LESSON_DEFAULTS, **defaults}, taken
 
 
 def _original(check: _Check, arm_data: dict, kind: str, config: dict, quick: dict,

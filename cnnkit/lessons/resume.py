@@ -14,7 +14,8 @@ from typing import Any, Optional
 from cnnkit.jobs import JobManager, get_job_manager, run_is_resumable
 from cnnkit.lessons.loader import get_lesson
 from cnnkit.lessons.results import save_result
-from cnnkit.lessons.runner import _find_lab_by_name, _find_run_by_name, _lab_job, _result_of_group
+from cnnkit.lessons.runner import (_chained_job, _find_lab_by_name, _find_run_by_name, _lab_job,
+                                   _result_of_group)
 
 # Settings that do not change what a run learns (where and how fast it ran, its label): ignored when two runs'
 # settings are compared.
@@ -68,9 +69,14 @@ def resume_group(group_id: str, manager: Optional[JobManager] = None, owner: str
     lesson = get_lesson(result.lesson_id)
     device = manager.backend.resolve_device(result.device or "auto")
     queued = 0
+    trained: dict[tuple, str] = {}     # (arm id, seed offset) -> its finished run folder, for chained arms
+    requeued: dict[tuple, str] = {}    # (arm id, seed offset) -> the job queued again for it now
     for entry in result.plan:
+        arm = lesson.arm(entry["arm_id"])
+        key = (arm.id, int(entry["seed"]) - lesson.arm_seed(arm))
         known = _known_job(manager, entry.get("job_id", ""), group_id)
         if known is not None and known.status in ("queued", "running", "done"):
+            requeued[key] = known.job_id
             continue                                  # this manager is still on it (or finished it)
         label = f"Lesson {lesson.title}: {lesson.arm(entry['arm_id']).label} (seed {entry['seed']})"
         meta = {"lesson_id": lesson.id, "arm_id": entry["arm_id"], "seed": entry["seed"]}
@@ -87,24 +93,43 @@ def resume_group(group_id: str, manager: Optional[JobManager] = None, owner: str
         run_dir = _find_run_by_name(entry["name"])
         record = store.load_run(run_dir) if run_dir is not None else None
         if record is not None and record.status == "done":
+            trained[key] = str(run_dir)
             continue
         if record is not None and run_is_resumable(record) and record.epochs_done > 0:
             config = _planned_config(lesson, entry, result.mode, device)
             entry["job_id"] = manager.submit_training(config, label=f"{label}, resumed after epoch {record.epochs_done}",
                                                       group=group_id, resume_from=str(run_dir),
                                                       owner=owner, teacher=True, kind="lesson", meta=meta)
+            requeued[key] = entry["job_id"]
             queued += 1
             continue
         if run_dir is not None:
             shutil.rmtree(run_dir, ignore_errors=True)  # broke before its first epoch: nothing to keep
         config = _planned_config(lesson, entry, result.mode, device)
+        if arm.start_from:                            # a chain: it starts from the earlier arm's run of its seed
+            source = (arm.start_from, key[1])
+            if source in trained:
+                config.model = {**config.model, "source": trained[source]}
+            elif source in requeued:
+                entry["job_id"] = manager.submit(
+                    _chained_job(config, requeued[source], manager, owner), label=label, device=device,
+                    group=group_id, owner=owner, teacher=True,
+                    meta={"kind": "lesson", **meta, "config": config.to_dict(), "starts_from": requeued[source]})
+                requeued[key] = entry["job_id"]
+                queued += 1
+                continue
+            else:
+                raise ValueError(f"{arm.id} starts from {arm.start_from}, whose run of seed {entry['seed']} "
+                                 "is neither finished nor queued")
         twin = find_finished_twin(config) if reuse_twins else None
         if twin is not None:
             entry["name"] = twin.config.get("name", entry["name"])
+            trained[key] = str(twin.run_dir)
             entry["job_id"] = ""
             continue
         entry["job_id"] = manager.submit_training(config, label=label, group=group_id, owner=owner, teacher=True,
                                                   kind="lesson", meta=meta)
+        requeued[key] = entry["job_id"]
         queued += 1
     save_result(result)
     return queued

@@ -117,6 +117,32 @@ def _lab_job(config: Any, owner: str):
     return job
 
 
+def _chained_job(config: Any, after: str, manager: JobManager, owner: str, poll_s: float = 0.5):
+    """The job function of an arm that starts from an earlier arm's trained network (start_from): wait for that
+    arm's job of the same seed (queued before it, so it ends first), put its run folder in as the transfer source,
+    then train. A failed or stopped earlier run fails this one with a message saying so."""
+    def job(context):
+        import cnnkit.transfer  # noqa: F401  registers the "transfer" model kind
+        from cnnkit.train import train
+
+        while True:
+            snap = manager.snapshot(after)
+            if snap.status in FINISHED:
+                break
+            if context.cancel_event.wait(poll_s):
+                from cnnkit.cancellation import Cancelled
+
+                raise Cancelled("stopped while waiting for the arm it starts from")
+        if snap.status != "done" or not snap.run_dir:
+            raise ValueError(f"it starts from {snap.label}, which ended {snap.status}"
+                             + (f" ({snap.error})" if snap.error else ""))
+        config.model = {**config.model, "source": str(snap.run_dir)}
+        return train(config, on_progress=context.progress, cancel_event=context.cancel_event, owner=owner,
+                     thread_cap=context.thread_share)
+
+    return job
+
+
 def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequence[int], None] = None,
                   device: str = "auto", owner: str = "", manager: Optional[JobManager] = None,
                   subset: Optional[int] = None, limits: Any = None, teacher: bool = False, queue: bool = True) -> str:
@@ -159,6 +185,16 @@ def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequenc
             label = f"Lesson {lesson.title}: {arm.label} (seed {entry['seed']}{tag})"
             if not queue:
                 job_id = ""
+            elif arm.start_from:
+                config.name = name
+                offset = entry["seed"] - lesson.arm_seed(arm)
+                after = next(e["job_id"] for e in result.plan if e["arm_id"] == arm.start_from
+                             and e["seed"] - lesson.arm_seed(lesson.arm(arm.start_from)) == offset)
+                job_id = manager.submit(_chained_job(config, after, manager, owner), label=label, device=resolved,
+                                        group=group, owner=owner, teacher=teacher,
+                                        meta={"kind": "lesson", "lesson_id": lesson.id, "arm_id": arm.id,
+                                              "seed": entry["seed"], "config": config.to_dict(),
+                                              "starts_from": after})
             elif entry["kind"] == "resolution_lab":
                 config.name = name
                 config.base = {**config.base, "name": name}
@@ -448,47 +484,144 @@ def lesson_statuses(lesson_ids: Optional[Sequence[str]] = None, manager: Optiona
 # --- estimates ------------------------------------------------------------------------------------------------
 ROUGH_IMAGES_PER_S = {"cpu": 800.0, "cuda": 15000.0, "mps": 4000.0}   # small CNNs at 32 px, a rough guide
 RUN_OVERHEAD_S = 5.0             # loading the data and building the model, per training
+EVAL_SPEEDUP = 3.0               # an evaluation pass is about this much faster per image than a training step
 
 
 @dataclass
 class LessonEstimate:
     seconds: float
-    measured: bool                 # from a shipped result's measured time (else a rough figure)
+    measured: bool                 # from measured throughput (a result's images/s, or timed steps), else a guess
     device: str                    # where it was measured (or the device the rough figure is for)
     text: str                      # one line for the page and the CLI
+    source: str = "rough"          # "results" (images/s of this lesson's runs), "timed" (steps timed here), "rough"
 
     def to_dict(self) -> dict:
-        return {"seconds": self.seconds, "measured": self.measured, "device": self.device, "text": self.text}
+        return {"seconds": self.seconds, "measured": self.measured, "device": self.device, "text": self.text,
+                "source": self.source}
+
+
+def _device_kind(device: str) -> str:
+    device = str(device)
+    return "cuda" if device.startswith("cuda") else ("mps" if device == "mps" else "cpu")
+
+
+def _pixels(settings: dict) -> int:
+    """Input pixels a training step sees (train_resolution when it does not resize back up, else image_size)."""
+    size = settings.get("image_size") or 32
+    if settings.get("train_resolution") and settings.get("restore_size") is False:
+        size = settings["train_resolution"]
+    return int(size) ** 2
+
+
+def _trainings(arm, mode: str) -> int:
+    """Trainings one run of the arm makes: a resolution lab trains once per resolution, other arms once."""
+    if arm.kind != "resolution_lab":
+        return 1
+    resolutions = (arm.quick if mode == "quick" else {}).get("resolutions") or arm.config.get("resolutions")
+    return len(resolutions or [32, 16, 8])
+
+
+def measured_rates(lesson: Lesson, mode: str, device: str) -> tuple[dict[str, tuple[float, str]], Optional[float]]:
+    """From this lesson's own and shipped results on this kind of device (the same mode's first): per arm id,
+    (images trained per second of its runs, evaluations included: the images each epoch trained, from its
+    history's images_per_s × seconds, over the run's time; where), and the seconds a run costs outside its own
+    time (loading the data, building; the result's wall time less its runs'), None when no result says. The other
+    mode's pace is scaled by the input pixels (quick may train at a lower resolution)."""
+    kind = _device_kind(device)
+    rates: dict[str, tuple[float, str]] = {}
+    overheads: list[float] = []
+    candidates = []
+    for each in sorted(MODES, key=lambda m: m != mode):
+        own = [r for r in saved_results(lesson.id, each) if r.status in ("done", "partial")]
+        shipped = shipped_result(lesson.id, each)
+        candidates += [(each, r) for r in own + ([shipped] if shipped else [])]
+    for each, result in candidates:
+        if _device_kind(result.device) != kind:
+            continue
+        runs = sum(len(a.seeds) for a in result.arms)
+        inside = sum(a.seconds for a in result.arms)
+        if runs and result.seconds > inside > 0:
+            overheads.append((result.seconds - inside) / runs)
+        for ours in result.arms:
+            if ours.arm_id in rates or not ours.seeds or ours.seconds <= 0:
+                continue
+            try:
+                arm = lesson.arm(ours.arm_id)
+            except KeyError:
+                continue
+            trained = [sum(float(row.get("images_per_s") or 0) * float(row.get("seconds") or 0) for row in history
+                           if isinstance(row, dict)) for history in ours.histories]
+            trained = [t for t in trained if t > 0]
+            if not trained:
+                continue
+            # a resolution lab's seconds cover all its trainings; its history is one of them (TOTV's)
+            rate = (sum(trained) / len(trained)) * _trainings(arm, each) / (ours.seconds / len(ours.seeds))
+            if each != mode:
+                rate *= _pixels(arm.train_settings(each)) / max(1, _pixels(arm.train_settings(mode)))
+            rates[ours.arm_id] = (rate, result.device_label or result.device)
+    return rates, (sorted(overheads)[len(overheads) // 2] if overheads else None)
 
 
 def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", device: str = "cpu",
-                            seeds: Optional[int] = None) -> LessonEstimate:
-    """About how long the lesson takes: the shipped result's measured seconds when there is one (scaled to the seeds
-    asked for, and saying on which device it was measured), else arms × seeds × epochs × images at a rough speed."""
+                            seeds: Optional[int] = None, measure: Optional[Callable[..., Any]] = None
+                            ) -> LessonEstimate:
+    """About how long the lesson takes in `mode` with its current settings: per arm, its epochs × training images
+    (and the evaluations) at a measured pace, plus loading, summed over the arms and seeds (the queue runs one
+    at a time per device). The pace is, per arm: the images/s its runs reached in a result of this lesson on this
+    kind of device (same mode first); else, with `measure` (cnnkit.train.estimate.measure_step_cost or a cached
+    wrapper), a few steps of its network timed here; else a rough figure, said so."""
     from cnnkit.formatting import format_seconds
 
     lesson = get_lesson(lesson) if isinstance(lesson, str) else lesson
     repeats = seeds or default_seeds(device)
-    shipped = shipped_result(lesson.id, mode)
-    if shipped is not None and shipped.seconds > 0 and shipped.seeds:
-        seconds = shipped.seconds * repeats / len(shipped.seeds)
-        where = shipped.device_label or shipped.device or "an unknown device"
-        return LessonEstimate(seconds, True, shipped.device,
-                              f"about {format_seconds(seconds)} ({mode}, {repeats} seed(s); measured on {where})")
-    kind = "cuda" if str(device).startswith("cuda") else ("mps" if str(device) == "mps" else "cpu")
-    seconds = 0.0
+    kind = _device_kind(device)
+    rates, overhead = measured_rates(lesson, mode, device)
+    overhead = RUN_OVERHEAD_S if overhead is None else overhead
+    seconds, sources, wheres = 0.0, set(), set()
     for arm in lesson.arms:
         settings = arm.train_settings(mode)
         epochs = int(settings.get("epochs", 8))
         train_size, test_size = _split_sizes(str(settings.get("dataset", "shapes")))
+        val_size = int(round(train_size * float(settings.get("val_fraction", 0.1))))
         test_size = min(int(settings.get("test_subset") or 0) or test_size, test_size)
-        images = min(int(settings.get("train_subset") or 0) or train_size, train_size)
-        trainings = len(arm.config.get("resolutions", [32, 16, 8])) if arm.kind == "resolution_lab" else 1
-        # training, plus the test evaluation (about 3x faster per image) and a few seconds to load and start
-        per_run = (epochs * images + test_size / 3) / ROUGH_IMAGES_PER_S[kind] + RUN_OVERHEAD_S
+        images = min(int(settings.get("train_subset") or 0) or (train_size - val_size), train_size - val_size)
+        trainings = _trainings(arm, mode)
+        rate = rates.get(arm.id, (None, ""))[0]
+        if rate:   # a pace with the evaluations in it: epochs × images over it is the run's time
+            sources.add("results")
+            wheres.add(rates[arm.id][1])
+            seconds += (epochs * images / rate + overhead) * trainings * repeats
+            continue
+        if measure is not None and arm.kind == "train":
+            try:
+                rate = _timed_rate(lesson, arm, mode, device, measure)
+                sources.add("timed")
+            except (ValueError, RuntimeError, KeyError, TypeError):
+                rate = None
+        if not rate:
+            rate = ROUGH_IMAGES_PER_S[kind]
+            sources.add("rough")
+        per_run = (epochs * (images + val_size / EVAL_SPEEDUP) + test_size / EVAL_SPEEDUP) / rate + overhead
         seconds += per_run * trainings * repeats
-    return LessonEstimate(seconds, False, kind, f"roughly {format_seconds(seconds)} ({mode}, {repeats} seed(s) on "
-                                                f"{kind}; a guess from the number of images, not a measurement)")
+    source = "rough" if "rough" in sources else ("timed" if "timed" in sources else "results")
+    how = {"results": f"from the images/s its runs reached on {', '.join(sorted(wheres))}",
+           "timed": f"from a few training steps of each arm timed on this {kind}",
+           "rough": "a guess from the number of images, not a measurement"}[source]
+    word = "roughly" if source == "rough" else "about"
+    return LessonEstimate(seconds, source != "rough", ", ".join(sorted(wheres)) or kind,
+                          f"{word} {format_seconds(seconds)} ({mode}, {repeats} seed(s); {how})", source)
+
+
+def _timed_rate(lesson: Lesson, arm, mode: str, device: str, measure: Callable[..., Any]) -> float:
+    """Training images/s of one arm's network, a few of its steps timed on `device`."""
+    from cnnkit.data import dataset_info
+
+    config = lesson.arm_config(arm, mode, device=device)
+    info = dataset_info(config.dataset)
+    if not info.available:
+        raise ValueError(info.reason)
+    cost = measure(config, (int(info.channels), int(info.height), int(info.width)), len(info.classes), device)
+    return config.batch_size / cost.seconds_per_step
 
 
 def _split_sizes(dataset: str) -> tuple[int, int]:

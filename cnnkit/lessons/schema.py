@@ -22,6 +22,13 @@ COMPARED_METRICS = ("test_accuracy", "macro_f1", "precision", "recall")   # what
 CURVE_NAMES = ("train_loss", "val_loss", "train_acc", "val_acc", "first_layer_grad")  # *_acc in percent
 PER_CLASS_FIELDS = ("precision", "recall", "f1", "accuracy")               # accuracy in percent, others 0-1
 RESOLUTION_METHODS = ("TOTV", "TVTV")
+# What a lesson trains with where its file says nothing (under its [defaults] and each arm's config): the reports'
+# plain recipe, not the Training runner's one-cycle demo defaults (TrainConfig's), so a teacher's lesson never
+# inherits a schedule, weight decay or label smoothing it did not ask for. docs/lessons.md lists them; the page
+# shows the ones a lesson takes (Lesson.defaulted).
+LESSON_DEFAULTS = {"optimizer": "adam", "lr": 0.001, "batch_size": 64, "scheduler": "constant",
+                   "weight_decay": 0.0, "label_smoothing": 0.0, "nesterov": False}
+ARM_SOURCE_PREFIX = "arm:"   # a chained arm's transfer source before the run it starts from exists
 # resolution_lab arm settings that are the lab's own (everything else in its quick overrides goes to `base`)
 LAB_FIELDS = ("base", "resolutions", "mode", "native_size", "name")
 
@@ -66,6 +73,10 @@ class LessonArm:
     # original_model holds the model settings that go with it (its blocks differ: e.g. strategy = "last:2").
     original_source: str = ""
     original_model: dict = field(default_factory=dict)
+    # A lesson chain (000-P4): the id of an earlier train arm whose trained network this arm starts from. Its
+    # config.model is a transfer model ({kind = "transfer", strategy = "last:1"}: which layers train) whose source
+    # is "arm:<that id>" until its run of the same seed has finished; the runner then puts that run's folder there.
+    start_from: str = ""
 
     def runs_original(self, original: Optional[bool] = None) -> bool:
         """Whether this arm runs its original_source: `original` None decides by original_weights_offline()."""
@@ -139,6 +150,8 @@ class Lesson:
     quick_limit: str = ""
     source: str = "course"         # "course" or "teacher"
     path: str = ""                 # the file it was read from
+    # LESSON_DEFAULTS this lesson takes because its file sets them nowhere (no arm's config, nor [defaults])
+    defaulted: dict = field(default_factory=dict)
 
     def arm(self, arm_id: str) -> LessonArm:
         for arm in self.arms:

@@ -28,6 +28,9 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "
 # Settings that never make two runs different experiments: grouping "by settings except the seed" drops them.
 NOT_AN_EXPERIMENT = ("seed", "name", "device", "precision", "log_every")
 BY_SETTINGS = "settings except the seed"   # group_runs(by=…): one group per seed-less config
+# Settings whose "not set" (None) means the same experiment as this value when runs are grouped: a sweep's
+# dropout 0 and a run that never set dropout are one group, not "dropout=0" beside "dropout=None".
+UNSET_MEANS = {"dropout": 0.0}
 MAX_SMOOTHING = 0.999
 
 
@@ -110,8 +113,14 @@ def _comparable(value: Any) -> str:
 
 
 def experiment_settings(config: Mapping[str, Any]) -> dict:
-    """A config without what never makes a different experiment (seed, name, device…)."""
-    return {k: v for k, v in config.items() if k not in NOT_AN_EXPERIMENT}
+    """A config without what never makes a different experiment (seed, name, device…); unset values that mean
+    a default (UNSET_MEANS) given as that default."""
+    return {k: grouping_value(k, v) for k, v in config.items() if k not in NOT_AN_EXPERIMENT}
+
+
+def grouping_value(name: str, value: Any) -> Any:
+    """The value runs are grouped by: None stands for UNSET_MEANS's value where it has one."""
+    return UNSET_MEANS[name] if value is None and name in UNSET_MEANS else value
 
 
 def format_setting(value: Any) -> str:
@@ -135,7 +144,7 @@ def group_runs(configs: Mapping[str, Mapping[str, Any]], by: str = BY_SETTINGS) 
     keyed: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     for run, config in configs.items():
-        value = config.get(by) if by != BY_SETTINGS else experiment_settings(config)
+        value = grouping_value(by, config.get(by)) if by != BY_SETTINGS else experiment_settings(config)
         token = _comparable(value)
         keyed.setdefault(token, []).append(run)
         values.setdefault(token, value)

@@ -229,6 +229,37 @@ def runs_table(records: Iterable) -> list[dict]:
     return [run_row(r) for r in records]
 
 
+# --- near chance -------------------------------------------------------------------------------------------
+NOT_LEARNT_ADVICE = ("this network has not learnt yet: train more epochs, raise the learning rate (or add warm-up), "
+                     "or use more training images")
+
+
+def chance_accuracy(classes: int) -> Optional[float]:
+    """The accuracy (0-1) of guessing one class every time on balanced classes; None for fewer than 2 classes."""
+    return 1.0 / classes if classes and classes >= 2 else None
+
+
+def near_chance(accuracy: Optional[float], classes: int) -> bool:
+    """Whether a test accuracy (0-1) is no better than guessing: under 1.5x chance, and under chance + 10 points
+    (10 classes: under 15 %; 3 classes: under 43 %; 2 classes: under 60 %)."""
+    chance = chance_accuracy(classes)
+    if accuracy is None or chance is None:
+        return False
+    return float(accuracy) < min(1.5 * chance, chance + 0.10)
+
+
+def chance_note(accuracies: Sequence[Optional[float]], classes: int, what: str = "run") -> str:
+    """One sentence when any of the accuracies (0-1) ends near chance, e.g. "3 of 3 runs end near chance (10 % for
+    10 classes): this network has not learnt yet: …"; "" when none does."""
+    scored = [a for a in accuracies if a is not None]
+    low = [a for a in scored if near_chance(a, classes)]
+    if not low:
+        return ""
+    chance = chance_accuracy(classes) or 0.0
+    count = f"{len(low)} of {len(scored)} {what}s end" if len(scored) > 1 else f"This {what} ends"
+    return f"{count} near chance ({100 * chance:.0f} % for {classes} classes): {NOT_LEARNT_ADVICE}."
+
+
 # Settings that differ between compared runs are the interesting ones; these are shown when they do.
 COMPARE_SETTINGS = ("dataset", "model", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay",
                     "l1", "dropout", "label_smoothing", "loss", "scheduler", "warmup_epochs", "augment",

@@ -64,12 +64,13 @@ def test_run_a_quick_lesson_to_its_table_and_record_a_prediction(page, app_serve
         expect(page.get_by_text("Predict first")).to_have_count(0, timeout=30_000)
         # Run in quick mode (the default), one seed per arm on this CPU: the group is followed live.
         page.get_by_role("button", name="Run", exact=True).click()
-        page.get_by_role("heading", name="Ours against the report (quick)").wait_for(timeout=120_000)
+        page.get_by_role("heading", name="Quick-mode result").wait_for(timeout=120_000)
         page.get_by_text("Your guess: cnn3 by 4.0 points").wait_for()
         page.get_by_role("heading", name="Conclusion").wait_for()
         # The table's figures (a canvas grid) are read through its accessible table.
-        grid = page.locator("[data-testid='stDataFrame']").filter(has_text="how close")
+        grid = page.locator("[data-testid='stDataFrame']").filter(has_text="difference")   # the absolute figures
         expect(grid.first).to_be_visible()
+        expect(page.locator("[data-testid='stDataFrame']").filter(has_text="verdict").first).to_be_visible()
         if os.environ.get("CNNKIT_SCREENSHOT"):
             page.screenshot(path=os.environ["CNNKIT_SCREENSHOT"], full_page=True)
         assert page.get_by_text("Traceback").count() == 0
