@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Lowest first. A new module or package of cnnkit must be placed here (the test says so when it is not).
 LAYERS: list[tuple[str, ...]] = [
     ("cnnkit", "cnnkit.paths", "cnnkit.device", "cnnkit.fileio", "cnnkit.formatting", "cnnkit.cancellation",
-     "cnnkit.threads", "cnnkit.classroom"),
+     "cnnkit.threads", "cnnkit.classroom", "cnnkit.install"),
     ("cnnkit.data",),
     ("cnnkit.models",),
     ("cnnkit.store",),
@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("cnnkit.__main__",),
     ("ui",),
     ("pages",),
+    ("cnnlab",),  # the `cnn-lab` command: serves the app (by path, never importing ui or pages) or runs cnnkit.cli
 ]
 
 
@@ -76,11 +77,12 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
 
 
 def ours(module: str) -> bool:
-    return module.split(".")[0] in ("cnnkit", "ui", "pages")
+    return module.split(".")[0] in ("cnnkit", "ui", "pages", "cnnlab")
 
 
 def source_files() -> list[Path]:
-    return sorted([*ROOT.glob("cnnkit/**/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("pages/*.py")])
+    return sorted([*ROOT.glob("cnnkit/**/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("pages/*.py"),
+                   *ROOT.glob("cnnlab/*.py")])
 
 
 def upward_imports() -> list[str]:
