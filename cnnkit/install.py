@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 import cnnkit
 from cnnkit.classroom.config import config_path
-from cnnkit.paths import checkpoint_dir, data_dir, running_from_checkout
+from cnnkit import paths
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,6 @@ class Locations:
 def locations() -> Locations:
     config = config_path()
     return Locations(version=cnnkit.__version__,
-                     source="a checkout" if running_from_checkout() else "the cnn-lab package",
-                     data=str(data_dir()), checkpoints=str(checkpoint_dir()),
+                     source="a checkout" if paths.running_from_checkout() else "the cnn-lab package",
+                     data=str(paths.data_dir()), checkpoints=str(paths.checkpoint_dir()),
                      config=str(config.resolve()), config_found=config.is_file())

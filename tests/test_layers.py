@@ -120,3 +120,12 @@ def test_the_checker_sees_function_level_and_relative_imports(tmp_path, monkeypa
         fake.unlink()
     assert len(problems) >= 3  # cnnkit.train, cnnkit.train.loop, cnnkit.store (all above data)
     assert any("cnnkit.store" in p for p in problems) and any("cnnkit.train" in p for p in problems)
+
+
+PAGE_LINES_MAX = 250
+
+
+def test_pages_stay_thin():
+    # A page is widgets in, one cnnkit call, charts out; a longer one has logic that belongs in ui/ or cnnkit.
+    long = {p.name: n for p in ROOT.glob("pages/*.py") if (n := len(p.read_text().splitlines())) > PAGE_LINES_MAX}
+    assert long == {}, f"pages over {PAGE_LINES_MAX} lines: move their logic into ui/ or cnnkit"
