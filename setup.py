@@ -16,9 +16,12 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 APP = "cnnlab.app"
+DATA_EXTENSIONS = ("toml", "json", "md", "txt", "html", "js", "css", "png", "jpg", "svg")
 
-# assets/ and ui/components/ subfolders are data, not packages: setuptools would warn about each of them ("absent from packages").
-warnings.filterwarnings("ignore", message=r".*Package '(cnnkit\.assets|cnnlab\.app\.ui\.components)\..*' is absent from the `packages`")
+# assets/, lessons/course/ and ui/components/ folders are data, not packages: setuptools would warn about each
+# of them ("absent from packages").
+DATA_FOLDERS = r"(cnnkit\.assets|cnnkit\.lessons\.course|cnnlab\.app\.ui\.components)\b"
+warnings.filterwarnings("ignore", message=rf".*Package '{DATA_FOLDERS}.*' is absent from the `packages`")
 
 
 class BuildPy(build_py):
@@ -43,7 +46,10 @@ setup(
     package_dir={APP: ".", "cnnkit.assets": "assets"},
     package_data={
         APP: [".streamlit/config.toml"],
-        f"{APP}.ui": ["components/*/*.html", "components/*/*.js", "components/*/*.css"],
+        # data files beside the code: the course's lesson files, a component's page (tests/test_wheel_install.py
+        # checks that every file of the repository's cnnkit/, ui/, pages/ and assets/ is in the wheel)
+        "cnnkit": [f"**/*.{ext}" for ext in DATA_EXTENSIONS],
+        f"{APP}.ui": [f"**/*.{ext}" for ext in DATA_EXTENSIONS],
         "cnnkit.assets": ["**/*"],
     },
     exclude_package_data={"": ["__pycache__/*", "*.pyc"]},

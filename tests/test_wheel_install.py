@@ -45,6 +45,7 @@ class Installed:
     home: Path           # the user data folder cnn-lab must use (XDG_DATA_HOME/cnn-lab)
     env: dict
     install_seconds: float
+    wheel: Path
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         return subprocess.run([str(self.venv / "bin" / "cnn-lab"), *args], cwd=self.elsewhere, env=self.env,
@@ -80,8 +81,35 @@ def installed(tmp_path_factory) -> Installed:
     seconds = time.monotonic() - started
     assert done.returncode == 0, done.stderr[-3000:]
     print(f"\npip install {wheel.name} ({wheel.stat().st_size / 1e6:.1f} MB): {seconds:.0f} s")
-    yield Installed(venv, elsewhere, share / "cnn-lab", env, seconds)
+    yield Installed(venv, elsewhere, share / "cnn-lab", env, seconds, wheel)
     shutil.rmtree(venv, ignore_errors=True)  # about 6 GB: not left for pytest's kept temporary folders
+
+
+# Where a file of the repository goes in the wheel (setup.py).
+WHEEL_PLACES = {"cnnkit/": "cnnkit/", "cnnlab/": "cnnlab/", "assets/": "cnnkit/assets/", "ui/": "cnnlab/app/ui/",
+                "pages/": "cnnlab/app/pages/", "app.py": "cnnlab/app/app.py",
+                ".streamlit/config.toml": "cnnlab/app/.streamlit/config.toml"}
+
+
+def shipped_files() -> list[str]:
+    """The repository's files that the wheel must hold (git's list; every file when git cannot say)."""
+    listed = subprocess.run(["git", "ls-files", *WHEEL_PLACES], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode == 0 and listed.stdout.strip():
+        return listed.stdout.split()
+    return [str(p.relative_to(ROOT)) for place in WHEEL_PLACES for p in [ROOT / place, *(ROOT / place).rglob("*")]
+            if p.is_file() and "__pycache__" not in p.parts]
+
+
+def test_the_wheel_holds_the_app_its_settings_and_every_shipped_file(installed):
+    import zipfile
+
+    names = set(zipfile.ZipFile(installed.wheel).namelist())
+    expected = set()
+    for path in shipped_files():
+        place = next(p for p in WHEEL_PLACES if path == p or (p.endswith("/") and path.startswith(p)))
+        expected.add(WHEEL_PLACES[place] + path[len(place):] if place.endswith("/") else WHEEL_PLACES[place])
+    assert sorted(expected - names) == []
+    assert not any(n.startswith(("tests/", "benchmarks/", "docs/")) or n.endswith("setup.py") for n in names)
 
 
 def test_the_installed_package_runs_from_the_venv_not_the_checkout(installed):
