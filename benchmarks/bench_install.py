@@ -32,8 +32,15 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "data", "checkpoints", "build", "dist", "*.egg-info",
-                                    "__pycache__", ".pytest_cache", "test-results", ".cache")
+# What the copy of the checkout that the wheel is built from leaves out (a clean tree, as a fresh clone has):
+# these at the top only (cnnkit/data is code), caches anywhere.
+TOP_NOT_COPIED = {".git", ".venv", "data", "checkpoints", "build", "dist", "test-results", ".cache"}
+
+
+def not_copied(folder: str, names: list[str]) -> set[str]:
+    top = Path(folder).resolve() == ROOT
+    return {n for n in names if (top and n in TOP_NOT_COPIED) or n in ("__pycache__", ".pytest_cache")
+            or n.endswith(".egg-info")}
 
 
 def folder_bytes(folder: Path) -> int:
@@ -63,7 +70,7 @@ def main() -> int:
     load_before = os.getloadavg()[0]
     try:
         started = time.monotonic()
-        shutil.copytree(ROOT, work / "source", ignore=NOT_COPIED, dirs_exist_ok=True)
+        shutil.copytree(ROOT, work / "source", ignore=not_copied, dirs_exist_ok=True)
         subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work / "dist"),
                         str(work / "source")], check=True, cwd=elsewhere, env=env)
         build_s = time.monotonic() - started

@@ -33,9 +33,15 @@ PAGES = [("", "CNN Lab"), ("data_explorer", "Data explorer"), ("architecture_bui
          ("training_runner", "Training runner"), ("class_board", "Class board"), ("resolution_lab", "Resolution lab"),
          ("transfer_learning", "Transfer learning"), ("gradcam_viewer", "Grad-CAM viewer"),
          ("inside_network", "Inside the network"), ("lessons", "Lessons")]
-# What the copy of the checkout that the wheel is built from leaves out (a clean tree, as a fresh clone has).
-NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "data", "checkpoints", "build", "dist", "*.egg-info",
-                                    "__pycache__", ".pytest_cache", "test-results", ".cache")
+# What the copy of the checkout that the wheel is built from leaves out (a clean tree, as a fresh clone has):
+# these at the top only (cnnkit/data is code), caches anywhere.
+TOP_NOT_COPIED = {".git", ".venv", "data", "checkpoints", "build", "dist", "test-results", ".cache"}
+
+
+def not_copied(folder: str, names: list[str]) -> set[str]:
+    top = Path(folder).resolve() == ROOT
+    return {n for n in names if (top and n in TOP_NOT_COPIED) or n in ("__pycache__", ".pytest_cache")
+            or n.endswith(".egg-info")}
 
 
 @dataclass
@@ -68,7 +74,7 @@ def installed(tmp_path_factory) -> Installed:
     elsewhere.mkdir()
     env = clean_env(share)
     source = root / "source"
-    shutil.copytree(ROOT, source, ignore=NOT_COPIED)
+    shutil.copytree(ROOT, source, ignore=not_copied)
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root / "dist"),
                             str(source)], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr[-3000:]
