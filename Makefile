@@ -11,7 +11,7 @@ PORT ?= 8501
 SERVER_ADDRESS ?= $(or $(firstword $(shell hostname -I 2>/dev/null)),localhost)
 STREAMLIT_FLAGS := --server.port $(PORT) --server.fileWatcherType none --browser.serverAddress $(SERVER_ADDRESS)
 
-.PHONY: setup setup-ray run run-ray test test-fast bench clean
+.PHONY: setup setup-ray run run-ray test test-fast wheel bench clean
 
 setup: $(STAMP)
 
@@ -43,5 +43,10 @@ test: setup setup-ray
 test-fast: setup setup-ray
 	$(BIN)/python -m pytest -q -m "not slow and not e2e"
 
+# The pip package (dist/cnn_lab-<version>-py3-none-any.whl): what `pip install cnn-lab` installs; see setup.py.
+wheel: setup
+	rm -rf build dist
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build dist

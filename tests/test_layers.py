@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Lowest first. A new module or package of cnnkit must be placed here (the test says so when it is not).
 LAYERS: list[tuple[str, ...]] = [
     ("cnnkit", "cnnkit.paths", "cnnkit.device", "cnnkit.fileio", "cnnkit.formatting", "cnnkit.cancellation",
-     "cnnkit.threads", "cnnkit.classroom"),
+     "cnnkit.threads", "cnnkit.classroom", "cnnkit.install"),
     ("cnnkit.data",),
     ("cnnkit.models",),
     ("cnnkit.store",),
@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("cnnkit.__main__",),
     ("ui",),
     ("pages",),
+    ("cnnlab",),  # the `cnn-lab` command: serves the app (by path, never importing ui or pages) or runs cnnkit.cli
 ]
 
 
@@ -83,11 +84,12 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
 
 
 def ours(module: str) -> bool:
-    return module.split(".")[0] in ("cnnkit", "ui", "pages")
+    return module.split(".")[0] in ("cnnkit", "ui", "pages", "cnnlab")
 
 
 def source_files() -> list[Path]:
-    return sorted([*ROOT.glob("cnnkit/**/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("pages/*.py")])
+    return sorted([*ROOT.glob("cnnkit/**/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("pages/*.py"),
+                   *ROOT.glob("cnnlab/*.py")])
 
 
 def upward_imports() -> list[str]:
@@ -125,3 +127,12 @@ def test_the_checker_sees_function_level_and_relative_imports(tmp_path, monkeypa
         fake.unlink()
     assert len(problems) >= 3  # cnnkit.train, cnnkit.train.loop, cnnkit.store (all above data)
     assert any("cnnkit.store" in p for p in problems) and any("cnnkit.train" in p for p in problems)
+
+
+PAGE_LINES_MAX = 250
+
+
+def test_pages_stay_thin():
+    # A page is widgets in, one cnnkit call, charts out; a longer one has logic that belongs in ui/ or cnnkit.
+    long = {p.name: n for p in ROOT.glob("pages/*.py") if (n := len(p.read_text().splitlines())) > PAGE_LINES_MAX}
+    assert long == {}, f"pages over {PAGE_LINES_MAX} lines: move their logic into ui/ or cnnkit"

@@ -1,7 +1,8 @@
 """The teacher's server config `cnnlab.toml`: limits for a class, import limits, the pages shown, the teacher.
 
-Read with tomllib from $CNNLAB_CONFIG or ./cnnlab.toml (no file: no class limits, single-user defaults; the
-import limits always apply). It fails closed: a wrong type, an unknown section or key (with "did you mean"),
+Read with tomllib from $CNNLAB_CONFIG or cnnlab.toml in CNN Lab's home folder (./cnnlab.toml in a checkout,
+the user data folder when installed; no file: no class limits, single-user defaults; the import limits always
+apply). It fails closed: a wrong type, an unknown section or key (with "did you mean"),
 or a section that is not a table is a ConfigError naming the key, and the app shows it instead of running
 without limits. A secret's value never appears in a message.
 
@@ -43,6 +44,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+
+from cnnkit.paths import home_dir
 
 CONFIG_ENV = "CNNLAB_CONFIG"
 TEACHER_PASSWORD_ENV = "CNNLAB_TEACHER_PASSWORD"
@@ -127,7 +130,10 @@ class ClassroomConfig:
 
 
 def config_path() -> Path:
-    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE).expanduser()
+    """Where the class config is read from: $CNNLAB_CONFIG (`cnn-lab --config`), else cnnlab.toml in CNN Lab's
+    home (cnnkit.paths.home_dir: the working directory in a checkout, the user data folder when installed)."""
+    override = os.environ.get(CONFIG_ENV)
+    return Path(override).expanduser() if override else home_dir() / DEFAULT_CONFIG_FILE
 
 
 # section -> key -> (kind, secret). Kinds: "count" (whole number >= 1), "names" (list of text), "bool", "text",
@@ -228,7 +234,7 @@ def _read_config(path: Path) -> Any:
 
 
 def load_classroom_config(path: Optional[str | Path] = None) -> ClassroomConfig:
-    """The class config from `path`, $CNNLAB_CONFIG or ./cnnlab.toml; defaults (no class limits) when there is
+    """The class config from `path`, else config_path(); defaults (no class limits) when there is
     none. The teacher password from $CNNLAB_TEACHER_PASSWORD wins over the file's. ConfigError when wrong."""
     from_env = not path and bool(os.environ.get(CONFIG_ENV))
     path = Path(path).expanduser() if path else config_path()

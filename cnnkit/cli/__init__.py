@@ -26,18 +26,25 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cnnkit", description="CNN Lab from the command line.")
+def build_parser(prog: str = "python -m cnnkit") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="CNN Lab from the command line.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def topic_names() -> list[str]:
+    """The CLI's topics (train, lessons, ...), as `--help` lists them."""
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return list(action.choices)
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m cnnkit") -> int:
+    """`python -m cnnkit ...`; `cnn-lab TOPIC ...` calls it too, with its own name in the usage lines."""
     import cnnkit.transfer  # noqa: F401  registers the "transfer" model kind, so its runs load and train here
 
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -8,7 +8,9 @@ from typing import Callable
 
 from PIL import Image
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
+from cnnkit.paths import assets_dir
+
+EXAMPLES_DIR = assets_dir() / "examples"  # in the repository or inside an installed wheel
 
 
 @dataclass
