@@ -103,7 +103,7 @@ def test_serving_passes_make_runs_flags_and_every_setting_of_the_apps_config(mon
     monkeypatch.setattr("streamlit.web.cli.main", lambda args, prog_name: called.setdefault("args", args) and 0)
     launcher.main(["--port", "8600", "--address", "10.1.2.3"])
     args = called["args"]
-    assert args[:2] == ["run", str(ROOT / "app.py")]
+    assert args[:2] == ["run", str(ROOT / "server.py")]   # app.py with the teacher-cookie route
     flags = dict(zip(args[2::2], args[3::2]))
     assert flags["--server.port"] == "8600" and flags["--browser.serverAddress"] == "10.1.2.3"
     assert flags["--server.fileWatcherType"] == "none" and flags["--browser.gatherUsageStats"] == "false"

@@ -308,7 +308,9 @@ def test_export_refuses_symlinks_devices_folders_and_missing_or_read_only_places
     victim.write_text("keep me")
     link = tmp_path / "out.zip"
     link.symlink_to(victim)
-    cases = [(link, "is a symbolic link"), (tmp_path, "is a folder"), ("/dev/null", "not a regular file"),
+    pipe = tmp_path / "pipe.zip"   # not the real /dev/null: a broken guard would replace it for the whole machine
+    os.mkfifo(pipe)
+    cases = [(link, "is a symbolic link"), (tmp_path, "is a folder"), (pipe, "not a regular file"),
              (tmp_path / "missing" / "x.zip", "does not exist"),
              ("/proc/cnnlab-export.zip", "/proc is read-only for CNN Lab|cannot write in /proc")]
     for target, message in cases:

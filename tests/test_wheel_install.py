@@ -94,6 +94,7 @@ def installed(tmp_path_factory) -> Installed:
 # Where a file of the repository goes in the wheel (setup.py).
 WHEEL_PLACES = {"cnnkit/": "cnnkit/", "cnnlab/": "cnnlab/", "assets/": "cnnkit/assets/", "ui/": "cnnlab/app/ui/",
                 "pages/": "cnnlab/app/pages/", "app.py": "cnnlab/app/app.py",
+                "server.py": "cnnlab/app/server.py",
                 ".streamlit/config.toml": "cnnlab/app/.streamlit/config.toml"}
 
 
