@@ -6,6 +6,9 @@ the call the sidebar makes), with some saved runs in the class, then one more cl
 Reports the wall time of all the claims, how many were claimed and refused (past names.MAX_CLAIMS), the slowest
 single claim, and that a look-alike of a claimed name is refused. Before issue 29, 2,000 claims took 112 s (each
 rewrote a names.json that kept growing, with no cap).
+
+Measured on the 2-core dev box shared with other sessions (load average 10), --claims 2000 --runs 20: 500
+claimed, 1,500 refused at the cap, 7.3 s in all, slowest claim 0.07 s; the look-alike "Аnna" refused.
 """
 
 from __future__ import annotations

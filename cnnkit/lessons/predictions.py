@@ -83,8 +83,8 @@ def record_prediction(lesson_id: str, owner: str, arm_id: str, margin_points: fl
         rows = [r for r in _read(path, strict=True) if not same_person(r["owner"], owner)]
         if len(rows) >= MAX_PREDICTIONS:
             raise ValueError(f"lesson {lesson_id} already keeps {MAX_PREDICTIONS} predictions, the most one lesson "
-                             "keeps, so yours was not recorded (the results are shown all the same): ask the "
-                             "teacher to erase old ones (Class board, Privacy)")
+                             "keeps, so yours was not recorded: ask the teacher to erase old ones (Class board, "
+                             "Privacy), or skip to the results")
         rows.append(row)
         write_json(path, {"lesson_id": lesson_id, "predictions": rows})
     return row
