@@ -15,7 +15,8 @@ Measured on the 2-core dev box shared with ~7 other sessions (load average 12-18
 hand and by tests/test_wheel_install.py, this script's own run still to do on a quieter machine):
   wheel 7.9 MB (the CIFAR-10 subset is 6.4 MB of it); build 35 s;
   `pip install <wheel>` 14 min 04 s wall (126 s user + 9 s system CPU), the venv 6.4 GB (torch and its CUDA
-  libraries: nvidia-*, cuda-* and triton 4.1 GB, torch 1.2 GB); with --no-compile (the test): 637 s and 426 s in two runs;
+  libraries: nvidia-*, cuda-* and triton 4.1 GB, torch 1.2 GB);
+  with --no-compile (the test): 637 s and 426 s in two runs;
   `pip install -r requirements.txt` into a fresh venv at a lower load: 5 min 26 s, 6.3 GB.
 """
 
