@@ -11,10 +11,13 @@ starts `cnn-lab` from an empty folder and times it to its health endpoint.
 The last stdout line is one JSON object: wheel_mb, build_s, install_s, venv_gb, first_start_s (cnn-lab to
 /_stcore/health), load_before (1-minute load average: on a shared machine the figures are noisy).
 
-Measured on the 2-core dev box shared with ~7 other sessions (load average 12-15 during the install):
-  wheel 7.9 MB (the CIFAR-10 subset is 6.4 MB of it); build 35 s; `pip install <wheel>` 14 min 04 s wall,
-  126 s user + 9 s system CPU; the venv 6.4 GB (torch with its CUDA libraries: nvidia-* about 4.5 GB);
-  `pip install -r requirements.txt` into a fresh venv at load ~8: 5 min 26 s, 6.3 GB.
+Measured on the 2-core dev box shared with ~7 other sessions (load average 12-18 throughout; the same steps by
+hand and by tests/test_wheel_install.py, this script's own run still to do on a quieter machine):
+  wheel 7.9 MB (the CIFAR-10 subset is 6.4 MB of it); build 35 s;
+  `pip install <wheel>` 14 min 04 s wall (126 s user + 9 s system CPU), the venv 6.4 GB (torch and its CUDA
+  libraries: nvidia-*, cuda-* and triton 4.1 GB, torch 1.2 GB);
+  with --no-compile (the test): 637 s and 426 s in two runs;
+  `pip install -r requirements.txt` into a fresh venv at a lower load: 5 min 26 s, 6.3 GB.
 """
 
 from __future__ import annotations
