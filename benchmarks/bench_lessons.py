@@ -42,6 +42,15 @@ from cnnkit.lessons import estimate_lesson_seconds, list_lessons, run_lesson, sh
 from cnnkit.paths import checkpoint_dir, lesson_results_dir  # noqa: E402
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (user + system): with one thread, about the wall time
+    the same work takes on a quiet machine, whatever else the machine is doing now."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -98,13 +107,16 @@ def agreement_markdown(entries: list[dict], mode: str) -> str:
     have the report's sign, the verdict (cnnkit.lessons.verdict), and the time of one seed of every arm."""
     lines = [f"Agreement, {mode} mode: arm minus the lesson's first arm, test accuracy points (the report's validation "
              "accuracy where it gives no test figure).", "",
-             "| lesson | arm | report Δ | ours Δ per seed | mean ± std | seeds agreeing | verdict | time per seed |",
+             "| lesson | arm | report Δ | ours Δ per seed | mean ± std | seeds agreeing | verdict | time per seed "
+             "(wall; CPU) |",
              "|---|---|---:|---:|---:|---:|---|---:|"]
     counted = reproduced = two_of_three = 0
     for entry in entries:
         verdict = entry.get("verdict") or {}
         seeds = len(entry.get("seeds") or []) or 1
         per_seed = format_seconds(entry["seconds"] / seeds) if entry.get("seconds") else "-"
+        if entry.get("cpu_seconds"):
+            per_seed += f"; {format_seconds(entry['cpu_seconds'] / seeds)} CPU"
         arms = verdict.get("arms") or []
         if not arms:
             lines.append(f"| {entry['id']} | - | - | - | - | - | {verdict.get('verdict', entry['status'])} | "
@@ -181,7 +193,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     for number, lesson in enumerate(lessons, 1):
         estimate = estimate_lesson_seconds(lesson, mode, device, args.seeds)
         _log(f"[{number}/{len(lessons)}] {lesson.id}: {estimate.text}")
-        clock = time.monotonic()
+        clock, cpu_clock = time.monotonic(), cpu_seconds()
         entry: dict[str, Any] = {"id": lesson.id, "title": lesson.title, "mode": mode, "device": device,
                                  "seconds": 0.0, "status": "failed", "message": "", "arms": [], "shipped": False,
                                  "estimate_s": round(estimate.seconds, 1),
@@ -204,6 +216,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 entry["shipped"] = True
                 _log(f"  shipped to {target}")
         entry["seconds"] = round(time.monotonic() - clock, 1)
+        entry["cpu_seconds"] = round(cpu_seconds() - cpu_clock, 1)
         _log(f"  {lesson.id}: {entry['status']} in {format_seconds(entry['seconds'])}")
         entries.append(entry)
         # Written after every lesson, so a long full-mode run keeps what it has if it is stopped.

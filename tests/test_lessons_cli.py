@@ -105,6 +105,7 @@ def test_lesson_run_prints_ours_and_the_report_per_arm_then_show_reopens_it(less
                                                              + [bn[1] - data["arms"][0]["test_accuracy"]["ours"]
                                                                 ["per_seed"][1]])
     assert verdict["verdict"] in ("reproduced", "not reproduced", "within noise") and verdict["counted"] == 1
+    assert data["data"].startswith(dataset + ": ")     # which data made the figures, in words
     assert re.fullmatch(r"CPU \(\d+(-\d+)? threads?\)", data["device_label"])
     base = data["arms"][0]
     assert base["test_accuracy"]["reported"] == 73.79 and base["macro_f1"]["reported"] == 0.7389
@@ -166,12 +167,12 @@ def test_bench_lessons_agreement_table_counts_arms_and_seeds_in_the_reports_dire
     arm = {"label": "BN", "report_diff": 3.92, "report_metric": "test_accuracy", "ours_diffs": [2.0, -1.0, 4.0],
            "mean": 5 / 3, "std": 2.5166, "agreeing": 2, "counted": True, "verdict": "within noise"}
     small = {**arm, "label": "tiny", "report_diff": 0.6, "counted": False, "verdict": "report difference ≤ 1 point"}
-    entries = [{"id": "bn", "seconds": 90.0, "seeds": [100, 101, 102], "status": "done",
+    entries = [{"id": "bn", "seconds": 90.0, "cpu_seconds": 60.0, "seeds": [100, 101, 102], "status": "done",
                 "verdict": {"verdict": "within noise", "arms": [arm, small]}},
                {"id": "one-arm", "seconds": 20.0, "seeds": [100], "status": "done",
                 "verdict": {"verdict": "no verdict", "arms": []}}]
     table = bench.agreement_markdown(entries, "quick")
-    assert "| bn | BN | +3.92 | +2.00, -1.00, +4.00 | +1.67 ± 2.52 | 2/3 | within noise | 30.0 s |" in table
+    assert "| bn | BN | +3.92 | +2.00, -1.00, +4.00 | +1.67 ± 2.52 | 2/3 | within noise | 30.0 s; 20.0 s CPU |" in table
     assert "|  | tiny | +0.60 | +2.00, -1.00, +4.00 | +1.67 ± 2.52 | - | report difference ≤ 1 point |  |" in table
     assert "| one-arm | - | - | - | - | - | no verdict | 20.0 s |" in table
     assert "0 of 1 counted differences reproduced" in table and "1 of 1 have the report's sign in at least 2 of 3" \

@@ -57,8 +57,14 @@ def test_lesson_is_complete_and_its_configs_build_in_both_modes(stem):
         full, quick = arm.train_settings("full"), arm.train_settings("quick")
         TrainConfig.from_dict(full).validate()
         TrainConfig.from_dict(quick).validate()
-        # quick mode is a cut-down full mode: a small training subset, never more epochs than full
-        assert quick["epochs"] <= full["epochs"], arm.id
+        # quick mode is a cut-down full mode: a small training subset, and less training work (epochs × images ×
+        # pixels) than full mode; it may take more epochs over far fewer (or smaller) images (issue 28: 002-Q3 and
+        # Q6 train 18-24 epochs on 5,000 images at 16 px so the base overfits as the report's does)
+        def work(settings: dict) -> float:
+            size = settings.get("image_size") or 32
+            return settings["epochs"] * (settings.get("train_subset") or 40_000) * size * size
+
+        assert work(quick) <= work(full) / 4, arm.id
         assert 0 < quick["train_subset"] <= 10_000, arm.id
         assert not full.get("train_subset") or quick["train_subset"] <= full["train_subset"]
         for name, values in arm.reported.curves.items():
@@ -73,7 +79,9 @@ def test_lesson_is_complete_and_its_configs_build_in_both_modes(stem):
 # the data and start each run.
 MULT_ADDS_PER_S = 22e9 * 1.4
 RUN_OVERHEAD_S = 6          # per training: model, data on the device, the first batches
-QUICK_SECONDS_BOUND = 150
+# 160: measured on one thread, 002-Q3's five arms at 12 epochs × 5,000 images at 16 px took 103 CPU-seconds in all
+# (loading included), so its 18 epochs take about 155-165 s: inside 3 minutes, above this model's old 150.
+QUICK_SECONDS_BOUND = 160
 TRANSFER_MULT_ADDS = 25e6   # EfficientNet-Lite0 at 32×32 with part of its backward pass: about twice cnn3's cost
 
 

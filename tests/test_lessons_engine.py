@@ -597,6 +597,23 @@ def test_the_arm_result_records_which_network_ran_and_says_so():
     assert restored.arm("tuned").backbone == "efficientnet_lite0"
 
 
+def test_quick_note_and_quick_limit_are_read_and_listed():
+    text = lesson_text().replace('filled_in = ["batch size 16: not given"]',
+                                 'filled_in = ["batch size 16: not given"]\nquick_note = "24 images for 1 epoch"\n'
+                                 'quick_limit = "depth needs 10 epochs"')
+    lesson = parse_lesson(text, "depth.toml")
+    assert (lesson.quick_note, lesson.quick_limit) == ("24 images for 1 epoch", "depth needs 10 epochs")
+    assert lesson.summary()["quick_limit"] == "depth needs 10 epochs"
+    assert parse_lesson(lesson_text(), "depth.toml").quick_limit == ""
+    with pytest.raises(LessonFileError, match="quick_note: must be text"):
+        parse_lesson(text.replace('quick_note = "24 images for 1 epoch"', "quick_note = 3"), "depth.toml")
+
+
+def test_quick_changes_list_what_quick_mode_changes_once_and_each_arms_own():
+    lesson = parse_lesson(lesson_text(), "depth.toml")
+    assert lesson.quick_changes() == ["epochs: 2 → 1", "train_subset: all → 24", "deep batch_size: 16 → 8"]
+
+
 # --- lesson chains (start_from) ---------------------------------------------------------------------------------
 CHAIN = """
 id = "chain"

@@ -85,7 +85,10 @@ class LessonResult:
     runs: list[dict] = field(default_factory=list)    # {run_dir, label, arm_id, seed} (delete_lab(runs=True))
     lesson_title: str = ""
     message: str = ""
-    device_label: str = ""         # e.g. "GPU: NVIDIA H200, 140 GB" or "CPU (2 threads)": where figures were measured
+    device_label: str = ""         # e.g. "GPU: NVIDIA H200, 140 GB" or "CPU (1 thread)": where figures were measured
+    # which data made it, per dataset in words (e.g. "cifar10: the 6,000 + 1,000-image subset that ships with CNN
+    # Lab ..."): a fresh offline install trains on the shipped subset, so the page can say what its figures rest on
+    data: str = ""
 
     def arm(self, arm_id: str) -> Optional[ArmResult]:
         return next((a for a in self.arms if a.arm_id == arm_id), None)

@@ -85,6 +85,27 @@ def planned_configs(lesson: Lesson, mode: str = "quick", seeds: Union[int, Seque
     return plan
 
 
+def data_description(plan: list[dict]) -> str:
+    """Which data the plan's runs train on, per dataset in words ("cifar10: the 6,000 + 1,000-image subset that
+    ships with CNN Lab (...)"), as the registry describes it now."""
+    from cnnkit.data import dataset_info
+
+    names = []
+    for entry in plan:
+        config = entry["config"]
+        name = (config.base.get("dataset") if hasattr(config, "base") else getattr(config, "dataset", "")) or ""
+        if name and name not in names:
+            names.append(name)
+    parts = []
+    for name in names:
+        try:
+            info = dataset_info(name)
+            parts.append(f"{name}: {info.description}" if info.available else f"{name}: not available ({info.reason})")
+        except (ValueError, OSError):
+            parts.append(name)
+    return "; ".join(parts)
+
+
 def _lab_job(config: Any, owner: str):
     """The job function of a resolution-lab arm (it runs in a thread of the app, as the Resolution lab page's)."""
     def job(context):
@@ -151,6 +172,7 @@ def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequenc
                           lesson_title=lesson.title)
     first_arm = lesson.arms[0].id
     result.seeds = [e["seed"] for e in plan if e["arm_id"] == first_arm]
+    result.data = data_description(plan)
     lab_dir.mkdir(parents=True, exist_ok=False)
     save_result(result)
     submitted: list[str] = []

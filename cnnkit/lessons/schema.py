@@ -202,11 +202,37 @@ class Lesson:
         seed = arm.train_settings("full").get("seed", 0)
         return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else 0
 
+    def quick_changes(self) -> list[str]:
+        """How quick mode's settings differ from full mode's, per setting, for every arm alike (what quick_note says
+        in words; the page can list both): e.g. "epochs: 10 → 12", "train_subset: all → 5000" (an arm's own quick
+        overrides are prefixed with its id)."""
+        out: list[str] = []
+
+        def shown(key: str, value: Any) -> str:
+            if key in ("train_subset", "test_subset") and not value:
+                return "all"
+            if key == "image_size" and value is None:
+                return "native"
+            return "default" if value is None else str(value)
+
+        shared: Optional[dict] = None
+        for arm in self.arms:
+            full, quick = arm.train_settings("full"), arm.train_settings("quick")
+            changes = {k: (full.get(k), quick.get(k)) for k in sorted(set(full) | set(quick))
+                       if full.get(k) != quick.get(k) and k != "name"}
+            if shared is None:
+                shared = changes
+                out += [f"{k}: {shown(k, a)} → {shown(k, b)}" for k, (a, b) in changes.items()]
+            else:
+                out += [f"{arm.id} {k}: {shown(k, a)} → {shown(k, b)}" for k, (a, b) in changes.items()
+                        if shared.get(k) != (a, b)]
+        return out
+
     def summary(self) -> dict:
         """The listing's JSON: who, what, arms with their reported figures (no curves or per-class tables)."""
         return {"id": self.id, "title": self.title, "topic": self.topic, "question": self.question,
                 "report": self.report, "section": self.section, "source": self.source,
-                "quick_note": self.quick_note, "quick_limit": self.quick_limit,
+                "quick_note": self.quick_note, "quick_limit": self.quick_limit, "quick_changes": self.quick_changes(),
                 "arms": [{"id": a.id, "label": a.label, "kind": a.kind, "differs": a.differs,
                           **({"original_source": a.original_source} if a.original_source else {}),
                           "reported": {m: a.reported.value(m) for m in COMPARED_METRICS + ("val_accuracy",
