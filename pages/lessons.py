@@ -96,6 +96,8 @@ def run_section(lesson) -> bool:
                                       "see whether a difference is bigger than the seeds' spread.")
     if mode == "quick" and lesson.quick_note:
         st.caption(escape_markdown(f"Quick mode: {lesson.quick_note}"))
+    if mode == "quick" and lesson.quick_changes():
+        st.caption(escape_markdown("Quick mode changes the report's settings: " + "; ".join(lesson.quick_changes())))
     if mode == "quick" and lesson.quick_limit:
         st.warning(escape_markdown(f"Quick mode cannot show this lesson's effect: {lesson.quick_limit}"))
     try:

@@ -268,6 +268,10 @@ def test_estimates_come_from_the_pace_a_result_measured_in_either_mode(teacher_d
     # full: 2 epochs × 9,000 Shapes training images (10 % held out) at the same pace (same input size)
     assert full.measured and full.seconds == pytest.approx(2 * (2 * 9000 / 50.0 + 1.0))
     assert full.seconds > quick.seconds
+    # an arm no result measured yet (new or renamed) takes the median pace of the measured ones, not a guess
+    ship_result(LessonResult(lesson_id="my-depth", mode="quick", device="cpu", seeds=[0], arms=arms[:1],
+                             seconds=5.0, status="done"))
+    assert estimate_lesson_seconds("my-depth", "quick", "cpu", seeds=2).seconds == pytest.approx(5.92)
 
 
 def test_aggregation_is_mean_and_sample_std_over_seeds():

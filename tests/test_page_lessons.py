@@ -80,6 +80,9 @@ def test_a_lesson_with_shipped_results_shows_the_table_after_predict_first(folde
     assert arms.iloc[0]["setting"] == "model" and arms.iloc[0]["differs"] == "yes"
     # What the file does not set comes from the lessons' documented defaults, said on the page
     assert any("Not set in the lesson's file, so the lessons' defaults: nesterov False" in c for c in shown(at.caption))
+    # beside Mode: what quick mode changes (Lesson.quick_changes)
+    assert any(c == "Quick mode changes the report's settings: epochs: 2 → 1; train_subset: all → 64"
+               for c in shown(at.caption)), shown(at.caption)
     # Predict first: no results until a guess is recorded or skipped.
     assert not [df for df in at.dataframe if "figure" in df.value.columns]
     assert "Predict first" in [h.value for h in at.subheader]

@@ -459,10 +459,11 @@ def test_runs_comparison_smooths_groups_and_draws_parallel_coordinates(monkeypat
     assert "mean ± std over each group" in titles
 
 
-def test_the_runs_tab_says_when_runs_end_near_chance(monkeypatch):
+def test_the_runs_tab_says_when_runs_end_near_chance(monkeypatch, tmp_path):
     """A sweep whose every run ends at chance (11.7 % on 10 classes) gets a word, not silence."""
     from cnnkit.store import update_run
 
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(tmp_path))   # only this test's runs
     patch_dataset(monkeypatch, tiny_dataset())
     runs = [train(TrainConfig(dataset="tiny", model=tiny_spec(), epochs=1, seed=seed, name=f"chance {seed}"))
             for seed in (0, 1)]
@@ -471,5 +472,5 @@ def test_the_runs_tab_says_when_runs_end_near_chance(monkeypatch):
     at = make_app_test("training_runner", timeout=150)
     assert not at.exception
     notes = [w.value for w in at.warning if "near chance" in w.value]
-    assert len(notes) == 1 and "runs end near chance (25 % for 4 classes): this network has not learnt yet: train " \
-        "more epochs, raise the learning rate (or add warm-up), or use more training images." in notes[0], notes
+    assert notes == ["2 of 2 runs end near chance (25 % for 4 classes): this network has not learnt yet: train more "
+                     "epochs, raise the learning rate (or add warm-up), or use more training images."], notes

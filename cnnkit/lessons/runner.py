@@ -587,9 +587,12 @@ def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", dev
         images = min(int(settings.get("train_subset") or 0) or (train_size - val_size), train_size - val_size)
         trainings = _trainings(arm, mode)
         rate = rates.get(arm.id, (None, ""))[0]
+        if not rate and rates and arm.kind == "train":
+            # an arm no result has measured yet (new, or renamed): the median pace of the lesson's measured arms
+            rate = sorted(r for r, _ in rates.values())[len(rates) // 2]
         if rate:   # a pace with the evaluations in it: epochs × images over it is the run's time
             sources.add("results")
-            wheres.add(rates[arm.id][1])
+            wheres.add(rates[arm.id][1] if arm.id in rates else next(iter(rates.values()))[1])
             seconds += (epochs * images / rate + overhead) * trainings * repeats
             continue
         if measure is not None and arm.kind == "train":
