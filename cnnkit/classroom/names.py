@@ -115,18 +115,25 @@ def _index(claims: dict) -> dict[str, str]:
     return index
 
 
+def _usable(claim) -> bool:
+    """A claim as claims are written: a table with a text name and a number for when (wrong types are skipped)."""
+    if not isinstance(claim, dict) or not isinstance(claim.get("name", ""), str):
+        return False
+    when = claim.get("claimed", 0.0)
+    return isinstance(when, (int, float)) and not isinstance(when, bool)
+
+
 def _by_identity(data) -> dict:
-    """The claims keyed by identity_key of their names. Files written before the identity rule were keyed by
+    """The usable claims keyed by identity_key of their names. Files written before the identity rule were keyed by
     the case-folded name: re-keyed here; of two claims that are now one name, the older one stays."""
     if not isinstance(data, dict):
         return {}
-    if all(isinstance(v, dict) and isinstance(v.get("name"), str) and k == identity_key(v["name"])
-           for k, v in data.items()):
+    if all(_usable(v) and isinstance(v.get("name"), str) and k == identity_key(v["name"]) for k, v in data.items()):
         return data   # written under the identity rule already (the usual case): nothing to re-key
     claims: dict = {}
-    for stored_key, claim in sorted(((k, v) for k, v in data.items() if isinstance(v, dict)),
+    for stored_key, claim in sorted(((k, v) for k, v in data.items() if _usable(v)),
                                     key=lambda kv: _claimed_at(kv[1])):
-        name = claim.get("name") if isinstance(claim.get("name"), str) else stored_key
+        name = claim.get("name") or stored_key
         if _find(claims, name) is None:
             claims[identity_key(name)] = claim
     return claims
