@@ -82,3 +82,7 @@ def test_an_arm_with_a_finished_twin_reuses_it(teacher_dir):
 def test_learning_settings_ignore_the_label_and_the_device_only():
     config = {"name": "a", "device": "cuda", "log_every": 5, "precision": "auto", "lr": 0.1, "seed": 3}
     assert learning_settings(config) == {"lr": 0.1, "seed": 3}
+    adam = {"optimizer": "adam", "nesterov": True, "momentum": 0.9, "lr": 0.001}
+    assert learning_settings(adam) == learning_settings({**adam, "nesterov": False}) == {"optimizer": "adam", "lr": 0.001}
+    sgd = {"optimizer": "sgd", "nesterov": True, "momentum": 0.9}
+    assert learning_settings(sgd) != learning_settings({**sgd, "nesterov": False})

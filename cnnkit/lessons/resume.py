@@ -21,9 +21,15 @@ from cnnkit.lessons.runner import _find_lab_by_name, _find_run_by_name, _lab_job
 _NOT_LEARNING = ("name", "device", "log_every", "precision")
 
 
+# Settings only some optimizers read (TrainConfig's field notes): ignored for the others.
+_OPTIMIZER_ONLY = {"nesterov": ("sgd",), "momentum": ("sgd", "rmsprop")}
+
+
 def learning_settings(config: dict) -> dict:
     """A training config's settings that decide what it learns (a saved config.json or TrainConfig.to_dict())."""
-    return {key: value for key, value in config.items() if key not in _NOT_LEARNING}
+    optimizer = str(config.get("optimizer", "")).lower()
+    return {key: value for key, value in config.items()
+            if key not in _NOT_LEARNING and optimizer in _OPTIMIZER_ONLY.get(key, (optimizer,))}
 
 
 def find_finished_twin(config: Any):
