@@ -16,7 +16,7 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 APP = "cnnlab.app"
-DATA_EXTENSIONS = ("toml", "json", "md", "txt", "html", "js", "css", "png", "jpg", "svg")
+DATA_EXTENSIONS = ("toml", "json", "md", "txt", "tsv", "html", "js", "css", "png", "jpg", "svg")
 
 # assets/, lessons/course/ and ui/components/ folders are data, not packages: setuptools would warn about each
 # of them ("absent from packages").

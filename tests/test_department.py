@@ -25,7 +25,7 @@ ray = pytest.importorskip("ray", reason="ray is not installed (pip install -r re
 
 from cnnkit.store import load_run  # noqa: E402
 from tests.helpers.folders import write_shapes_folder  # noqa: E402
-from tests.helpers.ray_cluster import connect, ray_cluster, wait_for_nodes  # noqa: E402
+from tests.helpers.ray_cluster import connect, disconnect, ray_cluster, wait_for_nodes  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -69,9 +69,7 @@ def cluster(tmp_path_factory):
             connect(cluster, namespace="test-department")
             yield cluster
         finally:
-            ray.shutdown()
-            for key in cluster.env:
-                os.environ.pop(key, None)
+            disconnect(cluster)
 
 
 def test_a_department_loses_no_job_to_a_dead_server_or_node(cluster):

@@ -320,6 +320,7 @@ def test_a_student_whose_job_the_teacher_stopped_is_told_so(folders, by, teacher
 # --- 5. the teacher cookie: set by the server, HttpOnly ---------------------------------------------------------
 def _get(path_and_query: str):
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from starlette.requests import Request
 
@@ -328,7 +329,9 @@ def _get(path_and_query: str):
     path, _, query = path_and_query.partition("?")
     scope = {"type": "http", "method": "GET", "path": path, "query_string": query.encode(), "headers": [],
              "scheme": "http", "server": ("127.0.0.1", 8501), "root_path": ""}
-    return asyncio.run(teacher_cookie(Request(scope)))
+    # a thread of its own: an earlier test (Playwright's sync API) may leave an event loop running in this one
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, teacher_cookie(Request(scope))).result()
 
 
 def test_the_teacher_cookie_is_set_by_the_server_httponly_from_a_one_time_code():

@@ -159,3 +159,16 @@ def connect(cluster: Cluster, **init_options) -> None:
     Config.initialize("")
     AuthenticationTokenLoader.instance().reset_cache()
     ray.init(address=cluster.address, log_to_driver=False, **init_options)
+
+
+def disconnect(cluster: Cluster) -> None:
+    """Undo connect(): shut the driver down and drop the cluster's token from this process (the environment and
+    Ray's cached config), so a later ray.init in the same pytest process starts a local Ray of its own."""
+    import ray
+    from ray._raylet import AuthenticationTokenLoader, Config
+
+    ray.shutdown()
+    for key in cluster.env:
+        os.environ.pop(key, None)
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
