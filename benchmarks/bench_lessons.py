@@ -227,6 +227,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 entry["shipped"] = True
                 _log(f"  shipped to {target}")
                 if args.commit:
+                    entry["seconds"] = round(time.monotonic() - clock, 1)   # the table's time column
                     merge_shipped_table(entries + [entry], mode, shipped_dir)
                     commit_shipped(lesson.id, mode, shipped_dir, entry)
         entry["seconds"] = round(time.monotonic() - clock, 1)
