@@ -698,3 +698,13 @@ def test_a_chained_arm_starts_from_the_earlier_arms_trained_run_of_the_same_seed
         # the same seed's run of the earlier arm is the transfer source; only the FC layers trained
         assert Path(config["model"]["source"]).name == Path(runs[("source", seed)]).name
         assert config["model"]["strategy"] == "last:1"
+
+
+def test_a_chained_arms_backbone_is_its_source_runs_id_never_a_path_of_this_machine():
+    from cnnkit.lessons.results import run_backbone
+
+    transfer = {"kind": "transfer", "strategy": "last:1"}
+    assert run_backbone({"model": {**transfer, "source": "/srv/ck/20261206-071524-cnn4-cifar10-4694"}}) == \
+        "20261206-071524-cnn4-cifar10-4694"
+    assert run_backbone({"model": {**transfer, "source": "efficientnet_lite0"}}) == "efficientnet_lite0"
+    assert run_backbone({"model": "cnn3"}) == ""

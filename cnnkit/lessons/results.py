@@ -229,7 +229,9 @@ def run_backbone(config: dict) -> str:
     """The pretrained source a run's config started from ("" unless its model is a transfer model)."""
     model = config.get("model") if isinstance(config, dict) else None
     if isinstance(model, dict) and model.get("kind") == "transfer":
-        return str(model.get("source") or "")
+        source = str(model.get("source") or "")
+        # a chained arm starts from a saved run's folder: named by its run id, never by this machine's path
+        return Path(source).name if "/" in source or "\\" in source else source
     return ""
 
 
