@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -10,10 +13,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 def test_shapes_sample_grid_in_the_browser(page, app_server):
     page.goto(app_server + "/data_explorer")
     page.get_by_role("heading", name="Data explorer", level=1).wait_for()
-    # Shapes is the default dataset; pick it explicitly anyway through the selectbox.
-    select = page.locator("[data-testid='stSelectbox']").first
-    select.click()
-    page.get_by_role("option", name="shapes (builtin").click()
+    # Shapes is the default dataset; pick it explicitly anyway through the selectbox. The box is found by its
+    # label and its value awaited before the click: the first selectbox on a page still rendering on a busy CI
+    # machine can be another one, and a click on it opens no Dataset options.
+    dataset_box = page.get_by_role("combobox", name=re.compile("Dataset"))
+    expect(dataset_box).to_have_value(re.compile("^shapes"), timeout=60_000)
+    dataset_box.click()
+    page.keyboard.type("shapes")
+    page.get_by_role("option", name=re.compile(r"^shapes \(builtin")).click()
+    expect(dataset_box).to_have_value(re.compile("^shapes"), timeout=60_000)
     page.get_by_text("Samples per class", exact=False).first.wait_for(timeout=120_000)
     grid = page.locator("[data-testid='stImage'] img").first
     grid.wait_for(timeout=120_000)
