@@ -191,6 +191,24 @@ def test_a_damaged_shipped_result_is_named_and_not_shown(folders):
     assert str(shipped / "lab.json") in line and "arms[0]: metrics must be a table, got int 5" in line
 
 
+def test_damaged_results_reads_the_files_again_only_when_one_changed(folders, monkeypatch):
+    from cnnkit.lessons import damaged_results
+    from cnnkit.lessons import results as lesson_results
+
+    reads = []
+    real_read = lesson_results._read_damaged_results
+    monkeypatch.setattr(lesson_results, "_read_damaged_results", lambda: reads.append(1) or real_read())
+    assert damaged_results() == [] and damaged_results() == []
+    assert len(reads) == 1                                      # the second call: one stat per file, no read
+    path = _saved_result(folders, "damaged-lab", DAMAGES["created"][0])
+    [line] = damaged_results()                                  # a new file: read again, and named
+    assert str(path) in line and len(reads) == 2
+    data = json.loads(path.read_text())
+    data["created"] = 1.0
+    path.write_text(json.dumps(data))                           # repaired in place: read again, gone
+    assert damaged_results() == [] and len(reads) == 3
+
+
 @pytest.mark.slow
 def test_home_the_lessons_index_and_a_lesson_open_beside_damaged_files(folders):
     from tests.helpers.app import make_app_test

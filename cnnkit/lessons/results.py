@@ -18,8 +18,8 @@ from typing import Any, Optional
 
 from cnnkit import store
 from cnnkit.classroom.identity import same_person
-from cnnkit.fileio import check_field_types, check_required_fields, value_matches
-from cnnkit.labs.saved import LabKind, list_labs, load_lab, register_lab_kind, save_lab
+from cnnkit.fileio import check_field_types, check_required_fields, file_signature, value_matches
+from cnnkit.labs.saved import LAB_FILE, LabKind, labs_dir, list_labs, load_lab, register_lab_kind, save_lab
 from cnnkit.lessons.schema import COMPARED_METRICS, MODES, Lesson
 from cnnkit.paths import lesson_results_dir
 
@@ -429,9 +429,36 @@ def shipped_result(lesson_id: str, mode: str) -> Optional[LessonResult]:
     return result
 
 
+# damaged_results' last answer and the (path, inode, mtime, size) of every lab file it read: the Lessons index asks
+# on every render, and reading and checking ~50 result files cost ~0.2 s of the server's CPU per student.
+_damaged_cache: tuple[tuple, list[str]] = ((), [])
+
+
+def _lab_files_signature() -> tuple:
+    folders = [labs_dir(), lesson_results_dir()]
+    files = []
+    for folder in folders:
+        try:
+            files += sorted(child / LAB_FILE for child in folder.iterdir() if child.is_dir())
+        except OSError:
+            files.append(folder)  # a missing folder counts as one missing file: made later, the key changes
+    return file_signature(files)
+
+
 def damaged_results() -> list[str]:
     """Lesson results that cannot be read (this install's and shipped ones), one line each naming the file and why:
-    they are left out of every listing, and the Lessons index lists them here."""
+    they are left out of every listing, and the Lessons index lists them here. Read again only when one of the
+    files changed (a stat per file)."""
+    global _damaged_cache
+    signature = _lab_files_signature()
+    if _damaged_cache[0] == signature and signature:
+        return list(_damaged_cache[1])
+    lines = _read_damaged_results()
+    _damaged_cache = (signature, lines)
+    return list(lines)
+
+
+def _read_damaged_results() -> list[str]:
     lines = [entry.reason for entry in list_labs(kind=KIND) if entry.damaged]
     folder = lesson_results_dir()
     for child in sorted(folder.iterdir()) if folder.is_dir() else []:
