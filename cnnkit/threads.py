@@ -111,6 +111,49 @@ def openmp_wait_in_effect(environ: Optional[dict] = None) -> str:
     return ", ".join(parts) or "OpenMP default (spinning)"
 
 
+# --- pages before trainings --------------------------------------------------------------------------------------
+
+# How much a job thread of the app steps back from the page renders of the same process (Linux nice steps, 0-19;
+# 0: no step). A job thread is batch work: a student waiting for a page is not. Nice 10 weighs ~1/10 of a page's
+# thread when both want a core, and nothing when the core is idle, so a quiet server trains at full speed.
+JOB_NICE_ENV = "CNNKIT_JOB_NICE"
+DEFAULT_JOB_NICE = 10
+
+
+def job_nice(environ: Optional[dict] = None) -> int:
+    """The step CNNKIT_JOB_NICE asks for (default 10); a bad value is an error naming the setting."""
+    environ = os.environ if environ is None else environ
+    raw = (environ.get(JOB_NICE_ENV) or "").strip()
+    if not raw:
+        return DEFAULT_JOB_NICE
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{JOB_NICE_ENV}={raw!r} is not a whole number; set 0 (no step) to 19, or unset it") from None
+    if not 0 <= value <= 19:
+        raise ValueError(f"{JOB_NICE_ENV}={raw!r}: set 0 (no step) to 19")
+    return value
+
+
+def step_back_this_thread(step: Optional[int] = None) -> Optional[int]:
+    """Lower the calling thread's CPU priority by `step` (default: job_nice()); the threads it starts afterwards
+    (torch's OpenMP team, made by the first parallel op of this thread) inherit it. Linux only, where a nice
+    value belongs to one thread; elsewhere (and when the system refuses) nothing changes. Returns the thread's
+    nice value now, or None when unchanged."""
+    import threading
+
+    step = job_nice() if step is None else step
+    if step <= 0 or not sys.platform.startswith("linux"):
+        return None
+    thread_id = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, thread_id)
+        os.setpriority(os.PRIO_PROCESS, thread_id, min(19, now + step))
+        return os.getpriority(os.PRIO_PROCESS, thread_id)
+    except OSError:
+        return None
+
+
 # --- how busy is the machine ---------------------------------------------------------------------------------
 
 @dataclass

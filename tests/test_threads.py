@@ -295,3 +295,40 @@ def test_running_jobs_share_the_cores_and_the_live_text_shows_the_choice(monkeyp
     assert snap.progress_text.endswith("1 thread; 1 core busy elsewhere")
     release.set()
     manager.wait(first, 10), manager.wait(second, 10)
+
+
+# --- pages before trainings: a job thread steps back -------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, expected", [(None, 10), ("", 10), ("0", 0), ("5", 5), ("19", 19)])
+def test_job_nice_reads_the_setting_default_ten(raw, expected):
+    assert rules.job_nice({} if raw is None else {rules.JOB_NICE_ENV: raw}) == expected
+
+
+@pytest.mark.parametrize("raw", ["-1", "20", "high", "2.5"])
+def test_a_bad_job_nice_names_the_setting(raw):
+    with pytest.raises(ValueError, match="CNNKIT_JOB_NICE"):
+        rules.job_nice({rules.JOB_NICE_ENV: raw})
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a per-thread nice value is Linux's")
+def test_a_thread_backend_job_and_its_openmp_team_run_behind_the_pages(monkeypatch):
+    import os
+
+    from cnnkit.jobs import JobManager
+
+    monkeypatch.setenv(rules.JOB_NICE_ENV, "7")
+    page_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def job(context):
+        x = torch.ones(256, 256)
+        with torch.inference_mode():
+            (x @ x).sum()  # an op that may start this thread's OpenMP team
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    manager = JobManager()
+    job_id = manager.submit(job, "niced")
+    assert manager.wait(job_id, timeout=30).result == min(19, page_nice + 7)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == page_nice  # the pages' thread: unchanged
+    monkeypatch.setenv(rules.JOB_NICE_ENV, "0")
+    job_id = manager.submit(job, "not niced")
+    assert manager.wait(job_id, timeout=30).result == page_nice

@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 from cnnkit.cancellation import Cancelled
 from cnnkit.jobs.context import Job, TrainingJob
+from cnnkit.threads import step_back_this_thread
 
 
 class Backend:
@@ -32,9 +33,13 @@ class Backend:
 
 
 def start_in_thread(manager, job: Job) -> None:
-    """Run `job`'s function in a thread of this process (manager._run records how it ended)."""
-    job.thread = threading.Thread(target=manager._run, args=(job.snapshot.job_id,),
-                                  name=f"cnnkit-{job.snapshot.job_id}", daemon=True)
+    """Run `job`'s function in a thread of this process (manager._run records how it ended), a step behind the
+    page renders of the same process (cnnkit.threads.step_back_this_thread): students' pages first."""
+    def run() -> None:
+        step_back_this_thread()
+        manager._run(job.snapshot.job_id)
+
+    job.thread = threading.Thread(target=run, name=f"cnnkit-{job.snapshot.job_id}", daemon=True)
     job.thread.start()
 
 
