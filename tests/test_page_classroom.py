@@ -248,3 +248,23 @@ def test_identity_params_carry_the_name_and_its_key_and_nothing_of_the_teacher(c
     guest = AppTest.from_function(script)
     guest.run()
     assert json.loads(guest.json[0].value) == {}
+
+
+def test_login_is_looked_up_once_per_check_period_not_on_every_page_run(monkeypatch):
+    """Without a secrets file every st.user read reopens the secrets paths under one lock: asked once, then kept."""
+    import ui.identity as identity
+
+    class User:
+        reads = 0
+
+        def to_dict(self):
+            User.reads += 1
+            return {}
+
+    monkeypatch.setattr(identity.st, "user", User())
+    monkeypatch.setattr(identity, "_login_checked", [float("-inf"), False])
+    assert [identity._signed_in_user() for _ in range(5)] == [{}] * 5 and not identity.login_configured()
+    assert User.reads == 1
+    monkeypatch.setattr(identity, "_login_checked", [identity.time.monotonic() - identity.LOGIN_CHECK_S - 1, False])
+    User.to_dict = lambda self: {"is_logged_in": True, "email": "ann@school.example"}
+    assert identity._signed_in_user()["email"] == "ann@school.example"   # configured since: seen after the period

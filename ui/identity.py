@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
@@ -25,7 +26,6 @@ from cnnkit.classroom import (GUEST, NAME_TAKEN, Actor, ConfigError, clean_owner
 import cnnkit.jobs  # noqa: F401  (registers the shared class state's store: cnnkit.classroom.class_state)
 from cnnkit.classroom.class_state import teacher_guard
 from cnnkit.classroom.config import ClassroomConfig
-from cnnkit.classroom.class_state import teacher_guard
 from cnnkit.classroom.permissions import TEACHER_OWNER, is_teacher_user
 from cnnkit.classroom.teacher import SESSION_S
 from ui.teacher_cookie import COOKIE_PATH, MOUNTED
@@ -51,20 +51,33 @@ def class_config() -> ClassroomConfig:
         raise  # st.stop() raises; never reached
 
 
+# Whether secrets.toml has an [auth] section, asked of Streamlit at most every LOGIN_CHECK_S per server. Without a
+# secrets file every st.user read opens the secrets paths again under Streamlit's one secrets lock: three reads per
+# page run, and a class's first renders queued on that lock (a fifth of their wall time with 30 students).
+LOGIN_CHECK_S = 30.0
+_login_checked: list = [float("-inf"), False]  # [when (monotonic), configured]
+
+
+def login_configured() -> bool:
+    now = time.monotonic()
+    if now - _login_checked[0] > LOGIN_CHECK_S:
+        try:
+            configured = "is_logged_in" in st.user.to_dict()
+        except Exception:  # no script context or an older auth setup: no login
+            configured = False
+        _login_checked[:] = [now, configured]
+    return bool(_login_checked[1])
+
+
 def _signed_in_user() -> dict:
     """st.user's claims when OIDC login is configured and the user signed in; {} otherwise."""
+    if not login_configured():
+        return {}
     try:
         user = st.user.to_dict()
     except Exception:  # no script context or an older auth setup: treat as not signed in
         return {}
     return user if user.get("is_logged_in") else {}
-
-
-def login_configured() -> bool:
-    try:
-        return "is_logged_in" in st.user.to_dict()
-    except Exception:
-        return False
 
 
 def _claim(typed: str, key: str) -> None:
