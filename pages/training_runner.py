@@ -151,7 +151,7 @@ def train_tab(config: TrainConfig, start: bool) -> None:
             st.error(str(exc))
         else:
             follow(job_id)
-    known = {s.job_id: s for s in manager.list()}
+    known = {s.job_id: s for s in manager.list(with_history=False)}  # labels and statuses only
     mine = [j for j in reversed(st.session_state[JOBS]) if j in known]  # newest first
     if len(mine) > 1:
         # Several runs from this session: choose which one the panel follows.

@@ -69,7 +69,8 @@ def sweep_form(config: TrainConfig, manager: JobManager, owner: str, teacher: bo
 
 def sweep_groups(manager: JobManager) -> list[str]:
     """Every sweep the job manager knows (all sessions share its queue), newest first."""
-    groups = list(dict.fromkeys(s.group for s in manager.list() if s.group.startswith(sweeps.GROUP_PREFIX)))
+    groups = list(dict.fromkeys(s.group for s in manager.list(with_history=False)
+                                if s.group.startswith(sweeps.GROUP_PREFIX)))
     return groups[::-1]
 
 
@@ -127,11 +128,16 @@ def render_sweeps_tab(config: TrainConfig, manager: JobManager, owner: str, teac
 
     def describe(g: str) -> str:
         if g in live:
-            jobs = manager.list(group=g)
+            jobs = manager.list(group=g, with_history=False)
             return f"{g} ({len(jobs)} runs) · by {sweeps.sweep_owner(jobs)}"
         return f"{g} ({len(saved[g])} saved runs) · by {sweeps.sweep_owner(saved[g])}"
 
-    group = st.selectbox("Sweep", groups, key="tr_sw_pick", format_func=describe)
+    # Nothing followed until asked (the sweep this session queued is picked for it): a class's every page
+    # following one student's sweep live cost each server a fragment per student per second.
+    group = st.selectbox("Sweep", groups, key="tr_sw_pick", format_func=describe, index=None,
+                         placeholder=f"Pick one of {len(groups)} sweep(s) to follow or compare")
+    if group is None:
+        return
     if group in live:
         snaps = follow_jobs(group=group, key="tr_sw", stop_label="Stop the sweep", details=sweep_table)
         if all(s.finished for s in snaps):  # drawn by the full page, once the sweep is over

@@ -104,10 +104,10 @@ class JobManager(JobQueue):
                 raise KeyError(f"no job {job_id!r}")
             return self._copy(job_id)
 
-    def list(self, group: Optional[str] = None) -> list[JobSnapshot]:
+    def list(self, group: Optional[str] = None, with_history: bool = True) -> list[JobSnapshot]:
         with self._lock:
             start_orders: dict[str, list[str]] = {}  # per device, computed once for the whole list
-            return [self._copy(j, start_orders) for j in self._order
+            return [self._copy(j, start_orders, with_history) for j in self._order
                     if group is None or self._jobs[j].snapshot.group == group]
 
     def cancel(self, job_id: str, by: str = GUEST, teacher: bool = False) -> None:
@@ -127,10 +127,11 @@ class JobManager(JobQueue):
                 self._dispatch()
 
     # --- internals --------------------------------------------------------------------------
-    def _copy(self, job_id: str, start_orders: Optional[dict[str, list[str]]] = None) -> JobSnapshot:
+    def _copy(self, job_id: str, start_orders: Optional[dict[str, list[str]]] = None,
+              with_history: bool = True) -> JobSnapshot:
         snap = copy.copy(self._jobs[job_id].snapshot)
-        snap.history = copy.deepcopy(snap.history)
-        snap.steps = list(snap.steps)
+        snap.history = copy.deepcopy(snap.history) if with_history else []
+        snap.steps = list(snap.steps) if with_history else []
         snap.meta = copy.deepcopy(snap.meta)
         if snap.status == "queued":
             start_orders = {} if start_orders is None else start_orders

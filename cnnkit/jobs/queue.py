@@ -54,7 +54,10 @@ class JobQueue:
     def snapshot(self, job_id: str) -> JobSnapshot:
         raise NotImplementedError
 
-    def list(self, group: Optional[str] = None) -> list[JobSnapshot]:
+    def list(self, group: Optional[str] = None, with_history: bool = True) -> list[JobSnapshot]:
+        """Copies of every job's snapshot (or `group`'s), in queue order. with_history=False leaves each copy's
+        history and steps empty: a picker or a count asks for it, and copying 40 runs' curves on every page
+        run of every student is most of what listing costs."""
         raise NotImplementedError
 
     def cancel(self, job_id: str, by: str = GUEST, teacher: bool = False) -> None:

@@ -412,10 +412,11 @@ class SharedJobManager(JobQueue):
                 raise KeyError(f"no job {job_id!r}")
             return self._copy(job_id)
 
-    def list(self, group: Optional[str] = None) -> list[JobSnapshot]:
+    def list(self, group: Optional[str] = None, with_history: bool = True) -> list[JobSnapshot]:
         with self._lock:
-            shared = [self._copy(j) for j in self._order if group is None or self._snaps[j].group == group]
-        return sorted(shared + self.local.list(group), key=lambda snap: snap.created)
+            shared = [self._copy(j, with_history) for j in self._order
+                      if group is None or self._snaps[j].group == group]
+        return sorted(shared + self.local.list(group, with_history), key=lambda snap: snap.created)
 
     def cancel(self, job_id: str, by: str = GUEST, teacher: bool = False) -> None:
         if not job_id.startswith(ID_PREFIX):
@@ -449,9 +450,10 @@ class SharedJobManager(JobQueue):
     def close(self) -> None:
         self._closed.set()
 
-    def _copy(self, job_id: str) -> JobSnapshot:
+    def _copy(self, job_id: str, with_history: bool = True) -> JobSnapshot:
         snap = copy.copy(self._snaps[job_id])
-        snap.history, snap.steps, snap.meta = list(snap.history), list(snap.steps), dict(snap.meta)
+        snap.history = list(snap.history) if with_history else []
+        snap.steps, snap.meta = list(snap.steps) if with_history else [], dict(snap.meta)
         if snap.status == "queued" and job_id in self._places:
             snap.queue_position, snap.expected_wait_s = self._places[job_id]
         return snap
