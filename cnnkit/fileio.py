@@ -12,8 +12,9 @@ import os
 import re
 import stat
 import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -131,6 +132,18 @@ def file_signature(paths) -> tuple:
             continue
         out.append((str(path), st.st_ino, st.st_mtime_ns, st.st_size))
     return tuple(out)
+
+
+# A file changed within this many seconds may change again with the same size and mtime (the kernel's file clock
+# ticks every few ms, and a replaced file's inode number can come back): a cache keyed by file_signature trusts
+# only a signature whose files are older than this ("racy git"'s rule).
+SETTLE_S = 2.0
+
+
+def signature_settled(signature: tuple, now: Optional[float] = None, settle_s: float = SETTLE_S) -> bool:
+    """Whether every file of a file_signature was last written more than settle_s ago (missing files count)."""
+    now = time.time() if now is None else now
+    return all(len(entry) < 4 or now - entry[2] / 1e9 > settle_s for entry in signature)
 
 
 # --- reading stored and teacher files -------------------------------------------------------------------------

@@ -198,6 +198,7 @@ def test_damaged_results_reads_the_files_again_only_when_one_changed(folders, mo
     reads = []
     real_read = lesson_results._read_damaged_results
     monkeypatch.setattr(lesson_results, "_read_damaged_results", lambda: reads.append(1) or real_read())
+    monkeypatch.setattr(lesson_results, "signature_settled", lambda signature: True)  # as if written long ago
     assert damaged_results() == [] and damaged_results() == []
     assert len(reads) == 1                                      # the second call: one stat per file, no read
     path = _saved_result(folders, "damaged-lab", DAMAGES["created"][0])
@@ -207,6 +208,16 @@ def test_damaged_results_reads_the_files_again_only_when_one_changed(folders, mo
     data["created"] = 1.0
     path.write_text(json.dumps(data))                           # repaired in place: read again, gone
     assert damaged_results() == [] and len(reads) == 3
+
+
+def test_a_file_written_this_moment_is_not_settled(tmp_path):
+    from cnnkit.fileio import SETTLE_S, file_signature, signature_settled
+
+    path = tmp_path / "run.json"
+    path.write_text("{}")
+    signature = file_signature([path, tmp_path / "missing.json"])
+    assert not signature_settled(signature)                               # may change again within the tick
+    assert signature_settled(signature, now=path.stat().st_mtime + SETTLE_S + 0.1)
 
 
 @pytest.mark.slow
@@ -802,3 +813,23 @@ def test_import_zip_of_a_folder_or_a_pipe_is_one_error_line_and_never_blocks(fol
     path = tmp_path / "set.zip"
     path.mkdir() if kind == "folder" else os.mkfifo(path)
     _refused(capsys, ["import-zip", str(path), "--name", "mine"], "give the path of a zip of class folders")
+
+
+def test_a_run_record_is_read_again_when_its_files_change(tmp_path, monkeypatch):
+    from cnnkit.store import records
+
+    monkeypatch.setattr(records, "signature_settled", lambda signature: True)  # cached at once
+    run_dir = tmp_path / "run-a"
+    run_dir.mkdir()
+    meta = {"status": "running", "created": 1.0, "epochs_done": 1, "dataset": "shapes"}
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    (run_dir / "config.json").write_text(json.dumps({"epochs": 3}))
+    first = records.load_run(run_dir)
+    assert (first.epochs_done, first.epochs) == (1, 3)
+    first.config["epochs"] = 99                                          # a caller's change stays its own
+    assert records.load_run(run_dir).epochs == 3
+    (run_dir / "run.json").write_text(json.dumps({**meta, "status": "done", "epochs_done": 3, "pad": "x" * 10}))
+    assert (records.load_run(run_dir).status, records.load_run(run_dir).epochs_done) == ("done", 3)
+    (run_dir / "config.json").write_text(json.dumps({"epochs": "three"}))
+    damaged = records.load_run(run_dir)
+    assert damaged.status == "damaged" and "epochs" in damaged.message

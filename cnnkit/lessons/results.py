@@ -18,7 +18,8 @@ from typing import Any, Optional
 
 from cnnkit import store
 from cnnkit.classroom.identity import same_person
-from cnnkit.fileio import check_field_types, check_required_fields, file_signature, value_matches
+from cnnkit.fileio import (check_field_types, check_required_fields, file_signature, signature_settled,
+                            value_matches)
 from cnnkit.labs.saved import LAB_FILE, LabKind, labs_dir, list_labs, load_lab, register_lab_kind, save_lab
 from cnnkit.lessons.schema import COMPARED_METRICS, MODES, Lesson
 from cnnkit.paths import lesson_results_dir
@@ -454,7 +455,8 @@ def damaged_results() -> list[str]:
     if _damaged_cache[0] == signature and signature:
         return list(_damaged_cache[1])
     lines = _read_damaged_results()
-    _damaged_cache = (signature, lines)
+    if signature_settled(signature):  # a file written this moment may change again unseen: not kept
+        _damaged_cache = (signature, lines)
     return list(lines)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import numbers
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from cnnkit.fileio import read_json, to_jsonable
+from cnnkit.fileio import file_signature, read_json, signature_settled, to_jsonable
 from cnnkit.paths import checkpoint_dir
 
 ACTIVE_STATUSES = ("queued", "running")
@@ -186,14 +187,41 @@ def _damaged_record(run_dir: Path, error: DamagedRun) -> RunRecord:
                      created=created, message=str(error))
 
 
+# load_run's checked (run.json, config.json) per run folder, with the files' (inode, mtime, size): every page run
+# of every student lists the runs, and reading and checking each file again cost ~0.25 ms a run. Bounded: a
+# server that has seen more run folders than this starts the cache again.
+_parsed_runs: dict[str, tuple[tuple, Any]] = {}
+_PARSED_RUNS_MAX = 20_000
+
+
+def _read_checked(run_dir: Path) -> tuple[dict, dict]:
+    """(run.json, config.json) checked, read again only when either file changed; DamagedRun as read_run_meta."""
+    key = str(run_dir)
+    signature = file_signature([run_dir / "run.json", run_dir / "config.json"])
+    cached = _parsed_runs.get(key)
+    if cached is None or cached[0] != signature:
+        try:
+            parsed: Any = (read_run_meta(run_dir), read_run_config(run_dir))
+        except DamagedRun as error:
+            parsed = error
+        cached = (signature, parsed)
+        if signature_settled(signature):  # a file written this moment may change again unseen: not kept
+            if len(_parsed_runs) >= _PARSED_RUNS_MAX:
+                _parsed_runs.clear()
+            _parsed_runs[key] = cached
+    if isinstance(cached[1], DamagedRun):
+        raise cached[1]
+    meta, config = cached[1]
+    return dict(meta), copy.deepcopy(config)  # a caller that changes its record leaves the cache as read
+
+
 def load_run(run_dir: Path) -> RunRecord:
     """The run's record; a damaged run gives status "damaged" and the reason in `message`."""
     run_dir = Path(run_dir)
     if not (run_dir / "run.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not a saved run (no run.json)")
     try:
-        meta = read_run_meta(run_dir)
-        config = read_run_config(run_dir)
+        meta, config = _read_checked(run_dir)
     except DamagedRun as error:
         return _damaged_record(run_dir, error)
     status = meta.get("status", "unknown")
