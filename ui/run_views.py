@@ -310,20 +310,34 @@ def _confusion_section(record, results: dict, classes: list[str], key: str) -> N
 def render_network_preview(config) -> None:
     """Before a first run: the network the form would train, layer by layer (output shape, parameters,
     receptive field), so the page opens on something to look at. Preset and spec networks only."""
+    import json
+
+    preview = _network_preview(json.dumps(config.model, sort_keys=True), config.dataset, config.image_size)
+    if preview is None:  # a transfer dict, an unknown dataset, a bad spec
+        return
+    total_params, table = preview
+    st.markdown(f"**The network you are about to train:** {config.model_label()} on {config.dataset}, "
+                f"{total_params:,} parameters")
+    st.dataframe(table, hide_index=True, width="stretch")
+
+
+@st.cache_data(max_entries=256, ttl=60, show_spinner=False)  # every new session opens on the same few networks
+def _network_preview(model_json: str, dataset: str, image_size: Optional[int]) -> Optional[tuple[int, pd.DataFrame]]:
+    """(parameters, the layer table) of a preset name or spec (as JSON) on `dataset`; None when it has none."""
+    import json
     from dataclasses import replace
 
     from cnnkit.models import ModelSpec, get_preset, summarize, summary_table
     from ui.datasets import cached_datasets
 
+    model = json.loads(model_json)
     try:
-        spec = get_preset(config.model) if isinstance(config.model, str) else ModelSpec.from_dict(config.model)
-        info = next(d for d in cached_datasets() if d.name == config.dataset)
-        size = int(config.image_size or info.height)
+        spec = get_preset(model) if isinstance(model, str) else ModelSpec.from_dict(model)
+        info = next(d for d in cached_datasets() if d.name == dataset)
+        size = int(image_size or info.height)
         spec = replace(spec, input_shape=(int(info.channels), size, size), num_classes=len(info.classes))
         summary = summarize(spec)
-    except (ValueError, KeyError, TypeError, StopIteration):  # a transfer dict, an unknown dataset, a bad spec
-        return
-    st.markdown(f"**The network you are about to train:** {config.model_label()} on {config.dataset}, "
-                f"{summary.total_params:,} parameters")
-    st.dataframe(pd.DataFrame(summary_table(summary))[["name", "layer", "details", "output", "params",
-                                                       "receptive field"]], hide_index=True, width="stretch")
+    except (ValueError, KeyError, TypeError, StopIteration, AttributeError):
+        return None
+    columns = ["name", "layer", "details", "output", "params", "receptive field"]
+    return summary.total_params, pd.DataFrame(summary_table(summary))[columns]
