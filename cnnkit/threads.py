@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Optional
@@ -135,20 +136,22 @@ def job_nice(environ: Optional[dict] = None) -> int:
     return value
 
 
-def step_back_this_thread(step: Optional[int] = None) -> Optional[int]:
-    """Lower the calling thread's CPU priority by `step` (default: job_nice()); the threads it starts afterwards
-    (torch's OpenMP team, made by the first parallel op of this thread) inherit it. Linux only, where a nice
-    value belongs to one thread; elsewhere (and when the system refuses) nothing changes. Returns the thread's
-    nice value now, or None when unchanged."""
-    import threading
+_stepped_back = threading.local()  # a thread steps back once: a Ray or process worker's thread runs job after job
 
+
+def step_back_this_thread(step: Optional[int] = None) -> Optional[int]:
+    """Lower the calling thread's CPU priority by `step` (default: job_nice()), once per thread; the threads it
+    starts afterwards (torch's OpenMP team, made by the first parallel op of this thread) inherit it. Linux only,
+    where a nice value belongs to one thread; elsewhere (and when the system refuses) nothing changes. Returns the
+    thread's nice value now, or None when unchanged."""
     step = job_nice() if step is None else step
-    if step <= 0 or not sys.platform.startswith("linux"):
+    if step <= 0 or not sys.platform.startswith("linux") or getattr(_stepped_back, "done", False):
         return None
     thread_id = threading.get_native_id()
     try:
         now = os.getpriority(os.PRIO_PROCESS, thread_id)
         os.setpriority(os.PRIO_PROCESS, thread_id, min(19, now + step))
+        _stepped_back.done = True
         return os.getpriority(os.PRIO_PROCESS, thread_id)
     except OSError:
         return None

@@ -332,3 +332,21 @@ def test_a_thread_backend_job_and_its_openmp_team_run_behind_the_pages(monkeypat
     monkeypatch.setenv(rules.JOB_NICE_ENV, "0")
     job_id = manager.submit(job, "not niced")
     assert manager.wait(job_id, timeout=30).result == page_nice
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a per-thread nice value is Linux's")
+def test_a_worker_thread_running_job_after_job_steps_back_once():
+    import os
+
+    seen = []
+
+    def worker():
+        start = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        seen.extend([start, rules.step_back_this_thread(3), rules.step_back_this_thread(3),
+                     os.getpriority(os.PRIO_PROCESS, threading.get_native_id())])
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    start, first, second, now = seen
+    assert first == now == min(19, start + 3) and second is None

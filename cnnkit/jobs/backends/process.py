@@ -21,7 +21,9 @@ def _train_in_worker(config_dict: dict, resume_from: Optional[str], owner: str, 
     started."""
     import importlib
 
-    from cnnkit.threads import set_openmp_wait_env
+    from cnnkit.threads import set_openmp_wait_env, step_back_this_thread
+
+    step_back_this_thread()  # behind the app's page renders, as the thread backend's jobs
 
     set_openmp_wait_env()  # a fresh process: OpenMP has not started yet, so its wait policy can still be set
 

@@ -37,6 +37,7 @@ import ray
 from cnnkit.cancellation import Cancelled
 from cnnkit.jobs.backends.base import RemoteTrainingBackend, portable_exception
 from cnnkit.jobs.context import Job
+from cnnkit.threads import step_back_this_thread
 from cnnkit.paths import CACHE_DIR_ENV, CHECKPOINT_DIR_ENV, DATA_DIR_ENV, checkpoint_dir, data_dir
 
 CPUS_PER_JOB_ENV = "CNNKIT_RAY_CPUS_PER_JOB"
@@ -130,7 +131,9 @@ class _EventPump:
 @ray.remote(max_retries=0)  # a crashed worker ends the job as failed (retrying would race the resume)
 def _train_on_worker(hub, job_id: str, config_dict: dict, resume_from: Optional[str], kind_modules: list[str],
                      owner: str = ""):
-    """One training on a Ray worker with the same cnnkit.train code; returns (status, result or error, trace)."""
+    """One training on a Ray worker with the same cnnkit.train code; returns (status, result or error, trace).
+    The worker steps back behind an app server's page renders on the same machine (cnnkit.threads)."""
+    step_back_this_thread()
     for module in kind_modules:  # model kinds registered in the app (e.g. transfer) must exist here too
         importlib.import_module(module)
     from cnnkit.train import TrainConfig, train
