@@ -259,19 +259,46 @@ def test_estimates_come_from_the_pace_a_result_measured_in_either_mode(teacher_d
     ship_result(LessonResult(lesson_id="my-depth", mode="quick", device="cpu", seeds=[0], arms=arms, seconds=10.0,
                              status="done", device_label="CPU (1 thread)"))
     rates, overhead = measured_rates(get_lesson("my-depth"), "quick", "cpu")
-    assert rates["shallow"] == (50.0, "CPU (1 thread)") and overhead == pytest.approx(1.0)   # 200 images / 4 s
+    # the same mode and today's epochs: the pace with the evaluations in it, 200 images / 4 s
+    assert rates["shallow"] == (50.0, "CPU (1 thread)", True) and overhead == pytest.approx(1.0)
     quick = estimate_lesson_seconds("my-depth", "quick", "cpu", seeds=2)
     # quick: 1 epoch × 24 images / 50 per s + 1 s, per arm and seed: (0.48 + 1) × 2 arms × 2 seeds
     assert quick.measured and quick.source == "results" and quick.seconds == pytest.approx(5.92)
     assert "from the images/s its runs reached on CPU (1 thread)" in quick.text
+    full_rates, _ = measured_rates(get_lesson("my-depth"), "full", "cpu")
+    assert full_rates["shallow"] == (100.0, "CPU (1 thread)", False)   # the other mode: the loop's own images/s
     full = estimate_lesson_seconds("my-depth", "full", "cpu", seeds=1)
-    # full: 2 epochs × 9,000 Shapes training images (10 % held out) at the same pace (same input size)
-    assert full.measured and full.seconds == pytest.approx(2 * (2 * 9000 / 50.0 + 1.0))
+    # full: 2 epochs × (9,000 Shapes training images + 1,000 held out, evaluated 3× faster) + the test images,
+    # at the loop's pace (same input size), + 1 s, per arm
+    from cnnkit.lessons.runner import EVAL_SPEEDUP, _split_sizes
+
+    train_size, test_size = _split_sizes("shapes")
+    assert train_size == 10000
+    per_run = (2 * (9000 + 1000 / EVAL_SPEEDUP) + test_size / EVAL_SPEEDUP) / 100.0 + 1.0
+    assert full.measured and full.seconds == pytest.approx(2 * per_run)
     assert full.seconds > quick.seconds
     # an arm no result measured yet (new or renamed) takes the median pace of the measured ones, not a guess
     ship_result(LessonResult(lesson_id="my-depth", mode="quick", device="cpu", seeds=[0], arms=arms[:1],
                              seconds=5.0, status="done"))
     assert estimate_lesson_seconds("my-depth", "quick", "cpu", seeds=2).seconds == pytest.approx(5.92)
+
+
+def test_a_result_of_other_settings_gives_the_loops_pace_and_each_mode_its_own_loading_time(teacher_dir):
+    """A quick result made before the quick settings changed (3 epochs then, 1 now) must not lend its evaluation
+    share; a full result's loading of the whole dataset is not a quick run's."""
+    from cnnkit.lessons.runner import measured_rates
+
+    (teacher_dir / "mine.toml").write_text(lesson_text("my-depth"))
+    history = [{"epoch": e, "images_per_s": pace, "seconds": 2.0} for e, pace in ((1, 80.0), (2, 120.0), (3, 100.0))]
+    arms = [ArmResult(arm_id=a, seeds=[0], histories=[history], seconds=30.0) for a in ("shallow", "deep")]
+    ship_result(LessonResult(lesson_id="my-depth", mode="quick", device="cpu", seeds=[0], arms=arms, seconds=62.0,
+                             status="done", device_label="CPU (1 thread)"))                 # 1 s a run outside
+    ship_result(LessonResult(lesson_id="my-depth", mode="full", device="cpu", seeds=[0], arms=arms, seconds=100.0,
+                             status="done", device_label="CPU (1 thread)"))                 # 20 s a run outside
+    rates, overhead = measured_rates(get_lesson("my-depth"), "quick", "cpu")
+    assert rates["shallow"] == (100.0, "CPU (1 thread)", False)    # the median epoch's own images/s
+    assert overhead == pytest.approx(1.0)
+    assert measured_rates(get_lesson("my-depth"), "full", "cpu")[1] == pytest.approx(20.0)
 
 
 def test_aggregation_is_mean_and_sample_std_over_seeds():

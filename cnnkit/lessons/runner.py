@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 
 from cnnkit.jobs import FINISHED, JobManager, JobSnapshot, get_job_manager, new_group_id
 from cnnkit.labs.saved import labs_dir, list_labs, load_lab
@@ -521,15 +521,30 @@ def _trainings(arm, mode: str) -> int:
     return len(resolutions or [32, 16, 8])
 
 
-def measured_rates(lesson: Lesson, mode: str, device: str) -> tuple[dict[str, tuple[float, str]], Optional[float]]:
-    """From this lesson's own and shipped results on this kind of device (the same mode's first): per arm id,
-    (images trained per second of its runs, evaluations included: the images each epoch trained, from its
-    history's images_per_s × seconds, over the run's time; where), and the seconds a run costs outside its own
-    time (loading the data, building; the result's wall time less its runs'), None when no result says. The other
-    mode's pace is scaled by the input pixels (quick may train at a lower resolution)."""
+class MeasuredPace(NamedTuple):
+    """An arm's measured pace: images trained per second, where it was measured, and whether the evaluations are
+    in it (a run of today's settings: its images over its whole time) or not (the training loop's own images/s:
+    the estimate adds the evaluations and the loading)."""
+
+    rate: float
+    where: str
+    evaluations_included: bool
+
+
+def measured_rates(lesson: Lesson, mode: str, device: str) -> tuple[dict[str, MeasuredPace], Optional[float]]:
+    """From this lesson's own and shipped results on this kind of device (the same mode's first): per arm id, its
+    pace, and the seconds a run costs outside its own time (loading the data, building; the result's wall time
+    less its runs', from the same mode's results when there are any: full mode loads the whole dataset), None
+    when no result says.
+
+    A result of the same mode whose runs trained today's number of epochs gives the pace with the evaluations in
+    it (the images each epoch trained, from its history's images_per_s × seconds, over the run's time): exact when
+    nothing changed. A result of the other mode, or of settings changed since (another number of epochs), gives
+    the training loop's own images/s (the median epoch's), scaled by the input pixels (quick may train at a lower
+    resolution): an evaluation share measured on other split sizes would not carry over."""
     kind = _device_kind(device)
-    rates: dict[str, tuple[float, str]] = {}
-    overheads: list[float] = []
+    rates: dict[str, MeasuredPace] = {}
+    overheads: dict[str, list[float]] = {each: [] for each in MODES}
     candidates = []
     for each in sorted(MODES, key=lambda m: m != mode):
         own = [r for r in saved_results(lesson.id, each) if r.status in ("done", "partial")]
@@ -541,7 +556,7 @@ def measured_rates(lesson: Lesson, mode: str, device: str) -> tuple[dict[str, tu
         runs = sum(len(a.seeds) for a in result.arms)
         inside = sum(a.seconds for a in result.arms)
         if runs and result.seconds > inside > 0:
-            overheads.append((result.seconds - inside) / runs)
+            overheads[each].append((result.seconds - inside) / runs)
         for ours in result.arms:
             if ours.arm_id in rates or not ours.seeds or ours.seconds <= 0:
                 continue
@@ -549,17 +564,27 @@ def measured_rates(lesson: Lesson, mode: str, device: str) -> tuple[dict[str, tu
                 arm = lesson.arm(ours.arm_id)
             except KeyError:
                 continue
-            trained = [sum(float(row.get("images_per_s") or 0) * float(row.get("seconds") or 0) for row in history
-                           if isinstance(row, dict)) for history in ours.histories]
-            trained = [t for t in trained if t > 0]
-            if not trained:
+            histories = [[row for row in history if isinstance(row, dict)] for history in ours.histories]
+            where = result.device_label or result.device
+            epochs_now = int(arm.train_settings(mode).get("epochs", 8))
+            if each == mode and histories and all(len(h) == epochs_now for h in histories):
+                trained = [sum(float(row.get("images_per_s") or 0) * float(row.get("seconds") or 0) for row in h)
+                           for h in histories]
+                trained = [t for t in trained if t > 0]
+                if trained:
+                    # a resolution lab's seconds cover all its trainings; its history is one of them (TOTV's)
+                    rate = (sum(trained) / len(trained)) * _trainings(arm, each) / (ours.seconds / len(ours.seeds))
+                    rates[ours.arm_id] = MeasuredPace(rate, where, True)
+                    continue
+            paces = sorted(float(row.get("images_per_s") or 0) for h in histories for row in h
+                           if float(row.get("images_per_s") or 0) > 0)
+            if not paces:
                 continue
-            # a resolution lab's seconds cover all its trainings; its history is one of them (TOTV's)
-            rate = (sum(trained) / len(trained)) * _trainings(arm, each) / (ours.seconds / len(ours.seeds))
-            if each != mode:
-                rate *= _pixels(arm.train_settings(each)) / max(1, _pixels(arm.train_settings(mode)))
-            rates[ours.arm_id] = (rate, result.device_label or result.device)
-    return rates, (sorted(overheads)[len(overheads) // 2] if overheads else None)
+            rate = paces[len(paces) // 2]
+            rate *= _pixels(arm.train_settings(each)) / max(1, _pixels(arm.train_settings(mode)))
+            rates[ours.arm_id] = MeasuredPace(rate, where, False)
+    same = overheads[mode] or [o for each in MODES for o in overheads[each]]
+    return rates, (sorted(same)[len(same) // 2] if same else None)
 
 
 def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", device: str = "cpu",
@@ -586,15 +611,20 @@ def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", dev
         test_size = min(int(settings.get("test_subset") or 0) or test_size, test_size)
         images = min(int(settings.get("train_subset") or 0) or (train_size - val_size), train_size - val_size)
         trainings = _trainings(arm, mode)
-        rate = rates.get(arm.id, (None, ""))[0]
-        if not rate and rates and arm.kind == "train":
+        pace = rates.get(arm.id)
+        if pace is None and rates and arm.kind == "train":
             # an arm no result has measured yet (new, or renamed): the median pace of the lesson's measured arms
-            rate = sorted(r for r, _ in rates.values())[len(rates) // 2]
-        if rate:   # a pace with the evaluations in it: epochs × images over it is the run's time
+            pace = sorted(rates.values())[len(rates) // 2]
+        if pace is not None:
             sources.add("results")
-            wheres.add(rates[arm.id][1] if arm.id in rates else next(iter(rates.values()))[1])
-            seconds += (epochs * images / rate + overhead) * trainings * repeats
+            wheres.add(pace.where)
+            if pace.evaluations_included:   # epochs × images over it is the run's time
+                seconds += (epochs * images / pace.rate + overhead) * trainings * repeats
+            else:                            # the training loop's pace: the evaluations added as for a timed one
+                per_run = (epochs * (images + val_size / EVAL_SPEEDUP) + test_size / EVAL_SPEEDUP) / pace.rate
+                seconds += (per_run + overhead) * trainings * repeats
             continue
+        rate = None
         if measure is not None and arm.kind == "train":
             try:
                 rate = _timed_rate(lesson, arm, mode, device, measure)
