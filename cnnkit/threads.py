@@ -42,6 +42,11 @@ USER_OMP_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 # Tuning: batches per candidate (after one warm-up batch that lets OpenMP resize its team).
 TUNE_BATCHES = 3
+# /proc/stat counts in ticks of 10 ms per core: over 0.05 s a core held elsewhere read anywhere from 0.5 to 1.3
+# cores (a spinner once read 0.49: the tuner took 2 threads beside it). Over 0.25 s the error is under 0.1 core,
+# so the 1-thread probe times more batches (at most MAX_PROBE_BATCHES) until its window is that long.
+MIN_BUSY_WINDOW_S = 0.25
+MAX_PROBE_BATCHES = 200
 # Two candidates within this share of each other count as a tie: the fewer threads win (they leave a core free).
 TIE_TOLERANCE = 0.02
 # Re-tune when the img/s of two consecutive windows fall below this share of the rate the choice was made at.
@@ -204,7 +209,7 @@ def busy_elsewhere(start: CpuSample, end: CpuSample, cores: int) -> Optional[flo
     """Cores busy with other processes between two samples: the machine's busy time minus this process's,
     per wall second, clamped to 0..cores. None when the window is too short to tell."""
     wall = end.wall - start.wall
-    if wall < 0.05:
+    if wall < MIN_BUSY_WINDOW_S:
         return None
     others = (end.machine_busy_s - start.machine_busy_s) - (end.own_busy_s - start.own_busy_s)
     return min(float(cores), max(0.0, others / wall))

@@ -110,7 +110,7 @@ def test_busy_elsewhere_is_the_machine_minus_this_process_per_second():
     start = rules.CpuSample(wall=0.0, machine_busy_s=10.0, own_busy_s=4.0)
     end = rules.CpuSample(wall=2.0, machine_busy_s=13.0, own_busy_s=5.0)  # 3 s busy, 1 s ours, in 2 s
     assert rules.busy_elsewhere(start, end, cores=2) == pytest.approx(1.0)
-    assert rules.busy_elsewhere(start, rules.CpuSample(0.01, 11, 4), 2) is None  # too short to tell
+    assert rules.busy_elsewhere(start, rules.CpuSample(0.2, 11, 4), 2) is None  # under 0.25 s: too short to tell
     assert rules.busy_elsewhere(start, rules.CpuSample(1.0, 20.0, 4.0), 2) == 2.0  # clamped to the cores
 
 
@@ -170,22 +170,30 @@ def test_retune_when_cores_came_free_for_a_run_below_its_share():
 
 # --- the tuner on real batches -------------------------------------------------------------------------------
 
-def _conv_batches(tuner: ThreadTuner, batches: int, images: int = 32) -> None:
+def _conv_batches(tuner: ThreadTuner, batches: int, images: int = 32, until=None) -> None:
+    """`batches` training batches through the tuner; with `until`, stop as soon as it holds (the 1-thread probe
+    times batches until it has watched the other cores for MIN_BUSY_WINDOW_S)."""
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(),
                               torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.AdaptiveAvgPool2d(1),
                               torch.nn.Flatten(), torch.nn.Linear(32, 4))
     x = torch.randn(images, 3, 24, 24)
     for _ in range(batches):
+        if until is not None and until():
+            return
         tuner.batch_started()
         net(x).sum().backward()
         tuner.batch_done(images)
 
 
+TUNE_AT_MOST = rules.MAX_PROBE_BATCHES + 4 * (rules.TUNE_BATCHES + 1)  # batches a tuning round may take
+
+
 def test_the_tuner_times_each_candidate_and_keeps_the_fastest(auto_threads):
     events = []
     tuner = ThreadTuner(torch.device("cpu"), lambda kind, **data: events.append((kind, data)))
-    _conv_batches(tuner, 4 * (rules.TUNE_BATCHES + 1) + 2)
+    _conv_batches(tuner, TUNE_AT_MOST, until=lambda: tuner.choice is not None)
+    _conv_batches(tuner, 2)
     assert tuner.choice is not None and tuner.choice.source in ("tuned", "single core")
     if rules.cpu_count() > 1:
         assert 1 in tuner.choice.rates and tuner.choice.threads in tuner.choice.rates
@@ -211,11 +219,11 @@ def test_a_throughput_drop_starts_a_new_round(auto_threads, monkeypatch):
     monkeypatch.setattr("cnnkit.train.tuning.WINDOW_S", 0.0)  # every batch is a window
     events = []
     tuner = ThreadTuner(torch.device("cpu"), lambda kind, **data: events.append(data))
-    _conv_batches(tuner, 4 * (rules.TUNE_BATCHES + 1))
+    _conv_batches(tuner, TUNE_AT_MOST, until=lambda: len(events) == 1)
     assert len(events) == 1 and tuner.choice.reason == "start"
     tuner._watch.chosen_rate *= 100  # as if the machine had become 100 times slower since the choice
     tuner._watch.min_gap_s = 0.0
-    _conv_batches(tuner, rules.DROP_WINDOWS + 4 * (rules.TUNE_BATCHES + 1))
+    _conv_batches(tuner, rules.DROP_WINDOWS + TUNE_AT_MOST, until=lambda: len(events) >= 2)
     assert len(events) >= 2 and events[1]["thread_choice"]["reason"] == "throughput drop"
 
 
@@ -229,7 +237,7 @@ def test_a_busy_core_is_seen_and_the_tuner_takes_fewer_threads(auto_threads, bus
     assert rules.free_cores(rules.cpu_count(), busy) <= rules.cpu_count() - 1
     events = []
     tuner = ThreadTuner(torch.device("cpu"), lambda kind, **data: events.append(data))
-    _conv_batches(tuner, 4 * (rules.TUNE_BATCHES + 1))
+    _conv_batches(tuner, TUNE_AT_MOST, until=lambda: tuner.choice is not None)
     assert tuner.choice.busy_elsewhere >= 0.5 and "busy elsewhere" in tuner.choice.text
     assert tuner.choice.threads <= rules.cpu_count() - 1
     assert busy_core.poll() is None  # the spinner was there all along

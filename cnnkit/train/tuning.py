@@ -125,11 +125,16 @@ class ThreadTuner:
         self._timed.append((images, seconds))
         if len(self._timed) < rules.TUNE_BATCHES:
             return
+        probing = self._current == 1 and not self._rates   # the first candidate also measures the other cores
+        if probing:
+            end = rules.sample_cpu()
+            busy = rules.busy_elsewhere(self._probe, end, self.cores) if self._probe and end else None
+            if busy is None and self._probe and end and len(self._timed) < rules.MAX_PROBE_BATCHES:
+                return  # too short a window to tell how busy the other cores are: one more batch at 1 thread
         rate = sum(i for i, _ in self._timed) / max(sum(s for _, s in self._timed), 1e-9)
         self._rates[self._current] = rate
-        if self._current == 1 and len(self._rates) == 1:
-            end = rules.sample_cpu()
-            self._busy = rules.busy_elsewhere(self._probe, end, self.cores) if self._probe and end else None
+        if probing:
+            self._busy = busy
             free = rules.free_cores(self.cores, self._busy)
             self._plan = [t for t in rules.candidate_threads(free, self._cap()) if t not in self._rates]
         if self._plan:
