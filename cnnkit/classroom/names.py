@@ -28,7 +28,7 @@ from typing import Iterator, Optional
 from cnnkit.classroom.class_state import class_lock
 from cnnkit.classroom.identity import identity_key, identity_keys, same_person
 from cnnkit.classroom.permissions import NotAllowed, clean_owner_name
-from cnnkit.fileio import DamagedFile, atomic_write_bytes, load_json_file
+from cnnkit.fileio import DamagedFile, atomic_write_bytes, file_signature, load_json_file, signature_settled
 from cnnkit.paths import checkpoint_dir
 
 NAME_TAKEN = "this name is taken: use your own link, or ask the teacher"
@@ -81,19 +81,11 @@ def _locked(root: Optional[Path]) -> Iterator[dict]:
 _CACHE: dict = {}
 
 
-def _signature(path: Path) -> Optional[tuple]:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
 def _read_claims(path: Path, strict: bool = False) -> dict:
     """The claims in `path` keyed by identity (read-only: callers copy before changing it). A damaged file reads
     as no claims, or raises DamagedFile when `strict` (before a write); it is never cached."""
-    signature = _signature(path)
-    if signature is not None and _CACHE.get("signature") == signature:
+    signature = file_signature([path])
+    if signature_settled(signature) and _CACHE.get("signature") == signature:
         return _CACHE["claims"]
     try:
         data = load_json_file(path, {}, max_bytes=MAX_NAMES_BYTES)
@@ -102,7 +94,8 @@ def _read_claims(path: Path, strict: bool = False) -> dict:
             raise
         return {}
     claims = _by_identity(data)
-    _CACHE.update(signature=signature, claims=claims, index=_index(claims))
+    # a file written this moment may change again unseen (fileio.signature_settled): read again next time
+    _CACHE.update(signature=signature if signature_settled(signature) else None, claims=claims, index=_index(claims))
     return claims
 
 
