@@ -333,6 +333,8 @@ def test_a_saved_sweep_is_compared_after_a_restart(monkeypatch):
     for _, config in sweeps.expand_sweep(base, [("lr", [0.05, 0.005])], group=group):
         train(config)
     at = make_app_test("training_runner", timeout=150)
+    assert at.selectbox(key="tr_sw_pick").value is None          # a new session follows no sweep until it picks one
+    assert not any("lr" in df.value.columns for df in at.dataframe if "message" in df.value.columns)
     at.selectbox(key="tr_sw_pick").set_value(group).run()
     assert not at.exception
     assert at.selectbox(key="tr_sw_pick").value == group
