@@ -11,7 +11,7 @@ How (all through the server; the benchmark never trains in its own process, exce
   streamlit package ships (BackMsg.rerun_script with ClientState/WidgetStates, ForwardMsg). It asks for the
   Training runner with ?name=sN (time to first render = request to script_finished), reads the widgets'
   ids from the render (delta.new_element.<widget>.id ends in the user key: tr_epochs, tr_train_subset,
-  tr_device, tr_train, tr_sw_values1_lr, tr_sw_queue), sets 1 epoch / 512 training images / cpu (one full
+  tr_device when shown, tr_train, tr_sw_values1_lr, tr_sw_queue), sets 1 epoch / 512 training images / cpu (one full
   rerun: rerun latency) and presses Train (trigger_value). Student s0 presses Train first and then queues a
   sweep of learning rates from the Sweeps tab's form (its runs take the Train tab's settings); the others
   press Train only after the sweep is queued, so a first-come queue would run the sweep first.
@@ -270,7 +270,8 @@ class Student:
         self.full_s.pop()  # the first render is reported on its own
         self.set_widget("tr_epochs", double_array_value=[1.0])
         self.set_widget("tr_train_subset", string_array_value=[f"{SUBSET:,}"])
-        self.set_widget("tr_device", string_value="cpu")
+        if "tr_device" in self.widgets:  # its section is folded on a new page: "auto" is the CPU here anyway
+            self.set_widget("tr_device", string_value="cpu")
         await self.rerun()                    # the settings changed: one full rerun
         await self.rerun(trigger="tr_train")  # Train
         return first

@@ -202,6 +202,8 @@ def test_runs_compare_resume_and_delete(monkeypatch):
     assert not at.exception
     assert at.slider(key="tr_epochs").value == 2 and at.select_slider(key="tr_lr").value == 0.001
     assert at.radio(key="tr_model_source").value == "As given"
+    at.session_state["tr_open_run"] = True                   # unfolded: the loaded settings are in its widgets
+    at.run()
     assert at.text_input(key="tr_name").value == ""
     assert any("Settings of stopped run" in c.value for c in at.caption)
     at.button(key="tr_reset").click().run()
@@ -302,11 +304,14 @@ def test_settings_form_round_trips_its_defaults_and_forms_do_not_clash():
     assert at.session_state["a"] == at.session_state["given"]
     assert at.session_state["b"]["model"] == {"kind": "transfer", "source": "efficientnet_lite0"}
     # WIDGET_NAMES lists every widget the form draws (load_training_settings writes them all).
-    from ui.train_settings import WIDGET_NAMES
+    from ui.train_settings import SECTION_STATE_NAMES, WIDGET_NAMES
 
-    drawn = set(at.session_state["a_keys"])
+    drawn = set(at.session_state["a_keys"]) - set(SECTION_STATE_NAMES)
     assert drawn and drawn <= set(WIDGET_NAMES), drawn - set(WIDGET_NAMES)
-    assert len(drawn) >= len(WIDGET_NAMES) - 2  # all but the builder source radio (no builder spec here)
+    from ui.train_settings import FOLDED_SECTIONS, FORM, _state_names
+
+    unfolded = {n for name, w in FORM.items() if w.section not in FOLDED_SECTIONS for n in _state_names(name, w)}
+    assert len(drawn) >= len(unfolded) - 2  # all but the builder source radio (no builder spec here)
     assert at.selectbox(key="b_optimizer").value == TrainConfig().optimizer
     assert not [w for w in at.selectbox if w.key == "b_preset"]
     at.select_slider(key="a_lr").set_value(0.1).run()
@@ -321,6 +326,24 @@ def test_settings_form_round_trips_its_defaults_and_forms_do_not_clash():
     assert not at.exception
     assert at.session_state["a"] == other.to_dict()
     assert at.radio(key="a_model_source").value == "As given"
+    # Folded sections draw no widgets; unfolded, their widgets hold the loaded values, and a value set in one
+    # stays when it is folded again (Streamlit drops the state of widgets it does not draw).
+    del at.session_state["other"]
+    at.session_state["given"] = other.to_dict()
+    for word in FOLDED_SECTIONS.values():
+        at.session_state[f"a_open_{word}"] = True
+    at.run()
+    assert not at.exception
+    assert len(set(at.session_state["a_keys"]) - set(SECTION_STATE_NAMES)) >= len(WIDGET_NAMES) - 2
+    assert at.selectbox(key="a_scheduler").value == "onecycle" and at.slider(key="a_aug_cutout").value == 8
+    at.selectbox(key="a_scheduler").set_value("cosine").run()
+    at.session_state["a_open_schedule"] = False
+    at.run()
+    assert not [w for w in at.selectbox if w.key == "a_scheduler"]
+    assert at.session_state["a"]["scheduler"] == "cosine" and at.session_state["a"]["augment"] == other.augment
+    at.session_state["a_open_schedule"] = True
+    at.run()
+    assert at.selectbox(key="a_scheduler").value == "cosine"
 
 
 def test_a_saved_sweep_is_compared_after_a_restart(monkeypatch):
@@ -366,6 +389,8 @@ def test_bad_settings_are_refused_with_a_message_before_queueing():
         pytest.skip("this machine has a GPU, so device 'cuda' is a valid choice")
     at = make_app_test("training_runner", timeout=150)
     before = len(get_job_manager().list())
+    at.session_state["tr_open_run"] = True  # the device is in the folded "Device, precision & run" section
+    at.run()
     at.selectbox(key="tr_device").select("cuda")
     at.button(key="tr_train").click().run()
     assert not at.exception

@@ -80,6 +80,12 @@ SECTIONS = {
     "Device, precision & run": (2, False),
 }
 _DATA, _MODEL, _OPT, _SCHED, _REG, _AUG, _RES, _RUN = SECTIONS
+# Sections that start folded draw their widgets only while open (Streamlit's expander with on_change="rerun"):
+# 28 of the form's 42 widgets, which every student's page drew on every run (open, each setting, Train) and
+# which were most of a class's first render. Title -> the word in its state key ({key}_open_<word>).
+FOLDED_SECTIONS = {_SCHED: "schedule", _REG: "regularisation", _AUG: "augmentation", _RES: "resolution",
+                   _RUN: "run"}
+assert set(FOLDED_SECTIONS) == {title for title, (_, expanded) in SECTIONS.items() if not expanded}
 
 # The one widget table, in drawing order.
 FORM: dict[str, Widget] = {
@@ -163,6 +169,8 @@ def _state_names(name: str, widget: Widget) -> tuple[str, ...]:
 
 # Every widget name the form uses (keys are f"{key}_{name}"), so a page can reset the form.
 WIDGET_NAMES = tuple(n for name, widget in FORM.items() for n in _state_names(name, widget))
+# What else the form keeps in session state under its key: which folded sections are open, and their values.
+SECTION_STATE_NAMES = tuple(f"open_{word}" for word in FOLDED_SECTIONS.values()) + ("_folded_values",)
 
 
 @functools.lru_cache(maxsize=None)  # get_type_hints evaluates every annotation: ~0.3 ms a row, ~30 rows a render
@@ -206,15 +214,26 @@ def load_training_settings(key: str, config: TrainConfig) -> None:
     """Put `config` into the form's widgets. Call before training_settings(key, defaults=config) is
     drawn in this run. Values are written through st.session_state: a browser keeps its own widget
     values, and only state written this way overrides them (a changed `value=` default does not)."""
-    state = st.session_state
     for name, widget in FORM.items():
-        value = _current(config, name)
         if widget.kind == "model":
             _load_model(key, config)
             continue
-        if widget.kind == "optional_slider":
-            state[f"{key}_{name}_on"] = value is not None
-        state[f"{key}_{name}"] = _widget_value(name, widget, value)
+        _load_field(key, name, widget, _current(config, name))
+    # a folded section draws no widgets: what it holds until it is opened (see training_settings)
+    st.session_state[_kept_key(key)] = {name: _current(config, name) for name, widget in FORM.items()
+                                        if widget.section in FOLDED_SECTIONS}
+
+
+def _load_field(key: str, name: str, widget: Widget, value: Any) -> None:
+    """Put one config value into its widget(s) through st.session_state."""
+    state = st.session_state
+    if widget.kind == "optional_slider":
+        state[f"{key}_{name}_on"] = value is not None
+    state[f"{key}_{name}"] = _widget_value(name, widget, value)
+
+
+def _kept_key(key: str) -> str:
+    return f"{key}_{SECTION_STATE_NAMES[-1]}"
 
 
 def _load_model(key: str, config: TrainConfig) -> None:
@@ -336,11 +355,25 @@ def training_settings(key: str, defaults: TrainConfig | None = None, show_model:
     if not show_dataset:
         hidden.add("dataset")
     drawn: dict[str, Any] = {}
+    kept: dict[str, Any] = st.session_state.setdefault(_kept_key(key), {})
     for section, (n_columns, expanded) in SECTIONS.items():
         rows = [(name, widget) for name, widget in FORM.items() if widget.section == section and name not in hidden]
         if not rows:
             continue
-        with st.expander(section, expanded=expanded):
+        if section in FOLDED_SECTIONS:
+            box = st.expander(section, key=f"{key}_open_{FOLDED_SECTIONS[section]}", on_change="rerun")
+            if not box.open:  # folded: no widgets drawn, the values it held (or the defaults) stand
+                for name, widget in rows:
+                    drawn[name] = kept.get(name, _current(d, name))
+                    for state_name in _state_names(name, widget):  # an old value written there must not
+                        st.session_state.pop(f"{key}_{state_name}", None)  # come back over the kept one
+                continue
+            for name, widget in rows:  # opened again: its widgets were dropped while folded; give them back
+                if name in kept and f"{key}_{name}" not in st.session_state:
+                    _load_field(key, name, widget, kept[name])
+        else:
+            box = st.expander(section, expanded=expanded)
+        with box:
             columns, used = [], n_columns
             for name, widget in rows:
                 if widget.wide:
@@ -351,6 +384,8 @@ def training_settings(key: str, defaults: TrainConfig | None = None, show_model:
                     place, used = columns[used], used + 1
                 with place:
                     drawn[name] = _draw(key, name, widget, d, drawn)
+                if section in FOLDED_SECTIONS:
+                    kept[name] = drawn[name]
     changes = {name: value for name, value in drawn.items() if not name.startswith(AUGMENT_PREFIX)}
     # Only the switched-on augmentations go in the config: short run tables and JSON.
     changes["augment"] = {name[len(AUGMENT_PREFIX):]: value for name, value in drawn.items()
