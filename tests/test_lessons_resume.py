@@ -5,6 +5,7 @@ reused instead of trained again."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,18 @@ def test_learning_settings_ignore_the_label_and_the_device_only():
     assert learning_settings(adam) == learning_settings({**adam, "nesterov": False}) == {"optimizer": "adam", "lr": 0.001}
     sgd = {"optimizer": "sgd", "nesterov": True, "momentum": 0.9}
     assert learning_settings(sgd) != learning_settings({**sgd, "nesterov": False})
+
+
+def test_the_full_mode_script_runs_every_course_lesson_once():
+    """benchmarks/full_lessons.sh is how the course's full results are made: a lesson missing from its ORDER never
+    gets one (002-X and the P4 chain were)."""
+    import re
+
+    from cnnkit.lessons import list_lessons
+
+    script = (Path(__file__).resolve().parents[1] / "benchmarks" / "full_lessons.sh").read_text()
+    [order] = re.findall(r'^ORDER="([^"]+)"', script, flags=re.M)
+    ids = order.split(",")
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {lesson.id for lesson in list_lessons() if lesson.source == "course"}
+    assert ids.index("000-p4-transfer-chain") > ids.index("000-p3-bn-dropout-augmentation")
