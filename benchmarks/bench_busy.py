@@ -159,7 +159,7 @@ def main() -> int:
     parser.add_argument("--only", action="append", choices=("shapes", "cifar"), help="workloads (repeatable)")
     parser.add_argument("--repeats", type=int, default=1, help="runs per cell; the median counts")
     parser.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("CNNKIT_DATA_DIR", "/work/shared/data")),
+                        default=Path(os.environ.get("CNNKIT_DATA_DIR", ROOT.parent / "shared" / "data")),
                         help="folder holding cifar10-jpeg (read-only is fine: the decode cache goes elsewhere)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds one training may take (default 60 with --quick, else 240); a run stopped "
