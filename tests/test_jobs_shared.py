@@ -70,6 +70,20 @@ def test_a_job_from_one_server_is_followed_and_stopped_from_the_other(servers):
     assert load_run(Path(stopped.run_dir)).status == "cancelled"  # the run store says so too
 
 
+def test_a_job_the_teacher_stops_from_the_other_server_says_so(servers):
+    one, two = servers
+    running = one.submit_training(config(epochs=300, name="long"), owner="kim")
+    waiting = one.submit_training(config(epochs=300, name="waits"), owner="kim")
+    wait_until(lambda: two.snapshot(running).history, 90, "an epoch row on the other server")
+    two.cancel(waiting, by="", teacher=True)
+    two.cancel(running, by="", teacher=True)
+    stopped, never = one.wait(running, timeout=20), one.wait(waiting, timeout=20)
+    assert (stopped.status, stopped.message) == ("cancelled", "stopped by the teacher")
+    assert (never.status, never.message) == ("cancelled", "stopped by the teacher before it started")
+    meta = json.loads((Path(stopped.run_dir) / "run.json").read_text())
+    assert meta["message"].startswith("stopped by the teacher during epoch") and meta["stopped_by"] == "teacher"
+
+
 def test_owners_take_turns_across_servers_and_the_cap_is_the_class_s(servers):
     one, two = servers
     sweep = [one.submit_training(config(name=f"s{i}"), owner="sam", group="sweep-x") for i in range(4)]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,6 +131,28 @@ def test_training_job_cancel_takes_effect(monkeypatch, tmp_path):
     snap = manager.wait(job, timeout=10)
     assert snap.status == "cancelled" and snap.run_dir
     assert snap.result.epochs < 50
+    message = json.loads((tmp_path / Path(snap.run_dir).name / "run.json").read_text())["message"]
+    assert message == "stopped by the user during epoch 1"
+
+
+@pytest.mark.parametrize("stopper, teacher, expected", [
+    ("", True, "stopped by the teacher during epoch 1"),   # the teacher's session (no name of its own)
+    ("Anna", False, "stopped by the user during epoch 1"),  # the student herself
+])
+def test_the_run_folder_says_who_stopped_it(monkeypatch, tmp_path, stopper, teacher, expected):
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(tmp_path))
+    patch_dataset(monkeypatch, tiny_dataset(n_train=400))
+    manager = JobManager()
+    job = manager.submit_training(TrainConfig(dataset="tiny", model=tiny_spec(), epochs=50, batch_size=8,
+                                              device="cpu", log_every=1), owner="Anna")
+    deadline = time.monotonic() + 20
+    while manager.snapshot(job).epoch_step < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    manager.cancel(job, by=stopper, teacher=teacher)
+    snap = manager.wait(job, timeout=10)
+    meta = json.loads((Path(snap.run_dir) / "run.json").read_text())
+    assert meta["status"] == "cancelled" and meta["message"] == expected    # the Runs tab reads it days later
+    assert meta.get("stopped_by") == ("teacher" if teacher else None)
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ CLI_OWNER = "(command line)"
 # anyone can type, so the teacher's runs say "the teacher's" and no visitor can claim them.
 TEACHER_OWNER = "(teacher)"
 MAX_NAME_LENGTH = 40
+STOPPED_BY_USER = "stopped by the user"         # how the training loop words a stop (it does not know who)
 STOPPED_BY_TEACHER = "stopped by the teacher"   # a job's message when the teacher stopped a student's job
 MAX_EMAIL_LENGTH = 254
 

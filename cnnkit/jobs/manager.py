@@ -12,16 +12,37 @@ import itertools
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any, Optional
 
 from cnnkit.classroom import gate
 from cnnkit.classroom.identity import same_person
-from cnnkit.classroom.permissions import GUEST, STOPPED_BY_TEACHER
+from cnnkit.classroom.permissions import GUEST, STOPPED_BY_TEACHER, STOPPED_BY_USER
 from cnnkit.jobs.fair import expected_wait, start_order
 from cnnkit.jobs.backends.thread import LocalBackend
 from cnnkit.jobs.context import Job, JobContext, JobFunction, TrainingJob
 from cnnkit.jobs.queue import JobQueue, QueueFull, queue_full_message, training_kind
 from cnnkit.jobs.snapshot import JobSnapshot, apply_event, device_key, end_status, run_key
+
+
+def note_teacher_stop(run_dir: Optional[str]) -> None:
+    """A run the teacher stopped says so in its run.json too (the training loop only knows it was stopped):
+    "stopped by the teacher during epoch 3", seen on the Runs tab and in `cnnkit runs` long after the job."""
+    from cnnkit.store.writer import update_run
+    from cnnkit.fileio import read_json
+
+    if not run_dir or not (Path(run_dir) / "run.json").is_file():
+        return
+    meta = read_json(Path(run_dir) / "run.json", {})
+    message = str(meta.get("message") or "") if isinstance(meta, dict) else ""
+    if message.startswith(STOPPED_BY_USER):
+        message = STOPPED_BY_TEACHER + message[len(STOPPED_BY_USER):]
+    elif not message.startswith(STOPPED_BY_TEACHER):
+        message = STOPPED_BY_TEACHER
+    try:
+        update_run(Path(run_dir), message=message, stopped_by="teacher")
+    except OSError:
+        pass  # the run folder went away meanwhile (deleted): nothing to say
 
 
 class JobManager(JobQueue):
@@ -209,6 +230,7 @@ class JobManager(JobQueue):
                 snap.message = message
             if snap.status == "cancelled" and job.stopped_by_teacher:
                 snap.message = STOPPED_BY_TEACHER  # its student is told who stopped it
+                note_teacher_stop(snap.run_dir)
             snap.ended = time.time()
             self._release_finished_histories()
             self._dispatch()

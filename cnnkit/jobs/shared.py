@@ -33,12 +33,13 @@ from typing import Any, Optional
 import ray
 
 from cnnkit.classroom import gate
-from cnnkit.classroom.permissions import GUEST
+from cnnkit.classroom.identity import same_person
+from cnnkit.classroom.permissions import GUEST, STOPPED_BY_TEACHER
 from cnnkit.jobs.backends.ray import (CANCEL_GRACE_S, RayBackend, _train_on_worker, died_message, mark_run,
                                       task_options, worker_env)
 from cnnkit.jobs.context import JobFunction, TrainingJob
 from cnnkit.jobs.fair import expected_wait, start_order
-from cnnkit.jobs.manager import JobManager
+from cnnkit.jobs.manager import JobManager, note_teacher_stop
 from cnnkit.jobs.queue import JobQueue, QueueFull, queue_full_message, training_kind
 from cnnkit.jobs.snapshot import JobSnapshot, apply_event, device_key, end_status, run_key
 
@@ -208,6 +209,9 @@ class ClassQueue:
         snap.status, snap.result, snap.error, snap.ended = status, result, error, time.time()
         if message:
             snap.message = message
+        if status == "cancelled" and self.jobs[job_id].get("stopped_by_teacher"):
+            snap.message = STOPPED_BY_TEACHER
+            note_teacher_stop(snap.run_dir)
         self.refs.pop(job_id, None)
         self.stop_asked.pop(job_id, None)
         self._touch(job_id)
@@ -226,12 +230,16 @@ class ClassQueue:
                 snap.meta["released"] = True
                 self._touch(snap.job_id)
 
-    async def cancel(self, job_id: str) -> str:
+    async def cancel(self, job_id: str, by_teacher: bool = False) -> str:
         """Stop a job (the server checked who may): a queued one never starts, a running one stops at its next
-        batch. Returns its status after the call."""
+        batch. `by_teacher`: the teacher stopped a student's job (its student is told so). Returns its status
+        after the call."""
         snap = self.jobs[job_id]["snap"]
+        if by_teacher:
+            self.jobs[job_id]["stopped_by_teacher"] = True
         if snap.status == "queued":
-            snap.status, snap.ended, snap.message = "cancelled", time.time(), "cancelled before it started"
+            snap.status, snap.ended = "cancelled", time.time()
+            snap.message = STOPPED_BY_TEACHER + " before it started" if by_teacher else "cancelled before it started"
             self._touch(job_id)
             self._dispatch()
         elif snap.status == "running" and job_id not in self.stop_asked:
@@ -425,7 +433,7 @@ class SharedJobManager(JobQueue):
         snap = self.snapshot(job_id)
         gate.check("stop", gate.Actor(by or GUEST, teacher), self.class_config, target_owner=snap.owner,
                    what=snap.label)
-        self._call(self.actor.cancel.remote(job_id))
+        self._call(self.actor.cancel.remote(job_id, teacher and not same_person(by, snap.owner)))
         self.refresh()
 
     # --- the copy ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 
 from cnnkit.cancellation import Cancelled, raise_if_cancelled
+from cnnkit.classroom.permissions import STOPPED_BY_USER
 from cnnkit.data import AugmentConfig, Normaliser, load_dataset
 from cnnkit.device import resolve_device
 from cnnkit.evaluate import autocast_context, evaluate_model, predict
@@ -472,7 +473,7 @@ def _end_epoch(run: Run, row: dict) -> None:
 def _stop_cancelled(run: Run) -> None:
     """Cancelled: the last commit stays (resume goes on from it); a run without one keeps its partial weights."""
     run.state.status = "cancelled"
-    run.state.message = f"stopped by the user during epoch {run.state.epoch + 1}"
+    run.state.message = f"{STOPPED_BY_USER} during epoch {run.state.epoch + 1}"
     if run.state.epoch == 0:
         run.writer.save_partial_weights(run.model.state_dict())
 
