@@ -26,6 +26,10 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # One fixed CPU thread count: runs are bit-for-bit reproducible only at the same count, and the tuner
     # (cnnkit.train.tuning) would choose by the machine's load. tests/test_threads.py unsets it to test tuning.
     os.environ.setdefault("CNNKIT_THREADS", "2")
+    # In-process tests (AppTests, the CLI) hand trainings datasets and models they patched into this process,
+    # which the app's default worker processes would not see: their jobs run in threads. The browser tests'
+    # servers drop this and run the app's default (tests/helpers/app.py).
+    os.environ.setdefault("CNNKIT_JOB_BACKEND", "thread")
     # The shipped CIFAR-10 subset would make CIFAR-10 "available" offline in every test; tests that want it
     # point CNNKIT_SHIPPED_DATASETS_DIR at it (tests/test_data_folders.py).
     shipped = data.parent / "shipped-datasets"

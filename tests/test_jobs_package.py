@@ -42,7 +42,7 @@ def test_the_settings_choose_the_backend_and_say_which_names_exist(monkeypatch):
     with pytest.raises(ValueError, match="CNNKIT_JOB_BACKEND='fast': use one of process, ray, thread"):
         jobs._backend_choice()
     monkeypatch.delenv(jobs.JOB_BACKEND_ENV)
-    assert jobs._backend_choice() == ("thread", {})  # the default: nothing to install or start
+    assert jobs._backend_choice() == ("process", {})  # the default: nothing to install or start
     monkeypatch.setenv(jobs.RAY_ADDRESS_ENV, "ray://head:10001")
     assert jobs._backend_choice() == ("ray", {"address": "ray://head:10001"})
 

@@ -64,3 +64,77 @@ def test_stop_ends_a_running_training(manager):
     snap = manager.wait(job_id, timeout=60)
     assert snap.status == "cancelled"
     assert snap.epoch < 200
+
+
+def _pid(snap) -> int:
+    return __import__("json").loads((Path(snap.run_dir) / "run.json").read_text())["pid"]
+
+
+def test_workers_stay_warm_between_jobs_and_a_stop_does_not_reach_the_next_job():
+    backend = ProcessBackend()
+    manager = JobManager(backend=backend)
+    stopped = manager.submit_training(config(epochs=200, name="stopped first"))
+    deadline = time.monotonic() + 120
+    while not manager.snapshot(stopped).steps:
+        assert time.monotonic() < deadline, "no step event from the worker"
+        time.sleep(0.05)
+    manager.cancel(stopped)
+    assert manager.wait(stopped, timeout=60).status == "cancelled"
+    first = manager.wait(manager.submit_training(config(epochs=1, name="next")), timeout=120)
+    second = manager.wait(manager.submit_training(config(epochs=1, name="and next")), timeout=120)
+    assert first.status == second.status == "done", (first.error, second.error)  # the Stop was the last job's
+    assert _pid(first) == _pid(second) == _pid(manager.snapshot(stopped))         # one warm worker trained all 3
+    assert backend.started_workers == 1
+    backend.close()
+
+
+def test_a_worker_that_dies_fails_its_job_and_the_next_job_gets_a_new_worker():
+    backend = ProcessBackend()
+    manager = JobManager(backend=backend)
+    doomed = manager.submit_training(config(epochs=200, name="its worker dies"))
+    deadline = time.monotonic() + 120
+    while not manager.snapshot(doomed).steps:
+        assert time.monotonic() < deadline, "no step event from the worker"
+        time.sleep(0.05)
+    os.kill(_pid(manager.snapshot(doomed)), 9)
+    snap = manager.wait(doomed, timeout=60)
+    assert snap.status == "failed"
+    assert "the worker process training this job stopped (exit code -9)" in snap.error
+    after = manager.wait(manager.submit_training(config(epochs=1, name="after")), timeout=120)
+    assert after.status == "done", after.error
+    assert backend.started_workers == 2 and _pid(after) != _pid(snap)
+    backend.close()
+
+
+def test_an_idle_worker_leaves_when_its_app_server_is_killed(manager):  # manager: the dataset exists
+    # A killed server cannot tell its warm workers to go: they see their parent gone and leave on their own.
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import time\nfrom cnnkit.jobs import JobManager, ProcessBackend\n"
+            "manager = JobManager(backend=ProcessBackend())\n"
+            "from tests.test_jobs_process import config\n"
+            "snap = manager.wait(manager.submit_training(config(epochs=1)), timeout=120)\n"
+            "import json, pathlib\n"
+            "print(json.loads((pathlib.Path(snap.run_dir) / 'run.json').read_text())['pid'], flush=True)\n"
+            "time.sleep(600)\n")
+    server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[1])
+    try:
+        worker_pid = int(server.stdout.readline())
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{worker_pid}").exists() and "Z" not in _state(worker_pid):
+            assert time.monotonic() < deadline, "the worker outlived its killed server"
+            time.sleep(0.2)
+    finally:
+        server.kill()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

@@ -89,7 +89,7 @@ def test_importing_cnnkit_sets_the_wait_policy_before_torch_loads():
 
 
 def test_a_spawned_worker_reaches_its_wait_setting_before_torch():
-    # ProcessBackend's worker runs cnnkit.jobs.backends.process._train_in_worker in a fresh process: importing cnnkit.jobs (to
+    # ProcessBackend's worker runs cnnkit.jobs.backends.process._serve in a fresh process: importing cnnkit.jobs (to
     # find it) must not load torch, or set_openmp_wait_env there would come too late
     code = "import sys, cnnkit.jobs, cnnkit.cli\nprint('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

@@ -4,7 +4,7 @@ The package, lowest module first (each imports only the ones before it; tests/te
 - snapshot:  JobSnapshot (a copy of a job's state), status names, how a progress event changes a snapshot;
 - fair:      the one fair order of waiting jobs (owners take turns) and the expected wait;
 - context:   what runs: JobContext, TrainingJob (a training as data), an in-process Job;
-- backends/: HOW a started job runs, registered by name (one file each): thread (default), process, ray;
+- backends/: HOW a started job runs, registered by name (one file each): process (default), thread, ray;
 - queue:     the one interface of a queue (JobQueue) and what every queue shares;
 - manager:   JobManager, the in-process queue (one app server, the default);
 - shared:    SharedJobManager, one queue for several app servers, kept in the Ray cluster (CNNKIT_SHARED_QUEUE);
@@ -31,12 +31,14 @@ from cnnkit.jobs.snapshot import (DEFAULT_JOB_SECONDS, FINISHED, RESUMABLE_STATU
 
 # Set (e.g. "auto", "ray://head:10001") to run trainings on a Ray cluster instead of this machine.
 RAY_ADDRESS_ENV = "CNNKIT_RAY_ADDRESS"
-# A backend's name (cnnkit.jobs.backends): "thread" (default), "process" (each training in its own worker
-# process) or "ray" (needs ray; CNNKIT_RAY_ADDRESS says where the cluster is, else "auto").
+# A backend's name (cnnkit.jobs.backends): "process" (the default: trainings in a warm worker process, so a
+# class's page renders never wait for a training's hold on the GIL: bench_classroom.py, issue 31), "thread"
+# (each job in a thread of this process) or "ray" (needs ray; CNNKIT_RAY_ADDRESS says where the cluster is).
 JOB_BACKEND_ENV = "CNNKIT_JOB_BACKEND"
 # Set to a class's name (e.g. "cnnlab") to share one queue between every app server of that class: the queue
 # lives in the Ray cluster at CNNKIT_RAY_ADDRESS (cnnkit.jobs.shared). Unset: each server keeps its own queue.
 SHARED_QUEUE_ENV = "CNNKIT_SHARED_QUEUE"
+DEFAULT_BACKEND = "process"
 _MANAGER: Optional[JobQueue] = None
 _MANAGER_LOCK = threading.Lock()
 
@@ -48,7 +50,7 @@ def _backend_choice() -> tuple[str, dict]:
         return "ray", {"address": os.environ[RAY_ADDRESS_ENV]}
     if name and name not in backend_names():
         raise ValueError(f"{JOB_BACKEND_ENV}={name!r}: use one of {', '.join(backend_names())}")
-    return name or "thread", ({"address": "auto"} if name == "ray" else {})
+    return name or DEFAULT_BACKEND, ({"address": "auto"} if name == "ray" else {})
 
 
 def get_job_manager() -> JobQueue:

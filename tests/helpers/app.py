@@ -55,8 +55,9 @@ def streamlit_server(log_path: Path):
     on a free port (its base URL), stopped on exit."""
     port = _free_port()
     # No usage-statistics override here: the app's own .streamlit/config.toml must keep them off
-    # (tests/e2e/test_e2e_privacy.py checks that no page talks to any other host).
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    # (tests/e2e/test_e2e_privacy.py checks that no page talks to any other host). Nor the job backend the
+    # in-process tests choose (tests/conftest.py): the server trains as a class's does, in its worker process.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_") and k != "CNNKIT_JOB_BACKEND"}
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"),

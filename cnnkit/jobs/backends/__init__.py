@@ -1,8 +1,8 @@
 """Execution backends, registered by name: the module `cnnkit.jobs.backends.<name>` IS backend `<name>`, and
 its `create(**options)` makes one. Adding a backend is one file here; nothing else names it.
 
-- thread:  each started job runs in a thread of this process (the default);
-- process: each training in a spawned worker process of its own (CNNKIT_JOB_BACKEND=process);
+- process: trainings in warm worker processes, kept between jobs (the default of get_job_manager);
+- thread:  each started job runs in a thread of this process (CNNKIT_JOB_BACKEND=thread);
 - ray:     trainings on a Ray cluster (CNNKIT_JOB_BACKEND=ray or CNNKIT_RAY_ADDRESS set; ray is optional).
 
 A queue decides WHICH job starts and when; a backend decides only HOW a started job runs."""

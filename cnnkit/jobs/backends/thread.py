@@ -1,4 +1,4 @@
-"""Backend "thread" (the default): each started job runs in a thread of this process, the app's own machine."""
+"""Backend "thread" (CNNKIT_JOB_BACKEND=thread; JobManager's own default): each started job runs in a thread of this process, the app's own machine."""
 
 from __future__ import annotations
 
