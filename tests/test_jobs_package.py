@@ -53,3 +53,20 @@ def test_owners_take_turns_after_the_last_one_served():
     assert start_order(queued, ["sam", "ana", "bo"], "sam") == ["a1", "b1", "s1", "s2", "s3"]
     # an owner the ring does not know yet still gets turns (after the known ones)
     assert start_order([("x1", "new"), ("s1", "sam")], ["sam"], None) == ["s1", "x1"]
+
+
+def test_queue_timing_is_the_mean_of_finished_jobs_and_the_running_ones_eta():
+    from cnnkit.jobs.fair import queue_timing
+    from cnnkit.jobs.snapshot import JobSnapshot
+
+    def snap(status, started=None, ended=None, eta_s=None, device="cpu"):
+        return JobSnapshot(job_id=f"j{started}", label="x", device=device, group="", status=status,
+                           queue_position=None, created=0.0, started=started, ended=ended, eta_s=eta_s)
+
+    jobs = [snap("done", 100, 110), snap("done", 200, 220), snap("done", 300, 330),
+            snap("done", 1, 1000, device="gpu"), snap("running", 400, eta_s=5.0), snap("queued"), snap("queued")]
+    one_slot = queue_timing(jobs, "cpu", slots=1, now=405)
+    assert (one_slot.first_free_s, one_slot.per_job_s) == (5.0, 20.0)        # (10 + 20 + 30) / 3; the gpu's not
+    assert [one_slot.wait(p) for p in (1, 2, 3)] == [5.0, 25.0, 45.0]
+    two_slots = queue_timing(jobs, "cpu", slots=2, now=405)                 # a slot is free: the next starts now
+    assert [two_slots.wait(p) for p in (1, 2, 3)] == [0.0, 10.0, 20.0]

@@ -5,6 +5,7 @@ order jobs by the same code."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from cnnkit.jobs.snapshot import DEFAULT_JOB_SECONDS, JobSnapshot
@@ -33,11 +34,24 @@ def start_order(queued: Iterable[tuple[str, str]], owner_ring: list[str], last_o
     return order
 
 
-def expected_wait(snapshots: list[JobSnapshot], device: str, position: int, slots: int,
-                  now: Optional[float] = None) -> float:
-    """Seconds until the job at queue `position` of `device` starts: the jobs ahead at the mean duration of the
-    device's last finished jobs (the running ones' own ETA), shared over its `slots`. `snapshots`: every job
-    in submission order."""
+@dataclass(frozen=True)
+class QueueTiming:
+    """One device's queue in seconds: when its first slot frees, how long a job takes there, how many slots.
+    Worked out once per device (over every job), then asked per queue position: a list of 40 waiting jobs
+    costs one pass over the jobs, not 40."""
+
+    first_free_s: float
+    per_job_s: float
+    slots: int
+
+    def wait(self, position: int) -> float:
+        """Seconds until the job at queue `position` (1 = next) starts."""
+        return self.first_free_s + (position - 1) * self.per_job_s / self.slots
+
+
+def queue_timing(snapshots: list[JobSnapshot], device: str, slots: int, now: Optional[float] = None) -> QueueTiming:
+    """`device`'s timing: the jobs ahead at the mean duration of the device's last finished jobs (the running
+    ones' own ETA), shared over its `slots`. `snapshots`: every job in submission order."""
     now = time.time() if now is None else now
     durations = [s.ended - s.started for s in snapshots[::-1]
                  if s.device == device and s.status == "done" and s.started and s.ended][:20]
@@ -53,4 +67,4 @@ def expected_wait(snapshots: list[JobSnapshot], device: str, position: int, slot
             remaining.append(DEFAULT_JOB_SECONDS if per_job is None else per_job)
     per_job = per_job if per_job is not None else DEFAULT_JOB_SECONDS
     first_free = min(remaining) if len(remaining) >= slots else 0.0
-    return first_free + (position - 1) * per_job / slots
+    return QueueTiming(first_free, per_job, slots)

@@ -18,7 +18,7 @@ from typing import Any, Optional
 from cnnkit.classroom import gate
 from cnnkit.classroom.identity import same_person
 from cnnkit.classroom.permissions import GUEST, STOPPED_BY_TEACHER, STOPPED_BY_USER
-from cnnkit.jobs.fair import expected_wait, start_order
+from cnnkit.jobs.fair import queue_timing, start_order
 from cnnkit.jobs.backends.thread import LocalBackend
 from cnnkit.jobs.context import Job, JobContext, JobFunction, TrainingJob
 from cnnkit.jobs.queue import JobQueue, QueueFull, queue_full_message, training_kind
@@ -127,7 +127,7 @@ class JobManager(JobQueue):
 
     def list(self, group: Optional[str] = None, with_history: bool = True) -> list[JobSnapshot]:
         with self._lock:
-            start_orders: dict[str, list[str]] = {}  # per device, computed once for the whole list
+            start_orders: dict[str, tuple] = {}  # per device (positions, timing), once for the whole list
             return [self._copy(j, start_orders, with_history) for j in self._order
                     if group is None or self._jobs[j].snapshot.group == group]
 
@@ -148,20 +148,25 @@ class JobManager(JobQueue):
                 self._dispatch()
 
     # --- internals --------------------------------------------------------------------------
-    def _copy(self, job_id: str, start_orders: Optional[dict[str, list[str]]] = None,
+    def _copy(self, job_id: str, start_orders: Optional[dict[str, tuple]] = None,
               with_history: bool = True) -> JobSnapshot:
+        # Copies as deep as the manager changes things: it appends rows and points and replaces meta's top-level
+        # values, never changing one in place. A deepcopy of every job's meta (its whole config) on each list
+        # was a tenth of a class's page renders (py-spy, issue 31).
         snap = copy.copy(self._jobs[job_id].snapshot)
-        snap.history = copy.deepcopy(snap.history) if with_history else []
+        snap.history = [dict(row) for row in snap.history] if with_history else []
         snap.steps = list(snap.steps) if with_history else []
-        snap.meta = copy.deepcopy(snap.meta)
+        snap.meta = dict(snap.meta)
         if snap.status == "queued":
             start_orders = {} if start_orders is None else start_orders
-            if snap.device not in start_orders:
-                start_orders[snap.device] = self._start_order(snap.device)
-            queued = start_orders[snap.device]
-            snap.queue_position = queued.index(job_id) + 1
-            snap.expected_wait_s = expected_wait([self._jobs[j].snapshot for j in self._order], snap.device,
-                                                      snap.queue_position, self.max_concurrent_per_device)
+            if snap.device not in start_orders:  # once per device and list: positions and timing
+                order = self._start_order(snap.device)
+                timing = queue_timing([self._jobs[j].snapshot for j in self._order], snap.device,
+                                      self.max_concurrent_per_device)
+                start_orders[snap.device] = ({j: k for k, j in enumerate(order, 1)}, timing)
+            positions, timing = start_orders[snap.device]
+            snap.queue_position = positions[job_id]
+            snap.expected_wait_s = timing.wait(snap.queue_position)
         return snap
 
     def _start_order(self, device: str) -> list[str]:

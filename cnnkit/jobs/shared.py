@@ -38,7 +38,7 @@ from cnnkit.classroom.permissions import GUEST, STOPPED_BY_TEACHER
 from cnnkit.jobs.backends.ray import (CANCEL_GRACE_S, RayBackend, _train_on_worker, died_message, mark_run,
                                       task_options, worker_env)
 from cnnkit.jobs.context import JobFunction, TrainingJob
-from cnnkit.jobs.fair import expected_wait, start_order
+from cnnkit.jobs.fair import queue_timing, start_order
 from cnnkit.jobs.manager import JobManager, note_teacher_stop
 from cnnkit.jobs.queue import JobQueue, QueueFull, queue_full_message, training_kind
 from cnnkit.jobs.snapshot import JobSnapshot, apply_event, device_key, end_status, run_key
@@ -265,8 +265,9 @@ class ClassQueue:
         snaps = [self.jobs[j]["snap"] for j in self.order]
         places: dict[str, tuple[int, float]] = {}
         for device in {s.device for s in snaps if s.status == "queued"}:
+            timing = queue_timing(snaps, device, self._slots())
             for position, job_id in enumerate(self._start_order(device), 1):
-                places[job_id] = (position, expected_wait(snaps, device, position, self._slots()))
+                places[job_id] = (position, timing.wait(position))
         return self.version, changed, places
 
     # --- the class state (cnnkit.classroom's shared store) ------------------------------------------
