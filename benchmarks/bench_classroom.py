@@ -11,9 +11,10 @@ How (all through the server; the benchmark never trains in its own process, exce
   streamlit package ships (BackMsg.rerun_script with ClientState/WidgetStates, ForwardMsg). It asks for the
   Training runner with ?name=sN (time to first render = request to script_finished), reads the widgets'
   ids from the render (delta.new_element.<widget>.id ends in the user key: tr_epochs, tr_train_subset,
-  tr_device when shown, tr_train, tr_sw_values1_lr, tr_sw_queue), sets 1 epoch / 512 training images / cpu (one full
-  rerun: rerun latency) and presses Train (trigger_value). Student s0 presses Train first and then queues a
-  sweep of learning rates from the Sweeps tab's form (its runs take the Train tab's settings); the others
+  tr_device when shown, tr_train, tr_sw_values1_lr, tr_sw_queue; the tabs, tr_tab, from add_block), sets 1
+  epoch / 512 training images / cpu (one full rerun: rerun latency) and presses Train (trigger_value). Student
+  s0 presses Train first, opens the Sweeps tab and queues a sweep of learning rates from its form (its runs
+  take the Train tab's settings); the others
   press Train only after the sweep is queued, so a first-come queue would run the sweep first.
 - Watching: K of the students keep their tab "open" as a browser does: every second they rerun each
   fragment the last full render announced with ForwardMsg.auto_rerun (the live panel's
@@ -206,6 +207,10 @@ class Student:
                     self.widgets[element_id.split("-", 2)[2]] = element_id
                 if element.WhichOneof("type") == "alert" and element.alert.format == element.alert.ERROR:
                     self.errors.append(element.alert.body)
+            elif kind == "delta" and msg.delta.WhichOneof("type") == "add_block":
+                block = msg.delta.add_block  # stateful tabs (st.tabs with a key) are a widget of their own
+                if block.WhichOneof("type") == "tab_container" and block.tab_container.id.count("-") >= 2:
+                    self.widgets[block.tab_container.id.split("-", 2)[2]] = block.tab_container.id
             elif kind == "auto_rerun":
                 self._announced.add(msg.auto_rerun.fragment_id)
             elif kind == "stop_auto_rerun":
@@ -280,6 +285,8 @@ class Student:
         return first
 
     async def queue_sweep(self, values: str) -> None:
+        self.set_widget("tr_tab", string_value="Sweeps")  # the Sweeps tab is drawn only while open
+        await self.rerun()
         self.set_widget("tr_sw_values1_lr", string_value=values)
         await self.rerun()
         await self.rerun(trigger="tr_sw_queue")
@@ -444,7 +451,7 @@ def main() -> int:
         env["CNNKIT_JOB_BACKEND"] = args.backend
     solo_dir = work / "runs"
     report: dict = {"sessions": args.sessions, "watchers": watchers, "sweep": sweep, "browsers": args.browsers,
-                    "backend": env.get("CNNKIT_JOB_BACKEND", "thread"), "subset": SUBSET,
+                    "backend": env.get("CNNKIT_JOB_BACKEND", "process"), "subset": SUBSET,
                     "load_avg_before": os.getloadavg()[0]}
     _log(f"CLI reference run ({work})")
     cli = _cli_speed(dict(env, CNNKIT_CHECKPOINT_DIR=str(work / "cli-runs")))

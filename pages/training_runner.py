@@ -162,7 +162,9 @@ def train_tab(config: TrainConfig, start: bool) -> None:
     finished_panel()
 
 
-tabs = st.tabs(["Train", "Runs", "Sweeps"])
+# Stateful tabs: the Sweeps tab (a fifth of the page's work: its form, every sweep, the saved runs) is drawn only
+# while open; its form's values wait in session state meanwhile (ui.training_sweeps).
+tabs = st.tabs(["Train", "Runs", "Sweeps"], key="tr_tab", on_change="rerun")
 with tabs[0]:
     left, right = st.columns([5, 7], gap="large")
     with left:
@@ -189,4 +191,5 @@ with tabs[0]:
 with tabs[1]:
     render_runs_tab(manager, owner, teacher, limits, follow, LOAD)
 with tabs[2]:
-    render_sweeps_tab(settings, manager, owner, teacher, limits)
+    if tabs[2].open:
+        render_sweeps_tab(settings, manager, owner, teacher, limits)

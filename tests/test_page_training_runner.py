@@ -224,6 +224,8 @@ def test_runs_compare_resume_and_delete(monkeypatch):
 def test_sweep_queued_and_compared(monkeypatch):
     patch_dataset(monkeypatch, tiny_dataset())
     at = make_app_test("training_runner", timeout=150)
+    assert not [b for b in at.button if b.key == "tr_sw_queue"]   # the Sweeps tab is drawn only while open
+    at.session_state["tr_tab"] = "Sweeps"
     at.slider(key="tr_epochs").set_value(1).run()
     at.text_input(key="tr_sw_values1_lr").input("0.01, nope").run()
     assert any("not a number" in e.value for e in at.error)
@@ -356,6 +358,8 @@ def test_a_saved_sweep_is_compared_after_a_restart(monkeypatch):
     for _, config in sweeps.expand_sweep(base, [("lr", [0.05, 0.005])], group=group):
         train(config)
     at = make_app_test("training_runner", timeout=150)
+    at.session_state["tr_tab"] = "Sweeps"
+    at.run()
     assert at.selectbox(key="tr_sw_pick").value is None          # a new session follows no sweep until it picks one
     assert not any("lr" in df.value.columns for df in at.dataframe if "message" in df.value.columns)
     at.selectbox(key="tr_sw_pick").set_value(group).run()
@@ -396,6 +400,8 @@ def test_bad_settings_are_refused_with_a_message_before_queueing():
     assert not at.exception
     assert any("no CUDA GPU is available; choose 'cpu' or 'auto'" in e.value for e in at.error)
     assert len(get_job_manager().list()) == before and "tr_current" not in at.session_state
+    at.session_state["tr_tab"] = "Sweeps"
+    at.run()
     at.button(key="tr_sw_queue").click().run()  # a sweep with those settings: refused as a whole
     assert not at.exception
     assert any("no CUDA GPU is available" in e.value for e in at.error)
@@ -501,3 +507,20 @@ def test_the_runs_tab_says_when_runs_end_near_chance(monkeypatch, tmp_path):
     notes = [w.value for w in at.warning if "near chance" in w.value]
     assert notes == ["2 of 2 runs end near chance (25 % for 4 classes): this network has not learnt yet: train more "
                      "epochs, raise the learning rate (or add warm-up), or use more training images."], notes
+
+
+def test_the_sweep_form_keeps_its_values_while_the_sweeps_tab_is_closed():
+    at = make_app_test("training_runner", timeout=150)
+    at.session_state["tr_tab"] = "Sweeps"
+    at.run()
+    at.selectbox(key="tr_sw_field1").select("dropout").run()
+    at.text_input(key="tr_sw_values1_dropout").input("0.1, 0.3").run()
+    at.session_state["tr_tab"] = "Train"
+    at.run()
+    assert not at.exception and not [t for t in at.text_input if t.key == "tr_sw_values1_dropout"]  # not drawn
+    at.session_state["tr_tab"] = "Sweeps"
+    at.run()
+    assert not at.exception
+    assert not [w for w in at.warning if "Session State" in w.value]  # "created with a default value but also …"
+    assert at.selectbox(key="tr_sw_field1").value == "dropout"
+    assert at.text_input(key="tr_sw_values1_dropout").value == "0.1, 0.3"

@@ -21,22 +21,47 @@ from ui.run_views import render_overlays
 from ui.training_runs import chance_warning
 
 
+KEPT = "tr_sw__kept"  # the form's values while the Sweeps tab is closed (its widgets are not drawn then)
+
+
+def _form_keys() -> list[str]:
+    return [k for k in st.session_state if k.startswith(("tr_sw_field", "tr_sw_values", "tr_sw_pick"))]
+
+
+def _keep_form() -> None:
+    st.session_state[KEPT] = {k: st.session_state[k] for k in _form_keys()}
+
+
+def _restore_form() -> None:
+    """Streamlit drops the state of widgets a run does not draw: a student back on the Sweeps tab finds the
+    setting, values and sweep they left there."""
+    for k, value in st.session_state.get(KEPT, {}).items():
+        if k not in st.session_state:
+            st.session_state[k] = value
+
+
 def sweep_form(config: TrainConfig, manager: JobManager, owner: str, teacher: bool, limits: ClassroomConfig) -> None:
     st.caption("A sweep starts from the settings of the Train tab and changes one setting (or two, as a grid). "
                "The runs are queued as one batch and compared when done. Lower the epochs or the training "
                "images there to keep it quick.")
     fields = list(sweeps.SWEEP_FIELDS)
+    _restore_form()
+    state = st.session_state
     cols = st.columns(2)
-    first = cols[0].selectbox("Setting", fields, index=fields.index("lr"), key="tr_sw_field1")
-    first_text = cols[1].text_input("Values", value=sweeps.DEFAULT_VALUES[first], key=f"tr_sw_values1_{first}",
+    first = cols[0].selectbox("Setting", fields, key="tr_sw_field1",
+                              **({} if "tr_sw_field1" in state else {"index": fields.index("lr")}))
+    first_key = f"tr_sw_values1_{first}"
+    first_text = cols[1].text_input("Values", key=first_key,
                                     help="Comma-separated; a..b = powers of ten (a..b/n: n log-spaced points); "
-                                         "whole numbers a..b = every value.")
+                                         "whole numbers a..b = every value.",
+                                    **({} if first_key in state else {"value": sweeps.DEFAULT_VALUES[first]}))
     cols = st.columns(2)
     second = cols[0].selectbox("Second setting (grid)", ["(none)"] + fields, key="tr_sw_field2")
     second_text = ""
     if second != "(none)":
-        second_text = cols[1].text_input("Values", value=sweeps.DEFAULT_VALUES[second],
-                                         key=f"tr_sw_values2_{second}")
+        second_key = f"tr_sw_values2_{second}"
+        second_text = cols[1].text_input("Values", key=second_key,
+                                         **({} if second_key in state else {"value": sweeps.DEFAULT_VALUES[second]}))
     try:
         axes = [(first, sweeps.parse_values(first, first_text))]
         if second != "(none)":
@@ -116,6 +141,14 @@ def sweep_comparison(snaps: list) -> None:
 def render_sweeps_tab(config: TrainConfig, manager: JobManager, owner: str, teacher: bool,
                       limits: ClassroomConfig) -> None:
     """The Sweeps tab: the form (from the Train tab's settings), then any sweep followed live or compared."""
+    try:
+        _sweeps_tab(config, manager, owner, teacher, limits)
+    finally:
+        _keep_form()
+
+
+def _sweeps_tab(config: TrainConfig, manager: JobManager, owner: str, teacher: bool,
+                limits: ClassroomConfig) -> None:
     sweep_form(config, manager, owner, teacher, limits)
     live = sweep_groups(manager)
     saved = sweeps.saved_sweeps(store.list_runs())  # sweeps of earlier app sessions, from their run names
