@@ -147,6 +147,33 @@ def test_a_name_is_claimed_with_a_key_and_refused_without_it(class_dirs):
     assert use_name("Anna")[1] != key  # released: the next one claims it afresh
 
 
+def test_a_page_view_with_its_key_takes_no_class_lock_and_a_claim_still_does(class_dirs, monkeypatch):
+    # Every page of a named student checks its key: in a department that took the class-wide lock (through the
+    # class queue) each time, and 40 students' first pages queued behind it.
+    from contextlib import contextmanager
+
+    from cnnkit.classroom import names
+
+    name, key = use_name("Anna")
+    taken: list[str] = []
+    real_lock = names.class_lock
+
+    @contextmanager
+    def counting_lock(lock_name, root=None):
+        taken.append(lock_name)
+        with real_lock(lock_name, root):
+            yield
+
+    monkeypatch.setattr(names, "class_lock", counting_lock)
+    for _ in range(3):
+        assert use_name("anna", key) == ("Anna", key)
+    assert taken == []
+    with pytest.raises(NameTaken):
+        use_name("Anna", "guessed")  # a wrong key is refused under the lock
+    assert use_name("Ben")[0] == "Ben"
+    assert taken == ["names", "names", "names"]  # the refusal, then the claim's check and its write
+
+
 def test_names_are_normalised_and_bidi_or_control_characters_removed():
     from cnnkit.classroom import clean_owner_name
 
