@@ -170,21 +170,17 @@ def use_name(name: str, key: str = "", root: Optional[Path] = None, *, teacher: 
     anyone else gets NameTaken. NotAllowed past MAX_CLAIMS; a bad name ValueError saying what to change."""
     cleaned = clean_owner_name(name)
     ident = identity_key(cleaned)
-    if key:  # a page view of a claimed name with its key (nearly every call): read, no lock; a department's
-        # servers took the class-wide lock through the class queue for every page of every student (py-spy)
-        claims = _read_claims(names_file(root))
-        claim = claims.get(_find(claims, cleaned) or ident)
-        if isinstance(claim, dict) and claim.get("key_sha256") and hmac.compare_digest(_hash(key),
-                                                                                          str(claim["key_sha256"])):
+    # Checks read the claims without the lock; only a new claim takes it (and checks again under it). Every page
+    # of every student checks its key: a department's servers took the class-wide lock through the class queue
+    # for each, and a class's first pages queued behind one another (py-spy, issue 31).
+    claims = _read_claims(names_file(root))
+    claim = claims.get(_find(claims, cleaned) or ident)
+    if isinstance(claim, dict) and claim.get("key_sha256"):
+        if key and hmac.compare_digest(_hash(key), str(claim["key_sha256"])):
             return str(claim.get("name") or cleaned), key
-    with _locked(root) as claims:  # anything else decides under the lock: a claim, a refusal
-        claim = claims.get(_find(claims, cleaned) or ident)
-        if isinstance(claim, dict) and claim.get("key_sha256"):
-            if key and hmac.compare_digest(_hash(key), str(claim["key_sha256"])):
-                return str(claim.get("name") or cleaned), key
-            raise NameTaken(NAME_TAKEN)
-        if len(claims) >= MAX_CLAIMS:
-            raise NotAllowed(TOO_MANY_CLAIMS)
+        raise NameTaken(NAME_TAKEN)
+    if len(claims) >= MAX_CLAIMS:
+        raise NotAllowed(TOO_MANY_CLAIMS)
     if not teacher and holds_work(cleaned):  # outside the lock: it reads every run
         raise NameTaken(NAME_HOLDS_WORK)
     with _locked(root) as claims:
