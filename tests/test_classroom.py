@@ -69,6 +69,10 @@ def test_per_owner_cap_refuses_with_a_clear_message_and_others_still_queue():
         manager.submit(make("x"), device="cap", owner="anna")
     manager.submit(make("x"), device="cap", owner="ben")  # another owner is not held up by Anna's cap
     assert manager.queue_room("ben") == 1
+    assert manager.queue_room("ANNA") == manager.queue_room("Аnna") == 0  # one person however spelt (Cyrillic А)
+    with pytest.raises(QueueFull):
+        manager.submit(make("x"), device="cap", owner="Аnna")
+    assert len(manager.active_of("ANNA")) == 3                               # her running job and two waiting
     gate.set()
     manager.wait(first, timeout=10)
 

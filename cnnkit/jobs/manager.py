@@ -101,7 +101,7 @@ class JobManager(JobQueue):
             return 1 << 30
         with self._lock:
             waiting = sum(1 for j in self._jobs.values()
-                          if j.snapshot.status == "queued" and j.snapshot.owner == (owner or GUEST))
+                          if j.snapshot.status == "queued" and same_person(j.snapshot.owner, owner or GUEST))
             return max(0, self.max_queued_per_owner - waiting)
 
     def submit_training(self, config, label: str = "", group: str = "", resume_from: Optional[str] = None,

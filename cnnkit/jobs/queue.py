@@ -9,6 +9,7 @@ import time
 from typing import Optional
 
 from cnnkit.classroom import gate
+from cnnkit.classroom.identity import same_person
 from cnnkit.classroom.permissions import GUEST
 from cnnkit.jobs.context import JobFunction
 from cnnkit.jobs.snapshot import JobSnapshot, run_is_resumable, run_key
@@ -118,7 +119,7 @@ class JobQueue:
 
     def active_of(self, owner: str) -> list[JobSnapshot]:
         """`owner`'s unfinished jobs ("" = a guest's): a page finds them again after a reload."""
-        return [s for s in self.active() if s.owner == (owner or GUEST)]
+        return [s for s in self.active() if same_person(s.owner, owner or GUEST)]
 
 
 __all__ = ["JobQueue", "QueueFull", "queue_full_message", "training_kind"]

@@ -121,7 +121,8 @@ class ClassQueue:
         return "queued", job_id
 
     def _waiting(self, owner: str) -> int:
-        return sum(1 for j in self.jobs.values() if j["snap"].status == "queued" and j["snap"].owner == owner)
+        return sum(1 for j in self.jobs.values()
+                   if j["snap"].status == "queued" and same_person(j["snap"].owner, owner))
 
     async def queue_room(self, owner: str) -> int:
         cap = self.settings.get("max_queued_per_owner")
