@@ -26,6 +26,7 @@ ray = pytest.importorskip("ray", reason="ray is not installed (pip install -r re
 from cnnkit.store import load_run  # noqa: E402
 from tests.helpers.folders import write_shapes_folder  # noqa: E402
 from tests.helpers.ray_cluster import connect, disconnect, ray_cluster, wait_for_nodes  # noqa: E402
+from tests.helpers.waiting import wait_until  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -49,16 +50,6 @@ ids = {"ana": queue.submit_training(config("ana", 400), owner="ana", meta={"ray_
 print(json.dumps(ids), flush=True)
 time.sleep(600)
 """ % (CLASS, DATASET)
-
-
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"no {what} after {timeout} s")
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,8 @@ from cnnkit.paths import data_dir  # noqa: E402
 from cnnkit.store import load_run  # noqa: E402
 from cnnkit.train import TrainConfig, train  # noqa: E402
 from tests.helpers.train import tiny_spec  # noqa: E402
+from tests.helpers.ray_cluster import local_ray  # noqa: E402
+from tests.helpers.waiting import wait_until  # noqa: E402
 
 DATASET = "ray_colours"
 COLOURS = [(200, 60, 60), (60, 200, 60), (60, 60, 200), (120, 120, 120)]
@@ -46,26 +48,13 @@ def backend():
     from cnnkit.jobs.backends.ray import RayBackend
 
     _make_folder_dataset(data_dir())
-    ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False)
-    try:
+    with local_ray():
         yield RayBackend(cpus_per_job=1)
-    finally:
-        ray.shutdown()
 
 
 def config(epochs: int = 1, **changes) -> TrainConfig:
     return TrainConfig(dataset=DATASET, model=tiny_spec(), epochs=epochs, batch_size=8, device="cpu",
                        log_every=2, **changes)
-
-
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"no {what} after {timeout} s")
 
 
 def test_a_training_through_ray_ends_like_a_local_one(backend):

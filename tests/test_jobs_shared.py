@@ -20,6 +20,8 @@ from cnnkit.store import load_run  # noqa: E402
 from cnnkit.train import TrainConfig  # noqa: E402
 from tests.helpers.folders import write_shapes_folder  # noqa: E402
 from tests.helpers.train import tiny_spec  # noqa: E402
+from tests.helpers.ray_cluster import local_ray  # noqa: E402
+from tests.helpers.waiting import wait_until  # noqa: E402
 
 DATASET = "shared_shapes"
 
@@ -29,31 +31,18 @@ def servers():
     from cnnkit.jobs.shared import SharedJobManager
 
     write_shapes_folder(DATASET, (0, 1, 2, 3), 24, 6, seed=0)
-    ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False, namespace="test-shared")
-    try:
+    with local_ray(namespace="test-shared"):
         one = SharedJobManager.connect("test-class", address="local", slots=1, max_queued_per_owner=5,
                                        cpus_per_job=1)
         two = SharedJobManager.connect("test-class", address="local", slots=1, max_queued_per_owner=5,
                                        cpus_per_job=1)
         yield one, two
         one.close(), two.close()
-    finally:
-        ray.shutdown()
 
 
 def config(epochs: int = 1, **changes) -> TrainConfig:
     return TrainConfig(dataset=DATASET, model=tiny_spec(), epochs=epochs, batch_size=8, device="cpu",
                        log_every=2, **changes)
-
-
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"no {what} after {timeout} s")
 
 
 def test_a_job_from_one_server_is_followed_and_stopped_from_the_other(servers):

@@ -136,6 +136,19 @@ def ray_cluster(temp_dir: Path, nodes: int = 2, cpus_per_node: int = 1, extra_en
         cluster.stop()
 
 
+@contextlib.contextmanager
+def local_ray(namespace: str | None = None):
+    """A local Ray instance of 2 CPUs in this process for a test module: no dashboard, the workers' logs kept out
+    of the test's output; shut down after."""
+    import ray
+
+    ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False, namespace=namespace)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
 def wait_for_nodes(count: int, timeout: float = 60) -> list[dict]:
     """The alive nodes (ray.nodes()) once there are `count` of them (the driver is connected)."""
     import ray
