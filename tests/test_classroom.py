@@ -4,6 +4,7 @@ the class config's limits, the class board."""
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -215,3 +216,60 @@ def test_a_linked_run_id_is_a_bare_id_in_the_checkpoint_folder(tmp_path, monkeyp
             store.run_dir_of_id(bad)
     with pytest.raises(FileNotFoundError, match="no saved run 'r2'"):
         store.run_dir_of_id("r2")
+
+
+class _CountingStore:
+    """A class store (cnnkit.classroom.class_state.ClassStore) that counts its lease round trips."""
+
+    def __init__(self):
+        self.lock, self.holder, self.acquires, self.releases = threading.Lock(), None, 0, 0
+
+    def acquire(self, name, holder, lease_s):
+        with self.lock:
+            self.acquires += 1
+            if self.holder in (None, holder):
+                self.holder = holder
+                return True
+            return False
+
+    def release(self, name, holder):
+        with self.lock:
+            self.releases += 1
+            if self.holder == holder:
+                self.holder = None
+
+    def get(self, key):
+        return None
+
+    def put(self, key, value):
+        pass
+
+
+def test_a_burst_of_class_locks_on_one_server_keeps_the_lease_for_its_waiting_threads(tmp_path):
+    # 40 students' first pages claim their names at once: one lease round trip per 16 holds, not 2 per hold,
+    # one holder at a time, and the lease is given back when nobody of this server waits any more.
+    from cnnkit.classroom import class_state
+
+    store = _CountingStore()
+    class_state.set_class_store(store)
+    inside, most_inside, start = [0], [0], threading.Barrier(40)
+
+    def hold():
+        start.wait()
+        with class_state.class_lock("names", tmp_path):
+            inside[0] += 1
+            most_inside[0] = max(most_inside[0], inside[0])
+            time.sleep(0.005)
+            inside[0] -= 1
+
+    try:
+        threads = [threading.Thread(target=hold) for _ in range(40)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        class_state.set_class_store(None)
+    assert most_inside[0] == 1
+    assert 3 <= store.acquires <= 8 and store.releases == store.acquires  # 40 / KEEP_HOLDS (16), give or take
+    assert store.holder is None                                            # given back at the end
