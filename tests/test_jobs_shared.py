@@ -188,3 +188,47 @@ def test_two_servers_claiming_one_name_at_the_same_moment_exactly_one_wins(serve
     assert all(p.returncode == 0 for p in procs), [o[1][-1500:] for o in outs]
     won = [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
     assert all(won[0][n] != won[1][n] for n in names), won  # every name: one server won, the other was refused
+
+
+CLAIM_BURST = r"""
+import json, sys, threading, time
+import ray
+ray.init(address=sys.argv[1], log_to_driver=False)
+import cnnkit.jobs  # registers the shared class state
+from cnnkit.classroom.names import use_name
+start, prefix = float(sys.argv[2]), sys.argv[3]
+time.sleep(max(0.0, start - time.time()))
+errors, began = [], time.monotonic()
+def claim(i):
+    try:
+        use_name(f"{prefix}{i}")
+    except Exception as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+threads = [threading.Thread(target=claim, args=(i,)) for i in range(12)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(json.dumps({"errors": errors, "seconds": time.monotonic() - began}))
+"""
+
+
+def test_two_servers_each_claiming_a_burst_of_names_at_once_all_succeed_quickly(servers, tmp_path):
+    # A class's first pages: each server claims a dozen names on a dozen threads at the same moment. The lease
+    # a server keeps for its own waiting threads must not wait on the flock another server holds (a deadlock
+    # that ended in "busy on another server" after 30 s).
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "CNNKIT_SHARED_QUEUE": "test-class", "CNNKIT_RAY_ADDRESS": "auto",
+           "CNNKIT_CHECKPOINT_DIR": str(tmp_path), "PYTHONPATH": str(root)}
+    start = time.time() + 25
+    address = ray.get_runtime_context().gcs_address
+    procs = [subprocess.Popen([sys.executable, "-c", CLAIM_BURST, address, str(start), prefix], env=env, cwd=root,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for prefix in ("ann", "bob")]
+    outs = [p.communicate(timeout=150) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-1500:] for o in outs]
+    results = [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
+    assert [r["errors"] for r in results] == [[], []]
+    assert max(r["seconds"] for r in results) < 15, results
+    claimed = json.loads((tmp_path / "names.json").read_text())
+    assert sorted(c["name"] for c in claimed.values()) == sorted(f"{p}{i}" for p in ("ann", "bob") for i in range(12))

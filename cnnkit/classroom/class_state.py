@@ -88,6 +88,7 @@ def _holder() -> str:
 # server's threads wait for the same lock, the lease is kept for them (at most KEEP_HOLDS in a row, and only
 # within half a lease), so a burst costs one round trip and the other servers still get their turns.
 KEEP_HOLDS = 16
+GIVE_WAY_S = 0.1  # after KEEP_HOLDS, this server waits this long before asking again: other servers poll every 0.02 s
 
 
 class _LeaseHold:
@@ -95,6 +96,7 @@ class _LeaseHold:
         self.waiting = 0          # this process's threads waiting for the lock
         self.until = 0.0          # monotonic time until which the lease is ours without asking (0: not held)
         self.holds = 0            # holds since the lease was taken
+        self.gave_way_at = -1e9   # when it was last given up after KEEP_HOLDS: the next take waits GIVE_WAY_S
 
 
 _HOLDS: dict[str, _LeaseHold] = {}
@@ -102,7 +104,9 @@ _HOLDS: dict[str, _LeaseHold] = {}
 
 @contextmanager
 def class_lock(name: str, root: Optional[Path] = None) -> Iterator[None]:
-    """Hold class file `name`'s lock (see the module's docstring) for one read-modify-write."""
+    """Hold class file `name`'s lock (see the module's docstring) for one read-modify-write. Taken in one order
+    everywhere: this process's thread lock, the store's lease, then flock (a server waiting for the lease holds
+    no flock that the lease's holder needs next)."""
     with _STORE_LOCK:
         thread_lock = _THREAD_LOCKS.setdefault(name, threading.Lock())
         hold = _HOLDS.setdefault(name, _LeaseHold())
@@ -111,34 +115,32 @@ def class_lock(name: str, root: Optional[Path] = None) -> Iterator[None]:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         thread_lock.acquire()
-    except BaseException:
+    finally:
         with _STORE_LOCK:
             hold.waiting -= 1
-        raise
-    with _STORE_LOCK:
-        hold.waiting -= 1
     try:
-        with open(folder / f"{name}.lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            store = class_store()
-            if store is None:
-                yield
-                return
-            holder = _holder()
-            if time.monotonic() >= hold.until:  # not ours now: take it (or renew it)
-                deadline = time.monotonic() + WAIT_S
-                while not store.acquire(name, holder, LEASE_S):
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"the class's {name} are busy on another server; try again in a moment")
-                    time.sleep(0.02)
-                hold.until, hold.holds = time.monotonic() + LEASE_S / 2, 0
+        store = class_store()
+        holder = _holder()
+        if store is not None and time.monotonic() >= hold.until:  # not ours now: take it (or renew it)
+            time.sleep(max(0.0, hold.gave_way_at + GIVE_WAY_S - time.monotonic()))  # another server's turn
+            deadline = time.monotonic() + WAIT_S
+            while not store.acquire(name, holder, LEASE_S):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the class's {name} are busy on another server; try again in a moment")
+                time.sleep(0.02)
+            hold.until, hold.holds = time.monotonic() + LEASE_S / 2, 0
+        try:
             hold.holds += 1
-            try:
+            with open(folder / f"{name}.lock", "a+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
                 yield
-            finally:
+        finally:
+            if store is not None:
                 with _STORE_LOCK:
                     keep = hold.waiting > 0 and hold.holds < KEEP_HOLDS and time.monotonic() < hold.until
                 if not keep:
+                    if hold.holds >= KEEP_HOLDS:
+                        hold.gave_way_at = time.monotonic()
                     hold.until = 0.0
                     store.release(name, holder)
     finally:
