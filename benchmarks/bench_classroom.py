@@ -57,6 +57,24 @@ Issue 31, on a quiet box (load average 1-2, nothing else running), --sessions 30
 So p95 <= 3 s is met in one run of three with two real browsers on the same two cores; the spread follows when
 Chromium's own rendering of the app lands in the burst. Training during the seconds the pages load is kept low
 on purpose: the pages go first, the run finishes seconds later (CNNKIT_JOB_NICE=0 gives the old balance).
+
+Issue 31, next session (quiet box, load 0.3-2.9 before each, same command, 40 of 40 done, none lost, sweep
+interleaved each time). py-spy showed a training thread holding the server's GIL between its batches, and
+JobManager.list deep-copying every job's config for every page:
+  thread backend as above (43bb37d), nice 10 / nice 0: p95 4.3 / 3.3 s; during page loads 0.10 / 0.25.
+  process backend, a worker spawned per job (before): during page loads 0.06 (one run, 253 s: a torch import
+                              per job).
+  process backend with warm workers kept between jobs (now the app's default): p95 3.4 / 2.0 / 3.1 / 4.1 / 2.5 s;
+                              during page loads 0.53 / 0.99 / 0.48 / 0.41 / 0.74.
+  + job lists copied shallow, the queue timing once per list, the Sweeps tab drawn only while open:
+                              p95 1.8 / 2.9 / 4.3 s, during page loads 0.89 / 1.09 / 0.45.
+  + name checks without the lock (final, four runs): p50 1.7 / 1.6 / 1.2 / 1.6 s, p95 2.0 / 2.2 / 1.6 / 2.0 s;
+                              during page loads 0.68 / 0.54 / 0.68 / 0.40, watched 1.15 / 0.98 / 1.08 / 1.21;
+                              browsers' title 4.8-8.7 s; peak RSS 2.3 GB (server and its worker).
+  one server, half the class (--sessions 20 --watchers 4): p95 1.2 / 1.0 s.
+Of the seven runs since the warm workers and lighter lists: p95 <= 3 s in six, >= 0.5 of the CLI during page
+loads in five (median 0.68). The first of the last four overlapped 22 s of a test run of mine during its
+watching phase (its rerun p95, 4.1 s, says so; its first renders were before).
 """
 
 from __future__ import annotations

@@ -45,6 +45,14 @@ with half the students" still does not hold here; it is a goal for servers on th
 With the training form's folded sections drawn only when opened (load 1.4): the same checks pass (50 of 50, 0
 lost, fair, app2 killed with 10 jobs at risk and 0 lost, reconnect p95 0.08 s, both nodes 24 / 26); first render
 p50 1.6 s, p95 2.7 s; one server with half the students right after: p50 1.2 s, p95 1.6 s.
+Next session (quiet box): with the process backend's warm workers and lighter job lists, p95 3.3 / 2.8 s. py-spy
+--idle on a server during the first renders: 69 % of its script threads' time waited for the class lock on
+claimed names, taken for every page of every student (one lease round trip to the class queue each). Name
+checks now read without the lock and a server keeps the lease through a burst of its own claims (16 at most):
+p95 3.2, then 2.2 / 2.6 s (p50 0.9 / 1.1 s), every other check as before (50 of 50, 0 lost, fair, the killed
+server's 10 / 11 jobs at risk all done, reconnect p95 0.15 / 0.06 s, nodes 25 / 25). One server with half the
+students right after: p95 1.0 s. Still not "no worse than half the class on one server" on one 2-core box:
+each new student's first page claims a name, and claims take turns across the class.
 """
 
 from __future__ import annotations
