@@ -19,6 +19,7 @@ from cnnkit.paths import data_dir
 from cnnkit.store import load_run
 from cnnkit.train import TrainConfig
 from tests.helpers.train import tiny_spec
+from tests.helpers.waiting import wait_until
 
 DATASET = "proc_colours"
 COLOURS = [(200, 60, 60), (60, 200, 60), (60, 60, 200), (120, 120, 120)]
@@ -56,10 +57,7 @@ def test_a_training_runs_in_a_worker_process_with_progress(manager):
 
 def test_stop_ends_a_running_training(manager):
     job_id = manager.submit_training(config(epochs=200, name="stopped"))
-    deadline = time.monotonic() + 120
-    while not manager.snapshot(job_id).steps:  # training has begun in the worker
-        assert time.monotonic() < deadline, "no step event from the worker"
-        time.sleep(0.05)
+    wait_until(lambda: manager.snapshot(job_id).steps, 120, "a step event from the worker")  # it trains
     manager.cancel(job_id)
     snap = manager.wait(job_id, timeout=60)
     assert snap.status == "cancelled"
@@ -74,10 +72,7 @@ def test_workers_stay_warm_between_jobs_and_a_stop_does_not_reach_the_next_job()
     backend = ProcessBackend()
     manager = JobManager(backend=backend)
     stopped = manager.submit_training(config(epochs=200, name="stopped first"))
-    deadline = time.monotonic() + 120
-    while not manager.snapshot(stopped).steps:
-        assert time.monotonic() < deadline, "no step event from the worker"
-        time.sleep(0.05)
+    wait_until(lambda: manager.snapshot(stopped).steps, 120, "a step event from the worker")  # it trains
     manager.cancel(stopped)
     assert manager.wait(stopped, timeout=60).status == "cancelled"
     first = manager.wait(manager.submit_training(config(epochs=1, name="next")), timeout=120)
@@ -92,10 +87,7 @@ def test_a_worker_that_dies_fails_its_job_and_the_next_job_gets_a_new_worker():
     backend = ProcessBackend()
     manager = JobManager(backend=backend)
     doomed = manager.submit_training(config(epochs=200, name="its worker dies"))
-    deadline = time.monotonic() + 120
-    while not manager.snapshot(doomed).steps:
-        assert time.monotonic() < deadline, "no step event from the worker"
-        time.sleep(0.05)
+    wait_until(lambda: manager.snapshot(doomed).steps, 120, "a step event from the worker")  # it trains
     os.kill(_pid(manager.snapshot(doomed)), 9)
     snap = manager.wait(doomed, timeout=60)
     assert snap.status == "failed"
