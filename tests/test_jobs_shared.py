@@ -154,14 +154,24 @@ def test_a_class_lock_held_by_one_server_waits_for_the_other(servers):
     one.release("names", "server-1")
 
 
-CLAIM = r"""
+# Both "servers" start claiming at the same moment: each marks itself ready in a folder, then waits for the other.
+START_TOGETHER = r"""
+import os, pathlib, time
+def start_together(folder, count=2):
+    folder = pathlib.Path(folder)
+    (folder / str(os.getpid())).touch()
+    deadline = time.monotonic() + 120
+    while len(list(folder.iterdir())) < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+"""
+
+CLAIM = START_TOGETHER + r"""
 import json, os, sys, time
 import ray
 ray.init(address=sys.argv[1], log_to_driver=False)
 import cnnkit.jobs  # registers the shared class state
 from cnnkit.classroom.names import NameTaken, use_name
-start = float(sys.argv[2])
-time.sleep(max(0.0, start - time.time()))  # both servers claim at the same moment
+start_together(sys.argv[2])  # both servers claim at the same moment
 won = {}
 for name in sys.argv[3:]:
     try:
@@ -180,7 +190,8 @@ def test_two_servers_claiming_one_name_at_the_same_moment_exactly_one_wins(serve
     names = [f"student{i}" for i in range(8)]
     env = {**os.environ, "CNNKIT_SHARED_QUEUE": "test-class", "CNNKIT_RAY_ADDRESS": "auto",
            "CNNKIT_CHECKPOINT_DIR": str(tmp_path), "PYTHONPATH": str(root)}
-    start = time.time() + 25  # both processes connected and imported by then
+    start = tmp_path / "ready"
+    start.mkdir()
     address = ray.get_runtime_context().gcs_address
     procs = [subprocess.Popen([sys.executable, "-c", CLAIM, address, str(start), *names], env=env, cwd=root,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -190,14 +201,14 @@ def test_two_servers_claiming_one_name_at_the_same_moment_exactly_one_wins(serve
     assert all(won[0][n] != won[1][n] for n in names), won  # every name: one server won, the other was refused
 
 
-CLAIM_BURST = r"""
+CLAIM_BURST = START_TOGETHER + r"""
 import json, sys, threading, time
 import ray
 ray.init(address=sys.argv[1], log_to_driver=False)
 import cnnkit.jobs  # registers the shared class state
 from cnnkit.classroom.names import use_name
-start, prefix = float(sys.argv[2]), sys.argv[3]
-time.sleep(max(0.0, start - time.time()))
+prefix = sys.argv[3]
+start_together(sys.argv[2])
 errors, began = [], time.monotonic()
 def claim(i):
     try:
@@ -221,7 +232,8 @@ def test_two_servers_each_claiming_a_burst_of_names_at_once_all_succeed_quickly(
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "CNNKIT_SHARED_QUEUE": "test-class", "CNNKIT_RAY_ADDRESS": "auto",
            "CNNKIT_CHECKPOINT_DIR": str(tmp_path), "PYTHONPATH": str(root)}
-    start = time.time() + 25
+    start = tmp_path / "ready"
+    start.mkdir()
     address = ray.get_runtime_context().gcs_address
     procs = [subprocess.Popen([sys.executable, "-c", CLAIM_BURST, address, str(start), prefix], env=env, cwd=root,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for prefix in ("ann", "bob")]
