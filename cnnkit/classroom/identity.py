@@ -69,7 +69,6 @@ def identity_key(name: Any) -> str:
     return key
 
 
-@lru_cache(maxsize=65536)
 @lru_cache(maxsize=65536)  # asked for each job's owner on every page run (cnnkit.jobs: a student's own jobs)
 def identity_keys(name: Any) -> tuple[str, ...]:
     """Every key of `name` (one to three): its identity_key, and those of its skeleton taken before case folding

@@ -22,7 +22,8 @@ from cnnkit.jobs.fair import queue_timing, start_order
 from cnnkit.jobs.backends.thread import LocalBackend
 from cnnkit.jobs.context import Job, JobContext, JobFunction, TrainingJob
 from cnnkit.jobs.queue import JobQueue, QueueFull, queue_full_message, training_kind
-from cnnkit.jobs.snapshot import JobSnapshot, apply_event, device_key, end_status, run_key
+from cnnkit.jobs.snapshot import (JobSnapshot, apply_event, cancelled_before_start, device_key, end_status,
+                                  run_key)
 
 
 def note_teacher_stop(run_dir: Optional[str]) -> None:
@@ -143,8 +144,7 @@ class JobManager(JobQueue):
             if job.snapshot.status == "queued":
                 job.snapshot.status = "cancelled"
                 job.snapshot.ended = time.time()
-                job.snapshot.message = (STOPPED_BY_TEACHER + " before it started" if job.stopped_by_teacher
-                                        else "cancelled before it started")
+                job.snapshot.message = cancelled_before_start(job.stopped_by_teacher)
                 self._dispatch()
 
     # --- internals --------------------------------------------------------------------------

@@ -41,7 +41,8 @@ from cnnkit.jobs.context import JobFunction, TrainingJob
 from cnnkit.jobs.fair import queue_timing, start_order
 from cnnkit.jobs.manager import JobManager, note_teacher_stop
 from cnnkit.jobs.queue import JobQueue, QueueFull, queue_full_message, training_kind
-from cnnkit.jobs.snapshot import JobSnapshot, apply_event, device_key, end_status, run_key
+from cnnkit.jobs.snapshot import (JobSnapshot, apply_event, cancelled_before_start, device_key, end_status,
+                                  run_key)
 
 NAMESPACE = "cnnkit"
 ID_PREFIX = "class-"      # shared jobs' ids ("class-7"); a server's own closures keep "job-N"
@@ -240,7 +241,7 @@ class ClassQueue:
             self.jobs[job_id]["stopped_by_teacher"] = True
         if snap.status == "queued":
             snap.status, snap.ended = "cancelled", time.time()
-            snap.message = STOPPED_BY_TEACHER + " before it started" if by_teacher else "cancelled before it started"
+            snap.message = cancelled_before_start(by_teacher)
             self._touch(job_id)
             self._dispatch()
         elif snap.status == "running" and job_id not in self.stop_asked:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
-from cnnkit.classroom.permissions import GUEST
+from cnnkit.classroom.permissions import GUEST, STOPPED_BY_TEACHER
 
 FINISHED = ("done", "failed", "cancelled")
 # Saved runs in these states stopped before their last epoch and can go on from their last checkpoint.
@@ -165,6 +165,11 @@ def apply_event(snap: JobSnapshot, event: dict, max_history_points: int) -> None
                 setattr(snap, key, value)
             elif key != "kind":  # computed properties (progress, ...) included: kept as meta
                 snap.meta[key] = value
+
+
+def cancelled_before_start(by_teacher: bool) -> str:
+    """The message of a queued job stopped before it started (its student is told when the teacher did it)."""
+    return STOPPED_BY_TEACHER + " before it started" if by_teacher else "cancelled before it started"
 
 
 def end_status(result: Any, exc: Optional[BaseException], trace: str = "") -> tuple[str, Any, Optional[str], str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import traceback
-from typing import Optional
 
 from cnnkit.cancellation import Cancelled
 from cnnkit.jobs.backends.base import RemoteTrainingBackend, portable_exception
