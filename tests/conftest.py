@@ -9,6 +9,16 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.app import CHROMIUM, CHROMIUM_ARGS, make_app_test, streamlit_server
+from tests.helpers.wheel_install import INSTALL, start_if_collected
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # The real pip install of the wheel (about 90 s of a core) runs beside the suite from now on, not in one piece.
+    start_if_collected(session.items)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    INSTALL.remove()
 
 
 @pytest.fixture(scope="session", autouse=True)

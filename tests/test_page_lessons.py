@@ -377,15 +377,21 @@ def test_a_lesson_someone_else_runs_is_followed_live(folders, monkeypatch):
         manager.wait(job, timeout=30)
 
 
-@pytest.mark.slow  # every arm of the course (about 50 page switches): about a minute
+@pytest.mark.slow  # every arm of the course (about 50 page switches): about half a minute
 def test_every_course_arm_opens_in_its_page_with_its_settings():
-    """The forms accept every course arm's quick settings (a value outside a widget's options would fail here)."""
+    """The forms accept every course arm's quick settings (a value outside a widget's options would fail here).
+    One session goes from arm to arm and back to the Lessons page each time, as a student clicking through would
+    (a new AppTest per arm recompiled every page and rebuilt Shapes each time)."""
     failures = []
     course = [lesson for lesson in lessons.list_lessons() if lesson.source == "course"]
     assert len(course) >= 20
+    at = open_lesson(course[0].id)
     for lesson in course:
         for arm in lesson.arms:
-            at = open_lesson(lesson.id)
+            at.switch_page("pages/lessons.py")
+            at.query_params["lesson"] = lesson.id
+            at.run()
+            assert not at.exception and at.title[0].value == "Lessons", (lesson.id, at.exception)
             at.selectbox(key=f"ls_open_arm_{lesson.id}").set_value(arm.id).run()
             transfer = isinstance(arm.config.get("model"), dict) and arm.config["model"].get("kind") == "transfer"
             target = "rl" if arm.kind == "resolution_lab" else "tl" if transfer else "tr"

@@ -3,28 +3,26 @@ checkout, and use it from another directory: `cnn-lab --version`, a one-epoch `c
 CIFAR-10 subset, `cnn-lab lessons --json` with the shipped results, and `cnn-lab` serving every page in Chromium.
 
 The install is the real one: `pip install <wheel>` resolves and installs every dependency from the wheel's
-metadata (torch with its CUDA libraries included: about 6 GB and several minutes on this machine, the cost of
-`pip install cnn-lab` on Linux). pip is used as configured here (its index and find-links); only `--no-compile`
-is added (no .pyc files written ahead: Python writes them on first import anyway). No PYTHONPATH, no CNNKIT_*
-or CNNLAB_* variables, and the working directory is an empty folder: nothing can come from the checkout.
+metadata (torch with its CUDA libraries included: about 6 GB and a minute and a half of a core here, the cost of
+`pip install cnn-lab` on Linux). It runs in the background from the end of collection (tests/helpers/
+wheel_install.py). pip is used as configured here (its index and find-links); only `--no-compile` is added (no
+.pyc files written ahead: Python writes them on first import anyway). No PYTHONPATH, no CNNKIT_* or CNNLAB_*
+variables, and the working directory is an empty folder: nothing can come from the checkout.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import cnnkit
 from tests.helpers.app import ROOT, _free_port
+from tests.helpers.wheel_install import INSTALL, Installed
 
 pytestmark = pytest.mark.slow
 
@@ -33,62 +31,11 @@ PAGES = [("", "CNN Lab"), ("data_explorer", "Data explorer"), ("architecture_bui
          ("training_runner", "Training runner"), ("class_board", "Class board"), ("resolution_lab", "Resolution lab"),
          ("transfer_learning", "Transfer learning"), ("gradcam_viewer", "Grad-CAM viewer"),
          ("inside_network", "Inside the network"), ("lessons", "Lessons")]
-# What the copy of the checkout that the wheel is built from leaves out (a clean tree, as a fresh clone has):
-# these at the top only (cnnkit/data is code), caches anywhere.
-TOP_NOT_COPIED = {".git", ".venv", "data", "checkpoints", "build", "dist", "test-results", ".cache"}
-
-
-def not_copied(folder: str, names: list[str]) -> set[str]:
-    top = Path(folder).resolve() == ROOT
-    return {n for n in names if (top and n in TOP_NOT_COPIED) or n in ("__pycache__", ".pytest_cache")
-            or n.endswith(".egg-info")}
-
-
-@dataclass
-class Installed:
-    venv: Path
-    elsewhere: Path      # the working directory of every command: empty, outside the checkout
-    home: Path           # the user data folder cnn-lab must use (XDG_DATA_HOME/cnn-lab)
-    env: dict
-    install_seconds: float
-    wheel: Path
-
-    def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run([str(self.venv / "bin" / "cnn-lab"), *args], cwd=self.elsewhere, env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
-
-
-def clean_env(share: Path) -> dict:
-    """The caller's environment without anything that could point into the checkout or this test session."""
-    dropped = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CNNKIT_", "CNNLAB_", "STREAMLIT_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
-    env["XDG_DATA_HOME"] = str(share)  # the user data folder, inside this test's folder
-    env["CNNKIT_THREADS"] = "1"        # a speed knob only: the machine has 2 cores, shared
-    return env
-
-
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Installed:
-    root = tmp_path_factory.mktemp("wheel-install")
-    elsewhere, share = root / "elsewhere", root / "share"
-    elsewhere.mkdir()
-    env = clean_env(share)
-    source = root / "source"
-    shutil.copytree(ROOT, source, ignore=not_copied)
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root / "dist"),
-                            str(source)], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
-    assert built.returncode == 0, built.stderr[-3000:]
-    [wheel] = (root / "dist").glob("cnn_lab-*.whl")
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, cwd=elsewhere, env=env, timeout=300)
-    started = time.monotonic()
-    done = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-compile", "-q", str(wheel)],
-                          cwd=elsewhere, env=env, capture_output=True, text=True, timeout=1800)
-    seconds = time.monotonic() - started
-    assert done.returncode == 0, done.stderr[-3000:]
-    print(f"\npip install {wheel.name} ({wheel.stat().st_size / 1e6:.1f} MB): {seconds:.0f} s")
-    yield Installed(venv, elsewhere, share / "cnn-lab", env, seconds, wheel)
-    shutil.rmtree(venv, ignore_errors=True)  # about 6 GB: not left for pytest's kept temporary folders
+def installed() -> Installed:
+    """The install started in the background after collection (tests/helpers/wheel_install.py, conftest.py)."""
+    yield INSTALL.wait()
+    INSTALL.remove()  # about 6 GB: not left behind
 
 
 # Where a file of the repository goes in the wheel (setup.py).

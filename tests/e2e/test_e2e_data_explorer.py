@@ -23,14 +23,13 @@ def test_shapes_sample_grid_in_the_browser(page, app_server):
     page.get_by_role("option", name=re.compile(r"^shapes \(builtin")).click()
     expect(dataset_box).to_have_value(re.compile("^shapes"), timeout=60_000)
     page.get_by_text("Samples per class", exact=False).first.wait_for(timeout=120_000)
-    grid = page.locator("[data-testid='stImage'] img").first
+    # The grid by its alt text (its caption): the page's other images (resolution strips) can come first while it
+    # reruns, and a grid of the page's previous run can still be there; wait until the grid has decoded at its size.
+    grid = page.locator("[data-testid='stImage'] img[alt^='Rows, top to bottom']").first
     grid.wait_for(timeout=120_000)
-    page.wait_for_function(
-        "() => { const i = document.querySelector(\"[data-testid='stImage'] img\");"
-        " return i && i.complete && i.naturalWidth > 0; }", timeout=60_000)
-    width, height = page.evaluate(
-        "() => { const i = document.querySelector(\"[data-testid='stImage'] img\"); return [i.naturalWidth, i.naturalHeight]; }")
     # 10 classes x 8 samples of 32 px, upscaled 2x with 1 px padding: wider than tall, hundreds of pixels.
-    assert width > 400 and height > 400, (width, height)
+    page.wait_for_function(
+        "() => { const i = document.querySelector(\"[data-testid='stImage'] img[alt^='Rows, top to bottom']\");"
+        " return i && i.complete && i.naturalWidth > 400 && i.naturalHeight > 400; }", timeout=60_000)
     assert page.locator("[data-testid='stVegaLiteChart'], .vega-embed").count() >= 1
     assert page.get_by_text("Traceback").count() == 0
