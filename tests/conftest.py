@@ -28,6 +28,9 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     checkpoints = tmp_path_factory.mktemp("checkpoints")
     os.environ["CNNKIT_DATA_DIR"] = str(data)
     os.environ["CNNKIT_CHECKPOINT_DIR"] = str(checkpoints)
+    # One decoded-dataset cache for the session: tests that point CNNKIT_DATA_DIR at a folder of their own would
+    # otherwise each build Shapes again (about 2 s each). Tests of where the cache goes unset or set it.
+    os.environ["CNNKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     # The class config every test (and the e2e server) reads; empty = no limits. The e2e classroom test writes
     # a teacher password into it (read on every page run), and empties it again.
     config = data.parent / "cnnlab.toml"

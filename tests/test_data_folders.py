@@ -199,6 +199,7 @@ def test_cache_dir_falls_back_when_data_dir_is_read_only(tmp_path, monkeypatch):
     os.chmod(ro, 0o555)
     monkeypatch.setenv("CNNKIT_DATA_DIR", str(ro))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CNNKIT_CACHE_DIR", raising=False)  # the session's own (tests/conftest.py)
     try:
         assert cache_dir() == (tmp_path / "home" / ".cache" / "cnnkit").resolve()
         monkeypatch.setenv("CNNKIT_CACHE_DIR", str(tmp_path / "elsewhere"))
