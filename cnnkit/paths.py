@@ -12,6 +12,7 @@ without restarting the process.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -44,26 +45,36 @@ def user_data_root() -> Path:
     return Path(base) / APP_NAME
 
 
+@functools.lru_cache(maxsize=64)
+def _resolved(text: str, cwd: str, home: str) -> Path:
+    # every page run asks for these folders several times; resolving walks the path (a stat per part) each time
+    return Path(text).expanduser().resolve()
+
+
+def _resolve(text: str) -> Path:
+    return _resolved(text, os.getcwd(), os.environ.get("HOME", ""))
+
+
 def home_dir() -> Path:
     """CNN Lab's home: $CNNKIT_HOME, else the working directory in a checkout, else the user data folder."""
     override = os.environ.get(HOME_ENV)
     if override:
-        return Path(override).expanduser().resolve()
+        return _resolve(override)
     if running_from_checkout():
-        return Path.cwd().resolve()
+        return _resolve(".")
     return user_data_root()
 
 
 def data_dir() -> Path:
     """The data directory: downloads, imported datasets and decode caches ($CNNKIT_DATA_DIR, else <home>/data)."""
     override = os.environ.get(DATA_DIR_ENV)
-    return Path(override).expanduser().resolve() if override else home_dir() / "data"
+    return _resolve(override) if override else home_dir() / "data"
 
 
 def checkpoint_dir() -> Path:
     """The checkpoint directory: one folder per saved run ($CNNKIT_CHECKPOINT_DIR, else <home>/checkpoints)."""
     override = os.environ.get(CHECKPOINT_DIR_ENV)
-    return Path(override).expanduser().resolve() if override else home_dir() / "checkpoints"
+    return _resolve(override) if override else home_dir() / "checkpoints"
 
 
 def assets_dir() -> Path:

@@ -36,6 +36,7 @@ without limits. A secret's value never appears in a message.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import os
@@ -233,9 +234,29 @@ def _read_config(path: Path) -> Any:
     return data
 
 
+# The last config read from config_path(), by the file's signature and the settings that change it: every page
+# run reads the class config (a teacher's edit applies at once), and parsing it each time was a twentieth of a
+# class's first renders. A file written in the last seconds is read again (fileio.signature_settled).
+_LAST: dict = {}
+
+
 def load_classroom_config(path: Optional[str | Path] = None) -> ClassroomConfig:
     """The class config from `path`, else config_path(); defaults (no class limits) when there is
     none. The teacher password from $CNNLAB_TEACHER_PASSWORD wins over the file's. ConfigError when wrong."""
+    if path:
+        return _load_classroom_config(path)
+    from cnnkit.fileio import file_signature, signature_settled
+
+    key = (file_signature([config_path()]), os.environ.get(CONFIG_ENV), os.environ.get(TEACHER_PASSWORD_ENV),
+           str(home_dir()))
+    if _LAST.get("key") == key and signature_settled(key[0]):
+        return copy.deepcopy(_LAST["config"])  # callers may change their copy
+    config = _load_classroom_config(None)
+    _LAST.update(key=key, config=copy.deepcopy(config))
+    return config
+
+
+def _load_classroom_config(path: Optional[str | Path]) -> ClassroomConfig:
     from_env = not path and bool(os.environ.get(CONFIG_ENV))
     path = Path(path).expanduser() if path else config_path()
     data: dict = {}

@@ -1,24 +1,30 @@
 """Names that cannot be borrowed: without a sign-in, the first session that uses a name claims it.
 
 The claim gives that session a secret key (kept in its page link as ?key=, beside ?name=); another session
-that uses the name without the key is refused. Claims are kept in one small file beside the runs
-(<checkpoint_dir>/names.json, one checkpoint folder = one class), holding only each key's SHA-256, so the
-file does not let anyone act as a student. The teacher releases a name (and the privacy page, when a
-student's data is erased, calls `release_name`).
+that uses the name without the key is refused. Claims are kept beside the runs (one checkpoint folder = one
+class), holding only each key's SHA-256, so they do not let anyone act as a student. The teacher releases a name
+(and the privacy page, when a student's data is erased, calls `release_name`).
+
+Each claim is one small file per identity key of its name in <checkpoint_dir>/names.d/, put there with link(2),
+which fails when the file exists: of two sessions claiming one name at the same moment, on one server or on two
+servers over shared storage, exactly one wins, and claims take no lock (a department's first pages queued behind
+one class-wide lock for each claim, issue 31). Claims of older versions in names.json are still read and
+released; new claims are never written there.
 
 Names are compared by THE identity rule (cnnkit.classroom.identity): "Аnna" (Cyrillic), "Αnna" (Greek) and
 "Ａｎｎａ" (fullwidth) are taken when "Anna" is. A name nobody has claimed but that owns saved work (a run made
 with `--owner`, a released name) is not handed to the first visitor who types it: only the teacher's join
 links claim it (`use_name(..., teacher=True)`). At most MAX_CLAIMS names are claimed at once on one server.
 """
-
 from __future__ import annotations
 
 import fcntl
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -28,7 +34,8 @@ from typing import Iterator, Optional
 from cnnkit.classroom.class_state import class_lock
 from cnnkit.classroom.identity import identity_key, identity_keys, same_person
 from cnnkit.classroom.permissions import NotAllowed, clean_owner_name
-from cnnkit.fileio import DamagedFile, atomic_write_bytes, file_signature, load_json_file, signature_settled
+from cnnkit.fileio import (DamagedFile, atomic_write_bytes, file_signature, load_json_file, parse_json_bounded,
+                           read_text_bounded, signature_settled)
 from cnnkit.paths import checkpoint_dir
 
 NAME_TAKEN = "this name is taken: use your own link, or ask the teacher"
@@ -39,6 +46,7 @@ TOO_MANY_CLAIMS = (f"this server already keeps {MAX_CLAIMS} claimed names, the m
                    "release names nobody uses (Class board, or `python -m cnnkit class release-name NAME`)")
 _LOCK = threading.Lock()
 MAX_NAMES_BYTES = 16 * 1024 * 1024   # names.json: a claim is ~150 bytes
+MAX_CLAIM_BYTES = 4096               # one file of names.d
 
 
 class NameTaken(NotAllowed):
@@ -46,7 +54,18 @@ class NameTaken(NotAllowed):
 
 
 def names_file(root: Optional[Path] = None) -> Path:
+    """Claims of older versions (one file for the class, read-modify-written under the class lock)."""
     return (Path(root) if root else checkpoint_dir()) / "names.json"
+
+
+def claims_dir(root: Optional[Path] = None) -> Path:
+    """The claims: one file per identity key of each claimed name."""
+    return (Path(root) if root else checkpoint_dir()) / "names.d"
+
+
+def _claim_file(folder: Path, identity: str) -> Path:
+    # hashed: an identity key is any Unicode text, a file name is not
+    return folder / f"{hashlib.sha256(identity.encode('utf-8')).hexdigest()[:40]}.json"
 
 
 def _hash(key: str) -> str:
@@ -97,6 +116,83 @@ def _read_claims(path: Path, strict: bool = False) -> dict:
     # a file written this moment may change again unseen (fileio.signature_settled): read again next time
     _CACHE.update(signature=signature if signature_settled(signature) else None, claims=claims, index=_index(claims))
     return claims
+
+
+# Claim files by (file name, inode, mtime, ctime, size): each is written once and never changed (a release removes
+# it), so a listing reads only the files it has not seen.
+_FILES: dict = {}
+_FOLDER: dict = {}   # the last listing of names.d, by the folder's file_signature (used once settled)
+
+
+def _read_claim_files(folder: Path) -> dict:
+    """The claims in names.d keyed by the identity key of their names (the oldest of two that are one name). A
+    damaged file grants no key and is skipped; its name stays taken, since no claim can put its file there."""
+    signature = file_signature([folder])   # a claim or a release changes the folder's mtime
+    if signature_settled(signature) and _FOLDER.get("signature") == signature:
+        return _FOLDER["claims"]
+    seen: dict = {}
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return {}
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.name.endswith(".json"):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:   # released this moment
+            continue
+        stamp = (entry.name, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+        if stamp not in _FILES:
+            try:
+                claim = parse_json_bounded(read_text_bounded(Path(entry.path), MAX_CLAIM_BYTES), Path(entry.path))
+            except (OSError, DamagedFile):
+                claim = None
+            _FILES[stamp] = claim if _usable(claim) and isinstance(claim.get("name"), str) else None
+        seen[stamp] = _FILES[stamp]
+    for stamp in [stamp for stamp in _FILES if stamp not in seen]:   # released files: forgotten
+        del _FILES[stamp]
+    claims: dict = {}
+    for claim in sorted((c for c in seen.values() if c is not None), key=_claimed_at):
+        claims.setdefault(identity_key(claim["name"]), claim)
+    _FOLDER.update(signature=signature, claims=claims)
+    return claims
+
+
+def _all_claims_by_identity(root: Optional[Path] = None) -> dict:
+    """Every claim (names.d, then names.json of older versions for names not in it), keyed by identity."""
+    claims = dict(_read_claim_files(claims_dir(root)))
+    for ident, claim in _read_claims(names_file(root)).items():
+        if _find(claims, str(claim.get("name") or ident)) is None:
+            claims[ident] = claim
+    return claims
+
+
+def _link_claim(folder: Path, name: str, key_sha256: str) -> None:
+    """Claim `name`: its claim written once to a temporary file, then linked to the file of each of its identity
+    keys in a fixed order. link(2) fails when the file exists, atomically, on shared storage too: the first to link
+    a key holds it, and a claim that finds one of its keys held takes its links back and is refused."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = json.dumps({"name": name, "key_sha256": key_sha256, "claimed": time.time()},
+                      separators=(",", ":")).encode()
+    handle, temporary = tempfile.mkstemp(prefix=".claim.", suffix=".tmp", dir=folder)
+    linked: list[Path] = []
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        for identity in sorted(identity_keys(name)):
+            target = _claim_file(folder, identity)
+            try:
+                os.link(temporary, target)
+            except FileExistsError:
+                for path in linked:
+                    path.unlink(missing_ok=True)
+                raise NameTaken(NAME_TAKEN) from None
+            linked.append(target)
+    finally:
+        os.unlink(temporary)
 
 
 def _index(claims: dict) -> dict[str, str]:
@@ -151,7 +247,8 @@ def _claimed_at(claim: dict) -> float:
 
 def claimed_names(root: Optional[Path] = None) -> list[dict]:
     """[{"name", "claimed"}] of every claimed name, oldest first (never the key hashes)."""
-    rows = [{"name": str(v.get("name", k)), "claimed": _claimed_at(v)} for k, v in _read_claims(names_file(root)).items()]
+    rows = [{"name": str(v.get("name", k)), "claimed": _claimed_at(v)}
+            for k, v in _all_claims_by_identity(root).items()]
     return sorted(rows, key=lambda r: r["claimed"])
 
 
@@ -170,10 +267,10 @@ def use_name(name: str, key: str = "", root: Optional[Path] = None, *, teacher: 
     anyone else gets NameTaken. NotAllowed past MAX_CLAIMS; a bad name ValueError saying what to change."""
     cleaned = clean_owner_name(name)
     ident = identity_key(cleaned)
-    # Checks read the claims without the lock; only a new claim takes it (and checks again under it). Every page
-    # of every student checks its key: a department's servers took the class-wide lock through the class queue
-    # for each, and a class's first pages queued behind one another (py-spy, issue 31).
-    claims = _read_claims(names_file(root))
+    # No lock: every page of every student checks its key here, and a new claim is decided by link(2) (see the
+    # module's docstring). A department's servers took one class-wide lock for each, and the first pages of a
+    # class queued behind one another (py-spy, issue 31).
+    claims = _all_claims_by_identity(root)
     claim = claims.get(_find(claims, cleaned) or ident)
     if isinstance(claim, dict) and claim.get("key_sha256"):
         if key and hmac.compare_digest(_hash(key), str(claim["key_sha256"])):
@@ -181,21 +278,25 @@ def use_name(name: str, key: str = "", root: Optional[Path] = None, *, teacher: 
         raise NameTaken(NAME_TAKEN)
     if len(claims) >= MAX_CLAIMS:
         raise NotAllowed(TOO_MANY_CLAIMS)
-    if not teacher and holds_work(cleaned):  # outside the lock: it reads every run
+    if not teacher and holds_work(cleaned):
         raise NameTaken(NAME_HOLDS_WORK)
-    with _locked(root) as claims:
-        if _find(claims, cleaned) is not None:  # claimed meanwhile by another session
-            raise NameTaken(NAME_TAKEN)
-        if len(claims) >= MAX_CLAIMS:
-            raise NotAllowed(TOO_MANY_CLAIMS)
-        key = secrets.token_urlsafe(16)
-        claims[ident] = {"name": cleaned, "key_sha256": _hash(key), "claimed": time.time()}
-        return cleaned, key
+    try:
+        # strict: a damaged file of claims read as "no claims" would free every name in it; claiming stops
+        # (fails closed) until the teacher fixes or removes it
+        older = _read_claims(names_file(root), strict=True)
+    except DamagedFile as error:
+        raise ValueError(f"the class's claimed names cannot be read ({error}); ask the teacher to fix or "
+                         "remove that file") from None
+    if _find(older, cleaned) is not None:
+        raise NameTaken(NAME_TAKEN)
+    key = secrets.token_urlsafe(16)
+    _link_claim(claims_dir(root), cleaned, _hash(key))
+    return cleaned, key
 
 
 def key_matches(name: str, key: str, root: Optional[Path] = None) -> bool:
     """Whether `key` is the key of claimed name `name` (False for a free name)."""
-    claims = _read_claims(names_file(root))
+    claims = _all_claims_by_identity(root)
     claim = claims.get(_find(claims, name) or "")
     return bool(key) and isinstance(claim, dict) and hmac.compare_digest(_hash(key), str(claim.get("key_sha256")))
 
@@ -203,9 +304,28 @@ def key_matches(name: str, key: str, root: Optional[Path] = None) -> bool:
 def release_name(name: str, root: Optional[Path] = None) -> bool:
     """Free a claimed name (the teacher's button, or erasing a student); True when it was claimed. The name is
     matched by the identity rule, so erasing "anna" releases "Anna"'s claim, as it erases Anna's runs."""
-    with _locked(root) as claims:
-        found = _find(claims, name)
-        return found is not None and claims.pop(found, None) is not None
+    folder = claims_dir(root)
+    claims = _read_claim_files(folder)
+    found = _find(claims, name)
+    released = False
+    if found is not None:
+        for identity in identity_keys(str(claims[found]["name"])):
+            path = _claim_file(folder, identity)
+            try:
+                held = parse_json_bounded(read_text_bounded(path, MAX_CLAIM_BYTES), path)
+            except FileNotFoundError:
+                continue
+            except (OSError, DamagedFile):
+                held = None
+            # only this claim's files (a damaged one of its keys goes too: it held this name)
+            if held is None or (isinstance(held, dict) and identity_key(str(held.get("name"))) == found):
+                path.unlink(missing_ok=True)
+                released = True
+    if names_file(root).exists():
+        with _locked(root) as older:
+            found = _find(older, name)
+            released = (found is not None and older.pop(found, None) is not None) or released
+    return released
 
 
 def _claims_of(owner: str) -> list[dict]:
@@ -226,4 +346,4 @@ from cnnkit.classroom.student_data import owner_records_kind, register_student_d
 
 register_student_data(owner_records_kind(
     "name", _claims_of, release_name, all_records=_all_claims, describe=_describe_claim, what="The name a student claimed (its join key is kept only as a SHA-256)",
-    where="<checkpoint folder>/names.json", kept="until the teacher releases the name or erases the student"))
+    where="<checkpoint folder>/names.d/ (names.json from older versions)", kept="until the teacher releases the name or erases the student"))
