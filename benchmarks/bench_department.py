@@ -53,6 +53,18 @@ p95 3.2, then 2.2 / 2.6 s (p50 0.9 / 1.1 s), every other check as before (50 of 
 server's 10 / 11 jobs at risk all done, reconnect p95 0.15 / 0.06 s, nodes 25 / 25). One server with half the
 students right after: p95 1.0 s. Still not "no worse than half the class on one server" on one 2-core box:
 each new student's first page claims a name, and claims take turns across the class.
+Then (quiet box, load 0.8-2.1, the background benchmark paused): py-spy --idle on app1 put 43 % of its script
+threads' time in use_name waiting for the class lock. Claims now take no lock (one file per identity key, put in
+place with link(2): cnnkit.classroom.names): p95 1.8 / 1.8 s. Per-process CPU in the first seconds of the class
+(/proc, every 0.5 s) then showed the servers at 1.0 core together while 1.1-1.8 cores went to Ray starting a
+worker on each node for the first trainings (torch imported in the minute every student presses Train). A server
+now has the class queue warm one worker per node as it connects (cnnkit.jobs.backends.ray.warm_workers): five
+runs, first render p95 0.89 (no kill) / 0.82 / 0.72 / 1.13 / 0.73 s (p50 0.50-0.94), every other check as before
+(50 of 50 done, 0 lost, fair, the killed server's 8-10 jobs at risk all done, reconnect p95 0.05-0.07 s, nodes
+25 / 25), class 45-78 s. One server with half the students (bench_classroom.py --sessions 20 --watchers 4), run
+alternately with those: p95 1.02 / 0.64 / 0.54 / 0.59 s. So the department's p95 is now within 0.1-0.5 s of the
+half class's, lower in one pair of four: on this box two servers, 40 protocol clients and the Ray nodes share the
+same 2 cores (each server got 0.76-0.79 of a core during the first renders, the single server a whole one).
 """
 
 from __future__ import annotations

@@ -108,6 +108,16 @@ def test_a_worker_that_dies_fails_the_job_and_resume_continues_it(backend):
     assert load_run(Path(failed.run_dir)).status == "done"
 
 
+def test_a_worker_is_warmed_on_every_alive_node_before_the_first_training(backend):
+    import ray
+
+    from cnnkit.jobs.backends.ray import warm_workers, worker_env
+
+    alive = sorted(node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"])
+    assert sorted(ray.get(warm_workers(1, worker_env()), timeout=120)) == alive
+    assert ray.get(warm_workers(10_000, worker_env()), timeout=10) == []  # no node has that many CPUs: none asked
+
+
 def test_the_app_decides_the_order_and_ray_runs_one_at_a_time_per_slot(backend):
     """Two owners (or, before the classroom branch adds `owner`, two groups): the manager's dispatch order is
     the order the jobs start on Ray, one at a time with one slot."""

@@ -36,7 +36,7 @@ from cnnkit.classroom import gate
 from cnnkit.classroom.identity import same_person
 from cnnkit.classroom.permissions import GUEST, STOPPED_BY_TEACHER
 from cnnkit.jobs.backends.ray import (CANCEL_GRACE_S, RayBackend, _train_on_worker, died_message, mark_run,
-                                      task_options, worker_env)
+                                      task_options, warm_workers, worker_env)
 from cnnkit.jobs.context import JobFunction, TrainingJob
 from cnnkit.jobs.fair import queue_timing, start_order
 from cnnkit.jobs.manager import JobManager, note_teacher_stop
@@ -77,8 +77,17 @@ class ClassQueue:
         self.state_version = 0
         self.leases: dict[str, tuple[str, float]] = {}  # class-state lease -> (holder, until: wall clock)
         self._slots_cache = (0.0, 1)
+        self._warming: list = []              # warm-up tasks' refs (see warm_up)
 
     # --- settings ---------------------------------------------------------------------------------
+    async def warm_up(self, env: dict) -> int:
+        """Start a warm worker on each node for trainings with these folders (a server calls it as it connects);
+        returns how many nodes were asked. The workers are started by the trainings' own options, so Ray hands
+        them the trainings that follow."""
+        refs = warm_workers(int(self.settings.get("cpus_per_job") or 1), env)
+        self._warming = refs  # kept: a ref dropped at once may cancel its task
+        return len(refs)
+
     async def configure(self, settings: dict) -> None:
         """A server's settings (slots per device, cap per owner, CPUs per job); the last server to start wins."""
         self._configure(settings)
@@ -370,7 +379,9 @@ class SharedJobManager(JobQueue):
                 class_config=None) -> "SharedJobManager":
         backend = RayBackend(address, cpus_per_job)
         settings = {"slots": slots, "max_queued_per_owner": max_queued_per_owner, "cpus_per_job": backend.cpus_per_job}
-        return cls(class_actor(class_name, settings), backend, class_config)
+        actor = class_actor(class_name, settings)
+        actor.warm_up.remote(worker_env())  # not awaited: the workers start while the server starts
+        return cls(actor, backend, class_config)
 
     @property
     def max_concurrent_per_device(self) -> int:

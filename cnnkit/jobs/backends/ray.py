@@ -289,6 +289,27 @@ class RayBackend(RemoteTrainingBackend):
         mark_run(job.snapshot.run_dir or job.fn.resume_from, status, message)
 
 
+@ray.remote(max_retries=0)
+def _warm_worker() -> str:
+    """Start a worker with the trainings' imports done (torch and cnnkit.train: seconds of a core), before a class's
+    first training on that node needs it; Ray keeps it for the trainings that come with the same settings."""
+    step_back_this_thread()
+    import cnnkit.train  # noqa: F401  (imported for its cost, not its names)
+
+    return ray.util.get_node_ip_address()
+
+
+def warm_workers(cpus_per_job: int, env: dict) -> list:
+    """One warm-up task on each alive node with CPUs (the refs: awaiting them is up to the caller). A class's first
+    trainings otherwise start a worker on each node in the minute every student presses Run, and on a machine
+    that also renders pages the imports took the cores from the first renders (issue 31)."""
+    refs = []
+    for node in ray.nodes():
+        if node.get("Alive") and node.get("Resources", {}).get("CPU", 0) >= cpus_per_job:
+            refs.append(_warm_worker.options(**task_options("cpu", cpus_per_job, env, node["NodeID"])).remote())
+    return refs
+
+
 def worker_env() -> dict:
     """The folders a worker must use, as this app sees them (shared storage: the same path everywhere)."""
     env = {DATA_DIR_ENV: str(data_dir()), CHECKPOINT_DIR_ENV: str(checkpoint_dir())}
