@@ -16,6 +16,7 @@ Names are compared by THE identity rule (cnnkit.classroom.identity): "Аnna" (Cy
 with `--owner`, a released name) is not handed to the first visitor who types it: only the teacher's join
 links claim it (`use_name(..., teacher=True)`). At most MAX_CLAIMS names are claimed at once on one server.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -122,11 +123,17 @@ def _read_claims(path: Path, strict: bool = False) -> dict:
 # it), so a listing reads only the files it has not seen.
 _FILES: dict = {}
 _FOLDER: dict = {}   # the last listing of names.d, by the folder's file_signature (used once settled)
+_READING = threading.Lock()   # the two caches above, shared by every session's thread (a listing takes ~1 ms)
 
 
 def _read_claim_files(folder: Path) -> dict:
     """The claims in names.d keyed by the identity key of their names (the oldest of two that are one name). A
     damaged file grants no key and is skipped; its name stays taken, since no claim can put its file there."""
+    with _READING:
+        return _list_claim_files(folder)
+
+
+def _list_claim_files(folder: Path) -> dict:
     signature = file_signature([folder])   # a claim or a release changes the folder's mtime
     if signature_settled(signature) and _FOLDER.get("signature") == signature:
         return _FOLDER["claims"]
