@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cnnkit.train import TrainConfig
 
@@ -41,8 +42,18 @@ def _run_options(browser, app_server: str, student: str) -> list[str]:
         page.get_by_role("tab", name="Runs").click()
         picker = page.locator("[data-testid='stSelectbox']").filter(has=page.get_by_text("Run", exact=True)).first
         picker.wait_for()
-        picker.click()
-        page.get_by_role("option").first.wait_for()
+        # The tab's click reruns the page (its tabs are stateful); a dropdown opened during that rerun is closed by
+        # it. So: the run over (Streamlit's running indicator gone), then open it, again if a rerun closed it.
+        for attempt in range(5):
+            page.wait_for_function("() => !document.querySelector(\"[data-testid='stStatusWidget']\")",
+                                   timeout=60_000)
+            picker.click()
+            try:
+                page.get_by_role("option").first.wait_for(timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 4:
+                    raise
         options = page.get_by_role("option").all_inner_texts()
         assert page.get_by_text("Traceback").count() == 0
         return options
