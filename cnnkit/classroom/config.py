@@ -247,8 +247,9 @@ def load_classroom_config(path: Optional[str | Path] = None) -> ClassroomConfig:
         return _load_classroom_config(path)
     from cnnkit.fileio import file_signature, signature_settled
 
-    key = (file_signature([config_path()]), os.environ.get(CONFIG_ENV), os.environ.get(TEACHER_PASSWORD_ENV),
-           str(home_dir()))
+    # the signature names the file (config_path(): CNNLAB_CONFIG or CNN Lab's home); CNNLAB_CONFIG also decides
+    # whether a missing file is an error
+    key = (file_signature([config_path()]), os.environ.get(CONFIG_ENV), os.environ.get(TEACHER_PASSWORD_ENV))
     if _LAST.get("key") == key and signature_settled(key[0]):
         return copy.deepcopy(_LAST["config"])  # callers may change their copy
     config = _load_classroom_config(None)

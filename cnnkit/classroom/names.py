@@ -126,53 +126,71 @@ _FOLDER: dict = {}   # the last listing of names.d, by the folder's file_signatu
 _READING = threading.Lock()   # the two caches above, shared by every session's thread (a listing takes ~1 ms)
 
 
-def _read_claim_files(folder: Path) -> dict:
-    """The claims in names.d keyed by the identity key of their names (the oldest of two that are one name). A
-    damaged file grants no key and is skipped; its name stays taken, since no claim can put its file there."""
+def _read_claim_files(folder: Path) -> tuple[dict, dict]:
+    """(the claims in names.d keyed by the identity key of their names, their _index): of two that are one name
+    the oldest. A damaged file grants no key and is skipped; its name stays taken, since no claim can put its
+    file there. Read-only: callers copy before changing them."""
     with _READING:
         return _list_claim_files(folder)
 
 
-def _list_claim_files(folder: Path) -> dict:
+def _read_claim_file(path: Path):
+    """One file of names.d parsed (anything: checked by the caller); None when damaged, FileNotFoundError when
+    gone."""
+    try:
+        return parse_json_bounded(read_text_bounded(path, MAX_CLAIM_BYTES), path)
+    except FileNotFoundError:
+        raise
+    except (OSError, DamagedFile):
+        return None
+
+
+def _list_claim_files(folder: Path) -> tuple[dict, dict]:
     signature = file_signature([folder])   # a claim or a release changes the folder's mtime
     if signature_settled(signature) and _FOLDER.get("signature") == signature:
-        return _FOLDER["claims"]
+        return _FOLDER["claims"], _FOLDER["index"]
     seen: dict = {}
     try:
         entries = list(os.scandir(folder))
     except FileNotFoundError:
-        return {}
+        return {}, {}
     for entry in entries:
         if entry.name.startswith(".") or not entry.name.endswith(".json"):
             continue
         try:
             st = entry.stat(follow_symlinks=False)
+            stamp = (entry.name, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+            if stamp not in _FILES:
+                claim = _read_claim_file(Path(entry.path))
+                _FILES[stamp] = claim if _usable(claim) and isinstance(claim.get("name"), str) else None
         except FileNotFoundError:   # released this moment
             continue
-        stamp = (entry.name, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
-        if stamp not in _FILES:
-            try:
-                claim = parse_json_bounded(read_text_bounded(Path(entry.path), MAX_CLAIM_BYTES), Path(entry.path))
-            except (OSError, DamagedFile):
-                claim = None
-            _FILES[stamp] = claim if _usable(claim) and isinstance(claim.get("name"), str) else None
         seen[stamp] = _FILES[stamp]
     for stamp in [stamp for stamp in _FILES if stamp not in seen]:   # released files: forgotten
         del _FILES[stamp]
     claims: dict = {}
     for claim in sorted((c for c in seen.values() if c is not None), key=_claimed_at):
         claims.setdefault(identity_key(claim["name"]), claim)
-    _FOLDER.update(signature=signature, claims=claims)
-    return claims
+    index = _index(claims)   # once per listing: every page view looks its student's name up in it
+    _FOLDER.update(signature=signature, claims=claims, index=index)
+    return claims, index
 
 
-def _all_claims_by_identity(root: Optional[Path] = None) -> dict:
-    """Every claim (names.d, then names.json of older versions for names not in it), keyed by identity."""
-    claims = dict(_read_claim_files(claims_dir(root)))
-    for ident, claim in _read_claims(names_file(root)).items():
-        if _find(claims, str(claim.get("name") or ident)) is None:
+def _all_claims_by_identity(root: Optional[Path] = None) -> tuple[dict, dict]:
+    """(every claim keyed by identity, its _index): names.d, then names.json of older versions for names not in
+    it. Read-only, as _read_claim_files."""
+    claims, index = _read_claim_files(claims_dir(root))
+    older = _read_claims(names_file(root))
+    if not older:   # the usual case: the cached listing as it is
+        return claims, index
+    claims, index = dict(claims), dict(index)
+    for ident, claim in older.items():
+        keys = identity_keys(str(claim.get("name") or ident))
+        if not any(key in index for key in keys):
             claims[ident] = claim
-    return claims
+            for key in keys:
+                index.setdefault(key, ident)
+    return claims, index
 
 
 def _link_claim(folder: Path, name: str, key_sha256: str) -> None:
@@ -238,8 +256,13 @@ def _by_identity(data) -> dict:
 def _find(claims: dict, name: str) -> Optional[str]:
     """The key (in `claims`) of the claim that is `name`'s person (any identity key in common), or None."""
     index = _CACHE["index"] if _CACHE.get("claims") is not None and _same_claims(claims) else _index(claims)
-    found = next((index[key] for key in identity_keys(name) if key in index), None)
+    found = _lookup(index, name)
     return found if found in claims else None
+
+
+def _lookup(index: dict[str, str], name: str) -> Optional[str]:
+    """The claim key that `index` (an _index) gives `name`'s person, or None."""
+    return next((index[key] for key in identity_keys(name) if key in index), None)
 
 
 def _same_claims(claims: dict) -> bool:
@@ -255,7 +278,7 @@ def _claimed_at(claim: dict) -> float:
 def claimed_names(root: Optional[Path] = None) -> list[dict]:
     """[{"name", "claimed"}] of every claimed name, oldest first (never the key hashes)."""
     rows = [{"name": str(v.get("name", k)), "claimed": _claimed_at(v)}
-            for k, v in _all_claims_by_identity(root).items()]
+            for k, v in _all_claims_by_identity(root)[0].items()]
     return sorted(rows, key=lambda r: r["claimed"])
 
 
@@ -277,8 +300,8 @@ def use_name(name: str, key: str = "", root: Optional[Path] = None, *, teacher: 
     # No lock: every page of every student checks its key here, and a new claim is decided by link(2) (see the
     # module's docstring). A department's servers took one class-wide lock for each, and the first pages of a
     # class queued behind one another (py-spy, issue 31).
-    claims = _all_claims_by_identity(root)
-    claim = claims.get(_find(claims, cleaned) or ident)
+    claims, index = _all_claims_by_identity(root)
+    claim = claims.get(_lookup(index, cleaned) or ident)
     if isinstance(claim, dict) and claim.get("key_sha256"):
         if key and hmac.compare_digest(_hash(key), str(claim["key_sha256"])):
             return str(claim.get("name") or cleaned), key
@@ -303,8 +326,8 @@ def use_name(name: str, key: str = "", root: Optional[Path] = None, *, teacher: 
 
 def key_matches(name: str, key: str, root: Optional[Path] = None) -> bool:
     """Whether `key` is the key of claimed name `name` (False for a free name)."""
-    claims = _all_claims_by_identity(root)
-    claim = claims.get(_find(claims, name) or "")
+    claims, index = _all_claims_by_identity(root)
+    claim = claims.get(_lookup(index, name) or "")
     return bool(key) and isinstance(claim, dict) and hmac.compare_digest(_hash(key), str(claim.get("key_sha256")))
 
 
@@ -312,18 +335,16 @@ def release_name(name: str, root: Optional[Path] = None) -> bool:
     """Free a claimed name (the teacher's button, or erasing a student); True when it was claimed. The name is
     matched by the identity rule, so erasing "anna" releases "Anna"'s claim, as it erases Anna's runs."""
     folder = claims_dir(root)
-    claims = _read_claim_files(folder)
-    found = _find(claims, name)
+    claims, index = _read_claim_files(folder)
+    found = _lookup(index, name)
     released = False
     if found is not None:
         for identity in identity_keys(str(claims[found]["name"])):
             path = _claim_file(folder, identity)
             try:
-                held = parse_json_bounded(read_text_bounded(path, MAX_CLAIM_BYTES), path)
+                held = _read_claim_file(path)
             except FileNotFoundError:
                 continue
-            except (OSError, DamagedFile):
-                held = None
             # only this claim's files (a damaged one of its keys goes too: it held this name)
             if held is None or (isinstance(held, dict) and identity_key(str(held.get("name"))) == found):
                 path.unlink(missing_ok=True)
