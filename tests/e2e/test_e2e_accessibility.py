@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from tests.helpers.app import wait_for_the_run_to_end
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # (URL path, the page's h1): every page of app.py's navigation
@@ -40,7 +42,7 @@ def shapes_cached(isolated_dirs):
 def settle(page) -> None:
     """Wait until the script run is over (Streamlit's running indicator gone) and the page stops changing."""
     page.wait_for_timeout(500)
-    page.wait_for_function("() => !document.querySelector(\"[data-testid='stStatusWidget']\")", timeout=120_000)
+    wait_for_the_run_to_end(page)
     page.wait_for_timeout(500)
 
 

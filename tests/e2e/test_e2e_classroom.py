@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cnnkit.train import TrainConfig
+from tests.helpers.app import wait_for_the_run_to_end
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -45,8 +46,7 @@ def _run_options(browser, app_server: str, student: str) -> list[str]:
         # The tab's click reruns the page (its tabs are stateful); a dropdown opened during that rerun is closed by
         # it. So: the run over (Streamlit's running indicator gone), then open it, again if a rerun closed it.
         for attempt in range(5):
-            page.wait_for_function("() => !document.querySelector(\"[data-testid='stStatusWidget']\")",
-                                   timeout=60_000)
+            wait_for_the_run_to_end(page, 60_000)
             picker.click()
             try:
                 page.get_by_role("option").first.wait_for(timeout=5_000)

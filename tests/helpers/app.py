@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import subprocess
@@ -113,11 +112,15 @@ def _measure_each_network_once() -> None:
         return
 
     def once(config, data_shape, num_classes, device=None):
-        key = (json.dumps(config.to_dict(), sort_keys=True, default=str), tuple(data_shape), int(num_classes),
-               str(device))
+        key = (ui.estimates._cost_key(config), tuple(data_shape), int(num_classes), str(device))
         if key not in _STEP_COSTS:
             _STEP_COSTS[key] = measure_step_cost(config, data_shape, num_classes, device)
         return _STEP_COSTS[key]
 
     once.measured_once = True
     ui.estimates.measure_step_cost = once
+
+
+def wait_for_the_run_to_end(page, timeout_ms: float = 120_000) -> None:
+    """In a browser test: until Streamlit's running indicator is gone (the page's script run is over)."""
+    page.wait_for_function("() => !document.querySelector(\"[data-testid='stStatusWidget']\")", timeout=timeout_ms)
