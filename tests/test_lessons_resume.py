@@ -104,14 +104,14 @@ def test_learning_settings_ignore_the_label_and_the_device_only():
 
 
 def test_the_full_mode_script_runs_every_course_lesson_once():
-    """benchmarks/full_lessons.sh is how the course's full results are made: a lesson missing from its ORDER never
+    """benchmarks/full_lessons.sh is how the course's full results are made: a lesson missing from its COURSE never
     gets one (002-X and the P4 chain were)."""
     import re
 
     from cnnkit.lessons import list_lessons
 
     script = (Path(__file__).resolve().parents[1] / "benchmarks" / "full_lessons.sh").read_text()
-    [order] = re.findall(r'^ORDER="([^"]+)"', script, flags=re.M)
+    [order] = re.findall(r'^COURSE="([^"]+)"', script, flags=re.M)
     ids = order.split(",")
     assert len(ids) == len(set(ids))
     assert set(ids) == {lesson.id for lesson in list_lessons() if lesson.source == "course"}
