@@ -458,6 +458,8 @@ def main() -> int:
                         help="the server's job backend (CNNKIT_JOB_BACKEND); default: the app's default")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.sweep is not None and (args.sweep == 1 or args.sweep < 0):
+        parser.error("a sweep needs at least 2 runs: give --sweep 2 or more (or 0 for none)")
     sweep = args.sweep if args.sweep is not None else (10 if args.sessions >= 10 else 3)
     watchers = min(args.watchers, args.sessions)
 

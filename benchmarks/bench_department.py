@@ -221,6 +221,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.servers < 2 and not args.no_kill:
         parser.error("killing a server needs --servers 2 or more (or --no-kill)")
+    if args.sweep == 1 or args.sweep < 0:
+        parser.error("a sweep needs at least 2 runs: give --sweep 2 or more (or 0 for none)")
 
     work = Path(tempfile.mkdtemp(prefix="bench-department-"))
     import hashlib
@@ -295,9 +297,15 @@ async def _run_class(args, url: str, queue, procs: list[subprocess.Popen], expec
     reconnect_errors: list[str] = []
     deadline = time.monotonic() + 3600
     said = time.monotonic()
+    seen, last_new = 0, time.monotonic()
     while time.monotonic() < deadline:
         jobs = [s for s in queue.list() if s.job_id.startswith("class-")]
         ended = [s for s in jobs if s.finished]
+        if len(jobs) > seen:
+            seen, last_new = len(jobs), time.monotonic()
+        if len(ended) == len(jobs) < expected and time.monotonic() - last_new > 60:
+            _log(f"every job ended, but {expected - len(jobs)} of the {expected} expected never came: see the errors")
+            break
         if time.monotonic() - said > 15:
             said = time.monotonic()
             _log(f"{len(ended)}/{len(jobs)} jobs ended ({expected} expected)")

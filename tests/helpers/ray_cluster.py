@@ -87,8 +87,14 @@ class Cluster:
         return len(pids)
 
     def stop(self) -> None:
-        for index in range(len(self.ips)):
-            self.kill_node(index)
+        # Again while any is left: a raylet can start its agents anew in the moment before its own kill (they
+        # outlived the benchmarks, orphaned).
+        for _ in range(10):
+            for index in range(len(self.ips)):
+                self.kill_node(index)
+            if not any(self.pids(index) for index in range(len(self.ips))):
+                return
+            time.sleep(0.2)
 
 
 def _ray_start(args: list[str], env: dict, log: Path) -> None:
