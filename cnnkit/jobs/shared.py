@@ -17,17 +17,23 @@ SharedJobManager: a client of one named, detached Ray actor, the class queue. Ch
   that was asked, in its own in-process queue, as with the Ray backend; list() shows both.
 - The class state the servers share (teacher sessions, rate limits, claimed names) lives in the same actor
   (cnnkit.classroom's class-state store, see `ClassQueue.state_*`): one place to look, one lifetime.
+- Every unfinished job is also a small file in the journal on the shared storage (<checkpoint_dir>/.class-queue/
+  <class>/, `journal_dir`): when the head goes and a new class queue starts, it takes the waiting jobs back in
+  their order with their ids, and marks the runs that were training failed and resumable (a worker that lost its
+  head is gone with it). The class state is not kept: a teacher signs in again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import itertools
+import hashlib
 import os
+import re
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any, Optional
 
 import ray
@@ -43,6 +49,8 @@ from cnnkit.jobs.manager import JobManager, note_teacher_stop
 from cnnkit.jobs.queue import JobQueue, QueueFull, queue_full_message, training_kind
 from cnnkit.jobs.snapshot import (JobSnapshot, apply_event, cancelled_before_start, device_key, end_status,
                                   run_key)
+from cnnkit.fileio import read_json, write_json
+from cnnkit.paths import checkpoint_dir
 
 NAMESPACE = "cnnkit"
 ID_PREFIX = "class-"      # shared jobs' ids ("class-7"); a server's own closures keep "job-N"
@@ -52,8 +60,20 @@ HEAD_RESOURCE = "node:__internal_head__"  # a resource only Ray's head node has
 SERVER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
+HEAD_LOST = ("the Ray cluster's head went away while this trained (its worker went with it); Resume goes on after "
+             "its last finished epoch")
+
+
 def actor_name(class_name: str) -> str:
     return f"class-queue:{class_name}"
+
+
+def journal_dir(class_name: str, root: Optional[Path] = None) -> Path:
+    """Where the class queue keeps its unfinished jobs on the shared storage (one folder per class: a name made
+    safe for a path, and a hash of the name so two names that read alike stay apart)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", class_name)[:60].lstrip(".") or "class"
+    digest = hashlib.sha256(class_name.encode()).hexdigest()[:8]
+    return (Path(root) if root else checkpoint_dir()) / ".class-queue" / f"{safe}-{digest}"
 
 
 @ray.remote(num_cpus=0)
@@ -70,7 +90,7 @@ class ClassQueue:
         self.owner_ring: list[str] = []
         self.last_owner: dict[str, str] = {}
         self.version = 0
-        self.ids = itertools.count(1)
+        self.next_id = 1
         self.refs: dict[str, Any] = {}
         self.stop_asked: dict[str, float] = {}
         self.state: dict[str, Any] = {}      # the class state (see state_*)
@@ -78,6 +98,11 @@ class ClassQueue:
         self.leases: dict[str, tuple[str, float]] = {}  # class-state lease -> (holder, until: wall clock)
         self._slots_cache = (0.0, 1)
         self._warming: list = []              # warm-up tasks' refs (see warm_up)
+        self.journal: Optional[Path] = Path(settings["journal"]) if settings.get("journal") else None
+        self.journal_error: Optional[str] = None
+        self.recovered: dict[str, int] = {"queued": 0, "failed": 0}
+        self._dispatch_due = False            # recovered jobs start at the first call (the loop runs by then)
+        self._recover()
 
     # --- settings ---------------------------------------------------------------------------------
     async def warm_up(self, env: dict) -> int:
@@ -91,6 +116,7 @@ class ClassQueue:
     async def configure(self, settings: dict) -> None:
         """A server's settings (slots per device, cap per owner, CPUs per job); the last server to start wins."""
         self._configure(settings)
+        self._dispatch_if_due()
 
     def _configure(self, settings: dict) -> None:
         self.settings.update({k: v for k, v in settings.items() if v is not None or k == "max_queued_per_owner"})
@@ -118,17 +144,81 @@ class ClassQueue:
         cap = self.settings.get("max_queued_per_owner")
         if cap is not None and self._waiting(owner) >= cap:
             return "full", queue_full_message(cap)
-        job_id = f"{ID_PREFIX}{next(self.ids)}"
+        job_id = f"{ID_PREFIX}{self.next_id}"
+        self.next_id += 1
+        self._write_journal("next-id", self.next_id)
+        self._add_queued(job_id, spec, time.time())
+        self._dispatch()
+        return "queued", job_id
+
+    def _add_queued(self, job_id: str, spec: dict, created: float) -> None:
+        owner = spec.get("owner") or GUEST
         snap = JobSnapshot(job_id=job_id, label=spec["label"], device=device_key(spec["device"]),
-                           group=spec.get("group", ""), status="queued", queue_position=None, created=time.time(),
+                           group=spec.get("group", ""), status="queued", queue_position=None, created=created,
                            started=None, ended=None, meta=dict(spec.get("meta") or {}), owner=owner)
         self.jobs[job_id] = {"snap": snap, "spec": spec}
         self.order.append(job_id)
         if owner not in self.owner_ring:
             self.owner_ring.append(owner)
         self._touch(job_id)
-        self._dispatch()
-        return "queued", job_id
+        self._journal(job_id)
+
+    # --- the journal (see the module's docstring) ---------------------------------------------------------
+    def _write_journal(self, name: str, value: Any) -> None:
+        if self.journal is None:
+            return
+        try:
+            write_json(self.journal / f"{name}.json", value)
+        except OSError as exc:  # the queue goes on; ping() says the journal is not kept
+            self.journal_error = f"{type(exc).__name__}: {exc}"
+
+    def _journal(self, job_id: str) -> None:
+        """Keep job `job_id`'s journal entry as it is now: written while it is unfinished, removed once it ends."""
+        snap = self.jobs[job_id]["snap"]
+        if not snap.finished:
+            self._write_journal(job_id, {"job_id": job_id, "status": snap.status, "created": snap.created,
+                                         "run_dir": snap.run_dir, "spec": self.jobs[job_id]["spec"]})
+        elif self.journal is not None:
+            try:
+                (self.journal / f"{job_id}.json").unlink(missing_ok=True)
+            except OSError as exc:
+                self.journal_error = f"{type(exc).__name__}: {exc}"
+
+    def _recover(self) -> None:
+        """A new class queue (the head went and came back): take the journal's waiting jobs back, in their order
+        and with their ids; a job that was training ends failed, its run marked so (resumable)."""
+        if self.journal is None or not self.journal.is_dir():
+            return
+        entries = []
+        for path in self.journal.glob(f"{ID_PREFIX}*.json"):
+            entry = read_json(path, default=None)
+            if (isinstance(entry, dict) and isinstance(entry.get("spec"), dict) and entry.get("job_id") == path.stem
+                    and re.fullmatch(rf"{ID_PREFIX}\d+", path.stem)
+                    and isinstance(entry.get("created"), (int, float))):
+                entries.append(entry)
+        numbers = [int(e["job_id"][len(ID_PREFIX):]) for e in entries]
+        saved_next = read_json(self.journal / "next-id.json", default=1)
+        self.next_id = max([saved_next if isinstance(saved_next, int) else 1, *(n + 1 for n in numbers)])
+        for entry in sorted(entries, key=lambda e: (e["created"], int(e["job_id"][len(ID_PREFIX):]))):
+            job_id = entry["job_id"]
+            try:
+                self._add_queued(job_id, entry["spec"], float(entry["created"]))
+            except (KeyError, TypeError, ValueError):
+                continue  # a damaged entry: not a job this queue can run
+            if entry.get("status") == "queued":
+                self.recovered["queued"] += 1
+                continue
+            snap = self.jobs[job_id]["snap"]
+            snap.run_dir = entry.get("run_dir")
+            mark_run(snap.run_dir, "failed", HEAD_LOST)
+            self._finish(job_id, None, RuntimeError(HEAD_LOST), dispatch=False)
+            self.recovered["failed"] += 1
+        self._dispatch_due = bool(self.recovered["queued"])
+
+    def _dispatch_if_due(self) -> None:
+        if self._dispatch_due:
+            self._dispatch_due = False
+            self._dispatch()
 
     def _waiting(self, owner: str) -> int:
         return sum(1 for j in self.jobs.values()
@@ -164,6 +254,7 @@ class ClassQueue:
         snap.status, snap.started = "running", time.time()
         snap.meta["start_index"] = sum(1 for j in self.jobs.values() if j["snap"].started)  # the order they began
         self._touch(job_id)
+        self._journal(job_id)
         config = dict(spec["config"])
         config["device"] = "cuda" if snap.device == "cuda" else config.get("device", "auto")
         try:
@@ -214,7 +305,8 @@ class ClassQueue:
         else:
             self._finish(job_id, None, value, trace)
 
-    def _finish(self, job_id: str, result: Any, exc: Optional[BaseException] = None, trace: str = "") -> None:
+    def _finish(self, job_id: str, result: Any, exc: Optional[BaseException] = None, trace: str = "",
+                dispatch: bool = True) -> None:
         snap = self.jobs[job_id]["snap"]
         status, result, error, message = end_status(result, exc, trace)
         snap.status, snap.result, snap.error, snap.ended = status, result, error, time.time()
@@ -226,8 +318,10 @@ class ClassQueue:
         self.refs.pop(job_id, None)
         self.stop_asked.pop(job_id, None)
         self._touch(job_id)
+        self._journal(job_id)
         self._release_finished()
-        self._dispatch()
+        if dispatch:
+            self._dispatch()
 
     def _release_finished(self, now: Optional[float] = None) -> None:
         """As the in-process queue does (JobManager.KEEP_LIVE_FINISHED): old finished jobs keep their snapshot
@@ -252,6 +346,7 @@ class ClassQueue:
             snap.status, snap.ended = "cancelled", time.time()
             snap.message = cancelled_before_start(by_teacher)
             self._touch(job_id)
+            self._journal(job_id)
             self._dispatch()
         elif snap.status == "running" and job_id not in self.stop_asked:
             self.stop_asked[job_id] = time.monotonic()
@@ -262,9 +357,12 @@ class ClassQueue:
         entry = self.jobs.get(job_id)
         if entry is None:
             return
+        had_run_dir = entry["snap"].run_dir
         for event in events:
             apply_event(entry["snap"], event, int(self.settings.get("max_history_points") or 20000))
         self._touch(job_id)
+        if entry["snap"].run_dir != had_run_dir and not entry["snap"].finished:
+            self._journal(job_id)  # the run folder a head that goes would leave training
 
     async def is_cancelled(self, job_id: str) -> bool:
         return job_id in self.stop_asked
@@ -272,6 +370,7 @@ class ClassQueue:
     # --- what servers read ------------------------------------------------------------------------
     async def changes(self, since: int) -> tuple[int, list[JobSnapshot], dict[str, tuple[int, float]]]:
         """(version now, the jobs changed after version `since`, every queued job's (position, expected wait))."""
+        self._dispatch_if_due()
         changed = [self.jobs[j]["snap"] for j in self.order if self.jobs[j]["version"] > since]
         snaps = [self.jobs[j]["snap"] for j in self.order]
         places: dict[str, tuple[int, float]] = {}
@@ -308,7 +407,8 @@ class ClassQueue:
 
     async def ping(self) -> dict:
         return {"class": self.class_name, "jobs": len(self.jobs), "version": self.version,
-                "node": ray.get_runtime_context().get_node_id()}
+                "node": ray.get_runtime_context().get_node_id(), "journal": str(self.journal or ""),
+                "journal_error": self.journal_error, "recovered": dict(self.recovered)}
 
 
 class RayClassStore:
@@ -378,7 +478,8 @@ class SharedJobManager(JobQueue):
                 max_queued_per_owner: Optional[int] = None, cpus_per_job: Optional[int] = None,
                 class_config=None) -> "SharedJobManager":
         backend = RayBackend(address, cpus_per_job)
-        settings = {"slots": slots, "max_queued_per_owner": max_queued_per_owner, "cpus_per_job": backend.cpus_per_job}
+        settings = {"slots": slots, "max_queued_per_owner": max_queued_per_owner, "cpus_per_job": backend.cpus_per_job,
+                    "journal": str(journal_dir(class_name))}
         actor = class_actor(class_name, settings)
         actor.warm_up.remote(worker_env())  # not awaited: the workers start while the server starts
         return cls(actor, backend, class_config)
