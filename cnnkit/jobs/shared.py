@@ -55,6 +55,7 @@ from cnnkit.paths import checkpoint_dir
 NAMESPACE = "cnnkit"
 ID_PREFIX = "class-"      # shared jobs' ids ("class-7"); a server's own closures keep "job-N"
 POLL_S = 0.5              # each server asks the class queue what changed this often
+ID_BLOCK = 16             # job ids the journal reserves at a time
 CALL_TIMEOUT_S = 30.0
 HEAD_RESOURCE = "node:__internal_head__"  # a resource only Ray's head node has
 SERVER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -91,6 +92,8 @@ class ClassQueue:
         self.last_owner: dict[str, str] = {}
         self.version = 0
         self.next_id = 1
+        self.ids_reserved = 1                 # ids below it are kept in the journal's next-id (a new queue never
+                                              # gives a student's old job id to another job)
         self.refs: dict[str, Any] = {}
         self.stop_asked: dict[str, float] = {}
         self.state: dict[str, Any] = {}      # the class state (see state_*)
@@ -144,9 +147,11 @@ class ClassQueue:
         cap = self.settings.get("max_queued_per_owner")
         if cap is not None and self._waiting(owner) >= cap:
             return "full", queue_full_message(cap)
+        if self.next_id >= self.ids_reserved:  # ids are reserved in blocks: one write per ID_BLOCK submits
+            self.ids_reserved = self.next_id + ID_BLOCK
+            self._write_journal("next-id", self.ids_reserved)
         job_id = f"{ID_PREFIX}{self.next_id}"
         self.next_id += 1
-        self._write_journal("next-id", self.next_id)
         self._add_queued(job_id, spec, time.time())
         self._dispatch()
         return "queued", job_id
@@ -199,6 +204,7 @@ class ClassQueue:
         numbers = [int(e["job_id"][len(ID_PREFIX):]) for e in entries]
         saved_next = read_json(self.journal / "next-id.json", default=1)
         self.next_id = max([saved_next if isinstance(saved_next, int) else 1, *(n + 1 for n in numbers)])
+        self.ids_reserved = self.next_id
         for entry in sorted(entries, key=lambda e: (e["created"], int(e["job_id"][len(ID_PREFIX):]))):
             job_id = entry["job_id"]
             try:
