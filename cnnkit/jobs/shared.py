@@ -156,7 +156,7 @@ class ClassQueue:
         self._dispatch()
         return "queued", job_id
 
-    def _add_queued(self, job_id: str, spec: dict, created: float) -> None:
+    def _add_queued(self, job_id: str, spec: dict, created: float, journal: bool = True) -> None:
         owner = spec.get("owner") or GUEST
         snap = JobSnapshot(job_id=job_id, label=spec["label"], device=device_key(spec["device"]),
                            group=spec.get("group", ""), status="queued", queue_position=None, created=created,
@@ -166,7 +166,8 @@ class ClassQueue:
         if owner not in self.owner_ring:
             self.owner_ring.append(owner)
         self._touch(job_id)
-        self._journal(job_id)
+        if journal:
+            self._journal(job_id)
 
     # --- the journal (see the module's docstring) ---------------------------------------------------------
     def _write_journal(self, name: str, value: Any) -> None:
@@ -208,7 +209,7 @@ class ClassQueue:
         for entry in sorted(entries, key=lambda e: (e["created"], int(e["job_id"][len(ID_PREFIX):]))):
             job_id = entry["job_id"]
             try:
-                self._add_queued(job_id, entry["spec"], float(entry["created"]))
+                self._add_queued(job_id, entry["spec"], float(entry["created"]), journal=False)  # kept as it is
             except (KeyError, TypeError, ValueError):
                 continue  # a damaged entry: not a job this queue can run
             if entry.get("status") == "queued":
