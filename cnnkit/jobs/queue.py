@@ -115,7 +115,10 @@ class JobQueue:
             time.sleep(0.05)
 
     def active(self) -> list[JobSnapshot]:
-        return [s for s in self.list() if not s.finished]
+        """The unfinished jobs, without their curves (history and steps empty): who, what, where and its state.
+        A page asks on every run, once per saved run too (job_for_run), and copying every job's curves was most
+        of it; a page that draws a job's curves asks for that job's snapshot."""
+        return [s for s in self.list(with_history=False) if not s.finished]
 
     def active_of(self, owner: str) -> list[JobSnapshot]:
         """`owner`'s unfinished jobs ("" = a guest's): a page finds them again after a reload."""
