@@ -57,6 +57,8 @@ def test_a_group_goes_on_after_each_runs_last_finished_epoch_and_keeps_finished_
     deep_history = store.load_history(runs["deep"].run_dir)["epochs"]
     assert runs["deep"].epochs_done == 40 and deep_history[:len(kept)] == kept
     assert {arm.arm_id: len(arm.histories[0]) for arm in result.arms} == {"shallow": 40, "deep": 40}
+    # each arm from its own run: the later process gave the deep arm's job the id the shallow one had before
+    assert {arm.arm_id: arm.run_ids for arm in result.arms} == {arm: [Path(r.run_dir).name] for arm, r in runs.items()}
     with pytest.raises(ValueError, match="is done: there is nothing to go on with"):
         resume_group(group, later)
 

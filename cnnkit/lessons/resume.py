@@ -15,7 +15,7 @@ from cnnkit.jobs import JobManager, get_job_manager, run_is_resumable
 from cnnkit.lessons.loader import get_lesson
 from cnnkit.lessons.results import save_result
 from cnnkit.lessons.runner import (_chained_job, _find_lab_by_name, _find_run_by_name, _lab_job,
-                                   _result_of_group)
+                                   _result_of_group, _snapshot)
 
 # Settings that do not change what a run learns (where and how fast it ran, its label): ignored when two runs'
 # settings are compared.
@@ -74,7 +74,7 @@ def resume_group(group_id: str, manager: Optional[JobManager] = None, owner: str
     for entry in result.plan:
         arm = lesson.arm(entry["arm_id"])
         key = (arm.id, int(entry["seed"]) - lesson.arm_seed(arm))
-        known = _known_job(manager, entry.get("job_id", ""), group_id)
+        known = _snapshot(manager, entry, group_id)
         if known is not None and known.status in ("queued", "running", "done"):
             requeued[key] = known.job_id
             continue                                  # this manager is still on it (or finished it)
@@ -133,13 +133,3 @@ def resume_group(group_id: str, manager: Optional[JobManager] = None, owner: str
         queued += 1
     save_result(result)
     return queued
-
-
-def _known_job(manager: JobManager, job_id: str, group_id: str):
-    if not job_id:
-        return None
-    try:
-        snap = manager.snapshot(job_id)
-    except KeyError:
-        return None
-    return snap if snap.group == group_id else None

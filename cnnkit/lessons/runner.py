@@ -229,13 +229,21 @@ def _result_of_group(group_id: str) -> LessonResult:
     return result
 
 
-def _snapshot(manager: JobManager, job_id: str, group_id: str) -> Optional[JobSnapshot]:
-    """The manager's snapshot of a planned job, when the manager is the one that ran it (same group)."""
+def _snapshot(manager: JobManager, entry: dict, group_id: str) -> Optional[JobSnapshot]:
+    """The manager's snapshot of a planned job (a plan entry), when this manager is the one that ran it: same
+    group, same arm and seed. A job id is a process's own ("job-3"): a plan resumed in another process keeps
+    the ids of the one before, which this process gives to other jobs (two sessions took one arm's job for
+    another's, and a whole lesson's arms for its last one)."""
+    job_id = entry.get("job_id") or ""
+    if not job_id:
+        return None
     try:
         snap = manager.snapshot(job_id)
     except KeyError:
         return None
-    return snap if snap.group == group_id else None
+    mine = (snap.group == group_id and snap.meta.get("arm_id") == entry["arm_id"]
+            and snap.meta.get("seed") == entry["seed"])
+    return snap if mine else None
 
 
 def _find_run_by_name(name: str) -> Optional[Path]:
@@ -265,7 +273,7 @@ def lesson_jobs(group_id: str, manager: Optional[JobManager] = None) -> list[dic
     {arm_id, seed, kind, job_id, name, snapshot (a JobSnapshot, None when this manager does not know the job)}."""
     manager = manager or get_job_manager()
     result = _result_of_group(group_id)
-    return [{**entry, "snapshot": _snapshot(manager, entry["job_id"], group_id)} for entry in result.plan]
+    return [{**entry, "snapshot": _snapshot(manager, entry, group_id)} for entry in result.plan]
 
 
 def collect_result(lesson_id: str, group_id: str, manager: Optional[JobManager] = None) -> LessonResult:
@@ -285,8 +293,8 @@ def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult
         raise ValueError(f"lesson run {group_id!r} is of lesson {result.lesson_id!r}, not {lesson_id!r}")
     if result.status != "running":
         return result
-    snaps = {e["job_id"]: _snapshot(manager, e["job_id"], group_id) for e in result.plan}
-    waiting = [s for s in snaps.values() if s is not None and s.status not in FINISHED]
+    snaps = [_snapshot(manager, e, group_id) for e in result.plan]  # by plan entry: ids may repeat (see _snapshot)
+    waiting = [s for s in snaps if s is not None and s.status not in FINISHED]
     if waiting:
         raise ValueError(f"lesson {lesson_id} is still running: {len(snaps) - len(waiting)} of {len(snaps)} runs "
                          "have ended; collect it when all have")
@@ -294,8 +302,8 @@ def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult
     planned: dict[str, int] = {}
     problems: list[str] = []
     started, ended = [], []
-    for entry in result.plan:
-        arm_id, seed, snap = entry["arm_id"], int(entry["seed"]), snaps[entry["job_id"]]
+    for entry, snap in zip(result.plan, snaps):
+        arm_id, seed = entry["arm_id"], int(entry["seed"])
         planned[arm_id] = planned.get(arm_id, 0) + 1
         lesson_arms.setdefault(arm_id, [])
         if snap is not None:
@@ -334,7 +342,7 @@ def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult
         result.seconds = round(sum(a.seconds for a in result.arms), 2)
     finished = sum(len(runs) for runs in lesson_arms.values())
     if finished == 0:
-        result.status = "cancelled" if all(s is not None and s.status == "cancelled" for s in snaps.values()) \
+        result.status = "cancelled" if all(s is not None and s.status == "cancelled" for s in snaps) \
             else "failed"
     else:
         result.status = "done" if finished == len(result.plan) else "partial"
@@ -383,7 +391,7 @@ def collect_finished(lesson_id: Optional[str] = None, manager: Optional[JobManag
     for result in saved_results(lesson_id):
         if result.status != "running" or not result.plan:
             continue
-        snaps = [_snapshot(manager, e["job_id"], result.group) for e in result.plan]
+        snaps = [_snapshot(manager, e, result.group) for e in result.plan]
         if any(s is None for s in snaps) or any(not s.finished for s in snaps):
             continue
         try:
