@@ -288,3 +288,24 @@ def test_test_subset_has_a_cli_flag():
     assert TrainConfig.from_dict({"test_subset": 500}).test_subset == 500
     with pytest.raises(ValueError, match="test_subset"):
         TrainConfig.from_dict({"test_subset": "many"})
+
+
+def test_a_training_flushes_denormal_numbers_on_its_thread(tiny):
+    """A CPU computes with denormals (below ~1.2e-38) many times slower; weight decay leaves some in a trained
+    network (benchmarks/bench_denormals.py). The training's thread treats them as zero from its start."""
+    denormal = torch.tensor([1e-39])
+    seen = {}
+
+    def on_progress(event):
+        if event["kind"] == "step":
+            seen.setdefault("during", (denormal * 1.0).item())
+
+    def run():
+        seen["before"] = (denormal * 1.0).item()
+        seen["status"] = train(config(epochs=1, log_every=1), on_progress=on_progress).status
+
+    torch.set_flush_denormal(False)  # a thread starts with its parent's setting
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert seen["before"] > 0.0 and seen["during"] == 0.0 and seen["status"] == "done"
