@@ -1,5 +1,5 @@
 """How much denormal numbers slow a trained network's training steps on the CPU, and what flushing them gains
-(cnnkit.device.flush_denormals, which every training calls).
+(cnnkit.device.denormals_flushed, which every training calls).
 
     .venv/bin/python benchmarks/bench_denormals.py --run <run folder> --json
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import Iterator
 
 import torch
 
@@ -46,13 +48,20 @@ def describe_device(name: str = "auto") -> DeviceInfo:
     return DeviceInfo("cpu", "CPU", threads, torch.cuda.is_available())
 
 
-def flush_denormals() -> bool:
-    """Treat numbers too small for a float's normal range (denormals, below ~1.2e-38) as zero on this thread's
-    CPU arithmetic, and on the threads it starts afterwards (torch's OpenMP team: a new thread starts with its
-    parent's floating-point state). A CPU computes with them 10-100 times slower; a trained network's
-    activations and gradients get some, and training slowed as it went on: a CIFAR-10 run of the report's
-    base CNN with dropout and weight decay on one thread trained at 1,301 img/s in its 2nd epoch and 137 in its
-    8th; its model trains at 995 img/s with them flushed against 121 without (benchmarks/bench_denormals.py).
-    Being that small, they change no figure a lesson shows. Returns whether the CPU supports it (x86 with SSE3,
-    ARM)."""
-    return bool(torch.set_flush_denormal(True))
+@contextmanager
+def denormals_flushed() -> Iterator[bool]:
+    """Within the block, treat numbers too small for a float's normal range (denormals, below ~1.2e-38) as zero in
+    this thread's CPU arithmetic, and in the threads it starts meanwhile (torch's OpenMP team: a new thread starts
+    with its parent's floating-point state); the thread's own setting comes back after. A CPU computes with
+    denormals 10-100 times slower, and weight decay leaves some in a network: a CIFAR-10 run of the report's base
+    CNN with dropout and weight decay trained at 1,301 img/s in its 2nd epoch and 137 in its 8th; its model trains
+    at 640 img/s flushed against 73 (benchmarks/bench_denormals.py). Numbers that small change no figure a lesson
+    shows. Scoped, not set for good: a caller's own thread (a notebook, a test runner checking that floats work as
+    IEEE-754 says) keeps its arithmetic. Yields whether the CPU supports it (x86 with SSE3, ARM)."""
+    was_flushing = torch.tensor([1e-39]).item() == 0.0  # created as 0: this thread flushes already
+    supported = bool(torch.set_flush_denormal(True))
+    try:
+        yield supported
+    finally:
+        if supported and not was_flushing:
+            torch.set_flush_denormal(False)

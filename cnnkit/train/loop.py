@@ -24,7 +24,7 @@ import torch.nn as nn
 from cnnkit.cancellation import Cancelled, raise_if_cancelled
 from cnnkit.classroom.permissions import STOPPED_BY_USER
 from cnnkit.data import AugmentConfig, Normaliser, load_dataset
-from cnnkit.device import flush_denormals, resolve_device
+from cnnkit.device import denormals_flushed, resolve_device
 from cnnkit.evaluate import autocast_context, evaluate_model, predict
 from cnnkit.fileio import to_jsonable
 from cnnkit.models import ModelBundle, build_bundle, count_params
@@ -236,7 +236,13 @@ def _train(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
            cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path], owner: str = "",
            threads: tuple = (None, None)) -> TrainResult:
     """The recipe: prepare (nothing written until everything is checked), epochs, final evaluation."""
-    flush_denormals()  # before the first parallel op, so that the OpenMP threads it starts get it too
+    with denormals_flushed():  # from before the first parallel op: the OpenMP threads it starts get it too
+        return _train_flushed(config, writer, emit, cancel_event, checkpoint_root, owner, threads)
+
+
+def _train_flushed(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
+                   cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path], owner: str = "",
+                   threads: tuple = (None, None)) -> TrainResult:
     try:
         run = _prepare(config, writer, emit, cancel_event, checkpoint_root, owner, threads)
     except BaseException:
