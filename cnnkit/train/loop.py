@@ -232,17 +232,11 @@ def resume(run_dir: str | Path, on_progress: Optional[ProgressCallback] = None,
     return _train(config, writer, _Emitter(on_progress), cancel_event, None, "", (threads, None))
 
 
+@denormals_flushed()  # from before the first parallel op: the OpenMP threads it starts get it too
 def _train(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
            cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path], owner: str = "",
            threads: tuple = (None, None)) -> TrainResult:
     """The recipe: prepare (nothing written until everything is checked), epochs, final evaluation."""
-    with denormals_flushed():  # from before the first parallel op: the OpenMP threads it starts get it too
-        return _train_flushed(config, writer, emit, cancel_event, checkpoint_root, owner, threads)
-
-
-def _train_flushed(config: TrainConfig, writer: Optional[RunWriter], emit: _Emitter,
-                   cancel_event: Optional[threading.Event], checkpoint_root: Optional[Path], owner: str = "",
-                   threads: tuple = (None, None)) -> TrainResult:
     try:
         run = _prepare(config, writer, emit, cancel_event, checkpoint_root, owner, threads)
     except BaseException:
