@@ -171,45 +171,44 @@ class ClassQueue:
 
     # --- the journal (see the module's docstring) ---------------------------------------------------------
     def _write_journal(self, name: str, value: Any) -> None:
+        """Write (value) or remove (None) journal file `name`; an error does not stop the queue: ping() reports
+        that the journal is not kept."""
         if self.journal is None:
             return
         try:
-            write_json(self.journal / f"{name}.json", value)
-        except OSError as exc:  # the queue goes on; ping() says the journal is not kept
+            if value is None:
+                (self.journal / f"{name}.json").unlink(missing_ok=True)
+            else:
+                write_json(self.journal / f"{name}.json", value)
+        except OSError as exc:
             self.journal_error = f"{type(exc).__name__}: {exc}"
 
     def _journal(self, job_id: str) -> None:
         """Keep job `job_id`'s journal entry as it is now: written while it is unfinished, removed once it ends."""
         snap = self.jobs[job_id]["snap"]
-        if not snap.finished:
-            self._write_journal(job_id, {"job_id": job_id, "status": snap.status, "created": snap.created,
-                                         "run_dir": snap.run_dir, "spec": self.jobs[job_id]["spec"]})
-        elif self.journal is not None:
-            try:
-                (self.journal / f"{job_id}.json").unlink(missing_ok=True)
-            except OSError as exc:
-                self.journal_error = f"{type(exc).__name__}: {exc}"
+        self._write_journal(job_id, None if snap.finished else {
+            "job_id": job_id, "status": snap.status, "created": snap.created, "run_dir": snap.run_dir,
+            "spec": self.jobs[job_id]["spec"]})
 
     def _recover(self) -> None:
         """A new class queue (the head went and came back): take the journal's waiting jobs back, in their order
         and with their ids; a job that was training ends failed, its run marked so (resumable)."""
         if self.journal is None or not self.journal.is_dir():
             return
-        entries = []
+        entries: list[tuple[float, int, dict]] = []   # (created, the id's number, the entry)
         for path in self.journal.glob(f"{ID_PREFIX}*.json"):
             entry = read_json(path, default=None)
             if (isinstance(entry, dict) and isinstance(entry.get("spec"), dict) and entry.get("job_id") == path.stem
                     and re.fullmatch(rf"{ID_PREFIX}\d+", path.stem)
                     and isinstance(entry.get("created"), (int, float))):
-                entries.append(entry)
-        numbers = [int(e["job_id"][len(ID_PREFIX):]) for e in entries]
+                entries.append((float(entry["created"]), int(path.stem[len(ID_PREFIX):]), entry))
         saved_next = read_json(self.journal / "next-id.json", default=1)
-        self.next_id = max([saved_next if isinstance(saved_next, int) else 1, *(n + 1 for n in numbers)])
+        self.next_id = max([saved_next if isinstance(saved_next, int) else 1, *(n + 1 for _, n, _ in entries)])
         self.ids_reserved = self.next_id
-        for entry in sorted(entries, key=lambda e: (e["created"], int(e["job_id"][len(ID_PREFIX):]))):
+        for created, _, entry in sorted(entries, key=lambda e: e[:2]):
             job_id = entry["job_id"]
             try:
-                self._add_queued(job_id, entry["spec"], float(entry["created"]), journal=False)  # kept as it is
+                self._add_queued(job_id, entry["spec"], created, journal=False)  # kept as it is
             except (KeyError, TypeError, ValueError):
                 continue  # a damaged entry: not a job this queue can run
             if entry.get("status") == "queued":
