@@ -448,18 +448,24 @@ def _order(runs: list[dict]) -> tuple[list[str], bool, list[int]]:
     return labels, others_before_second > 0, positions
 
 
+def sweep_size(text: str) -> int:
+    """--sweep's type: 0 (no sweep) or 2 runs or more (a sweep of one run is refused by the page)."""
+    value = int(text)
+    if value == 1 or value < 0:
+        raise argparse.ArgumentTypeError("a sweep needs at least 2 runs: give 2 or more (or 0 for none)")
+    return value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=30, help="students (protocol clients), each trains one run")
     parser.add_argument("--watchers", type=int, default=10, help="of them, tabs rerunning their live panel each second")
-    parser.add_argument("--sweep", type=int, default=None, help="runs in s0's sweep (default 10; 3 when --sessions < 10)")
+    parser.add_argument("--sweep", type=sweep_size, default=None, help="runs in s0's sweep (default 10; 3 when --sessions < 10)")
     parser.add_argument("--browsers", type=int, default=0, help="real Chromium tabs (niced) opening the page too")
     parser.add_argument("--backend", choices=["thread", "process"], default=None,
                         help="the server's job backend (CNNKIT_JOB_BACKEND); default: the app's default")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if args.sweep is not None and (args.sweep == 1 or args.sweep < 0):
-        parser.error("a sweep needs at least 2 runs: give --sweep 2 or more (or 0 for none)")
     sweep = args.sweep if args.sweep is not None else (10 if args.sessions >= 10 else 3)
     watchers = min(args.watchers, args.sessions)
 

@@ -90,7 +90,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_classroom import SUBSET, SWEEP_VALUES, Student, _free_port, _log, _pct  # noqa: E402
+from bench_classroom import SUBSET, SWEEP_VALUES, Student, _free_port, _log, _pct, sweep_size  # noqa: E402
 from tests.helpers.ray_cluster import connect, ray_cluster, wait_for_nodes  # noqa: E402
 
 TEACHER_PASSWORD = "department-bench"
@@ -186,8 +186,10 @@ def proxy_config(listen_port: int, server_ports: list[int]) -> str:
     return text.rstrip("\n") + "\n" + lines
 
 
-async def _class(url: str, n: int, servers: int, sweep: int, watchers: int) -> dict:
-    students = [RoutedStudent(url, f"s{i}", f"app{i * servers // n + 1}") for i in range(n)]
+async def _class(urls: list[str], n: int, servers: int, sweep: int, watchers: int) -> dict:
+    """`urls`: one per server (students go to server k's), or the proxy's alone (the sticky cookie routes them)."""
+    students = [RoutedStudent(urls[(i * servers // n) % len(urls)], f"s{i}", f"app{i * servers // n + 1}")
+                for i in range(n)]
     stop = asyncio.Event()
     out: dict = {"errors": [], "students": students, "stop": stop, "watching": []}
     stack = contextlib.AsyncExitStack()
@@ -214,15 +216,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=2)
     parser.add_argument("--students", type=int, default=40)
-    parser.add_argument("--sweep", type=int, default=10, help="runs in s0's sweep")
+    parser.add_argument("--sweep", type=sweep_size, default=10, help="runs in s0's sweep")
     parser.add_argument("--watchers", type=int, default=4, help="students whose live panel reruns each second")
     parser.add_argument("--no-kill", action="store_true", help="do not kill a server halfway")
+    parser.add_argument("--direct", action="store_true",
+                        help="students connect to their server's own port, not through the proxy (what it costs)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.servers < 2 and not args.no_kill:
         parser.error("killing a server needs --servers 2 or more (or --no-kill)")
-    if args.sweep == 1 or args.sweep < 0:
-        parser.error("a sweep needs at least 2 runs: give --sweep 2 or more (or 0 for none)")
 
     work = Path(tempfile.mkdtemp(prefix="bench-department-"))
     import hashlib
@@ -235,7 +237,7 @@ def main() -> int:
                 "CNNKIT_RAY_CPUS_PER_JOB": "1"}
     os.environ.update(base_env)  # the Ray nodes (and so their workers) start with these too
     expected = args.students + args.sweep
-    report: dict = {"servers": args.servers, "students": args.students, "sweep": args.sweep, "watchers": args.watchers,
+    report: dict = {"servers": args.servers, "students": args.students, "direct": args.direct, "sweep": args.sweep, "watchers": args.watchers,
                     "subset": SUBSET, "epochs": 1, "expected_runs": expected, "cores": os.cpu_count(),
                     "load_avg_before": os.getloadavg()[0]}
     procs: list[subprocess.Popen] = []
@@ -263,7 +265,8 @@ def main() -> int:
             queue = SharedJobManager.connect(class_name, address=cluster.address)
             report.update(asyncio.run(_teacher_both_servers(url, args.servers)))
             _log(f"teacher: {report['teacher_on']}")
-            report.update(asyncio.run(_run_class(args, url, queue, procs, expected)))
+            class_urls = [f"http://127.0.0.1:{port}" for port in ports] if args.direct else [url]
+            report.update(asyncio.run(_run_class(args, class_urls, queue, procs, expected)))
             queue.close()
         finally:
             for proc in procs + ([proxy] if proxy else []):
@@ -287,9 +290,10 @@ def main() -> int:
     return 0 if ok else 1
 
 
-async def _run_class(args, url: str, queue, procs: list[subprocess.Popen], expected: int) -> dict:
+async def _run_class(args, urls: list[str], queue, procs: list[subprocess.Popen], expected: int) -> dict:
     t0 = time.perf_counter()
-    state = await _class(url, args.students, args.servers, args.sweep, min(args.watchers, args.students))
+    url = urls[0]  # the proxy's, or (--direct) the first server's: where a killed server's students come back
+    state = await _class(urls, args.students, args.servers, args.sweep, min(args.watchers, args.students))
     _log(f"{args.students} students pressed Train ({len(state['errors'])} errors); waiting for {expected} runs")
     killed_server: Optional[str] = None
     at_risk: list[str] = []
