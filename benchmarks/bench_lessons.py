@@ -95,7 +95,8 @@ def markdown(entries: list[dict], mode: str) -> str:
         for i, arm in enumerate(entry["arms"]):
             acc = _cell(arm["test_accuracy"], "test_accuracy")
             f1 = _cell(arm["macro_f1"], "macro_f1")
-            timing = format_seconds(entry["seconds"]) if i == 0 else ""
+            # the lesson's runs, first start to last end (over every process of a resumed lesson), else this process's
+            timing = format_seconds(entry.get("result_seconds") or entry["seconds"]) if i == 0 else ""
             where = entry.get("device_label") or entry["device"]
             lines.append(f"| {entry['id'] if i == 0 else ''} | {arm['label']} | {acc[0]} | {acc[1]} | {acc[2]} | "
                          f"{f1[0]} | {f1[1]} | {f1[2]} | {arm['status']} | {timing} | {where if i == 0 else ''} |")
@@ -171,6 +172,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="go on with the lessons an earlier run of this command left unfinished (after the last "
                              "finished epoch of each run), skip lessons whose shipped result has the seeds asked for, "
                              "and reuse finished runs of the same settings")
+    parser.add_argument("--redo", action="store_true",
+                        help="with --resume: run lessons whose result is shipped too, and replace it (give a new "
+                             "checkpoint directory: runs of the same settings in it are reused)")
     parser.add_argument("--commit", action="store_true",
                         help="with --save-shipped: git-commit each lesson's shipped result as soon as it is done")
     parser.add_argument("--plan", action="store_true", help="run nothing: list the lessons with time estimates")
@@ -184,7 +188,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.plan:
         rows = []
         for lesson in lessons:
-            estimate = estimate_lesson_seconds(lesson, mode, device, args.seeds)
+            estimate = estimate_lesson_seconds(lesson, mode, device, _seeds(lesson.id, mode, args))
             rows.append({"id": lesson.id, "arms": len(lesson.arms), **estimate.to_dict()})
             print(f"{lesson.id:<36} {len(lesson.arms)} arm(s)  {estimate.text}", file=sys.stderr)
         print(json.dumps({"mode": mode, "device": device, "lessons": rows}))
@@ -197,7 +201,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     report: dict[str, Any] = {"mode": mode, "device": device, "lessons": entries}
     _log(f"{len(lessons)} lesson(s) in {mode} mode on {device}; load average {os.getloadavg()[0]:.2f}")
     for number, lesson in enumerate(lessons, 1):
-        estimate = estimate_lesson_seconds(lesson, mode, device, args.seeds)
+        estimate = estimate_lesson_seconds(lesson, mode, device, _seeds(lesson.id, mode, args))
         _log(f"[{number}/{len(lessons)}] {lesson.id}: {estimate.text}")
         clock, cpu_clock = time.monotonic(), cpu_seconds()
         entry: dict[str, Any] = {"id": lesson.id, "title": lesson.title, "mode": mode, "device": device,
@@ -208,8 +212,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             if args.resume:
                 result = run_or_resume(lesson, mode, args, manager, out)
             else:
-                result = run_lesson(lesson.id, mode, seed_offsets(args.seeds, args.first_seed, device), args.device,
-                                    args.subset, owner="", manager=manager, on_event=_events)
+                offsets = seed_offsets(_seeds(lesson.id, mode, args), args.first_seed, device)
+                result = run_lesson(lesson.id, mode, offsets, args.device, args.subset, owner="", manager=manager,
+                                    on_event=_events)
         except SkipLesson as skipped:
             entry.update(status="skipped", message=str(skipped))
             _log(f"  {lesson.id} skipped: {skipped}")
@@ -263,6 +268,12 @@ def seeds_for(lesson_id: str, asked: Optional[int]) -> int:
     return asked if asked else (3 if lesson_id in NOISY_LESSONS else 1)
 
 
+def _seeds(lesson_id: str, mode: str, args: argparse.Namespace) -> Optional[int]:
+    """Seeds per arm a run of `lesson_id` makes: full mode (and any resumed run) as seeds_for, else as asked (None:
+    the device's default)."""
+    return seeds_for(lesson_id, args.seeds) if mode == "full" or args.resume else args.seeds
+
+
 def _has_shipped(lesson_id: str, mode: str, seeds: int, shipped_dir: Path) -> bool:
     saved = read_json(shipped_dir / f"{lesson_id}-{mode}" / "lab.json", default={})
     return isinstance(saved, dict) and saved.get("status") == "done" and len(saved.get("seeds") or []) >= seeds
@@ -274,9 +285,9 @@ def run_or_resume(lesson, mode: str, args: argparse.Namespace, manager, out: Pat
     from cnnkit.lessons.resume import resume_group
     from cnnkit.lessons.runner import collect_result, submit_lesson, wait_for_group
 
-    seeds = seeds_for(lesson.id, args.seeds)
+    seeds = _seeds(lesson.id, mode, args)
     shipped_dir = args.shipped_dir or lesson_results_dir()
-    if _has_shipped(lesson.id, mode, seeds, shipped_dir):
+    if not args.redo and _has_shipped(lesson.id, mode, seeds, shipped_dir):
         raise SkipLesson(f"its {mode} result with {seeds} seed(s) is shipped already")
     state_file = out / f"resume-{mode}.json"
     state = read_json(state_file, default={}) or {}

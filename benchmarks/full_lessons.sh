@@ -6,6 +6,9 @@
 # Two workers on a 2-core machine: give each its own lessons (ORDER, comma-separated), its own NAME (its resume
 # state and log in $CKPT) and the same CKPT (runs of the same settings are reused across lessons):
 #   ORDER=004-q3-mlp,000-p1-baseline NAME=second nohup benchmarks/full_lessons.sh > /dev/null 2>&1 &
+# REDO=1: run ORDER's lessons again even when their result is shipped, and replace it (with a CKPT of its own, or
+# the runs already there are reused), e.g. results made before a fix that changed the training's speed:
+#   REDO=1 ORDER=002-q2-depth,002-q3-dropout-weight-decay NAME=redo CKPT=../full-ck-redo nohup benchmarks/full_lessons.sh ...
 set -u
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -19,9 +22,10 @@ export CNNKIT_DATA_DIR=$DATA CNNKIT_THREADS=1 CNNKIT_CHECKPOINT_DIR=$CKPT
 COURSE="002-q1-base,002-q4-batchnorm,002-q8-gradcam,003-q2-kernel-size,003-q2-kernel-count,002-q2-depth,002-q3-dropout-weight-decay,002-x-same-network-further,002-q6-augmentation,002-q7-lr-schedules,002-q5-transfer,004-q45-cnn-batchnorm-dropout,001-q1b-splits,004-q6-vgg16-transfer,004-q3-mlp,000-p1-baseline,000-p2-half-width,000-p3-bn-dropout-augmentation,000-p4-transfer-chain,001-q2-adam-vs-sgd,001-q2-third-conv,001-q1-resolution"
 ORDER=${ORDER:-$COURSE}
 NAME=${NAME:-}
+REDO=${REDO:+--redo}
 OUT="$CKPT/bench_lessons${NAME:+-$NAME}"
 LOG="$CKPT/bench${NAME:+-$NAME}"
 for lesson in ${ORDER//,/ }; do
   nice -n 10 "$PYTHON" benchmarks/bench_lessons.py --full --resume --device cpu --only "$lesson" \
-    --save-shipped --commit --json --out "$OUT" >> "$LOG.out" 2>> "$LOG.log"
+    --save-shipped --commit $REDO --json --out "$OUT" >> "$LOG.out" 2>> "$LOG.log"
 done

@@ -145,6 +145,11 @@ def test_bench_lessons_plans_by_pattern_and_merges_the_shipped_table(lessons_dir
     plan = last_json(capsys.readouterr().out)
     assert plan["mode"] == "quick" and [(r["id"], r["arms"], r["measured"]) for r in plan["lessons"]] == [
         ("bn-tiny", 2, False)]
+    bench.NOISY_LESSONS = {"bn-tiny"}   # full mode plans (and runs) 3 seeds of a lesson whose effect is small
+    assert bench.main(["--full", "--plan", "--only", "bn-*", "--device", "cpu"]) == 0
+    assert "(full, 3 seed(s);" in last_json(capsys.readouterr().out)["lessons"][0]["text"]
+    assert bench.main(["--quick", "--plan", "--only", "bn-*", "--device", "cpu"]) == 0
+    assert "(quick, 1 seed(s);" in last_json(capsys.readouterr().out)["lessons"][0]["text"]
     with pytest.raises(SystemExit, match="no lesson matches nothing-like-this"):
         bench.main(["--plan", "--only", "nothing-like-this"])
     arm = {"label": "Base", "status": "done",
