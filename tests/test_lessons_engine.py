@@ -301,6 +301,25 @@ def test_a_result_of_other_settings_gives_the_loops_pace_and_each_mode_its_own_l
     assert measured_rates(get_lesson("my-depth"), "full", "cpu")[1] == pytest.approx(20.0)
 
 
+def test_an_epoch_stretched_by_a_pause_does_not_set_the_pace_of_the_estimate(teacher_dir):
+    """A run whose one epoch took minutes (its process stopped, the machine busy) is paced by the typical epoch:
+    the estimate is the run as it goes when nothing stops it, plus its time outside the epochs."""
+    from cnnkit.lessons.runner import measured_rates
+
+    (teacher_dir / "mine.toml").write_text(lesson_text("my-depth"))
+    # one epoch in quick mode today, 200 images; three seeds, the second's epoch stopped for 100 s
+    histories = [[{"epoch": 1, "images_per_s": 100.0, "seconds": 2.0}],
+                 [{"epoch": 1, "images_per_s": 200 / 102, "seconds": 102.0}],
+                 [{"epoch": 1, "images_per_s": 100.0, "seconds": 2.0}]]
+    arms = [ArmResult(arm_id=a, seeds=[0, 1, 2], histories=histories, seconds=109.0) for a in ("shallow", "deep")]
+    ship_result(LessonResult(lesson_id="my-depth", mode="quick", device="cpu", seeds=[0, 1, 2], arms=arms,
+                             seconds=218.0, status="done", device_label="CPU (1 thread)"))
+    rates, _ = measured_rates(get_lesson("my-depth"), "quick", "cpu")
+    # a run: the median epoch (2 s) + 1 s outside the epochs (109 s less 106 s of epochs, over 3 runs) = 3 s
+    assert rates["shallow"].rate == pytest.approx(200 / 3.0) and rates["shallow"].evaluations_included
+    # the arm's own wall time would give 200 images / (109 / 3) s = 5.5 images/s, twelve times too slow
+
+
 def test_aggregation_is_mean_and_sample_std_over_seeds():
     runs = [seed_run(0, 70.0, 0.70, [[3, 1], [0, 4]]), seed_run(1, 72.0, 0.74, [[4, 0], [1, 3]]),
             seed_run(2, 77.0, 0.72, [[2, 2], [2, 2]])]

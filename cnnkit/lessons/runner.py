@@ -581,7 +581,8 @@ def measured_rates(lesson: Lesson, mode: str, device: str) -> tuple[dict[str, Me
                 trained = [t for t in trained if t > 0]
                 if trained:
                     # a resolution lab's seconds cover all its trainings; its history is one of them (TOTV's)
-                    rate = (sum(trained) / len(trained)) * _trainings(arm, each) / (ours.seconds / len(ours.seeds))
+                    run_seconds = _typical_run_seconds(ours.seconds / len(ours.seeds), histories)
+                    rate = (sum(trained) / len(trained)) * _trainings(arm, each) / run_seconds
                     rates[ours.arm_id] = MeasuredPace(rate, where, True)
                     continue
             paces = sorted(float(row.get("images_per_s") or 0) for h in histories for row in h
@@ -593,6 +594,18 @@ def measured_rates(lesson: Lesson, mode: str, device: str) -> tuple[dict[str, Me
             rates[ours.arm_id] = MeasuredPace(rate, where, False)
     same = overheads[mode] or [o for each in MODES for o in overheads[each]]
     return rates, (sorted(same)[len(same) // 2] if same else None)
+
+
+def _typical_run_seconds(run_seconds: float, histories: list[list[dict]]) -> float:
+    """A run's seconds with each epoch taking the median epoch's time: an epoch stretched by something else (the
+    machine paused or busy for minutes) does not set the pace of the others. Its time outside the epochs (loading,
+    building, the test pass) is kept as it was."""
+    epoch_seconds = sorted(float(row.get("seconds") or 0) for h in histories for row in h
+                           if float(row.get("seconds") or 0) > 0)
+    if not epoch_seconds:
+        return run_seconds
+    outside = max(0.0, run_seconds - sum(epoch_seconds) / len(histories))
+    return epoch_seconds[len(epoch_seconds) // 2] * len(epoch_seconds) / len(histories) + outside
 
 
 def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", device: str = "cpu",
