@@ -3,6 +3,8 @@ nodes, S students split evenly over the servers, one student's sweep, and one se
 
     .venv/bin/python benchmarks/bench_department.py --servers 2 --students 40 --json     # ~5-10 min on 2 cores
     .venv/bin/python benchmarks/bench_department.py --servers 2 --students 6 --sweep 3   # smoke
+    .venv/bin/python benchmarks/bench_department.py --servers 1 --students 20 --no-kill --direct --json
+                                          # one department server, its students not through the proxy
 
 How:
 - The cluster: a Ray head and a second node as separate `ray start` processes on 127.0.0.2 / 127.0.0.3 with their
@@ -65,6 +67,13 @@ runs, first render p95 0.89 (no kill) / 0.82 / 0.72 / 1.13 / 0.73 s (p50 0.50-0.
 alternately with those: p95 1.02 / 0.64 / 0.54 / 0.59 s. So the department's p95 is now within 0.1-0.5 s of the
 half class's, lower in one pair of four: on this box two servers, 40 protocol clients and the Ray nodes share the
 same 2 cores (each server got 0.76-0.79 of a core during the first renders, the single server a whole one).
+Where the rest is (quiet box, background paused, run alternately): one department server alone with 20 students
+renders as fast as a plain server with 20 (bench_classroom.py --sessions 20 --watchers 4): p95 0.68 / 0.81 s through
+the proxy, 0.69 / 0.60 s with --direct, 0.69 / 0.59 s plain. With two servers the class's burst fills both cores
+(/proc between "s0 queued" and "pressed Train": servers 2.36 CPU-s, trainings 0.47, this client 0.15, the class
+queue 0.10 in a 1.59 s burst; the half class's server 1.26 in 1.36 s with the other core for its training), at the
+same CPU per student (61 / 73 ms against 66 / 79 ms): each department server gets 0.74 of a core, not 0.93. Five
+pairs: department p95 0.89-1.40 s, half class 0.72-0.92 s.
 """
 
 from __future__ import annotations
