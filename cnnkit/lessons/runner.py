@@ -596,16 +596,21 @@ def measured_rates(lesson: Lesson, mode: str, device: str) -> tuple[dict[str, Me
     return rates, (sorted(same)[len(same) // 2] if same else None)
 
 
+STRETCHED_EPOCH = 3.0   # an epoch over this many times the median epoch was stopped or crowded out: counted at this
+
+
 def _typical_run_seconds(run_seconds: float, histories: list[list[dict]]) -> float:
-    """A run's seconds with each epoch taking the median epoch's time: an epoch stretched by something else (the
-    machine paused or busy for minutes) does not set the pace of the others. Its time outside the epochs (loading,
-    building, the test pass) is kept as it was."""
+    """A run's seconds with no epoch counted longer than STRETCHED_EPOCH × the median epoch: an epoch stretched by
+    something else (its process stopped for minutes, the machine busy) does not set the pace of the others, while
+    the usual spread (a first epoch's warm-up, some load) stays in. Its time outside the epochs (loading, building,
+    the test pass) is kept as it was."""
     epoch_seconds = sorted(float(row.get("seconds") or 0) for h in histories for row in h
                            if float(row.get("seconds") or 0) > 0)
     if not epoch_seconds:
         return run_seconds
     outside = max(0.0, run_seconds - sum(epoch_seconds) / len(histories))
-    return epoch_seconds[len(epoch_seconds) // 2] * len(epoch_seconds) / len(histories) + outside
+    most = STRETCHED_EPOCH * epoch_seconds[len(epoch_seconds) // 2]
+    return sum(min(seconds, most) for seconds in epoch_seconds) / len(histories) + outside
 
 
 def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", device: str = "cpu",
