@@ -100,6 +100,8 @@ def run_section(lesson) -> bool:
         st.caption(escape_markdown("Quick mode changes the report's settings: " + "; ".join(lesson.quick_changes())))
     if mode == "quick" and lesson.quick_limit:
         st.warning(escape_markdown(f"Quick mode cannot show this lesson's effect: {lesson.quick_limit}"))
+    for caveat in lessons.data_caveats(lesson, mode):  # the data here is not what this mode promises
+        st.warning(escape_markdown(caveat))
     try:
         # both modes' times, so the choice is an informed one
         for each in sorted(lessons.MODES, key=lambda m: m != mode):

@@ -274,7 +274,7 @@ def test_cifar10_folder_copy_named_cifar10_and_class_mismatch(offline_data_dir):
     assert not dataset_info("cifar10").available
     _cifar_copy(offline_data_dir, "cifar10", CIFAR10_CLASSES)
     info = dataset_info("cifar10")
-    assert info.available and "folder copy cifar10/" in info.description
+    assert info.available and "folder copy cifar10/" in info.description and not info.shipped_subset
     assert load_dataset("cifar10").test_y.tolist() == list(range(10))
 
 
@@ -287,7 +287,7 @@ def test_offline_cifar10_falls_back_to_the_subset_that_ships_and_a_data_dir_copy
     monkeypatch.setenv("CNNKIT_SHIPPED_DATASETS_DIR", str(shipped))
     _cifar_copy(shipped, "cifar10-subset", CIFAR10_CLASSES)
     info = dataset_info("cifar10")
-    assert (info.available, info.num_train, info.num_test) == (True, 20, 10)
+    assert (info.available, info.num_train, info.num_test, info.shipped_subset) == (True, 20, 10, True)
     assert "subset that ships with CNN Lab" in info.description
     data = load_dataset("cifar10")
     assert data.train_y.tolist() == _red_levels(data.train_x) and data.test_y.tolist() == list(range(10))

@@ -49,15 +49,16 @@ def effect_table(at):
     return next(df.value for df in at.dataframe if "verdict" in df.value.columns and "per seed" in df.value.columns)
 
 
-def full_result(folders, accuracies=None, created: float = 1796000000.0):
-    """A full-mode result of the test lesson beside the quick one (one seed per arm, 1 thread)."""
+def full_result(folders, accuracies=None, created: float = 1796000000.0, data: str = ""):
+    """A full-mode result of the test lesson beside the quick one (one seed per arm, 1 thread; `data`: which data
+    made it, in words)."""
     from cnnkit.lessons import ArmResult, LessonResult, metric_summary, ship_result
 
     accuracies = accuracies or {"base": [73.0], "bn": [77.5]}
     arms = [ArmResult(arm_id=a, seeds=[0], metrics={"test_accuracy": metric_summary(v)}, classes=["circle", "square"])
             for a, v in accuracies.items()]
     result = LessonResult(lesson_id=LESSON_ID, mode="full", device="cpu", seeds=[0], arms=arms, seconds=600.0,
-                          status="done", created=created, device_label="CPU (1 thread)")
+                          status="done", created=created, device_label="CPU (1 thread)", data=data)
     return ship_result(result, folder=folders["shipped"] / f"{LESSON_ID}-full")
 
 
@@ -409,3 +410,23 @@ def test_a_lesson_chain_says_where_each_arm_starts_and_what_data_stands_in():
                "(the starting point)”" in c for c in captions), captions
     assert any(c.startswith("Quick mode: the first arm trains on 1,000 CIFAR-10 images") for c in captions)
     assert any("cifar10-3, CIFAR-10's cat, dog and horse images" in i for i in shown(at.info))   # the substitute
+
+
+def test_the_page_says_before_run_when_the_data_is_not_here_and_which_data_made_a_result(folders):
+    """A lesson on a dataset this offline machine does not have warns in the mode shown, before anyone presses
+    Run; a result says which data it trained on (a fresh install trains on the shipped subset)."""
+    from tests.helpers.lessons import LESSON_TOML
+
+    (folders["data"] / "lessons" / "fashion.toml").write_text(
+        LESSON_TOML.replace('id = "test-bn"', 'id = "test-fashion"').replace('"shapes"', '"fashion_mnist"'))
+    at = open_lesson("test-fashion")
+    warnings = shown(at.warning)
+    assert any(w.startswith("fashion_mnist is not on this machine") and w.endswith("cannot run in quick mode.")
+               for w in warnings), warnings
+    at = open_lesson()   # Shapes: nothing to warn about
+    assert not any("is not on this machine" in w for w in shown(at.warning))
+    full_result(folders, data="cifar10: the 6,000 + 1,000-image subset that ships with CNN Lab")
+    at = open_lesson()
+    at.button(key=f"ls_pred_skip_{LESSON_ID}").click().run()
+    assert any(c.startswith("full mode · ") and c.endswith(
+        "trained on cifar10: the 6,000 + 1,000-image subset that ships with CNN Lab") for c in shown(at.caption))

@@ -231,7 +231,8 @@ def render_modes(lesson, results: dict, shown: str) -> None:
     st.subheader("Results: quick and full")
     for mode, result in present.items():
         verdict_ = lessons.lesson_verdict(lesson, result) if len(lesson.arms) > 1 else None
-        st.caption(escape_markdown(f"{result_label(result)}" + (f" · verdict: {verdict_.verdict}" if verdict_ else "")))
+        st.caption(escape_markdown(f"{result_label(result)}" + (f" · verdict: {verdict_.verdict}" if verdict_ else "")
+                                   + (f" · trained on {result.data}" if result.data else "")))
     st.dataframe(modes_frame(lesson, present), hide_index=True, width="stretch")
     missing = [m for m in results if results[m] is None]
     st.caption(escape_markdown(

@@ -184,7 +184,7 @@ class _Reporter:
 
 
 def lesson_run_command(args: argparse.Namespace) -> int:
-    from cnnkit.lessons import estimate_lesson_seconds, run_lesson
+    from cnnkit.lessons import data_caveats, estimate_lesson_seconds, run_lesson
 
     lesson = _lesson(args.lesson_id)
     mode = "quick" if args.quick else "full"
@@ -194,6 +194,8 @@ def lesson_run_command(args: argparse.Namespace) -> int:
     device = manager.backend.resolve_device(args.device)
     estimate = estimate_lesson_seconds(lesson, mode, device, args.seeds)
     progress(f"lesson {lesson.id} ({mode}) on {device}: {estimate.text}")
+    for caveat in data_caveats(lesson, mode):
+        progress(f"note: {caveat}")
     result = run_lesson(lesson.id, mode, seed_offsets(args.seeds, args.first_seed, device), args.device, args.subset,
                         args.owner, manager, on_event=_Reporter())
     payload = comparison_json(lesson, result)

@@ -146,7 +146,7 @@ def torchvision_info(name: str) -> DatasetInfo:
     copy = None if present else folder_copy(name)
     if copy is not None:
         return DatasetInfo(name, list(spec.classes), spec.channels, spec.size, spec.size, copy.num_train,
-                           copy.num_test, "torchvision", True, None, copy.description)
+                           copy.num_test, "torchvision", True, None, copy.description, shipped_subset=copy.shipped)
     available, reason = True, None
     if not present and not network_available(spec.host):
         available = False

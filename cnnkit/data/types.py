@@ -26,6 +26,9 @@ class DatasetInfo:
     available: bool
     reason: Optional[str] = None
     description: str = ""
+    # only the small subset that ships with CNN Lab is here (offline): quick lessons use it, the report's settings
+    # (a lesson's full mode) need the whole set
+    shipped_subset: bool = False
 
 
 @dataclass

@@ -15,7 +15,8 @@ from cnnkit.lessons.results import (ArmResult, LessonResult, aggregate_arm, back
                                     damaged_results,
                                     latest_result, metric_summary, saved_results, ship_result, shipped_result)
 from cnnkit.lessons.runner import (CPU_SEEDS, GPU_SEEDS, STATUSES, LessonEstimate, cancel_lesson, collect_finished,
-                                   collect_result, default_seeds, estimate_lesson_seconds, group_jobs, lesson_jobs,
+                                   collect_result, data_caveats, default_seeds, estimate_lesson_seconds, group_jobs,
+                                   lesson_jobs,
                                    lesson_status, lesson_statuses, planned_configs, run_lesson, running_groups,
                                    submit_lesson)
 from cnnkit.lessons.verdict import ArmVerdict, LessonVerdict, arm_verdicts, lesson_verdict
@@ -25,7 +26,8 @@ from cnnkit.lessons.schema import (ARM_KINDS, COMPARED_METRICS, CURVE_NAMES, MOD
 __all__ = ["ARM_KINDS", "ArmResult", "ArmVerdict", "LessonVerdict", "arm_verdicts", "lesson_verdict", "COMPARED_METRICS", "COURSE_DIR", "CPU_SEEDS", "CURVE_NAMES", "GPU_SEEDS",
            "Lesson", "LessonArm", "LessonEstimate", "LessonFileError", "LessonResult", "MAX_ARMS", "MAX_EPOCHS",
            "MAX_FILE_BYTES", "MODES", "ReportedFigures", "STATUSES", "TOPICS", "aggregate_arm", "backbone_note", "cancel_lesson",
-           "collect_finished", "collect_result", "comparison_rows", "curve_rows", "damaged_results", "default_seeds",
+           "collect_finished", "collect_result", "comparison_rows", "curve_rows", "damaged_results", "data_caveats",
+           "default_seeds",
            "erase_predictions", "estimate_lesson_seconds", "get_lesson", "group_jobs", "latest_result",
            "lesson_file_errors", "lesson_jobs", "lesson_status", "lesson_statuses", "lessons_by_topic",
            "list_lessons", "load_lesson_file", "metric_summary", "parse_lesson", "planned_configs",

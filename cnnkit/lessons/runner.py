@@ -106,6 +106,32 @@ def data_description(plan: list[dict]) -> str:
     return "; ".join(parts)
 
 
+def data_caveats(lesson: Union[Lesson, str], mode: str) -> list[str]:
+    """What a run of the lesson in `mode` would train on here that is not what the mode promises, one sentence per
+    dataset: not available (and why), or, in full mode (the report's settings), only the small subset that ships
+    with CNN Lab. Empty when the data is as the mode needs it."""
+    from cnnkit.data import dataset_info
+
+    lesson = get_lesson(lesson) if isinstance(lesson, str) else lesson
+    notes: list[str] = []
+    for name in dict.fromkeys(str(arm.train_settings(mode).get("dataset") or "") for arm in lesson.arms):
+        if not name:
+            continue
+        try:
+            info = dataset_info(name)
+        except (ValueError, OSError) as error:
+            notes.append(f"{name} cannot be read here ({error}): this lesson cannot run in {mode} mode.")
+            continue
+        if not info.available:
+            notes.append(f"{name} is not on this machine ({info.reason}): this lesson cannot run in {mode} mode.")
+        elif mode == "full" and info.shipped_subset:
+            notes.append(f"Only {info.description} is here, so full mode would train on {info.num_train:,} "
+                         f"{name} images instead of the report's whole training set: its figures would not be the "
+                         "report's settings (the shipped full-mode result, when there is one, was made with the "
+                         "whole set).")
+    return notes
+
+
 def _lab_job(config: Any, owner: str):
     """The job function of a resolution-lab arm (it runs in a thread of the app, as the Resolution lab page's)."""
     def job(context):
@@ -695,5 +721,5 @@ def _split_sizes(dataset: str) -> tuple[int, int]:
 
 
 __all__ = ["CPU_SEEDS", "GPU_SEEDS", "GROUP_PREFIX", "LessonEstimate", "STATUSES", "cancel_lesson", "collect_finished",
-           "collect_result", "default_seeds", "estimate_lesson_seconds", "group_jobs", "latest_result",
+           "collect_result", "data_caveats", "default_seeds", "estimate_lesson_seconds", "group_jobs", "latest_result",
            "lesson_jobs", "lesson_status", "lesson_statuses", "planned_configs", "run_lesson", "running_groups", "submit_lesson"]
