@@ -140,7 +140,7 @@ SHIPPED_DATASETS_ENV = "CNNKIT_SHIPPED_DATASETS_DIR"
 
 def shipped_datasets_dir() -> Path:
     """Small datasets shipped with the code (assets/datasets): the offline fallback for the course's quick lessons
-    (e.g. cifar10-subset). Read-only. CNNKIT_SHIPPED_DATASETS_DIR points elsewhere (tests; an empty folder hides them)."""
+    (cifar10-subset, fashion_mnist-subset). Read-only. CNNKIT_SHIPPED_DATASETS_DIR points elsewhere (tests; an empty folder hides them)."""
     override = os.environ.get(SHIPPED_DATASETS_ENV)
     if override:
         return Path(override).expanduser().resolve()

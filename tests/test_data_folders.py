@@ -278,6 +278,29 @@ def test_cifar10_folder_copy_named_cifar10_and_class_mismatch(offline_data_dir):
     assert load_dataset("cifar10").test_y.tolist() == list(range(10))
 
 
+def test_offline_fashion_mnist_is_the_shipped_subset_with_its_slashed_class_in_a_dashed_folder(offline_data_dir,
+                                                                                               monkeypatch):
+    """Fashion-MNIST offline is the subset that ships (greyscale PNGs in class folders); "T-shirt/top" cannot be a
+    folder's name, so its folder is "T-shirt-top", and its images still get label 0 (torchvision's order)."""
+    from cnnkit.data.torchvision_sets import FASHION_CLASSES, class_folder
+
+    shipped = offline_data_dir / "shipped"
+    monkeypatch.setenv("CNNKIT_SHIPPED_DATASETS_DIR", str(shipped))
+    assert not dataset_info("fashion_mnist").available
+    for label, name in enumerate(FASHION_CLASSES):   # class k has grey level k * 20
+        for split, n in (("train", 2), ("test", 1)):
+            for i in range(n):
+                save(shipped / "fashion_mnist-subset" / split / class_folder(name) / f"{i}.png",
+                     solid(label * 20, size=(28, 28), mode="L"))
+    assert class_folder("T-shirt/top") == "T-shirt-top" and (shipped / "fashion_mnist-subset/train/T-shirt-top").is_dir()
+    info = dataset_info("fashion_mnist")
+    assert (info.available, info.num_train, info.num_test, info.shipped_subset) == (True, 20, 10, True)
+    data = load_dataset("fashion_mnist")
+    assert data.classes == FASHION_CLASSES and tuple(data.train_x.shape[1:]) == (1, 28, 28)
+    assert data.train_y.tolist() == _red_levels(data.train_x) and data.test_y.tolist() == _red_levels(data.test_x)
+    assert sorted(data.test_y.tolist()) == list(range(10))
+
+
 def test_offline_cifar10_falls_back_to_the_subset_that_ships_and_a_data_dir_copy_wins(offline_data_dir, monkeypatch):
     """A fresh install offline: `cifar10` is the shipped subset (quick lessons run); a copy in the data directory
     (the full set) is preferred when there is one."""

@@ -758,21 +758,23 @@ def test_a_chained_arms_backbone_is_its_source_runs_id_never_a_path_of_this_mach
 
 
 def test_full_mode_says_before_it_runs_when_only_the_shipped_subset_or_no_data_is_here(teacher_dir, monkeypatch):
-    """Offline with an empty data directory, CIFAR-10 is the shipped 6,000-image subset: quick mode is fine on it,
-    full mode (the report's settings) says it would not be; a dataset that is not here at all says so in both
-    modes; Shapes (built in) says nothing."""
+    """Offline with an empty data directory, CIFAR-10 and Fashion-MNIST are the subsets that ship: quick mode is
+    fine on them, full mode (the report's settings) says it would not be; a dataset that is not here at all (MNIST)
+    says so in both modes; Shapes (built in) says nothing."""
     from cnnkit.lessons import data_caveats
     from cnnkit.paths import assets_dir
 
     monkeypatch.setenv("CNNKIT_OFFLINE", "1")
     monkeypatch.setenv("CNNKIT_SHIPPED_DATASETS_DIR", str(assets_dir() / "datasets"))  # as a fresh install has
-    for lesson_id, dataset in (("on-cifar", "cifar10"), ("on-fashion", "fashion_mnist"), ("on-shapes", "shapes")):
+    for lesson_id, dataset in (("on-cifar", "cifar10"), ("on-fashion", "fashion_mnist"), ("on-mnist", "mnist"),
+                               ("on-shapes", "shapes")):
         (teacher_dir / f"{lesson_id}.toml").write_text(lesson_text(lesson_id, dataset))
-    assert data_caveats("on-cifar", "quick") == []
-    [full] = data_caveats("on-cifar", "full")
-    assert "subset that ships with CNN Lab" in full and "6,000 cifar10 images instead of the report's" in full
+    for lesson_id, dataset, images in (("on-cifar", "cifar10", "6,000"), ("on-fashion", "fashion_mnist", "7,000")):
+        assert data_caveats(lesson_id, "quick") == []
+        [full] = data_caveats(lesson_id, "full")
+        assert "subset that ships with CNN Lab" in full and f"{images} {dataset} images instead of the report's" in full
     for mode in ("quick", "full"):
-        [missing] = data_caveats("on-fashion", mode)
-        assert missing.startswith("fashion_mnist is not on this machine (not downloaded and no network")
+        [missing] = data_caveats("on-mnist", mode)
+        assert missing.startswith("mnist is not on this machine (not downloaded and no network")
         assert missing.endswith(f"this lesson cannot run in {mode} mode.")
         assert data_caveats("on-shapes", mode) == []

@@ -417,11 +417,11 @@ def test_the_page_says_before_run_when_the_data_is_not_here_and_which_data_made_
     Run; a result says which data it trained on (a fresh install trains on the shipped subset)."""
     from tests.helpers.lessons import LESSON_TOML
 
-    (folders["data"] / "lessons" / "fashion.toml").write_text(
-        LESSON_TOML.replace('id = "test-bn"', 'id = "test-fashion"').replace('"shapes"', '"fashion_mnist"'))
-    at = open_lesson("test-fashion")
+    (folders["data"] / "lessons" / "mnist.toml").write_text(
+        LESSON_TOML.replace('id = "test-bn"', 'id = "test-mnist"').replace('"shapes"', '"mnist"'))
+    at = open_lesson("test-mnist")
     warnings = shown(at.warning)
-    assert any(w.startswith("fashion_mnist is not on this machine") and w.endswith("cannot run in quick mode.")
+    assert any(w.startswith("mnist is not on this machine") and w.endswith("cannot run in quick mode.")
                for w in warnings), warnings
     at = open_lesson()   # Shapes: nothing to warn about
     assert not any("is not on this machine" in w for w in shown(at.warning))

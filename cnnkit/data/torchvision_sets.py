@@ -64,7 +64,9 @@ TORCHVISION_SETS: dict[str, TorchvisionSpec] = {
     "fashion_mnist": TorchvisionSpec("fashion_mnist", "FashionMNIST", "FashionMNIST/raw",
                                      ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                       "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-                                     1, 28, 60000, 10000, tuple(FASHION_CLASSES), "fashion-mnist.s3-website.eu-central-1.amazonaws.com"),
+                                     1, 28, 60000, 10000, tuple(FASHION_CLASSES),
+                                     "fashion-mnist.s3-website.eu-central-1.amazonaws.com",
+                                     shipped_subset="fashion_mnist-subset"),
     "cifar10": TorchvisionSpec("cifar10", "CIFAR10", "cifar-10-batches-py",
                                ("data_batch_1", "data_batch_5", "test_batch", "batches.meta"),
                                3, 32, 50000, 10000, tuple(CIFAR10_CLASSES), "www.cs.toronto.edu",
@@ -123,6 +125,12 @@ class FolderCopy:
                 f"torchvision's class order; torchvision's own files are absent)")
 
 
+def class_folder(class_name: str) -> str:
+    """The folder a class's images are in, in a folder copy: its name, with "/" (not allowed in a file name) as
+    "-" (Fashion-MNIST's "T-shirt/top" -> "T-shirt-top")."""
+    return class_name.replace("/", "-")
+
+
 def folder_copy(name: str, root: Path | None = None) -> FolderCopy | None:
     """The first of the set's folder copies whose train/ and test/ class folders are exactly its classes.
 
@@ -135,7 +143,7 @@ def folder_copy(name: str, root: Path | None = None) -> FolderCopy | None:
         places.append((shipped_datasets_dir() / spec.shipped_subset, True))
     for path, shipped in places:
         counts = split_class_counts(path) if path.is_dir() else None
-        if counts and set(counts["train"]) == set(spec.classes) == set(counts["test"]):
+        if counts and set(counts["train"]) == {class_folder(c) for c in spec.classes} == set(counts["test"]):
             return FolderCopy(path, sum(counts["train"].values()), sum(counts["test"].values()), shipped)
     return None
 
@@ -163,7 +171,8 @@ def torchvision_info(name: str) -> DatasetInfo:
 def _load_folder_copy(spec: TorchvisionSpec, copy: FolderCopy, progress: ProgressFn | None) -> LoadedDataset:
     # Cached under the folder's own name: the same decode cache as loading that folder dataset by name.
     data = load_folder(copy.path, progress, name=copy.path.name)
-    to_torchvision = torch.tensor([spec.classes.index(c) for c in data.classes], dtype=torch.int64)
+    folders = [class_folder(c) for c in spec.classes]
+    to_torchvision = torch.tensor([folders.index(c) for c in data.classes], dtype=torch.int64)
     return LoadedDataset(spec.name, list(spec.classes), data.train_x, to_torchvision[data.train_y],
                          data.test_x, to_torchvision[data.test_y], [*data.notes, f"read {copy.description}"])
 
