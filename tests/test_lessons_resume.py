@@ -13,7 +13,8 @@ from cnnkit import store
 from cnnkit.jobs import JobManager
 from cnnkit.lessons import collect_result, submit_lesson
 from cnnkit.lessons.resume import learning_settings, resume_group
-from cnnkit.lessons.runner import wait_for_group
+from cnnkit.lessons.results import save_result
+from cnnkit.lessons.runner import _result_of_group, wait_for_group
 from tests.helpers.folders import tiny_folder
 from tests.test_lessons_engine import CHAIN, lesson_text, teacher_dir  # noqa: F401  (the fixture)
 
@@ -75,8 +76,13 @@ def test_an_arm_with_a_finished_twin_reuses_it(teacher_dir):
     assert collect_result("twin-a", first, manager).status == "done"
     second = submit_lesson("twin-b", mode="full", seeds=1, device="cpu", manager=manager, queue=False)
     assert resume_group(second, manager) == 0                # both arms trained already with these settings
+    planned = _result_of_group(second)
+    assert planned.data.startswith(f"{dataset}: ")            # which data: said when the group starts
+    planned.data = ""                                         # a group started before results said it
+    save_result(planned)
     result = collect_result("twin-b", second, manager)
     assert result.status == "done" and len(store.list_runs()) == 2
+    assert result.data.startswith(f"{dataset}: ")              # filled in when collected
     assert {r["run_dir"] for r in result.runs} == {str(r.run_dir) for r in store.list_runs()}
     other = submit_lesson("twin-b", mode="full", seeds=[1], device="cpu", manager=manager, queue=False)
     assert resume_group(other, manager) == 2                 # another seed is other settings: trained

@@ -88,16 +88,19 @@ def planned_configs(lesson: Lesson, mode: str = "quick", seeds: Union[int, Seque
 def data_description(plan: list[dict]) -> str:
     """Which data the plan's runs train on, per dataset in words ("cifar10: the 6,000 + 1,000-image subset that
     ships with CNN Lab (...)"), as the registry describes it now."""
-    from cnnkit.data import dataset_info
-
     names = []
     for entry in plan:
         config = entry["config"]
-        name = (config.base.get("dataset") if hasattr(config, "base") else getattr(config, "dataset", "")) or ""
-        if name and name not in names:
-            names.append(name)
+        names.append((config.base.get("dataset") if hasattr(config, "base") else getattr(config, "dataset", "")) or "")
+    return describe_datasets(names)
+
+
+def describe_datasets(names: Sequence[str]) -> str:
+    """Datasets (each once, in order) as the registry describes them now, "; "-separated."""
+    from cnnkit.data import dataset_info
+
     parts = []
-    for name in names:
+    for name in dict.fromkeys(n for n in names if n):
         try:
             info = dataset_info(name)
             parts.append(f"{name}: {info.description}" if info.available else f"{name}: not available ({info.reason})")
@@ -359,6 +362,12 @@ def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult
             continue
         lesson_arms[arm_id].append(seed_run)
     result.arms = [aggregate_arm(arm_id, runs, planned[arm_id]) for arm_id, runs in lesson_arms.items()]
+    if not result.data:   # a group started before results said which data made them: the lesson's data now
+        try:
+            arms = get_lesson(lesson_id).arms
+        except (KeyError, ValueError):
+            arms = []
+        result.data = describe_datasets([str(a.train_settings(result.mode).get("dataset") or "") for a in arms])
     devices = [r.device for runs in lesson_arms.values() for r in runs if r.device]
     result.device = devices[0] if devices else result.device
     result.device_label = _device_label(result.device, [r.threads for runs in lesson_arms.values() for r in runs])
