@@ -412,7 +412,10 @@ async def _class(url: str, n: int, watchers: int, sweep: int, browsers: int) -> 
             if k < watchers:  # this tab stays open on its live panel
                 watching.append(asyncio.create_task(students[k].watch(stop)))
             return first_render
+        cpu_before, burst_start = process_cpu_seconds(), time.perf_counter()
         results = await asyncio.gather(*[train_then_watch(k) for k in range(1, n)], return_exceptions=True)
+        out["burst_s"] = round(time.perf_counter() - burst_start, 2)
+        out["burst_cpu_s"] = cpu_by_kind(cpu_before, process_cpu_seconds())
         _log(f"{n} students pressed Train; fragments announced to watchers: "
              f"{[len(s.fragments) for s in students[:watchers]]}")
         out["errors"] += [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]
@@ -446,6 +449,38 @@ def _order(runs: list[dict]) -> tuple[list[str], bool, list[int]]:
         return labels, True, positions
     others_before_second = sum(1 for label in labels[:positions[1]] if not label.startswith("s0"))
     return labels, others_before_second > 0, positions
+
+
+# What runs on the machine while the class opens its pages, by kind (a command line's first match): whose CPU the
+# burst of first renders went to (issue 31: two servers on two cores).
+PROCESS_KINDS = (("app servers", "streamlit run"), ("trainings", "ray::_train_on_worker"), ("trainings", "spawn_main"),
+                 ("class queue", "ray::ClassQueue"), ("proxy", "haproxy"), ("Ray daemons", "raylet"),
+                 ("Ray daemons", "gcs_server"), ("Ray daemons", "ray::"), ("browsers", "chromium"))
+
+
+def process_cpu_seconds() -> dict[int, tuple[float, str]]:
+    """Every process's CPU seconds so far (user + system) and its command line, from /proc ({} elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    out: dict[int, tuple[float, str]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue
+        out[int(entry.name)] = ((int(fields[11]) + int(fields[12])) / tick, command)
+    return out
+
+
+def cpu_by_kind(before: dict[int, tuple[float, str]], after: dict[int, tuple[float, str]]) -> dict[str, float]:
+    """CPU seconds spent between two process_cpu_seconds() readings, by PROCESS_KINDS (this benchmark: "students'
+    client"), largest first."""
+    spent: dict[str, float] = {}
+    for pid, (seconds, command) in after.items():
+        kind = "students' client" if pid == os.getpid() else next(
+            (name for name, pattern in PROCESS_KINDS if pattern in command), "other")
+        spent[kind] = spent.get(kind, 0.0) + seconds - before.get(pid, (0.0, ""))[0]
+    return {kind: round(seconds, 2) for kind, seconds in sorted(spent.items(), key=lambda kv: -kv[1]) if seconds > 0}
 
 
 def sweep_size(text: str) -> int:
@@ -544,6 +579,7 @@ def main() -> int:
         owners_ok=sorted({r.get("owner") for r in runs}) == sorted(f"s{i}" for i in range(args.sessions)),
         sweep_interleaved=interleaved, sweep_positions=positions, start_order_head=labels[:16],
         first_render_p50_s=_pct(state["first_render_s"], 0.5), first_render_p95_s=_pct(state["first_render_s"], 0.95),
+        burst_s=state["burst_s"], burst_cpu_s=state["burst_cpu_s"],
         rerun_p50_s=_pct([x for s in students for x in s.full_s], 0.5),
         rerun_p95_s=_pct([x for s in students for x in s.full_s], 0.95),
         fragment_rerun_p50_s=_pct([x for s in students for x in s.fragment_s], 0.5),

@@ -70,10 +70,11 @@ same 2 cores (each server got 0.76-0.79 of a core during the first renders, the 
 Where the rest is (quiet box, background paused, run alternately): one department server alone with 20 students
 renders as fast as a plain server with 20 (bench_classroom.py --sessions 20 --watchers 4): p95 0.68 / 0.81 s through
 the proxy, 0.69 / 0.60 s with --direct, 0.69 / 0.59 s plain. With two servers the class's burst fills both cores
-(/proc between "s0 queued" and "pressed Train": servers 2.36 CPU-s, trainings 0.47, this client 0.15, the class
-queue 0.10 in a 1.59 s burst; the half class's server 1.26 in 1.36 s with the other core for its training), at the
-same CPU per student (61 / 73 ms against 66 / 79 ms): each department server gets 0.74 of a core, not 0.93. Five
-pairs: department p95 0.89-1.40 s, half class 0.72-0.92 s; a sixth (with the kill): 0.91 s against 0.94 s.
+(burst_s, burst_cpu_s: in 1.47 / 1.53 s the servers took 2.25 / 2.28 CPU-s, the trainings 0.37 / 0.44, this client
+0.15 / 0.16, the class queue 0.10 / 0.09; the half class's server 1.39 / 1.50 in 1.51 / 1.59 s, its training the
+other core), at no more CPU per student (58 ms against 73-79 ms): each department server gets 0.75-0.77 of a core,
+not 0.92-0.94. Seven pairs: department p95 0.85-1.40 s, half class 0.72-0.92 s; an eighth (with the kill): 0.91 s
+against 0.94 s. burst_cpu_s counts every process on the machine: measure on a quiet one.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_classroom import SUBSET, SWEEP_VALUES, Student, _free_port, _log, _pct, sweep_size  # noqa: E402
+from bench_classroom import (SUBSET, SWEEP_VALUES, Student, _free_port, _log, _pct, cpu_by_kind,  # noqa: E402
+                             process_cpu_seconds, sweep_size)
 from tests.helpers.ray_cluster import connect, ray_cluster, wait_for_nodes  # noqa: E402
 
 TEACHER_PASSWORD = "department-bench"
@@ -214,7 +216,10 @@ async def _class(urls: list[str], n: int, servers: int, sweep: int, watchers: in
         if k < watchers:
             out["watching"].append(asyncio.create_task(students[k].watch(stop)))
         return render
+    cpu_before, burst_start = process_cpu_seconds(), time.perf_counter()
     results = await asyncio.gather(*[train(k) for k in range(1, n)], return_exceptions=True)
+    out["burst_s"] = round(time.perf_counter() - burst_start, 2)
+    out["burst_cpu_s"] = cpu_by_kind(cpu_before, process_cpu_seconds())
     out["errors"] += [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]
     out["first_render_s"] = first + [r for r in results if isinstance(r, float)]
     out["stack"] = stack
@@ -374,6 +379,8 @@ async def _run_class(args, urls: list[str], queue, procs: list[subprocess.Popen]
         "first_render_p50_s": _pct(first_render, 0.5),
         "first_render_p95_s": _pct(first_render, 0.95),
         "first_renders": len(first_render),
+        "burst_s": state["burst_s"],          # every student but s0 opens the page, sets a run and presses Train
+        "burst_cpu_s": state["burst_cpu_s"],  # whose CPU that went to (bench_classroom.cpu_by_kind)
         "servers_used": len({s.meta.get("server") for s in jobs}),
         "nodes_used": len({s.meta.get("ray_node_ip") for s in jobs if s.meta.get("ray_node_ip")}),
         "runs_per_node": {ip: sum(1 for s in jobs if s.meta.get("ray_node_ip") == ip)
