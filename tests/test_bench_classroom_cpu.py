@@ -3,19 +3,16 @@ process's seconds between two readings, grouped by what its command line says it
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.benchmarks import load_benchmark
+
 
 def load_bench():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_classroom.py"
-    spec = importlib.util.spec_from_file_location("bench_classroom_cpu", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_classroom")
 
 
 def test_cpu_between_two_readings_is_grouped_by_kind_of_process():

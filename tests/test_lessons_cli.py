@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cnnkit.cli import main as cli_main
+from tests.helpers.benchmarks import load_benchmark
 from tests.helpers.folders import tiny_folder
 
 LESSON = """
@@ -129,13 +130,7 @@ def test_lesson_run_prints_ours_and_the_report_per_arm_then_show_reopens_it(less
 
 
 def load_bench():
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_lessons.py"
-    spec = importlib.util.spec_from_file_location("bench_lessons", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_lessons")
 
 
 def test_bench_lessons_plans_by_pattern_and_merges_the_shipped_table(lessons_dir, tmp_path, capsys):
