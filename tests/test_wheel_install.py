@@ -47,9 +47,10 @@ WHEEL_PLACES = {"cnnkit/": "cnnkit/", "cnnlab/": "cnnlab/", "assets/": "cnnkit/a
 
 def shipped_files() -> list[str]:
     """The repository's files that the wheel must hold (git's list; every file when git cannot say)."""
-    listed = subprocess.run(["git", "ls-files", *WHEEL_PLACES], cwd=ROOT, capture_output=True, text=True)
-    if listed.returncode == 0 and listed.stdout.strip():
-        return listed.stdout.split()
+    # -z: names as they are, NUL-separated (a class folder may hold a space: "Ankle boot")
+    listed = subprocess.run(["git", "ls-files", "-z", *WHEEL_PLACES], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode == 0 and listed.stdout.strip("\0"):
+        return [name for name in listed.stdout.split("\0") if name]
     return [str(p.relative_to(ROOT)) for place in WHEEL_PLACES for p in [ROOT / place, *(ROOT / place).rglob("*")]
             if p.is_file() and "__pycache__" not in p.parts]
 
