@@ -109,6 +109,12 @@ def describe_datasets(names: Sequence[str]) -> str:
     return "; ".join(parts)
 
 
+def _datasets(lesson: Lesson, mode: str) -> list[str]:
+    """The datasets the lesson's arms train on in `mode`, each once, in the arms' order."""
+    names = (str(arm.train_settings(mode).get("dataset") or "") for arm in lesson.arms)
+    return [name for name in dict.fromkeys(names) if name]
+
+
 def data_caveats(lesson: Union[Lesson, str], mode: str) -> list[str]:
     """What a run of the lesson in `mode` would train on here that is not what the mode promises, one sentence per
     dataset: not available (and why), or, in full mode (the report's settings), only the small subset that ships
@@ -117,9 +123,7 @@ def data_caveats(lesson: Union[Lesson, str], mode: str) -> list[str]:
 
     lesson = get_lesson(lesson) if isinstance(lesson, str) else lesson
     notes: list[str] = []
-    for name in dict.fromkeys(str(arm.train_settings(mode).get("dataset") or "") for arm in lesson.arms):
-        if not name:
-            continue
+    for name in _datasets(lesson, mode):
         try:
             info = dataset_info(name)
         except (ValueError, OSError) as error:
@@ -364,10 +368,9 @@ def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult
     result.arms = [aggregate_arm(arm_id, runs, planned[arm_id]) for arm_id, runs in lesson_arms.items()]
     if not result.data:   # a group started before results said which data made them: the lesson's data now
         try:
-            arms = get_lesson(lesson_id).arms
+            result.data = describe_datasets(_datasets(get_lesson(lesson_id), result.mode))
         except (KeyError, ValueError):
-            arms = []
-        result.data = describe_datasets([str(a.train_settings(result.mode).get("dataset") or "") for a in arms])
+            pass
     devices = [r.device for runs in lesson_arms.values() for r in runs if r.device]
     result.device = devices[0] if devices else result.device
     result.device_label = _device_label(result.device, [r.threads for runs in lesson_arms.values() for r in runs])
