@@ -39,8 +39,9 @@ def test_any_text_has_a_key_and_the_key_of_a_key_is_itself(text):
 @FAST
 @given(st.text(max_size=30))
 def test_case_and_compatibility_forms_are_one_person(text):
-    if not text.strip() or text.startswith("("):
-        return
+    forms = (text, text.upper(), unicodedata.normalize("NFKC", text), unicodedata.normalize("NFD", text))
+    if not text.strip() or any(form.startswith("(") for form in forms):  # "(...)" names are exact only (reserved);
+        return                                                            # "⒜" is "(a)" in NFKC
     assert same_person(text, text.upper()) or identity_key(text.upper()) != identity_key(text.casefold().upper())
     assert same_person(text, unicodedata.normalize("NFKC", text))
     assert same_person(text, unicodedata.normalize("NFD", text))
