@@ -41,15 +41,11 @@ def statuses(ids: tuple[str, ...]) -> dict[str, str]:
 
 @st.cache_data(ttl=10, show_spinner=False)
 def verdicts(ids: tuple[str, ...]) -> dict[str, dict[str, str]]:
-    # lesson id -> mode -> the verdict of the result the page shows for that mode (the index's columns)
-    out: dict[str, dict[str, str]] = {}
-    for lesson_id in ids:
-        lesson = lessons.get_lesson(lesson_id)
-        for mode in lessons.MODES:
-            result = lessons.latest_result(lesson_id, mode)
-            if result is not None and len(lesson.arms) > 1:
-                out.setdefault(lesson_id, {})[mode] = lessons.lesson_verdict(lesson, result).verdict
-    return out
+    # lesson id -> mode -> the index's verdict cell for the result the page shows in that mode
+    return {lesson_id: {mode: lessons.index_verdict(lessons.get_lesson(lesson_id),
+                                                    lessons.latest_result(lesson_id, mode))
+                        for mode in lessons.MODES}
+            for lesson_id in ids}
 
 
 def group_key(lesson_id: str) -> str:

@@ -127,6 +127,11 @@ def test_lesson_run_prints_ours_and_the_report_per_arm_then_show_reopens_it(less
     assert listed["bn-tiny"]["verdict"]["verdict"] == verdict["verdict"]
     assert listed["bn-tiny"]["verdict"]["result"]["lab_id"] == data["lab_id"]
     assert listed["bn-tiny"]["verdicts"]["full"]["verdict"] == "no result"
+    assert listed["bn-tiny"]["index"]["full"] == "not run yet"   # the index's cell, as the page shows it
+    assert listed["bn-tiny"]["index"]["quick"].startswith(verdict["verdict"])
+    assert cli_main(["lessons"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("bn-tiny "))
+    assert "full: not run yet" in line and f"quick: {verdict['verdict']}" in line
 
 
 def load_bench():

@@ -9,8 +9,8 @@ import pytest
 
 from cnnkit.lessons import parse_lesson
 from cnnkit.lessons.results import ArmResult, LessonResult, metric_summary
-from cnnkit.lessons.verdict import (NO_FIGURE, NO_RESULT, NO_VERDICT, NOT_REPRODUCED, REPRODUCED, SMALL, WITHIN_NOISE,
-                                    judge, lesson_verdict)
+from cnnkit.lessons.verdict import (NO_FIGURE, NO_RESULT, NO_VERDICT, NOT_REPRODUCED, NOT_RUN, REPRODUCED, SMALL,
+                                    WITHIN_NOISE, index_verdict, judge, lesson_verdict)
 
 LESSON = """
 id = "v-demo"
@@ -104,3 +104,39 @@ def test_no_result_and_no_verdict():
                            result(arm("a", [0], [50.0]), arm("b", [10], [49.0]), arm("c", [0], [55.0])))
     assert small.verdict == NO_VERDICT and small.counted == 0 and "1 point or less" in small.text
     assert [a.verdict for a in small.arms] == [SMALL, SMALL]
+
+
+ONE_ARM = """
+id = "v-one"
+title = "One arm"
+topic = "architecture and depth"
+question = "?"
+[defaults]
+dataset = "shapes"
+epochs = 1
+[[arms]]
+id = "a"
+config = {{ model = "cnn2" }}
+[arms.reported]
+{a}
+"""
+
+
+def test_the_index_cell_says_not_run_one_arm_figures_or_the_verdict_with_its_seed_count():
+    assert index_verdict(lesson(), None) == NOT_RUN
+    one_seed = result(arm("a", [0], [60.0]), arm("b", [10], [64.0]), arm("c", [0], [58.0]))
+    assert index_verdict(lesson(), one_seed) == "reproduced (1 seed)"
+    three = result(arm("a", [0, 1, 2], [60.0, 62.0, 61.0]), arm("b", [10, 11, 12], [63.0, 66.0, 64.0]),
+                   arm("c", [0, 1, 2], [55.0, 57.0, 56.0]))
+    assert index_verdict(lesson(), three) == REPRODUCED
+    single = parse_lesson(ONE_ARM.format(a="test_accuracy = 73.79"), "one.toml")
+    ours = LessonResult(lesson_id="v-one", mode="full", device="cpu", seeds=[0], arms=[arm("a", [0], [73.3])])
+    assert index_verdict(single, ours) == "ours 73.30, report 73.79"
+    quick = LessonResult(lesson_id="v-one", mode="quick", device="cpu", seeds=[0], arms=[arm("a", [0], [43.5])])
+    assert index_verdict(single, quick) == "one arm"   # quick settings are not the report's
+    on_validation = parse_lesson(ONE_ARM.format(a="val_accuracy = 77.43"), "one.toml")
+    assert index_verdict(on_validation, ours) == "ours 73.30, report 77.43 (validation)"
+    no_figure = parse_lesson(ONE_ARM.format(a=""), "one.toml")
+    assert index_verdict(no_figure, ours) == "one arm: ours 73.30"
+    assert index_verdict(single, LessonResult(lesson_id="v-one", mode="full", device="cpu", seeds=[0])) == \
+        f"one arm: {NO_RESULT}"

@@ -31,12 +31,16 @@ def render_index(all_lessons: Sequence, statuses: dict[str, str], page: str,
     by_topic = lessons.lessons_by_topic(list(all_lessons))
     verdicts = verdicts or {}
     st.dataframe([{"topic": topic, "lesson": lesson.title, "report": lesson.section or lesson.report,
-                   "arms": len(lesson.arms), "status": STATUS_LABELS.get(statuses.get(lesson.id, "not run"), ""),
-                   **{f"verdict ({mode})": verdicts.get(lesson.id, {}).get(mode, "—") for mode in lessons.MODES}}
+                   "status": STATUS_LABELS.get(statuses.get(lesson.id, "not run"), ""),
+                   **{f"verdict ({mode})": verdicts.get(lesson.id, {}).get(mode, lessons.verdict.NOT_RUN)
+                      for mode in lessons.MODES}}
                   for topic, members in by_topic.items() for lesson in members],
-                 hide_index=True, width="stretch")
+                 hide_index=True, width="stretch",
+                 column_config={"report": st.column_config.TextColumn(width="small")})   # room for the verdicts
     st.caption("Verdict: does our result show the report's direction, each arm against the first? reproduced, not "
-               "reproduced, or within noise (our seeds' spread is larger than the difference).")
+               "reproduced, or within noise (our seeds' spread is larger than the difference); \"1 seed\": no spread "
+               "to judge noise by. A one-arm lesson has nothing to compare: its full-mode cell gives our test accuracy "
+               "and the report's (same settings).")
     for topic, members in by_topic.items():
         st.header(topic.capitalize())  # h2 under the page title (axe: heading order)
         for lesson in members:

@@ -72,7 +72,7 @@ def verdict_json(lesson, result) -> dict:
 
 
 def lessons_command(args: argparse.Namespace) -> int:
-    from cnnkit.lessons import latest_result, lesson_file_errors, lesson_statuses, list_lessons
+    from cnnkit.lessons import index_verdict, latest_result, lesson_file_errors, lesson_statuses, list_lessons
 
     lessons = list_lessons()
     statuses = lesson_statuses([lesson.id for lesson in lessons])
@@ -80,17 +80,18 @@ def lessons_command(args: argparse.Namespace) -> int:
     for lesson in lessons:
         # the verdict of the result the page shows first (this install's newest, else the shipped full, then quick),
         # and per mode
-        by_mode = {mode: verdict_json(lesson, latest_result(lesson.id, mode)) for mode in ("quick", "full")}
+        results = {mode: latest_result(lesson.id, mode) for mode in ("quick", "full")}
         latest = latest_result(lesson.id)
         rows.append({**lesson.summary(), "status": statuses[lesson.id], "verdict": verdict_json(lesson, latest),
-                     "verdicts": by_mode})
+                     "verdicts": {mode: verdict_json(lesson, r) for mode, r in results.items()},
+                     "index": {mode: index_verdict(lesson, r) for mode, r in results.items()}})  # the page's cells
     errors = [e.to_dict() for e in lesson_file_errors()]
     if args.json:
         print_json({"lessons": rows, "errors": errors})
         return 0
     for row in rows:
-        print(f"{row['id']:<32} {row['topic']:<24} {row['status']:<16} {row['verdict']['verdict']:<16} "
-              f"{row['title']}")
+        print(f"{row['id']:<32} {row['topic']:<24} {row['status']:<16} quick: {row['index']['quick']:<28} "
+              f"full: {row['index']['full']:<28} {row['title']}")
     for error in errors:
         print(f"cannot use {error['text']}")
     if not rows:

@@ -19,11 +19,11 @@ from cnnkit.lessons.runner import (CPU_SEEDS, GPU_SEEDS, STATUSES, LessonEstimat
                                    lesson_jobs,
                                    lesson_status, lesson_statuses, planned_configs, run_lesson, running_groups,
                                    submit_lesson)
-from cnnkit.lessons.verdict import ArmVerdict, LessonVerdict, arm_verdicts, lesson_verdict
+from cnnkit.lessons.verdict import ArmVerdict, LessonVerdict, arm_verdicts, index_verdict, lesson_verdict
 from cnnkit.lessons.schema import (ARM_KINDS, COMPARED_METRICS, CURVE_NAMES, MODES, TOPICS, Lesson, LessonArm,
                                    LessonFileError, ReportedFigures)
 
-__all__ = ["ARM_KINDS", "ArmResult", "ArmVerdict", "LessonVerdict", "arm_verdicts", "lesson_verdict", "COMPARED_METRICS", "COURSE_DIR", "CPU_SEEDS", "CURVE_NAMES", "GPU_SEEDS",
+__all__ = ["ARM_KINDS", "ArmResult", "ArmVerdict", "LessonVerdict", "arm_verdicts", "index_verdict", "lesson_verdict", "COMPARED_METRICS", "COURSE_DIR", "CPU_SEEDS", "CURVE_NAMES", "GPU_SEEDS",
            "Lesson", "LessonArm", "LessonEstimate", "LessonFileError", "LessonResult", "MAX_ARMS", "MAX_EPOCHS",
            "MAX_FILE_BYTES", "MODES", "ReportedFigures", "STATUSES", "TOPICS", "aggregate_arm", "backbone_note", "cancel_lesson",
            "collect_finished", "collect_result", "comparison_rows", "curve_rows", "damaged_results", "data_caveats",

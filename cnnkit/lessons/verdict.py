@@ -179,6 +179,34 @@ def lesson_verdict(lesson: Lesson, result: Optional[LessonResult]) -> LessonVerd
                          one_seed=any(a.one_seed for a in counted), text=text)
 
 
+NOT_RUN = "not run yet"
+ONE_ARM = "one arm"
+
+
+def index_verdict(lesson: Lesson, result: Optional[LessonResult]) -> str:
+    """The lesson's cell in the index's verdict column of the result's mode, in words a teacher reads at a glance:
+    "not run yet" without a result; for a one-arm lesson (nothing to compare) ours against the report's figure in
+    full mode (the report's settings; quick mode's figure is not the report's, so it says only "one arm"); else the
+    verdict, with "1 seed" where a counted arm's verdict rests on one seed (no spread to judge noise by)."""
+    if result is None:
+        return NOT_RUN
+    if len(lesson.arms) == 1 and result.mode != "full":
+        return ONE_ARM
+    if len(lesson.arms) == 1:
+        arm = lesson.arms[0]
+        ours = result.arm(arm.id)
+        mine = ours.mean("test_accuracy") if ours is not None else None
+        if mine is None:
+            return f"{ONE_ARM}: {NO_RESULT}"
+        metric = next((m for m in REPORT_METRICS if arm.reported.value(m) is not None), "")
+        if not metric:
+            return f"{ONE_ARM}: ours {mine:.2f}"
+        which = " (validation)" if metric == "val_accuracy" else ""
+        return f"ours {mine:.2f}, report {float(arm.reported.value(metric)):.2f}{which}"
+    verdict = lesson_verdict(lesson, result)
+    return verdict.verdict + (" (1 seed)" if verdict.one_seed else "")
+
+
 __all__ = ["ARM_VERDICTS", "ArmVerdict", "COUNTED", "LESSON_VERDICTS", "LessonVerdict", "MIN_REPORT_DIFF",
-           "NOT_REPRODUCED", "NO_FIGURE", "NO_RESULT", "NO_VERDICT", "REPRODUCED", "SMALL", "WITHIN_NOISE",
-           "arm_verdicts", "judge", "lesson_verdict"]
+           "NOT_REPRODUCED", "NOT_RUN", "NO_FIGURE", "NO_RESULT", "NO_VERDICT", "REPRODUCED", "SMALL",
+           "WITHIN_NOISE", "arm_verdicts", "index_verdict", "judge", "lesson_verdict"]
