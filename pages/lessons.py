@@ -91,7 +91,8 @@ def run_section(lesson) -> bool:
                                  help="Each arm repeats with this many seeds: the table then shows mean ± std, so you "
                                       "see whether a difference is bigger than the seeds' spread.")
     if mode == "quick" and lesson.quick_note:
-        st.caption(escape_markdown(f"Quick mode: {lesson.quick_note}"))
+        note = lesson.quick_note   # most notes begin "Quick mode trains …": not said twice
+        st.caption(escape_markdown(note if note.lower().startswith("quick mode") else f"Quick mode: {note}"))
     if mode == "quick" and lesson.quick_changes():
         st.caption(escape_markdown("Quick mode changes the report's settings: " + "; ".join(lesson.quick_changes())))
     if mode == "quick" and lesson.quick_limit:

@@ -13,7 +13,7 @@ import pytest
 from cnnkit.jobs import JobManager
 from cnnkit.labs import labs_dir, list_labs, load_lab
 from cnnkit.lessons import (TOPICS, ArmResult, LessonFileError, LessonResult, aggregate_arm, cancel_lesson, collect_result,
-                            comparison_rows, curve_rows, erase_predictions, estimate_lesson_seconds, get_lesson,
+                            comparison_rows, curve_notes, curve_rows, erase_predictions, estimate_lesson_seconds, get_lesson,
                             latest_result, lesson_file_errors, lesson_jobs, lesson_status, lesson_statuses,
                             list_lessons, metric_summary, parse_lesson, planned_configs, prediction_outcomes,
                             predictions, predictions_of, record_prediction, ship_result, shipped_result,
@@ -357,6 +357,21 @@ def test_comparison_rows_put_ours_beside_the_report_with_the_difference():
     assert [(c["epoch"], c["value"]) for c in report_points] == [(1, 1.3566), (2, 0.9548)]
     ours = [c for c in curves if c["source"] == "ours" and c["arm"] == "shallow" and c["curve"] == "train_acc"]
     assert [(c["seed"], c["value"]) for c in ours] == [(0, 50.0), (1, 50.0)]   # percent, like the report's
+
+
+def test_curve_notes_say_where_each_curve_ends_and_which_validation_curve_ours_lacks():
+    def row(source, epoch, curve="train_loss"):
+        return {"arm": "a", "source": source, "seed": None if source == "report" else 0, "epoch": epoch,
+                "curve": curve, "value": 1.0}
+    report = [row("report", e, c) for e in (1, 2, 3) for c in ("train_loss", "val_loss")]
+    longer = report + [row("ours", e) for e in range(1, 7)]          # 6 epochs, no validation split
+    notes = curve_notes(longer, "quick")
+    assert notes[0] == ("Our curves run to epoch 6, the report's to epoch 3 (quick mode's own settings: see Run it): "
+                        "compare shapes, not the same epoch.")
+    assert notes[1].startswith("Ours has no validation curve")
+    same = report + [row("ours", e, c) for e in (1, 2, 3) for c in ("train_loss", "val_loss")]
+    assert curve_notes(same, "full") == []
+    assert curve_notes([row("ours", 1)], "quick") == []               # nothing of the report's to compare with
 
 
 def test_results_are_saved_as_lesson_labs_and_shipped_ones_open_read_only(teacher_dir):

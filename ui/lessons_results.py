@@ -135,7 +135,8 @@ def effect_chart(lesson, result) -> Optional[alt.LayerChart]:
     return (zero + bars + means + points).properties(
         title=alt.TitleParams("The effect, seed by seed", subtitle="dots: our seeds; bar: mean ± std; "
                                                                    "diamond: the report"),
-        height=max(120, 48 * len(order)))
+        # Streamlit fits the whole chart (titles, axis, the 3-entry legend) into this height, not only the plot
+        height=max(200, 48 * len(order) + 120))
 
 
 def render_verdict(lesson, result) -> None:
@@ -294,8 +295,8 @@ def render_curves(lesson, result) -> None:
             chart = curves_chart(rows, curve, labels, quick)
             if chart is not None:
                 col.altair_chart(chart, width="stretch")
-    if quick:
-        st.caption("Quick mode trains fewer epochs: our curves stop where the quick run stopped.")
+    for note in lessons.curve_notes(rows, result.mode if result is not None else ""):
+        st.caption(note)
 
 
 def render_per_class(lesson, result) -> None:

@@ -394,6 +394,28 @@ def curve_rows(lesson: Lesson, result: Optional[LessonResult]) -> list[dict]:
     return rows
 
 
+def curve_notes(rows: list[dict], mode: str) -> list[str]:
+    """What a reader of curve_rows' charts must know to compare ours with the report's: where each ends (a quick
+    run may train fewer epochs, or more shorter ones, than the report) and which of the report's curves ours lacks
+    (a run without a validation split has no validation curves)."""
+    ours = [r for r in rows if r["source"] == "ours" and r.get("epoch") is not None]
+    theirs = [r for r in rows if r["source"] == "report"]
+    if not ours or not theirs:
+        return []
+    notes = []
+    our_end, their_end = max(int(r["epoch"]) for r in ours), max(int(r["epoch"]) for r in theirs)
+    why = " (quick mode's own settings: see Run it)" if mode == "quick" else ""
+    if our_end != their_end:
+        notes.append(f"Our curves run to epoch {our_end}, the report's to epoch {their_end}{why}: compare shapes, "
+                     f"not the same epoch.")
+    missing = [c for c in ("val_loss", "val_acc") if any(r["curve"] == c for r in theirs)
+               and not any(r["curve"] == c for r in ours)]
+    if missing:
+        notes.append("Ours has no validation curve: this run held no validation split (its test figures are the "
+                     "last epoch's), so only the report's is drawn there.")
+    return notes
+
+
 # --- saved and shipped results --------------------------------------------------------------------------------
 def save_result(result: LessonResult) -> None:
     if result.shipped:
