@@ -247,10 +247,12 @@ def seed_run(seed: int, accuracy: float, f1: float, confusion: list[list[int]]) 
                    seconds=10.0 + seed, device="cpu")
 
 
-def test_estimates_come_from_the_pace_a_result_measured_in_either_mode(teacher_dir):
+def test_estimates_come_from_the_pace_a_result_measured_in_either_mode(teacher_dir, monkeypatch):
     """The lesson's time from its runs' measured images/s (evaluations included) at today's settings, and the
     seconds each run cost outside its training: quick and full from the same measurement never contradict."""
     from cnnkit.lessons.runner import measured_rates
+
+    monkeypatch.setenv("CNNKIT_THREADS", "1")   # the results' own count: their pace as measured
 
     (teacher_dir / "mine.toml").write_text(lesson_text("my-depth"))
     history = [{"epoch": 1, "images_per_s": 100.0, "seconds": 2.0}]          # 200 images trained in epoch 1
@@ -281,6 +283,45 @@ def test_estimates_come_from_the_pace_a_result_measured_in_either_mode(teacher_d
     ship_result(LessonResult(lesson_id="my-depth", mode="quick", device="cpu", seeds=[0], arms=arms[:1],
                              seconds=5.0, status="done"))
     assert estimate_lesson_seconds("my-depth", "quick", "cpu", seeds=2).seconds == pytest.approx(5.92)
+
+
+def test_a_pace_measured_on_another_thread_count_is_carried_to_the_threads_here(teacher_dir, monkeypatch):
+    """Shipped results trained on one thread; a 2-core laptop trains on two: the estimate scales the measured pace
+    by the speed-up timed here (a quick 002-Q4 run was estimated at 24.6 s from its 1-thread result and took 14.0 s
+    on 2 threads), and leaves the loading time as it was."""
+    from cnnkit.lessons.runner import _label_threads, threads_here
+
+    (teacher_dir / "mine.toml").write_text(lesson_text("my-depth"))
+    history = [{"epoch": 1, "images_per_s": 100.0, "seconds": 2.0}]
+    arms = [ArmResult(arm_id=a, seeds=[0], histories=[history], seconds=4.0) for a in ("shallow", "deep")]
+    ship_result(LessonResult(lesson_id="my-depth", mode="quick", device="cpu", seeds=[0], arms=arms, seconds=10.0,
+                             status="done", device_label="CPU (1 thread)"))
+    asked = []
+
+    def speedup(here: int, theirs: int) -> float:
+        asked.append((here, theirs))
+        return 1.6
+
+    monkeypatch.setenv("CNNKIT_THREADS", "2")
+    assert threads_here() == 2
+    two = estimate_lesson_seconds("my-depth", "quick", "cpu", seeds=2, speedup=speedup)
+    # (24 images / (50 × 1.6) per s + 1 s loading) × 2 arms × 2 seeds; the speed-up timed once for both arms
+    assert two.seconds == pytest.approx((24 / 80 + 1) * 4) and asked == [(2, 1)]
+    assert "carried to the 2 threads here (×1.60 from 1 thread, a step timed at each)" in two.text
+    monkeypatch.setenv("CNNKIT_THREADS", "1")
+    one = estimate_lesson_seconds("my-depth", "quick", "cpu", seeds=2, speedup=speedup)
+    assert one.seconds == pytest.approx((24 / 50 + 1) * 4) and "carried" not in one.text and len(asked) == 1
+    assert (_label_threads("CPU (1 thread)"), _label_threads("CPU (1-2 threads)")) == ((1, 1), (1, 2))
+    assert _label_threads("GPU: NVIDIA H200, 140 GB") is None and _label_threads("cpu") is None
+
+
+def test_the_thread_speedup_is_timed_and_bounded():
+    from cnnkit.train.estimate import thread_speedup
+
+    assert thread_speedup(2, 2) == 1.0
+    more = thread_speedup(2, 1)
+    assert 0.2 <= more <= 2.0                       # never more than linear
+    assert 0.5 <= thread_speedup(1, 2) <= 5.0       # fewer threads: at least half as fast
 
 
 def test_a_result_of_other_settings_gives_the_loops_pace_and_each_mode_its_own_loading_time(teacher_dir):

@@ -651,13 +651,54 @@ def _typical_run_seconds(run_seconds: float, histories: list[list[dict]]) -> flo
     return sum(min(seconds, most) for seconds in epoch_seconds) / len(histories) + outside
 
 
+def _label_threads(label: str) -> Optional[tuple[int, int]]:
+    """The thread counts a CPU result's runs used, from its device label (_device_label's "CPU (1 thread)",
+    "CPU (1-2 threads)"): (fewest, most); None for another device or an older label without a count."""
+    found = re.fullmatch(r"CPU \((\d+)(?:-(\d+))? threads?\)", label or "")
+    if not found:
+        return None
+    return int(found.group(1)), int(found.group(2) or found.group(1))
+
+
+def threads_here() -> int:
+    """The CPU threads a run started here now would train on, alone on the machine: the user's own count
+    (--threads, CNNKIT_THREADS, OMP_NUM_THREADS), else every core (the tuner keeps the fastest count, on a quiet
+    machine all of them)."""
+    from cnnkit import threads as thread_rules
+
+    explicit = thread_rules.explicit_threads()
+    return explicit[0] if explicit else thread_rules.cpu_count()
+
+
+def _carry_to_threads(rates: dict[str, MeasuredPace], here: int, speedup: Callable[[int, int], float]
+                      ) -> tuple[dict[str, MeasuredPace], str]:
+    """Paces measured on another CPU thread count, carried over to `here` threads by `speedup(here, theirs)`; with
+    the words that say so ("" when none needed it)."""
+    out, factors = {}, {}
+    for arm_id, pace in rates.items():
+        used = _label_threads(pace.where)
+        if used is None or used[0] <= here <= used[1]:
+            out[arm_id] = pace
+            continue
+        theirs = used[1] if here > used[1] else used[0]
+        if theirs not in factors:
+            factors[theirs] = speedup(here, theirs)
+        out[arm_id] = pace._replace(rate=pace.rate * factors[theirs])
+    if not factors:
+        return out, ""
+    said = ", ".join(f"×{f:.2f} from {t} thread{'s' if t > 1 else ''}" for t, f in sorted(factors.items()))
+    return out, f", carried to the {here} thread{'s' if here > 1 else ''} here ({said}, a step timed at each)"
+
+
 def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", device: str = "cpu",
-                            seeds: Optional[int] = None, measure: Optional[Callable[..., Any]] = None
-                            ) -> LessonEstimate:
+                            seeds: Optional[int] = None, measure: Optional[Callable[..., Any]] = None,
+                            speedup: Optional[Callable[[int, int], float]] = None) -> LessonEstimate:
     """About how long the lesson takes in `mode` with its current settings: per arm, its epochs × training images
     (and the evaluations) at a measured pace, plus loading, summed over the arms and seeds (the queue runs one
     at a time per device). The pace is, per arm: the images/s its runs reached in a result of this lesson on this
-    kind of device (same mode first); else, with `measure` (cnnkit.train.estimate.measure_step_cost or a cached
+    kind of device (same mode first), on a CPU carried to the threads a run here uses (threads_here) by
+    `speedup(here, theirs)` (default cnnkit.train.estimate.thread_speedup, timed once per process) where the
+    result's runs used another count; else, with `measure` (cnnkit.train.estimate.measure_step_cost or a cached
     wrapper), a few steps of its network timed here; else a rough figure, said so."""
     from cnnkit.formatting import format_seconds
 
@@ -665,6 +706,11 @@ def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", dev
     repeats = seeds or default_seeds(device)
     kind = _device_kind(device)
     rates, overhead = measured_rates(lesson, mode, device)
+    carried = ""
+    if kind == "cpu" and rates:
+        if speedup is None:
+            from cnnkit.train.estimate import thread_speedup as speedup
+        rates, carried = _carry_to_threads(rates, threads_here(), speedup)
     overhead = RUN_OVERHEAD_S if overhead is None else overhead
     seconds, sources, wheres = 0.0, set(), set()
     for arm in lesson.arms:
@@ -701,7 +747,7 @@ def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", dev
         per_run = (epochs * (images + val_size / EVAL_SPEEDUP) + test_size / EVAL_SPEEDUP) / rate + overhead
         seconds += per_run * trainings * repeats
     source = "rough" if "rough" in sources else ("timed" if "timed" in sources else "results")
-    how = {"results": f"from the images/s its runs reached on {', '.join(sorted(wheres))}",
+    how = {"results": f"from the images/s its runs reached on {', '.join(sorted(wheres))}{carried}",
            "timed": f"from a few training steps of each arm timed on this {kind}",
            "rough": "a guess from the number of images, not a measurement"}[source]
     word = "roughly" if source == "rough" else "about"

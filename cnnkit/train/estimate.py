@@ -14,6 +14,7 @@ commits (milliseconds). `estimate_training` answers for any TrainConfig (transfe
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -168,6 +169,38 @@ def split_sizes(num_train: int, val_fraction: float, train_subset: int = 0) -> t
     if train_subset:
         n_train = min(n_train, train_subset)
     return n_train, n_val
+
+
+# The reference network for thread_speedup: report 002's base CNN on CIFAR-10-sized images, the course's typical
+# run. Measured on the 2-core box, 2 threads against 1, a training step of the course's networks ran 1.57-1.92×
+# faster (cnn3 at 32 px 1.92, at 16 px 1.57; cnn5 1.79; lenet_like 1.59; cnn4_gap at 48 px 1.81; mlp 1.59).
+SPEEDUP_REFERENCE = {"dataset": "cifar10", "model": "cnn3", "batch_size": 64, "optimizer": "adam"}
+SPEEDUP_MEASURE_SECONDS = 0.4
+
+
+@functools.lru_cache(maxsize=16)
+def thread_speedup(threads: int, base: int) -> float:
+    """How many times faster a CPU training step runs on `threads` threads than on `base` threads, timed on this
+    machine (the reference network above, a few steps at each count; once per process and pair, about 1-3 s).
+    A measured pace carries over to another thread count by this factor: a lesson's shipped results trained on one
+    thread, a teacher's 2-core laptop trains on two. Never more than linear (more threads: at most threads / base
+    times faster; fewer: at least threads / base as fast); a busy machine may make more threads slower (down to
+    0.2)."""
+    threads, base = max(1, int(threads)), max(1, int(base))
+    if threads == base:
+        return 1.0
+    config = TrainConfig(**SPEEDUP_REFERENCE)
+    original = torch.get_num_threads()
+    seconds = {}
+    try:
+        for count in (base, threads):
+            torch.set_num_threads(count)
+            seconds[count] = measure_step_cost(config, (3, 32, 32), 10, "cpu",
+                                               measure_seconds=SPEEDUP_MEASURE_SECONDS).seconds_per_step
+    finally:
+        torch.set_num_threads(original)
+    low, high = (0.2, threads / base) if threads > base else (threads / base, 5.0)
+    return min(max(seconds[base] / seconds[threads], low), high)
 
 
 def estimate_training(config: TrainConfig, info=None, device: Optional[str] = None,
