@@ -69,8 +69,11 @@ def _pid(snap) -> int:
 
 
 def test_workers_stay_warm_between_jobs_and_a_stop_does_not_reach_the_next_job():
+    from cnnkit.lessons.runner import WORKER_START_S, worker_start_seconds
+
     backend = ProcessBackend()
     manager = JobManager(backend=backend)
+    assert not backend.has_warm_worker() and worker_start_seconds(manager) == WORKER_START_S  # a lesson waits
     stopped = manager.submit_training(config(epochs=200, name="stopped first"))
     wait_until(lambda: manager.snapshot(stopped).steps, 120, "a step event from the worker")  # it trains
     manager.cancel(stopped)
@@ -80,7 +83,11 @@ def test_workers_stay_warm_between_jobs_and_a_stop_does_not_reach_the_next_job()
     assert first.status == second.status == "done", (first.error, second.error)  # the Stop was the last job's
     assert _pid(first) == _pid(second) == _pid(manager.snapshot(stopped))         # one warm worker trained all 3
     assert backend.started_workers == 1
+    wait_until(backend.has_warm_worker, 30, "the worker back in the pool")
+    assert worker_start_seconds(manager) == 0.0                 # the next lesson's estimate adds no start-up
     backend.close()
+    assert not backend.has_warm_worker()
+    assert worker_start_seconds(JobManager()) == 0.0             # threads: nothing to start
 
 
 def test_a_worker_that_dies_fails_its_job_and_the_next_job_gets_a_new_worker():

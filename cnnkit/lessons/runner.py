@@ -690,16 +690,32 @@ def _carry_to_threads(rates: dict[str, MeasuredPace], here: int, speedup: Callab
     return out, f", carried to the {here} thread{'s' if here > 1 else ''} here ({said}, a step timed at each)"
 
 
+# A training in a worker process that is not running yet waits for one to start: a new Python importing torch and
+# cnnkit, 4.9 s on the 2-core box (`time python -c "import torch, cnnkit.train, cnnkit.lessons"`). A shipped result
+# paid it once over all its runs, a teacher's first run after the pool went idle pays it again.
+WORKER_START_S = 5.0
+
+
+def worker_start_seconds(manager: Optional[JobManager] = None) -> float:
+    """The wait before a lesson's first training starts: WORKER_START_S when the job manager's backend trains in
+    worker processes and none is warm now, else 0 (threads, Ray's own workers, or a warm pool)."""
+    backend = getattr(manager or get_job_manager(), "backend", None)
+    warm = getattr(backend, "has_warm_worker", None)
+    return 0.0 if warm is None or warm() else WORKER_START_S
+
+
 def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", device: str = "cpu",
                             seeds: Optional[int] = None, measure: Optional[Callable[..., Any]] = None,
-                            speedup: Optional[Callable[[int, int], float]] = None) -> LessonEstimate:
+                            speedup: Optional[Callable[[int, int], float]] = None,
+                            manager: Optional[JobManager] = None) -> LessonEstimate:
     """About how long the lesson takes in `mode` with its current settings: per arm, its epochs × training images
     (and the evaluations) at a measured pace, plus loading, summed over the arms and seeds (the queue runs one
     at a time per device). The pace is, per arm: the images/s its runs reached in a result of this lesson on this
     kind of device (same mode first), on a CPU carried to the threads a run here uses (threads_here) by
     `speedup(here, theirs)` (default cnnkit.train.estimate.thread_speedup, timed once per process) where the
     result's runs used another count; else, with `measure` (cnnkit.train.estimate.measure_step_cost or a cached
-    wrapper), a few steps of its network timed here; else a rough figure, said so."""
+    wrapper), a few steps of its network timed here; else a rough figure, said so. Plus, once, the wait for a
+    training process to start when `manager` (default: the app's) has none warm (worker_start_seconds)."""
     from cnnkit.formatting import format_seconds
 
     lesson = get_lesson(lesson) if isinstance(lesson, str) else lesson
@@ -746,13 +762,16 @@ def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", dev
             sources.add("rough")
         per_run = (epochs * (images + val_size / EVAL_SPEEDUP) + test_size / EVAL_SPEEDUP) / rate + overhead
         seconds += per_run * trainings * repeats
+    starting = worker_start_seconds(manager)
+    seconds += starting
     source = "rough" if "rough" in sources else ("timed" if "timed" in sources else "results")
     how = {"results": f"from the images/s its runs reached on {', '.join(sorted(wheres))}{carried}",
            "timed": f"from a few training steps of each arm timed on this {kind}",
            "rough": "a guess from the number of images, not a measurement"}[source]
     word = "roughly" if source == "rough" else "about"
+    start = f"; {format_seconds(starting)} of it to start a training process" if starting else ""
     return LessonEstimate(seconds, source != "rough", ", ".join(sorted(wheres)) or kind,
-                          f"{word} {format_seconds(seconds)} ({mode}, {repeats} seed(s); {how})", source)
+                          f"{word} {format_seconds(seconds)} ({mode}, {repeats} seed(s); {how}{start})", source)
 
 
 def _timed_rate(lesson: Lesson, arm, mode: str, device: str, measure: Callable[..., Any]) -> float:
@@ -780,4 +799,5 @@ def _split_sizes(dataset: str) -> tuple[int, int]:
 
 __all__ = ["CPU_SEEDS", "GPU_SEEDS", "GROUP_PREFIX", "LessonEstimate", "STATUSES", "cancel_lesson", "collect_finished",
            "collect_result", "data_caveats", "default_seeds", "estimate_lesson_seconds", "group_jobs", "latest_result",
+           "worker_start_seconds",
            "lesson_jobs", "lesson_status", "lesson_statuses", "planned_configs", "run_lesson", "running_groups", "submit_lesson"]

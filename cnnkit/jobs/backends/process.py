@@ -137,6 +137,12 @@ class ProcessBackend(RemoteTrainingBackend):
         self.started_workers += 1
         return worker
 
+    def has_warm_worker(self) -> bool:
+        """Whether the next training starts in a worker already running (else it waits for one to start: a new
+        process importing torch, about 5 s on a 2-core laptop)."""
+        with self._pool_lock:
+            return any(worker.alive() for worker in self._idle)
+
     def _give_back(self, worker: _Worker) -> None:
         with self._pool_lock:
             if worker.alive() and len(self._idle) < self.max_idle:
