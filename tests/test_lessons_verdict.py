@@ -140,3 +140,53 @@ def test_the_index_cell_says_not_run_one_arm_figures_or_the_verdict_with_its_see
     assert index_verdict(no_figure, ours) == "one arm: ours 73.30"
     assert index_verdict(single, LessonResult(lesson_id="v-one", mode="full", device="cpu", seeds=[0])) == \
         f"one arm: {NO_RESULT}"
+
+
+LAB = """
+id = "v-lab"
+title = "Resolution"
+topic = "resolution"
+question = "?"
+[[arms]]
+id = "lab"
+kind = "resolution_lab"
+[arms.config]
+resolutions = [32, 16, 8]
+[arms.config.base]
+dataset = "shapes"
+epochs = 1
+[arms.reported.by_resolution.TOTV.32]
+test_accuracy = 75
+[arms.reported.by_resolution.TOTV.16]
+test_accuracy = 41
+[arms.reported.by_resolution.TOTV.8]
+test_accuracy = 24
+[arms.reported.by_resolution.TVTV.32]
+test_accuracy = 75
+[arms.reported.by_resolution.TVTV.16]
+test_accuracy = 70
+[arms.reported.by_resolution.TVTV.8]
+test_accuracy = 59
+"""
+
+
+def test_a_resolution_lab_is_judged_on_tvtv_minus_totv_at_each_lower_resolution():
+    lab = parse_lesson(LAB, "lab.toml")
+
+    def summary(values):
+        return {"test_accuracy": metric_summary(values)}
+
+    ours = ArmResult(arm_id="lab", seeds=[0, 1, 2], metrics=summary([39.1, 38.1, 38.8]), by_resolution={
+        "TOTV": {"32": summary([39.1, 38.1, 38.8]), "16": summary([34.9, 35.9, 35.8]), "8": summary([36.0, 30.9, 33.3])},
+        "TVTV": {"32": summary([39.1, 38.1, 38.8]), "16": summary([39.1, 38.5, 38.7]), "8": summary([35.0, 35.7, 36.6])}})
+    found = lesson_verdict(lab, LessonResult(lesson_id="v-lab", mode="quick", device="cpu", seeds=[0, 1, 2],
+                                             arms=[ours]))
+    assert [a.compared for a in found.arms] == ["TVTV − TOTV at 16 px", "TVTV − TOTV at 8 px"]   # not 32: one model
+    at16, at8 = found.arms
+    assert (at16.report_diff, at8.report_diff) == (29.0, 35.0)
+    assert at16.ours_diffs == pytest.approx([4.2, 2.6, 2.9]) and (at16.verdict, at16.agreeing) == (REPRODUCED, 3)
+    assert at8.ours_diffs == pytest.approx([-1.0, 4.8, 3.3]) and at8.agreeing == 2
+    assert at8.mean == pytest.approx(7.1 / 3) and at8.verdict == WITHIN_NOISE      # |2.37| <= std 3.01
+    assert (found.verdict, found.counted, found.reproduced) == (WITHIN_NOISE, 2, 1)
+    assert index_verdict(lab, LessonResult(lesson_id="v-lab", mode="quick", device="cpu", seeds=[0, 1, 2],
+                                           arms=[ours])) == WITHIN_NOISE   # a lab is not "one arm"

@@ -90,7 +90,7 @@ def effect_frame(lesson, result) -> pd.DataFrame:
     rows = []
     for v in lessons.arm_verdicts(lesson, result):
         ours = "—" if v.mean is None else f"{v.mean:+.2f}" + (f" ± {v.std:.2f}" if v.std is not None else "")
-        rows.append({"arm": f"{v.label} − {first.label}",
+        rows.append({"arm": v.compared or f"{v.label} − {first.label}",
                      "report": "—" if v.report_diff is None else f"{v.report_diff:+.2f}",
                      "ours" + (" (quick)" if result.mode == "quick" else ""): ours,
                      "per seed": ", ".join(f"{d:+.1f}" for d in v.ours_diffs) or "—",
@@ -102,25 +102,27 @@ def effect_frame(lesson, result) -> pd.DataFrame:
 def effect_chart(lesson, result) -> Optional[alt.LayerChart]:
     """The effect per seed: each seed of ours a dot, ours' mean ± std a bar, the report's a diamond, per arm."""
     rows = []
-    for v in lessons.arm_verdicts(lesson, result):
+    verdicts = lessons.arm_verdicts(lesson, result)
+    for v in verdicts:
         for offset, diff in zip(v.seeds, v.ours_diffs):
-            rows.append({"arm": v.label, "what": "ours, one seed", "points": diff, "seed": offset})
+            rows.append({"arm": v.compared or v.label, "what": "ours, one seed", "points": diff, "seed": offset})
         if v.mean is not None:
             spread = v.std or 0.0
-            rows.append({"arm": v.label, "what": "ours, mean ± std", "points": v.mean, "low": v.mean - spread,
-                         "high": v.mean + spread})
+            rows.append({"arm": v.compared or v.label, "what": "ours, mean ± std", "points": v.mean,
+                         "low": v.mean - spread, "high": v.mean + spread})
         if v.report_diff is not None:
-            rows.append({"arm": v.label, "what": "the report", "points": v.report_diff})
+            rows.append({"arm": v.compared or v.label, "what": "the report", "points": v.report_diff})
     if not any(r["what"] == "ours, one seed" for r in rows):
         return None
     frame = pd.DataFrame(rows)
-    order = [a.label for a in lesson.arms[1:]]
+    order = [v.compared or v.label for v in verdicts]
     shapes = alt.Scale(domain=["ours, one seed", "ours, mean ± std", "the report"],
                        range=["circle", "stroke", "diamond"])
     colours = alt.Scale(domain=["ours, one seed", "ours, mean ± std", "the report"],
                         range=["#0072B2", "#0072B2", "#D55E00"])
     y = alt.Y("arm:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False))
-    x_title = f"test accuracy minus {lesson.arms[0].label}'s (points)"
+    x_title = ("test accuracy difference (points)" if any(v.compared for v in verdicts)
+               else f"test accuracy minus {lesson.arms[0].label}'s (points)")
     points = alt.Chart(frame).transform_filter("datum.what != 'ours, mean ± std'").mark_point(
         size=90, filled=True, opacity=0.8).encode(
         x=alt.X("points:Q", title=x_title), y=y, shape=alt.Shape("what:N", scale=shapes, title=None),
@@ -169,11 +171,14 @@ def render_comparison(lesson, result) -> None:
     st.caption(escape_markdown(result_label(result) + ". Ours is the mean ± the standard deviation over the seeds."))
     for note in chance_notes(lesson, result):
         st.warning(escape_markdown(note))
-    if len(lesson.arms) > 1:
+    lab = any(arm.kind == "resolution_lab" for arm in lesson.arms)   # compares within itself: TVTV − TOTV
+    if len(lesson.arms) > 1 or lab:
         render_verdict(lesson, result)
         effect = effect_frame(lesson, result)
         if not effect.empty:
-            st.markdown("**The effect**: each arm's test accuracy minus the first arm's, the report's against ours"
+            what = ("TVTV's test accuracy minus TOTV's at each lower resolution" if lab and len(lesson.arms) == 1
+                    else "each arm's test accuracy minus the first arm's")
+            st.markdown(f"**The effect**: {what}, the report's against ours"
                         + (" (the point of quick mode: its absolute figures are lower by design)" if quick else ""))
             styled = effect.style.apply(lambda row: [f"background-color: {EFFECT_COLOURS.get(row[EFFECT].split(' (')[0], '')}"
                                                      if col in (EFFECT, effect.columns[2]) else "" for col in row.index],

@@ -153,7 +153,8 @@ def comparison_table(payload: dict) -> str:
     verdict = payload.get("verdict") or {}
     if verdict:
         lines.append(f"verdict: {verdict['text']}")
-        lines += [f"  {arm['label'][:24]:<24} {arm['text']}" for arm in verdict.get("arms", [])]
+        lines += [f"  {(arm.get('compared') or arm['label'])[:24]:<24} {arm['text']}"
+                  for arm in verdict.get("arms", [])]
     return "\n".join(lines)
 
 

@@ -16,6 +16,8 @@ For every arm after the first:
   "not reproduced"               mean has the opposite sign and |mean| > std.
   One seed has no spread: its verdict is "reproduced" / "not reproduced" by sign alone, with one_seed = True (the
   page says "one seed: spread unknown"; run more seeds to tell an effect from noise).
+A resolution lab (001-Q1) compares within itself: at each resolution where the report's TOTV and TVTV figures
+differ, TVTV minus TOTV, judged as above (compared = "TVTV − TOTV at 16 px").
 A lesson's verdict is the worst over its counted arms (not reproduced < no result < within noise < reproduced), or
 "no verdict" when no arm is counted (a one-arm lesson, or no report differences over 1 point).
 """
@@ -60,6 +62,7 @@ class ArmVerdict:
     one_seed: bool = False         # the verdict rests on one seed: no spread to compare with
     counted: bool = False          # the arm counts for "quick mode agrees with the report"
     text: str = ""                 # one line for the page and the CLI
+    compared: str = ""             # what minus what, when it is not "this arm − the first arm" (a resolution lab)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,8 +141,48 @@ def _arm_text(v: ArmVerdict) -> str:
             f"{v.agreeing} of {len(v.ours_diffs)} seeds in the report's direction)")
 
 
+def _lab_per_offset(lesson: Lesson, result: Optional[LessonResult], arm_index: int, method: str,
+                    resolution: str) -> dict[int, float]:
+    """seed offset -> our test accuracy (percent) of a resolution lab's method at one resolution."""
+    arm = lesson.arms[arm_index]
+    ours = result.arm(arm.id) if result is not None else None
+    if ours is None:
+        return {}
+    summary = ((ours.by_resolution.get(method) or {}).get(resolution) or {}).get("test_accuracy") or {}
+    base = lesson.arm_seed(arm)
+    return {int(seed) - base: float(v) for seed, v in zip(ours.seeds, summary.get("per_seed") or [])
+            if v is not None and math.isfinite(float(v))}
+
+
+def _lab_verdicts(lesson: Lesson, result: Optional[LessonResult]) -> list[ArmVerdict]:
+    """A resolution lab's effect: at each resolution where the report's TOTV and TVTV differ, TVTV minus TOTV
+    (trained at the test resolution against trained at full size), the report's against ours seed by seed."""
+    out = []
+    for index, arm in enumerate(lesson.arms):
+        reported = arm.reported.by_resolution if arm.kind == "resolution_lab" else {}
+        totv, tvtv = reported.get("TOTV") or {}, reported.get("TVTV") or {}
+        for resolution in sorted(set(totv) & set(tvtv), key=lambda r: -int(r) if str(r).isdigit() else 0):
+            theirs = [(tvtv[resolution] or {}).get("test_accuracy"), (totv[resolution] or {}).get("test_accuracy")]
+            if None in theirs or theirs[0] == theirs[1]:      # the native size: one model for both
+                continue
+            report_diff = float(theirs[0]) - float(theirs[1])
+            trained, tested = (_lab_per_offset(lesson, result, index, m, str(resolution)) for m in ("TVTV", "TOTV"))
+            offsets = sorted(set(trained) & set(tested))
+            diffs = [trained[k] - tested[k] for k in offsets]
+            verdict, mean, std, one_seed = judge(report_diff, diffs)
+            v = ArmVerdict(arm_id=f"{arm.id}@{resolution}", label=f"{resolution} px", verdict=verdict,
+                           report_metric="test_accuracy", report_diff=report_diff, seeds=offsets, ours_diffs=diffs,
+                           mean=mean, std=std, agreeing=sum(1 for d in diffs if _sign(d) == _sign(report_diff) != 0),
+                           one_seed=one_seed and verdict in (REPRODUCED, NOT_REPRODUCED), counted=verdict in COUNTED,
+                           compared=f"TVTV − TOTV at {resolution} px")
+            v.text = _arm_text(v)
+            out.append(v)
+    return out
+
+
 def arm_verdicts(lesson: Lesson, result: Optional[LessonResult]) -> list[ArmVerdict]:
-    """One ArmVerdict per arm after the lesson's first."""
+    """One ArmVerdict per arm after the lesson's first, then one per resolution of a resolution lab whose report
+    gives different TOTV and TVTV figures there (TVTV minus TOTV)."""
     first = _per_offset(lesson, result, 0)
     out = []
     for index in range(1, len(lesson.arms)):
@@ -155,7 +198,7 @@ def arm_verdicts(lesson: Lesson, result: Optional[LessonResult]) -> list[ArmVerd
                        one_seed=one_seed and verdict in (REPRODUCED, NOT_REPRODUCED), counted=verdict in COUNTED)
         v.text = _arm_text(v)
         out.append(v)
-    return out
+    return out + _lab_verdicts(lesson, result)
 
 
 def lesson_verdict(lesson: Lesson, result: Optional[LessonResult]) -> LessonVerdict:
@@ -190,9 +233,10 @@ def index_verdict(lesson: Lesson, result: Optional[LessonResult]) -> str:
     verdict, with "1 seed" where a counted arm's verdict rests on one seed (no spread to judge noise by)."""
     if result is None:
         return NOT_RUN
-    if len(lesson.arms) == 1 and result.mode != "full":
+    alone = len(lesson.arms) == 1 and lesson.arms[0].kind != "resolution_lab"   # a lab compares within itself
+    if alone and result.mode != "full":
         return ONE_ARM
-    if len(lesson.arms) == 1:
+    if alone:
         arm = lesson.arms[0]
         ours = result.arm(arm.id)
         mine = ours.mean("test_accuracy") if ours is not None else None
