@@ -315,13 +315,19 @@ def test_a_pace_measured_on_another_thread_count_is_carried_to_the_threads_here(
     assert _label_threads("GPU: NVIDIA H200, 140 GB") is None and _label_threads("cpu") is None
 
 
-def test_the_thread_speedup_is_timed_and_bounded():
-    from cnnkit.train.estimate import thread_speedup
+def test_the_thread_speedup_is_timed_bounded_and_timed_again_after_a_while(monkeypatch):
+    from cnnkit.train import estimate
 
-    assert thread_speedup(2, 2) == 1.0
-    more = thread_speedup(2, 1)
+    assert estimate.thread_speedup(2, 2) == 1.0
+    more = estimate.thread_speedup(2, 1)
     assert 0.2 <= more <= 2.0                       # never more than linear
-    assert 0.5 <= thread_speedup(1, 2) <= 5.0       # fewer threads: at least half as fast
+    assert 0.5 <= estimate.thread_speedup(1, 2) <= 5.0   # fewer threads: at least half as fast
+    timed = []
+    monkeypatch.setattr(estimate, "_time_speedup", lambda threads, base: timed.append((threads, base)) or 1.5)
+    assert estimate.thread_speedup(2, 1) == more and timed == []      # kept: no second timing
+    later = estimate._clock() + estimate.SPEEDUP_KEPT_S + 1
+    monkeypatch.setattr(estimate, "_clock", lambda: later)
+    assert estimate.thread_speedup(2, 1) == 1.5 and timed == [(2, 1)]   # a while later: timed again
 
 
 def test_a_result_of_other_settings_gives_the_loops_pace_and_each_mode_its_own_loading_time(teacher_dir):
