@@ -712,7 +712,7 @@ def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", dev
     (and the evaluations) at a measured pace, plus loading, summed over the arms and seeds (the queue runs one
     at a time per device). The pace is, per arm: the images/s its runs reached in a result of this lesson on this
     kind of device (same mode first), on a CPU carried to the threads a run here uses (threads_here) by
-    `speedup(here, theirs)` (default cnnkit.train.estimate.thread_speedup, timed once per process) where the
+    `speedup(here, theirs)` (default cnnkit.train.estimate.thread_speedup, timed here, kept 10 minutes) where the
     result's runs used another count; else, with `measure` (cnnkit.train.estimate.measure_step_cost or a cached
     wrapper), a few steps of its network timed here; else a rough figure, said so. Plus, once, the wait for a
     training process to start when `manager` (default: the app's) has none warm (worker_start_seconds)."""
