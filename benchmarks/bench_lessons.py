@@ -38,7 +38,9 @@ from cnnkit.cli.lesson_cmd import comparison_json, seed_offsets  # noqa: E402
 from cnnkit.fileio import read_json, write_json  # noqa: E402
 from cnnkit.formatting import format_seconds  # noqa: E402
 from cnnkit.jobs import get_job_manager  # noqa: E402
+from cnnkit.labs.saved import load_lab  # noqa: E402
 from cnnkit.lessons import estimate_lesson_seconds, list_lessons, run_lesson, ship_result  # noqa: E402
+from cnnkit.lessons.runner import runs_seconds  # noqa: E402
 from cnnkit.paths import checkpoint_dir, lesson_results_dir  # noqa: E402
 
 
@@ -84,7 +86,8 @@ def _cell(metric: dict, key: str) -> tuple[str, str, str]:
 def markdown(entries: list[dict], mode: str) -> str:
     label = "quick mode (a subset, fewer epochs: not the report's settings)" if mode == "quick" else \
         "full mode (the report's settings)"
-    lines = [f"Lessons, {label}: ours (mean ± std over seeds) against the report's figures.", "",
+    lines = [f"Lessons, {label}: ours (mean ± std over seeds) against the report's figures. Time: the lesson's "
+             "runs' training time, summed (no epoch counted longer than 3 × its run's median: stops left out).", "",
              "| lesson | arm | test acc, ours | report | Δ | macro F1, ours | report | Δ | status | time | device |",
              "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|"]
     for entry in entries:
@@ -95,8 +98,9 @@ def markdown(entries: list[dict], mode: str) -> str:
         for i, arm in enumerate(entry["arms"]):
             acc = _cell(arm["test_accuracy"], "test_accuracy")
             f1 = _cell(arm["macro_f1"], "macro_f1")
-            # the lesson's runs, first start to last end (over every process of a resumed lesson), else this process's
-            timing = format_seconds(entry.get("result_seconds") or entry["seconds"]) if i == 0 else ""
+            # the runs' own time (runner.runs_seconds), else first start to last end, else this process's
+            timing = format_seconds(entry.get("runs_seconds") or entry.get("result_seconds") or entry["seconds"]) \
+                if i == 0 else ""
             where = entry.get("device_label") or entry["device"]
             lines.append(f"| {entry['id'] if i == 0 else ''} | {arm['label']} | {acc[0]} | {acc[1]} | {acc[2]} | "
                          f"{f1[0]} | {f1[1]} | {f1[2]} | {arm['status']} | {timing} | {where if i == 0 else ''} |")
@@ -149,6 +153,11 @@ def merge_shipped_table(entries: list[dict], mode: str, folder: Path) -> None:
     by_id = {e["id"]: e for e in (old.get("lessons", []) if isinstance(old, dict) else []) if isinstance(e, dict)}
     by_id.update({e["id"]: e for e in entries if e.get("shipped")})
     ordered = [by_id[k] for k in sorted(by_id)]
+    for entry in ordered:   # the runs' time, from the shipped result itself (rows written before it was kept too)
+        try:
+            entry["runs_seconds"] = round(runs_seconds(load_lab(folder / f"{entry['id']}-{mode}", kind="lesson")), 1)
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            pass
     write_json(path, {"mode": mode, "lessons": ordered})
     (folder / f"{mode}.md").write_text(markdown(ordered, mode))
 

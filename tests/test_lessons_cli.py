@@ -165,6 +165,15 @@ def test_bench_lessons_plans_by_pattern_and_merges_the_shipped_table(lessons_dir
     assert "| bn-tiny | Base | 71.00 ± 1.50 (n=2) | 73.79 | -2.79 | 0.7000 (n=1) | - | - | done | 1 min 05 s | " \
            "CPU (2 threads) |" in table
     assert [e["id"] for e in json.loads((folder / "quick.json").read_text())["lessons"]] == ["bn-tiny", "other"]
+    # with its result shipped beside the table, the time is its runs' own: 20 s + 20 s + 60 s at 3 × the median
+    from cnnkit.lessons import ArmResult, LessonResult, ship_result
+
+    history = [{"epoch": i + 1, "seconds": s} for i, s in enumerate((20.0, 20.0, 600.0))]
+    ship_result(LessonResult(lesson_id="bn-tiny", mode="quick", device="cpu", seeds=[0], status="done",
+                             arms=[ArmResult(arm_id="base", seeds=[0], histories=[history], seconds=640.0)]),
+                folder / "bn-tiny-quick")
+    bench.merge_shipped_table([], "quick", folder)
+    assert "| done | 1 min 40 s | CPU (2 threads) |" in (folder / "quick.md").read_text()
 
 
 def test_bench_lessons_agreement_table_counts_arms_and_seeds_in_the_reports_direction():

@@ -330,6 +330,21 @@ def test_the_thread_speedup_is_timed_bounded_and_timed_again_after_a_while(monke
     assert estimate.thread_speedup(2, 1) == 1.5 and timed == [(2, 1)]   # a while later: timed again
 
 
+def test_a_lessons_run_time_leaves_stops_out_and_keeps_a_resumed_runs_epochs():
+    from cnnkit.lessons.runner import runs_seconds
+
+    def epochs(*seconds):
+        return [{"epoch": i + 1, "seconds": s} for i, s in enumerate(seconds)]
+
+    stopped = ArmResult(arm_id="a", seeds=[0], histories=[epochs(10.0, 10.0, 100.0)], seconds=125.0)
+    resumed = ArmResult(arm_id="b", seeds=[0], histories=[epochs(10.0, 10.0, 10.0)], seconds=12.0)  # after a resume
+    lab = ArmResult(arm_id="c", seeds=[0], histories=[], seconds=7.0)
+    result = LessonResult(lesson_id="x", mode="full", device="cpu", seeds=[0], arms=[stopped, resumed, lab],
+                          seconds=9999.0)
+    # a: 10 + 10 + 30 (the stopped epoch at 3 × the median) + 5 outside the epochs; b: its 3 epochs; c: its seconds
+    assert runs_seconds(result) == pytest.approx(55.0 + 30.0 + 7.0)
+
+
 def test_a_result_of_other_settings_gives_the_loops_pace_and_each_mode_its_own_loading_time(teacher_dir):
     """A quick result made before the quick settings changed (3 epochs then, 1 now) must not lend its evaluation
     share; a full result's loading of the whole dataset is not a quick run's."""

@@ -651,6 +651,23 @@ def _typical_run_seconds(run_seconds: float, histories: list[list[dict]]) -> flo
     return sum(min(seconds, most) for seconds in epoch_seconds) / len(histories) + outside
 
 
+def runs_seconds(result: LessonResult) -> float:
+    """The time a lesson's runs trained, summed over its arms and seeds: each run's epochs, none counted longer than
+    STRETCHED_EPOCH × that run's median epoch (a process stopped for minutes is not the lesson's time), plus its
+    time outside the epochs where its record holds it (loading, the test pass; a resolution lab's other trainings).
+    A run resumed in a later process counts its epochs from before the stop too. The result's own `seconds`, first
+    start to last end, counts stops and, for a resumed lesson, only what the last process saw."""
+    total = 0.0
+    for arm in result.arms:
+        histories = [[row for row in history if isinstance(row, dict)] for history in arm.histories]
+        if not histories:
+            total += arm.seconds
+            continue
+        per_run = arm.seconds / max(1, len(histories))
+        total += sum(_typical_run_seconds(per_run, [history]) for history in histories)
+    return total
+
+
 def _label_threads(label: str) -> Optional[tuple[int, int]]:
     """The thread counts a CPU result's runs used, from its device label (_device_label's "CPU (1 thread)",
     "CPU (1-2 threads)"): (fewest, most); None for another device or an older label without a count."""
@@ -799,5 +816,5 @@ def _split_sizes(dataset: str) -> tuple[int, int]:
 
 __all__ = ["CPU_SEEDS", "GPU_SEEDS", "GROUP_PREFIX", "LessonEstimate", "STATUSES", "cancel_lesson", "collect_finished",
            "collect_result", "data_caveats", "default_seeds", "estimate_lesson_seconds", "group_jobs", "latest_result",
-           "worker_start_seconds",
+           "runs_seconds", "worker_start_seconds",
            "lesson_jobs", "lesson_status", "lesson_statuses", "planned_configs", "run_lesson", "running_groups", "submit_lesson"]
