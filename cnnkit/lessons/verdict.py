@@ -27,9 +27,9 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import asdict, dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
-from cnnkit.lessons.results import LessonResult
+from cnnkit.lessons.results import ArmResult, LessonResult
 from cnnkit.lessons.schema import Lesson
 
 REPRODUCED = "reproduced"
@@ -117,15 +117,16 @@ def _report_diff(lesson: Lesson, arm_index: int) -> tuple[str, Optional[float]]:
     return "", None
 
 
-def _per_offset(lesson: Lesson, result: Optional[LessonResult], arm_index: int) -> dict[int, float]:
-    """seed offset -> our test accuracy (percent) for one arm's finished seeds."""
-    if result is None:
-        return {}
+def _per_offset(lesson: Lesson, result: Optional[LessonResult], arm_index: int,
+                summary: Callable[[ArmResult], Optional[dict]] = lambda ours: ours.metrics.get("test_accuracy")
+                ) -> dict[int, float]:
+    """seed offset -> our test accuracy (percent) for one arm's finished seeds; `summary` picks the figure's
+    summary from the arm's result (default its test accuracy; a resolution lab's method at one resolution)."""
     arm = lesson.arms[arm_index]
-    ours = result.arm(arm.id)
+    ours = result.arm(arm.id) if result is not None else None
     if ours is None:
         return {}
-    values = (ours.metrics.get("test_accuracy") or {}).get("per_seed") or []
+    values = (summary(ours) or {}).get("per_seed") or []
     base = lesson.arm_seed(arm)
     return {int(seed) - base: float(v) for seed, v in zip(ours.seeds, values)
             if v is not None and math.isfinite(float(v))}
@@ -141,17 +142,19 @@ def _arm_text(v: ArmVerdict) -> str:
             f"{v.agreeing} of {len(v.ours_diffs)} seeds in the report's direction)")
 
 
-def _lab_per_offset(lesson: Lesson, result: Optional[LessonResult], arm_index: int, method: str,
-                    resolution: str) -> dict[int, float]:
-    """seed offset -> our test accuracy (percent) of a resolution lab's method at one resolution."""
-    arm = lesson.arms[arm_index]
-    ours = result.arm(arm.id) if result is not None else None
-    if ours is None:
-        return {}
-    summary = ((ours.by_resolution.get(method) or {}).get(resolution) or {}).get("test_accuracy") or {}
-    base = lesson.arm_seed(arm)
-    return {int(seed) - base: float(v) for seed, v in zip(ours.seeds, summary.get("per_seed") or [])
-            if v is not None and math.isfinite(float(v))}
+def _judged(arm_id: str, label: str, metric: str, report_diff: Optional[float], base: dict[int, float],
+            mine: dict[int, float], compared: str = "") -> ArmVerdict:
+    """An ArmVerdict of `mine` minus `base` (seed offset -> test accuracy), paired by seed offset."""
+    offsets = sorted(set(base) & set(mine))
+    diffs = [mine[k] - base[k] for k in offsets]
+    verdict, mean, std, one_seed = judge(report_diff, diffs)
+    agreeing = sum(1 for d in diffs if report_diff is not None and _sign(d) == _sign(report_diff) != 0)
+    v = ArmVerdict(arm_id=arm_id, label=label, verdict=verdict, report_metric=metric, report_diff=report_diff,
+                   seeds=offsets, ours_diffs=diffs, mean=mean, std=std, agreeing=agreeing,
+                   one_seed=one_seed and verdict in (REPRODUCED, NOT_REPRODUCED), counted=verdict in COUNTED,
+                   compared=compared)
+    v.text = _arm_text(v)
+    return v
 
 
 def _lab_verdicts(lesson: Lesson, result: Optional[LessonResult]) -> list[ArmVerdict]:
@@ -166,17 +169,11 @@ def _lab_verdicts(lesson: Lesson, result: Optional[LessonResult]) -> list[ArmVer
             if None in theirs or theirs[0] == theirs[1]:      # the native size: one model for both
                 continue
             report_diff = float(theirs[0]) - float(theirs[1])
-            trained, tested = (_lab_per_offset(lesson, result, index, m, str(resolution)) for m in ("TVTV", "TOTV"))
-            offsets = sorted(set(trained) & set(tested))
-            diffs = [trained[k] - tested[k] for k in offsets]
-            verdict, mean, std, one_seed = judge(report_diff, diffs)
-            v = ArmVerdict(arm_id=f"{arm.id}@{resolution}", label=f"{resolution} px", verdict=verdict,
-                           report_metric="test_accuracy", report_diff=report_diff, seeds=offsets, ours_diffs=diffs,
-                           mean=mean, std=std, agreeing=sum(1 for d in diffs if _sign(d) == _sign(report_diff) != 0),
-                           one_seed=one_seed and verdict in (REPRODUCED, NOT_REPRODUCED), counted=verdict in COUNTED,
-                           compared=f"TVTV − TOTV at {resolution} px")
-            v.text = _arm_text(v)
-            out.append(v)
+            trained, tested = (_per_offset(lesson, result, index, lambda ours, m=method, r=str(resolution):
+                                           ((ours.by_resolution.get(m) or {}).get(r) or {}).get("test_accuracy"))
+                               for method in ("TVTV", "TOTV"))
+            out.append(_judged(f"{arm.id}@{resolution}", f"{resolution} px", "test_accuracy", report_diff, tested,
+                               trained, compared=f"TVTV − TOTV at {resolution} px"))
     return out
 
 
@@ -188,16 +185,7 @@ def arm_verdicts(lesson: Lesson, result: Optional[LessonResult]) -> list[ArmVerd
     for index in range(1, len(lesson.arms)):
         arm = lesson.arms[index]
         metric, report_diff = _report_diff(lesson, index)
-        mine = _per_offset(lesson, result, index)
-        offsets = sorted(set(first) & set(mine))
-        diffs = [mine[k] - first[k] for k in offsets]
-        verdict, mean, std, one_seed = judge(report_diff, diffs)
-        agreeing = sum(1 for d in diffs if report_diff is not None and _sign(d) == _sign(report_diff) != 0)
-        v = ArmVerdict(arm_id=arm.id, label=arm.label, verdict=verdict, report_metric=metric, report_diff=report_diff,
-                       seeds=offsets, ours_diffs=diffs, mean=mean, std=std, agreeing=agreeing,
-                       one_seed=one_seed and verdict in (REPRODUCED, NOT_REPRODUCED), counted=verdict in COUNTED)
-        v.text = _arm_text(v)
-        out.append(v)
+        out.append(_judged(arm.id, arm.label, metric, report_diff, first, _per_offset(lesson, result, index)))
     return out + _lab_verdicts(lesson, result)
 
 
