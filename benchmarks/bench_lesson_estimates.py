@@ -28,11 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_estimates import error_pct  # noqa: E402  (the same error % as the training estimates' benchmark)
 from cnnkit.lessons import list_lessons  # noqa: E402
-
-
-def error_pct(estimate: float, actual: float) -> float | None:
-    return round((estimate - actual) / actual * 100, 1) if actual > 0 else None
 
 
 def warm_cache(data: Path, lesson_ids: list[str], mode: str) -> None:
@@ -66,7 +64,7 @@ def run_one(lesson_id: str, mode: str, first_seed: int, threads: int | None, dat
         return {"id": lesson_id, "status": "failed", "message": done.stderr.strip().splitlines()[-1:]}
     entry = json.loads(lines[-1])["lessons"][0]
     return {"id": lesson_id, "status": entry["status"], "estimate_s": entry.get("estimate_s"),
-            "actual_s": entry["seconds"], "error_pct": error_pct(entry.get("estimate_s") or 0, entry["seconds"]),
+            "actual_s": entry["seconds"], "error_pct": error_pct(entry.get("estimate_s"), entry["seconds"]),
             "device": entry.get("device_label") or entry.get("device")}
 
 
