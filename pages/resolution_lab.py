@@ -9,7 +9,8 @@ from cnnkit.data.preview import resolution_strip
 from cnnkit.data.resolution import RESIZE_MODES
 from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager
-from cnnkit.labs import ResolutionLabConfig, estimate_lab, list_labs, load_lab, run_resolution_lab
+from cnnkit.labs import (ResolutionLabConfig, estimate_lab, list_labs, load_lab, run_resolution_lab,
+                         submit_lab_resume)
 from cnnkit.labs.resolution import default_lab_training
 from ui.estimates import cached_measure, estimate_button
 from ui.identity import current_owner, is_teacher
@@ -191,6 +192,21 @@ else:
     picked = st.selectbox("Saved lab", ids, index=index, key=f"{K}_pick", format_func=lambda i: lab_label(by_id[i]))
     st.session_state[OPEN] = picked
     try:
-        render_lab(load_lab(picked))
+        lab = load_lab(picked)
     except (FileNotFoundError, ValueError) as exc:
         st.error(f"This lab cannot be opened: {exc}")
+    else:
+        going_on = any(snap.meta.get("lab_id") == picked for snap in manager.active())
+        if lab.status != "done" and not going_on:
+            st.info(f"This lab ended before its last model ({lab.status}). The rows below are the models it "
+                    "finished; going on trains the rest, and the model it was training goes on after its last "
+                    "finished epoch.")
+            if st.button("Go on with this lab", key=f"{K}_resume", disabled=running):
+                try:
+                    st.session_state[JOBS].append(submit_lab_resume(picked, manager, by=owner,
+                                                                    teacher=is_teacher()))
+                except ValueError as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun()
+        render_lab(lab)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,16 +14,16 @@ from cnnkit.cli import main as cli_main
 from cnnkit.data import SHAPE_CLASSES, generate_shapes
 from cnnkit.evaluate import evaluate_run
 from cnnkit.labs import (LAB_KINDS, DamagedLab, LabKind, ResolutionLabConfig, ResolutionLabResult, ResolutionRow,
-                         delete_lab, list_labs, load_lab, network_views, register_lab_kind, run_resolution_lab,
-                         save_lab)
-from cnnkit.store import load_results
+                         delete_lab, list_labs, load_lab, network_views, register_lab_kind, resume_resolution_lab,
+                         run_resolution_lab, save_lab)
+from cnnkit.store import load_results, load_run
 from cnnkit.train import TrainConfig
 from tests.helpers.folders import tiny_folder
 
 
 def lab_config(dataset: str, resolutions=(32, 16), **overrides) -> ResolutionLabConfig:
-    base = TrainConfig(dataset=dataset, epochs=1, batch_size=32, device="cpu", val_fraction=0.1,
-                       scheduler="constant", **overrides)
+    base = TrainConfig(**{"dataset": dataset, "epochs": 1, "batch_size": 32, "device": "cpu", "val_fraction": 0.1,
+                          "scheduler": "constant", **overrides})
     return ResolutionLabConfig(base=base.to_dict(), resolutions=list(resolutions))
 
 
@@ -164,6 +165,67 @@ def test_tiny_lab_native_size_and_cancel():
     delete_lab(cancelled.lab_id)
     with pytest.raises(FileNotFoundError, match="no saved lab"):
         load_lab(cancelled.lab_id)
+
+
+def _stop_after_first_epoch_of(model: str, stop: threading.Event, events: list):
+    def on_progress(event: dict) -> None:
+        events.append(event)
+        if event.get("kind") == "epoch" and event["row"]["model"] == model:
+            stop.set()                                   # the lab stops at the end of this epoch
+
+    return on_progress
+
+
+def _rows(result: ResolutionLabResult) -> list[tuple]:
+    return [(m, r.resolution, r.accuracy, r.f1) for m, t in (("TOTV", result.totv), ("TVTV", result.tvtv)) for r in t]
+
+
+@pytest.mark.slow
+def test_a_stopped_lab_goes_on_model_by_model_and_ends_as_an_unstopped_one():
+    dataset = tiny_folder()
+    config = lab_config(dataset, (32, 16, 8), epochs=2, seed=4)
+    whole = run_resolution_lab(config)
+    stop, events = threading.Event(), []
+    stopped = run_resolution_lab(lab_config(dataset, (32, 16, 8), epochs=2, seed=4), cancel_event=stop,
+                                 on_progress=_stop_after_first_epoch_of("TVTV 16 px", stop, events))
+    assert stopped.status == "cancelled" and "it can go on" in stopped.message
+    assert [r.resolution for r in stopped.totv] == [32, 16, 8] and [r.resolution for r in stopped.tvtv] == [32]
+    totv_dir, tvtv16_dir = (r["run_dir"] for r in stopped.runs)
+    assert load_run(Path(tvtv16_dir)).epochs_done == 1
+
+    events.clear()
+    resumed = resume_resolution_lab(stopped.lab_id, on_progress=events.append)
+    assert resumed.status == "done" and resumed.lab_id == stopped.lab_id and load_lab(stopped.lab_id) == resumed
+    # the TOTV model is kept (not trained again); TVTV 16 px goes on in its own folder after its first epoch
+    assert {e["row"]["model"] for e in events if e["kind"] == "epoch"} == {"TVTV 16 px", "TVTV 8 px"}
+    assert sum(1 for e in events if e["kind"] == "epoch" and e["row"]["model"] == "TVTV 16 px") == 1
+    assert [r["run_dir"] for r in resumed.runs][:2] == [totv_dir, tvtv16_dir]
+    assert [(r["method"], r["resolution"]) for r in resumed.runs] == [("TOTV", 32), ("TVTV", 16), ("TVTV", 8)]
+    # every row as the lab that was never stopped has it: a resumed epoch is the epoch it would have been
+    assert _rows(resumed) == _rows(whole)
+    assert resumed.seconds >= stopped.seconds
+    with pytest.raises(ValueError, match="is done: there is nothing to go on with"):
+        resume_resolution_lab(resumed.lab_id)
+
+
+@pytest.mark.slow
+def test_a_lab_whose_process_died_finds_the_model_it_was_training_by_its_name(capsys):
+    dataset = tiny_folder()
+    stop, events = threading.Event(), []
+    stopped = run_resolution_lab(lab_config(dataset, (32, 16), epochs=2, seed=5), cancel_event=stop,
+                                 on_progress=_stop_after_first_epoch_of("TVTV 16 px", stop, events))
+    # as a lab saved by a process that died in the middle of its second model (before labs recorded a model's
+    # folder when its training started): still "running", the model it was training not in its runs
+    data = json.loads((Path(stopped.lab_dir) / "lab.json").read_text())
+    tvtv16_dir = data["runs"].pop()["run_dir"]
+    data["status"] = "running"
+    (Path(stopped.lab_dir) / "lab.json").write_text(json.dumps(data))
+    assert cli_main(["resolution-lab", "--resume", stopped.lab_id, "--json"]) == 0     # from the shell
+    data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert data["status"] == "done" and data["lab_id"] == stopped.lab_id and data["runs"][1]["run_dir"] == tvtv16_dir
+    assert load_run(Path(tvtv16_dir)).epochs_done == 2
+    assert cli_main(["resolution-lab", "--resume", stopped.lab_id]) == 1
+    assert "is done: there is nothing to go on with" in capsys.readouterr().err
 
 
 def test_network_views_match_the_training_transform():

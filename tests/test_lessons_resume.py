@@ -124,3 +124,44 @@ def test_the_full_mode_script_runs_every_course_lesson_once():
     assert len(ids) == len(set(ids))
     assert set(ids) == {lesson.id for lesson in list_lessons() if lesson.source == "course"}
     assert ids.index("000-p4-transfer-chain") > ids.index("000-p3-bn-dropout-augmentation")
+
+
+@pytest.mark.slow
+def test_a_resolution_lab_arm_queued_again_goes_on_with_its_lab(teacher_dir):
+    from cnnkit.labs import list_labs, load_lab
+
+    dataset = tiny_folder("lesson_resume_lab")
+    text = lesson_text("long-res", dataset).split("[[arms]]")[0].replace("epochs = 2\n", "epochs = 40\n", 1) + """
+[[arms]]
+id = "lab"
+kind = "resolution_lab"
+config = { resolutions = [32, 16], base = { model = "cnn2" } }
+"""
+    (teacher_dir / "res.toml").write_text(text)
+    first = JobManager()
+    group = submit_lesson("long-res", mode="full", seeds=1, device="cpu", manager=first, queue=False)
+    assert resume_group(group, first) == 1
+    [job] = first.list(group=group)
+    deadline = time.monotonic() + 120
+    while len(first.snapshot(job.job_id).history) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first.cancel(job.job_id, teacher=True)                   # the session ends during the lab's first model
+    first.wait(job.job_id, timeout=120)
+    [lab] = list_labs(kind="resolution")
+    [totv] = load_lab(lab.lab_dir).runs
+    stopped_at = store.load_run(Path(totv["run_dir"])).epochs_done
+    assert 2 <= stopped_at < 40
+
+    later = JobManager()
+    assert resume_group(group, later) == 1
+    [again] = later.list(group=group)
+    assert again.label.endswith(", resumed")
+    wait_for_group(group, later)
+    result = collect_result("long-res", group, later)
+    assert result.status == "done", result.message
+    assert [saved.lab_id for saved in list_labs(kind="resolution")] == [lab.lab_id]   # the same lab went on
+    done = load_lab(lab.lab_dir)
+    assert done.runs[0]["run_dir"] == totv["run_dir"] and len(store.list_runs()) == 2
+    assert store.load_run(Path(totv["run_dir"])).epochs_done == 40
+    [arm] = result.arms
+    assert set(arm.by_resolution["TVTV"]) == {"32", "16"}

@@ -91,7 +91,7 @@ def test_live_progress_and_stop_keep_a_cancelled_lab():
     job_id = at.session_state["rl_jobs"][-1]
     manager = get_job_manager()
     deadline = __import__("time").monotonic() + 60
-    while manager.snapshot(job_id).status != "running" or not manager.snapshot(job_id).meta.get("lab_model"):
+    while manager.snapshot(job_id).status != "running" or not manager.snapshot(job_id).history:   # an epoch done
         assert __import__("time").monotonic() < deadline, "the lab did not start"
         __import__("time").sleep(0.2)
     at.run()
@@ -104,8 +104,22 @@ def test_live_progress_and_stop_keep_a_cancelled_lab():
     at.run()
     no_errors(at)
     assert any("stopped" in w.value for w in at.warning)
-    assert load_lab(snap.result.lab_id).status == "cancelled"
+    stopped = load_lab(snap.result.lab_id)
+    assert stopped.status == "cancelled"
     assert not at.button(key="rl_run").disabled
+    # the stopped lab goes on from where it stopped: its first model in the same folder, after its last epoch
+    assert at.selectbox(key="rl_pick").value == stopped.lab_id
+    assert any("ended before its last model" in i.value for i in at.info)
+    at.button(key="rl_resume").click().run()
+    no_errors(at)
+    resumed = manager.wait(at.session_state["rl_jobs"][-1], timeout=120)
+    assert resumed.status == "done", resumed.error
+    done = load_lab(stopped.lab_id)
+    assert done.status == "done" and [r.resolution for r in done.tvtv] == [32, 8]
+    assert done.runs[0]["run_dir"] == stopped.runs[0]["run_dir"]
+    at.run()
+    no_errors(at)
+    assert not any(b.key == "rl_resume" for b in at.button)                 # a done lab offers none
 
 
 def test_a_damaged_saved_lab_is_listed_and_says_why(tmp_path, monkeypatch):

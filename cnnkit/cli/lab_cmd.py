@@ -48,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lab.add_argument("--name", default="", help="a label for the lab and its runs")
     lab.add_argument("--config", type=Path, help="a JSON file of TrainConfig fields shared by every model")
     lab.add_argument("--json", action="store_true", help="only the JSON line on stdout (no table)")
+    lab.add_argument("--resume", metavar="LAB_ID",
+                     help="go on with a saved lab that stopped before its end (its own settings; the others here "
+                          "are ignored): its finished models are kept, the one it was training goes on after its "
+                          "last finished epoch")
     lab.add_argument("--plan", action="store_true",
                      help="train nothing: print which models the lab would train and where each is tested")
     lab.set_defaults(func=run_lab_command)
@@ -113,15 +117,18 @@ def _table(result) -> str:
 
 
 def run_lab_command(args: argparse.Namespace) -> int:
-    from cnnkit.labs import run_resolution_lab
+    from cnnkit.labs import resume_resolution_lab, run_resolution_lab
 
-    config = build_lab_config(args)
-    plan = config.plan()
-    progress(plan.text())
-    if args.plan:
-        print_json(plan.to_dict())
-        return 0
-    result = run_resolution_lab(config, on_progress=_Reporter())
+    if args.resume:
+        result = resume_resolution_lab(args.resume, on_progress=_Reporter())
+    else:
+        config = build_lab_config(args)
+        plan = config.plan()
+        progress(plan.text())
+        if args.plan:
+            print_json(plan.to_dict())
+            return 0
+        result = run_resolution_lab(config, on_progress=_Reporter())
     if not args.json:
         progress(_table(result))
     progress(f"{result.status} in {result.seconds:.1f} s; saved as lab {result.lab_id}")

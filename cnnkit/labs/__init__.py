@@ -10,7 +10,9 @@ from cnnkit.labs.resolution import (  # importing it registers the "resolution" 
     ResolutionRow,
     estimate_lab,
     network_views,
+    resume_resolution_lab,
     run_resolution_lab,
+    submit_lab_resume,
 )
 from cnnkit.labs import student_data as _student_data  # noqa: F401  registers "labs" as student data
 from cnnkit.labs.saved import (
@@ -29,4 +31,5 @@ from cnnkit.labs.saved import (
 
 __all__ = ["DamagedLab", "LAB_KINDS", "LabKind", "LabPlan", "PlannedTest", "PlannedTraining", "ResolutionLabConfig",
            "ResolutionLabResult", "ResolutionRow", "SavedLab", "delete_lab", "estimate_lab", "find_lab", "labs_dir", "list_labs",
-           "load_lab", "network_views", "register_lab_kind", "run_resolution_lab", "save_lab"]
+           "load_lab", "network_views", "register_lab_kind", "resume_resolution_lab", "run_resolution_lab",
+           "save_lab", "submit_lab_resume"]

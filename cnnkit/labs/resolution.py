@@ -24,7 +24,8 @@ from cnnkit.data.resolution import RESIZE_MODES
 from cnnkit.device import resolve_device
 from cnnkit.evaluate import evaluate_run
 from cnnkit.fileio import check_required_fields
-from cnnkit.labs.saved import LabKind, labs_dir, register_lab_kind, save_lab
+from cnnkit import store
+from cnnkit.labs.saved import LabKind, labs_dir, load_lab, register_lab_kind, save_lab
 from cnnkit.models import build_bundle
 from cnnkit.train import TrainConfig, train
 from cnnkit.cancellation import Cancelled
@@ -328,6 +329,23 @@ def _relay(on_progress: Optional[ProgressCallback], stage: int, stages: int, lab
     return relay
 
 
+def _checked_plan(config: ResolutionLabConfig) -> tuple[LabPlan, Any]:
+    """The lab's plan and its dataset's info, after every check that needs no training.
+
+    Raises ValueError (bad settings, unavailable data, a resolution above the native size, a network that cannot
+    take small images directly)."""
+    config.validate()
+    base = config.train_config()
+    info = dataset_info(base.dataset)
+    if not info.available:
+        raise ValueError(f"{base.dataset} cannot be loaded: {info.reason}")
+    plan = config.plan(native=int(info.height))
+    if config.native_size:
+        _check_native_size(base, int(info.channels), int(base.image_size or plan.native), len(info.classes),
+                           [r for r in plan.resolutions if r != plan.native])
+    return plan, info
+
+
 def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[ProgressCallback] = None,
                        cancel_event: Optional[threading.Event] = None,
                        root: Optional[Path] = None, owner: str = "") -> ResolutionLabResult:
@@ -335,78 +353,183 @@ def run_resolution_lab(config: ResolutionLabConfig, on_progress: Optional[Progre
 
     Raises ValueError (bad settings, a resolution above the native size, a network that cannot take
     small images directly) before anything is trained."""
-    config.validate()
+    plan, info = _checked_plan(config)
     base = config.train_config()
-    info = dataset_info(base.dataset)
-    if not info.available:
-        raise ValueError(f"{base.dataset} cannot be loaded: {info.reason}")
-    plan = config.plan(native=int(info.height))
-    native, resolutions = plan.native, plan.resolutions
-    if config.native_size:
-        _check_native_size(base, int(info.channels), int(base.image_size or native), len(info.classes),
-                           [r for r in resolutions if r != native])
-    device = str(resolve_device(base.device))
-    emit = on_progress or (lambda event: None)
-
     lab_id = _new_lab_id(base.dataset, base.model_label())
     lab_dir = labs_dir(root) / lab_id
     lab_dir.mkdir(parents=True, exist_ok=False)
     result = ResolutionLabResult(
         lab_id=lab_id, lab_dir=str(lab_dir), status="running", dataset=base.dataset, model=base.model_label(),
-        classes=list(info.classes), native=native, resolutions=resolutions, mode=config.mode,
+        classes=list(info.classes), native=plan.native, resolutions=plan.resolutions, mode=config.mode,
         native_size=config.native_size, config=config.to_dict(), created=time.time(), owner=owner)
     save_lab(result)
-    emit({"kind": "lab", "lab_id": lab_id, "lab_dir": str(lab_dir), "lab_fraction": 0.0})
-    started = time.monotonic()
-    stages = len(plan.trainings)
-    prefix = (config.name or base.name or f"reslab {lab_id[-4:]}").strip()
+    return _run_plan(result, config, plan, on_progress, cancel_event)
 
-    def fit(planned: PlannedTraining, stage: int) -> Any:
-        train_config = config.training_config(planned, name=f"{prefix} · {planned.label}")
+
+def resume_resolution_lab(lab: str | Path, on_progress: Optional[ProgressCallback] = None,
+                          cancel_event: Optional[threading.Event] = None,
+                          root: Optional[Path] = None) -> ResolutionLabResult:
+    """Go on with a lab that ended before its last model (the app or the machine stopped, or it was stopped):
+    the models it finished keep their rows, the one it was training goes on after its last finished epoch (one
+    that never finished an epoch starts afresh), the rest train as planned. Returns the result, saved.
+
+    ValueError when the lab is done, still training in another process, or its data or settings no longer
+    check out (nothing is changed then)."""
+    result = load_lab(lab, root, kind=KIND)
+    if result.status == "done":
+        raise ValueError(f"resolution lab {result.lab_id} is done: there is nothing to go on with")
+    config = ResolutionLabConfig.from_dict(result.config)
+    plan, _ = _checked_plan(config)
+    if plan.native != result.native or plan.resolutions != list(result.resolutions):
+        raise ValueError(f"resolution lab {result.lab_id} was planned for {result.dataset} at {result.native} px; "
+                         f"the dataset now has {plan.native} px images, so the lab cannot go on: run it anew")
+    return _run_plan(result, config, plan, on_progress, cancel_event, resuming=True)
+
+
+def submit_lab_resume(lab: str | Path, manager: Any, by: str = "", teacher: bool = False) -> str:
+    """Queue a job that goes on with a stopped lab (resume_resolution_lab) on `manager` (a cnnkit.jobs queue),
+    asked by `by`: the lab's owner or the teacher, else NotAllowed. The job is the lab's owner's, as its runs are.
+    Returns the job id. ValueError saying why when it cannot: the lab is done, a job is on it already, or its
+    settings no longer check out."""
+    from cnnkit.classroom import gate
+
+    result = load_lab(lab, kind=KIND)
+    gate.check("resume", gate.Actor(by or "", teacher), manager.class_config, target_owner=result.owner,
+               what=f"lab {result.lab_id}")
+    if result.status == "done":
+        raise ValueError(f"resolution lab {result.lab_id} is done: there is nothing to go on with")
+    if any(snap.meta.get("lab_id") == result.lab_id for snap in manager.active()):
+        raise ValueError(f"resolution lab {result.lab_id} is already queued or training; wait for it")
+    config = ResolutionLabConfig.from_dict(result.config)
+    _checked_plan(config)
+    base = config.train_config()
+
+    def job(context: Any) -> ResolutionLabResult:
+        return resume_resolution_lab(result.lab_dir, on_progress=context.progress, cancel_event=context.cancel_event)
+
+    return manager.submit(job, label=f"Resolution lab: {result.title()}, resumed",
+                          device=str(resolve_device(base.device)), group="resolution-lab",
+                          meta={"kind": "lab", "config": base.to_dict(), "resolutions": list(result.resolutions),
+                                "lab_id": result.lab_id, "lab_dir": result.lab_dir},
+                          owner=result.owner, teacher=teacher)
+
+
+def _training_name(result: ResolutionLabResult, config: ResolutionLabConfig, planned: PlannedTraining) -> str:
+    """The run name of one of the lab's models: how a resumed lab finds the run it was training."""
+    prefix = (config.name or config.train_config().name or f"reslab {result.lab_id[-4:]}").strip()
+    return f"{prefix} · {planned.label}"
+
+
+def _has_rows(result: ResolutionLabResult, planned: PlannedTraining) -> bool:
+    """Whether every row this training fills is in the result (it was trained and tested before a stop)."""
+    filled = {("TOTV", row.resolution) for row in result.totv} | {("TVTV", row.resolution) for row in result.tvtv}
+    return all((test.method, test.resolution) in filled for test in planned.tests)
+
+
+def _earlier_run(result: ResolutionLabResult, planned: PlannedTraining, name: str) -> tuple[Optional[str], bool]:
+    """(run folder, finished) of the lab model `planned` trained (or began) before a stop; (None, False) when there
+    is none to go on with. The lab records each model's folder when its training starts; a lab saved before it did
+    so is matched by the run's name among the runs made since the lab began. A run that stopped before its first
+    epoch is deleted: it has nothing to go on from."""
+    recorded = next((r["run_dir"] for r in result.runs
+                     if (r.get("method"), r.get("resolution")) == (planned.method, planned.resolution)), None)
+    try:
+        record = store.load_run(Path(recorded)) if recorded else store.find_run_named(name)
+    except FileNotFoundError:                         # deleted since: train it afresh
+        return None, False
+    if record is None or (not recorded and record.created < result.created - 1.0):
+        return None, False
+    if record.status in store.FINISHED_STATUSES and store.load_results(record.run_dir):
+        return str(record.run_dir), True
+    if record.status in store.ACTIVE_STATUSES:
+        raise ValueError(f"its model {name!r} is still training (another process has it): let it finish, or stop it")
+    if record.epochs_done > 0:
+        return str(record.run_dir), False
+    store.delete_run(record.run_dir, by=result.owner)
+    return None, False
+
+
+def _run_plan(result: ResolutionLabResult, config: ResolutionLabConfig, plan: LabPlan,
+              on_progress: Optional[ProgressCallback], cancel_event: Optional[threading.Event],
+              resuming: bool = False) -> ResolutionLabResult:
+    """Train and test every planned model the result has no rows for yet, saving the lab after each one;
+    `resuming`: go on with the models the lab trained (or began) before it stopped."""
+    base = config.train_config()
+    device = str(resolve_device(base.device))
+    emit = on_progress or (lambda event: None)
+    result.status, result.message = "running", ""
+    save_lab(result)
+    emit({"kind": "lab", "lab_id": result.lab_id, "lab_dir": result.lab_dir, "lab_fraction": 0.0})
+    started, seconds_before = time.monotonic(), float(result.seconds or 0.0)
+    stages = len(plan.trainings)
+
+    def record_run(planned: PlannedTraining, run_dir: str) -> None:
+        result.runs = [r for r in result.runs if (r.get("method"), r.get("resolution")) != (planned.method,
+                                                                                             planned.resolution)]
+        result.runs.append({"method": planned.method, "resolution": planned.resolution, "run_dir": run_dir,
+                            "label": planned.label})
+
+    def fit(planned: PlannedTraining, stage: int) -> tuple[str, dict]:
+        name = _training_name(result, config, planned)
         emit({"kind": "lab", "lab_stage": stage + 1, "lab_stages": stages, "lab_model": planned.label,
               "lab_fraction": stage / stages})
+        earlier, finished = _earlier_run(result, planned, name) if resuming else (None, False)
+        if finished:
+            record_run(planned, earlier)
+            return earlier, store.load_results(earlier)
+        relay = _relay(on_progress, stage, stages, planned.label)
+
+        def watch(event: dict) -> None:
+            if event.get("kind") == "run_dir":       # saved at once, so a stopped lab knows where to go on
+                record_run(planned, str(event["run_dir"]))
+                save_lab(result)
+            if relay is not None:
+                relay(event)
+
         try:
-            trained = train(train_config, on_progress=_relay(on_progress, stage, stages, planned.label),
-                            cancel_event=cancel_event, owner=owner)
+            trained = train(config.training_config(planned, name=name), on_progress=watch,
+                            cancel_event=cancel_event, owner=result.owner, resume_from=earlier)
         except Cancelled:
             raise LabCancelled() from None
-        result.runs.append({"method": planned.method, "resolution": planned.resolution, "run_dir": trained.run_dir,
-                            "label": planned.label})
+        record_run(planned, trained.run_dir)
         if trained.status == "cancelled":
             raise LabCancelled()
-        return trained
+        return trained.run_dir, trained.results
 
     try:
         for stage, planned in enumerate(plan.trainings):
-            trained = fit(planned, stage)
+            if _has_rows(result, planned):
+                continue                              # trained and tested before a stop
+            run_dir, results = fit(planned, stage)
             for test in planned.tests:
                 if test.own_test:
-                    evaluation = trained.results
+                    evaluation = results
                 else:
                     if cancel_event is not None and cancel_event.is_set():
                         raise LabCancelled()
                     emit({"kind": "status", "phase": "evaluating",
                           "message": f"testing the {planned.method} model at {test.resolution} px", "fraction": None})
-                    evaluation = evaluate_run(trained.run_dir, resolution=test.resolution, mode=config.mode,
+                    evaluation = evaluate_run(run_dir, resolution=test.resolution, mode=config.mode,
                                               restore=not config.native_size, device=device,
                                               test_subset=base.test_subset)[0].to_dict()
                 table = result.totv if test.method == "TOTV" else result.tvtv
-                table.append(_row(test.resolution, evaluation, trained.run_dir))
+                table[:] = [row for row in table if row.resolution != test.resolution]   # a stop's partial row
+                table.append(_row(test.resolution, evaluation, run_dir))
                 table.sort(key=lambda row: -row.resolution)
-            result.seconds = round(time.monotonic() - started, 2)
+            result.seconds = round(seconds_before + time.monotonic() - started, 2)
             save_lab(result)
         result.status = "done"
         result.message = f"{len(result.runs)} model(s) trained"
     except LabCancelled:
         result.status = "cancelled"
-        result.message = "stopped; the rows finished before the stop are kept"
+        result.message = "stopped; the rows finished before the stop are kept (it can go on from there)"
     except BaseException as error:
         result.status = "failed"
         result.message = str(error) or type(error).__name__
-        result.seconds = round(time.monotonic() - started, 2)
+        result.seconds = round(seconds_before + time.monotonic() - started, 2)
         save_lab(result)
         raise
-    result.seconds = round(time.monotonic() - started, 2)
+    result.seconds = round(seconds_before + time.monotonic() - started, 2)
     save_lab(result)
     emit({"kind": "lab", "lab_fraction": 1.0 if result.status == "done" else None})
     return result

@@ -1,6 +1,7 @@
 """Going on with a lesson group whose process ended before it did (a benchmark stopped by the end of a session, an
 app restart): every planned run that did not finish is queued again, and a run that stopped after some epochs goes
-on after its last finished epoch (cnnkit.store keeps one commit per epoch), so no finished epoch is trained twice.
+on after its last finished epoch (cnnkit.store keeps one commit per epoch), so no finished epoch is trained twice;
+a resolution lab goes on the same way, model by model (cnnkit.labs.resume_resolution_lab).
 
 Also: a full-mode arm whose exact settings another lesson already trained (the report's base CNN is the first arm
 of five 002 lessons) reuses that finished run instead of training it again (`find_finished_twin`).
@@ -12,6 +13,7 @@ import shutil
 from typing import Any, Optional
 
 from cnnkit.jobs import JobManager, get_job_manager, run_is_resumable
+from cnnkit.labs.saved import load_lab
 from cnnkit.lessons.loader import get_lesson
 from cnnkit.lessons.results import save_result
 from cnnkit.lessons.runner import (_chained_job, _find_lab_by_name, _find_run_by_name, _lab_job,
@@ -57,7 +59,7 @@ def resume_group(group_id: str, manager: Optional[JobManager] = None, owner: str
                  reuse_twins: bool = True) -> int:
     """Queue again whatever the lesson group `group_id` has not finished: a stopped run goes on after its last
     finished epoch, a run that never started (or broke before its first epoch) starts afresh, a resolution-lab arm
-    runs again whole. With `reuse_twins`, a train arm that has a finished twin (find_finished_twin) takes that run.
+    keeps the models its lab finished and goes on with the one it was training. With `reuse_twins`, a train arm that has a finished twin (find_finished_twin) takes that run.
     The group's saved plan gets the new job ids, so collect_result follows them. Returns how many jobs were queued.
     ValueError when the group is already collected (its status is not "running")."""
     from cnnkit import store
@@ -82,10 +84,13 @@ def resume_group(group_id: str, manager: Optional[JobManager] = None, owner: str
         meta = {"lesson_id": lesson.id, "arm_id": entry["arm_id"], "seed": entry["seed"]}
         if entry["kind"] == "resolution_lab":
             where = _find_lab_by_name(entry["name"])
-            if where is not None:
-                continue                              # a saved lab is a finished one
+            if where is not None and load_lab(where, kind="resolution").status == "done":
+                continue
             config = _planned_config(lesson, entry, result.mode, device)
-            entry["job_id"] = manager.submit(_lab_job(config, owner), label=label, device=device, group=group_id,
+            if where is not None:                     # it stopped: it goes on after its last finished epoch
+                label += ", resumed"
+            entry["job_id"] = manager.submit(_lab_job(config, owner, resume_from=where), label=label, device=device,
+                                             group=group_id,
                                              meta={"kind": "lesson", **meta, "config": dict(config.base)},
                                              owner=owner, teacher=True)
             queued += 1

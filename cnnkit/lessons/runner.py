@@ -139,11 +139,14 @@ def data_caveats(lesson: Union[Lesson, str], mode: str) -> list[str]:
     return notes
 
 
-def _lab_job(config: Any, owner: str):
-    """The job function of a resolution-lab arm (it runs in a thread of the app, as the Resolution lab page's)."""
+def _lab_job(config: Any, owner: str, resume_from: Optional[Path] = None):
+    """The job function of a resolution-lab arm (it runs in a thread of the app, as the Resolution lab page's);
+    resume_from: the folder of the arm's lab that stopped before its end, to go on with."""
     def job(context):
-        from cnnkit.labs import run_resolution_lab
+        from cnnkit.labs import resume_resolution_lab, run_resolution_lab
 
+        if resume_from is not None:
+            return resume_resolution_lab(resume_from, on_progress=context.progress, cancel_event=context.cancel_event)
         return run_resolution_lab(config, on_progress=context.progress, cancel_event=context.cancel_event,
                                   owner=owner)
 
@@ -283,10 +286,8 @@ def _find_run_by_name(name: str) -> Optional[Path]:
     """A run folder whose config name is `name` (a group's run after the manager forgot the job)."""
     from cnnkit import store
 
-    for record in store.list_runs():
-        if record.config.get("name") == name:
-            return Path(record.run_dir)
-    return None
+    record = store.find_run_named(name)
+    return Path(record.run_dir) if record is not None else None
 
 
 def _find_lab_by_name(name: str) -> Optional[Path]:

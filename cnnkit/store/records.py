@@ -254,6 +254,12 @@ def list_runs(root: Optional[Path] = None) -> list[RunRecord]:
     return sorted(records, key=lambda r: (r.created, r.run_id), reverse=True)
 
 
+def find_run_named(name: str, root: Optional[Path] = None) -> Optional[RunRecord]:
+    """The newest saved run whose settings carry the name `name` (a run a job queued under a name it chose, looked
+    up again after the job was forgotten: the app or the machine restarted); None when there is none."""
+    return next((record for record in list_runs(root) if record.config.get("name") == name), None)
+
+
 def resolve_run_dir(run: str | Path) -> Path:
     """A run folder from a path or a run id inside the checkpoint directory."""
     for candidate in (Path(run), checkpoint_dir() / str(run)):
