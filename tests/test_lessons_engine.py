@@ -440,13 +440,15 @@ def test_results_are_saved_as_lesson_labs_and_shipped_ones_open_read_only(teache
     (teacher_dir / "mine.toml").write_text(lesson_text("my-depth"))
     arms = [aggregate_arm("shallow", [seed_run(0, 70.0, 0.70, [[1]])])]
     result = LessonResult(lesson_id="my-depth", mode="quick", device="cpu", seeds=[0], arms=arms, seconds=42.0,
-                          status="done", lab_id="lesson-my-depth-000000-abcd", created=1.0,
-                          runs=[{"run_dir": "/nowhere/run", "label": "x", "arm_id": "shallow", "seed": 0}])
+                          status="done", lab_id="lesson-my-depth-000000-abcd", created=1.0, owner="ana",
+                          runs=[{"run_dir": "/nowhere/run", "label": "x", "arm_id": "shallow", "seed": 0}],
+                          runner="teachers-laptop:4242")
     assert lesson_status("my-depth") == "not run" and latest_result("my-depth") is None
     shipped_folder = ship_result(result)
     assert shipped_folder.name == "my-depth-quick"
     shipped = shipped_result("my-depth", "quick")
     assert shipped.shipped and shipped.runs == [] and shipped.arms[0].metrics == arms[0].metrics
+    assert (shipped.owner, shipped.runner) == ("", "")      # who ran it and on which machine stay here
     assert lesson_status("my-depth") == "shipped results" and latest_result("my-depth").shipped
     assert lesson_statuses(["my-depth", "nothing"]) == {"my-depth": "shipped results", "nothing": "not run"}
     with pytest.raises(ValueError, match="read-only"):

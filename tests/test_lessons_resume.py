@@ -165,3 +165,29 @@ config = { resolutions = [32, 16], base = { model = "cnn2" } }
     assert store.load_run(Path(totv["run_dir"])).epochs_done == 40
     [arm] = result.arms
     assert set(arm.by_resolution["TVTV"]) == {"32", "16"}
+
+
+def test_a_group_counts_as_stopped_only_when_its_process_on_this_machine_is_gone(teacher_dir):
+    import socket
+    import subprocess
+
+    from cnnkit.lessons import stopped_groups
+
+    (teacher_dir / "a.toml").write_text(lesson_text("stop-a", tiny_folder("lesson_stopped")))
+    manager = JobManager()
+    group = submit_lesson("stop-a", mode="quick", seeds=1, device="cpu", manager=manager, queue=False)
+    assert stopped_groups("stop-a", manager) == []                          # its process is this one: alive
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    result = _result_of_group(group)
+    for runner, stopped in ((f"{socket.gethostname()}:{gone.pid}", True), (f"another-host:{gone.pid}", False),
+                            ("", False), (f"{socket.gethostname()}:x", False)):
+        result.runner = runner
+        save_result(result)
+        assert [r.group for r in stopped_groups("stop-a", manager)] == ([group] if stopped else []), runner
+    result.runner = f"{socket.gethostname()}:{gone.pid}"
+    save_result(result)
+    assert resume_group(group, manager) == 2
+    assert stopped_groups("stop-a", manager) == []                          # this process has its jobs now
+    assert _result_of_group(group).runner == f"{socket.gethostname()}:{__import__('os').getpid()}"
+    wait_for_group(group, manager)

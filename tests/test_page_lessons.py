@@ -430,3 +430,41 @@ def test_the_page_says_before_run_when_the_data_is_not_here_and_which_data_made_
     at.button(key=f"ls_pred_skip_{LESSON_ID}").click().run()
     assert any(c.startswith("full mode · ") and c.endswith(
         "trained on cifar10: the 6,000 + 1,000-image subset that ships with CNN Lab") for c in shown(at.caption))
+
+
+def _stopped_group(owner: str) -> str:
+    """A quick run of the test lesson queued by a process that is gone (as after an app restart)."""
+    import subprocess
+
+    from cnnkit.lessons.results import save_result
+    from cnnkit.lessons.runner import _result_of_group
+
+    group = lessons.submit_lesson(LESSON_ID, mode="quick", seeds=1, device="cpu", owner=owner, queue=False)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    result = _result_of_group(group)
+    result.runner = f"{result.runner.rpartition(':')[0]}:{gone.pid}"
+    save_result(result)
+    return group
+
+
+def test_a_run_stopped_by_a_restart_goes_on_from_the_page(folders):
+    from cnnkit.jobs import get_job_manager
+    from cnnkit.lessons.runner import wait_for_group
+
+    group = _stopped_group("ana")
+    assert [r.group for r in lessons.stopped_groups(LESSON_ID)] == [group]
+    someone = open_lesson(name="bob")
+    assert any("stopped before its end (0 of 2 runs finished)" in text for text in shown(someone.info))
+    someone.button(key=f"ls_resume_{LESSON_ID}").click().run()
+    assert any("belongs to ana: only they or the teacher can resume it" in text for text in shown(someone.error))
+    assert get_job_manager().list(group=group) == []                        # nothing queued for bob
+    at = open_lesson(name="ana")
+    at.button(key=f"ls_resume_{LESSON_ID}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(get_job_manager().list(group=group)) == 2                    # ana's, under her name
+    assert {s.owner for s in get_job_manager().list(group=group)} == {"ana"}
+    wait_for_group(group, get_job_manager())
+    assert lessons.stopped_groups(LESSON_ID) == []
+    assert lessons.collect_result(LESSON_ID, group).status == "done"
+    assert not any(b.key == f"ls_resume_{LESSON_ID}" for b in open_lesson(name="ana").button)

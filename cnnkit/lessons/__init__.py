@@ -19,6 +19,7 @@ from cnnkit.lessons.runner import (CPU_SEEDS, GPU_SEEDS, STATUSES, LessonEstimat
                                    lesson_jobs,
                                    lesson_status, lesson_statuses, planned_configs, run_lesson, running_groups,
                                    submit_lesson)
+from cnnkit.lessons.resume import go_on_with_group, planned_run_finished, stopped_groups
 from cnnkit.lessons.verdict import ArmVerdict, LessonVerdict, arm_verdicts, index_verdict, lesson_verdict
 from cnnkit.lessons.schema import (ARM_KINDS, COMPARED_METRICS, CURVE_NAMES, MODES, TOPICS, Lesson, LessonArm,
                                    LessonFileError, ReportedFigures)
@@ -28,9 +29,9 @@ __all__ = ["ARM_KINDS", "ArmResult", "ArmVerdict", "LessonVerdict", "arm_verdict
            "MAX_FILE_BYTES", "MODES", "ReportedFigures", "STATUSES", "TOPICS", "aggregate_arm", "backbone_note", "cancel_lesson",
            "collect_finished", "collect_result", "comparison_rows", "curve_notes", "curve_rows", "damaged_results", "data_caveats",
            "default_seeds",
-           "erase_predictions", "estimate_lesson_seconds", "get_lesson", "group_jobs", "latest_result",
+           "erase_predictions", "estimate_lesson_seconds", "get_lesson", "go_on_with_group", "group_jobs", "latest_result",
            "lesson_file_errors", "lesson_jobs", "lesson_status", "lesson_statuses", "lessons_by_topic",
-           "list_lessons", "load_lesson_file", "metric_summary", "parse_lesson", "planned_configs",
+           "list_lessons", "load_lesson_file", "metric_summary", "parse_lesson", "planned_configs", "planned_run_finished",
            "prediction_outcomes", "predictions", "predictions_of", "record_prediction", "run_lesson",
-           "running_groups", "saved_results", "ship_result", "shipped_result", "submit_lesson",
+           "running_groups", "saved_results", "ship_result", "shipped_result", "stopped_groups", "submit_lesson",
            "teacher_lessons_dir"]

@@ -91,6 +91,9 @@ class LessonResult:
     # which data made it, per dataset in words (e.g. "cifar10: the 6,000 + 1,000-image subset that ships with CNN
     # Lab ..."): a fresh offline install trains on the shipped subset, so the page can say what its figures rest on
     data: str = ""
+    # "host:pid" of the process that queues its jobs ("" before results recorded it): a running result whose process
+    # is gone stopped before its end (cnnkit.lessons.resume.stopped_groups), and can go on
+    runner: str = ""
 
     def arm(self, arm_id: str) -> Optional[ArmResult]:
         return next((a for a in self.arms if a.arm_id == arm_id), None)
@@ -511,12 +514,13 @@ def latest_result(lesson_id: str, mode: Optional[str] = None, owner: Optional[st
 
 def ship_result(result: LessonResult, folder: Optional[Path] = None) -> Path:
     """Write a copy of `result` as the shipped one for its lesson and mode (bench_lessons --save-shipped): run folders
-    are dropped (a fresh install has none; everything the page needs is inside the result)."""
+    are dropped (a fresh install has none; everything the page needs is inside the result), and so are the owner and
+    the process that ran it (this machine's name)."""
     from cnnkit.fileio import write_json
 
     target = Path(folder) if folder else shipped_result_dir(result.lesson_id, result.mode)
     data = result.to_dict()
-    data.update(lab_dir="", shipped=True, runs=[], plan=[], owner="", group="")
+    data.update(lab_dir="", shipped=True, runs=[], plan=[], owner="", group="", runner="")
     write_json(target / SHIPPED_FILE, data)
     return target
 

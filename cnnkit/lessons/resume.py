@@ -10,14 +10,16 @@ of five 002 lessons) reuses that finished run instead of training it again (`fin
 from __future__ import annotations
 
 import shutil
+import socket
 from typing import Any, Optional
 
+from cnnkit import store
 from cnnkit.jobs import JobManager, get_job_manager, run_is_resumable
 from cnnkit.labs.saved import load_lab
 from cnnkit.lessons.loader import get_lesson
-from cnnkit.lessons.results import save_result
+from cnnkit.lessons.results import LessonResult, save_result, saved_results
 from cnnkit.lessons.runner import (_chained_job, _find_lab_by_name, _find_run_by_name, _lab_job,
-                                   _result_of_group, _snapshot)
+                                   _result_of_group, _snapshot, running_groups, this_process)
 
 # Settings that do not change what a run learns (where and how fast it ran, its label): ignored when two runs'
 # settings are compared.
@@ -37,8 +39,6 @@ def learning_settings(config: dict) -> dict:
 
 def find_finished_twin(config: Any):
     """A finished run (its cnnkit.store.RunRecord) whose learning settings equal `config`'s (a TrainConfig)."""
-    from cnnkit import store
-
     wanted = learning_settings(config.to_dict())
     for record in store.list_runs():
         if record.status == "done" and learning_settings(record.config) == wanted:
@@ -59,11 +59,10 @@ def resume_group(group_id: str, manager: Optional[JobManager] = None, owner: str
                  reuse_twins: bool = True) -> int:
     """Queue again whatever the lesson group `group_id` has not finished: a stopped run goes on after its last
     finished epoch, a run that never started (or broke before its first epoch) starts afresh, a resolution-lab arm
-    keeps the models its lab finished and goes on with the one it was training. With `reuse_twins`, a train arm that has a finished twin (find_finished_twin) takes that run.
-    The group's saved plan gets the new job ids, so collect_result follows them. Returns how many jobs were queued.
+    keeps the models its lab finished and goes on with the one it was training. With `reuse_twins`, a train arm
+    that has a finished twin (find_finished_twin) takes that run. The group's saved plan gets the new job ids, so
+    collect_result follows them. Returns how many jobs were queued.
     ValueError when the group is already collected (its status is not "running")."""
-    from cnnkit import store
-
     manager = manager or get_job_manager()
     result = _result_of_group(group_id)
     if result.status != "running":
@@ -136,5 +135,45 @@ def resume_group(group_id: str, manager: Optional[JobManager] = None, owner: str
                                                   kind="lesson", meta=meta)
         requeued[key] = entry["job_id"]
         queued += 1
+    result.runner = this_process()                    # its jobs are this process's now
     save_result(result)
     return queued
+
+
+def planned_run_finished(entry: dict) -> bool:
+    """Whether a group's planned run (an entry of its plan) has finished: its run, or its resolution lab, is done."""
+    if entry["kind"] == "resolution_lab":
+        where = _find_lab_by_name(entry["name"])
+        return where is not None and load_lab(where, kind="resolution").status == "done"
+    record = store.find_run_named(entry["name"])
+    return record is not None and record.status in store.FINISHED_STATUSES
+
+
+def stopped_groups(lesson_id: str, manager: Optional[JobManager] = None) -> list[LessonResult]:
+    """The lesson's groups that stopped before their end because the process that queued their jobs is gone (the
+    app or the machine restarted): still running, no job of theirs in this manager, their process dead on this
+    machine. Newest first. A group of another machine, of a live process, or saved before results recorded their
+    process is left alone: it may still be running."""
+    manager = manager or get_job_manager()
+    active, host = set(running_groups(lesson_id, manager)), socket.gethostname()
+    stopped = []
+    for result in saved_results(lesson_id):
+        runner_host, _, pid = result.runner.rpartition(":")
+        if (result.status == "running" and result.plan and result.group not in active and runner_host == host
+                and pid.isdigit() and not store.pid_alive(int(pid))):
+            stopped.append(result)
+    return stopped
+
+
+def go_on_with_group(group_id: str, by: str = "", teacher: bool = False, manager: Optional[JobManager] = None) -> int:
+    """Go on with a lesson group that stopped (stopped_groups), asked by `by`: the group's owner or the teacher, else
+    NotAllowed; its jobs stay the owner's. Returns how many jobs were queued (resume_group)."""
+    from cnnkit.classroom import gate
+
+    manager = manager or get_job_manager()
+    result = _result_of_group(group_id)
+    gate.check("resume", gate.Actor(by or "", teacher), manager.class_config, target_owner=result.owner,
+               what=f"the {result.mode}-mode run of lesson {result.lesson_id}")
+    if result.group in running_groups(result.lesson_id, manager):
+        raise ValueError("this lesson's run is already going on")
+    return resume_group(group_id, manager, owner=result.owner)

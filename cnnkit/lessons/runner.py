@@ -9,7 +9,9 @@ through their saved lab), aggregates mean ± std per arm and saves the result. R
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -179,6 +181,11 @@ def _chained_job(config: Any, after: str, manager: JobManager, owner: str, poll_
     return job
 
 
+def this_process() -> str:
+    """"host:pid" of this process: a lesson result's runner."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequence[int], None] = None,
                   device: str = "auto", owner: str = "", manager: Optional[JobManager] = None,
                   subset: Optional[int] = None, limits: Any = None, teacher: bool = False, queue: bool = True) -> str:
@@ -206,7 +213,7 @@ def submit_lesson(lesson_id: str, mode: str = "quick", seeds: Union[int, Sequenc
     lab_dir = labs_dir() / group
     result = LessonResult(lesson_id=lesson.id, mode=mode, device=resolved, seeds=[], owner=owner,
                           created=time.time(), lab_id=group, lab_dir=str(lab_dir), status="running", group=group,
-                          lesson_title=lesson.title)
+                          lesson_title=lesson.title, runner=this_process())
     first_arm = lesson.arms[0].id
     result.seeds = [e["seed"] for e in plan if e["arm_id"] == first_arm]
     result.data = data_description(plan)

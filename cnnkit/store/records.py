@@ -60,7 +60,8 @@ class RunRecord:
         return to_jsonable(self)
 
 
-def _pid_alive(pid: Any) -> bool:
+def pid_alive(pid: Any) -> bool:
+    """Whether process `pid` of this machine is running (this process is)."""
     if not isinstance(pid, int):
         return False
     if pid == os.getpid():
@@ -225,7 +226,7 @@ def load_run(run_dir: Path) -> RunRecord:
     except DamagedRun as error:
         return _damaged_record(run_dir, error)
     status = meta.get("status", "unknown")
-    if status in ACTIVE_STATUSES + ("starting",) and not _pid_alive(meta.get("pid")):
+    if status in ACTIVE_STATUSES + ("starting",) and not pid_alive(meta.get("pid")):
         status = "interrupted"  # the process that ran it is gone (app restarted): it can be resumed
     return RunRecord(
         run_id=run_dir.name, run_dir=run_dir, status=status, dataset=meta.get("dataset", ""),
