@@ -291,8 +291,9 @@ def _has_shipped(lesson_id: str, mode: str, seeds: int, shipped_dir: Path) -> bo
 def run_or_resume(lesson, mode: str, args: argparse.Namespace, manager, out: Path):
     """One lesson, resumably: its group id is kept in <out>/resume-<mode>.json before anything trains, so the next
     `--resume` goes on with the same group (cnnkit.lessons.resume) instead of starting it again."""
-    from cnnkit.lessons.resume import resume_group
-    from cnnkit.lessons.runner import collect_result, submit_lesson, wait_for_group
+    from cnnkit.lessons import saved_results
+    from cnnkit.lessons.resume import resume_group, runner_alive
+    from cnnkit.lessons.runner import collect_result, submit_lesson, this_process, wait_for_group
 
     seeds = _seeds(lesson.id, mode, args)
     shipped_dir = args.shipped_dir or lesson_results_dir()
@@ -309,6 +310,10 @@ def run_or_resume(lesson, mode: str, args: argparse.Namespace, manager, out: Pat
             _log(f"  cannot go on with {group} ({error}); starting again")
             group = None
     if not group:
+        elsewhere = [r.runner for r in saved_results(lesson.id, mode) if r.status == "running" and r.runner
+                     and r.runner != this_process() and runner_alive(r)]
+        if elsewhere:      # another worker of full_lessons.sh has it: two would train the same runs twice
+            raise SkipLesson(f"another process ({elsewhere[0]}) is running its {mode} mode")
         offsets = seed_offsets(seeds, args.first_seed, manager.backend.resolve_device(args.device))
         group = submit_lesson(lesson.id, mode, offsets, args.device, "", manager, args.subset, queue=False)
         write_json(state_file, {**state, lesson.id: group})

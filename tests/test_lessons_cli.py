@@ -176,6 +176,32 @@ def test_bench_lessons_plans_by_pattern_and_merges_the_shipped_table(lessons_dir
     assert "| done | 1 min 40 s | CPU (2 threads) |" in (folder / "quick.md").read_text()
 
 
+def test_bench_lessons_leaves_a_lesson_another_live_worker_is_running(lessons_dir, tmp_path, capsys):
+    import socket
+    import subprocess
+
+    from cnnkit import lessons
+    from cnnkit.lessons.results import save_result
+    from cnnkit.lessons.runner import _result_of_group
+
+    bench = load_bench()
+    (lessons_dir / "bn.toml").write_text(LESSON.format(id="bn-tiny", dataset="shapes"))
+    group = lessons.submit_lesson("bn-tiny", mode="full", seeds=1, device="cpu", queue=False)
+    other = subprocess.Popen(["sleep", "60"])                 # the other worker, alive
+    try:
+        result = _result_of_group(group)
+        result.runner = f"{socket.gethostname()}:{other.pid}"
+        save_result(result)
+        assert bench.main(["--full", "--resume", "--only", "bn-tiny", "--device", "cpu", "--json",
+                           "--out", str(tmp_path / "out")]) == 0
+        [entry] = last_json(capsys.readouterr().out)["lessons"]
+        assert entry["status"] == "skipped" and f"another process ({result.runner}) is running" in entry["message"]
+        assert len(lessons.saved_results("bn-tiny")) == 1            # no second group of the same runs
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_bench_lessons_agreement_table_counts_arms_and_seeds_in_the_reports_direction():
     bench = load_bench()
     arm = {"label": "BN", "report_diff": 3.92, "report_metric": "test_accuracy", "ours_diffs": [2.0, -1.0, 4.0],

@@ -155,14 +155,19 @@ def stopped_groups(lesson_id: str, manager: Optional[JobManager] = None) -> list
     machine. Newest first. A group of another machine, of a live process, or saved before results recorded their
     process is left alone: it may still be running."""
     manager = manager or get_job_manager()
-    active, host = set(running_groups(lesson_id, manager)), socket.gethostname()
-    stopped = []
-    for result in saved_results(lesson_id):
-        runner_host, _, pid = result.runner.rpartition(":")
-        if (result.status == "running" and result.plan and result.group not in active and runner_host == host
-                and pid.isdigit() and not store.pid_alive(int(pid))):
-            stopped.append(result)
-    return stopped
+    active = set(running_groups(lesson_id, manager))
+    return [result for result in saved_results(lesson_id)
+            if result.status == "running" and result.plan and result.group not in active
+            and runner_alive(result) is False]
+
+
+def runner_alive(result: LessonResult) -> Optional[bool]:
+    """Whether the process that queues `result`'s jobs is running (this one is); None when that cannot be told
+    here: it ran on another machine, or the result was saved before results recorded their process."""
+    host, _, pid = result.runner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    return store.pid_alive(int(pid))
 
 
 def go_on_with_group(group_id: str, by: str = "", teacher: bool = False, manager: Optional[JobManager] = None) -> int:
