@@ -113,7 +113,7 @@ def run_section(lesson) -> bool:
         # Someone else's run of this lesson (the teacher's, on the projector): the class watches it live too.
         group = next(iter(lessons.running_groups(lesson.id)), None)
     if not group:
-        group = offer_going_on(lesson)
+        offer_going_on(lesson)
     snaps = get_job_manager().list(group=group) if group else []
     running = any(not s.finished for s in snaps)
     if cols[2].button("Run", type="primary", key=f"ls_run_{lesson.id}", disabled=running,
@@ -154,28 +154,28 @@ def run_section(lesson) -> bool:
     return any(not s.finished for s in snaps)
 
 
-def offer_going_on(lesson):
+def offer_going_on(lesson) -> None:
     """A run of this lesson that stopped before its end (the app or the machine restarted): go on with it, instead
-    of training its finished runs again. Returns its group once it goes on."""
+    of training its finished runs again (the page is then drawn again, following it)."""
     stopped = next(iter(lessons.stopped_groups(lesson.id)), None)
     if stopped is None:
-        return None
+        return
     finished = sum(1 for entry in stopped.plan if lessons.planned_run_finished(entry))
     st.info(escape_markdown(
         f"A {stopped.mode}-mode run of this lesson stopped before its end ({finished} of {len(stopped.plan)} runs "
         "finished): the app or the machine restarted. Going on trains only what it had not finished; a stopped run "
         "goes on after its last finished epoch."))
     if not st.button("Go on with it", key=f"ls_resume_{lesson.id}"):
-        return None
+        return
     try:
         lessons.go_on_with_group(stopped.group, by=owner, teacher=teacher)
     except (ValueError, KeyError) as exc:
         st.error(escape_markdown(exc.args[0] if exc.args else exc))
-        return None
+        return
     st.session_state[group_key(lesson.id)] = stopped.group
     st.session_state.pop(f"ls_collected_{lesson.id}", None)
     statuses.clear()
-    return stopped.group
+    st.rerun()  # drawn again as a run that goes on, without this offer
 
 
 def lesson_page(lesson) -> None:

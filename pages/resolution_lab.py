@@ -196,9 +196,10 @@ else:
     except (FileNotFoundError, ValueError) as exc:
         st.error(f"This lab cannot be opened: {exc}")
     else:
-        going_on = any(snap.meta.get("lab_id") == picked for snap in manager.active())
-        if lab.status != "done" and not going_on:
-            st.info(f"This lab ended before its last model ({lab.status}). The rows below are the models it "
+        stopped = lab.status != "done" and not any(snap.meta.get("lab_id") == picked for snap in manager.active())
+        if stopped:
+            st.info(f"This lab ended before its last model ({lab.status}"
+                    + (f": {lab.message}" if lab.status == "failed" and lab.message else "") + "). The rows below are the models it "
                     "finished; going on trains the rest, and the model it was training goes on after its last "
                     "finished epoch.")
             if st.button("Go on with this lab", key=f"{K}_resume", disabled=running):
@@ -209,4 +210,4 @@ else:
                     st.error(str(exc))
                 else:
                     st.rerun()
-        render_lab(lab)
+        render_lab(lab, say_status=not stopped)

@@ -110,8 +110,9 @@ def render_samples(result: ResolutionLabResult) -> None:
                 show_pixels(upscale_nearest(make_grid(seen, nrow=len(seen), padding=1), factor))
 
 
-def render_lab(result: ResolutionLabResult) -> None:
-    if result.status != "done":
+def render_lab(result: ResolutionLabResult, say_status: bool = True) -> None:
+    """The lab's tables and charts; say_status: warn first when it is not done (off where the page says it)."""
+    if result.status != "done" and say_status:
         st.warning(f"This lab is {result.status}: {result.message or 'some rows are missing'}")
     st.caption(f"{result.model} on {result.dataset} ({result.native} px native), filter `{result.mode}`, "
                + ("small images fed directly (native size)" if result.native_size
