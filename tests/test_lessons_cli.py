@@ -134,6 +134,31 @@ def test_lesson_run_prints_ours_and_the_report_per_arm_then_show_reopens_it(less
     assert "full: not run yet" in line and f"quick: {verdict['verdict']}" in line
 
 
+def test_lesson_resume_goes_on_with_a_run_whose_process_is_gone(lessons_dir, capsys):
+    import socket
+    import subprocess
+
+    from cnnkit import lessons
+    from cnnkit.lessons.results import save_result
+    from cnnkit.lessons.runner import _result_of_group
+
+    (lessons_dir / "bn.toml").write_text(LESSON.format(id="bn-tiny", dataset=tiny_folder("lesson_cli_resume")))
+    assert cli_main(["lesson", "resume", "bn-tiny"]) == 1
+    assert "no run of lesson bn-tiny has stopped before its end" in capsys.readouterr().err
+    group = lessons.submit_lesson("bn-tiny", mode="quick", seeds=1, device="cpu", queue=False)   # then Ctrl-C
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    result = _result_of_group(group)
+    result.runner = f"{socket.gethostname()}:{gone.pid}"
+    save_result(result)
+    assert cli_main(["lesson", "resume", "bn-tiny", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert f"going on with {group} (quick mode): 2 run(s) queued again" in err
+    data = last_json(out)
+    assert data["lab_id"] == group and [(arm["arm_id"], arm["status"]) for arm in data["arms"]] == [("base", "done"), ("bn", "done")]
+    assert lessons.stopped_groups("bn-tiny") == []
+
+
 def load_bench():
     return load_benchmark("bench_lessons")
 

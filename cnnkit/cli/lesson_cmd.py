@@ -3,6 +3,7 @@
     python -m cnnkit lessons --json                       every lesson: id, title, topic, arms, status, figures
     python -m cnnkit lesson show ID --json                one lesson: settings per arm, report's figures, result
     python -m cnnkit lesson run ID [--quick] [--seeds N] [--first-seed K] [--device cpu] [--subset N] --json
+    python -m cnnkit lesson resume ID --json              go on with its run that stopped before its end
 
 `lesson run` prints progress on stderr; its last stdout line is one JSON object with, per arm, ours (mean, std,
 per seed) and the report's figure for test accuracy and macro F1 (and the other compared metrics), and the verdict
@@ -44,6 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--owner", default="", help="whose runs these are (a class's name for the student)")
     run.add_argument("--json", action="store_true", help="only the JSON line on stdout (no table)")
     run.set_defaults(func=lesson_run_command)
+    resume = actions.add_parser("resume", help="go on with a run of a lesson that stopped before its end",
+                                description="Goes on with the newest run of the lesson whose process is gone (a "
+                                            "Ctrl-C, an app or machine restart): what finished is kept, a stopped "
+                                            "run goes on after its last finished epoch. Output as `lesson run`.")
+    resume.add_argument("lesson_id", metavar="ID")
+    resume.add_argument("--owner", default="", help="who asks: the run's owner (a class's name for the student)")
+    resume.add_argument("--json", action="store_true", help="only the JSON line on stdout (no table)")
+    resume.set_defaults(func=lesson_resume_command)
     show = actions.add_parser("show", help="one lesson's settings, the report's figures and its latest result")
     show.add_argument("lesson_id", metavar="ID")
     show.add_argument("--json", action="store_true")
@@ -200,8 +209,31 @@ def lesson_run_command(args: argparse.Namespace) -> int:
         progress(f"note: {caveat}")
     result = run_lesson(lesson.id, mode, seed_offsets(args.seeds, args.first_seed, device), args.device, args.subset,
                         args.owner, manager, on_event=_Reporter())
+    return _print_result(lesson, result, args.json)
+
+
+def lesson_resume_command(args: argparse.Namespace) -> int:
+    from cnnkit.jobs import get_job_manager
+    from cnnkit.lessons import collect_result, go_on_with_group, stopped_groups
+    from cnnkit.lessons.runner import wait_for_group
+
+    lesson = _lesson(args.lesson_id)
+    manager = get_job_manager()
+    stopped = stopped_groups(lesson.id, manager)
+    if not stopped:
+        raise ValueError(f"no run of lesson {lesson.id} has stopped before its end: nothing to go on with "
+                         "(`lesson run` starts one)")
+    group = stopped[0].group
+    queued = go_on_with_group(group, by=args.owner, manager=manager)
+    progress(f"going on with {group} ({stopped[0].mode} mode): {queued} run(s) queued again")
+    wait_for_group(group, manager, _Reporter())
+    return _print_result(lesson, collect_result(lesson.id, group, manager), args.json)
+
+
+def _print_result(lesson, result, json_only: bool) -> int:
+    """`lesson run`'s output: the table on stderr (unless --json), the JSON line on stdout; exit 0 when it finished."""
     payload = comparison_json(lesson, result)
-    if not args.json:
+    if not json_only:
         progress(comparison_table(payload))
     progress(f"{result.status} in {result.seconds:.1f} s; saved as lab {result.lab_id}")
     print_json(payload)
