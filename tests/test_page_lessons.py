@@ -454,6 +454,9 @@ def test_a_run_stopped_by_a_restart_goes_on_from_the_page(folders):
 
     group = _stopped_group("ana")
     assert [r.group for r in lessons.stopped_groups(LESSON_ID)] == [group]
+    assert lessons.lesson_status(LESSON_ID) == lessons.lesson_statuses([LESSON_ID])[LESSON_ID] == "stopped"
+    index = make_app_test("lessons", timeout=120)
+    assert any("stopped: go on from its page" in c.value for c in index.caption)   # the index says so
     someone = open_lesson(name="bob")
     assert any("stopped before its end (0 of 2 runs finished)" in text for text in shown(someone.info))
     someone.button(key=f"ls_resume_{LESSON_ID}").click().run()

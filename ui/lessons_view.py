@@ -13,8 +13,8 @@ from cnnkit.classroom.identity import same_person
 from cnnkit.train.compare import format_setting
 from ui.text import escape_markdown
 
-STATUS_LABELS = {"not run": "not run", "running": "running…", "results": "your results",
-                 "shipped results": "shipped results"}
+STATUS_LABELS = {"not run": "not run", "running": "running…", "stopped": "stopped: go on from its page",
+                 "results": "your results", "shipped results": "shipped results"}
 DIFFERS = "differs"
 
 

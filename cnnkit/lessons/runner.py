@@ -29,7 +29,7 @@ GROUP_PREFIX = "lesson-"
 GPU_SEEDS = 3                    # default repeats on a GPU: enough for a std
 CPU_SEEDS = 1                    # default repeats on a CPU: a classroom laptop runs each arm once
 MAX_SEEDS = 10
-STATUSES = ("not run", "running", "results", "shipped results")
+STATUSES = ("not run", "running", "stopped", "results", "shipped results")
 
 
 def default_seeds(device: str) -> int:
@@ -455,11 +455,16 @@ def running_groups(lesson_id: str, manager: Optional[JobManager] = None) -> list
 
 
 def lesson_status(lesson_id: str, owner: str = "", manager: Optional[JobManager] = None) -> str:
-    """"running" (a job of it is queued or training), "results" (a finished result of this install),
-    "shipped results" (only the one that ships) or "not run". Finished groups are collected on the way."""
+    """"running" (a job of it is queued or training), "stopped" (a run of it stopped before its end: its process is
+    gone, cnnkit.lessons.resume.stopped_groups), "results" (a finished result of this install), "shipped results"
+    (only the one that ships) or "not run". Finished groups are collected on the way."""
+    from cnnkit.lessons.resume import stopped_groups
+
     manager = manager or get_job_manager()
     if running_groups(lesson_id, manager):
         return "running"
+    if stopped_groups(lesson_id, manager):
+        return "stopped"
     collect_finished(lesson_id, manager)
     if any(r.status in ("done", "partial") for r in saved_results(lesson_id)):
         return "results"
@@ -518,14 +523,21 @@ def lesson_statuses(lesson_ids: Optional[Sequence[str]] = None, manager: Optiona
         from cnnkit.lessons.loader import list_lessons
 
         lesson_ids = [lesson.id for lesson in list_lessons()]
+    from cnnkit.lessons.resume import runner_alive
+
     collect_finished(None, manager)
     active = {s.group for s in manager.active()}
-    finished = {r.lesson_id for r in saved_results() if r.status in ("done", "partial")}
+    saved = saved_results()
+    finished = {r.lesson_id for r in saved if r.status in ("done", "partial")}
+    stopped = {r.lesson_id for r in saved
+               if r.status == "running" and r.plan and r.group not in active and runner_alive(r) is False}
     out = {}
     for lesson_id in lesson_ids:
         pattern = _group_pattern(lesson_id)
         if any(pattern.match(group) for group in active):
             out[lesson_id] = "running"
+        elif lesson_id in stopped:
+            out[lesson_id] = "stopped"
         elif lesson_id in finished:
             out[lesson_id] = "results"
         elif any(shipped_result(lesson_id, mode) is not None for mode in MODES):
