@@ -445,7 +445,7 @@ def _earlier_run(result: ResolutionLabResult, planned: PlannedTraining, name: st
         raise ValueError(f"its model {name!r} is still training (another process has it): let it finish, or stop it")
     if record.epochs_done > 0:
         return str(record.run_dir), False
-    store.delete_run(record.run_dir, by=result.owner)
+    store.delete_run(record.run_dir, by=result.owner, teacher=True)   # the lab's own empty run, not a user's delete
     return None, False
 
 

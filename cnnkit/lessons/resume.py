@@ -156,9 +156,14 @@ def stopped_groups(lesson_id: str, manager: Optional[JobManager] = None) -> list
     process is left alone: it may still be running."""
     manager = manager or get_job_manager()
     active = set(running_groups(lesson_id, manager))
-    return [result for result in saved_results(lesson_id)
-            if result.status == "running" and result.plan and result.group not in active
-            and runner_alive(result) is False]
+    return [result for result in saved_results(lesson_id) if has_stopped(result, active)]
+
+
+def has_stopped(result: LessonResult, active_groups: set[str]) -> bool:
+    """Whether `result` is a group that stopped before its end: still running, none of its jobs among the manager's
+    `active_groups`, its process gone (runner_alive)."""
+    return (result.status == "running" and bool(result.plan) and result.group not in active_groups
+            and runner_alive(result) is False)
 
 
 def runner_alive(result: LessonResult) -> Optional[bool]:

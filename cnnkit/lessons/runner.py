@@ -523,14 +523,13 @@ def lesson_statuses(lesson_ids: Optional[Sequence[str]] = None, manager: Optiona
         from cnnkit.lessons.loader import list_lessons
 
         lesson_ids = [lesson.id for lesson in list_lessons()]
-    from cnnkit.lessons.resume import runner_alive
+    from cnnkit.lessons.resume import has_stopped
 
     collect_finished(None, manager)
     active = {s.group for s in manager.active()}
     saved = saved_results()
     finished = {r.lesson_id for r in saved if r.status in ("done", "partial")}
-    stopped = {r.lesson_id for r in saved
-               if r.status == "running" and r.plan and r.group not in active and runner_alive(r) is False}
+    stopped = {r.lesson_id for r in saved if has_stopped(r, active)}
     out = {}
     for lesson_id in lesson_ids:
         pattern = _group_pattern(lesson_id)
