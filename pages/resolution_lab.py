@@ -9,8 +9,8 @@ from cnnkit.data.preview import resolution_strip
 from cnnkit.data.resolution import RESIZE_MODES
 from cnnkit.device import resolve_device
 from cnnkit.jobs import JobSnapshot, get_job_manager
-from cnnkit.labs import (ResolutionLabConfig, estimate_lab, list_labs, load_lab, run_resolution_lab,
-                         submit_lab_resume)
+from cnnkit.labs import (ResolutionLabConfig, estimate_lab, lab_is_training, list_labs, load_lab,
+                         run_resolution_lab, submit_lab_resume)
 from cnnkit.labs.resolution import default_lab_training
 from ui.estimates import cached_measure, estimate_button
 from ui.identity import current_owner, is_teacher
@@ -18,6 +18,7 @@ from ui.images import show_pixels
 from ui.job_follow import follow_jobs, followed_snapshots, render_live_curves
 from ui.resolution_views import metrics_frame, render_lab, sample_images, show_percent
 from ui.shell import ensure_app_shell
+from ui.text import escape_markdown
 from ui.train_settings import training_settings
 
 ensure_app_shell()
@@ -196,12 +197,17 @@ else:
     except (FileNotFoundError, ValueError) as exc:
         st.error(f"This lab cannot be opened: {exc}")
     else:
-        stopped = lab.status != "done" and not any(snap.meta.get("lab_id") == picked for snap in manager.active())
+        going_on = any(snap.meta.get("lab_id") == picked for snap in manager.active())
+        elsewhere = lab.status != "done" and not going_on and lab_is_training(lab)
+        stopped = lab.status != "done" and not going_on and not elsewhere
+        if elsewhere:
+            st.info("This lab is training in another process (another app or a shell): its rows appear here as its "
+                    "models finish.")
         if stopped:
-            st.info(f"This lab ended before its last model ({lab.status}"
-                    + (f": {lab.message}" if lab.status == "failed" and lab.message else "") + "). The rows below are the models it "
-                    "finished; going on trains the rest, and the model it was training goes on after its last "
-                    "finished epoch.")
+            why = f": {lab.message}" if lab.status == "failed" and lab.message else ""
+            st.info(escape_markdown(f"This lab ended before its last model ({lab.status}{why}). The rows below are "
+                                    "the models it finished; going on trains the rest, and the model it was "
+                                    "training goes on after its last finished epoch."))
             if st.button("Go on with this lab", key=f"{K}_resume", disabled=running):
                 try:
                     st.session_state[JOBS].append(submit_lab_resume(picked, manager, by=owner,
@@ -210,4 +216,4 @@ else:
                     st.error(str(exc))
                 else:
                     st.rerun()
-        render_lab(lab, say_status=not stopped)
+        render_lab(lab, say_status=not (stopped or elsewhere))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cnnkit.jobs import get_job_manager
-from cnnkit.labs import list_labs, load_lab
+from cnnkit.labs import lab_is_training, list_labs, load_lab, resume_resolution_lab
 from tests.helpers.app import make_app_test
 from tests.helpers.folders import tiny_folder
 
@@ -94,6 +94,10 @@ def test_live_progress_and_stop_keep_a_cancelled_lab():
     while manager.snapshot(job_id).status != "running" or not manager.snapshot(job_id).history:   # an epoch done
         assert __import__("time").monotonic() < deadline, "the lab did not start"
         __import__("time").sleep(0.2)
+    live = load_lab(manager.snapshot(job_id).meta["lab_dir"])
+    assert lab_is_training(live)                              # not stopped, whatever its lab.json says
+    with pytest.raises(ValueError, match="is training in another process now"):
+        resume_resolution_lab(live.lab_dir)
     at.run()
     no_errors(at)
     assert at.get("progress"), "a running lab shows a progress bar"

@@ -9,6 +9,7 @@ from cnnkit.labs.resolution import (  # importing it registers the "resolution" 
     ResolutionLabResult,
     ResolutionRow,
     estimate_lab,
+    lab_is_training,
     network_views,
     resume_resolution_lab,
     run_resolution_lab,
@@ -30,6 +31,6 @@ from cnnkit.labs.saved import (
 )
 
 __all__ = ["DamagedLab", "LAB_KINDS", "LabKind", "LabPlan", "PlannedTest", "PlannedTraining", "ResolutionLabConfig",
-           "ResolutionLabResult", "ResolutionRow", "SavedLab", "delete_lab", "estimate_lab", "find_lab", "labs_dir", "list_labs",
+           "ResolutionLabResult", "ResolutionRow", "SavedLab", "delete_lab", "estimate_lab", "find_lab", "lab_is_training", "labs_dir", "list_labs",
            "load_lab", "network_views", "register_lab_kind", "resume_resolution_lab", "run_resolution_lab",
            "save_lab", "submit_lab_resume"]

@@ -376,14 +376,25 @@ def resume_resolution_lab(lab: str | Path, on_progress: Optional[ProgressCallbac
     ValueError when the lab is done, still training in another process, or its data or settings no longer
     check out (nothing is changed then)."""
     result = load_lab(lab, root, kind=KIND)
-    if result.status == "done":
-        raise ValueError(f"resolution lab {result.lab_id} is done: there is nothing to go on with")
+    _check_stopped(result)
     config = ResolutionLabConfig.from_dict(result.config)
     plan, _ = _checked_plan(config)
     if plan.native != result.native or plan.resolutions != list(result.resolutions):
         raise ValueError(f"resolution lab {result.lab_id} was planned for {result.dataset} at {result.native} px; "
                          f"the dataset now has {plan.native} px images, so the lab cannot go on: run it anew")
     return _run_plan(result, config, plan, on_progress, cancel_event, resuming=True)
+
+
+def lab_is_training(result: ResolutionLabResult) -> bool:
+    """Whether a live process is training one of the lab's models now (another app, a shell): such a lab has not
+    stopped, whatever its lab.json says."""
+    for entry in result.runs:
+        try:
+            if store.load_run(Path(entry["run_dir"])).status in store.ACTIVE_STATUSES:
+                return True
+        except (FileNotFoundError, KeyError, TypeError):
+            continue
+    return False
 
 
 def submit_lab_resume(lab: str | Path, manager: Any, by: str = "", teacher: bool = False) -> str:
@@ -396,8 +407,7 @@ def submit_lab_resume(lab: str | Path, manager: Any, by: str = "", teacher: bool
     result = load_lab(lab, kind=KIND)
     gate.check("resume", gate.Actor(by or "", teacher), manager.class_config, target_owner=result.owner,
                what=f"lab {result.lab_id}")
-    if result.status == "done":
-        raise ValueError(f"resolution lab {result.lab_id} is done: there is nothing to go on with")
+    _check_stopped(result)
     if any(snap.meta.get("lab_id") == result.lab_id for snap in manager.active()):
         raise ValueError(f"resolution lab {result.lab_id} is already queued or training; wait for it")
     config = ResolutionLabConfig.from_dict(result.config)
@@ -412,6 +422,15 @@ def submit_lab_resume(lab: str | Path, manager: Any, by: str = "", teacher: bool
                           meta={"kind": "lab", "config": base.to_dict(), "resolutions": list(result.resolutions),
                                 "lab_id": result.lab_id, "lab_dir": result.lab_dir},
                           owner=result.owner, teacher=teacher)
+
+
+def _check_stopped(result: ResolutionLabResult) -> None:
+    """ValueError unless the lab stopped before its end: it is done, or a process is training it now."""
+    if result.status == "done":
+        raise ValueError(f"resolution lab {result.lab_id} is done: there is nothing to go on with")
+    if lab_is_training(result):
+        raise ValueError(f"resolution lab {result.lab_id} is training in another process now: let it finish, or "
+                         "stop it there")
 
 
 def _training_name(result: ResolutionLabResult, config: ResolutionLabConfig, planned: PlannedTraining) -> str:
