@@ -16,7 +16,7 @@ from cnnkit.evaluate import evaluate_run
 from cnnkit.labs import (LAB_KINDS, DamagedLab, LabKind, ResolutionLabConfig, ResolutionLabResult, ResolutionRow,
                          delete_lab, list_labs, load_lab, network_views, register_lab_kind, resume_resolution_lab,
                          run_resolution_lab, save_lab)
-from cnnkit.store import load_results, load_run
+from cnnkit.store import load_history, load_results, load_run
 from cnnkit.train import TrainConfig
 from tests.helpers.folders import tiny_folder
 
@@ -193,6 +193,9 @@ def test_a_stopped_lab_goes_on_model_by_model_and_ends_as_an_unstopped_one():
     totv_dir, tvtv16_dir = (r["run_dir"] for r in stopped.runs)
     assert load_run(Path(tvtv16_dir)).epochs_done == 1
 
+    saved = json.loads((Path(stopped.lab_dir) / "lab.json").read_text())
+    saved["seconds"] = 0.0                                   # as a lab that died before it saved its seconds
+    (Path(stopped.lab_dir) / "lab.json").write_text(json.dumps(saved))
     events.clear()
     resumed = resume_resolution_lab(stopped.lab_id, on_progress=events.append)
     assert resumed.status == "done" and resumed.lab_id == stopped.lab_id and load_lab(stopped.lab_id) == resumed
@@ -203,7 +206,9 @@ def test_a_stopped_lab_goes_on_model_by_model_and_ends_as_an_unstopped_one():
     assert [(r["method"], r["resolution"]) for r in resumed.runs] == [("TOTV", 32), ("TVTV", 16), ("TVTV", 8)]
     # every row as the lab that was never stopped has it: a resumed epoch is the epoch it would have been
     assert _rows(resumed) == _rows(whole)
-    assert resumed.seconds >= stopped.seconds
+    # the epochs before the stop count in the lab's time, though its saved seconds were lost
+    trained = sum(row["seconds"] for run in resumed.runs for row in load_history(Path(run["run_dir"]))["epochs"])
+    assert resumed.seconds >= trained > 0
     with pytest.raises(ValueError, match="is done: there is nothing to go on with"):
         resume_resolution_lab(resumed.lab_id)
 

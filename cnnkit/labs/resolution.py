@@ -468,6 +468,19 @@ def _earlier_run(result: ResolutionLabResult, planned: PlannedTraining, name: st
     return None, False
 
 
+def _epochs_seconds(result: ResolutionLabResult) -> float:
+    """The seconds of every finished epoch of the lab's models (their histories keep the epochs before a stop)."""
+    total = 0.0
+    for entry in result.runs:
+        try:
+            epochs = store.load_history(Path(entry["run_dir"])).get("epochs", [])
+        except (FileNotFoundError, KeyError, TypeError, ValueError):
+            continue
+        if isinstance(epochs, list):
+            total += sum(float(row.get("seconds") or 0.0) for row in epochs if isinstance(row, dict))
+    return total
+
+
 def _run_plan(result: ResolutionLabResult, config: ResolutionLabConfig, plan: LabPlan,
               on_progress: Optional[ProgressCallback], cancel_event: Optional[threading.Event],
               resuming: bool = False) -> ResolutionLabResult:
@@ -479,7 +492,8 @@ def _run_plan(result: ResolutionLabResult, config: ResolutionLabConfig, plan: La
     result.status, result.message = "running", ""
     save_lab(result)
     emit({"kind": "lab", "lab_id": result.lab_id, "lab_dir": result.lab_dir, "lab_fraction": 0.0})
-    started, seconds_before = time.monotonic(), float(result.seconds or 0.0)
+    # a lab stopped before it saved its seconds still has its models' epochs: never count less than those
+    started, seconds_before = time.monotonic(), max(float(result.seconds or 0.0), _epochs_seconds(result))
     stages = len(plan.trainings)
 
     def record_run(planned: PlannedTraining, run_dir: str) -> None:
@@ -499,8 +513,10 @@ def _run_plan(result: ResolutionLabResult, config: ResolutionLabConfig, plan: La
         relay = _relay(on_progress, stage, stages, planned.label)
 
         def watch(event: dict) -> None:
-            if event.get("kind") == "run_dir":       # saved at once, so a stopped lab knows where to go on
-                record_run(planned, str(event["run_dir"]))
+            if event.get("kind") in ("run_dir", "epoch"):   # saved at once: a stopped lab knows where to go on
+                if event["kind"] == "run_dir":
+                    record_run(planned, str(event["run_dir"]))
+                result.seconds = round(seconds_before + time.monotonic() - started, 2)
                 save_lab(result)
             if relay is not None:
                 relay(event)
