@@ -15,6 +15,7 @@ from ui.links import share_box
 from ui.identity import class_config, current_owner, is_teacher, may_train
 from ui.job_follow import follow_jobs
 from ui.lessons_links import render_open_buttons
+from ui.lessons_resume import offer_going_on
 from ui.lessons_results import (render_comparison, render_curves, render_modes, render_per_class, render_predictions,
                                 render_resolutions)
 from ui.lessons_view import (render_arms, render_class_guesses, render_header, render_index, render_notes,
@@ -77,6 +78,13 @@ def live_details(snaps: list, names: dict[str, str]) -> None:
             col.altair_chart(chart, width="stretch")
 
 
+def follow_group(lesson_id: str, group: str) -> None:
+    """This session follows the lesson's group `group` (a new Run, or one that goes on) and collects it once."""
+    st.session_state[group_key(lesson_id)] = group
+    st.session_state.pop(f"ls_collected_{lesson_id}", None)
+    statuses.clear()
+
+
 def run_section(lesson) -> bool:
     """Run (quick or full, N seeds) as one job group, followed live; Stop; the result is collected once.
     Returns whether a run of the lesson is under way."""
@@ -113,7 +121,7 @@ def run_section(lesson) -> bool:
         # Someone else's run of this lesson (the teacher's, on the projector): the class watches it live too.
         group = next(iter(lessons.running_groups(lesson.id)), None)
     if not group:
-        offer_going_on(lesson)
+        offer_going_on(lesson, owner, teacher, lambda stopped: follow_group(lesson.id, stopped))
     snaps = get_job_manager().list(group=group) if group else []
     running = any(not s.finished for s in snaps)
     if cols[2].button("Run", type="primary", key=f"ls_run_{lesson.id}", disabled=running,
@@ -127,9 +135,7 @@ def run_section(lesson) -> bool:
         except (ValueError, KeyError) as exc:
             st.error(escape_markdown(exc.args[0] if exc.args else exc))  # may quote a lesson file
         else:
-            st.session_state[group_key(lesson.id)] = group
-            st.session_state.pop(f"ls_collected_{lesson.id}", None)
-            statuses.clear()
+            follow_group(lesson.id, group)
     if not group:
         return False
     labels = {arm.id: arm.label for arm in lesson.arms}
@@ -152,30 +158,6 @@ def run_section(lesson) -> bool:
             if result.status not in ("done", "partial"):
                 st.warning(escape_markdown(f"The lesson ended {result.status}: {result.message}"))
     return any(not s.finished for s in snaps)
-
-
-def offer_going_on(lesson) -> None:
-    """A run of this lesson that stopped before its end (the app or the machine restarted): go on with it, instead
-    of training its finished runs again (the page is then drawn again, following it)."""
-    stopped = next(iter(lessons.stopped_groups(lesson.id)), None)
-    if stopped is None:
-        return
-    finished = sum(1 for entry in stopped.plan if lessons.planned_run_finished(entry))
-    st.info(escape_markdown(
-        f"A {stopped.mode}-mode run of this lesson stopped before its end ({finished} of {len(stopped.plan)} runs "
-        "finished): the app or the machine restarted. Going on trains only what it had not finished; a stopped run "
-        "goes on after its last finished epoch."))
-    if not st.button("Go on with it", key=f"ls_resume_{lesson.id}"):
-        return
-    try:
-        lessons.go_on_with_group(stopped.group, by=owner, teacher=teacher)
-    except (ValueError, KeyError) as exc:
-        st.error(escape_markdown(exc.args[0] if exc.args else exc))
-        return
-    st.session_state[group_key(lesson.id)] = stopped.group
-    st.session_state.pop(f"ls_collected_{lesson.id}", None)
-    statuses.clear()
-    st.rerun()  # drawn again as a run that goes on, without this offer
 
 
 def lesson_page(lesson) -> None:
