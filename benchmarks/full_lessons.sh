@@ -9,6 +9,7 @@
 # REDO=1: run ORDER's lessons again even when their result is shipped, and replace it (with a CKPT of its own, or
 # the runs already there are reused), e.g. results made before a fix that changed the training's speed:
 #   REDO=1 ORDER=002-q2-depth,002-q3-dropout-weight-decay NAME=redo CKPT=../full-ck-redo nohup benchmarks/full_lessons.sh ...
+# Before a session ends on a machine that will not come back: benchmarks/full_progress.py save, then commit.
 set -u
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -25,6 +26,8 @@ NAME=${NAME:-}
 REDO=${REDO:+--redo}
 OUT="$CKPT/bench_lessons${NAME:+-$NAME}"
 LOG="$CKPT/bench${NAME:+-$NAME}"
+# A fresh machine: lay back the unfinished runs a session before carried in the repository (full_progress.py save).
+"$PYTHON" benchmarks/full_progress.py restore --ckpt "$CKPT" >> "$LOG.log" 2>&1
 for lesson in ${ORDER//,/ }; do
   nice -n 10 "$PYTHON" benchmarks/bench_lessons.py --full --resume --device cpu --only "$lesson" \
     --save-shipped --commit $REDO --json --out "$OUT" >> "$LOG.out" 2>> "$LOG.log"

@@ -15,6 +15,7 @@ from cnnkit.lessons import collect_result, submit_lesson
 from cnnkit.lessons.resume import learning_settings, resume_group
 from cnnkit.lessons.results import save_result
 from cnnkit.lessons.runner import _result_of_group, wait_for_group
+from tests.helpers.benchmarks import load_benchmark
 from tests.helpers.folders import tiny_folder
 from tests.test_lessons_engine import CHAIN, lesson_text, teacher_dir  # noqa: F401  (the fixture)
 
@@ -191,3 +192,100 @@ def test_a_group_counts_as_stopped_only_when_its_process_on_this_machine_is_gone
     assert stopped_groups("stop-a", manager) == []                          # this process has its jobs now
     assert _result_of_group(group).runner == f"{socket.gethostname()}:{__import__('os').getpid()}"
     wait_for_group(group, manager)
+
+
+@pytest.mark.slow
+def test_a_stopped_lab_carried_to_another_machine_goes_on_there(teacher_dir, tmp_path, monkeypatch):
+    """benchmarks/full_progress.py: the next session may start on a fresh machine with only the repository. A lab
+    stopped in the middle of a model, saved, and laid back under another checkpoint folder goes on there after the
+    model's last finished epoch, with the epochs it had kept bit for bit."""
+    from cnnkit.labs import list_labs, load_lab
+
+    full_progress = load_benchmark("full_progress")
+    dataset = tiny_folder("lesson_carry_lab")
+    text = lesson_text("carry-res", dataset).split("[[arms]]")[0].replace("epochs = 2\n", "epochs = 12\n", 1) + """
+[[arms]]
+id = "lab"
+kind = "resolution_lab"
+config = { resolutions = [32, 16], base = { model = "cnn2" } }
+"""
+    (teacher_dir / "res.toml").write_text(text)
+    old_ckpt = tmp_path / "checkpoints"
+    first = JobManager()
+    group = submit_lesson("carry-res", mode="full", seeds=1, device="cpu", manager=first, queue=False)
+    (old_ckpt / "bench_lessons").mkdir(parents=True)
+    (old_ckpt / "bench_lessons" / "resume-full.json").write_text(f'{{"carry-res": "{group}"}}')
+    resume_group(group, first)
+    [job] = first.list(group=group)
+    deadline = time.monotonic() + 120
+    while len(first.snapshot(job.job_id).history) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first.cancel(job.job_id, teacher=True)
+    first.wait(job.job_id, timeout=120)
+    [totv] = load_lab(list_labs(kind="resolution")[0].lab_dir).runs
+    stopped = store.load_run(Path(totv["run_dir"]))
+    kept = store.load_history(stopped.run_dir)["epochs"][:stopped.epochs_done]
+    assert 2 <= stopped.epochs_done < 12
+
+    progress = tmp_path / "repository" / "full_progress"
+    manifest = full_progress.save(old_ckpt, progress)
+    assert manifest["lessons"] == ["carry-res"]
+    saved_run = progress / Path(totv["run_dir"]).name
+    assert sorted(p.name for p in saved_run.iterdir()) == ["config.json", "run.json", "state.pt"]
+    assert str(old_ckpt) not in "".join(p.read_text() for p in progress.rglob("*.json"))
+
+    new_ckpt = tmp_path / "fresh-machine"
+    monkeypatch.setenv("CNNKIT_CHECKPOINT_DIR", str(new_ckpt))
+    restored = full_progress.restore(new_ckpt, progress)
+    assert "bench_lessons/resume-full.json" in restored and Path(totv["run_dir"]).name in restored
+    assert full_progress.restore(new_ckpt, progress) == []        # what is there is never laid over
+    later = JobManager()
+    assert resume_group(group, later) == 1
+    [again] = later.list(group=group)
+    assert again.label.endswith(", resumed")
+    wait_for_group(group, later)
+    result = collect_result("carry-res", group, later)
+    assert result.status == "done", result.message
+    [lab] = list_labs(kind="resolution")
+    went_on = Path(load_lab(lab.lab_dir).runs[0]["run_dir"])
+    assert went_on == new_ckpt / Path(totv["run_dir"]).name    # the same run, in the new folder
+    assert store.load_run(went_on).epochs_done == 12
+    assert store.load_history(went_on)["epochs"][:len(kept)] == kept
+    assert set(result.arms[0].by_resolution["TVTV"]) == {"32", "16"}
+
+
+def test_progress_carried_to_the_next_machine_is_what_the_unfinished_lessons_need(tmp_path):
+    """full_progress.save keeps a running run's commit point (the rest is rebuilt from it), a finished run's weights
+    and results (a later lesson may reuse or start from it), and nothing of runs no worker's lesson made."""
+    full_progress = load_benchmark("full_progress")
+    ckpt = tmp_path / "ckpt"
+
+    def run(folder: str, name: str, status: str, files: tuple) -> None:
+        (ckpt / folder).mkdir(parents=True)
+        (ckpt / folder / "run.json").write_text(f'{{"name": "{name}", "status": "{status}", "pid": 7}}')
+        for file in ("config.json", "train.lock", *files):
+            (ckpt / folder / file).write_text("{}")
+
+    (ckpt / "bench_lessons-second").mkdir(parents=True)
+    (ckpt / "bench_lessons-second" / "resume-full.json").write_text('{"les": "lesson-les-1"}')
+    run("going", "les · a · seed 0 [lesson-les-1]", "running", ("state.pt", "last.pt", "best.pt", "history.json"))
+    run("finished", "les · b · seed 0 [lesson-les-1]", "done",
+        ("state.pt", "last.pt", "best.pt", "history.json", "results.json"))
+    run("other", "my own run [lesson-other-2]", "running", ("state.pt",))
+    (ckpt / "labs" / "lesson-les-1").mkdir(parents=True)
+    (ckpt / "labs" / "lesson-les-1" / "lab.json").write_text(f'{{"lab_dir": "{ckpt}/labs/lesson-les-1"}}')
+    assert sorted(map(str, full_progress.files_to_keep(ckpt))) == [
+        "bench_lessons-second/resume-full.json",
+        "finished/best.pt", "finished/config.json", "finished/history.json", "finished/last.pt",
+        "finished/results.json", "finished/run.json",
+        "going/config.json", "going/run.json", "going/state.pt",
+        "labs/lesson-les-1/lab.json"]
+    progress = tmp_path / "progress"
+    full_progress.save(ckpt, progress)
+    other = tmp_path / "elsewhere"
+    (other / "finished").mkdir(parents=True)                       # there already: newer than the saved one
+    assert sorted(full_progress.restore(other, progress)) == [
+        "bench_lessons-second/resume-full.json", "going", "labs/lesson-les-1"]
+    assert (other / "labs" / "lesson-les-1" / "lab.json").read_text() == f'{{"lab_dir": "{other}/labs/lesson-les-1"}}'
+    assert '"pid": null' in (other / "going" / "run.json").read_text()
+    assert list((other / "finished").iterdir()) == []
