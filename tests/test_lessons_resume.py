@@ -127,27 +127,38 @@ def test_the_full_mode_script_runs_every_course_lesson_once():
     assert ids.index("000-p4-transfer-chain") > ids.index("000-p3-bn-dropout-augmentation")
 
 
-@pytest.mark.slow
-def test_a_resolution_lab_arm_queued_again_goes_on_with_its_lab(teacher_dir):
-    from cnnkit.labs import list_labs, load_lab
-
-    dataset = tiny_folder("lesson_resume_lab")
-    text = lesson_text("long-res", dataset).split("[[arms]]")[0].replace("epochs = 2\n", "epochs = 40\n", 1) + """
+def _lab_lesson(lesson_id: str, dataset: str, epochs: int) -> str:
+    """A lesson whose one arm is a resolution lab of two models of `epochs` epochs each."""
+    text = lesson_text(lesson_id, dataset).split("[[arms]]")[0].replace("epochs = 2\n", f"epochs = {epochs}\n", 1)
+    return text + """
 [[arms]]
 id = "lab"
 kind = "resolution_lab"
 config = { resolutions = [32, 16], base = { model = "cnn2" } }
 """
-    (teacher_dir / "res.toml").write_text(text)
+
+
+def _stopped_during_the_labs_first_model(lesson_id: str) -> str:
+    """The group of a full-mode run of the lesson, stopped (as the end of a session stops it) after the second
+    epoch of its lab's first model."""
     first = JobManager()
-    group = submit_lesson("long-res", mode="full", seeds=1, device="cpu", manager=first, queue=False)
+    group = submit_lesson(lesson_id, mode="full", seeds=1, device="cpu", manager=first, queue=False)
     assert resume_group(group, first) == 1
     [job] = first.list(group=group)
     deadline = time.monotonic() + 120
     while len(first.snapshot(job.job_id).history) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    first.cancel(job.job_id, teacher=True)                   # the session ends during the lab's first model
+    first.cancel(job.job_id, teacher=True)
     first.wait(job.job_id, timeout=120)
+    return group
+
+
+@pytest.mark.slow
+def test_a_resolution_lab_arm_queued_again_goes_on_with_its_lab(teacher_dir):
+    from cnnkit.labs import list_labs, load_lab
+
+    (teacher_dir / "res.toml").write_text(_lab_lesson("long-res", tiny_folder("lesson_resume_lab"), epochs=40))
+    group = _stopped_during_the_labs_first_model("long-res")
     [lab] = list_labs(kind="resolution")
     [totv] = load_lab(lab.lab_dir).runs
     stopped_at = store.load_run(Path(totv["run_dir"])).epochs_done
@@ -202,26 +213,11 @@ def test_a_stopped_lab_carried_to_another_machine_goes_on_there(teacher_dir, tmp
     from cnnkit.labs import list_labs, load_lab
 
     full_progress = load_benchmark("full_progress")
-    dataset = tiny_folder("lesson_carry_lab")
-    text = lesson_text("carry-res", dataset).split("[[arms]]")[0].replace("epochs = 2\n", "epochs = 12\n", 1) + """
-[[arms]]
-id = "lab"
-kind = "resolution_lab"
-config = { resolutions = [32, 16], base = { model = "cnn2" } }
-"""
-    (teacher_dir / "res.toml").write_text(text)
+    (teacher_dir / "res.toml").write_text(_lab_lesson("carry-res", tiny_folder("lesson_carry_lab"), epochs=12))
+    group = _stopped_during_the_labs_first_model("carry-res")
     old_ckpt = tmp_path / "checkpoints"
-    first = JobManager()
-    group = submit_lesson("carry-res", mode="full", seeds=1, device="cpu", manager=first, queue=False)
-    (old_ckpt / "bench_lessons").mkdir(parents=True)
+    (old_ckpt / "bench_lessons").mkdir(parents=True)          # as bench_lessons.py --resume keeps it
     (old_ckpt / "bench_lessons" / "resume-full.json").write_text(f'{{"carry-res": "{group}"}}')
-    resume_group(group, first)
-    [job] = first.list(group=group)
-    deadline = time.monotonic() + 120
-    while len(first.snapshot(job.job_id).history) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    first.cancel(job.job_id, teacher=True)
-    first.wait(job.job_id, timeout=120)
     [totv] = load_lab(list_labs(kind="resolution")[0].lab_dir).runs
     stopped = store.load_run(Path(totv["run_dir"]))
     kept = store.load_history(stopped.run_dir)["epochs"][:stopped.epochs_done]
