@@ -153,6 +153,18 @@ def _stopped_during_the_labs_first_model(lesson_id: str) -> str:
     return group
 
 
+def _go_on_in_a_new_process(lesson_id: str, group: str):
+    """The stopped group's result once a new job manager (the next session) went on with its lab to the end."""
+    later = JobManager()
+    assert resume_group(group, later) == 1
+    [again] = later.list(group=group)
+    assert again.label.endswith(", resumed")
+    wait_for_group(group, later)
+    result = collect_result(lesson_id, group, later)
+    assert result.status == "done", result.message
+    return result
+
+
 @pytest.mark.slow
 def test_a_resolution_lab_arm_queued_again_goes_on_with_its_lab(teacher_dir):
     from cnnkit.labs import list_labs, load_lab
@@ -164,13 +176,7 @@ def test_a_resolution_lab_arm_queued_again_goes_on_with_its_lab(teacher_dir):
     stopped_at = store.load_run(Path(totv["run_dir"])).epochs_done
     assert 2 <= stopped_at < 40
 
-    later = JobManager()
-    assert resume_group(group, later) == 1
-    [again] = later.list(group=group)
-    assert again.label.endswith(", resumed")
-    wait_for_group(group, later)
-    result = collect_result("long-res", group, later)
-    assert result.status == "done", result.message
+    result = _go_on_in_a_new_process("long-res", group)
     assert [saved.lab_id for saved in list_labs(kind="resolution")] == [lab.lab_id]   # the same lab went on
     done = load_lab(lab.lab_dir)
     assert done.runs[0]["run_dir"] == totv["run_dir"] and len(store.list_runs()) == 2
@@ -235,13 +241,7 @@ def test_a_stopped_lab_carried_to_another_machine_goes_on_there(teacher_dir, tmp
     restored = full_progress.restore(new_ckpt, progress)
     assert "bench_lessons/resume-full.json" in restored and Path(totv["run_dir"]).name in restored
     assert full_progress.restore(new_ckpt, progress) == []        # what is there is never laid over
-    later = JobManager()
-    assert resume_group(group, later) == 1
-    [again] = later.list(group=group)
-    assert again.label.endswith(", resumed")
-    wait_for_group(group, later)
-    result = collect_result("carry-res", group, later)
-    assert result.status == "done", result.message
+    result = _go_on_in_a_new_process("carry-res", group)
     [lab] = list_labs(kind="resolution")
     went_on = Path(load_lab(lab.lab_dir).runs[0]["run_dir"])
     assert went_on == new_ckpt / Path(totv["run_dir"]).name    # the same run, in the new folder
