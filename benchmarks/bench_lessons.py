@@ -101,7 +101,8 @@ def markdown(entries: list[dict], mode: str) -> str:
             # the runs' own time (runner.runs_seconds), else first start to last end, else this process's
             timing = format_seconds(entry.get("runs_seconds") or entry.get("result_seconds") or entry["seconds"]) \
                 if i == 0 else ""
-            where = entry.get("device_label") or entry["device"]
+            where = (entry.get("device_label") or entry["device"]) + (
+                f", {entry['cpu_instructions']}" if entry.get("cpu_instructions") else "")
             lines.append(f"| {entry['id'] if i == 0 else ''} | {arm['label']} | {acc[0]} | {acc[1]} | {acc[2]} | "
                          f"{f1[0]} | {f1[1]} | {f1[2]} | {arm['status']} | {timing} | {where if i == 0 else ''} |")
     return "\n".join(lines) + "\n"
@@ -233,7 +234,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         else:
             payload = comparison_json(lesson, result)
             entry.update(status=result.status, message=result.message, device=result.device,
-                         device_label=result.device_label, cpu_count=os.cpu_count(),
+                         device_label=result.device_label, cpu_instructions=result.cpu_instructions,
+                         cpu_count=os.cpu_count(),
                          arms=payload["arms"], seeds=result.seeds, lab_id=result.lab_id, result_seconds=result.seconds,
                          verdict=payload["verdict"], quick_limit=lesson.quick_limit)
             if args.save_shipped and result.status == "done":

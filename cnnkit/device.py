@@ -27,6 +27,16 @@ class DeviceInfo:
         return asdict(self)
 
 
+def cpu_instructions() -> str:
+    """The vector instructions torch's CPU kernels use here ("AVX512", "AVX2", ...; "" when torch cannot say). Two
+    CPUs with different ones round the same sums differently, and training magnifies that: the same seed and thread
+    count repeat a run's figures only on a CPU with the same instructions."""
+    try:
+        return str(torch.backends.cpu.get_cpu_capability() or "")
+    except (AttributeError, RuntimeError):
+        return ""
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """Turn "auto", "cpu" or "cuda[:N]" into a torch.device; "cuda" without a GPU is an error."""
     name = (name or "auto").lower()

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 from cnnkit.cli import main as cli_main
 from tests.helpers.benchmarks import load_benchmark
@@ -108,6 +109,8 @@ def test_lesson_run_prints_ours_and_the_report_per_arm_then_show_reopens_it(less
     assert verdict["verdict"] in ("reproduced", "not reproduced", "within noise") and verdict["counted"] == 1
     assert data["data"].startswith(dataset + ": ")     # which data made the figures, in words
     assert re.fullmatch(r"CPU \(\d+(-\d+)? threads?\)", data["device_label"])
+    # what the same seeds repeat their figures on: the CPU's vector instructions, as torch reports them
+    assert data["cpu_instructions"] == torch.backends.cpu.get_cpu_capability() != ""
     base = data["arms"][0]
     assert base["test_accuracy"]["reported"] == 73.79 and base["macro_f1"]["reported"] == 0.7389
     ours = base["test_accuracy"]["ours"]

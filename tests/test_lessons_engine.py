@@ -857,3 +857,33 @@ def test_full_mode_says_before_it_runs_when_only_the_shipped_subset_or_no_data_i
         assert missing.startswith("mnist is not on this machine (not downloaded and no network")
         assert missing.endswith(f"this lesson cannot run in {mode} mode.")
         assert data_caveats("on-shapes", mode) == []
+
+
+def test_a_cpu_result_says_which_vector_instructions_made_it_and_when_a_run_here_will_not_repeat_it(tmp_path):
+    """The same seed and threads repeat a CPU run's figures only on a CPU with the same vector instructions (AVX2 and
+    AVX-512 kernels round sums differently, and training magnifies it): a result records them and says so where they
+    differ from this machine's."""
+    from cnnkit.device import cpu_instructions
+    from cnnkit.lessons import arithmetic_note
+    from cnnkit.lessons.results import run_cpu_instructions
+    from ui.lessons_results import result_label
+
+    (tmp_path / "run.json").write_text(json.dumps({"cpu_instructions": "AVX512", "threads": {"threads": 1}}))
+    assert run_cpu_instructions(tmp_path) == "AVX512"
+    (tmp_path / "run.json").write_text(json.dumps({"cpu_instructions": "<b>AVX</b>"}))
+    assert run_cpu_instructions(tmp_path) == ""                        # not a name: dropped, never shown
+    made = LessonResult(lesson_id="x", mode="quick", device="cpu", seeds=[100], device_label="CPU (1 thread)",
+                        cpu_instructions="AVX512")
+    assert "CPU (1 thread), AVX512 instructions" in result_label(made)
+    assert arithmetic_note(made, here="AVX512") == "" and arithmetic_note(made, here="") == ""
+    note = arithmetic_note(made, here="AVX2")
+    assert note.startswith("These figures were made on a CPU with AVX512 instructions; this one has AVX2.")
+    assert "a few points apart" in note
+    older = LessonResult.from_dict({**made.to_dict(), "cpu_instructions": ""})   # saved before results recorded them
+    assert arithmetic_note(older, here="AVX2") == "" and "instructions" not in result_label(older)
+    on_gpu = LessonResult.from_dict({**made.to_dict(), "device": "cuda"})
+    assert arithmetic_note(on_gpu, here="AVX2") == ""
+    assert LessonResult.from_dict(json.loads(json.dumps(made.to_dict()))).cpu_instructions == "AVX512"
+    import torch
+
+    assert cpu_instructions() == torch.backends.cpu.get_cpu_capability()

@@ -57,8 +57,10 @@ def result_label(result) -> str:
     """Which result this is, in one line: mode, seeds, where it trained (threads used), when, and whose."""
     when = time.strftime("%Y-%m-%d", time.localtime(result.created)) if result.created else "date not recorded"
     whose = "shipped with the install" if result.shipped else f"run by {owner_label(result.owner)}"
-    return (f"{result.mode} mode · {len(result.seeds)} seed(s) per arm · "
-            f"{result.device_label or result.device or 'device not recorded'} · {when} · {whose}")
+    where = result.device_label or result.device or "device not recorded"
+    if result.cpu_instructions:
+        where += f", {result.cpu_instructions} instructions"
+    return f"{result.mode} mode · {len(result.seeds)} seed(s) per arm · {where} · {when} · {whose}"
 
 
 def comparison_frame(lesson, result) -> pd.DataFrame:
@@ -169,6 +171,9 @@ def render_comparison(lesson, result) -> None:
     quick = result.mode == "quick"
     st.subheader(("Quick" if quick else "Full") + "-mode result")
     st.caption(escape_markdown(result_label(result) + ". Ours is the mean ± the standard deviation over the seeds."))
+    arithmetic = lessons.arithmetic_note(result)
+    if arithmetic:
+        st.caption(escape_markdown(arithmetic))
     for note in chance_notes(lesson, result):
         st.warning(escape_markdown(note))
     lab = any(arm.kind == "resolution_lab" for arm in lesson.arms)   # compares within itself: TVTV − TOTV

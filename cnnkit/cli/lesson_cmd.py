@@ -135,7 +135,8 @@ def comparison_json(lesson, result) -> dict:
     verdict = verdict_json(lesson, result)
     verdict.pop("result")
     return {"lesson_id": lesson.id, "title": lesson.title, "mode": result.mode, "quick": result.mode == "quick",
-            "device": result.device, "device_label": result.device_label, "data": result.data, "seeds": result.seeds,
+            "device": result.device, "device_label": result.device_label, "cpu_instructions": result.cpu_instructions,
+            "data": result.data, "seeds": result.seeds,
             "seconds": result.seconds, "status": result.status,
             "message": result.message, "lab_id": result.lab_id, "shipped": result.shipped, "arms": arms,
             "rows": comparison_rows(lesson, result), "verdict": verdict}

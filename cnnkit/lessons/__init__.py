@@ -11,7 +11,7 @@ from cnnkit.lessons.loader import (COURSE_DIR, MAX_ARMS, MAX_EPOCHS, MAX_FILE_BY
                                    teacher_lessons_dir)
 from cnnkit.lessons.predictions import (erase_predictions, prediction_outcomes, predictions, predictions_of,
                                         record_prediction)
-from cnnkit.lessons.results import (ArmResult, LessonResult, aggregate_arm, backbone_note, comparison_rows, curve_notes,
+from cnnkit.lessons.results import (ArmResult, LessonResult, aggregate_arm, arithmetic_note, backbone_note, comparison_rows, curve_notes,
                                     curve_rows, damaged_results,
                                     latest_result, metric_summary, saved_results, ship_result, shipped_result)
 from cnnkit.lessons.runner import (CPU_SEEDS, GPU_SEEDS, STATUSES, LessonEstimate, cancel_lesson, collect_finished,
@@ -26,7 +26,7 @@ from cnnkit.lessons.schema import (ARM_KINDS, COMPARED_METRICS, CURVE_NAMES, MOD
 
 __all__ = ["ARM_KINDS", "ArmResult", "ArmVerdict", "LessonVerdict", "arm_verdicts", "index_verdict", "lesson_verdict", "COMPARED_METRICS", "COURSE_DIR", "CPU_SEEDS", "CURVE_NAMES", "GPU_SEEDS",
            "Lesson", "LessonArm", "LessonEstimate", "LessonFileError", "LessonResult", "MAX_ARMS", "MAX_EPOCHS",
-           "MAX_FILE_BYTES", "MODES", "ReportedFigures", "STATUSES", "TOPICS", "aggregate_arm", "backbone_note", "cancel_lesson",
+           "MAX_FILE_BYTES", "MODES", "ReportedFigures", "STATUSES", "TOPICS", "aggregate_arm", "arithmetic_note", "backbone_note", "cancel_lesson",
            "collect_finished", "collect_result", "comparison_rows", "curve_notes", "curve_rows", "damaged_results", "data_caveats",
            "default_seeds",
            "erase_predictions", "estimate_lesson_seconds", "get_lesson", "go_on_with_group", "group_jobs", "latest_result",

@@ -88,6 +88,9 @@ class LessonResult:
     lesson_title: str = ""
     message: str = ""
     device_label: str = ""         # e.g. "GPU: NVIDIA H200, 140 GB" or "CPU (1 thread)": where figures were measured
+    # a CPU result's vector instructions (cnnkit.device.cpu_instructions, e.g. "AVX512"; "" where not recorded): its
+    # seeds repeat their figures only on a CPU with the same (arithmetic_note)
+    cpu_instructions: str = ""
     # which data made it, per dataset in words (e.g. "cifar10: the 6,000 + 1,000-image subset that ships with CNN
     # Lab ..."): a fresh offline install trains on the shipped subset, so the page can say what its figures rest on
     data: str = ""
@@ -217,16 +220,27 @@ class SeedRun:
     by_resolution: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     backbone: str = ""             # a transfer run's pretrained source ("" for other models)
     threads: int = 0               # the CPU threads the run trained with (its last thread choice); 0: not recorded
+    cpu_instructions: str = ""     # the CPU's vector instructions it trained with (cnnkit.device); "": not recorded
 
 
 def run_threads(run_dir: str | Path) -> int:
     """The CPU thread count a finished run trained with (run.json's "threads", written at its end); 0 if unknown."""
+    choice = _run_meta(run_dir).get("threads")
+    value = choice.get("threads") if isinstance(choice, dict) else None
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def run_cpu_instructions(run_dir: str | Path) -> str:
+    """The CPU vector instructions a finished run trained with (run.json, written at its end); "" if unknown."""
+    value = _run_meta(run_dir).get("cpu_instructions")
+    return value[:20] if isinstance(value, str) and value.isalnum() else ""
+
+
+def _run_meta(run_dir: str | Path) -> dict:
     from cnnkit.fileio import read_json
 
     meta = read_json(Path(run_dir) / "run.json", {})
-    choice = meta.get("threads") if isinstance(meta, dict) else None
-    value = choice.get("threads") if isinstance(choice, dict) else None
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    return meta if isinstance(meta, dict) else {}
 
 
 def run_backbone(config: dict) -> str:
@@ -250,7 +264,7 @@ def read_train_run(run_dir: str | Path, seed: int) -> SeedRun:
                    history=list(store.load_history(run_dir).get("epochs", [])), confusion=results.get("confusion"),
                    classes=list(results.get("classes") or record.classes), per_class=list(results.get("per_class", [])),
                    seconds=float(record.seconds or 0.0), device=record.device, backbone=run_backbone(record.config),
-                   threads=run_threads(run_dir))
+                   threads=run_threads(run_dir), cpu_instructions=run_cpu_instructions(run_dir))
 
 
 def read_resolution_lab(lab_dir: str | Path, seed: int) -> SeedRun:
@@ -268,18 +282,20 @@ def read_resolution_lab(lab_dir: str | Path, seed: int) -> SeedRun:
     native = next((r for r in lab.totv if r.resolution == lab.native), None)
     totv_run = next((r for r in lab.runs if r.get("method") == "TOTV"), None)
     history, confusion, per_class, seconds, device, threads = [], None, [], float(lab.seconds), "", 0
+    instructions = ""
     if totv_run is not None:
         try:
             train = read_train_run(totv_run["run_dir"], seed)
             history, confusion, per_class, device = train.history, train.confusion, train.per_class, train.device
-            threads = train.threads
+            threads, instructions = train.threads, train.cpu_instructions
         except (ValueError, FileNotFoundError, OSError):
             pass
     figures = ({"test_accuracy": 100.0 * native.accuracy, "macro_f1": native.f1, "precision": native.precision,
                 "recall": native.recall} if native else {})
     return SeedRun(seed=seed, run_id=lab.lab_id, figures=figures, history=history, confusion=confusion,
                    classes=list(lab.classes), per_class=per_class or (native.per_class if native else []),
-                   seconds=seconds, device=device, by_resolution=by_resolution, threads=threads)
+                   seconds=seconds, device=device, by_resolution=by_resolution, threads=threads,
+                   cpu_instructions=instructions)
 
 
 # --- aggregation ----------------------------------------------------------------------------------------------
@@ -324,6 +340,22 @@ def aggregate_arm(arm_id: str, runs: list[SeedRun], planned: int = 0) -> ArmResu
 
 
 # --- comparison -----------------------------------------------------------------------------------------------
+def arithmetic_note(result: LessonResult, here: Optional[str] = None) -> str:
+    """One sentence when a CPU result was made on a CPU with other vector instructions than this one's (`here`:
+    cnnkit.device.cpu_instructions() by default): a Run here with the same seeds and threads will not repeat its
+    figures. "" when they are the same, or either is unknown."""
+    if here is None:
+        from cnnkit.device import cpu_instructions
+
+        here = cpu_instructions()
+    theirs = result.cpu_instructions
+    if result.device != "cpu" or not theirs or not here or theirs == here:
+        return ""
+    return (f"These figures were made on a CPU with {theirs} instructions; this one has {here}. It rounds the same "
+            "sums a little differently and training magnifies that, so a Run here with the same seeds and threads "
+            "gives figures a few points apart; the direction of each effect (the verdict) is what should hold.")
+
+
 def backbone_note(lesson: Lesson, result: LessonResult, arm_id: str) -> str:
     """One sentence for a transfer arm with an original_source: which network its figures come from, e.g.
     "ran EfficientNet-Lite0 in place of the report's ResNet-18 (its weights are not in the torch cache)". "" when

@@ -382,6 +382,8 @@ def _collect(lesson_id: str, group_id: str, manager: JobManager) -> LessonResult
     devices = [r.device for runs in lesson_arms.values() for r in runs if r.device]
     result.device = devices[0] if devices else result.device
     result.device_label = _device_label(result.device, [r.threads for runs in lesson_arms.values() for r in runs])
+    result.cpu_instructions = "/".join(sorted({r.cpu_instructions for runs in lesson_arms.values() for r in runs
+                                               if r.cpu_instructions}))
     if started and ended:
         result.seconds = round(max(ended) - min(started), 2)
     else:

@@ -24,7 +24,7 @@ import torch.nn as nn
 from cnnkit.cancellation import Cancelled, raise_if_cancelled
 from cnnkit.classroom.permissions import STOPPED_BY_USER
 from cnnkit.data import AugmentConfig, Normaliser, load_dataset
-from cnnkit.device import denormals_flushed, resolve_device
+from cnnkit.device import cpu_instructions, denormals_flushed, resolve_device
 from cnnkit.evaluate import autocast_context, evaluate_model, predict
 from cnnkit.fileio import to_jsonable
 from cnnkit.models import ModelBundle, build_bundle, count_params
@@ -508,6 +508,8 @@ def _finish(run: Run) -> TrainResult:
         result.results = evaluation.to_dict()
         result.test_acc, result.macro_f1, result.per_class = evaluation.accuracy, evaluation.macro_f1, evaluation.per_class
     thread_fields = {"threads": run.tuner.choice.to_dict()} if run.tuner.choice else {}
+    if run.device.type == "cpu":   # what the figures of this seed repeat on (cpu_instructions)
+        thread_fields["cpu_instructions"] = cpu_instructions()
     run.writer.finish(state.status, message=state.message, seconds=seconds, train_img_per_s=img_per_s,
                       test_accuracy=result.test_acc, macro_f1=result.macro_f1, **thread_fields)
     return result
