@@ -17,7 +17,7 @@ benchmarks/full_progress/ (replacing what was there):
 The checkpoint directory's path inside JSON files is saved as a placeholder and laid back as the new one.
 
 `restore` lays back what the checkpoint directory lacks (nothing there is overwritten: it may be newer) and
-forgets the process of each restored run that was running: it ended with the old machine, and a process of the
+forgets the process of each restored run that was running and of each lesson result: it ended with the old machine, and a process of the
 new one may have the same id (cnnkit.store reads such a run as interrupted: it can go on).
 """
 
@@ -121,7 +121,7 @@ def restore(ckpt: Path, source: Path = PROGRESS_DIR) -> list[str]:
                 into.parent.mkdir(parents=True, exist_ok=True)
                 if path.suffix == ".json":
                     text = path.read_text().replace(PLACEHOLDER, str(ckpt))
-                    into.write_text(_as_interrupted(text) if path.name == "run.json" else text)
+                    into.write_text(_process_forgotten(text) if path.name in ("run.json", "lab.json") else text)
                 else:
                     shutil.copyfile(path, into)
             staging.rename(target)
@@ -138,10 +138,14 @@ def _units(source: Path) -> list[Path]:
     return units
 
 
-def _as_interrupted(run_json: str) -> str:
-    meta = json.loads(run_json)
+def _process_forgotten(text: str) -> str:
+    """A run's or a lesson result's JSON without the process of the old machine that was running it: the same pid
+    (or host:pid) may be another process on the new machine."""
+    meta = json.loads(text)
     if meta.get("status") in ACTIVE:
-        meta["pid"] = None     # cnnkit.store reads an active run whose process is gone as interrupted
+        meta["pid"] = None       # cnnkit.store reads an active run whose process is gone as interrupted
+    if meta.get("runner"):
+        meta["runner"] = ""      # a lesson result: cnnkit.lessons leaves a group of an unknown process alone
     return json.dumps(meta, indent=1)
 
 

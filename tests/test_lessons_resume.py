@@ -4,6 +4,7 @@ reused instead of trained again."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -269,7 +270,8 @@ def test_progress_carried_to_the_next_machine_is_what_the_unfinished_lessons_nee
         ("state.pt", "last.pt", "best.pt", "history.json", "results.json"))
     run("other", "my own run [lesson-other-2]", "running", ("state.pt",))
     (ckpt / "labs" / "lesson-les-1").mkdir(parents=True)
-    (ckpt / "labs" / "lesson-les-1" / "lab.json").write_text(f'{{"lab_dir": "{ckpt}/labs/lesson-les-1"}}')
+    (ckpt / "labs" / "lesson-les-1" / "lab.json").write_text(
+        f'{{"lab_dir": "{ckpt}/labs/lesson-les-1", "runner": "vm:7"}}')
     assert sorted(map(str, full_progress.files_to_keep(ckpt))) == [
         "bench_lessons-second/resume-full.json",
         "finished/best.pt", "finished/config.json", "finished/history.json", "finished/last.pt",
@@ -282,6 +284,7 @@ def test_progress_carried_to_the_next_machine_is_what_the_unfinished_lessons_nee
     (other / "finished").mkdir(parents=True)                       # there already: newer than the saved one
     assert sorted(full_progress.restore(other, progress)) == [
         "bench_lessons-second/resume-full.json", "going", "labs/lesson-les-1"]
-    assert (other / "labs" / "lesson-les-1" / "lab.json").read_text() == f'{{"lab_dir": "{other}/labs/lesson-les-1"}}'
+    assert json.loads((other / "labs" / "lesson-les-1" / "lab.json").read_text()) == {
+        "lab_dir": f"{other}/labs/lesson-les-1", "runner": ""}
     assert '"pid": null' in (other / "going" / "run.json").read_text()
     assert list((other / "finished").iterdir()) == []
