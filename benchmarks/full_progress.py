@@ -32,10 +32,12 @@ import time
 from pathlib import Path
 from typing import Optional
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cnnkit.store import ACTIVE_STATUSES, FINISHED_STATUSES  # noqa: E402
+
 PROGRESS_DIR = Path(__file__).resolve().parent / "full_progress"
 PLACEHOLDER = "$CHECKPOINT_DIR"
 MANIFEST = "MANIFEST.json"
-ACTIVE = ("queued", "running", "starting")    # cnnkit.store's active statuses, and a run not begun
 DERIVED = ("last.pt", "best.pt", "history.json")   # rebuilt from state.pt when a run goes on
 SKIPPED = ("train.lock",)
 
@@ -47,10 +49,6 @@ def _groups(ckpt: Path) -> dict[str, str]:
         for lesson_id, group in json.loads(state_file.read_text()).items():
             groups[group] = lesson_id
     return groups
-
-
-def _run_status(run_dir: Path) -> str:
-    return json.loads((run_dir / "run.json").read_text()).get("status", "")
 
 
 def _lab_name(lab_dir: Path) -> str:
@@ -67,10 +65,10 @@ def files_to_keep(ckpt: Path) -> list[Path]:
         if lab_dir.name in groups or any(tag in _lab_name(lab_dir) for tag in tags):
             kept += [p.relative_to(ckpt) for p in sorted(lab_dir.iterdir()) if p.is_file()]
     for run_dir in sorted(p.parent for p in ckpt.glob("*/run.json")):
-        name = json.loads((run_dir / "run.json").read_text()).get("name", "")
-        if not any(tag in name for tag in tags):
+        meta = json.loads((run_dir / "run.json").read_text())
+        if not any(tag in meta.get("name", "") for tag in tags):
             continue
-        in_progress = (run_dir / "state.pt").is_file() and _run_status(run_dir) not in ("done", "early_stopped")
+        in_progress = (run_dir / "state.pt").is_file() and meta.get("status") not in FINISHED_STATUSES
         leave = set(SKIPPED) | (set(DERIVED) if in_progress else {"state.pt"})
         kept += [p.relative_to(ckpt) for p in sorted(run_dir.iterdir()) if p.is_file() and p.name not in leave]
     return kept
@@ -142,7 +140,7 @@ def _process_forgotten(text: str) -> str:
     """A run's or a lesson result's JSON without the process of the old machine that was running it: the same pid
     (or host:pid) may be another process on the new machine."""
     meta = json.loads(text)
-    if meta.get("status") in ACTIVE:
+    if meta.get("status") in ACTIVE_STATUSES + ("starting",):   # "starting": a run not begun
         meta["pid"] = None       # cnnkit.store reads an active run whose process is gone as interrupted
     if meta.get("runner"):
         meta["runner"] = ""      # a lesson result: cnnkit.lessons leaves a group of an unknown process alone

@@ -865,13 +865,13 @@ def test_a_cpu_result_says_which_vector_instructions_made_it_and_when_a_run_here
     differ from this machine's."""
     from cnnkit.device import cpu_instructions
     from cnnkit.lessons import arithmetic_note
-    from cnnkit.lessons.results import run_cpu_instructions
+    from cnnkit.lessons.results import run_cpu
     from ui.lessons_results import result_label
 
     (tmp_path / "run.json").write_text(json.dumps({"cpu_instructions": "AVX512", "threads": {"threads": 1}}))
-    assert run_cpu_instructions(tmp_path) == "AVX512"
+    assert run_cpu(tmp_path) == (1, "AVX512")
     (tmp_path / "run.json").write_text(json.dumps({"cpu_instructions": "<b>AVX</b>"}))
-    assert run_cpu_instructions(tmp_path) == ""                        # not a name: dropped, never shown
+    assert run_cpu(tmp_path) == (0, "")                                # not a name: dropped, never shown
     made = LessonResult(lesson_id="x", mode="quick", device="cpu", seeds=[100], device_label="CPU (1 thread)",
                         cpu_instructions="AVX512")
     assert "CPU (1 thread), AVX512 instructions" in result_label(made)

@@ -223,24 +223,18 @@ class SeedRun:
     cpu_instructions: str = ""     # the CPU's vector instructions it trained with (cnnkit.device); "": not recorded
 
 
-def run_threads(run_dir: str | Path) -> int:
-    """The CPU thread count a finished run trained with (run.json's "threads", written at its end); 0 if unknown."""
-    choice = _run_meta(run_dir).get("threads")
-    value = choice.get("threads") if isinstance(choice, dict) else None
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def run_cpu_instructions(run_dir: str | Path) -> str:
-    """The CPU vector instructions a finished run trained with (run.json, written at its end); "" if unknown."""
-    value = _run_meta(run_dir).get("cpu_instructions")
-    return value[:20] if isinstance(value, str) and value.isalnum() else ""
-
-
-def _run_meta(run_dir: str | Path) -> dict:
+def run_cpu(run_dir: str | Path) -> tuple[int, str]:
+    """The CPU a finished run trained on, from its run.json (written at its end): (its thread count, 0 if unknown;
+    its vector instructions, "" if unknown)."""
     from cnnkit.fileio import read_json
 
     meta = read_json(Path(run_dir) / "run.json", {})
-    return meta if isinstance(meta, dict) else {}
+    meta = meta if isinstance(meta, dict) else {}
+    choice = meta.get("threads")
+    value = choice.get("threads") if isinstance(choice, dict) else None
+    threads = int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    instructions = meta.get("cpu_instructions")
+    return threads, instructions[:20] if isinstance(instructions, str) and instructions.isalnum() else ""
 
 
 def run_backbone(config: dict) -> str:
@@ -260,11 +254,12 @@ def read_train_run(run_dir: str | Path, seed: int) -> SeedRun:
     results = store.load_results(run_dir)
     if not isinstance(results, dict) or "accuracy" not in results:
         raise ValueError(f"run {run_dir.name} has no test results ({record.status}: {record.message or 'unfinished'})")
+    threads, instructions = run_cpu(run_dir)
     return SeedRun(seed=seed, run_id=run_dir.name, figures=run_figures(results),
                    history=list(store.load_history(run_dir).get("epochs", [])), confusion=results.get("confusion"),
                    classes=list(results.get("classes") or record.classes), per_class=list(results.get("per_class", [])),
                    seconds=float(record.seconds or 0.0), device=record.device, backbone=run_backbone(record.config),
-                   threads=run_threads(run_dir), cpu_instructions=run_cpu_instructions(run_dir))
+                   threads=threads, cpu_instructions=instructions)
 
 
 def read_resolution_lab(lab_dir: str | Path, seed: int) -> SeedRun:
