@@ -98,6 +98,16 @@ def test_validation_figures_stand_in_where_the_report_gives_no_test_accuracy_for
     assert (found.verdict, found.counted, found.one_seed) == (NOT_REPRODUCED, 1, True)
 
 
+def test_one_seed_that_ties_the_first_arm_is_within_noise_and_says_so():
+    # accuracies on 1,000 test images move in steps of 0.1: one seed of an arm can tie the first arm exactly
+    found = lesson_verdict(lesson(), result(arm("a", [0], [51.2]), arm("b", [10], [51.2]), arm("c", [0], [50.0])))
+    b, c = found.arms
+    assert (b.verdict, b.mean, b.std, b.one_seed) == (WITHIN_NOISE, 0.0, None, False)
+    assert b.text == ("within noise: report +3.00, ours +0.00 (one seed: spread unknown; 0 of 1 seeds in the "
+                      "report's direction)")
+    assert (c.verdict, c.one_seed) == (REPRODUCED, True) and found.verdict == WITHIN_NOISE
+
+
 def test_no_result_and_no_verdict():
     assert lesson_verdict(lesson(), None).verdict == NO_RESULT
     small = lesson_verdict(lesson(b="test_accuracy = 70.5", c="test_accuracy = 69.5"),

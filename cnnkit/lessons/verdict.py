@@ -137,7 +137,8 @@ def _arm_text(v: ArmVerdict) -> str:
         return v.verdict + ("" if v.report_diff is None else f" (report {v.report_diff:+.2f})")
     if v.verdict == NO_RESULT:
         return f"no result (report {v.report_diff:+.2f})"
-    spread = "one seed: spread unknown" if v.one_seed else f"± {v.std:.2f} over {len(v.ours_diffs)} seeds"
+    # one seed has no spread, whatever its verdict (a tie, 0.00, is within noise)
+    spread = "one seed: spread unknown" if v.std is None else f"± {v.std:.2f} over {len(v.ours_diffs)} seeds"
     return (f"{v.verdict}: report {v.report_diff:+.2f}, ours {v.mean:+.2f} ({spread}; "
             f"{v.agreeing} of {len(v.ours_diffs)} seeds in the report's direction)")
 
