@@ -95,6 +95,9 @@ from pathlib import Path
 from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # proc_cpu, beside this file
+from proc_cpu import process_cpu_seconds_of  # noqa: E402
+
 PAGE = "training_runner"
 SUBSET = 512          # training images per run (a choice of the form's select slider)
 SWEEP_VALUES = "1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 3e-2, 5e-2"
@@ -460,15 +463,15 @@ PROCESS_KINDS = (("app servers", "streamlit run"), ("trainings", "ray::_train_on
 
 def process_cpu_seconds() -> dict[int, tuple[float, str]]:
     """Every process's CPU seconds so far (user + system) and its command line, from /proc ({} elsewhere)."""
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     out: dict[int, tuple[float, str]] = {}
     for entry in Path("/proc").glob("[0-9]*"):
+        seconds = process_cpu_seconds_of(int(entry.name))
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError):
+        except OSError:
             continue
-        out[int(entry.name)] = ((int(fields[11]) + int(fields[12])) / tick, command)
+        if seconds is not None:
+            out[int(entry.name)] = (seconds, command)
     return out
 
 

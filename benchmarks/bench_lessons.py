@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # proc_cpu, beside this file
 
 import cnnkit.transfer  # noqa: E402,F401  registers the "transfer" model kind (transfer arms)
 from cnnkit.cli.lesson_cmd import comparison_json, seed_offsets  # noqa: E402
@@ -42,15 +43,22 @@ from cnnkit.labs.saved import load_lab  # noqa: E402
 from cnnkit.lessons import estimate_lesson_seconds, list_lessons, run_lesson, ship_result  # noqa: E402
 from cnnkit.lessons.runner import runs_seconds  # noqa: E402
 from cnnkit.paths import checkpoint_dir, lesson_results_dir  # noqa: E402
+from proc_cpu import process_cpu_seconds_of  # noqa: E402
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (user + system): with one thread, about the wall time
-    the same work takes on a quiet machine, whatever else the machine is doing now."""
+    """CPU time of this process and its children (user + system): with one thread, about the wall time the same
+    work takes on a quiet machine, whatever else the machine is doing now. The trainings run in warm worker
+    processes that live on between lessons, and getrusage counts a child only once it has ended and been waited
+    for, so the live ones are read from /proc (Linux; elsewhere they are left out)."""
+    import multiprocessing
     import resource
 
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    own, live = resource.getrusage(resource.RUSAGE_SELF), 0.0
+    for child in multiprocessing.active_children():   # also waits for the ended ones, moving them into `ended`
+        live += process_cpu_seconds_of(child.pid) or 0.0
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime + live
 
 
 def _log(message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -245,6 +246,41 @@ def test_bench_lessons_agreement_table_counts_arms_and_seeds_in_the_reports_dire
     assert "| one-arm | - | - | - | - | - | no verdict | 20.0 s |" in table
     assert "0 of 1 counted differences reproduced" in table and "1 of 1 have the report's sign in at least 2 of 3" \
         in table
+
+
+def _burn_then_wait(seconds: float, done) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+    done.wait(30)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_bench_lessons_cpu_time_counts_a_worker_that_is_still_alive():
+    """The process backend's workers stay alive between lessons: their CPU counts before they end (getrusage
+    counts a child only once it has ended; the shipped quick results said 0.1 s CPU for minutes of training)."""
+    import multiprocessing
+
+    bench = load_bench()
+    context = multiprocessing.get_context("fork")
+    done = context.Event()
+
+    def children_seconds() -> float:   # what cpu_seconds counts beyond this process's own time
+        return bench.cpu_seconds() - time.process_time()
+
+    before = children_seconds()
+    worker = context.Process(target=_burn_then_wait, args=(0.6, done), daemon=True)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while children_seconds() - before < 0.5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert worker.is_alive()
+        assert 0.5 <= children_seconds() - before < 3
+    finally:
+        done.set()
+        worker.join(10)
+    assert 0.5 <= children_seconds() - before < 3      # and once it has ended, it is counted once, not twice
 
 
 def test_seed_offsets_start_at_the_first_seed():
