@@ -729,9 +729,10 @@ def _carry_to_threads(rates: dict[str, MeasuredPace], here: int, speedup: Callab
 
 
 # A training in a worker process that is not running yet waits for one to start: a new Python importing torch and
-# cnnkit, 4.9 s on the 2-core box (`time python -c "import torch, cnnkit.train, cnnkit.lessons"`). A shipped result
-# paid it once over all its runs, a teacher's first run after the pool went idle pays it again.
-WORKER_START_S = 5.0
+# cnnkit.train, 1.84 s (median of 5) on the quiet 2-core box (benchmarks/bench_worker_start.py; the 4.9 s once
+# timed here was with two background trainings on both cores). A shipped result paid it once over all its runs, a
+# teacher's first run after the pool went idle pays it again.
+WORKER_START_S = 2.0
 
 
 def worker_start_seconds(manager: Optional[JobManager] = None) -> float:

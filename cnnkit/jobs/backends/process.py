@@ -139,7 +139,7 @@ class ProcessBackend(RemoteTrainingBackend):
 
     def has_warm_worker(self) -> bool:
         """Whether the next training starts in a worker already running (else it waits for one to start: a new
-        process importing torch, about 5 s on a 2-core laptop)."""
+        process importing torch, about 2 s on a quiet 2-core laptop: benchmarks/bench_worker_start.py)."""
         with self._pool_lock:
             return any(worker.alive() for worker in self._idle)
 
