@@ -6,6 +6,8 @@ import json
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cnnkit.lessons import parse_lesson
 from cnnkit.lessons.results import ArmResult, LessonResult, metric_summary
@@ -178,3 +180,20 @@ def test_a_resolution_lab_is_judged_on_tvtv_minus_totv_at_each_lower_resolution(
     assert (found.verdict, found.counted, found.reproduced) == (WITHIN_NOISE, 2, 1)
     assert index_verdict(lab, LessonResult(lesson_id="v-lab", mode="quick", device="cpu", seeds=[0, 1, 2],
                                            arms=[ours])) == WITHIN_NOISE   # a lab is not "one arm"
+
+
+@settings(max_examples=300, deadline=None)
+@given(report=st.one_of(st.none(), st.floats(-40, 40, allow_nan=False)),
+       base=st.lists(st.integers(0, 1000), min_size=0, max_size=4),
+       steps=st.lists(st.integers(-30, 30), min_size=0, max_size=4))
+def test_every_arm_verdict_has_a_text_whatever_the_seeds_give(report, base, steps):
+    """Per-seed accuracies in the 0.1 steps of a 1,000-image test set, ties and missing seeds included: the verdict is
+    one of the documented ones and its text reads (no seed may break the Lessons page)."""
+    from cnnkit.lessons.verdict import _judged
+
+    base_acc = {k: a / 10 for k, a in enumerate(base)}
+    mine = {k: base_acc[k] + s / 10 for k, s in enumerate(steps) if k in base_acc}
+    v = _judged("b", "B", "test_accuracy", report, base_acc, mine)
+    assert v.verdict in (REPRODUCED, NOT_REPRODUCED, WITHIN_NOISE, SMALL, NO_FIGURE, NO_RESULT)
+    assert isinstance(v.text, str) and v.text.startswith(v.verdict if v.verdict != NO_RESULT else "no result")
+    assert len(v.ours_diffs) == len(mine) and (v.std is None) == (len(mine) < 2)
