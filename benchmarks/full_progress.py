@@ -11,7 +11,7 @@ session (001-Q1: 5 h 24 min of one thread) would start again from its first epoc
 benchmarks/full_progress/ (replacing what was there):
 - each worker's resume file (bench_lessons*/resume-full.json: lesson -> its group),
 - the labs/ of those groups (the lessons' results and their resolution labs),
-- the runs of those groups: a run in progress as its commit point (state.pt) with config.json and run.json (its
+- the runs of those groups, and the finished runs of other groups that their plans reuse: a run in progress as its commit point (state.pt) with config.json and run.json (its
   last.pt, best.pt and history.json are rebuilt from state.pt when it goes on); a finished run whole but state.pt,
   since a later lesson may reuse it (000-P4 starts from 000-P3's network, 001-Q2's third-conv reuses arc2-adam).
 The checkpoint directory's path inside JSON files is saved as a placeholder and laid back as the new one.
@@ -51,6 +51,22 @@ def _groups(ckpt: Path) -> dict[str, str]:
     return groups
 
 
+def _reused_groups(ckpt: Path, groups: dict[str, str]) -> set[str]:
+    """The other groups whose finished runs those groups' plans reuse: a plan entry names its run, and a reused
+    run's name ends with the group that trained it ("… · seed 0 [lesson-001-q2-third-conv-085134-08bb]"). A lesson
+    started again (3 seeds instead of 1) is a new group in the resume file, reusing the old group's runs."""
+    reused: set[str] = set()
+    for group in groups:
+        lab_file = ckpt / "labs" / group / "lab.json"
+        if not lab_file.is_file():
+            continue
+        for entry in json.loads(lab_file.read_text()).get("plan") or []:
+            name = str(entry.get("name") or "")
+            if name.endswith("]") and "[" in name:
+                reused.add(name[name.rindex("[") + 1:-1])
+    return reused - set(groups)
+
+
 def _lab_name(lab_dir: Path) -> str:
     lab = json.loads((lab_dir / "lab.json").read_text())
     return str((lab.get("config") or {}).get("name") or lab.get("group") or lab_dir.name)
@@ -59,7 +75,8 @@ def _lab_name(lab_dir: Path) -> str:
 def files_to_keep(ckpt: Path) -> list[Path]:
     """The files under `ckpt` (relative to it) that the unfinished lessons need to go on (see the module's text)."""
     groups = _groups(ckpt)
-    tags = [f"[{group}]" for group in groups]
+    groups = set(groups) | _reused_groups(ckpt, groups)
+    tags = [f"[{group}]" for group in sorted(groups)]
     kept = [path.relative_to(ckpt) for path in sorted(ckpt.glob("bench_lessons*/resume-full.json"))]
     for lab_dir in sorted(p.parent for p in ckpt.glob("labs/*/lab.json")):
         if lab_dir.name in groups or any(tag in _lab_name(lab_dir) for tag in tags):

@@ -269,22 +269,27 @@ def test_progress_carried_to_the_next_machine_is_what_the_unfinished_lessons_nee
     run("finished", "les · b · seed 0 [lesson-les-1]", "done",
         ("state.pt", "last.pt", "best.pt", "history.json", "results.json"))
     run("other", "my own run [lesson-other-2]", "running", ("state.pt",))
+    # the lesson started again (more seeds): a new group whose plan reuses the old group's finished run
+    run("reused", "les · c · seed 0 [lesson-les-0]", "done", ("state.pt", "last.pt", "results.json"))
+    run("old-unused", "les · d · seed 0 [lesson-les-00]", "done", ("last.pt",))
     (ckpt / "labs" / "lesson-les-1").mkdir(parents=True)
     (ckpt / "labs" / "lesson-les-1" / "lab.json").write_text(
-        f'{{"lab_dir": "{ckpt}/labs/lesson-les-1", "runner": "vm:7"}}')
+        f'{{"lab_dir": "{ckpt}/labs/lesson-les-1", "runner": "vm:7", "plan": ['
+        '{"arm_id": "c", "name": "les · c · seed 0 [lesson-les-0]"}, {"arm_id": "a", "name": "les · a · seed 0"}]}')
     assert sorted(map(str, full_progress.files_to_keep(ckpt))) == [
         "bench_lessons-second/resume-full.json",
         "finished/best.pt", "finished/config.json", "finished/history.json", "finished/last.pt",
         "finished/results.json", "finished/run.json",
         "going/config.json", "going/run.json", "going/state.pt",
-        "labs/lesson-les-1/lab.json"]
+        "labs/lesson-les-1/lab.json",
+        "reused/config.json", "reused/last.pt", "reused/results.json", "reused/run.json"]
     progress = tmp_path / "progress"
     full_progress.save(ckpt, progress)
     other = tmp_path / "elsewhere"
     (other / "finished").mkdir(parents=True)                       # there already: newer than the saved one
     assert sorted(full_progress.restore(other, progress)) == [
-        "bench_lessons-second/resume-full.json", "going", "labs/lesson-les-1"]
-    assert json.loads((other / "labs" / "lesson-les-1" / "lab.json").read_text()) == {
-        "lab_dir": f"{other}/labs/lesson-les-1", "runner": ""}
+        "bench_lessons-second/resume-full.json", "going", "labs/lesson-les-1", "reused"]
+    lab = json.loads((other / "labs" / "lesson-les-1" / "lab.json").read_text())
+    assert (lab["lab_dir"], lab["runner"]) == (f"{other}/labs/lesson-les-1", "")
     assert '"pid": null' in (other / "going" / "run.json").read_text()
     assert list((other / "finished").iterdir()) == []
