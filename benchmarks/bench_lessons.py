@@ -55,7 +55,7 @@ def cpu_seconds() -> float:
     import resource
 
     own, live = resource.getrusage(resource.RUSAGE_SELF), 0.0
-    for child in multiprocessing.active_children():   # also waits for the ended ones, moving them into `ended`
+    for child in multiprocessing.active_children():   # also reaps the ended ones: getrusage counts them below
         live += process_cpu_seconds_of(child.pid) or 0.0
     ended = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime + live
@@ -278,8 +278,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 0 if all(e["status"] in ("done", "partial", "skipped") for e in entries) else 1
 
 
-# One seed cannot tell an effect of under 2 points from noise (the spread of a full-mode arm over seeds reached 1 point
-# here, 002-Q6's base 73.46 ± 0.79): a lesson where the report's difference between an arm and the first arm is
+# One seed cannot tell an effect of under 2 points from noise (a full-mode arm's spread over 3 seeds reached 1.02
+# points here: 002-Q6's augmented arm, 75.73 ± 1.02): a lesson where the report's difference between an arm and the first arm is
 # smaller runs 3 seeds in full mode (small_report_effect), as do the lessons named here. 001's split study: the
 # report gives no figures per split, and the two splits differ by well under a point.
 SMALL_EFFECT_POINTS = 2.0

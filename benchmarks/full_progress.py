@@ -11,9 +11,10 @@ session (001-Q1: 5 h 24 min of one thread) would start again from its first epoc
 benchmarks/full_progress/ (replacing what was there):
 - each worker's resume file (bench_lessons*/resume-full.json: lesson -> its group),
 - the labs/ of those groups (the lessons' results and their resolution labs),
-- the runs of those groups, and the finished runs of other groups that their plans reuse: a run in progress as its commit point (state.pt) with config.json and run.json (its
-  last.pt, best.pt and history.json are rebuilt from state.pt when it goes on); a finished run whole but state.pt,
-  since a later lesson may reuse it (000-P4 starts from 000-P3's network, 001-Q2's third-conv reuses arc2-adam).
+- the runs of those groups, and the finished runs of other groups that their plans reuse: a run in progress as
+  its commit point (state.pt) with config.json and run.json (its last.pt, best.pt and history.json are rebuilt
+  from state.pt when it goes on); a finished run whole but state.pt, since a later lesson may reuse it (000-P4
+  starts from 000-P3's network, 001-Q2's third-conv reuses arc2-adam).
 The checkpoint directory's path inside JSON files is saved as a placeholder and laid back as the new one.
 
 `restore` lays back what the checkpoint directory lacks (nothing there is overwritten: it may be newer) and
@@ -74,8 +75,8 @@ def _lab_name(lab_dir: Path) -> str:
 
 def files_to_keep(ckpt: Path) -> list[Path]:
     """The files under `ckpt` (relative to it) that the unfinished lessons need to go on (see the module's text)."""
-    groups = _groups(ckpt)
-    groups = set(groups) | _reused_groups(ckpt, groups)
+    resumed = _groups(ckpt)
+    groups = set(resumed) | _reused_groups(ckpt, resumed)
     tags = [f"[{group}]" for group in sorted(groups)]
     kept = [path.relative_to(ckpt) for path in sorted(ckpt.glob("bench_lessons*/resume-full.json"))]
     for lab_dir in sorted(p.parent for p in ckpt.glob("labs/*/lab.json")):
