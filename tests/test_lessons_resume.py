@@ -104,6 +104,38 @@ def test_a_chained_arm_queued_again_starts_from_its_source_arms_run(teacher_dir)
     assert store.load_run(runs["fc"]).config["model"]["source"] == runs["source"]
 
 
+@pytest.mark.slow
+def test_a_chained_arm_stopped_in_the_middle_goes_on_from_the_network_it_started_from(teacher_dir):
+    """The P4 chain's P4a stopped at epoch 11 and failed to resume: "unknown transfer source 'arm:p3'"."""
+    dataset = tiny_folder("lesson_resume_chain_stop")
+    text = CHAIN.format(dataset=dataset, start="source").replace(
+        'strategy = "last:1" }', 'strategy = "last:1" }, epochs = 40')
+    (teacher_dir / "chain.toml").write_text(text)
+    first = JobManager()
+    group = submit_lesson("chain", mode="full", seeds=1, device="cpu", manager=first, queue=False)
+    assert resume_group(group, first) == 2
+    source_job, fc_job = first.list(group=group)
+    assert first.wait(source_job.job_id, timeout=300).status == "done"
+    deadline = time.monotonic() + 120
+    while not first.snapshot(fc_job.job_id).history and time.monotonic() < deadline:
+        time.sleep(0.01)
+    while len(first.snapshot(fc_job.job_id).history) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first.cancel(fc_job.job_id, teacher=True)
+    first.wait(fc_job.job_id, timeout=120)
+    stopped = _runs_by_arm()["fc"]
+    assert 2 <= stopped.epochs_done < 40 and stopped.status != "done"
+
+    later = JobManager()
+    assert resume_group(group, later) == 1
+    wait_for_group(group, later)
+    result = collect_result("chain", group, later)
+    assert result.status == "done", result.message
+    runs = {r["arm_id"]: r["run_dir"] for r in result.runs}
+    assert runs["fc"] == str(stopped.run_dir)                 # the same run went on, from the source's network
+    assert store.load_run(runs["fc"]).config["model"]["source"] == runs["source"]
+    assert store.load_run(runs["fc"]).epochs_done == 40
+
 def test_learning_settings_ignore_the_label_and_the_device_only():
     config = {"name": "a", "device": "cuda", "log_every": 5, "precision": "auto", "lr": 0.1, "seed": 3}
     assert learning_settings(config) == {"lr": 0.1, "seed": 3}

@@ -101,6 +101,8 @@ def resume_group(group_id: str, manager: Optional[JobManager] = None, owner: str
             continue
         if record is not None and run_is_resumable(record) and record.epochs_done > 0:
             config = _planned_config(lesson, entry, result.mode, device)
+            if arm.start_from:                        # a chain: go on from the network it started from, not "arm:…"
+                config.model = {**config.model, "source": (record.config.get("model") or {}).get("source", "")}
             entry["job_id"] = manager.submit_training(config, label=f"{label}, resumed after epoch {record.epochs_done}",
                                                       group=group_id, resume_from=str(run_dir),
                                                       owner=owner, teacher=True, kind="lesson", meta=meta)
