@@ -10,7 +10,7 @@ session (001-Q1: 5 h 24 min of one thread) would start again from its first epoc
 `save` copies what `bench_lessons.py --full --resume` needs from the checkpoint directory into
 benchmarks/full_progress/ (replacing what was there):
 - each worker's resume file (bench_lessons*/resume-full.json: lesson -> its group),
-- the labs/ of those groups (the lessons' results and their resolution labs),
+- the labs/ of those groups that are not collected yet (the lessons' results and their resolution labs),
 - the runs of those groups, and the finished runs of other groups that their plans reuse: a run in progress as
   its commit point (state.pt) with config.json and run.json (its last.pt, best.pt and history.json are rebuilt
   from state.pt when it goes on); a finished run whole but state.pt, since a later lesson may reuse it (000-P4
@@ -44,11 +44,15 @@ SKIPPED = ("train.lock",)
 
 
 def _groups(ckpt: Path) -> dict[str, str]:
-    """group -> lesson, from every worker's resume file."""
+    """group -> lesson, from every worker's resume file, for the groups not collected yet: a collected one (done,
+    partial or failed; its lab.json's status is not "running") cannot go on, its lesson is shipped or starts a new
+    group, so carrying its runs would only grow the repository (000-P3's and 000-P4's: 22 MB)."""
     groups: dict[str, str] = {}
     for state_file in sorted(ckpt.glob("bench_lessons*/resume-full.json")):
         for lesson_id, group in json.loads(state_file.read_text()).items():
-            groups[group] = lesson_id
+            lab_file = ckpt / "labs" / group / "lab.json"
+            if not lab_file.is_file() or json.loads(lab_file.read_text()).get("status", "running") == "running":
+                groups[group] = lesson_id
     return groups
 
 

@@ -285,7 +285,8 @@ def test_a_stopped_lab_carried_to_another_machine_goes_on_there(teacher_dir, tmp
 
 def test_progress_carried_to_the_next_machine_is_what_the_unfinished_lessons_need(tmp_path):
     """full_progress.save keeps a running run's commit point (the rest is rebuilt from it), a finished run's weights
-    and results (a later lesson may reuse or start from it), and nothing of runs no worker's lesson made."""
+    and results (a later lesson may reuse or start from it), and nothing of runs no worker's unfinished lesson
+    made or reuses."""
     full_progress = load_benchmark("full_progress")
     ckpt = tmp_path / "ckpt"
 
@@ -296,7 +297,8 @@ def test_progress_carried_to_the_next_machine_is_what_the_unfinished_lessons_nee
             (ckpt / folder / file).write_text("{}")
 
     (ckpt / "bench_lessons-second").mkdir(parents=True)
-    (ckpt / "bench_lessons-second" / "resume-full.json").write_text('{"les": "lesson-les-1"}')
+    (ckpt / "bench_lessons-second" / "resume-full.json").write_text(
+        '{"les": "lesson-les-1", "shipped": "lesson-shipped-4"}')
     run("going", "les · a · seed 0 [lesson-les-1]", "running", ("state.pt", "last.pt", "best.pt", "history.json"))
     run("finished", "les · b · seed 0 [lesson-les-1]", "done",
         ("state.pt", "last.pt", "best.pt", "history.json", "results.json"))
@@ -304,6 +306,10 @@ def test_progress_carried_to_the_next_machine_is_what_the_unfinished_lessons_nee
     # the lesson started again (more seeds): a new group whose plan reuses the old group's finished run
     run("reused", "les · c · seed 0 [lesson-les-0]", "done", ("state.pt", "last.pt", "results.json"))
     run("old-unused", "les · d · seed 0 [lesson-les-00]", "done", ("last.pt",))
+    # a worker's lesson that is collected (shipped): nothing of it is needed again
+    run("collected", "shipped · a · seed 0 [lesson-shipped-4]", "done", ("last.pt", "results.json"))
+    (ckpt / "labs" / "lesson-shipped-4").mkdir(parents=True)
+    (ckpt / "labs" / "lesson-shipped-4" / "lab.json").write_text('{"status": "done", "plan": []}')
     (ckpt / "labs" / "lesson-les-1").mkdir(parents=True)
     (ckpt / "labs" / "lesson-les-1" / "lab.json").write_text(
         f'{{"lab_dir": "{ckpt}/labs/lesson-les-1", "runner": "vm:7", "plan": ['
