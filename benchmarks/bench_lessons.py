@@ -279,9 +279,9 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 # One seed cannot tell an effect of under 2 points from noise (a full-mode arm's spread over 3 seeds reached 1.02
-# points here: 002-Q6's augmented arm, 75.73 ± 1.02): a lesson where the report's difference between an arm and the first arm is
-# smaller runs 3 seeds in full mode (small_report_effect), as do the lessons named here. 001's split study: the
-# report gives no figures per split, and the two splits differ by well under a point.
+# points here: 002-Q6's augmented arm, 75.73 ± 1.02): a lesson where the report's difference between an arm and
+# the first arm is smaller runs 3 seeds in full mode (small_report_effect), as do the lessons named here. 001's
+# split study: the report gives no figures per split, and the two splits differ by well under a point.
 SMALL_EFFECT_POINTS = 2.0
 NOISY_LESSONS = {"001-q1b-splits"}
 

@@ -18,8 +18,9 @@ benchmarks/full_progress/ (replacing what was there):
 The checkpoint directory's path inside JSON files is saved as a placeholder and laid back as the new one.
 
 `restore` lays back what the checkpoint directory lacks (nothing there is overwritten: it may be newer) and
-forgets the process of each restored run that was running and of each lesson result: it ended with the old machine, and a process of the
-new one may have the same id (cnnkit.store reads such a run as interrupted: it can go on).
+forgets the process of each restored run that was running and of each lesson result: it ended with the old
+machine, and a process of the new one may have the same id (cnnkit.store reads such a run as interrupted: it can
+go on).
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ DERIVED = ("last.pt", "best.pt", "history.json")   # rebuilt from state.pt when 
 SKIPPED = ("train.lock",)
 
 
+def _group_lab(ckpt: Path, group: str) -> Optional[dict]:
+    """The lesson group's saved result (its lab.json), None before it is written."""
+    lab_file = ckpt / "labs" / group / "lab.json"
+    return json.loads(lab_file.read_text()) if lab_file.is_file() else None
+
+
 def _groups(ckpt: Path) -> dict[str, str]:
     """group -> lesson, from every worker's resume file, for the groups not collected yet: a collected one (done,
     partial or failed; its lab.json's status is not "running") cannot go on, its lesson is shipped or starts a new
@@ -50,8 +57,8 @@ def _groups(ckpt: Path) -> dict[str, str]:
     groups: dict[str, str] = {}
     for state_file in sorted(ckpt.glob("bench_lessons*/resume-full.json")):
         for lesson_id, group in json.loads(state_file.read_text()).items():
-            lab_file = ckpt / "labs" / group / "lab.json"
-            if not lab_file.is_file() or json.loads(lab_file.read_text()).get("status", "running") == "running":
+            lab = _group_lab(ckpt, group)
+            if lab is None or lab.get("status", "running") == "running":
                 groups[group] = lesson_id
     return groups
 
@@ -62,10 +69,7 @@ def _reused_groups(ckpt: Path, groups: dict[str, str]) -> set[str]:
     started again (3 seeds instead of 1) is a new group in the resume file, reusing the old group's runs."""
     reused: set[str] = set()
     for group in groups:
-        lab_file = ckpt / "labs" / group / "lab.json"
-        if not lab_file.is_file():
-            continue
-        for entry in json.loads(lab_file.read_text()).get("plan") or []:
+        for entry in (_group_lab(ckpt, group) or {}).get("plan") or []:
             name = str(entry.get("name") or "")
             if name.endswith("]") and "[" in name:
                 reused.add(name[name.rindex("[") + 1:-1])
