@@ -15,7 +15,7 @@ from cnnkit.data import SHAPE_CLASSES, generate_shapes
 from cnnkit.evaluate import evaluate_run
 from cnnkit.labs import (LAB_KINDS, DamagedLab, LabKind, ResolutionLabConfig, ResolutionLabResult, ResolutionRow,
                          delete_lab, list_labs, load_lab, network_views, register_lab_kind, resume_resolution_lab,
-                         run_resolution_lab, save_lab)
+                         run_resolution_lab, save_lab, train_lab_model)
 from cnnkit.store import load_history, load_results, load_run
 from cnnkit.train import TrainConfig
 from tests.helpers.folders import tiny_folder
@@ -211,6 +211,39 @@ def test_a_stopped_lab_goes_on_model_by_model_and_ends_as_an_unstopped_one():
     assert resumed.seconds >= trained > 0
     with pytest.raises(ValueError, match="is done: there is nothing to go on with"):
         resume_resolution_lab(resumed.lab_id)
+
+
+@pytest.mark.slow
+def test_a_model_trained_beside_the_lab_is_the_one_the_lab_takes(capsys):
+    dataset = tiny_folder()
+    whole = run_resolution_lab(lab_config(dataset, (32, 16, 8), epochs=2, seed=6))
+    stop, events = threading.Event(), []
+    stopped = run_resolution_lab(lab_config(dataset, (32, 16, 8), epochs=2, seed=6), cancel_event=stop,
+                                 on_progress=_stop_after_first_epoch_of("TVTV 16 px", stop, events))
+    # the 8 px model, trained from the shell as a second process would (the lab's own being stopped or not)
+    assert cli_main(["resolution-lab", "--resume", stopped.lab_id, "--only", "TVTV 8 px", "--json"]) == 0
+    beside = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert beside["status"] == "done" and beside["epochs_done"] == 2
+    # asked again, the finished model is the answer: nothing trains
+    events.clear()
+    again = train_lab_model(stopped.lab_id, "TVTV 8 px", on_progress=events.append)
+    assert str(again.run_dir) == beside["run_dir"] and again.epochs_done == 2 and events == []
+    for label, message in (("TVTV 4 px", "plans no model 'TVTV 4 px'; its models: 'TOTV 32 px', 'TVTV 16 px', "
+                                         "'TVTV 8 px'"),
+                           ("TOTV 32 px", "has trained and tested its TOTV 32 px model already")):
+        assert cli_main(["resolution-lab", "--resume", stopped.lab_id, "--only", label]) == 1
+        assert message in capsys.readouterr().err
+    assert cli_main(["resolution-lab", "--only", "TVTV 8 px"]) == 1
+    assert "give the lab with --resume LAB_ID" in capsys.readouterr().err
+
+    events.clear()
+    resumed = resume_resolution_lab(stopped.lab_id, on_progress=events.append)
+    # the lab trained only what was left of its 16 px model and took the 8 px one as it was
+    assert {e["row"]["model"] for e in events if e["kind"] == "epoch"} == {"TVTV 16 px"}
+    assert resumed.status == "done" and resumed.runs[-1]["run_dir"] == beside["run_dir"]
+    assert _rows(resumed) == _rows(whole)            # the same figures as the lab trained in one process
+    with pytest.raises(ValueError, match="is done: there is nothing to train"):
+        train_lab_model(resumed.lab_id, "TVTV 8 px")
 
 
 @pytest.mark.slow

@@ -52,6 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="go on with a saved lab that stopped before its end (its own settings; the others here "
                           "are ignored): its finished models are kept, the one it was training goes on after its "
                           "last finished epoch")
+    lab.add_argument("--only", metavar="MODEL",
+                     help="with --resume: train only this model of the lab (its label, e.g. 'TVTV 8 px'), beside the "
+                          "lab's own process if it runs (a second core trains two of its models at once); the lab "
+                          "takes it as trained when it gets there")
     lab.add_argument("--plan", action="store_true",
                      help="train nothing: print which models the lab would train and where each is tested")
     lab.set_defaults(func=run_lab_command)
@@ -117,8 +121,17 @@ def _table(result) -> str:
 
 
 def run_lab_command(args: argparse.Namespace) -> int:
-    from cnnkit.labs import resume_resolution_lab, run_resolution_lab
+    from cnnkit.labs import resume_resolution_lab, run_resolution_lab, train_lab_model
+    from cnnkit.store import FINISHED_STATUSES
 
+    if args.only and not args.resume:
+        raise ValueError("--only names a model of a saved lab: give the lab with --resume LAB_ID")
+    if args.only:
+        record = train_lab_model(args.resume, args.only, on_progress=_Reporter())
+        progress(f"{args.only}: {record.status} after {record.epochs_done} epoch(s) in {record.run_dir}")
+        print_json({"lab": args.resume, "model": args.only, "status": record.status, "run_dir": str(record.run_dir),
+                    "epochs_done": record.epochs_done})
+        return 0 if record.status in FINISHED_STATUSES else 1
     if args.resume:
         result = resume_resolution_lab(args.resume, on_progress=_Reporter())
     else:

@@ -14,6 +14,7 @@ from cnnkit.labs.resolution import (  # importing it registers the "resolution" 
     resume_resolution_lab,
     run_resolution_lab,
     submit_lab_resume,
+    train_lab_model,
 )
 from cnnkit.labs import student_data as _student_data  # noqa: F401  registers "labs" as student data
 from cnnkit.labs.saved import (
@@ -33,4 +34,4 @@ from cnnkit.labs.saved import (
 __all__ = ["DamagedLab", "LAB_KINDS", "LabKind", "LabPlan", "PlannedTest", "PlannedTraining", "ResolutionLabConfig",
            "ResolutionLabResult", "ResolutionRow", "SavedLab", "delete_lab", "estimate_lab", "find_lab", "lab_is_training", "labs_dir", "list_labs",
            "load_lab", "network_views", "register_lab_kind", "resume_resolution_lab", "run_resolution_lab",
-           "save_lab", "submit_lab_resume"]
+           "save_lab", "submit_lab_resume", "train_lab_model"]

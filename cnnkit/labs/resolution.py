@@ -385,6 +385,35 @@ def resume_resolution_lab(lab: str | Path, on_progress: Optional[ProgressCallbac
     return _run_plan(result, config, plan, on_progress, cancel_event, resuming=True)
 
 
+def train_lab_model(lab: str | Path, label: str, on_progress: Optional[ProgressCallback] = None,
+                    cancel_event: Optional[threading.Event] = None) -> store.RunRecord:
+    """Train one of a lab's planned models (by its label, e.g. "TVTV 8 px") in this process, as the run the lab
+    takes when it gets to that model: a machine with a spare core trains a lab's models side by side, the lab's
+    own process (or a later resume) finding this one by its name. A model this began before goes on after its
+    last finished epoch; a finished one is returned as it is. Returns the model's run record.
+
+    The lab's process needs no stop for this; should it reach the model while this trains it, it stops saying so
+    ("still training"), and a resume once this ends goes on. ValueError: the lab is done or has the model's rows,
+    plans no such model, or a process trains that model now."""
+    result = load_lab(lab, kind=KIND)
+    if result.status == "done":
+        raise ValueError(f"resolution lab {result.lab_id} is done: there is nothing to train")
+    config = ResolutionLabConfig.from_dict(result.config)
+    plan, _ = _checked_plan(config)
+    planned = next((training for training in plan.trainings if training.label == label), None)
+    if planned is None:
+        raise ValueError(f"resolution lab {result.lab_id} plans no model {label!r}; its models: "
+                         + ", ".join(repr(training.label) for training in plan.trainings))
+    if _has_rows(result, planned):
+        raise ValueError(f"the lab has trained and tested its {label} model already")
+    name = _training_name(result, config, planned)
+    earlier, finished = _earlier_run(result, planned, name)
+    if not finished:
+        earlier = train(config.training_config(planned, name=name), on_progress=on_progress,
+                        cancel_event=cancel_event, owner=result.owner, resume_from=earlier).run_dir
+    return store.load_run(Path(earlier))
+
+
 def lab_is_training(result: ResolutionLabResult) -> bool:
     """Whether a live process is training one of the lab's models now (another app, a shell): such a lab has not
     stopped, whatever its lab.json says."""
