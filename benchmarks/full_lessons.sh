@@ -9,6 +9,10 @@
 # REDO=1: run ORDER's lessons again even when their result is shipped, and replace it (with a CKPT of its own, or
 # the runs already there are reused), e.g. results made before a fix that changed the training's speed:
 #   REDO=1 ORDER=002-q2-depth,002-q3-dropout-weight-decay NAME=redo CKPT=../full-ck-redo nohup benchmarks/full_lessons.sh ...
+# 001-q1-resolution's lab trains its three 150-epoch models one after another (about 3 h each here). With a core
+# free, train a later one beside it, with the same environment (the lab takes the finished run by its name):
+#   CNNKIT_DATA_DIR=$DATA CNNKIT_THREADS=1 CNNKIT_CHECKPOINT_DIR=$CKPT nice -n 10 "$PYTHON" -m cnnkit resolution-lab \
+#     --resume LAB_ID --only "TVTV 8 px"          # LAB_ID: the newest vgg6 lab in `python -m cnnkit labs`
 # Before a session ends on a machine that will not come back: benchmarks/full_progress.py save, then commit.
 set -u
 cd "$(dirname "$0")/.."
