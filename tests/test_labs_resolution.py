@@ -247,6 +247,44 @@ def test_a_model_trained_beside_the_lab_is_the_one_the_lab_takes(capsys):
 
 
 @pytest.mark.slow
+def test_a_lab_that_reaches_a_model_training_beside_it_waits_for_it_and_takes_it(monkeypatch):
+    monkeypatch.setattr("cnnkit.labs.resolution.WAIT_POLL_S", 0.05)
+    dataset = tiny_folder()
+    stop, events = threading.Event(), []
+    stopped = run_resolution_lab(lab_config(dataset, (32, 16), epochs=2, seed=7), cancel_event=stop,
+                                 on_progress=_stop_after_first_epoch_of("TOTV 32 px", stop, events))
+    # the 16 px model trains beside the lab (a thread here, another process in use) and holds after its first
+    # epoch until the lab says it waits, so the lab surely meets it training
+    lab_waits, beside_training, beside = threading.Event(), threading.Event(), []
+
+    def hold(event: dict) -> None:
+        if event.get("kind") == "epoch":
+            beside_training.set()
+            lab_waits.wait(timeout=60)
+
+    thread = threading.Thread(target=lambda: beside.append(train_lab_model(stopped.lab_id, "TVTV 16 px",
+                                                                           on_progress=hold)))
+    thread.start()
+    assert beside_training.wait(timeout=60)
+    with pytest.raises(ValueError, match="still training"):       # a second process for the same model is refused
+        train_lab_model(stopped.lab_id, "TVTV 16 px")
+    events.clear()
+
+    def lab_progress(event: dict) -> None:
+        events.append(event)
+        if event.get("phase") == "waiting":
+            lab_waits.set()
+
+    resumed = resume_resolution_lab(stopped.lab_id, on_progress=lab_progress)
+    thread.join(timeout=60)
+    assert "waiting for the TVTV 16 px model, which another process is training" in [
+        e.get("message") for e in events]
+    assert {e["row"]["model"] for e in events if e["kind"] == "epoch"} == {"TOTV 32 px"}   # it trained no 16 px
+    assert resumed.status == "done" and resumed.runs[-1]["run_dir"] == str(beside[0].run_dir)
+    assert beside[0].epochs_done == 2 and [r.resolution for r in resumed.tvtv] == [32, 16]
+
+
+@pytest.mark.slow
 def test_a_lab_whose_process_died_finds_the_model_it_was_training_by_its_name(capsys):
     dataset = tiny_folder()
     stop, events = threading.Event(), []

@@ -13,9 +13,10 @@ import pytest
 from cnnkit import store
 from cnnkit.jobs import JobManager
 from cnnkit.lessons import collect_result, submit_lesson
-from cnnkit.lessons.resume import learning_settings, resume_group
+from cnnkit.lessons.resume import resume_group
 from cnnkit.lessons.results import save_result
 from cnnkit.lessons.runner import _result_of_group, wait_for_group
+from cnnkit.train import learning_settings
 from tests.helpers.benchmarks import load_benchmark
 from tests.helpers.folders import tiny_folder
 from tests.test_lessons_engine import CHAIN, lesson_text, teacher_dir  # noqa: F401  (the fixture)

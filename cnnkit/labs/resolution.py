@@ -27,7 +27,7 @@ from cnnkit.fileio import check_required_fields
 from cnnkit import store
 from cnnkit.labs.saved import LabKind, labs_dir, load_lab, register_lab_kind, save_lab
 from cnnkit.models import build_bundle
-from cnnkit.train import TrainConfig, train
+from cnnkit.train import TrainConfig, learning_settings, train
 from cnnkit.cancellation import Cancelled
 
 ProgressCallback = Callable[[dict], None]
@@ -35,6 +35,7 @@ DEFAULT_RESOLUTIONS = (32, 16, 8)
 KIND = "resolution"            # this kind's name in lab.json and in the registry of lab kinds
 
 
+WAIT_POLL_S = 5.0               # how often a lab looks whether a model another process trains has ended
 LAB_EPOCHS = 5                 # per model: enough for TVTV at 8 px to pull clearly ahead of TOTV there (4 was not)
 
 
@@ -382,7 +383,7 @@ def resume_resolution_lab(lab: str | Path, on_progress: Optional[ProgressCallbac
     if plan.native != result.native or plan.resolutions != list(result.resolutions):
         raise ValueError(f"resolution lab {result.lab_id} was planned for {result.dataset} at {result.native} px; "
                          f"the dataset now has {plan.native} px images, so the lab cannot go on: run it anew")
-    return _run_plan(result, config, plan, on_progress, cancel_event, resuming=True)
+    return _run_plan(result, config, plan, on_progress, cancel_event)
 
 
 def train_lab_model(lab: str | Path, label: str, on_progress: Optional[ProgressCallback] = None,
@@ -406,11 +407,11 @@ def train_lab_model(lab: str | Path, label: str, on_progress: Optional[ProgressC
                          + ", ".join(repr(training.label) for training in plan.trainings))
     if _has_rows(result, planned):
         raise ValueError(f"the lab has trained and tested its {label} model already")
-    name = _training_name(result, config, planned)
-    earlier, finished = _earlier_run(result, planned, name)
+    training = config.training_config(planned, name=_training_name(result, config, planned))
+    earlier, finished = _earlier_run(result, planned, training)
     if not finished:
-        earlier = train(config.training_config(planned, name=name), on_progress=on_progress,
-                        cancel_event=cancel_event, owner=result.owner, resume_from=earlier).run_dir
+        earlier = train(training, on_progress=on_progress, cancel_event=cancel_event, owner=result.owner,
+                        resume_from=earlier).run_dir
     return store.load_run(Path(earlier))
 
 
@@ -474,23 +475,33 @@ def _has_rows(result: ResolutionLabResult, planned: PlannedTraining) -> bool:
     return all((test.method, test.resolution) in filled for test in planned.tests)
 
 
-def _earlier_run(result: ResolutionLabResult, planned: PlannedTraining, name: str) -> tuple[Optional[str], bool]:
-    """(run folder, finished) of the lab model `planned` trained (or began) before a stop; (None, False) when there
-    is none to go on with. The lab records each model's folder when its training starts; a lab saved before it did
-    so is matched by the run's name among the runs made since the lab began. A run that stopped before its first
-    epoch is deleted: it has nothing to go on from."""
+def _earlier_run(result: ResolutionLabResult, planned: PlannedTraining, training: TrainConfig,
+                 wait: Optional[Callable[[Path], None]] = None) -> tuple[Optional[str], bool]:
+    """(run folder, finished) of the lab model `planned` (trained with `training`) that the lab trained or began
+    before a stop, or that a process beside it trained (train_lab_model); (None, False) when there is none to go
+    on with. The lab records each model's folder when its training starts; another run is taken when it has the
+    model's name, was made since the lab began, is the lab owner's and learns the same (learning_settings), so a
+    namesake of another lab is never taken. A run that stopped before its first epoch is deleted: it has nothing
+    to go on from. A model another process trains now: `wait(run_dir)` until that ends, else ValueError."""
     recorded = next((r["run_dir"] for r in result.runs
                      if (r.get("method"), r.get("resolution")) == (planned.method, planned.resolution)), None)
     try:
-        record = store.load_run(Path(recorded)) if recorded else store.find_run_named(name)
+        record = store.load_run(Path(recorded)) if recorded else store.find_run_named(training.name)
     except FileNotFoundError:                         # deleted since: train it afresh
         return None, False
-    if record is None or (not recorded and record.created < result.created - 1.0):
+    if record is None:
         return None, False
+    if not recorded and (record.created < result.created - 1.0 or record.owner != result.owner
+                         or learning_settings(record.config) != learning_settings(training.to_dict())):
+        return None, False
+    if record.status in store.ACTIVE_STATUSES + ("starting",):     # "starting": its process is laying it out
+        if wait is None:
+            raise ValueError(f"its model {training.name!r} is still training (another process has it): let it "
+                             "finish, or stop it")
+        wait(record.run_dir)
+        return _earlier_run(result, planned, training)   # it ended: finished, stopped, or gone
     if record.status in store.FINISHED_STATUSES and store.load_results(record.run_dir):
         return str(record.run_dir), True
-    if record.status in store.ACTIVE_STATUSES:
-        raise ValueError(f"its model {name!r} is still training (another process has it): let it finish, or stop it")
     if record.epochs_done > 0:
         return str(record.run_dir), False
     store.delete_run(record.run_dir, by=result.owner, teacher=True)   # the lab's own empty run, not a user's delete
@@ -511,10 +522,10 @@ def _epochs_seconds(result: ResolutionLabResult) -> float:
 
 
 def _run_plan(result: ResolutionLabResult, config: ResolutionLabConfig, plan: LabPlan,
-              on_progress: Optional[ProgressCallback], cancel_event: Optional[threading.Event],
-              resuming: bool = False) -> ResolutionLabResult:
-    """Train and test every planned model the result has no rows for yet, saving the lab after each one;
-    `resuming`: go on with the models the lab trained (or began) before it stopped."""
+              on_progress: Optional[ProgressCallback], cancel_event: Optional[threading.Event]
+              ) -> ResolutionLabResult:
+    """Train and test every planned model the result has no rows for yet, saving the lab after each one, going
+    on with the models the lab trained (or began) before a stop and taking those trained beside it."""
     base = config.train_config()
     device = str(resolve_device(base.device))
     emit = on_progress or (lambda event: None)
@@ -531,11 +542,21 @@ def _run_plan(result: ResolutionLabResult, config: ResolutionLabConfig, plan: La
         result.runs.append({"method": planned.method, "resolution": planned.resolution, "run_dir": run_dir,
                             "label": planned.label})
 
+    def wait_for(run_dir: Path, planned: PlannedTraining) -> None:
+        emit({"kind": "status", "phase": "waiting", "fraction": None,
+              "message": f"waiting for the {planned.label} model, which another process is training"})
+        while store.load_run(run_dir).status in store.ACTIVE_STATUSES + ("starting",):
+            if cancel_event is not None and cancel_event.wait(WAIT_POLL_S):
+                raise LabCancelled()
+            if cancel_event is None:
+                time.sleep(WAIT_POLL_S)
+
     def fit(planned: PlannedTraining, stage: int) -> tuple[str, dict]:
-        name = _training_name(result, config, planned)
+        training = config.training_config(planned, name=_training_name(result, config, planned))
         emit({"kind": "lab", "lab_stage": stage + 1, "lab_stages": stages, "lab_model": planned.label,
               "lab_fraction": stage / stages})
-        earlier, finished = _earlier_run(result, planned, name) if resuming else (None, False)
+        # a resumed lab goes on with its own earlier run; any lab takes one trained beside it (train_lab_model)
+        earlier, finished = _earlier_run(result, planned, training, wait=lambda run_dir: wait_for(run_dir, planned))
         if finished:
             record_run(planned, earlier)
             return earlier, store.load_results(earlier)
@@ -551,7 +572,7 @@ def _run_plan(result: ResolutionLabResult, config: ResolutionLabConfig, plan: La
                 relay(event)
 
         try:
-            trained = train(config.training_config(planned, name=name), on_progress=watch,
+            trained = train(training, on_progress=watch,
                             cancel_event=cancel_event, owner=result.owner, resume_from=earlier)
         except Cancelled:
             raise LabCancelled() from None

@@ -20,21 +20,7 @@ from cnnkit.lessons.loader import get_lesson
 from cnnkit.lessons.results import LessonResult, save_result, saved_results
 from cnnkit.lessons.runner import (_chained_job, _find_lab_by_name, _find_run_by_name, _lab_job,
                                    _result_of_group, _snapshot, running_groups, this_process)
-
-# Settings that do not change what a run learns (where and how fast it ran, its label): ignored when two runs'
-# settings are compared.
-_NOT_LEARNING = ("name", "device", "log_every", "precision")
-
-
-# Settings only some optimizers read (TrainConfig's field notes): ignored for the others.
-_OPTIMIZER_ONLY = {"nesterov": ("sgd",), "momentum": ("sgd", "rmsprop")}
-
-
-def learning_settings(config: dict) -> dict:
-    """A training config's settings that decide what it learns (a saved config.json or TrainConfig.to_dict())."""
-    optimizer = str(config.get("optimizer", "")).lower()
-    return {key: value for key, value in config.items()
-            if key not in _NOT_LEARNING and optimizer in _OPTIMIZER_ONLY.get(key, (optimizer,))}
+from cnnkit.train import learning_settings
 
 
 def find_finished_twin(config: Any):

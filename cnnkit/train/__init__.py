@@ -1,8 +1,8 @@
 """cnnkit.train: TrainConfig and train() (tensor pipeline, schedules, checkpoints, evaluation)."""
 
-from cnnkit.train.config import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, TrainConfig
+from cnnkit.train.config import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, TrainConfig, learning_settings
 from cnnkit.train.loop import TrainingDiverged, TrainResult, resume, train
 
 __all__ = ["LOSSES", "OPTIMIZERS", "PRECISIONS", "SCHEDULERS",
            "TrainConfig", "TrainResult", "TrainingDiverged",
-           "resume", "train"]
+           "learning_settings", "resume", "train"]

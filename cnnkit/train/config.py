@@ -189,3 +189,18 @@ def _checked(name: str, value: Any) -> Any:
 def _choice(label: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"unknown {label} {value!r}; choose one of {', '.join(allowed)}")
+
+
+# Settings that do not change what a run learns (where and how fast it ran, its label): ignored when two runs'
+# settings are compared.
+_NOT_LEARNING = ("name", "device", "log_every", "precision")
+# Settings only some optimizers read (TrainConfig's field notes): ignored for the others.
+_OPTIMIZER_ONLY = {"nesterov": ("sgd",), "momentum": ("sgd", "rmsprop")}
+
+
+def learning_settings(config: dict) -> dict:
+    """A training config's settings that decide what it learns (a saved config.json or TrainConfig.to_dict()):
+    two runs with equal learning settings learn the same thing (a finished one can stand for the other)."""
+    optimizer = str(config.get("optimizer", "")).lower()
+    return {key: value for key, value in config.items()
+            if key not in _NOT_LEARNING and optimizer in _OPTIMIZER_ONLY.get(key, (optimizer,))}
