@@ -236,12 +236,21 @@ def test_a_model_trained_beside_the_lab_is_the_one_the_lab_takes(capsys):
     assert cli_main(["resolution-lab", "--only", "TVTV 8 px"]) == 1
     assert "give the lab with --resume LAB_ID" in capsys.readouterr().err
 
+    # as if the 8 px model had taken an hour beside the lab: the lab's time must count it
+    history_file = Path(beside["run_dir"]) / "history.json"
+    history = json.loads(history_file.read_text())
+    for row in history["epochs"]:
+        row["seconds"] = 1800.0
+    history_file.write_text(json.dumps(history))
     events.clear()
     resumed = resume_resolution_lab(stopped.lab_id, on_progress=events.append)
     # the lab trained only what was left of its 16 px model and took the 8 px one as it was
     assert {e["row"]["model"] for e in events if e["kind"] == "epoch"} == {"TVTV 16 px"}
     assert resumed.status == "done" and resumed.runs[-1]["run_dir"] == beside["run_dir"]
     assert _rows(resumed) == _rows(whole)            # the same figures as the lab trained in one process
+    # its time counts the 8 px model's epochs, which ran in another process
+    trained = sum(row["seconds"] for run in resumed.runs for row in load_history(Path(run["run_dir"]))["epochs"])
+    assert resumed.seconds >= trained - 0.01 and trained > 3600          # (seconds are kept to 0.01)
     with pytest.raises(ValueError, match="is done: there is nothing to train"):
         train_lab_model(resumed.lab_id, "TVTV 8 px")
 

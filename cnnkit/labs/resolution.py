@@ -614,7 +614,8 @@ def _run_plan(result: ResolutionLabResult, config: ResolutionLabConfig, plan: La
         result.seconds = round(seconds_before + time.monotonic() - started, 2)
         save_lab(result)
         raise
-    result.seconds = round(seconds_before + time.monotonic() - started, 2)
+    # a model trained beside the lab ran in time this process did not count: never less than its models' epochs
+    result.seconds = round(max(seconds_before + time.monotonic() - started, _epochs_seconds(result)), 2)
     save_lab(result)
     emit({"kind": "lab", "lab_fraction": 1.0 if result.status == "done" else None})
     return result
