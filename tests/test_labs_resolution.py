@@ -17,7 +17,7 @@ from cnnkit.labs import (LAB_KINDS, DamagedLab, LabKind, ResolutionLabConfig, Re
                          delete_lab, list_labs, load_lab, network_views, register_lab_kind, resume_resolution_lab,
                          run_resolution_lab, save_lab, train_lab_model)
 from cnnkit.store import load_history, load_results, load_run
-from cnnkit.train import TrainConfig
+from cnnkit.train import TrainConfig, train
 from tests.helpers.folders import tiny_folder
 
 
@@ -291,6 +291,22 @@ def test_a_lab_that_reaches_a_model_training_beside_it_waits_for_it_and_takes_it
     assert {e["row"]["model"] for e in events if e["kind"] == "epoch"} == {"TOTV 32 px"}   # it trained no 16 px
     assert resumed.status == "done" and resumed.runs[-1]["run_dir"] == str(beside[0].run_dir)
     assert beside[0].epochs_done == 2 and [r.resolution for r in resumed.tvtv] == [32, 16]
+
+
+@pytest.mark.slow
+def test_a_lab_never_takes_a_namesake_run_that_learns_something_else():
+    dataset = tiny_folder()
+    stop, events = threading.Event(), []
+    stopped = run_resolution_lab(lab_config(dataset, (32, 16), epochs=2, seed=8, name="twin lab"),
+                                 cancel_event=stop, on_progress=_stop_after_first_epoch_of("TOTV 32 px", stop, events))
+    # another run named as the lab's 16 px model, made since the lab began, but with other settings
+    namesake = train(TrainConfig(dataset=dataset, epochs=1, batch_size=32, device="cpu", val_fraction=0.1,
+                                 scheduler="constant", seed=99, name="twin lab · TVTV 16 px"))
+    events.clear()
+    resumed = resume_resolution_lab(stopped.lab_id, on_progress=events.append)
+    assert resumed.status == "done" and resumed.runs[-1]["run_dir"] != namesake.run_dir
+    assert any(e["kind"] == "epoch" and e["row"]["model"] == "TVTV 16 px" for e in events)   # it trained its own
+    assert load_run(Path(namesake.run_dir)).status == "done"                                  # and left that alone
 
 
 @pytest.mark.slow

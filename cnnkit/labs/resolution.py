@@ -393,9 +393,9 @@ def train_lab_model(lab: str | Path, label: str, on_progress: Optional[ProgressC
     own process (or a later resume) finding this one by its name. A model this began before goes on after its
     last finished epoch; a finished one is returned as it is. Returns the model's run record.
 
-    The lab's process needs no stop for this; should it reach the model while this trains it, it stops saying so
-    ("still training"), and a resume once this ends goes on. ValueError: the lab is done or has the model's rows,
-    plans no such model, or a process trains that model now."""
+    The lab's process needs no stop for this: should it reach the model while this trains it, it waits for this
+    to end. ValueError: the lab is done or has the model's rows, plans no such model, or a process trains that
+    model now."""
     result = load_lab(lab, kind=KIND)
     if result.status == "done":
         raise ValueError(f"resolution lab {result.lab_id} is done: there is nothing to train")
