@@ -67,6 +67,31 @@ macro_f1 = 0.7389
 """
 
 
+LAB_LESSON = """
+id = "my-resolution"
+title = "Resolution"
+topic = "resolution"
+question = "Low resolution or mismatch?"
+report = "001"
+section = "001-Q1"
+look_at = ["the TVTV row"]
+conclusion = "Matching the resolutions helps."
+
+[[arms]]
+id = "lab"
+label = "Resolution lab"
+kind = "resolution_lab"
+[arms.config]
+resolutions = [32, 16]
+[arms.config.base]
+dataset = "shapes"
+model = "cnn2"
+epochs = 2
+[arms.quick]
+model = "cnn3"
+"""
+
+
 def lesson_text(lesson_id: str = "depth-demo", dataset: str = "shapes") -> str:
     return LESSON.format(id=lesson_id, dataset=dataset)
 
@@ -283,6 +308,40 @@ def test_estimates_come_from_the_pace_a_result_measured_in_either_mode(teacher_d
     ship_result(LessonResult(lesson_id="my-depth", mode="quick", device="cpu", seeds=[0], arms=arms[:1],
                              seconds=5.0, status="done"))
     assert estimate_lesson_seconds("my-depth", "quick", "cpu", seeds=2).seconds == pytest.approx(5.92)
+
+
+def test_a_mode_that_trains_another_network_lends_no_pace_to_the_other(teacher_dir, monkeypatch):
+    """001-Q1's quick mode trains cnn3 where full mode trains vgg6: full mode was estimated at 32 min from
+    cnn3's pace, for about 8 hours of training."""
+    from cnnkit.lessons.runner import measured_rates
+
+    monkeypatch.setenv("CNNKIT_THREADS", "1")
+    # quick mode swaps the two arms' networks (full: shallow cnn2, deep cnn3)
+    text = lesson_text("my-depth").replace('quick = { batch_size = 8 }', 'quick = { batch_size = 8, model = "cnn2" }')
+    (teacher_dir / "mine.toml").write_text(text.replace('config = { model = "cnn2" }',
+                                                        'config = { model = "cnn2" }\nquick = { model = "cnn3" }'))
+    lesson = get_lesson("my-depth")
+    assert [arm.train_settings("quick")["model"] for arm in lesson.arms] == ["cnn3", "cnn2"]
+    history = [{"epoch": 1, "images_per_s": 100.0, "seconds": 2.0}]
+    arms = [ArmResult(arm_id=a, seeds=[0], histories=[history], seconds=4.0) for a in ("shallow", "deep")]
+    ship_result(LessonResult(lesson_id="my-depth", mode="quick", device="cpu", seeds=[0], arms=arms, seconds=10.0,
+                             status="done", device_label="CPU (1 thread)"))
+    assert set(measured_rates(lesson, "quick", "cpu")[0]) == {"shallow", "deep"}
+    assert measured_rates(lesson, "full", "cpu")[0] == {}     # neither full network was measured
+    timed = []
+
+    def measure(config, *args):
+        timed.append(config.model)
+        raise RuntimeError("not timed here")
+
+    full = estimate_lesson_seconds("my-depth", "full", "cpu", seeds=1, measure=measure)
+    # each full network is timed (here it cannot be, so the estimate says it is a guess)
+    assert timed == ["cnn2", "cnn3"] and full.source == "rough" and not full.measured
+    # a resolution lab's network is timed too, as 001-Q1's vgg6 now is
+    (teacher_dir / "lab.toml").write_text(LAB_LESSON)
+    timed.clear()
+    estimate_lesson_seconds("my-resolution", "full", "cpu", seeds=1, measure=measure)
+    assert timed == ["cnn2"]
 
 
 def test_a_pace_measured_on_another_thread_count_is_carried_to_the_threads_here(teacher_dir, monkeypatch):

@@ -608,7 +608,8 @@ def measured_rates(lesson: Lesson, mode: str, device: str) -> tuple[dict[str, Me
     it (the images each epoch trained, from its history's images_per_s × seconds, over the run's time): exact when
     nothing changed. A result of the other mode, or of settings changed since (another number of epochs), gives
     the training loop's own images/s (the median epoch's), scaled by the input pixels (quick may train at a lower
-    resolution): an evaluation share measured on other split sizes would not carry over."""
+    resolution): an evaluation share measured on other split sizes would not carry over. Never from a mode that
+    trains another network."""
     kind = _device_kind(device)
     rates: dict[str, MeasuredPace] = {}
     overheads: dict[str, list[float]] = {each: [] for each in MODES}
@@ -644,6 +645,8 @@ def measured_rates(lesson: Lesson, mode: str, device: str) -> tuple[dict[str, Me
                     rate = (sum(trained) / len(trained)) * _trainings(arm, each) / run_seconds
                     rates[ours.arm_id] = MeasuredPace(rate, where, True)
                     continue
+            if arm.train_settings(each).get("model") != arm.train_settings(mode).get("model"):
+                continue     # another network (001-Q1's quick mode trains cnn3, full mode vgg6): its pace says nothing
             paces = sorted(float(row.get("images_per_s") or 0) for h in histories for row in h
                            if float(row.get("images_per_s") or 0) > 0)
             if not paces:
@@ -790,7 +793,7 @@ def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", dev
                 seconds += (per_run + overhead) * trainings * repeats
             continue
         rate = None
-        if measure is not None and arm.kind == "train":
+        if measure is not None and arm.kind in ("train", "resolution_lab"):
             try:
                 rate = _timed_rate(lesson, arm, mode, device, measure)
                 sources.add("timed")
@@ -814,10 +817,13 @@ def estimate_lesson_seconds(lesson: Union[Lesson, str], mode: str = "quick", dev
 
 
 def _timed_rate(lesson: Lesson, arm, mode: str, device: str, measure: Callable[..., Any]) -> float:
-    """Training images/s of one arm's network, a few of its steps timed on `device`."""
+    """Training images/s of one arm's network, a few of its steps timed on `device` (a resolution lab's: its
+    models' shared settings; those at lower resolutions are resampled back up, at the same cost per image)."""
     from cnnkit.data import dataset_info
 
     config = lesson.arm_config(arm, mode, device=device)
+    if arm.kind == "resolution_lab":
+        config = config.train_config()
     info = dataset_info(config.dataset)
     if not info.available:
         raise ValueError(info.reason)
