@@ -494,7 +494,7 @@ def _earlier_run(result: ResolutionLabResult, planned: PlannedTraining, training
     if not recorded and (record.created < result.created - 1.0 or record.owner != result.owner
                          or learning_settings(record.config) != learning_settings(training.to_dict())):
         return None, False
-    if record.status in store.ACTIVE_STATUSES + ("starting",):     # "starting": its process is laying it out
+    if record.status in store.WRITING_STATUSES:
         if wait is None:
             raise ValueError(f"its model {training.name!r} is still training (another process has it): let it "
                              "finish, or stop it")
@@ -545,11 +545,10 @@ def _run_plan(result: ResolutionLabResult, config: ResolutionLabConfig, plan: La
     def wait_for(run_dir: Path, planned: PlannedTraining) -> None:
         emit({"kind": "status", "phase": "waiting", "fraction": None,
               "message": f"waiting for the {planned.label} model, which another process is training"})
-        while store.load_run(run_dir).status in store.ACTIVE_STATUSES + ("starting",):
-            if cancel_event is not None and cancel_event.wait(WAIT_POLL_S):
+        stop = cancel_event or threading.Event()      # no cancel event: a plain wait between looks
+        while store.load_run(run_dir).status in store.WRITING_STATUSES:
+            if stop.wait(WAIT_POLL_S):
                 raise LabCancelled()
-            if cancel_event is None:
-                time.sleep(WAIT_POLL_S)
 
     def fit(planned: PlannedTraining, stage: int) -> tuple[str, dict]:
         training = config.training_config(planned, name=_training_name(result, config, planned))

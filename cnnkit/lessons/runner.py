@@ -634,7 +634,8 @@ def measured_rates(lesson: Lesson, mode: str, device: str) -> tuple[dict[str, Me
                 continue
             histories = [[row for row in history if isinstance(row, dict)] for history in ours.histories]
             where = result.device_label or result.device
-            epochs_now = int(arm.train_settings(mode).get("epochs", 8))
+            measured_settings, settings_now = arm.train_settings(each), arm.train_settings(mode)
+            epochs_now = int(settings_now.get("epochs", 8))
             if each == mode and histories and all(len(h) == epochs_now for h in histories):
                 trained = [sum(float(row.get("images_per_s") or 0) * float(row.get("seconds") or 0) for row in h)
                            for h in histories]
@@ -645,14 +646,14 @@ def measured_rates(lesson: Lesson, mode: str, device: str) -> tuple[dict[str, Me
                     rate = (sum(trained) / len(trained)) * _trainings(arm, each) / run_seconds
                     rates[ours.arm_id] = MeasuredPace(rate, where, True)
                     continue
-            if arm.train_settings(each).get("model") != arm.train_settings(mode).get("model"):
+            if measured_settings.get("model") != settings_now.get("model"):
                 continue     # another network (001-Q1's quick mode trains cnn3, full mode vgg6): its pace says nothing
             paces = sorted(float(row.get("images_per_s") or 0) for h in histories for row in h
                            if float(row.get("images_per_s") or 0) > 0)
             if not paces:
                 continue
             rate = paces[len(paces) // 2]
-            rate *= _pixels(arm.train_settings(each)) / max(1, _pixels(arm.train_settings(mode)))
+            rate *= _pixels(measured_settings) / max(1, _pixels(settings_now))
             rates[ours.arm_id] = MeasuredPace(rate, where, False)
     same = overheads[mode] or [o for each in MODES for o in overheads[each]]
     return rates, (sorted(same)[len(same) // 2] if same else None)

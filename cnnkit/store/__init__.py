@@ -18,15 +18,15 @@ from cnnkit.fileio import read_json, write_json
 from cnnkit.paths import checkpoint_dir
 from cnnkit.store.checkpoints import CheckpointError, load_tensors, save_tensors
 from cnnkit.store.model import LoadedRun, load_run_model
-from cnnkit.store.records import (ACTIVE_STATUSES, FINISHED_STATUSES, DamagedRun, RunRecord, check_results,
-                                  check_run_meta, delete_run, find_run_named, list_runs,
+from cnnkit.store.records import (ACTIVE_STATUSES, FINISHED_STATUSES, WRITING_STATUSES, DamagedRun, RunRecord,
+                                  check_results, check_run_meta, delete_run, find_run_named, list_runs,
                                   load_history, load_predictions, load_results, load_run, pid_alive, read_run_meta,
                                   resolve_run_dir, run_dir_of_id)
 from cnnkit.store import student_data as _student_data  # noqa: F401  registers "runs" as student data
 from cnnkit.store.writer import (CRASH_ENV, EpochCommit, RunBusy, RunFinished, RunWriter, new_run_id, update_run)
 
-__all__ = ["ACTIVE_STATUSES", "FINISHED_STATUSES", "CRASH_ENV", "CheckpointError", "DamagedRun", "EpochCommit",
-           "LoadedRun", "RunBusy", "RunFinished", "RunRecord", "RunWriter", "check_results", "check_run_meta",
+__all__ = ["ACTIVE_STATUSES", "FINISHED_STATUSES", "WRITING_STATUSES", "CRASH_ENV", "CheckpointError", "DamagedRun",
+           "EpochCommit", "LoadedRun", "RunBusy", "RunFinished", "RunRecord", "RunWriter", "check_results", "check_run_meta",
            "checkpoint_dir", "delete_run", "find_run_named",
            "list_runs", "load_history", "load_predictions", "load_results", "load_run", "load_run_model",
            "load_tensors", "new_run_id", "pid_alive", "read_json", "read_run_meta", "resolve_run_dir", "run_dir_of_id", "save_tensors",

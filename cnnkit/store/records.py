@@ -17,6 +17,8 @@ from cnnkit.fileio import file_signature, read_json, signature_settled, to_jsona
 from cnnkit.paths import checkpoint_dir
 
 ACTIVE_STATUSES = ("queued", "running")
+# A run in these states is being written by a training right now (a new run is "starting" while it is laid out).
+WRITING_STATUSES = ACTIVE_STATUSES + ("starting",)
 FINISHED_STATUSES = ("done", "early_stopped")
 
 
@@ -226,7 +228,7 @@ def load_run(run_dir: Path) -> RunRecord:
     except DamagedRun as error:
         return _damaged_record(run_dir, error)
     status = meta.get("status", "unknown")
-    if status in ACTIVE_STATUSES + ("starting",) and not pid_alive(meta.get("pid")):
+    if status in WRITING_STATUSES and not pid_alive(meta.get("pid")):
         status = "interrupted"  # the process that ran it is gone (app restarted): it can be resumed
     return RunRecord(
         run_id=run_dir.name, run_dir=run_dir, status=status, dataset=meta.get("dataset", ""),

@@ -11,7 +11,7 @@ from cnnkit.classroom.identity import same_person
 from cnnkit.classroom.student_data import StudentDataKind, StudentItem, register_student_data
 from cnnkit.fileio import read_json
 from cnnkit.paths import checkpoint_dir
-from cnnkit.store.records import ACTIVE_STATUSES, delete_run, list_runs, load_run
+from cnnkit.store.records import WRITING_STATUSES, delete_run, list_runs, load_run
 
 
 def _owner(record) -> str:
@@ -57,7 +57,7 @@ def run_items(owner: Optional[str]) -> list[StudentItem]:
             continue
         label = f"run {record.run_id} ({record.name or record.model_name or '?'} on {record.dataset or '?'}, " \
                 f"{record.status})"
-        busy = "training now" if record.status in ACTIVE_STATUSES + ("starting",) else ""
+        busy = "training now" if record.status in WRITING_STATUSES else ""
         items.append(StudentItem("runs", record.run_id, who, label, paths=[str(record.run_dir)],
                                  created=record.created, busy=busy))
     return items
