@@ -358,3 +358,10 @@ def test_a_worker_thread_running_job_after_job_steps_back_once():
     thread.join()
     start, first, second, now = seen
     assert first == now == min(19, start + 3) and second is None
+
+
+def test_the_jobs_copy_of_the_writing_states_is_the_stores():
+    # cnnkit.jobs.snapshot writes them out (importing cnnkit.store there would load torch, see the test above)
+    from cnnkit import jobs, store
+
+    assert jobs.WRITING_STATUSES == store.WRITING_STATUSES
