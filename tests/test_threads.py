@@ -360,8 +360,8 @@ def test_a_worker_thread_running_job_after_job_steps_back_once():
     assert first == now == min(19, start + 3) and second is None
 
 
-def test_the_jobs_copy_of_the_writing_states_is_the_stores():
-    # cnnkit.jobs.snapshot writes them out (importing cnnkit.store there would load torch, see the test above)
+def test_the_jobs_writing_states_are_the_stores():
+    # both read cnnkit.run_status (cnnkit.jobs may not import cnnkit.store: it loads torch, see the test above)
     from cnnkit import jobs, store
 
     assert jobs.WRITING_STATUSES == store.WRITING_STATUSES

@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 from cnnkit.classroom.permissions import GUEST, STOPPED_BY_TEACHER
+from cnnkit.run_status import WRITING_STATUSES  # noqa: F401  saved runs a training writes now (cnnkit.jobs API)
 
 FINISHED = ("done", "failed", "cancelled")
 # Saved runs in these states stopped before their last epoch and can go on from their last checkpoint.
 RESUMABLE_STATUSES = ("interrupted", "cancelled", "failed")
-# Saved runs in these states are being written by a training right now: cnnkit.store.WRITING_STATUSES, written out
-# here because importing cnnkit.store loads torch, which a spawned worker must not before its OpenMP wait setting.
-WRITING_STATUSES = ("queued", "running", "starting")
 # Without finished jobs to go by, a queued job's wait is estimated from this many seconds per job ahead.
 DEFAULT_JOB_SECONDS = 60.0
 

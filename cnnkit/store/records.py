@@ -15,11 +15,7 @@ from typing import Any, Optional
 
 from cnnkit.fileio import file_signature, read_json, signature_settled, to_jsonable
 from cnnkit.paths import checkpoint_dir
-
-ACTIVE_STATUSES = ("queued", "running")
-# A run in these states is being written by a training right now (a new run is "starting" while it is laid out).
-WRITING_STATUSES = ACTIVE_STATUSES + ("starting",)
-FINISHED_STATUSES = ("done", "early_stopped")
+from cnnkit.run_status import ACTIVE_STATUSES, FINISHED_STATUSES, WRITING_STATUSES  # noqa: F401  the store's API
 
 
 class DamagedRun(ValueError):

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Optional, Sequence
 
+from cnnkit.run_status import WRITING_STATUSES
 from cnnkit.train.config import LOSSES, OPTIMIZERS, SCHEDULERS, TrainConfig
 
 # Setting -> value type. Choices are checked against the engine's lists; numbers by TrainConfig.validate().
@@ -211,7 +212,7 @@ class SavedSweepRun:
 
     @property
     def finished(self) -> bool:
-        return self.status not in ("running", "queued", "starting")
+        return self.status not in WRITING_STATUSES
 
 
 def group_of(name: str) -> Optional[str]:
